@@ -29,6 +29,7 @@ static struct {
 	double die_after;
 	const char *die_how;
 	uint64_t quiet;
+	uint64_t heap_budget;
 } cfg = {.duration = 10, .host = "127.0.0.1", .die_how = "segv"};
 
 static const struct rl_app_opt common_opts[] = {
@@ -40,6 +41,7 @@ static const struct rl_app_opt common_opts[] = {
 	{"stats", RL_OPT_STRING, &cfg.stats, "FILE write ground-truth stats (JSON) at exit and on SIGUSR1"},
 	{"die-after", RL_OPT_DOUBLE, &cfg.die_after, "SEC  die this long after start (post-mortem tests)"},
 	{"die-how", RL_OPT_STRING, &cfg.die_how, "HOW  segv | abort | kill (default segv)"},
+	{"heap-budget", RL_OPT_U64, &cfg.heap_budget, "BYTES allocation between collections at least (default 8 MiB)"},
 	{"quiet", RL_OPT_U64, &cfg.quiet, "1    no summary at exit"},
 	{0},
 };
@@ -286,6 +288,7 @@ int rl_app_main(int argc, char **argv, const struct rl_app *a)
 	signal(SIGPIPE, SIG_IGN);
 	opts.name = app->name;
 	opts.stats_path = cfg.stats;
+	opts.heap_min_budget = cfg.heap_budget;
 	err = rl_init(&opts);
 	if (err)
 		fail(1, "cannot start the runtime: %s", uv_strerror(err));

@@ -103,11 +103,11 @@ void rl__handle_closed(int uv_type)
 void rl__loop_stats_get(struct rl__loop_stats *out)
 {
 	*out = rt.st;
-	if (rt.run_ns) {
+	if (rt.initialized && rt.run_ns) {
 		out->wall_ns = uv_hrtime() - rt.run_ns;
 		out->idle_ns = uv_metrics_idle_time(rt.loop);
 	}
-	out->active_handles = rt.loop ? rt.loop->active_handles : 0;
+	out->active_handles = rt.initialized ? rt.loop->active_handles : 0;
 }
 
 /* ------------------------------------------------------------------ dispatcher */
