@@ -28,9 +28,9 @@ asan: deps
 	@cmake -S . -B $(ASAN_BUILD) $(CMAKE_ARGS) -DLSC_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j$(JOBS)
 
-# Unit tests once more under ASan+UBSan, then everything; ctest's summary is the last line.
+# Unit and in-process runtime tests once more under ASan+UBSan, then everything; ctest's summary is the last line.
 test: format-check build asan
-	@cd $(ASAN_BUILD) && ctest -L unit --output-on-failure -j$(JOBS)
+	@cd $(ASAN_BUILD) && ctest -L 'unit|runtime' --output-on-failure -j$(JOBS)
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
 demo: build

@@ -38,7 +38,8 @@ static int start(char *what, size_t cap)
 
 static const struct rl_app_opt opts[] = {
 	{"chunks", RL_OPT_U64, &chunks, "N    chunks per response (default 256)"},
-	{"chunk-bytes", RL_OPT_U64, &chunk_bytes, "BYTES size of each chunk, at most 1 MiB (default 64 KiB)"},
+	{"chunk-bytes", RL_OPT_U64, &chunk_bytes,
+	 "BYTES size of each chunk, at most 1 MiB (default 64 KiB)"},
 	{0},
 };
 

@@ -39,7 +39,8 @@ static int start(char *what, size_t cap)
 }
 
 static const struct rl_app_opt opts[] = {
-	{"entry-bytes", RL_OPT_U64, &entry_bytes, "BYTES payload of each cache entry (default 2048)"},
+	{"entry-bytes", RL_OPT_U64, &entry_bytes,
+	 "BYTES payload of each cache entry (default 2048)"},
 	{0},
 };
 

@@ -21,13 +21,14 @@ static void login_done(void *arg, int err, const uint8_t *key, size_t len)
 
 static void handle_login(void *arg, struct rl_http_req *req)
 {
-	if (rl_crypto_pbkdf2("hunter2", 7, "per-user-salt", 13, (uint32_t)iterations, 32, login_done,
-			     req))
+	if (rl_crypto_pbkdf2("hunter2", 7, "per-user-salt", 13, (uint32_t)iterations, 32,
+			     login_done, req))
 		rl_http_respond(req, 503, "text/plain", "busy\n", 5);
 }
 
 static const struct rl_app_opt opts[] = {
-	{"iterations", RL_OPT_U64, &iterations, "N    PBKDF2 iterations per request (default 5000)"},
+	{"iterations", RL_OPT_U64, &iterations,
+	 "N    PBKDF2 iterations per request (default 5000)"},
 	{0},
 };
 

@@ -21,7 +21,8 @@ static void handle_login(void *arg, struct rl_http_req *req)
 }
 
 static const struct rl_app_opt opts[] = {
-	{"iterations", RL_OPT_U64, &iterations, "N    PBKDF2 iterations per request (default 5000)"},
+	{"iterations", RL_OPT_U64, &iterations,
+	 "N    PBKDF2 iterations per request (default 5000)"},
 	{0},
 };
 

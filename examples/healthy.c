@@ -61,7 +61,8 @@ static int start(char *what, size_t cap)
 }
 
 static const struct rl_app_opt opts[] = {
-	{"db-us", RL_OPT_U64, &db_us, "US   fake database latency on the thread pool (default 2000)"},
+	{"db-us", RL_OPT_U64, &db_us,
+	 "US   fake database latency on the thread pool (default 2000)"},
 	{0},
 };
 

@@ -5,7 +5,8 @@
  * how late it fires, and requests queue up meanwhile.
  *
  * Node equivalent: function spin() { work(); if (more) process.nextTick(spin) }.
- * Ground truth: scenario.episodes, scenario.starved_ns (chain time), scenario.heartbeat_max_late_ns.
+ * Ground truth: scenario.episodes, scenario.starved_ns (chain time),
+ * scenario.heartbeat_max_late_ns.
  */
 #include "refloop_app.h"
 
@@ -63,7 +64,8 @@ static int start(char *what, size_t cap)
 }
 
 static const struct rl_app_opt opts[] = {
-	{"every", RL_OPT_U64, &every_ms, "MS   start a starving nextTick chain this often (default 1000)"},
+	{"every", RL_OPT_U64, &every_ms,
+	 "MS   start a starving nextTick chain this often (default 1000)"},
 	{"starve-ms", RL_OPT_U64, &starve_ms, "MS   how long each chain runs (default 200)"},
 	{0},
 };

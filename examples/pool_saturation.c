@@ -53,7 +53,8 @@ static int start(char *what, size_t cap)
 	struct rl_timer *t;
 	int i, err = 0;
 
-	/* libuv starts its threads on the first submission: warm them so bursts meet a full pool. */
+	/* libuv starts its threads on the first submission: warm them so bursts meet a full pool.
+	 */
 	for (i = 0; i < rl_pool_size() && !err; i++)
 		err = rl_pool_submit(warm, NULL, NULL);
 	if (!err)

@@ -33,15 +33,21 @@ static struct {
 } cfg = {.duration = 10, .host = "127.0.0.1", .die_how = "segv"};
 
 static const struct rl_app_opt common_opts[] = {
-	{"duration", RL_OPT_DOUBLE, &cfg.duration, "SEC  run this long, then stop (0: until SIGINT/SIGTERM)"},
+	{"duration", RL_OPT_DOUBLE, &cfg.duration,
+	 "SEC  run this long, then stop (0: until SIGINT/SIGTERM)"},
 	{"port", RL_OPT_U64, &cfg.port, "N    listen on this port (0: an ephemeral one, printed)"},
 	{"host", RL_OPT_STRING, &cfg.host, "ADDR listen address (default 127.0.0.1)"},
-	{"self-load", RL_OPT_U64, &cfg.self_load, "CONNS drive the server with a loopback client of CONNS connections"},
-	{"requests", RL_OPT_U64, &cfg.requests, "N    stop the self-load client after N requests (0: no limit)"},
-	{"stats", RL_OPT_STRING, &cfg.stats, "FILE write ground-truth stats (JSON) at exit and on SIGUSR1"},
-	{"die-after", RL_OPT_DOUBLE, &cfg.die_after, "SEC  die this long after start (post-mortem tests)"},
+	{"self-load", RL_OPT_U64, &cfg.self_load,
+	 "CONNS drive the server with a loopback client of CONNS connections"},
+	{"requests", RL_OPT_U64, &cfg.requests,
+	 "N    stop the self-load client after N requests (0: no limit)"},
+	{"stats", RL_OPT_STRING, &cfg.stats,
+	 "FILE write ground-truth stats (JSON) at exit and on SIGUSR1"},
+	{"die-after", RL_OPT_DOUBLE, &cfg.die_after,
+	 "SEC  die this long after start (post-mortem tests)"},
 	{"die-how", RL_OPT_STRING, &cfg.die_how, "HOW  segv | abort | kill (default segv)"},
-	{"heap-budget", RL_OPT_U64, &cfg.heap_budget, "BYTES allocation between collections at least (default 8 MiB)"},
+	{"heap-budget", RL_OPT_U64, &cfg.heap_budget,
+	 "BYTES allocation between collections at least (default 8 MiB)"},
 	{"quiet", RL_OPT_U64, &cfg.quiet, "1    no summary at exit"},
 	{0},
 };
@@ -138,7 +144,8 @@ static void parse(int argc, char **argv)
 		} else if (i + 1 < argc) {
 			v = argv[++i];
 		} else {
-			fprintf(stderr, "%s: option '%s' needs a value; see --help\n", app->name, a);
+			fprintf(stderr, "%s: option '%s' needs a value; see --help\n", app->name,
+				a);
 			exit(2);
 		}
 		set_opt(o, v);
@@ -148,7 +155,8 @@ static void parse(int argc, char **argv)
 			(unsigned long long)cfg.port);
 		exit(2);
 	}
-	if (strcmp(cfg.die_how, "segv") && strcmp(cfg.die_how, "abort") && strcmp(cfg.die_how, "kill")) {
+	if (strcmp(cfg.die_how, "segv") && strcmp(cfg.die_how, "abort") &&
+	    strcmp(cfg.die_how, "kill")) {
 		fprintf(stderr, "%s: invalid value '%s' for --die-how; use segv, abort or kill\n",
 			app->name, cfg.die_how);
 		exit(2);
@@ -296,14 +304,16 @@ int rl_app_main(int argc, char **argv, const struct rl_app *a)
 		err = app->start(err_what, sizeof(err_what));
 		if (err) {
 			remove_temp_file();
-			fail(1, "%s: %s", err_what[0] ? err_what : "cannot start", uv_strerror(err));
+			fail(1, "%s: %s", err_what[0] ? err_what : "cannot start",
+			     uv_strerror(err));
 		}
 	}
 	err = rl_http_listen(cfg.host, (int)cfg.port, app->handler, NULL, &srv);
 	if (err)
 		remove_temp_file();
 	if (err == UV_EADDRINUSE)
-		fail(1, "port %llu on %s is already in use; pick another with --port or use --port 0",
+		fail(1,
+		     "port %llu on %s is already in use; pick another with --port or use --port 0",
 		     (unsigned long long)cfg.port, cfg.host);
 	if (err)
 		fail(1, "cannot listen on %s:%llu: %s", cfg.host, (unsigned long long)cfg.port,
@@ -314,7 +324,8 @@ int rl_app_main(int argc, char **argv, const struct rl_app *a)
 		       (int)getpid());
 	fflush(stdout);
 
-	if (cfg.duration > 0 && rl_set_timeout((uint64_t)(cfg.duration * 1000), stop_task, NULL, &t))
+	if (cfg.duration > 0 &&
+	    rl_set_timeout((uint64_t)(cfg.duration * 1000), stop_task, NULL, &t))
 		fail(1, "cannot start the duration timer");
 	if (cfg.die_after > 0) {
 		if (rl_set_timeout((uint64_t)(cfg.die_after * 1000), die_task, NULL, &t))

@@ -6,7 +6,8 @@
  * name in stacks. Built here with frame pointers it shows up as rl_pbkdf2_sha256 /
  * sha256_compress on every unwinder, including the eBPF frame-pointer walk, which stops at
  * Debian's libcrypto (built without them). It is checked against published test vectors
- * (FIPS 180-2, RFC 4231, RFC 7914) in tests/runtime/test_crypto.c. It is not for protecting secrets.
+ * (FIPS 180-2, RFC 4231, RFC 7914) in tests/runtime/test_crypto.c. It is not for protecting
+ * secrets.
  */
 #include "rl_internal.h"
 
@@ -54,7 +55,8 @@ static void sha256_compress(uint32_t h[8], const uint8_t blk[64])
 	}
 	a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
 	for (i = 0; i < 64; i++) {
-		t1 = hh + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K[i] + w[i];
+		t1 = hh + (ror(e, 6) ^ ror(e, 11) ^ ror(e, 25)) + ((e & f) ^ (~e & g)) + K[i] +
+		     w[i];
 		t2 = (ror(a, 2) ^ ror(a, 13) ^ ror(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
 		hh = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
 	}

@@ -2,14 +2,15 @@
  * heap.c — refloop's managed heap: typed objects on mmap'd pages and a mark-sweep collector.
  *
  * Small objects (up to 8 KiB) live in 256 KiB pages, one size class per page, free slots threaded
- * into a per-class free list; larger objects get a mapping of their own. Pages come from mmap, never
- * malloc, so native and managed memory stay two separate views (as V8's do), and a page left empty
- * by a sweep is unmapped, so the committed size follows the live set down.
+ * into a per-class free list; larger objects get a mapping of their own. Pages come from mmap,
+ * never malloc, so native and managed memory stay two separate views (as V8's do), and a page left
+ * empty by a sweep is unmapped, so the committed size follows the live set down.
  *
  * The collector marks from the root slots with an explicit stack (no recursion, any depth) and then
  * sweeps every page. It runs only at safe points (rl__heap_safepoint(), called by the dispatcher
  * between callbacks) once the bytes allocated since the last collection exceed a budget that grows
- * with the live size, as V8's allocation limit does; its pause is real work proportional to the heap.
+ * with the live size, as V8's allocation limit does; its pause is real work proportional to the
+ * heap.
  *
  * Invariant: a slot with type 0 is free; a live object's MARK bit is clear outside a collection.
  */
@@ -20,16 +21,16 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define PAGE_BYTES (256u * 1024u)
-#define PAGE_HEADER 64u
-#define ALIGN 16u
-#define MAX_SMALL 8192u
-#define MAX_TYPES 256
-#define MAX_CLASSES 48
+#define PAGE_BYTES     (256u * 1024u)
+#define PAGE_HEADER    64u
+#define ALIGN	       16u
+#define MAX_SMALL      8192u
+#define MAX_TYPES      256
+#define MAX_CLASSES    48
 #define DEFAULT_BUDGET (8u << 20)
 
-#define F_MARK 1u
-#define F_LARGE 2u
+#define F_MARK	       1u
+#define F_LARGE	       2u
 
 struct rl_object {
 	uint32_t type; /* 0: a free slot */
@@ -480,9 +481,9 @@ void rl_gc(void)
 	*rec = (struct rl__gc_record){start - heap.init_ns, pause, before, heap.st.used_bytes};
 	RL_PROBE3(gc__end, before, heap.st.used_bytes, pause);
 
-	info = (struct rl_gc_info){heap.st.collections, start,		   pause,
-				   before,		heap.st.used_bytes, heap.ntype_stats,
-				   heap.type_stats};
+	info = (struct rl_gc_info){
+		heap.st.collections, start,	     pause, before, heap.st.used_bytes,
+		heap.ntype_stats,    heap.type_stats};
 	rl__obs_gc_end(&info);
 	heap.in_gc = 0;
 }

@@ -20,9 +20,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_HEAD (16u * 1024u) /* Node's default --max-http-header-size */
+#define MAX_HEAD    (16u * 1024u) /* Node's default --max-http-header-size */
 #define MAX_HEADERS 32
-#define HIGH_WATER (64u * 1024u)
+#define HIGH_WATER  (64u * 1024u)
 
 struct conn;
 
@@ -56,7 +56,8 @@ struct header {
 struct rl_http_req {
 	struct conn *conn;
 	uint64_t id;
-	char *head; /* a copy of the request head, NUL-separated, that the strings below point into */
+	char *head; /* a copy of the request head, NUL-separated, that the strings below point into
+		     */
 	const char *method;
 	const char *path;
 	struct header headers[MAX_HEADERS];
@@ -282,7 +283,8 @@ int rl_http_end(struct rl_http_req *req)
 	req->ended = 1;
 	req->drain_fn = NULL;
 	if (!req->began)
-		req->keep_alive = 0; /* a response that never began leaves the client nothing to parse */
+		req->keep_alive =
+			0; /* a response that never began leaves the client nothing to parse */
 	if (req->pending_writes == 0)
 		req_finished(req);
 	return 0;

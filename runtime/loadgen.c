@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define MAX_CONNS 256
-#define HEAD_CAP 8192
+#define HEAD_CAP  8192
 
 enum cstate { C_IDLE, C_CONNECTING, C_SENDING, C_HEAD, C_BODY };
 
@@ -152,7 +152,7 @@ static int run(const struct rl_load_opts *o)
 			else
 				timeout = 10;
 			active++;
-skip:
+		skip:
 			pfd[i] = (struct pollfd){c->fd, ev, 0};
 		}
 		if (!active && o->max_requests && issued >= o->max_requests)

@@ -6,8 +6,8 @@
  * MakeCallback does: run the callback, then drain the nextTick queue completely, then the
  * microtask queue, and again while either refilled. Between any two of those, a GC safe point.
  *
- * Invariant: the loop thread only. Each timer owns one uv_timer_t and is on the timer list until its
- * handle is closed, so rl_stop() can close every handle the runtime opened, and only those.
+ * Invariant: the loop thread only. Each timer owns one uv_timer_t and is on the timer list until
+ * its handle is closed, so rl_stop() can close every handle the runtime opened, and only those.
  */
 #include "rl_internal.h"
 

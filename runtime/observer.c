@@ -52,7 +52,8 @@ void rl__obs_handle(int open, int uv_type)
 	int i, n = count();
 
 	for (i = 0; i < n; i++) {
-		void (*fn)(void *, int) = open ? observers[i].handle_open : observers[i].handle_close;
+		void (*fn)(void *, int) =
+			open ? observers[i].handle_open : observers[i].handle_close;
 
 		if (fn)
 			fn(observers[i].ctx, uv_type);
@@ -64,7 +65,8 @@ void rl__obs_callback(int begin, int kind)
 	int i, n = count();
 
 	for (i = 0; i < n; i++) {
-		void (*fn)(void *, int) = begin ? observers[i].callback_begin : observers[i].callback_end;
+		void (*fn)(void *, int) =
+			begin ? observers[i].callback_begin : observers[i].callback_end;
 
 		if (fn)
 			fn(observers[i].ctx, kind);

@@ -11,16 +11,16 @@
 #include <stdatomic.h>
 #include <sys/sdt.h>
 
-#define RL_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define RL_ARRAY_SIZE(a)		    (sizeof(a) / sizeof((a)[0]))
 #define rl__container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 /*
  * USDT probes, provider "refloop". The contract (names, arguments, units) is docs/probes.md;
  * change both together. No semaphores: a probe site is a single nop when nobody traces it.
  */
-#define RL_PROBE0(name) DTRACE_PROBE(refloop, name)
-#define RL_PROBE1(name, a) DTRACE_PROBE1(refloop, name, a)
-#define RL_PROBE2(name, a, b) DTRACE_PROBE2(refloop, name, a, b)
+#define RL_PROBE0(name)		 DTRACE_PROBE(refloop, name)
+#define RL_PROBE1(name, a)	 DTRACE_PROBE1(refloop, name, a)
+#define RL_PROBE2(name, a, b)	 DTRACE_PROBE2(refloop, name, a, b)
 #define RL_PROBE3(name, a, b, c) DTRACE_PROBE3(refloop, name, a, b, c)
 
 /* ---- loop.c: dispatcher and handle accounting */

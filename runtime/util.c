@@ -1,7 +1,8 @@
 /*
  * util.c — the runtime's two small containers: a FIFO of tasks (nextTick, microtasks,
  * immediates) and a lock-free log2 histogram of nanoseconds (thread-pool queue wait).
- * A FIFO push may allocate (doubling); a pop never does. The histogram takes writers from any thread.
+ * A FIFO push may allocate (doubling); a pop never does. The histogram takes writers from any
+ * thread.
  */
 #include "rl_internal.h"
 

@@ -69,7 +69,8 @@ static long client_read_response(int fd, char *head, size_t head_cap, char *body
 	clen = strtol(cl + 15, NULL, 10);
 	for (got = 0; got < clen;) {
 		char sink[65536];
-		size_t want = (size_t)(clen - got) < sizeof(sink) ? (size_t)(clen - got) : sizeof(sink);
+		size_t want =
+			(size_t)(clen - got) < sizeof(sink) ? (size_t)(clen - got) : sizeof(sink);
 		ssize_t r = recv(fd, sink, want, 0);
 
 		if (r <= 0)

@@ -24,7 +24,10 @@ struct lsc_test {
 };
 
 #define TEST(name) static void test_##name(void)
-#define TEST_ENTRY(name) {#name, test_##name}
+#define TEST_ENTRY(name)                                                                           \
+	{                                                                                          \
+#name, test_##name                                                                 \
+	}
 
 #define LSC_FAIL(...)                                                                              \
 	do {                                                                                       \

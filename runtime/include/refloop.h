@@ -108,13 +108,14 @@ struct rl_gc_info {
 	uint64_t heap_before; /* used bytes before */
 	uint64_t live_after;  /* used bytes after: the live set */
 	uint32_t ntypes;
-	const struct rl_type_stat *types; /* live count and bytes per type after this GC; borrowed */
+	const struct rl_type_stat
+		*types; /* live count and bytes per type after this GC; borrowed */
 };
 
 struct rl_heap_stats {
-	uint64_t used_bytes;	    /* object bytes allocated and not yet swept */
-	uint64_t committed_bytes;   /* bytes of mmap'd pages */
-	uint64_t live_after_gc;	    /* used bytes after the last collection */
+	uint64_t used_bytes;	  /* object bytes allocated and not yet swept */
+	uint64_t committed_bytes; /* bytes of mmap'd pages */
+	uint64_t live_after_gc;	  /* used bytes after the last collection */
 	uint64_t collections;
 	uint64_t pause_total_ns;
 	uint64_t pause_max_ns;

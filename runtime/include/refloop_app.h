@@ -30,8 +30,8 @@ struct rl_app {
 	int (*start)(char *err, size_t errlen);
 	/* After the loop ended, before the stats are written. */
 	void (*finish)(void);
-	const char *load_path;	  /* what the self-load client requests */
-	uint64_t load_read_bps;	  /* client read rate per connection; 0 = as fast as it can */
+	const char *load_path;	/* what the self-load client requests */
+	uint64_t load_read_bps; /* client read rate per connection; 0 = as fast as it can */
 };
 
 int rl_app_main(int argc, char **argv, const struct rl_app *app);

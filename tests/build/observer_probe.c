@@ -39,9 +39,10 @@ static void cb_end(void *ctx, int k)
 
 __attribute__((constructor)) static void probe_init(void)
 {
-	static const struct rl_observer obs = {RL_OBSERVER_VERSION, NULL, gc_end, h_open, h_close,
-					       cb_begin, cb_end};
-	rl_observer_register_fn reg = (rl_observer_register_fn)dlsym(RTLD_DEFAULT, "rl_observer_register");
+	static const struct rl_observer obs = {
+		RL_OBSERVER_VERSION, NULL, gc_end, h_open, h_close, cb_begin, cb_end};
+	rl_observer_register_fn reg =
+		(rl_observer_register_fn)dlsym(RTLD_DEFAULT, "rl_observer_register");
 
 	found = reg && dlsym(RTLD_DEFAULT, "uv_default_loop") && reg(&obs) == 0;
 }

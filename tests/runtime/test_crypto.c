@@ -87,5 +87,5 @@ TEST(pbkdf2_on_the_pool_matches_sync)
 	rl_release();
 }
 
-TEST_MAIN(TEST_ENTRY(sha256_vectors), TEST_ENTRY(hmac_rfc4231_case1), TEST_ENTRY(pbkdf2_rfc7914_vectors),
-	  TEST_ENTRY(pbkdf2_on_the_pool_matches_sync))
+TEST_MAIN(TEST_ENTRY(sha256_vectors), TEST_ENTRY(hmac_rfc4231_case1),
+	  TEST_ENTRY(pbkdf2_rfc7914_vectors), TEST_ENTRY(pbkdf2_on_the_pool_matches_sync))

@@ -203,7 +203,8 @@ TEST(observer_sees_each_gc_with_its_type_table)
 	rl_release();
 }
 
-TEST_MAIN(TEST_ENTRY(gc_frees_unreachable_keeps_rooted), TEST_ENTRY(deep_chain_marks_without_recursion),
+TEST_MAIN(TEST_ENTRY(gc_frees_unreachable_keeps_rooted),
+	  TEST_ENTRY(deep_chain_marks_without_recursion),
 	  TEST_ENTRY(large_objects_are_collected_and_unmapped),
 	  TEST_ENTRY(budget_triggers_gc_at_the_next_safe_point),
 	  TEST_ENTRY(observer_sees_each_gc_with_its_type_table))

@@ -10,7 +10,8 @@ static char results[1024];
 static void echo_path(void *arg, struct rl_http_req *req)
 {
 	char body[256];
-	int n = snprintf(body, sizeof(body), "%s %s", rl_http_req_method(req), rl_http_req_path(req));
+	int n = snprintf(body, sizeof(body), "%s %s", rl_http_req_method(req),
+			 rl_http_req_path(req));
 
 	rl_http_respond(req, 200, "text/plain", body, (size_t)n);
 }

@@ -68,7 +68,8 @@ TEST(churn_with_deletes_stays_bounded)
 	value_type = rl_type_register("Value");
 	map = rl_map_new();
 	ASSERT_OK(rl_root_add(&map));
-	/* An LRU-like window of 100 keys sliding over 200000: tombstones must not grow the table. */
+	/* An LRU-like window of 100 keys sliding over 200000: tombstones must not grow the table.
+	 */
 	for (k = 0; k < 200000; k++) {
 		ASSERT_OK(rl_map_set(map, k, rl_alloc(value_type, 0, 8)));
 		if (k >= 100)
@@ -82,4 +83,5 @@ TEST(churn_with_deletes_stays_bounded)
 	rl_release();
 }
 
-TEST_MAIN(TEST_ENTRY(set_get_delete_through_growth_and_gc), TEST_ENTRY(churn_with_deletes_stays_bounded))
+TEST_MAIN(TEST_ENTRY(set_get_delete_through_growth_and_gc),
+	  TEST_ENTRY(churn_with_deletes_stays_bounded))

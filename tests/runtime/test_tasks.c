@@ -116,7 +116,8 @@ TEST(immediates_run_in_order_and_defer_new_ones)
 	ASSERT_OK(rl_set_immediate(imm_b, NULL));
 	ASSERT_OK(rl_set_immediate(imm_x, "C"));
 	ASSERT_OK(rl_run());
-	/* D was queued while A ran: it waits for the next check phase. B's tick runs right after B. */
+	/* D was queued while A ran: it waits for the next check phase. B's tick runs right after B.
+	 */
 	ASSERT_STR_EQ(order, "A B t C D ");
 	rl__loop_stats_get(&ls);
 	ASSERT_EQ(ls.callbacks, 4);
@@ -159,6 +160,7 @@ TEST(recursive_nexttick_starves_timers)
 	rl_release();
 }
 
-TEST_MAIN(TEST_ENTRY(nexttick_before_microtask), TEST_ENTRY(work_queued_by_main_runs_before_the_loop),
+TEST_MAIN(TEST_ENTRY(nexttick_before_microtask),
+	  TEST_ENTRY(work_queued_by_main_runs_before_the_loop),
 	  TEST_ENTRY(immediates_run_in_order_and_defer_new_ones),
 	  TEST_ENTRY(recursive_nexttick_starves_timers))

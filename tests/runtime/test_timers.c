@@ -41,7 +41,8 @@ TEST(interval_repeats_until_cleared)
 {
 	ASSERT_OK(rl_init(NULL));
 	ASSERT_OK(rl_set_interval(10, tick5, NULL, &iv));
-	ASSERT_OK(rl_run()); /* returns only once the cleared interval stopped keeping the loop alive */
+	ASSERT_OK(rl_run()); /* returns only once the cleared interval stopped keeping the loop
+				alive */
 	ASSERT_EQ(fired, 5);
 	/* Four periods between the first and fifth firing: never early. */
 	ASSERT_CMP(fifth_ns - first_ns, >=, 4 * 10 * 1000000ULL - 1000000);
@@ -108,9 +109,8 @@ static void on_close(void *ctx, int type)
 
 TEST(every_timer_is_one_libuv_handle_seen_by_observers)
 {
-	struct rl_observer obs = {.version = RL_OBSERVER_VERSION,
-				  .handle_open = on_open,
-				  .handle_close = on_close};
+	struct rl_observer obs = {
+		.version = RL_OBSERVER_VERSION, .handle_open = on_open, .handle_close = on_close};
 	struct rl__loop_stats ls;
 	int i;
 

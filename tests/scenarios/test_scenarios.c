@@ -143,8 +143,8 @@ TEST(healthy)
 	json_object *hist;
 	size_t i, n;
 
-	run_scenario(&r, "healthy", 30, NULL, "--duration", "2", "--self-load", "4", "--heap-budget",
-		     "262144", NULL);
+	run_scenario(&r, "healthy", 30, NULL, "--duration", "2", "--self-load", "4",
+		     "--heap-budget", "262144", NULL);
 	expect_clean_exit(&r);
 	ASSERT_CMP(num(&r, "http.responses"), >=, 100);
 	ASSERT_EQ(num(&r, "scenario.db_queries"), num(&r, "http.responses"));
@@ -157,7 +157,8 @@ TEST(healthy)
 	for (i = 0; i < n; i++) {
 		json_object *e = json_object_array_get_idx(hist, i);
 
-		ASSERT_CMP(json_object_get_uint64(json_object_object_get(e, "live_after")), <, 64 * 1024);
+		ASSERT_CMP(json_object_get_uint64(json_object_object_get(e, "live_after")), <,
+			   64 * 1024);
 	}
 }
 
@@ -235,8 +236,8 @@ TEST(cache_leak)
 	uint64_t prev = 0, first, last;
 	size_t i, n;
 
-	run_scenario(&r, "cache-leak", 30, NULL, "--duration", "3", "--self-load", "4", "--heap-budget",
-		     "1048576", NULL);
+	run_scenario(&r, "cache-leak", 30, NULL, "--duration", "3", "--self-load", "4",
+		     "--heap-budget", "1048576", NULL);
 	expect_clean_exit(&r);
 	json_object_object_get_ex(json_object_object_get(r.stats, "gc"), "history", &hist);
 	n = json_object_array_length(hist);
@@ -253,9 +254,11 @@ TEST(cache_leak)
 	last = prev;
 	ASSERT_CMP(last, >, first + 4 * 1048576.0);
 	/* The growth is one type: the cache entries. */
-	json_object_object_get_ex(json_object_object_get(r.stats, "gc"), "types_after_last_gc", &types);
+	json_object_object_get_ex(json_object_object_get(r.stats, "gc"), "types_after_last_gc",
+				  &types);
 	top = json_object_array_get_idx(types, 0);
-	ASSERT_STR_EQ(json_object_get_string(json_object_object_get(top, "name")), "SessionCacheEntry");
+	ASSERT_STR_EQ(json_object_get_string(json_object_object_get(top, "name")),
+		      "SessionCacheEntry");
 	ASSERT_CMP(json_object_get_double(json_object_object_get(top, "bytes")), >=, 0.8 * last);
 	ASSERT_CMP(json_object_get_double(json_object_object_get(top, "count")), <=,
 		   num(&r, "scenario.cache_entries"));
@@ -404,10 +407,10 @@ TEST(preloaded_observer_sees_gcs_handles_and_callbacks)
 	ASSERT_EQ(begins, num(&r, "loop.callbacks"));
 }
 
-TEST_MAIN(TEST_ENTRY(healthy), TEST_ENTRY(sync_read), TEST_ENTRY(stream_file), TEST_ENTRY(hash_on_loop),
-	  TEST_ENTRY(hash_offload), TEST_ENTRY(nexttick_starvation), TEST_ENTRY(cache_leak),
-	  TEST_ENTRY(handle_leak), TEST_ENTRY(backpressure_ignored), TEST_ENTRY(pool_saturation),
-	  TEST_ENTRY(native_leak), TEST_ENTRY(die_how_segv_abort_kill),
+TEST_MAIN(TEST_ENTRY(healthy), TEST_ENTRY(sync_read), TEST_ENTRY(stream_file),
+	  TEST_ENTRY(hash_on_loop), TEST_ENTRY(hash_offload), TEST_ENTRY(nexttick_starvation),
+	  TEST_ENTRY(cache_leak), TEST_ENTRY(handle_leak), TEST_ENTRY(backpressure_ignored),
+	  TEST_ENTRY(pool_saturation), TEST_ENTRY(native_leak), TEST_ENTRY(die_how_segv_abort_kill),
 	  TEST_ENTRY(bad_flags_are_usage_errors), TEST_ENTRY(port_in_use_is_one_clear_error),
 	  TEST_ENTRY(missing_file_is_one_clear_error),
 	  TEST_ENTRY(preloaded_observer_sees_gcs_handles_and_callbacks))
