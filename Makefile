@@ -11,6 +11,7 @@ WERROR ?= ON
 else
 WERROR ?= OFF
 endif
+MAKEFLAGS += --no-print-directory
 CMAKE_ARGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSC_WERROR=$(WERROR)
 
 .PHONY: all deps build asan test demo format format-check clean
