@@ -65,6 +65,7 @@ struct rl_http_req {
 	int keep_alive;
 	int began;
 	int ended;
+	int aborted; /* the client went away before the response was complete */
 	int status;
 	size_t pending_writes;
 	struct rl_object *held;
@@ -155,6 +156,14 @@ static void req_finished(struct rl_http_req *req)
 	req_free(req);
 }
 
+static void req_abort(struct rl_http_req *req)
+{
+	if (!req->aborted && !(req->ended && req->pending_writes == 0)) {
+		req->aborted = 1;
+		st.aborted++;
+	}
+}
+
 static void drain_task(void *arg)
 {
 	struct rl_http_req *req = arg;
@@ -170,11 +179,20 @@ static void write_done(uv_write_t *w, int status)
 	struct rl_http_req *req = wr->req;
 
 	rl_buffer_free(wr);
-	req->pending_writes--;
-	if (req->drain_fn && req->pending_writes == 0)
-		rl__dispatch(RL_CB_IO, drain_task, req);
-	if (req->ended && req->pending_writes == 0)
+	if (status < 0) {
+		/* Reset by the peer (or cancelled by a close): the connection is done for. Closing
+		 * it cancels the writes still queued, so a drain waiter hears of it below. */
+		req_abort(req);
+		if (req->conn)
+			conn_close(req->conn);
+	}
+	if (--req->pending_writes)
+		return;
+	if (req->ended)
 		req_finished(req);
+	else if (req->drain_fn)
+		/* Last use of req here: the drain callback may end the response, which frees it. */
+		rl__dispatch(RL_CB_IO, drain_task, req);
 }
 
 static int queue_write(struct rl_http_req *req, const void *a, size_t alen, const void *b,
@@ -185,8 +203,10 @@ static int queue_write(struct rl_http_req *req, const void *a, size_t alen, cons
 	size_t q;
 	int err;
 
-	if (!req->conn || req->conn->closing)
+	if (!req->conn || req->conn->closing) {
+		req_abort(req);
 		return UV_EPIPE;
+	}
 	wr = rl_buffer_alloc(sizeof(*wr) + alen + blen);
 	if (!wr)
 		return UV_ENOMEM;
@@ -268,11 +288,12 @@ int rl_http_on_drain(struct rl_http_req *req, rl_task_fn fn, void *arg)
 {
 	if (req->ended)
 		return UV_EINVAL;
+	/* Nothing in flight: nothing to wait for, write on (and no deferred call that could
+	 * outlive the request). */
+	if (req->pending_writes == 0)
+		return UV_EALREADY;
 	req->drain_fn = fn;
 	req->drain_arg = arg;
-	/* Nothing in flight: drained already. */
-	if (req->pending_writes == 0)
-		return rl_next_tick(drain_task, req);
 	return 0;
 }
 
@@ -360,10 +381,9 @@ static void pipe_write_task(void *arg)
 
 	if (w < 0)
 		return pipe_end_task(p); /* the client went away */
-	if (w == 0) {
-		/* Over the high-water mark: wait for the socket to drain before reading on. */
+	/* Over the high-water mark: wait for the socket to drain before reading on. */
+	if (w == 0 && rl_http_on_drain(p->req, pipe_resume, p) == 0) {
 		st.stream_pauses++;
-		rl_http_on_drain(p->req, pipe_resume, p);
 		return;
 	}
 	pipe_read(p);
@@ -626,14 +646,13 @@ static void conn_closed(uv_handle_t *h)
 	struct rl_http_req *req = c->cur;
 
 	if (req) {
-		/* The client left mid-request: the handler still owns req and will end it. */
+		/* The client left mid-response (cancelled writes have completed by now, so req has
+		 * not ended): the handler still owns req and will end it. A drain waiter learns it
+		 * now, by its next write failing; that call is the last use of req here. */
 		req->conn = NULL;
+		req_abort(req);
 		if (req->drain_fn)
 			rl__dispatch(RL_CB_IO, drain_task, req);
-		if (req->ended && req->pending_writes == 0)
-			req_finished(req);
-		else if (!req->ended)
-			st.aborted++;
 	}
 	if (c->prev)
 		c->prev->next = c->next;

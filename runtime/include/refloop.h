@@ -204,7 +204,9 @@ int rl_http_respond(struct rl_http_req *req, int status, const char *content_typ
 		    size_t len);
 /* Streaming: begin with the full length, write pieces, end. rl_http_write() copies data and
  * returns 1 while the connection's write queue is under its high-water mark, 0 when the caller
- * should wait for rl_http_on_drain() (Node's res.write() returning false), or a negative errno. */
+ * should wait for rl_http_on_drain() (Node's res.write() returning false), or a negative errno.
+ * rl_http_on_drain() calls fn once every queued write has completed (or failed, when the client
+ * left); it returns UV_EALREADY when nothing is queued: write on. */
 int rl_http_begin(struct rl_http_req *req, int status, const char *content_type, uint64_t length);
 int rl_http_write(struct rl_http_req *req, const void *data, size_t len);
 int rl_http_on_drain(struct rl_http_req *req, rl_task_fn fn, void *arg);
@@ -216,7 +218,8 @@ int rl_http_pipe_file(struct rl_http_req *req, const char *path, const char *con
 
 /* ------------------------------------------------------------------ ground truth counters */
 
-/* Named counters a program exports in its stats ("scenario" object). At most 32 names. */
+/* Named counters a program exports in its stats ("scenario" object). At most 32 names; the name is
+ * kept by pointer, so pass a string literal. */
 void rl_counter_add(const char *name, uint64_t delta);
 void rl_counter_max(const char *name, uint64_t value);
 uint64_t rl_counter_get(const char *name);
