@@ -407,10 +407,77 @@ TEST(preloaded_observer_sees_gcs_handles_and_callbacks)
 	ASSERT_EQ(begins, num(&r, "loop.callbacks"));
 }
 
+static int wait_for_file(const char *path, double limit_s)
+{
+	double deadline = now_s() + limit_s;
+	struct pollfd none = {-1, 0, 0};
+
+	while (access(path, R_OK) != 0) {
+		if (now_s() > deadline)
+			return 0;
+		poll(&none, 0, 10); /* re-check every 10 ms until the deadline: a bounded wait */
+	}
+	return 1;
+}
+
+TEST(sigusr1_writes_stats_and_sigterm_stops_gracefully)
+{
+	char exe[512], stats[512], line[256];
+	int out[2], status;
+	json_object *j;
+	FILE *f;
+	pid_t pid;
+
+	snprintf(exe, sizeof(exe), "%s/examples/handle-leak", LSC_BUILD_DIR);
+	snprintf(stats, sizeof(stats), "%s/Testing/usr1-%d.json", LSC_BUILD_DIR, (int)getpid());
+	unlink(stats);
+	ASSERT_OK(pipe(out));
+	pid = fork();
+	if (pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		execl(exe, exe, "--duration", "0", "--self-load", "2", "--stats", stats,
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	/* Serving: the listening line comes first. */
+	ASSERT_TRUE(fgets(line, sizeof(line), f) != NULL);
+	ASSERT_TRUE(strstr(line, "listening on http://127.0.0.1:") != NULL);
+	ASSERT_OK(kill(pid, SIGUSR1));
+	ASSERT_TRUE(wait_for_file(stats, 10));
+	j = json_object_from_file(stats);
+	ASSERT_TRUE(j != NULL); /* complete JSON: it was renamed into place */
+	json_object_put(j);
+	ASSERT_OK(kill(pid, SIGTERM));
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+	/* The summary was printed, and the final stats show every leaked timer closed by the stop.
+	 */
+	ASSERT_TRUE(fgets(line, sizeof(line), f) != NULL);
+	ASSERT_TRUE(strstr(line, "requests in") != NULL);
+	fclose(f);
+	j = json_object_from_file(stats);
+	ASSERT_TRUE(j != NULL);
+	{
+		struct run r = {.stats = j};
+
+		ASSERT_CMP(num(&r, "scenario.leaked_intervals"), >=, 1);
+		ASSERT_EQ(num(&r, "loop.handles.timer.opened"),
+			  num(&r, "loop.handles.timer.closed"));
+		ASSERT_EQ(num(&r, "loop.active_handles"), 0);
+	}
+	json_object_put(j);
+	unlink(stats);
+}
+
 TEST_MAIN(TEST_ENTRY(healthy), TEST_ENTRY(sync_read), TEST_ENTRY(stream_file),
 	  TEST_ENTRY(hash_on_loop), TEST_ENTRY(hash_offload), TEST_ENTRY(nexttick_starvation),
 	  TEST_ENTRY(cache_leak), TEST_ENTRY(handle_leak), TEST_ENTRY(backpressure_ignored),
 	  TEST_ENTRY(pool_saturation), TEST_ENTRY(native_leak), TEST_ENTRY(die_how_segv_abort_kill),
 	  TEST_ENTRY(bad_flags_are_usage_errors), TEST_ENTRY(port_in_use_is_one_clear_error),
 	  TEST_ENTRY(missing_file_is_one_clear_error),
-	  TEST_ENTRY(preloaded_observer_sees_gcs_handles_and_callbacks))
+	  TEST_ENTRY(preloaded_observer_sees_gcs_handles_and_callbacks),
+	  TEST_ENTRY(sigusr1_writes_stats_and_sigterm_stops_gracefully))
