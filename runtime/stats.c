@@ -200,7 +200,9 @@ int rl_stats_write(void)
 		json_object_put(root);
 		return uv_translate_sys_error(errno);
 	}
-	if (fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY), f) < 0 ||
+	if (fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+							       JSON_C_TO_STRING_NOSLASHESCAPE),
+		  f) < 0 ||
 	    fputc('\n', f) == EOF)
 		err = UV_EIO;
 	if (fclose(f) && !err)

@@ -1,0 +1,707 @@
+/*
+ * flame.c — the call tree (lsc_flame.h): interning, insertion, totals, and the two ways in.
+ *
+ * Why the folded reader looks the way it does: a folded file of 250 MB (300,000 lines over
+ * 40,000 distinct stacks) must become a tree in well under a second and 200 MB. So the file is
+ * read in 4 MiB pieces (a mapping would count the whole file as resident), and each line's
+ * stack is first looked up whole, by hash, in a table of the stacks already seen: a repeat adds
+ * its count to a known leaf without being split. Only distinct stacks are split and interned.
+ */
+#include "lsc_flame.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct name {
+	uint32_t off, len; /* in the arena */
+	uint32_t file_off; /* 0: none */
+	uint32_t line;
+	uint8_t kind;
+};
+
+struct arena {
+	char *p;
+	size_t len, cap;
+};
+
+struct lsc_flame {
+	struct lsc_flame_node *nodes;
+	size_t nnodes, nodes_cap;
+	struct name *names; /* index 0 unused */
+	size_t nnames, names_cap;
+	struct arena strings;
+	/* name hash: open addressing over name ids */
+	uint32_t *name_tab;
+	size_t name_tab_cap;
+	/* child hash: (parent << 32 | name) -> node id */
+	uint64_t *child_keys;
+	uint32_t *child_vals;
+	size_t child_cap, nchildren;
+};
+
+static uint64_t hash_bytes(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ len;
+
+	while (len >= 8) {
+		uint64_t w;
+
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+		p += 8;
+		len -= 8;
+	}
+	if (len) {
+		uint64_t w = 0;
+
+		memcpy(&w, p, len);
+		h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	}
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	return h ^ (h >> 32);
+}
+
+static int64_t arena_put(struct arena *a, const char *s, size_t len)
+{
+	size_t off;
+
+	if (a->len + len + 1 > a->cap) {
+		size_t ncap = a->cap ? a->cap * 2 : 65536;
+		char *np;
+
+		while (ncap < a->len + len + 1)
+			ncap *= 2;
+		np = realloc(a->p, ncap);
+		if (!np)
+			return -ENOMEM;
+		a->p = np;
+		a->cap = ncap;
+	}
+	off = a->len;
+	memcpy(a->p + off, s, len);
+	a->p[off + len] = 0;
+	a->len += len + 1;
+	return (int64_t)off;
+}
+
+int lsc_flame_new(struct lsc_flame **out)
+{
+	struct lsc_flame *f = calloc(1, sizeof(*f));
+
+	*out = NULL;
+	if (!f)
+		return -ENOMEM;
+	f->nodes_cap = 1024;
+	f->nodes = calloc(f->nodes_cap, sizeof(*f->nodes));
+	f->names_cap = 1024;
+	f->names = calloc(f->names_cap, sizeof(*f->names));
+	f->nnames = 1;
+	f->nnodes = 1; /* the root */
+	if (!f->nodes || !f->names || arena_put(&f->strings, "", 0) < 0) {
+		lsc_flame_free(f);
+		return -ENOMEM;
+	}
+	*out = f;
+	return 0;
+}
+
+void lsc_flame_free(struct lsc_flame *f)
+{
+	if (!f)
+		return;
+	free(f->nodes);
+	free(f->names);
+	free(f->strings.p);
+	free(f->name_tab);
+	free(f->child_keys);
+	free(f->child_vals);
+	free(f);
+}
+
+static int name_tab_grow(struct lsc_flame *f)
+{
+	size_t ncap = f->name_tab_cap ? f->name_tab_cap * 2 : 4096, i;
+	uint32_t *nt = calloc(ncap, sizeof(*nt));
+
+	if (!nt)
+		return -ENOMEM;
+	for (i = 1; i < f->nnames; i++) {
+		struct name *n = &f->names[i];
+		size_t j = hash_bytes(f->strings.p + n->off, n->len) & (ncap - 1);
+
+		while (nt[j])
+			j = (j + 1) & (ncap - 1);
+		nt[j] = (uint32_t)i;
+	}
+	free(f->name_tab);
+	f->name_tab = nt;
+	f->name_tab_cap = ncap;
+	return 0;
+}
+
+int64_t lsc_flame_intern(struct lsc_flame *f, const char *s, size_t len, int kind, const char *file,
+			 unsigned line)
+{
+	size_t j;
+	int64_t off, foff = 0;
+	struct name *n;
+
+	if ((f->nnames + 1) * 2 > f->name_tab_cap && name_tab_grow(f))
+		return -ENOMEM;
+	j = hash_bytes(s, len) & (f->name_tab_cap - 1);
+	for (; f->name_tab[j]; j = (j + 1) & (f->name_tab_cap - 1)) {
+		n = &f->names[f->name_tab[j]];
+		if (n->len == len && memcmp(f->strings.p + n->off, s, len) == 0)
+			return f->name_tab[j];
+	}
+	if (f->nnames == f->names_cap) {
+		struct name *nn = realloc(f->names, f->names_cap * 2 * sizeof(*nn));
+
+		if (!nn)
+			return -ENOMEM;
+		f->names = nn;
+		f->names_cap *= 2;
+	}
+	off = arena_put(&f->strings, s, len);
+	if (off >= 0 && file)
+		foff = arena_put(&f->strings, file, strlen(file));
+	if (off < 0 || foff < 0)
+		return -ENOMEM;
+	n = &f->names[f->nnames];
+	*n = (struct name){(uint32_t)off, (uint32_t)len, (uint32_t)foff, line, (uint8_t)kind};
+	f->name_tab[j] = (uint32_t)f->nnames;
+	return (int64_t)f->nnames++;
+}
+
+static int child_grow(struct lsc_flame *f)
+{
+	size_t ncap = f->child_cap ? f->child_cap * 2 : 4096, i;
+	uint64_t *nk = malloc(ncap * sizeof(*nk));
+	uint32_t *nv = malloc(ncap * sizeof(*nv));
+
+	if (!nk || !nv) {
+		free(nk);
+		free(nv);
+		return -ENOMEM;
+	}
+	memset(nk, 0xff, ncap * sizeof(*nk));
+	for (i = 0; i < f->child_cap; i++) {
+		size_t j;
+
+		if (f->child_keys[i] == UINT64_MAX)
+			continue;
+		j = hash_bytes(&f->child_keys[i], 8) & (ncap - 1);
+		while (nk[j] != UINT64_MAX)
+			j = (j + 1) & (ncap - 1);
+		nk[j] = f->child_keys[i];
+		nv[j] = f->child_vals[i];
+	}
+	free(f->child_keys);
+	free(f->child_vals);
+	f->child_keys = nk;
+	f->child_vals = nv;
+	f->child_cap = ncap;
+	return 0;
+}
+
+/* The child of parent named name, created when absent. Returns the node id, or 0 on ENOMEM. */
+static uint32_t child(struct lsc_flame *f, uint32_t parent, uint32_t name)
+{
+	uint64_t key = (uint64_t)parent << 32 | name;
+	struct lsc_flame_node *n;
+	size_t j;
+
+	if ((f->nchildren + 1) * 2 > f->child_cap && child_grow(f))
+		return 0;
+	j = hash_bytes(&key, 8) & (f->child_cap - 1);
+	for (; f->child_keys[j] != UINT64_MAX; j = (j + 1) & (f->child_cap - 1))
+		if (f->child_keys[j] == key)
+			return f->child_vals[j];
+	if (f->nnodes == f->nodes_cap) {
+		struct lsc_flame_node *nn = realloc(f->nodes, f->nodes_cap * 2 * sizeof(*nn));
+
+		if (!nn)
+			return 0;
+		f->nodes = nn;
+		f->nodes_cap *= 2;
+	}
+	n = &f->nodes[f->nnodes];
+	*n = (struct lsc_flame_node){name, parent, 0, f->nodes[parent].first_child, 0, 0};
+	f->nodes[parent].first_child = (uint32_t)f->nnodes;
+	f->child_keys[j] = key;
+	f->child_vals[j] = (uint32_t)f->nnodes;
+	f->nchildren++;
+	return (uint32_t)f->nnodes++;
+}
+
+static int64_t add_path(struct lsc_flame *f, const uint32_t *names, size_t n, uint64_t value)
+{
+	uint32_t node = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		node = child(f, node, names[i]);
+		if (!node)
+			return -ENOMEM;
+	}
+	f->nodes[node].self += value;
+	return node;
+}
+
+int lsc_flame_add(struct lsc_flame *f, const uint32_t *names, size_t n, uint64_t value)
+{
+	int64_t r = add_path(f, names, n, value);
+
+	return r < 0 ? (int)r : 0;
+}
+
+static const char *name_str(const struct lsc_flame *f, uint32_t id)
+{
+	return f->strings.p + f->names[id].off;
+}
+
+static const struct lsc_flame *sort_ctx;
+
+static int by_name(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return strcmp(name_str(sort_ctx, sort_ctx->nodes[x].name),
+		      name_str(sort_ctx, sort_ctx->nodes[y].name));
+}
+
+void lsc_flame_finish(struct lsc_flame *f)
+{
+	uint32_t *kids = NULL;
+	size_t cap = 0, i;
+
+	for (i = 0; i < f->nnodes; i++)
+		f->nodes[i].total = f->nodes[i].self;
+	/* Children are created after their parents: one backward pass sums every subtree. */
+	for (i = f->nnodes; i-- > 1;)
+		f->nodes[f->nodes[i].parent].total += f->nodes[i].total;
+	sort_ctx = f;
+	for (i = 0; i < f->nnodes; i++) {
+		size_t n = 0, k;
+		uint32_t c;
+
+		for (c = f->nodes[i].first_child; c; c = f->nodes[c].next_sibling) {
+			if (n == cap) {
+				uint32_t *nk =
+					realloc(kids, (cap = cap ? cap * 2 : 64) * sizeof(*nk));
+
+				if (!nk) {
+					free(kids);
+					return; /* unsorted, still correct */
+				}
+				kids = nk;
+			}
+			kids[n++] = c;
+		}
+		if (n < 2)
+			continue;
+		qsort(kids, n, sizeof(*kids), by_name);
+		f->nodes[i].first_child = kids[0];
+		for (k = 0; k + 1 < n; k++)
+			f->nodes[kids[k]].next_sibling = kids[k + 1];
+		f->nodes[kids[n - 1]].next_sibling = 0;
+	}
+	free(kids);
+}
+
+const struct lsc_flame_node *lsc_flame_nodes(const struct lsc_flame *f, size_t *n)
+{
+	*n = f->nnodes;
+	return f->nodes;
+}
+
+const char *lsc_flame_name(const struct lsc_flame *f, uint32_t id)
+{
+	return id && id < f->nnames ? name_str(f, id) : "all";
+}
+
+int lsc_flame_kind(const struct lsc_flame *f, uint32_t id)
+{
+	return id && id < f->nnames ? f->names[id].kind : LSC_CODE_NATIVE;
+}
+
+const char *lsc_flame_file(const struct lsc_flame *f, uint32_t id, unsigned *line)
+{
+	if (!id || id >= f->nnames || !f->names[id].file_off) {
+		*line = 0;
+		return NULL;
+	}
+	*line = f->names[id].line;
+	return f->strings.p + f->names[id].file_off;
+}
+
+size_t lsc_flame_nnames(const struct lsc_flame *f)
+{
+	return f->nnames;
+}
+
+uint64_t lsc_flame_total(const struct lsc_flame *f)
+{
+	return f->nodes[0].total;
+}
+
+/* ------------------------------------------------------------------ kinds */
+
+static int has_prefix(const char *s, size_t len, const char *p)
+{
+	size_t n = strlen(p);
+
+	return len >= n && memcmp(s, p, n) == 0;
+}
+
+int lsc_flame_guess_kind(const char *s, size_t *len)
+{
+	size_t n = *len;
+
+	if (n > 4 && s[n - 4] == '_' && s[n - 3] == '[' && s[n - 1] == ']') {
+		*len = n - 4;
+		switch (s[n - 2]) {
+		case 'k':
+			return LSC_CODE_KERNEL;
+		case 'j':
+		case 'i':
+			return LSC_CODE_JIT;
+		}
+	}
+	if (has_prefix(s, n, "JS:") || has_prefix(s, n, "LazyCompile:") ||
+	    has_prefix(s, n, "Function:") || has_prefix(s, n, "Builtin:") ||
+	    has_prefix(s, n, "BytecodeHandler:") || has_prefix(s, n, "Script:") ||
+	    has_prefix(s, n, "[jit]"))
+		return LSC_CODE_JIT;
+	if (has_prefix(s, n, "uv_") || has_prefix(s, n, "uv__") || has_prefix(s, n, "rl_") ||
+	    has_prefix(s, n, "rl__") || has_prefix(s, n, "node::") || has_prefix(s, n, "v8::") ||
+	    has_prefix(s, n, "Builtins_") || has_prefix(s, n, "libc.so") ||
+	    has_prefix(s, n, "__libc_") || has_prefix(s, n, "epoll_") ||
+	    has_prefix(s, n, "worker") || has_prefix(s, n, "start_thread") ||
+	    has_prefix(s, n, "_start"))
+		return LSC_CODE_RUNTIME;
+	if (has_prefix(s, n, "[kernel") || has_prefix(s, n, "entry_SYSCALL") ||
+	    has_prefix(s, n, "__x64_sys_") || has_prefix(s, n, "do_syscall"))
+		return LSC_CODE_KERNEL;
+	return LSC_CODE_NATIVE;
+}
+
+/* ------------------------------------------------------------------ folded files */
+
+struct seen {
+	uint64_t hash;
+	uint32_t off, len; /* the stack text, in the seen arena */
+	uint32_t leaf;
+};
+
+struct folded {
+	struct lsc_flame *f;
+	struct seen *tab;
+	size_t cap, n;
+	struct arena text;
+	uint32_t *path;
+	size_t path_cap;
+};
+
+static int seen_grow(struct folded *st)
+{
+	size_t ncap = st->cap ? st->cap * 2 : 65536, i;
+	struct seen *nt = calloc(ncap, sizeof(*nt));
+
+	if (!nt)
+		return -ENOMEM;
+	for (i = 0; i < st->cap; i++) {
+		size_t j;
+
+		if (!st->tab[i].leaf)
+			continue;
+		j = st->tab[i].hash & (ncap - 1);
+		while (nt[j].leaf)
+			j = (j + 1) & (ncap - 1);
+		nt[j] = st->tab[i];
+	}
+	free(st->tab);
+	st->tab = nt;
+	st->cap = ncap;
+	return 0;
+}
+
+static int folded_line(struct folded *st, const char *line, size_t len)
+{
+	const char *sp, *p, *end;
+	uint64_t count = 0, h;
+	size_t stack_len, n = 0, j;
+	int64_t off;
+	int64_t leaf;
+
+	while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
+		len--;
+	if (len == 0 || line[0] == '#')
+		return 0;
+	sp = memrchr(line, ' ', len);
+	if (!sp || sp == line || sp + 1 == line + len)
+		return LSC_EBADFOLDED;
+	for (p = sp + 1; p < line + len; p++) {
+		if (*p < '0' || *p > '9')
+			return LSC_EBADFOLDED;
+		count = count * 10 + (uint64_t)(*p - '0');
+	}
+	stack_len = (size_t)(sp - line);
+	h = hash_bytes(line, stack_len);
+	if ((st->n + 1) * 2 > st->cap && seen_grow(st))
+		return -ENOMEM;
+	for (j = h & (st->cap - 1); st->tab[j].leaf; j = (j + 1) & (st->cap - 1)) {
+		struct seen *s = &st->tab[j];
+
+		if (s->hash == h && s->len == stack_len &&
+		    memcmp(st->text.p + s->off, line, stack_len) == 0) {
+			st->f->nodes[s->leaf].self += count;
+			return 0;
+		}
+	}
+	/* A stack not seen before: split it and walk the tree. */
+	for (p = line, end = line + stack_len; p < end;) {
+		const char *semi = memchr(p, ';', (size_t)(end - p));
+		size_t flen = (size_t)((semi ? semi : end) - p);
+		int kind = lsc_flame_guess_kind(p, &flen);
+		int64_t id;
+
+		if (n == st->path_cap) {
+			uint32_t *np =
+				realloc(st->path, (st->path_cap = n ? n * 2 : 256) * sizeof(*np));
+
+			if (!np)
+				return -ENOMEM;
+			st->path = np;
+		}
+		id = lsc_flame_intern(st->f, p, flen, kind, NULL, 0);
+		if (id < 0)
+			return (int)id;
+		st->path[n++] = (uint32_t)id;
+		p = semi ? semi + 1 : end;
+	}
+	leaf = add_path(st->f, st->path, n, count);
+	off = arena_put(&st->text, line, stack_len);
+	if (leaf < 0 || off < 0)
+		return -ENOMEM;
+	st->tab[j] = (struct seen){h, (uint32_t)off, (uint32_t)stack_len, (uint32_t)leaf};
+	st->n++;
+	return 0;
+}
+
+int lsc_flame_from_folded(const char *path, struct lsc_flame **out, uint64_t *bad_line)
+{
+	const size_t piece = 4u << 20;
+	struct folded st = {0};
+	char *buf = NULL;
+	size_t have = 0, cap = piece;
+	uint64_t lineno = 0;
+	int fd, err = 0, eof = 0;
+
+	*out = NULL;
+	*bad_line = 0;
+	fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = lsc_flame_new(&st.f);
+	buf = malloc(cap);
+	if (!err && !buf)
+		err = -ENOMEM;
+	while (!err && !eof) {
+		ssize_t r;
+		size_t start = 0;
+		char *nl;
+
+		if (have == cap) {
+			/* A line longer than the buffer: grow it. */
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb) {
+				err = -ENOMEM;
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		r = read(fd, buf + have, cap - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			break;
+		}
+		if (r == 0) {
+			eof = 1;
+			if (have && buf[have - 1] != '\n')
+				buf[have++] = '\n'; /* room: have < cap here */
+		}
+		have += (size_t)r;
+		while (!err && (nl = memchr(buf + start, '\n', have - start))) {
+			lineno++;
+			err = folded_line(&st, buf + start, (size_t)(nl - (buf + start)));
+			start = (size_t)(nl - buf) + 1;
+		}
+		memmove(buf, buf + start, have - start);
+		have -= start;
+	}
+	if (err == LSC_EBADFOLDED)
+		*bad_line = lineno;
+	if (!err && st.n == 0)
+		err = LSC_EBADFOLDED; /* nothing at all: not a folded file */
+	free(buf);
+	free(st.tab);
+	free(st.text.p);
+	free(st.path);
+	if (fd > 0)
+		close(fd);
+	if (err) {
+		lsc_flame_free(st.f);
+		return err;
+	}
+	lsc_flame_finish(st.f);
+	*out = st.f;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ recordings */
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+void lsc_frame_name(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint64_t addr,
+		    int is_return, int kernel, struct lsc_named_frame *out)
+{
+	const Loopscope__Symbol *s = lsc_recording_symbol(r, addr);
+	const Loopscope__Mapping *m;
+	struct lsc_frame fr;
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	m = kernel ? NULL : lsc_recording_mapping(r, addr);
+	out->module = m && m->path && *m->path ? m->path : NULL;
+	if (s && s->function && *s->function) {
+		snprintf(out->name, sizeof(out->name), "%s", s->function);
+		out->file = s->file && *s->file ? s->file : NULL;
+		out->line = s->line;
+		len = strlen(out->name);
+		out->kind = s->kernel ? LSC_CODE_KERNEL
+			    : s->jit  ? LSC_CODE_JIT
+				      : lsc_flame_guess_kind(out->name, &len);
+		return;
+	}
+	if (sym &&
+	    lsc_symbolizer_lookup(sym, addr - (is_return && !kernel ? 1 : 0), kernel, &fr) == 0) {
+		snprintf(out->name, sizeof(out->name), "%s", fr.function);
+		out->file = fr.file;
+		if (!out->module)
+			out->module = fr.module;
+		out->line = fr.line;
+		len = strlen(out->name);
+		out->kind = kernel		       ? LSC_CODE_KERNEL
+			    : fr.kind == LSC_FRAME_JIT ? LSC_CODE_JIT
+						       : lsc_flame_guess_kind(out->name, &len);
+		return;
+	}
+	if (m && m->path)
+		snprintf(out->name, sizeof(out->name), "%s+0x%llx", base_name(m->path),
+			 (unsigned long long)(addr - m->start + m->file_offset));
+	else
+		snprintf(out->name, sizeof(out->name), "%s0x%llx", kernel ? "[kernel] " : "",
+			 (unsigned long long)addr);
+	out->kind = kernel ? LSC_CODE_KERNEL : LSC_CODE_NATIVE;
+}
+
+/* Adds one recorded stack (leaf first in the recording, root first in the tree). */
+static int add_recorded_stack(struct lsc_flame *f, const struct lsc_recording *r,
+			      struct lsc_symbolizer *sym, uint32_t stack_id, uint64_t value,
+			      uint32_t **path, size_t *cap)
+{
+	const Loopscope__Stack *st = lsc_recording_stack(r, stack_id);
+	size_t n = st ? st->n_frames : 0, d;
+
+	if (n + 1 > *cap) {
+		uint32_t *np = realloc(*path, (*cap = n + 64) * sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		*path = np;
+	}
+	if (n == 0) {
+		int64_t id = lsc_flame_intern(f, "[no stack]", 10, LSC_CODE_NATIVE, NULL, 0);
+
+		if (id < 0)
+			return (int)id;
+		(*path)[0] = (uint32_t)id;
+		n = 1;
+	}
+	for (d = 0; st && d < st->n_frames; d++) {
+		struct lsc_named_frame nf;
+		int64_t id;
+
+		lsc_frame_name(r, sym, st->frames[d], d > 0, d < st->kernel_frames, &nf);
+		id = lsc_flame_intern(f, nf.name, strlen(nf.name), nf.kind, nf.file, nf.line);
+		if (id < 0)
+			return (int)id;
+		(*path)[st->n_frames - 1 - d] = (uint32_t)id;
+	}
+	return lsc_flame_add(f, *path, n, value);
+}
+
+int lsc_flame_from_recording(const struct lsc_recording *r, int sample_kind, uint32_t tid,
+			     struct lsc_symbolizer *sym, struct lsc_flame **out)
+{
+	struct lsc_flame *f;
+	uint32_t *path = NULL;
+	size_t cap = 0, i, k;
+	int err, any = 0, any_events = 0;
+
+	*out = NULL;
+	err = lsc_flame_new(&f);
+	for (i = 0; !err && i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if ((int)s->kind != sample_kind)
+			continue;
+		for (k = 0; !err && k < s->n_stack_id; k++) {
+			if (tid && s->n_tid && s->tid[k] != tid)
+				continue;
+			any = 1;
+			err = add_recorded_stack(f, r, sym, s->stack_id[k], s->value[k], &path,
+						 &cap);
+		}
+	}
+	/* Blocking time without samples of its own: the blocking events, weighted by duration. */
+	for (i = 0;
+	     !err && !any && sample_kind == LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS && i < r->nevents;
+	     i++) {
+		const Loopscope__Event *e = r->events[i];
+
+		if (e->body_case != LOOPSCOPE__EVENT__BODY_BLOCKING ||
+		    (tid && e->blocking->tid != tid))
+			continue;
+		err = add_recorded_stack(f, r, sym, e->blocking->stack_id, e->blocking->duration_ns,
+					 &path, &cap);
+		any_events = 1;
+	}
+	free(path);
+	if (!err && !any && !any_events)
+		err = LSC_ENODATA;
+	if (err) {
+		lsc_flame_free(f);
+		return err;
+	}
+	lsc_flame_finish(f);
+	*out = f;
+	return 0;
+}

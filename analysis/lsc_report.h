@@ -1,0 +1,103 @@
+/*
+ * lsc_report.h — what `loopscope report` computes from a recording: the numbers a person reads
+ * first, and a diagnosis, each finding with its evidence and the frame it points at. Pure
+ * computation; render/ turns it into text or JSON.
+ *
+ * Default rules start from Clinic.js Doctor's published thresholds (lag median >= 10 ms or max
+ * >= 100 ms; ELU median >= 0.95; >= 100 ms of GC pause in any one second; handle counts that only
+ * grow) and add what Doctor cannot see: thread-pool saturation, blocking calls with their stack,
+ * managed-heap growth by type.
+ */
+#ifndef LSC_REPORT_H
+#define LSC_REPORT_H
+
+#include "lsc_flame.h"
+#include "lsc_recording.h"
+#include "lsc_symbols.h"
+
+#define LSC_REPORT_TOP	    5
+#define LSC_REPORT_FRAMES   12
+#define LSC_REPORT_FINDINGS 12
+
+struct lsc_report_frame {
+	char name[512];
+	char file[256];
+	unsigned line;
+	int kind;
+};
+
+struct lsc_report_stack {
+	char what[64]; /* "read", "cpu" */
+	uint64_t count;
+	uint64_t total; /* ns, samples or bytes */
+	uint64_t max;
+	double share; /* of the relevant total */
+	size_t nframes;
+	struct lsc_report_frame frames[LSC_REPORT_FRAMES]; /* leaf first */
+	struct lsc_report_frame owner; /* the first frame of the program's own code */
+};
+
+enum lsc_severity { LSC_SEV_INFO = 0, LSC_SEV_WARNING = 1, LSC_SEV_CRITICAL = 2 };
+
+struct lsc_finding {
+	char id[32]; /* "blocking-calls", "lag", ... stable, for tools */
+	int severity;
+	char title[160];
+	char evidence[1024];
+	int has_frame;
+	struct lsc_report_frame frame;
+};
+
+struct lsc_report {
+	/* the run */
+	uint32_t pid;
+	char executable[256];
+	char source[32];
+	uint64_t duration_ns;
+	int complete; /* a footer was written (the process did not die) */
+	int truncated;
+	uint64_t windows;
+	/* the loop */
+	int has_loop;
+	double elu_mean, elu_p50, elu_max;
+	uint64_t iterations;
+	uint64_t busy_p50, busy_p99, busy_max; /* ns */
+	uint64_t lag_p50, lag_p99, lag_max;    /* ns */
+	/* the thread pool */
+	int has_pool;
+	uint32_t pool_threads, pool_depth_max;
+	uint64_t pool_wait_p50, pool_wait_p99, pool_wait_max;
+	/* GC */
+	uint64_t gc_count, gc_pause_total, gc_pause_max, gc_worst_second;
+	/* heap */
+	int has_native, has_managed;
+	uint64_t native_first, native_last, native_max;
+	uint64_t managed_first, managed_last; /* live after GC */
+	double managed_slope;		      /* bytes per second, least squares over GCs */
+	double managed_r2;
+	char managed_top_type[128];
+	uint64_t managed_top_type_growth;
+	uint64_t rss_max;
+	/* handles and fds */
+	int has_handles;
+	uint32_t handles_first, handles_last, handles_max;
+	double handles_growing; /* share of windows where the count rose */
+	uint32_t fds_max, fd_limit;
+	uint64_t requests;
+	/* calls and stacks */
+	uint64_t blocking_count, blocking_total_ns;
+	size_t nblocking;
+	struct lsc_report_stack blocking[LSC_REPORT_TOP];
+	uint64_t cpu_total;
+	size_t ncpu;
+	struct lsc_report_stack cpu[LSC_REPORT_TOP];
+	/* the diagnosis */
+	size_t nfindings;
+	struct lsc_finding findings[LSC_REPORT_FINDINGS];
+};
+
+/* sym may be NULL; it symbolizes what the recording's own symbols do not cover. */
+int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		     struct lsc_report *out);
+
+#endif

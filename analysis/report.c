@@ -1,0 +1,578 @@
+/*
+ * report.c — the numbers and the diagnosis of `loopscope report` (lsc_report.h).
+ *
+ * Windows give the loop (ELU, busy segments, lag), the pool, handles, fds and memory over time;
+ * events give GC pauses and blocking calls with their stacks; samples give CPU stacks. Each rule
+ * below turns some of those into a finding with its evidence and, where a stack says where, the
+ * first frame of the program's own code ("owner"): the function a person should open.
+ */
+#include "lsc_report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS 1000000ULL
+
+/* ------------------------------------------------------------------ frames */
+
+static int is_library(const char *module)
+{
+	const char *b = module ? strrchr(module, '/') : NULL;
+
+	b = b ? b + 1 : module;
+	return b && strncmp(b, "lib", 3) == 0 && strstr(b, ".so");
+}
+
+/* Runtime source trees whose static functions carry no prefix (refloop's runtime/, libuv). */
+static int is_runtime_file(const char *file)
+{
+	return file && (strstr(file, "/runtime/") || strstr(file, "/src/unix/") ||
+			strstr(file, "/deps/uv/") || strstr(file, "/deps/v8/"));
+}
+
+static int is_own_code(const struct lsc_named_frame *nf)
+{
+	if (nf->kind == LSC_CODE_JIT)
+		return 1;
+	return nf->kind == LSC_CODE_NATIVE && !is_library(nf->module) &&
+	       !is_runtime_file(nf->file) && strncmp(nf->name, "[no stack]", 10) != 0;
+}
+
+static void copy_frame(struct lsc_report_frame *dst, const struct lsc_named_frame *nf)
+{
+	snprintf(dst->name, sizeof(dst->name), "%s", nf->name);
+	snprintf(dst->file, sizeof(dst->file), "%s", nf->file ? nf->file : "");
+	dst->line = nf->line;
+	dst->kind = nf->kind;
+}
+
+static void fill_stack(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint32_t stack_id,
+		       struct lsc_report_stack *out)
+{
+	const Loopscope__Stack *st = lsc_recording_stack(r, stack_id);
+	size_t d, n = st ? st->n_frames : 0;
+	int owner = 0;
+
+	out->nframes = 0;
+	for (d = 0; d < n; d++) {
+		struct lsc_named_frame nf;
+
+		lsc_frame_name(r, sym, st->frames[d], d > 0, d < st->kernel_frames, &nf);
+		if (out->nframes < LSC_REPORT_FRAMES)
+			copy_frame(&out->frames[out->nframes++], &nf);
+		if (!owner && is_own_code(&nf)) {
+			copy_frame(&out->owner, &nf);
+			owner = 1;
+		}
+	}
+	if (!owner)
+		snprintf(out->owner.name, sizeof(out->owner.name), "%s",
+			 out->nframes ? out->frames[0].name : "[no stack]");
+}
+
+static void frame_where(const struct lsc_report_frame *f, char *buf, size_t cap)
+{
+	const char *b = strrchr(f->file, '/');
+
+	if (f->file[0] && f->line)
+		snprintf(buf, cap, "%s (%s:%u)", f->name, b ? b + 1 : f->file, f->line);
+	else
+		snprintf(buf, cap, "%s", f->name);
+}
+
+/* ------------------------------------------------------------------ aggregation by stack */
+
+struct agg {
+	uint32_t stack_id;
+	const char *what;
+	uint64_t count, total, max;
+};
+
+static int agg_by_total(const void *a, const void *b)
+{
+	const struct agg *x = a, *y = b;
+
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+static struct agg *agg_find(struct agg **v, size_t *n, uint32_t stack_id, const char *what)
+{
+	size_t i;
+	struct agg *nv;
+
+	for (i = 0; i < *n; i++)
+		if ((*v)[i].stack_id == stack_id && strcmp((*v)[i].what, what) == 0)
+			return &(*v)[i];
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return NULL;
+	*v = nv;
+	nv[*n] = (struct agg){stack_id, what, 0, 0, 0};
+	return &nv[(*n)++];
+}
+
+/* ------------------------------------------------------------------ sections */
+
+static int dbl_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
+{
+	struct lsc_hist *busy = malloc(sizeof(*busy)), *lag = malloc(sizeof(*lag)),
+			*wait = malloc(sizeof(*wait)), *tmp = malloc(sizeof(*tmp));
+	double *elus = calloc(r->nwindows + 1, sizeof(double)), wsum = 0, lsum = 0;
+	uint32_t prev_handles = 0;
+	size_t i, nel = 0, rises = 0, steps = 0;
+	int err = 0;
+
+	if (!busy || !lag || !wait || !tmp || !elus) {
+		err = -ENOMEM;
+		goto out;
+	}
+	lsc_hist_init(busy);
+	lsc_hist_init(lag);
+	lsc_hist_init(wait);
+	for (i = 0; i < r->nwindows; i++) {
+		const Loopscope__Window *w = r->windows[i];
+
+		if (w->has_elu) {
+			rep->has_loop = 1;
+			elus[nel++] = w->elu;
+			wsum += w->elu * (double)w->length_ns;
+			lsum += (double)w->length_ns;
+			if (w->elu > rep->elu_max)
+				rep->elu_max = w->elu;
+		}
+		rep->iterations += w->iterations;
+		if (lsc_hist_from_proto(tmp, w->busy) == 0)
+			lsc_hist_merge(busy, tmp);
+		if (lsc_hist_from_proto(tmp, w->lag) == 0)
+			lsc_hist_merge(lag, tmp);
+		if (lsc_hist_from_proto(tmp, w->pool_wait) == 0)
+			lsc_hist_merge(wait, tmp);
+		if (w->has_pool_threads || w->has_pool_depth_max) {
+			rep->has_pool = 1;
+			if (w->pool_threads > rep->pool_threads)
+				rep->pool_threads = w->pool_threads;
+			if (w->pool_depth_max > rep->pool_depth_max)
+				rep->pool_depth_max = w->pool_depth_max;
+		}
+		if (w->has_active_handles) {
+			if (!rep->has_handles)
+				rep->handles_first = w->active_handles;
+			else {
+				steps++;
+				rises += w->active_handles > prev_handles;
+			}
+			rep->has_handles = 1;
+			rep->handles_last = prev_handles = w->active_handles;
+			if (w->active_handles > rep->handles_max)
+				rep->handles_max = w->active_handles;
+		}
+		if (w->open_fds > rep->fds_max)
+			rep->fds_max = w->open_fds;
+		if (w->fd_limit)
+			rep->fd_limit = w->fd_limit;
+		if (w->rss_bytes > rep->rss_max)
+			rep->rss_max = w->rss_bytes;
+		if (w->has_malloc_live_bytes) {
+			if (!rep->has_native)
+				rep->native_first = w->malloc_live_bytes;
+			rep->has_native = 1;
+			rep->native_last = w->malloc_live_bytes;
+			if (w->malloc_live_bytes > rep->native_max)
+				rep->native_max = w->malloc_live_bytes;
+		}
+		rep->requests += w->requests;
+	}
+	if (nel) {
+		qsort(elus, nel, sizeof(*elus), dbl_cmp);
+		rep->elu_p50 = elus[(nel - 1) / 2];
+		rep->elu_mean = lsum > 0 ? wsum / lsum : 0;
+	}
+	rep->handles_growing = steps ? (double)rises / (double)steps : 0;
+	rep->busy_p50 = lsc_hist_quantile(busy, 0.5);
+	rep->busy_p99 = lsc_hist_quantile(busy, 0.99);
+	rep->busy_max = busy->max;
+	rep->lag_p50 = lsc_hist_quantile(lag, 0.5);
+	rep->lag_p99 = lsc_hist_quantile(lag, 0.99);
+	rep->lag_max = lag->max;
+	rep->pool_wait_p50 = lsc_hist_quantile(wait, 0.5);
+	rep->pool_wait_p99 = lsc_hist_quantile(wait, 0.99);
+	rep->pool_wait_max = wait->max;
+out:
+	free(busy);
+	free(lag);
+	free(wait);
+	free(tmp);
+	free(elus);
+	return err;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static const Loopscope__TypeStat *type_in(const Loopscope__GcEvent *g, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < g->n_types; i++)
+		if (g->types[i]->name && strcmp(g->types[i]->name, name) == 0)
+			return g->types[i];
+	return NULL;
+}
+
+static int gc_section(const struct lsc_recording *r, struct lsc_report *rep)
+{
+	uint64_t *t = malloc((r->nevents + 1) * 2 * sizeof(uint64_t));
+	const Loopscope__GcEvent *first = NULL, *last = NULL;
+	double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0, n = 0;
+	size_t i, k = 0, lo = 0;
+	uint64_t sum = 0;
+
+	if (!t)
+		return -ENOMEM;
+	for (i = 0; i < r->nevents; i++) {
+		const Loopscope__Event *e = r->events[i];
+		const Loopscope__GcEvent *g;
+		double x, y;
+
+		if (e->body_case != LOOPSCOPE__EVENT__BODY_GC)
+			continue;
+		g = e->gc;
+		rep->gc_count++;
+		rep->gc_pause_total += g->pause_ns;
+		if (g->pause_ns > rep->gc_pause_max)
+			rep->gc_pause_max = g->pause_ns;
+		t[2 * k] = e->t_ns;
+		t[2 * k + 1] = g->pause_ns;
+		k++;
+		if (!g->has_heap_after)
+			continue;
+		if (!first)
+			first = g;
+		last = g;
+		x = (double)e->t_ns / 1e9;
+		y = (double)g->heap_after;
+		sx += x, sy += y, sxx += x * x, sxy += x * y, syy += y * y, n++;
+	}
+	/* Worst second: the most pause time whose starts fall within any 1 s. */
+	qsort(t, k, 2 * sizeof(uint64_t), u64_cmp);
+	for (i = 0; i < k; i++) {
+		sum += t[2 * i + 1];
+		while (t[2 * i] - t[2 * lo] >= 1000 * MS)
+			sum -= t[2 * lo++ + 1];
+		if (sum > rep->gc_worst_second)
+			rep->gc_worst_second = sum;
+	}
+	free(t);
+	if (first) {
+		double den = n * sxx - sx * sx, vy = n * syy - sy * sy;
+
+		rep->has_managed = 1;
+		rep->managed_first = first->heap_after;
+		rep->managed_last = last->heap_after;
+		rep->managed_slope = den > 0 ? (n * sxy - sx * sy) / den : 0;
+		rep->managed_r2 = den > 0 && vy > 0 ? pow(n * sxy - sx * sy, 2) / (den * vy) : 0;
+		/* The type that grew most between the first and the last collection. */
+		for (i = 0; i < last->n_types; i++) {
+			const Loopscope__TypeStat *a = last->types[i], *b;
+			uint64_t before;
+
+			if (!a->name)
+				continue;
+			b = type_in(first, a->name);
+			before = b ? b->bytes : 0;
+			if (a->bytes > before && a->bytes - before > rep->managed_top_type_growth) {
+				rep->managed_top_type_growth = a->bytes - before;
+				snprintf(rep->managed_top_type, sizeof(rep->managed_top_type), "%s",
+					 a->name);
+			}
+		}
+	}
+	return 0;
+}
+
+static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			 struct lsc_report *rep)
+{
+	struct agg *blk = NULL, *cpu = NULL;
+	size_t nblk = 0, ncpu = 0, i, k;
+	int err = 0;
+
+	for (i = 0; i < r->nevents; i++) {
+		const Loopscope__Event *e = r->events[i];
+		const Loopscope__BlockingEvent *b;
+		struct agg *a;
+
+		if (e->body_case != LOOPSCOPE__EVENT__BODY_BLOCKING)
+			continue;
+		b = e->blocking;
+		a = agg_find(&blk, &nblk, b->stack_id, b->call ? b->call : "?");
+		if (!a) {
+			err = -ENOMEM;
+			goto out;
+		}
+		a->count++;
+		a->total += b->duration_ns;
+		if (b->duration_ns > a->max)
+			a->max = b->duration_ns;
+		rep->blocking_count++;
+		rep->blocking_total_ns += b->duration_ns;
+	}
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (s->kind != LOOPSCOPE__SAMPLE_KIND__CPU)
+			continue;
+		for (k = 0; k < s->n_stack_id; k++) {
+			struct agg *a = agg_find(&cpu, &ncpu, s->stack_id[k], "cpu");
+
+			if (!a) {
+				err = -ENOMEM;
+				goto out;
+			}
+			a->count++;
+			a->total += s->value[k];
+			rep->cpu_total += s->value[k];
+		}
+	}
+	qsort(blk, nblk, sizeof(*blk), agg_by_total);
+	qsort(cpu, ncpu, sizeof(*cpu), agg_by_total);
+	for (i = 0; i < nblk && i < LSC_REPORT_TOP; i++) {
+		struct lsc_report_stack *s = &rep->blocking[rep->nblocking++];
+
+		snprintf(s->what, sizeof(s->what), "%s", blk[i].what);
+		s->count = blk[i].count;
+		s->total = blk[i].total;
+		s->max = blk[i].max;
+		s->share = rep->blocking_total_ns ? (double)s->total / rep->blocking_total_ns : 0;
+		fill_stack(r, sym, blk[i].stack_id, s);
+	}
+	for (i = 0; i < ncpu && i < LSC_REPORT_TOP; i++) {
+		struct lsc_report_stack *s = &rep->cpu[rep->ncpu++];
+
+		snprintf(s->what, sizeof(s->what), "cpu");
+		s->count = cpu[i].count;
+		s->total = cpu[i].total;
+		s->share = rep->cpu_total ? (double)s->total / rep->cpu_total : 0;
+		fill_stack(r, sym, cpu[i].stack_id, s);
+	}
+out:
+	free(blk);
+	free(cpu);
+	return err;
+}
+
+/* ------------------------------------------------------------------ diagnosis */
+
+static struct lsc_finding *finding(struct lsc_report *rep, const char *id, int sev)
+{
+	struct lsc_finding *f;
+
+	if (rep->nfindings == LSC_REPORT_FINDINGS)
+		return NULL;
+	f = &rep->findings[rep->nfindings++];
+	memset(f, 0, sizeof(*f));
+	snprintf(f->id, sizeof(f->id), "%s", id);
+	f->severity = sev;
+	return f;
+}
+
+/* The owner frame that holds most of the blocking time, summed over all blocking stacks shown. */
+static const struct lsc_report_frame *top_owner(const struct lsc_report *rep, double *share)
+{
+	const struct lsc_report_frame *best = NULL;
+	double best_share = 0;
+	size_t i, j;
+
+	for (i = 0; i < rep->nblocking; i++) {
+		double s = 0;
+
+		for (j = 0; j < rep->nblocking; j++)
+			if (strcmp(rep->blocking[i].owner.name, rep->blocking[j].owner.name) == 0)
+				s += rep->blocking[j].share;
+		if (s > best_share) {
+			best_share = s;
+			best = &rep->blocking[i].owner;
+		}
+	}
+	*share = best_share;
+	return best;
+}
+
+static void diagnose(struct lsc_report *rep)
+{
+	double busy_s = rep->elu_mean * (double)rep->duration_ns / 1e9, share;
+	const struct lsc_report_frame *owner = top_owner(rep, &share);
+	struct lsc_finding *f;
+	char where[800];
+
+	if (rep->blocking_total_ns &&
+	    (busy_s <= 0 || (double)rep->blocking_total_ns / 1e9 >= 0.1 * busy_s)) {
+		double of_busy = busy_s > 0 ? (double)rep->blocking_total_ns / 1e9 / busy_s : 0;
+
+		f = finding(rep, "blocking-calls",
+			    of_busy >= 0.5 ? LSC_SEV_CRITICAL : LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title),
+				 "the loop is blocked by synchronous calls (%s)",
+				 rep->blocking[0].what);
+			if (owner) {
+				frame_where(owner, where, sizeof(where));
+				f->has_frame = 1;
+				f->frame = *owner;
+			}
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "%llu blocking calls, %.1f ms in all (%.0f %% of loop busy time); "
+				 "%.0f %% under %s",
+				 (unsigned long long)rep->blocking_count,
+				 rep->blocking_total_ns / 1e6, 100 * of_busy, 100 * share,
+				 owner ? where : "an unknown frame");
+		}
+	}
+	if (rep->has_loop && (rep->lag_p50 >= 10 * MS || rep->lag_max >= 100 * MS)) {
+		f = finding(rep, "loop-delay",
+			    rep->lag_p50 >= 10 * MS ? LSC_SEV_CRITICAL : LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "event-loop delay is high");
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "lag p50 %.1f ms, p99 %.1f ms, max %.1f ms (thresholds: p50 >= 10 "
+				 "ms or max >= 100 ms)",
+				 rep->lag_p50 / 1e6, rep->lag_p99 / 1e6, rep->lag_max / 1e6);
+			if (owner) {
+				f->has_frame = 1;
+				f->frame = *owner;
+			}
+		}
+	}
+	if (rep->has_loop && rep->elu_p50 >= 0.95) {
+		f = finding(rep, "loop-saturated", LSC_SEV_CRITICAL);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "the event loop is saturated");
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "ELU median %.2f over %llu windows (threshold 0.95), max %.2f",
+				 rep->elu_p50, (unsigned long long)rep->windows, rep->elu_max);
+			if (!owner && rep->ncpu) {
+				f->has_frame = 1;
+				f->frame = rep->cpu[0].owner;
+			}
+		}
+	}
+	if (rep->gc_worst_second >= 100 * MS) {
+		f = finding(rep, "gc-pressure", LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "garbage collection stops the loop");
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "%.1f ms of GC pause within one second (threshold 100 ms); %llu "
+				 "collections, max pause %.1f ms",
+				 rep->gc_worst_second / 1e6, (unsigned long long)rep->gc_count,
+				 rep->gc_pause_max / 1e6);
+		}
+	}
+	if (rep->has_pool && rep->pool_threads &&
+	    (rep->pool_depth_max >= rep->pool_threads || rep->pool_wait_p99 >= 10 * MS)) {
+		f = finding(rep, "pool-saturated", LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "the thread pool is saturated");
+			snprintf(
+				f->evidence, sizeof(f->evidence),
+				"queue depth up to %u with %u threads; queue wait p99 %.1f ms, max "
+				"%.1f ms (raise UV_THREADPOOL_SIZE or submit less at once)",
+				rep->pool_depth_max, rep->pool_threads, rep->pool_wait_p99 / 1e6,
+				rep->pool_wait_max / 1e6);
+		}
+	}
+	if (rep->has_handles && rep->handles_last >= rep->handles_first + 10 &&
+	    rep->handles_growing >= 0.8) {
+		f = finding(rep, "handle-leak", LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "active handles only grow");
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "%u -> %u active handles; the count rose in %.0f %% of windows",
+				 rep->handles_first, rep->handles_last, 100 * rep->handles_growing);
+		}
+	}
+	if (rep->has_managed && rep->gc_count >= 3 && rep->managed_slope > 0 &&
+	    rep->managed_r2 >= 0.8 && rep->managed_last >= rep->managed_first * 1.2) {
+		f = finding(rep, "managed-heap-growth", LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title),
+				 "the managed heap grows after every GC");
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "live after GC %.1f -> %.1f MiB, +%.1f KiB/s (R^2 %.2f)%s%s",
+				 rep->managed_first / 1048576.0, rep->managed_last / 1048576.0,
+				 rep->managed_slope / 1024, rep->managed_r2,
+				 rep->managed_top_type[0] ? "; most growth in " : "",
+				 rep->managed_top_type);
+		}
+	}
+	if (rep->has_native && rep->native_last > rep->native_first * 1.2 + (1 << 20)) {
+		f = finding(rep, "native-growth", LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "native (malloc) memory grows");
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "live native bytes %.1f -> %.1f MiB",
+				 rep->native_first / 1048576.0, rep->native_last / 1048576.0);
+		}
+	}
+}
+
+static int by_severity(const void *a, const void *b)
+{
+	const struct lsc_finding *x = a, *y = b;
+
+	return y->severity - x->severity;
+}
+
+int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		     struct lsc_report *rep)
+{
+	uint64_t end = 0;
+	size_t i;
+	int err;
+
+	memset(rep, 0, sizeof(*rep));
+	if (r->header) {
+		rep->pid = r->header->pid;
+		snprintf(rep->executable, sizeof(rep->executable), "%s",
+			 r->header->executable ? r->header->executable : "");
+		snprintf(rep->source, sizeof(rep->source), "%s",
+			 r->header->source ? r->header->source : "");
+	}
+	rep->complete = r->footer != NULL;
+	rep->truncated = r->info.truncated;
+	rep->windows = r->nwindows;
+	for (i = 0; i < r->nwindows; i++)
+		if (r->windows[i]->start_ns + r->windows[i]->length_ns > end)
+			end = r->windows[i]->start_ns + r->windows[i]->length_ns;
+	for (i = 0; i < r->nevents; i++)
+		if (r->events[i]->t_ns > end)
+			end = r->events[i]->t_ns;
+	if (r->footer && r->footer->end_ns > end)
+		end = r->footer->end_ns;
+	rep->duration_ns = end;
+	err = loop_section(r, rep);
+	if (!err)
+		err = gc_section(r, rep);
+	if (!err)
+		err = calls_section(r, sym, rep);
+	if (err)
+		return err;
+	diagnose(rep);
+	qsort(rep->findings, rep->nfindings, sizeof(*rep->findings), by_severity);
+	return 0;
+}

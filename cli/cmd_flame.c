@@ -1,0 +1,214 @@
+/* cmd_flame.c — `loopscope flame`: a recording's (or a folded file's) stacks as a flame graph. */
+#include "cli.h"
+#include "lsc_flame.h"
+#include "lsc_render.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	int kind;
+	const char *countname; /* SVG */
+	const char *type;      /* pprof sample type */
+	const char *unit;
+} kinds[] = {
+	{"cpu", LOOPSCOPE__SAMPLE_KIND__CPU, "samples", "samples", "count"},
+	{"offcpu", LOOPSCOPE__SAMPLE_KIND__OFFCPU, "ns", "offcpu", "nanoseconds"},
+	{"alloc", LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, "bytes", "alloc_space", "bytes"},
+	{"alloc-count", LOOPSCOPE__SAMPLE_KIND__ALLOC_COUNT, "allocations", "alloc_objects",
+	 "count"},
+	{"live", LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, "bytes", "inuse_space", "bytes"},
+	{"blocking", LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, "ns", "blocking", "nanoseconds"},
+};
+
+enum { FMT_SVG, FMT_FOLDED, FMT_PPROF, FMT_SPEEDSCOPE };
+
+static int parse_number(const char *s, double *out)
+{
+	char *e;
+
+	*out = strtod(s, &e);
+	return e != s && !*e && *out >= 0;
+}
+
+int cmd_flame(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"kind", required_argument, NULL, 'k'},
+		{"format", required_argument, NULL, 'f'},
+		{"output", required_argument, NULL, 'o'},
+		{"folded", required_argument, NULL, 'F'},
+		{"title", required_argument, NULL, 't'},
+		{"width", required_argument, NULL, 'w'},
+		{"minwidth", required_argument, NULL, 'm'},
+		{"reverse", no_argument, NULL, 'r'},
+		{"countname", required_argument, NULL, 'c'},
+		{"tid", required_argument, NULL, 'T'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct lsc_svg_opts svg = {.width = 1200, .minwidth = 0.1};
+	struct lsc_profile_opts prof = {0};
+	struct lsc_recording *rec = NULL;
+	struct lsc_symbolizer *sym = NULL;
+	struct lsc_flame *flame = NULL;
+	struct lsc_out out = {0};
+	const char *output = NULL, *folded = NULL, *src;
+	char subtitle[512];
+	int c, k = 0, fmt = FMT_SVG, err, ret = LSC_EXIT_FAIL;
+	unsigned long tid = 0;
+	double num;
+	size_t i;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+				if (!strcmp(kinds[i].name, optarg))
+					break;
+			if (i == sizeof(kinds) / sizeof(kinds[0]))
+				return lsc_usage_error("flame", "unknown kind '%s'", optarg);
+			k = (int)i;
+			break;
+		case 'f':
+			if (!strcmp(optarg, "svg"))
+				fmt = FMT_SVG;
+			else if (!strcmp(optarg, "folded"))
+				fmt = FMT_FOLDED;
+			else if (!strcmp(optarg, "pprof"))
+				fmt = FMT_PPROF;
+			else if (!strcmp(optarg, "speedscope"))
+				fmt = FMT_SPEEDSCOPE;
+			else
+				return lsc_usage_error("flame", "unknown format '%s'", optarg);
+			break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'F':
+			folded = optarg;
+			break;
+		case 't':
+			svg.title = optarg;
+			break;
+		case 'w':
+			if (!parse_number(optarg, &num) || num < 100 || num > 100000)
+				return lsc_usage_error("flame", "invalid width '%s'", optarg);
+			svg.width = (int)num;
+			break;
+		case 'm':
+			if (!parse_number(optarg, &num))
+				return lsc_usage_error("flame", "invalid minwidth '%s'", optarg);
+			svg.minwidth = num;
+			break;
+		case 'r':
+			svg.reverse = 1;
+			break;
+		case 'c':
+			svg.countname = optarg;
+			break;
+		case 'T':
+			if (!parse_number(optarg, &num) || num < 1)
+				return lsc_usage_error("flame", "invalid thread id '%s'", optarg);
+			tid = (unsigned long)num;
+			break;
+		case 'h':
+			return lsc_help("flame");
+		default:
+			return lsc_usage_error("flame", "unknown or incomplete option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (folded ? optind != argc : optind != argc - 1)
+		return lsc_usage_error("flame", folded		 ? "--folded takes no recording"
+						: optind == argc ? "no recording given"
+								 : "more than one recording given");
+	src = folded ? folded : argv[optind];
+	if (folded) {
+		uint64_t bad;
+
+		err = lsc_flame_from_folded(folded, &flame, &bad);
+		if (err == LSC_EBADFOLDED && bad)
+			return lsc_fail(
+				"cannot read folded stacks '%s': line %llu is not 'frame;frame;... "
+				"count'",
+				folded, (unsigned long long)bad);
+		if (err)
+			return lsc_fail("cannot read folded stacks '%s': %s", folded,
+					lsc_strerror(err));
+	} else {
+		if (lsc_cli_read_recording(src, &rec))
+			return LSC_EXIT_FAIL;
+		sym = lsc_cli_symbolizer(rec);
+		err = lsc_flame_from_recording(rec, kinds[k].kind, (uint32_t)tid, sym, &flame);
+		if (err == LSC_ENODATA) {
+			lsc_fail("recording '%s' has no %s samples%s", src, kinds[k].name,
+				 !strcmp(kinds[k].name, "cpu") ? " (capture with --cpu-hz > 0)"
+				 : kinds[k].kind == LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES ||
+						 kinds[k].kind == LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES
+					 ? " (capture with --heap sampled or full)"
+					 : "");
+			goto out;
+		}
+		if (err) {
+			lsc_fail("cannot build the flame graph of '%s': %s", src,
+				 lsc_strerror(err));
+			goto out;
+		}
+	}
+	if (!svg.countname)
+		svg.countname = folded ? "samples" : kinds[k].countname;
+	snprintf(subtitle, sizeof(subtitle), "%s%s", folded ? "" : kinds[k].name,
+		 folded ? "" : (rec->header && rec->header->executable ? "" : ""));
+	if (!folded) {
+		svg.subtitle = subtitle;
+		if (rec->header && rec->header->executable)
+			snprintf(subtitle, sizeof(subtitle), "%s: %s (pid %u)", kinds[k].name,
+				 rec->header->executable, rec->header->pid);
+	}
+	prof.name = folded ? "folded" : kinds[k].name;
+	prof.type = folded ? (svg.countname ? svg.countname : "samples") : kinds[k].type;
+	prof.unit = folded ? "count" : kinds[k].unit;
+	prof.mapping = rec && rec->header && rec->header->executable ? rec->header->executable
+								     : "loopscope";
+	if (rec && rec->header)
+		prof.time_nanos = (int64_t)rec->header->start_unix_ns;
+
+	err = lsc_out_open(&out, output);
+	if (err) {
+		lsc_fail("cannot write '%s': %s", output, strerror(err));
+		goto out;
+	}
+	switch (fmt) {
+	case FMT_SVG:
+		err = lsc_render_svg(out.f, flame, &svg);
+		break;
+	case FMT_FOLDED:
+		err = lsc_render_folded(out.f, flame);
+		break;
+	case FMT_PPROF:
+		err = lsc_render_pprof(out.f, flame, &prof);
+		break;
+	default:
+		err = lsc_render_speedscope(out.f, flame, &prof);
+	}
+	if (err) {
+		lsc_out_abort(&out);
+		lsc_fail("cannot render '%s': %s", src, lsc_strerror(err));
+		goto out;
+	}
+	err = lsc_out_commit(&out);
+	if (err) {
+		lsc_fail("cannot write '%s': %s", output ? output : "-", strerror(err));
+		goto out;
+	}
+	ret = LSC_EXIT_OK;
+out:
+	lsc_flame_free(flame);
+	lsc_symbolizer_free(sym);
+	lsc_recording_free(rec);
+	return ret;
+}

@@ -1,0 +1,247 @@
+/*
+ * main.c — the `loopscope` command: the command table, help, version, and the shared helpers of
+ * cli.h. Commands are thin: parse flags, call analysis and rendering, report errors.
+ *
+ * Adding a command:
+ *   1. cli/cmd_<verb>.c with `int cmd_<verb>(int argc, char **argv)`, declared in cli.h;
+ *   2. a row in `commands` below (name, one-line summary, full help);
+ *   3. docs/<verb>.md, and a line in README's command list;
+ *   4. tests: tests/cli/ (golden output, bad input: one error line, exit code, no partial file).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct lsc_cmd commands[] = {
+	{"report", "what a person reads first: the numbers and a diagnosis",
+	 "usage: loopscope report REC [--json] [-o FILE]\n"
+	 "\n"
+	 "Reads a recording and prints its report: duration, event-loop utilization, busy\n"
+	 "segments and lag, thread pool, GC, memory, handles, the top blocking calls and CPU\n"
+	 "stacks, then a diagnosis: each finding with its evidence and the frame it points at.\n"
+	 "\n"
+	 "  --json      the same report as JSON (docs/report.md)\n"
+	 "  -o FILE     write to FILE (written whole or not at all); '-' or none: stdout\n",
+	 cmd_report},
+	{"flame", "flame graphs: SVG, folded, pprof, speedscope",
+	 "usage: loopscope flame REC [--kind KIND] [--format FMT] [-o FILE] [options]\n"
+	 "       loopscope flame --folded FILE [--format FMT] [-o FILE] [options]\n"
+	 "\n"
+	 "  --kind KIND      cpu (default), offcpu, alloc, alloc-count, live, blocking\n"
+	 "  --tid TID        only this thread's samples\n"
+	 "  --folded FILE    read folded stacks ('a;b;c 12' lines, as flamegraph.pl does);\n"
+	 "                   '-' reads stdin\n"
+	 "  --format FMT     svg (default), folded, pprof (gzip'd profile.proto), speedscope\n"
+	 "  -o FILE          write to FILE (whole or not at all); '-' or none: stdout\n"
+	 "  --title TEXT     the SVG's title\n"
+	 "  --width PX       the SVG's width (default 1200)\n"
+	 "  --minwidth PX    leave out frames narrower than this (default 0.1)\n"
+	 "  --reverse        an icicle graph: the root on top\n"
+	 "  --countname TXT  what the counts are (default by kind: samples, ns, bytes)\n",
+	 cmd_flame},
+	{"symbolize", "make a recording self-contained: add the symbols its stacks need",
+	 "usage: loopscope symbolize REC [--perf-map FILE] [--kallsyms FILE]\n"
+	 "\n"
+	 "Appends a symbol for every stack address the recording does not name yet, from the\n"
+	 "binaries its mappings point at (only when their build-id matches), a JIT perf map\n"
+	 "(/tmp/perf-PID.map, written by node --perf-basic-prof) and /proc/kallsyms. Capture\n"
+	 "commands do this when they finish; use it on a recording left by a crash.\n",
+	 cmd_symbolize},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "loopscope: %s", prefix);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+int lsc_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+	return LSC_EXIT_FAIL;
+}
+
+void lsc_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+int lsc_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("loopscope: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "; see 'loopscope help%s%s'\n", cmd ? " " : "", cmd ? cmd : "");
+	return LSC_EXIT_USAGE;
+}
+
+static void overview(FILE *f)
+{
+	size_t i;
+
+	fputs("usage: loopscope COMMAND [ARGS]\n\n"
+	      "Diagnostics for event-loop programs (Node.js, libuv): recordings in, reports and\n"
+	      "flame graphs out.\n\ncommands:\n",
+	      f);
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n'loopscope help COMMAND' or 'loopscope COMMAND --help' for one command;\n"
+	      "'loopscope --version' for the version.\n",
+	      f);
+}
+
+int lsc_help(const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, cmd) == 0) {
+			fputs(commands[i].usage, stdout);
+			return LSC_EXIT_OK;
+		}
+	return lsc_usage_error(NULL, "no command '%s'", cmd);
+}
+
+int lsc_out_open(struct lsc_out *o, const char *path)
+{
+	int fd;
+
+	memset(o, 0, sizeof(*o));
+	if (!path || strcmp(path, "-") == 0) {
+		o->f = stdout;
+		return 0;
+	}
+	o->path = strdup(path);
+	if (!o->path || asprintf(&o->tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
+		return ENOMEM;
+	fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
+		int e = errno;
+
+		if (fd >= 0)
+			close(fd);
+		free(o->path);
+		free(o->tmp);
+		memset(o, 0, sizeof(*o));
+		return e;
+	}
+	return 0;
+}
+
+int lsc_out_commit(struct lsc_out *o)
+{
+	int err = 0;
+
+	if (o->f == stdout)
+		return fflush(stdout) ? errno : 0;
+	if (fflush(o->f) || ferror(o->f))
+		err = errno ? errno : EIO;
+	if (fclose(o->f) && !err)
+		err = errno;
+	if (!err && rename(o->tmp, o->path))
+		err = errno;
+	if (err)
+		unlink(o->tmp);
+	free(o->path);
+	free(o->tmp);
+	memset(o, 0, sizeof(*o));
+	return err;
+}
+
+void lsc_out_abort(struct lsc_out *o)
+{
+	if (o->f && o->f != stdout) {
+		fclose(o->f);
+		unlink(o->tmp);
+	}
+	free(o->path);
+	free(o->tmp);
+	memset(o, 0, sizeof(*o));
+}
+
+int lsc_cli_read_recording(const char *path, struct lsc_recording **out)
+{
+	struct lsc_read_info info;
+	int err = lsc_recording_read(path, out, &info);
+
+	if (err == LSC_ECORRUPT || err == LSC_ETOOBIG)
+		return lsc_fail("cannot read recording '%s': %s at byte %llu (after %llu good "
+				"records); the file is damaged",
+				path, lsc_strerror(err), (unsigned long long)info.error_at,
+				(unsigned long long)info.records);
+	if (err == LSC_ENEWER)
+		return lsc_fail("cannot read recording '%s': format %d.%d was %s", path, info.major,
+				info.minor, lsc_strerror(err));
+	if (err == -ENOENT || err == -EACCES || err == -EISDIR)
+		return lsc_fail("cannot open recording '%s': %s", path, lsc_strerror(err));
+	if (err)
+		return lsc_fail("cannot read recording '%s': %s", path, lsc_strerror(err));
+	if (info.truncated)
+		lsc_warn("recording '%s' is truncated at byte %llu after %llu records (the process "
+			 "probably died); reading what is complete",
+			 path, (unsigned long long)info.truncated_at,
+			 (unsigned long long)info.records);
+	return 0;
+}
+
+struct lsc_symbolizer *lsc_cli_symbolizer(const struct lsc_recording *r)
+{
+	struct lsc_symbolizer *s = NULL;
+	char perf[64];
+
+	if (lsc_symbolizer_from_recording(r, &s))
+		return NULL;
+	if (r->header && r->header->pid) {
+		snprintf(perf, sizeof(perf), "/tmp/perf-%u.map", r->header->pid);
+		if (access(perf, R_OK) == 0)
+			lsc_symbolizer_set_perf_map(s, perf);
+	}
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2)
+		return lsc_usage_error(NULL, "no command given");
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("loopscope %s (recording format %d.%d)\n", LSC_VERSION, LSC_FORMAT_MAJOR,
+		       LSC_FORMAT_MINOR);
+		return LSC_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		overview(stdout);
+		return LSC_EXIT_OK;
+	}
+	if (!strcmp(argv[1], "help")) {
+		if (argc < 3) {
+			overview(stdout);
+			return LSC_EXIT_OK;
+		}
+		return lsc_help(argv[2]);
+	}
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, argv[1]) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	return lsc_usage_error(NULL, "no command '%s'", argv[1]);
+}

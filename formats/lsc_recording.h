@@ -1,0 +1,93 @@
+/*
+ * lsc_recording.h — reading and writing loopscope recordings (docs/format.md).
+ *
+ * Writing: a file header, then records appended one at a time (a varint length and a packed
+ * Record), so the file is valid after every append and readable after a crash.
+ * Reading: every complete record; a cut tail is reported (info.truncated, .truncated_at), not an
+ * error; a record that does not decode is an error (LSC_ECORRUPT) naming its byte offset. No
+ * length field is trusted beyond the bytes actually present or LSC_MAX_RECORD.
+ *
+ * The recording owns every message it hands out; pointers are borrowed until lsc_recording_free().
+ */
+#ifndef LSC_RECORDING_H
+#define LSC_RECORDING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loopscope.pb-c.h"
+#include "lsc_error.h"
+#include "lsc_hist.h"
+
+#define LSC_FORMAT_MAGIC     "LSCR"
+#define LSC_FORMAT_MAJOR     1
+#define LSC_FORMAT_MINOR     0
+#define LSC_FILE_HEADER_SIZE 8
+#define LSC_MAX_RECORD	     (64u << 20)
+
+/* ---- writing */
+
+struct lsc_writer;
+/* Creates (or truncates) path and writes the file header. */
+int lsc_writer_open(const char *path, struct lsc_writer **out);
+/* Opens an existing recording to append records (finalize, symbolize). */
+int lsc_writer_append_to(const char *path, struct lsc_writer **out);
+int lsc_writer_append(struct lsc_writer *w, const Loopscope__Record *r);
+/* Closes and frees; returns the first write error seen, if any. */
+int lsc_writer_close(struct lsc_writer *w);
+void lsc_file_header(uint8_t out[LSC_FILE_HEADER_SIZE]);
+/* Packs r as it goes in a file (varint length, body) into buf without allocating.
+ * Returns the bytes used, or -ENOSPC. For hot paths (the agent's writer thread). */
+ssize_t lsc_record_encode(const Loopscope__Record *r, uint8_t *buf, size_t cap);
+
+/* ---- reading */
+
+struct lsc_read_info {
+	uint64_t size;	       /* bytes in the file */
+	uint64_t records;      /* complete records read */
+	int truncated;	       /* the file ends inside a record */
+	uint64_t truncated_at; /* where that record begins */
+	uint64_t error_at;     /* on LSC_ECORRUPT/LSC_ETOOBIG: where the bad record begins */
+	int major, minor;
+};
+
+struct lsc_recording {
+	const Loopscope__Header *header; /* the first; NULL if none */
+	const Loopscope__Footer *footer; /* the last; NULL when the process died */
+	const Loopscope__Mapping **mappings;
+	size_t nmappings;
+	const Loopscope__Stack **stacks; /* sorted by id */
+	size_t nstacks;
+	const Loopscope__Thread **threads;
+	size_t nthreads;
+	const Loopscope__Window **windows; /* in file order */
+	size_t nwindows;
+	const Loopscope__Event **events;
+	size_t nevents;
+	const Loopscope__Samples **samples;
+	size_t nsamples;
+	const Loopscope__Symbol **symbols; /* sorted by addr */
+	size_t nsymbols;
+	struct lsc_read_info info;
+	Loopscope__Record **records_; /* owned */
+	size_t nrecords_;
+};
+
+int lsc_recording_read(const char *path, struct lsc_recording **out, struct lsc_read_info *info);
+int lsc_recording_parse(const uint8_t *buf, size_t len, struct lsc_recording **out,
+			struct lsc_read_info *info);
+void lsc_recording_free(struct lsc_recording *r);
+
+const Loopscope__Stack *lsc_recording_stack(const struct lsc_recording *r, uint32_t id);
+const Loopscope__Symbol *lsc_recording_symbol(const struct lsc_recording *r, uint64_t addr);
+const Loopscope__Mapping *lsc_recording_mapping(const struct lsc_recording *r, uint64_t addr);
+const Loopscope__Thread *lsc_recording_thread(const struct lsc_recording *r, uint32_t tid);
+
+/* Histograms between memory and the file. from_proto validates (LSC_ECORRUPT). to_proto fills p
+ * with pointers into idx/cnt, which must hold LSC_HIST_BUCKETS entries. */
+int lsc_hist_from_proto(struct lsc_hist *h, const Loopscope__Histogram *p);
+void lsc_hist_to_proto(const struct lsc_hist *h, Loopscope__Histogram *p, uint32_t *idx,
+		       uint64_t *cnt);
+
+#endif

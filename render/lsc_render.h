@@ -1,0 +1,42 @@
+/*
+ * lsc_render.h — loopscope's outputs: flame trees as SVG, folded stacks, pprof and speedscope;
+ * reports as text and JSON. Renderers write to the stream they are given (the CLI makes that a
+ * temporary file it renames, or stdout) and return 0 or a negative errno; they never talk to the
+ * user otherwise.
+ */
+#ifndef LSC_RENDER_H
+#define LSC_RENDER_H
+
+#include <stdio.h>
+
+#include "lsc_flame.h"
+#include "lsc_report.h"
+
+struct lsc_svg_opts {
+	const char *title;
+	const char *subtitle;  /* may be NULL */
+	const char *countname; /* "samples", "ns", "bytes" */
+	int width;	       /* pixels, default 1200 */
+	double minwidth;       /* frames narrower than this many pixels are not drawn (0.1) */
+	int reverse;	       /* icicle: the root on top */
+};
+
+struct lsc_profile_opts {
+	const char *name;    /* profile name (speedscope), e.g. "cpu" */
+	const char *type;    /* pprof sample type, e.g. "samples", "alloc_space" */
+	const char *unit;    /* "count", "nanoseconds", "bytes" */
+	const char *mapping; /* file name for pprof's one mapping, e.g. the executable */
+	int64_t period;	     /* pprof period; 0 for none */
+	int64_t time_nanos;  /* when the profile started (unix ns); 0 unknown */
+	int64_t duration_nanos;
+};
+
+int lsc_render_folded(FILE *out, const struct lsc_flame *f);
+int lsc_render_svg(FILE *out, const struct lsc_flame *f, const struct lsc_svg_opts *o);
+int lsc_render_pprof(FILE *out, const struct lsc_flame *f, const struct lsc_profile_opts *o);
+int lsc_render_speedscope(FILE *out, const struct lsc_flame *f, const struct lsc_profile_opts *o);
+
+int lsc_render_report_text(FILE *out, const struct lsc_report *r);
+int lsc_render_report_json(FILE *out, const struct lsc_report *r);
+
+#endif

@@ -1,0 +1,154 @@
+/*
+ * report_json.c — `loopscope report --json`: the same report for tools, with json-c. Times in
+ * nanoseconds, sizes in bytes, shares in 0..1. Stable keys; documented in docs/report.md.
+ */
+#include "lsc_render.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+
+static json_object *u64(uint64_t v)
+{
+	return json_object_new_uint64(v);
+}
+
+static void put(json_object *o, const char *k, json_object *v)
+{
+	json_object_object_add(o, k, v);
+}
+
+static json_object *frame_json(const struct lsc_report_frame *f)
+{
+	json_object *o = json_object_new_object();
+
+	put(o, "function", json_object_new_string(f->name));
+	put(o, "file", f->file[0] ? json_object_new_string(f->file) : NULL);
+	put(o, "line", f->line ? u64(f->line) : NULL);
+	return o;
+}
+
+static json_object *stacks_json(const struct lsc_report_stack *s, size_t n)
+{
+	json_object *a = json_object_new_array();
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		json_object *o = json_object_new_object(), *fr = json_object_new_array();
+
+		put(o, "what", json_object_new_string(s[i].what));
+		put(o, "count", u64(s[i].count));
+		put(o, "total", u64(s[i].total));
+		put(o, "max", u64(s[i].max));
+		put(o, "share", json_object_new_double(s[i].share));
+		put(o, "owner", frame_json(&s[i].owner));
+		for (k = 0; k < s[i].nframes; k++)
+			json_object_array_add(fr, frame_json(&s[i].frames[k]));
+		put(o, "frames", fr);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
+int lsc_render_report_json(FILE *out, const struct lsc_report *r)
+{
+	static const char *sev[] = {"info", "warning", "critical"};
+	json_object *root = json_object_new_object(), *o, *a;
+	size_t i;
+	int err = 0;
+
+	o = json_object_new_object();
+	put(o, "pid", u64(r->pid));
+	put(o, "executable", json_object_new_string(r->executable));
+	put(o, "source", json_object_new_string(r->source));
+	put(o, "duration_ns", u64(r->duration_ns));
+	put(o, "complete", json_object_new_boolean(r->complete));
+	put(o, "truncated", json_object_new_boolean(r->truncated));
+	put(o, "windows", u64(r->windows));
+	put(root, "run", o);
+
+	a = json_object_new_array();
+	for (i = 0; i < r->nfindings; i++) {
+		const struct lsc_finding *f = &r->findings[i];
+
+		o = json_object_new_object();
+		put(o, "id", json_object_new_string(f->id));
+		put(o, "severity", json_object_new_string(sev[f->severity]));
+		put(o, "title", json_object_new_string(f->title));
+		put(o, "evidence", json_object_new_string(f->evidence));
+		put(o, "frame", f->has_frame ? frame_json(&f->frame) : NULL);
+		json_object_array_add(a, o);
+	}
+	put(root, "diagnosis", a);
+
+	if (r->has_loop) {
+		o = json_object_new_object();
+		put(o, "elu_mean", json_object_new_double(r->elu_mean));
+		put(o, "elu_p50", json_object_new_double(r->elu_p50));
+		put(o, "elu_max", json_object_new_double(r->elu_max));
+		put(o, "iterations", u64(r->iterations));
+		put(o, "busy_p50_ns", u64(r->busy_p50));
+		put(o, "busy_p99_ns", u64(r->busy_p99));
+		put(o, "busy_max_ns", u64(r->busy_max));
+		put(o, "lag_p50_ns", u64(r->lag_p50));
+		put(o, "lag_p99_ns", u64(r->lag_p99));
+		put(o, "lag_max_ns", u64(r->lag_max));
+		put(root, "loop", o);
+	}
+	if (r->has_pool) {
+		o = json_object_new_object();
+		put(o, "threads", u64(r->pool_threads));
+		put(o, "depth_max", u64(r->pool_depth_max));
+		put(o, "wait_p50_ns", u64(r->pool_wait_p50));
+		put(o, "wait_p99_ns", u64(r->pool_wait_p99));
+		put(o, "wait_max_ns", u64(r->pool_wait_max));
+		put(root, "pool", o);
+	}
+	o = json_object_new_object();
+	put(o, "count", u64(r->gc_count));
+	put(o, "pause_total_ns", u64(r->gc_pause_total));
+	put(o, "pause_max_ns", u64(r->gc_pause_max));
+	put(o, "worst_second_ns", u64(r->gc_worst_second));
+	put(root, "gc", o);
+	o = json_object_new_object();
+	if (r->has_native) {
+		put(o, "native_first", u64(r->native_first));
+		put(o, "native_last", u64(r->native_last));
+		put(o, "native_max", u64(r->native_max));
+	}
+	if (r->has_managed) {
+		put(o, "managed_live_first", u64(r->managed_first));
+		put(o, "managed_live_last", u64(r->managed_last));
+		put(o, "managed_slope_bytes_per_s", json_object_new_double(r->managed_slope));
+		put(o, "managed_r2", json_object_new_double(r->managed_r2));
+		put(o, "managed_top_type", json_object_new_string(r->managed_top_type));
+	}
+	put(o, "rss_max", u64(r->rss_max));
+	put(root, "memory", o);
+	if (r->has_handles) {
+		o = json_object_new_object();
+		put(o, "first", u64(r->handles_first));
+		put(o, "last", u64(r->handles_last));
+		put(o, "max", u64(r->handles_max));
+		put(o, "growing_share", json_object_new_double(r->handles_growing));
+		put(o, "fds_max", u64(r->fds_max));
+		put(o, "fd_limit", u64(r->fd_limit));
+		put(root, "handles", o);
+	}
+	o = json_object_new_object();
+	put(o, "count", u64(r->blocking_count));
+	put(o, "total_ns", u64(r->blocking_total_ns));
+	put(o, "top", stacks_json(r->blocking, r->nblocking));
+	put(root, "blocking", o);
+	o = json_object_new_object();
+	put(o, "samples", u64(r->cpu_total));
+	put(o, "top", stacks_json(r->cpu, r->ncpu));
+	put(root, "cpu", o);
+	if (fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
+							       JSON_C_TO_STRING_SPACED |
+							       JSON_C_TO_STRING_NOSLASHESCAPE),
+		  out) < 0 ||
+	    fputc('\n', out) == EOF)
+		err = -EIO;
+	json_object_put(root);
+	return err;
+}

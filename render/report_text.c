@@ -1,0 +1,139 @@
+/*
+ * report_text.c — `loopscope report` for a person: the diagnosis first, then the numbers behind
+ * it, then the stacks. Sections whose data the recording lacks say which capture provides it.
+ */
+#include "lsc_render.h"
+
+#include <errno.h>
+#include <string.h>
+
+static const char *sev_name[] = {"info", "warning", "critical"};
+
+static void ms(FILE *o, const char *label, uint64_t ns)
+{
+	fprintf(o, "%s %.1f ms", label, ns / 1e6);
+}
+
+static void where(FILE *o, const struct lsc_report_frame *f)
+{
+	const char *b = strrchr(f->file, '/');
+
+	fputs(f->name, o);
+	if (f->file[0] && f->line)
+		fprintf(o, " (%s:%u)", b ? b + 1 : f->file, f->line);
+}
+
+static void stack(FILE *o, const struct lsc_report_stack *s, const char *unit)
+{
+	size_t i;
+
+	fprintf(o, "  %5.1f%%  %s", 100 * s->share, s->what);
+	if (!strcmp(unit, "ms"))
+		fprintf(o, ": %llu calls, %.1f ms total, max %.1f ms", (unsigned long long)s->count,
+			s->total / 1e6, s->max / 1e6);
+	else
+		fprintf(o, ": %llu samples", (unsigned long long)s->total);
+	fputs(" under ", o);
+	where(o, &s->owner);
+	fputc('\n', o);
+	for (i = 0; i < s->nframes; i++) {
+		fputs("          ", o);
+		where(o, &s->frames[i]);
+		fputc('\n', o);
+	}
+}
+
+int lsc_render_report_text(FILE *o, const struct lsc_report *r)
+{
+	size_t i;
+
+	fprintf(o, "loopscope report: %s (pid %u, %s capture), %.1f s%s\n",
+		r->executable[0] ? r->executable : "?", r->pid, r->source[0] ? r->source : "?",
+		r->duration_ns / 1e9,
+		r->truncated  ? ", truncated (the process died; the last window may be missing)"
+		: r->complete ? ""
+			      : ", incomplete (no footer: the process died)");
+	fputs("\nDiagnosis\n", o);
+	if (!r->nfindings)
+		fputs("  no problem found by the default rules\n", o);
+	for (i = 0; i < r->nfindings; i++) {
+		const struct lsc_finding *f = &r->findings[i];
+
+		fprintf(o, "  [%s] %s\n         %s\n", sev_name[f->severity], f->title,
+			f->evidence);
+		if (f->has_frame) {
+			fputs("         at ", o);
+			where(o, &f->frame);
+			fputc('\n', o);
+		}
+	}
+
+	fputs("\nEvent loop\n", o);
+	if (r->has_loop) {
+		fprintf(o,
+			"  ELU mean %.2f, median window %.2f, max window %.2f; %llu iterations\n",
+			r->elu_mean, r->elu_p50, r->elu_max, (unsigned long long)r->iterations);
+		fputs(" ", o);
+		ms(o, " busy segments p50", r->busy_p50);
+		ms(o, ", p99", r->busy_p99);
+		ms(o, ", max", r->busy_max);
+		fputs("\n ", o);
+		ms(o, " lag p50", r->lag_p50);
+		ms(o, ", p99", r->lag_p99);
+		ms(o, ", max", r->lag_max);
+		fputc('\n', o);
+	} else {
+		fputs("  no loop windows in this recording (capture with loopscope run or attach)\n",
+		      o);
+	}
+	fputs("\nThread pool\n", o);
+	if (r->has_pool) {
+		fprintf(o, "  %u threads, queue depth max %u; ", r->pool_threads,
+			r->pool_depth_max);
+		ms(o, "queue wait p50", r->pool_wait_p50);
+		ms(o, ", p99", r->pool_wait_p99);
+		ms(o, ", max", r->pool_wait_max);
+		fputc('\n', o);
+	} else {
+		fputs("  no thread-pool data\n", o);
+	}
+	fprintf(o, "\nGC\n  %llu collections", (unsigned long long)r->gc_count);
+	if (r->gc_count) {
+		ms(o, ", pause total", r->gc_pause_total);
+		ms(o, ", max", r->gc_pause_max);
+		ms(o, ", worst second", r->gc_worst_second);
+	}
+	fputs("\n\nMemory\n", o);
+	if (r->has_native)
+		fprintf(o, "  native live %.1f -> %.1f MiB (max %.1f)\n",
+			r->native_first / 1048576.0, r->native_last / 1048576.0,
+			r->native_max / 1048576.0);
+	if (r->has_managed)
+		fprintf(o, "  managed live after GC %.1f -> %.1f MiB (%+.1f KiB/s, R^2 %.2f)%s%s\n",
+			r->managed_first / 1048576.0, r->managed_last / 1048576.0,
+			r->managed_slope / 1024, r->managed_r2,
+			r->managed_top_type[0] ? "; most growth in " : "", r->managed_top_type);
+	if (r->rss_max)
+		fprintf(o, "  RSS max %.1f MiB\n", r->rss_max / 1048576.0);
+	if (!r->has_native && !r->has_managed && !r->rss_max)
+		fputs("  no memory data (capture with --heap sampled or full)\n", o);
+	fputs("\nHandles and file descriptors\n", o);
+	if (r->has_handles)
+		fprintf(o, "  active handles %u -> %u (max %u); fds max %u of %u\n",
+			r->handles_first, r->handles_last, r->handles_max, r->fds_max, r->fd_limit);
+	else
+		fputs("  no handle data\n", o);
+
+	fprintf(o, "\nTop blocking calls on the loop (%llu calls, %.1f ms)\n",
+		(unsigned long long)r->blocking_count, r->blocking_total_ns / 1e6);
+	if (!r->nblocking)
+		fputs("  none recorded\n", o);
+	for (i = 0; i < r->nblocking; i++)
+		stack(o, &r->blocking[i], "ms");
+	fprintf(o, "\nTop CPU stacks (%llu samples)\n", (unsigned long long)r->cpu_total);
+	if (!r->ncpu)
+		fputs("  none recorded\n", o);
+	for (i = 0; i < r->ncpu; i++)
+		stack(o, &r->cpu[i], "samples");
+	return ferror(o) ? -EIO : 0;
+}
