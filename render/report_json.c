@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <json-c/json_object.h>
 
 static json_object *u64(uint64_t v)
 {
@@ -55,6 +56,9 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 	json_object *root = json_object_new_object(), *o, *a;
 	size_t i;
 	int err = 0;
+
+	/* Six significant digits: 0.3, not 0.29999999999999999. */
+	json_c_set_serialization_double_format("%.6g", JSON_C_OPTION_THREAD);
 
 	o = json_object_new_object();
 	put(o, "pid", u64(r->pid));

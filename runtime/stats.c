@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <json-c/json.h>
+#include <json-c/json_object.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,6 +195,7 @@ int rl_stats_write(void)
 		return 0;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
 		return UV_ENAMETOOLONG;
+	json_c_set_serialization_double_format("%.6g", JSON_C_OPTION_THREAD);
 	root = stats_json();
 	f = fopen(tmp, "w");
 	if (!f) {

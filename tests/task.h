@@ -10,6 +10,7 @@
 #ifndef LSC_TASK_H
 #define LSC_TASK_H
 
+#include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
