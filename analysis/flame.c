@@ -4,17 +4,49 @@
  * Why the folded reader looks the way it does: a folded file of 250 MB (300,000 lines over
  * 40,000 distinct stacks) must become a tree in well under a second and 200 MB. So the file is
  * read in 4 MiB pieces (a mapping would count the whole file as resident), and each line's
- * stack is first looked up whole, by hash, in a table of the stacks already seen: a repeat adds
- * its count to a known leaf without being split. Only distinct stacks are split and interned.
+ * stack is first looked up whole in a table of the stacks already seen: a repeat adds its count
+ * to a known leaf without being split. Only distinct stacks are split and interned. A stack is
+ * known by its length and a 128-bit hash rather than by its text: keeping 40,000 stacks' text
+ * cost 32 MB and comparing every repeat against it a quarter of the run, and two distinct stacks
+ * of one file share length and hash with a probability of about 10^-29.
  */
 #include "lsc_flame.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/*
+ * The tree's big arrays come from mmap with transparent huge pages requested: on a tree of a
+ * million nodes, random probes into 4 KiB pages spend more time in TLB misses and page faults
+ * than in the lookups themselves. Fresh mappings are zeroed, which the tables rely on (key 0 and
+ * leaf 0 mean "empty").
+ */
+static void *big_grow(void *old, size_t old_bytes, size_t new_bytes)
+{
+	void *p;
+
+	if (!old)
+		p = mmap(NULL, new_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			 0);
+	else
+		p = mremap(old, old_bytes, new_bytes, MREMAP_MAYMOVE);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (new_bytes >= (2u << 20))
+		madvise(p, new_bytes, MADV_HUGEPAGE);
+	return p;
+}
+
+static void big_free(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
+}
 
 struct name {
 	uint32_t off, len; /* in the arena */
@@ -28,6 +60,12 @@ struct arena {
 	size_t len, cap;
 };
 
+struct child_slot {
+	uint64_t key; /* parent << 32 | name; 0: empty (names start at 1) */
+	uint32_t node;
+	uint32_t pad;
+};
+
 struct lsc_flame {
 	struct lsc_flame_node *nodes;
 	size_t nnodes, nodes_cap;
@@ -37,9 +75,9 @@ struct lsc_flame {
 	/* name hash: open addressing over name ids */
 	uint32_t *name_tab;
 	size_t name_tab_cap;
-	/* child hash: (parent << 32 | name) -> node id */
-	uint64_t *child_keys;
-	uint32_t *child_vals;
+	/* child hash: (parent << 32 | name) -> node id, key and value in one slot (one cache miss)
+	 */
+	struct child_slot *children;
 	size_t child_cap, nchildren;
 };
 
@@ -66,6 +104,43 @@ static uint64_t hash_bytes(const void *data, size_t len)
 	h ^= h >> 29;
 	h *= 0xbf58476d1ce4e5b9ULL;
 	return h ^ (h >> 32);
+}
+
+/*
+ * 128 bits in one pass. Two hashes (a, b), each over every word with its own multipliers; each
+ * runs as two interleaved lanes (even and odd words) so that the multiply chains overlap. This
+ * loop is most of the time spent on a big folded file.
+ */
+static void hash128(const void *data, size_t len, uint64_t *ha, uint64_t *hb)
+{
+	const unsigned char *p = data;
+	uint64_t a0 = 0x9e3779b97f4a7c15ULL ^ len, a1 = 0x243f6a8885a308d3ULL;
+	uint64_t b0 = 0xc2b2ae3d27d4eb4fULL + len, b1 = 0x13198a2e03707344ULL, w0, w1;
+
+	for (; len >= 16; p += 16, len -= 16) {
+		memcpy(&w0, p, 8);
+		memcpy(&w1, p + 8, 8);
+		a0 = (a0 ^ w0) * 0xff51afd7ed558ccdULL;
+		a1 = (a1 ^ w1) * 0xc4ceb9fe1a85ec53ULL;
+		b0 = (b0 ^ w0) * 0xbf58476d1ce4e5b9ULL;
+		b1 = (b1 ^ w1) * 0x94d049bb133111ebULL;
+		a0 ^= a0 >> 32;
+		a1 ^= a1 >> 29;
+		b0 ^= b0 >> 31;
+		b1 ^= b1 >> 27;
+	}
+	w0 = w1 = 0;
+	memcpy(&w0, p, len < 8 ? len : 8);
+	if (len > 8)
+		memcpy(&w1, p + 8, len - 8);
+	a0 = (a0 ^ w0 ^ (a1 << 1)) * 0xff51afd7ed558ccdULL;
+	b0 = (b0 ^ w1 ^ (b1 << 1)) * 0xc4ceb9fe1a85ec53ULL;
+	a0 ^= (a1 ^ w1) * 0x9e3779b97f4a7c15ULL;
+	b0 ^= (b1 ^ w0) * 0xd6e8feb86659fd93ULL;
+	a0 ^= a0 >> 33;
+	b0 ^= b0 >> 29;
+	*ha = a0 * 0xbf58476d1ce4e5b9ULL ^ b0 >> 17;
+	*hb = b0 * 0x94d049bb133111ebULL ^ a0 >> 23;
 }
 
 static int64_t arena_put(struct arena *a, const char *s, size_t len)
@@ -99,7 +174,7 @@ int lsc_flame_new(struct lsc_flame **out)
 	if (!f)
 		return -ENOMEM;
 	f->nodes_cap = 1024;
-	f->nodes = calloc(f->nodes_cap, sizeof(*f->nodes));
+	f->nodes = big_grow(NULL, 0, f->nodes_cap * sizeof(*f->nodes));
 	f->names_cap = 1024;
 	f->names = calloc(f->names_cap, sizeof(*f->names));
 	f->nnames = 1;
@@ -116,12 +191,11 @@ void lsc_flame_free(struct lsc_flame *f)
 {
 	if (!f)
 		return;
-	free(f->nodes);
+	big_free(f->nodes, f->nodes_cap * sizeof(*f->nodes));
 	free(f->names);
 	free(f->strings.p);
 	free(f->name_tab);
-	free(f->child_keys);
-	free(f->child_vals);
+	big_free(f->children, f->child_cap * sizeof(*f->children));
 	free(f);
 }
 
@@ -180,65 +254,98 @@ int64_t lsc_flame_intern(struct lsc_flame *f, const char *s, size_t len, int kin
 	return (int64_t)f->nnames++;
 }
 
+static inline size_t key_slot(uint64_t key, size_t cap)
+{
+	key *= 0x9e3779b97f4a7c15ULL;
+	return (size_t)(key ^ key >> 29) & (cap - 1);
+}
+
 static int child_grow(struct lsc_flame *f)
 {
 	size_t ncap = f->child_cap ? f->child_cap * 2 : 4096, i;
-	uint64_t *nk = malloc(ncap * sizeof(*nk));
-	uint32_t *nv = malloc(ncap * sizeof(*nv));
+	struct child_slot *nc = big_grow(NULL, 0, ncap * sizeof(*nc));
 
-	if (!nk || !nv) {
-		free(nk);
-		free(nv);
+	if (!nc)
 		return -ENOMEM;
-	}
-	memset(nk, 0xff, ncap * sizeof(*nk));
 	for (i = 0; i < f->child_cap; i++) {
 		size_t j;
 
-		if (f->child_keys[i] == UINT64_MAX)
+		if (!f->children[i].key)
 			continue;
-		j = hash_bytes(&f->child_keys[i], 8) & (ncap - 1);
-		while (nk[j] != UINT64_MAX)
+		j = key_slot(f->children[i].key, ncap);
+		while (nc[j].key)
 			j = (j + 1) & (ncap - 1);
-		nk[j] = f->child_keys[i];
-		nv[j] = f->child_vals[i];
+		nc[j] = f->children[i];
 	}
-	free(f->child_keys);
-	free(f->child_vals);
-	f->child_keys = nk;
-	f->child_vals = nv;
+	big_free(f->children, f->child_cap * sizeof(*nc));
+	f->children = nc;
 	f->child_cap = ncap;
 	return 0;
 }
 
-/* The child of parent named name, created when absent. Returns the node id, or 0 on ENOMEM. */
+static int child_index(struct lsc_flame *f, uint32_t node)
+{
+	uint64_t key = (uint64_t)f->nodes[node].parent << 32 | f->nodes[node].name;
+	size_t j;
+
+	if ((f->nchildren + 1) * 4 > f->child_cap * 3 && child_grow(f))
+		return -ENOMEM;
+	j = key_slot(key, f->child_cap);
+	while (f->children[j].key)
+		j = (j + 1) & (f->child_cap - 1);
+	f->children[j].key = key;
+	f->children[j].node = node;
+	f->nchildren++;
+	return 0;
+}
+
+/*
+ * The child of parent named name, created when absent. Returns the node id, or 0 on ENOMEM.
+ * Most nodes of a profile lie on long single-child paths: a parent with few children is searched
+ * along its sibling list, and only the children of a parent with more than SCAN_MAX of them go
+ * into the (parent, name) hash table.
+ */
+#define SCAN_MAX 8
+
 static uint32_t child(struct lsc_flame *f, uint32_t parent, uint32_t name)
 {
 	uint64_t key = (uint64_t)parent << 32 | name;
 	struct lsc_flame_node *n;
+	uint32_t c, id;
 	size_t j;
 
-	if ((f->nchildren + 1) * 2 > f->child_cap && child_grow(f))
-		return 0;
-	j = hash_bytes(&key, 8) & (f->child_cap - 1);
-	for (; f->child_keys[j] != UINT64_MAX; j = (j + 1) & (f->child_cap - 1))
-		if (f->child_keys[j] == key)
-			return f->child_vals[j];
+	if (f->nodes[parent].nchildren <= SCAN_MAX) {
+		for (c = f->nodes[parent].first_child; c; c = f->nodes[c].next_sibling)
+			if (f->nodes[c].name == name)
+				return c;
+	} else {
+		j = key_slot(key, f->child_cap);
+		for (; f->children[j].key; j = (j + 1) & (f->child_cap - 1))
+			if (f->children[j].key == key)
+				return f->children[j].node;
+	}
 	if (f->nnodes == f->nodes_cap) {
-		struct lsc_flame_node *nn = realloc(f->nodes, f->nodes_cap * 2 * sizeof(*nn));
+		struct lsc_flame_node *nn = big_grow(f->nodes, f->nodes_cap * sizeof(*nn),
+						     f->nodes_cap * 2 * sizeof(*nn));
 
 		if (!nn)
 			return 0;
 		f->nodes = nn;
 		f->nodes_cap *= 2;
 	}
-	n = &f->nodes[f->nnodes];
-	*n = (struct lsc_flame_node){name, parent, 0, f->nodes[parent].first_child, 0, 0};
-	f->nodes[parent].first_child = (uint32_t)f->nnodes;
-	f->child_keys[j] = key;
-	f->child_vals[j] = (uint32_t)f->nnodes;
-	f->nchildren++;
-	return (uint32_t)f->nnodes++;
+	id = (uint32_t)f->nnodes++;
+	n = &f->nodes[id];
+	*n = (struct lsc_flame_node){name, parent, 0, f->nodes[parent].first_child, 0, 0, 0};
+	f->nodes[parent].first_child = id;
+	if (++f->nodes[parent].nchildren == SCAN_MAX + 1) {
+		/* Too many to scan from now on: index all of them. */
+		for (c = f->nodes[parent].first_child; c; c = f->nodes[c].next_sibling)
+			if (child_index(f, c))
+				return 0;
+	} else if (f->nodes[parent].nchildren > SCAN_MAX + 1 && child_index(f, id)) {
+		return 0;
+	}
+	return id;
 }
 
 static int64_t add_path(struct lsc_flame *f, const uint32_t *names, size_t n, uint64_t value)
@@ -396,16 +503,16 @@ int lsc_flame_guess_kind(const char *s, size_t *len)
 /* ------------------------------------------------------------------ folded files */
 
 struct seen {
-	uint64_t hash;
-	uint32_t off, len; /* the stack text, in the seen arena */
-	uint32_t leaf;
+	uint64_t ha, hb;
+	uint64_t count; /* added to the leaf at the end: a repeat touches only this slot */
+	uint32_t len;
+	uint32_t leaf; /* 0: an empty slot (a stack's leaf is never the root) */
 };
 
 struct folded {
 	struct lsc_flame *f;
 	struct seen *tab;
 	size_t cap, n;
-	struct arena text;
 	uint32_t *path;
 	size_t path_cap;
 };
@@ -413,7 +520,7 @@ struct folded {
 static int seen_grow(struct folded *st)
 {
 	size_t ncap = st->cap ? st->cap * 2 : 65536, i;
-	struct seen *nt = calloc(ncap, sizeof(*nt));
+	struct seen *nt = big_grow(NULL, 0, ncap * sizeof(*nt));
 
 	if (!nt)
 		return -ENOMEM;
@@ -422,12 +529,12 @@ static int seen_grow(struct folded *st)
 
 		if (!st->tab[i].leaf)
 			continue;
-		j = st->tab[i].hash & (ncap - 1);
+		j = st->tab[i].ha & (ncap - 1);
 		while (nt[j].leaf)
 			j = (j + 1) & (ncap - 1);
 		nt[j] = st->tab[i];
 	}
-	free(st->tab);
+	big_free(st->tab, st->cap * sizeof(*nt));
 	st->tab = nt;
 	st->cap = ncap;
 	return 0;
@@ -436,9 +543,8 @@ static int seen_grow(struct folded *st)
 static int folded_line(struct folded *st, const char *line, size_t len)
 {
 	const char *sp, *p, *end;
-	uint64_t count = 0, h;
+	uint64_t count = 0, ha, hb;
 	size_t stack_len, n = 0, j;
-	int64_t off;
 	int64_t leaf;
 
 	while (len && (line[len - 1] == '\r' || line[len - 1] == ' '))
@@ -454,15 +560,14 @@ static int folded_line(struct folded *st, const char *line, size_t len)
 		count = count * 10 + (uint64_t)(*p - '0');
 	}
 	stack_len = (size_t)(sp - line);
-	h = hash_bytes(line, stack_len);
+	hash128(line, stack_len, &ha, &hb);
 	if ((st->n + 1) * 2 > st->cap && seen_grow(st))
 		return -ENOMEM;
-	for (j = h & (st->cap - 1); st->tab[j].leaf; j = (j + 1) & (st->cap - 1)) {
+	for (j = ha & (st->cap - 1); st->tab[j].leaf; j = (j + 1) & (st->cap - 1)) {
 		struct seen *s = &st->tab[j];
 
-		if (s->hash == h && s->len == stack_len &&
-		    memcmp(st->text.p + s->off, line, stack_len) == 0) {
-			st->f->nodes[s->leaf].self += count;
+		if (s->ha == ha && s->hb == hb && s->len == stack_len) {
+			s->count += count;
 			return 0;
 		}
 	}
@@ -487,11 +592,10 @@ static int folded_line(struct folded *st, const char *line, size_t len)
 		st->path[n++] = (uint32_t)id;
 		p = semi ? semi + 1 : end;
 	}
-	leaf = add_path(st->f, st->path, n, count);
-	off = arena_put(&st->text, line, stack_len);
-	if (leaf < 0 || off < 0)
-		return -ENOMEM;
-	st->tab[j] = (struct seen){h, (uint32_t)off, (uint32_t)stack_len, (uint32_t)leaf};
+	leaf = add_path(st->f, st->path, n, 0);
+	if (leaf < 0)
+		return (int)leaf;
+	st->tab[j] = (struct seen){ha, hb, count, (uint32_t)stack_len, (uint32_t)leaf};
 	st->n++;
 	return 0;
 }
@@ -553,11 +657,13 @@ int lsc_flame_from_folded(const char *path, struct lsc_flame **out, uint64_t *ba
 	}
 	if (err == LSC_EBADFOLDED)
 		*bad_line = lineno;
+	for (size_t i = 0; !err && i < st.cap; i++)
+		if (st.tab[i].leaf)
+			st.f->nodes[st.tab[i].leaf].self += st.tab[i].count;
 	if (!err && st.n == 0)
 		err = LSC_EBADFOLDED; /* nothing at all: not a folded file */
 	free(buf);
-	free(st.tab);
-	free(st.text.p);
+	big_free(st.tab, st.cap * sizeof(*st.tab));
 	free(st.path);
 	if (fd > 0)
 		close(fd);
@@ -579,6 +685,28 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
+static int is_library(const char *module)
+{
+	const char *b = module ? strrchr(module, '/') : NULL;
+
+	b = b ? b + 1 : module;
+	return b && strncmp(b, "lib", 3) == 0 && strstr(b, ".so");
+}
+
+/* Runtime source trees whose static functions carry no prefix: refloop's runtime/, libuv, node's
+ * deps. Their frames are runtime code even when their names say nothing. */
+static int is_runtime_file(const char *file)
+{
+	return file && (strstr(file, "/runtime/") || strstr(file, "/src/unix/") ||
+			strstr(file, "/deps/uv/") || strstr(file, "/deps/v8/"));
+}
+
+static void classify(struct lsc_named_frame *out)
+{
+	if (out->kind == LSC_CODE_NATIVE && (is_library(out->module) || is_runtime_file(out->file)))
+		out->kind = LSC_CODE_RUNTIME;
+}
+
 void lsc_frame_name(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint64_t addr,
 		    int is_return, int kernel, struct lsc_named_frame *out)
 {
@@ -598,6 +726,7 @@ void lsc_frame_name(const struct lsc_recording *r, struct lsc_symbolizer *sym, u
 		out->kind = s->kernel ? LSC_CODE_KERNEL
 			    : s->jit  ? LSC_CODE_JIT
 				      : lsc_flame_guess_kind(out->name, &len);
+		classify(out);
 		return;
 	}
 	if (sym &&
@@ -611,6 +740,7 @@ void lsc_frame_name(const struct lsc_recording *r, struct lsc_symbolizer *sym, u
 		out->kind = kernel		       ? LSC_CODE_KERNEL
 			    : fr.kind == LSC_FRAME_JIT ? LSC_CODE_JIT
 						       : lsc_flame_guess_kind(out->name, &len);
+		classify(out);
 		return;
 	}
 	if (m && m->path)
@@ -620,6 +750,7 @@ void lsc_frame_name(const struct lsc_recording *r, struct lsc_symbolizer *sym, u
 		snprintf(out->name, sizeof(out->name), "%s0x%llx", kernel ? "[kernel] " : "",
 			 (unsigned long long)addr);
 	out->kind = kernel ? LSC_CODE_KERNEL : LSC_CODE_NATIVE;
+	classify(out);
 }
 
 /* Adds one recorded stack (leaf first in the recording, root first in the tree). */

@@ -26,6 +26,7 @@ struct lsc_flame_node {
 	uint32_t parent; /* node 0 is the root and its own parent */
 	uint32_t first_child;
 	uint32_t next_sibling; /* 0: none (the root is never a child) */
+	uint32_t nchildren;
 	uint64_t self;
 	uint64_t total;
 };
@@ -63,7 +64,10 @@ int lsc_flame_guess_kind(const char *name, size_t *len);
 int lsc_flame_from_recording(const struct lsc_recording *r, int sample_kind, uint32_t tid,
 			     struct lsc_symbolizer *sym, struct lsc_flame **out);
 
-/* One frame of a recorded stack as a name, the way flame graphs and reports show it. */
+/* One frame of a recorded stack as a name, the way flame graphs and reports show it. Its kind
+ * says whose code it is: native frames in a shared library (libc) or in a runtime's source tree
+ * (refloop's runtime/, libuv, node's deps) count as runtime, so that "the program's own code" is
+ * what is left: JIT frames and the program's native functions. */
 struct lsc_named_frame {
 	char name[512];
 	const char *file; /* borrowed from the recording or symbolizer; may be NULL */

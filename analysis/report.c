@@ -18,27 +18,11 @@
 
 /* ------------------------------------------------------------------ frames */
 
-static int is_library(const char *module)
-{
-	const char *b = module ? strrchr(module, '/') : NULL;
-
-	b = b ? b + 1 : module;
-	return b && strncmp(b, "lib", 3) == 0 && strstr(b, ".so");
-}
-
-/* Runtime source trees whose static functions carry no prefix (refloop's runtime/, libuv). */
-static int is_runtime_file(const char *file)
-{
-	return file && (strstr(file, "/runtime/") || strstr(file, "/src/unix/") ||
-			strstr(file, "/deps/uv/") || strstr(file, "/deps/v8/"));
-}
-
+/* The program's own code: what a person can open and change (see lsc_frame_name()). */
 static int is_own_code(const struct lsc_named_frame *nf)
 {
-	if (nf->kind == LSC_CODE_JIT)
-		return 1;
-	return nf->kind == LSC_CODE_NATIVE && !is_library(nf->module) &&
-	       !is_runtime_file(nf->file) && strncmp(nf->name, "[no stack]", 10) != 0;
+	return (nf->kind == LSC_CODE_JIT || nf->kind == LSC_CODE_NATIVE) &&
+	       strncmp(nf->name, "[no stack]", 10) != 0;
 }
 
 static void copy_frame(struct lsc_report_frame *dst, const struct lsc_named_frame *nf)

@@ -11,6 +11,7 @@ pkgs=(
 	libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev  # eBPF capture, symbolization
 	libprotobuf-c-dev protobuf-c-compiler              # the recording format
 	libunwind-dev                                      # agent stacks
+	libxml2-utils                                      # xmllint: the SVG check
 )
 
 # dpkg-query exits non-zero when a package is unknown to it; that is what we are looking for.
