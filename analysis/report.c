@@ -334,8 +334,10 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 			rep->cpu_total += s->value[k];
 		}
 	}
-	qsort(blk, nblk, sizeof(*blk), agg_by_total);
-	qsort(cpu, ncpu, sizeof(*cpu), agg_by_total);
+	if (nblk)
+		qsort(blk, nblk, sizeof(*blk), agg_by_total);
+	if (ncpu)
+		qsort(cpu, ncpu, sizeof(*cpu), agg_by_total);
 	for (i = 0; i < nblk && i < LSC_REPORT_TOP; i++) {
 		struct lsc_report_stack *s = &rep->blocking[rep->nblocking++];
 
@@ -557,6 +559,7 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	if (err)
 		return err;
 	diagnose(rep);
-	qsort(rep->findings, rep->nfindings, sizeof(*rep->findings), by_severity);
+	if (rep->nfindings)
+		qsort(rep->findings, rep->nfindings, sizeof(*rep->findings), by_severity);
 	return 0;
 }

@@ -380,8 +380,10 @@ int lsc_recording_parse(const uint8_t *buf, size_t len, struct lsc_recording **o
 		off += k + n;
 		st.records++;
 	}
-	qsort(r->stacks, r->nstacks, sizeof(*r->stacks), by_stack_id);
-	qsort(r->symbols, r->nsymbols, sizeof(*r->symbols), by_symbol_addr);
+	if (r->nstacks) /* qsort(NULL, 0, ...) is undefined */
+		qsort(r->stacks, r->nstacks, sizeof(*r->stacks), by_stack_id);
+	if (r->nsymbols)
+		qsort(r->symbols, r->nsymbols, sizeof(*r->symbols), by_symbol_addr);
 	r->info = st;
 	*out = r;
 	r = NULL;

@@ -101,7 +101,8 @@ int lsc_recording_symbolize(const char *path, const char *perf_map, const char *
 			need_kernel |= k < st->kernel_frames;
 		}
 	}
-	qsort(v, n, sizeof(*v), addr_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), addr_cmp);
 	if (perf_map)
 		lsc_symbolizer_set_perf_map(s, perf_map); /* optional: JIT frames stay unnamed */
 	if (need_kernel)

@@ -185,7 +185,8 @@ int lsc_module_open(const char *path, struct lsc_module **out)
 		err = read_symbols(m, m->elf, SHT_DYNSYM);
 	if (err)
 		goto out;
-	qsort(m->syms, m->nsyms, sizeof(*m->syms), sym_cmp);
+	if (m->nsyms)
+		qsort(m->syms, m->nsyms, sizeof(*m->syms), sym_cmp);
 	/* One entry per address; a symbol without a size reaches to the next one. */
 	for (i = 0, w = 0; i < m->nsyms; i++)
 		if (w == 0 || m->syms[i].start != m->syms[w - 1].start)

@@ -113,7 +113,7 @@ TEST(kinds_from_names_and_annotations)
 
 TEST(recording_samples_by_kind_and_thread)
 {
-	uint64_t s1[] = {0x1010, 0x1110}, s2[] = {0x1210, 0x1110};
+	uint64_t s1[] = {0x1010, 0x1110}, s2[] = {0x1210, 0x1110}, s3[] = {0x7f0000001234, 0x1110};
 	uint32_t stacks[3], tids[3] = {1, 1, 2};
 	uint64_t values[3] = {10, 20, 30};
 	struct lsc_recording *r;
@@ -128,6 +128,10 @@ TEST(recording_samples_by_kind_and_thread)
 	rb_symbol(&b, 0x1010, "leaf_a", NULL, 0, 0, 0);
 	rb_symbol(&b, 0x1210, "leaf_b", NULL, 0, 0, 0);
 	rb_symbol(&b, 0x1110, "caller", NULL, 0, 0, 0);
+	rb_mapping(&b, 2, 0x7f0000000000, 0x7f0000100000, 0x2000,
+		   "/lib/x86_64-linux-gnu/libfoo.so.1");
+	rb_samples(&b, LOOPSCOPE__SAMPLE_KIND__CPU, (uint32_t[]){rb_stack(&b, s3, 2, 0)},
+		   (uint64_t[]){4}, NULL, 1);
 	rb_samples(&b, LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, stacks, values, tids, 3);
 	rb_blocking(&b, 1, "read", 500, stacks[2], 2);
 	rb_close(&b);
@@ -144,7 +148,11 @@ TEST(recording_samples_by_kind_and_thread)
 	ASSERT_OK(lsc_flame_from_recording(r, LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, 0, NULL, &f));
 	ASSERT_STR_EQ(render(f, 0, 0), "caller;leaf_b 500\n");
 	lsc_flame_free(f);
-	ASSERT_EQ(lsc_flame_from_recording(r, LOOPSCOPE__SAMPLE_KIND__CPU, 0, NULL, &f),
+	/* A frame nobody can name keeps its module and offset (file offset 0x2000 + 0x1234). */
+	ASSERT_OK(lsc_flame_from_recording(r, LOOPSCOPE__SAMPLE_KIND__CPU, 0, NULL, &f));
+	ASSERT_STR_EQ(render(f, 0, 0), "caller;libfoo.so.1+0x3234 4\n");
+	lsc_flame_free(f);
+	ASSERT_EQ(lsc_flame_from_recording(r, LOOPSCOPE__SAMPLE_KIND__OFFCPU, 0, NULL, &f),
 		  LSC_ENODATA);
 	lsc_recording_free(r);
 }
