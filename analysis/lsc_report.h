@@ -91,6 +91,16 @@ struct lsc_report {
 	uint64_t cpu_total;
 	size_t ncpu;
 	struct lsc_report_stack cpu[LSC_REPORT_TOP];
+	/* long busy segments (the agent's "(busy loop)" events): CPU-bound stretches of the loop,
+	 * kept apart from blocking calls, which they contain */
+	uint64_t busy_long_count, busy_long_total_ns;
+	size_t nbusy;
+	struct lsc_report_stack busy[LSC_REPORT_TOP];
+	/* the crash, when the process died of a signal */
+	int crashed;
+	int crash_signal;
+	uint64_t crash_addr;
+	struct lsc_report_stack crash;
 	/* the diagnosis */
 	size_t nfindings;
 	struct lsc_finding findings[LSC_REPORT_FINDINGS];

@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 
-#define MS 1000000ULL
+#define MS	      1000000ULL
+#define LSC_BUSY_CALL "(busy loop)" /* the agent's long busy segments */
 
 /* ------------------------------------------------------------------ frames */
 
@@ -293,9 +295,9 @@ static int gc_section(const struct lsc_recording *r, struct lsc_report *rep)
 static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			 struct lsc_report *rep)
 {
-	struct agg *blk = NULL, *cpu = NULL;
-	size_t nblk = 0, ncpu = 0, i, k;
-	int err = 0;
+	struct agg *blk = NULL, *cpu = NULL, *busy = NULL;
+	size_t nblk = 0, ncpu = 0, nbusy = 0, i, k;
+	int err = 0, is_busy;
 
 	for (i = 0; i < r->nevents; i++) {
 		const Loopscope__Event *e = r->events[i];
@@ -305,7 +307,9 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		if (e->body_case != LOOPSCOPE__EVENT__BODY_BLOCKING)
 			continue;
 		b = e->blocking;
-		a = agg_find(&blk, &nblk, b->stack_id, b->call ? b->call : "?");
+		is_busy = b->call && strcmp(b->call, LSC_BUSY_CALL) == 0;
+		a = agg_find(is_busy ? &busy : &blk, is_busy ? &nbusy : &nblk, b->stack_id,
+			     b->call ? b->call : "?");
 		if (!a) {
 			err = -ENOMEM;
 			goto out;
@@ -314,8 +318,24 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		a->total += b->duration_ns;
 		if (b->duration_ns > a->max)
 			a->max = b->duration_ns;
-		rep->blocking_count++;
-		rep->blocking_total_ns += b->duration_ns;
+		if (is_busy) {
+			rep->busy_long_count++;
+			rep->busy_long_total_ns += b->duration_ns;
+		} else {
+			rep->blocking_count++;
+			rep->blocking_total_ns += b->duration_ns;
+		}
+	}
+	for (i = 0; i < r->nevents; i++) {
+		const Loopscope__Event *e = r->events[i];
+
+		if (e->body_case != LOOPSCOPE__EVENT__BODY_CRASH || rep->crashed)
+			continue;
+		rep->crashed = 1;
+		rep->crash_signal = e->crash->signal;
+		rep->crash_addr = e->crash->fault_addr;
+		snprintf(rep->crash.what, sizeof(rep->crash.what), "signal %d", e->crash->signal);
+		fill_stack(r, sym, e->crash->stack_id, &rep->crash);
 	}
 	for (i = 0; i < r->nsamples; i++) {
 		const Loopscope__Samples *s = r->samples[i];
@@ -338,6 +358,18 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		qsort(blk, nblk, sizeof(*blk), agg_by_total);
 	if (ncpu)
 		qsort(cpu, ncpu, sizeof(*cpu), agg_by_total);
+	if (nbusy)
+		qsort(busy, nbusy, sizeof(*busy), agg_by_total);
+	for (i = 0; i < nbusy && i < LSC_REPORT_TOP; i++) {
+		struct lsc_report_stack *s = &rep->busy[rep->nbusy++];
+
+		snprintf(s->what, sizeof(s->what), "busy");
+		s->count = busy[i].count;
+		s->total = busy[i].total;
+		s->max = busy[i].max;
+		s->share = rep->busy_long_total_ns ? (double)s->total / rep->busy_long_total_ns : 0;
+		fill_stack(r, sym, busy[i].stack_id, s);
+	}
 	for (i = 0; i < nblk && i < LSC_REPORT_TOP; i++) {
 		struct lsc_report_stack *s = &rep->blocking[rep->nblocking++];
 
@@ -360,6 +392,7 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 out:
 	free(blk);
 	free(cpu);
+	free(busy);
 	return err;
 }
 
@@ -407,6 +440,39 @@ static void diagnose(struct lsc_report *rep)
 	struct lsc_finding *f;
 	char where[800];
 
+	if (rep->crashed) {
+		f = finding(rep, "crash", LSC_SEV_CRITICAL);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "the process crashed (%s)",
+				 strsignal(rep->crash_signal));
+			frame_where(&rep->crash.owner, where, sizeof(where));
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "signal %d at address 0x%llx, in %s", rep->crash_signal,
+				 (unsigned long long)rep->crash_addr, where);
+			f->has_frame = 1;
+			f->frame = rep->crash.owner;
+		}
+	}
+	/* Long busy stretches that the blocking calls do not explain: CPU-bound callbacks. */
+	if (rep->busy_long_total_ns > rep->blocking_total_ns &&
+	    (double)(rep->busy_long_total_ns - rep->blocking_total_ns) / 1e9 >= 0.1 * busy_s &&
+	    busy_s > 0 && rep->nbusy) {
+		f = finding(rep, "cpu-bound-callbacks", LSC_SEV_WARNING);
+		if (f) {
+			frame_where(&rep->busy[0].owner, where, sizeof(where));
+			snprintf(f->title, sizeof(f->title),
+				 "long CPU-bound callbacks hold the loop");
+			snprintf(
+				f->evidence, sizeof(f->evidence),
+				"%llu busy stretches of 10 ms or more, %.1f ms in all (%.0f %% of loop "
+				"busy time); the longest share under %s",
+				(unsigned long long)rep->busy_long_count,
+				rep->busy_long_total_ns / 1e6,
+				100 * rep->busy_long_total_ns / 1e9 / busy_s, where);
+			f->has_frame = 1;
+			f->frame = rep->busy[0].owner;
+		}
+	}
 	if (rep->blocking_total_ns &&
 	    (busy_s <= 0 || (double)rep->blocking_total_ns / 1e9 >= 0.1 * busy_s)) {
 		double of_busy = busy_s > 0 ? (double)rep->blocking_total_ns / 1e9 / busy_s : 0;

@@ -51,5 +51,6 @@ struct lsc_symbolizer *lsc_cli_symbolizer(const struct lsc_recording *r);
 int cmd_report(int argc, char **argv);
 int cmd_flame(int argc, char **argv);
 int cmd_symbolize(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

@@ -18,6 +18,24 @@
 #include <unistd.h>
 
 static const struct lsc_cmd commands[] = {
+	{"run", "run a command with the agent preloaded and record it (no root)",
+	 "usage: loopscope run [options] -- CMD [ARGS...]\n"
+	 "\n"
+	 "Runs CMD with loopscope's agent preloaded (LD_PRELOAD: no root, no code change), records\n"
+	 "its event loop, blocking calls, CPU stacks, GC and handles, then finalizes the recording\n"
+	 "(symbols), prints a three-line summary and exits with CMD's status.\n"
+	 "\n"
+	 "  -o REC                 the recording (default: CMD-YYYYmmdd-HHMMSS.lsr here)\n"
+	 "  --cpu-hz N             CPU samples per second of CPU time (default 99; 0: none)\n"
+	 "  --block-threshold MS   record blocking calls this long or longer (default 1; 0: all)\n"
+	 "  --window MS            one window of loop metrics this often (default 1000)\n"
+	 "  --heap off|sampled|full  native heap tracking (default sampled)\n"
+	 "  --sample-interval BYTES  mean bytes between heap samples (default 524288)\n"
+	 "  --follow-children      children CMD starts get recordings of their own (REC.PID)\n"
+	 "  --no-js-symbols        do not add --perf-basic-prof to NODE_OPTIONS for node\n"
+	 "\n"
+	 "The agent also works preloaded by hand: agent/README.md lists its LOOPSCOPE_* settings.\n",
+	 cmd_run},
 	{"report", "what a person reads first: the numbers and a diagnosis",
 	 "usage: loopscope report REC [--json] [-o FILE]\n"
 	 "\n"

@@ -143,6 +143,20 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 	put(o, "total_ns", u64(r->blocking_total_ns));
 	put(o, "top", stacks_json(r->blocking, r->nblocking));
 	put(root, "blocking", o);
+	if (r->nbusy) {
+		o = json_object_new_object();
+		put(o, "count", u64(r->busy_long_count));
+		put(o, "total_ns", u64(r->busy_long_total_ns));
+		put(o, "top", stacks_json(r->busy, r->nbusy));
+		put(root, "busy_long", o);
+	}
+	if (r->crashed) {
+		o = json_object_new_object();
+		put(o, "signal", u64((uint64_t)r->crash_signal));
+		put(o, "fault_addr", u64(r->crash_addr));
+		put(o, "stack", stacks_json(&r->crash, 1));
+		put(root, "crash", o);
+	}
 	o = json_object_new_object();
 	put(o, "samples", u64(r->cpu_total));
 	put(o, "top", stacks_json(r->cpu, r->ncpu));

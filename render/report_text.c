@@ -28,7 +28,9 @@ static void stack(FILE *o, const struct lsc_report_stack *s, const char *unit)
 	size_t i;
 
 	fprintf(o, "  %5.1f%%  %s", 100 * s->share, s->what);
-	if (!strcmp(unit, "ms"))
+	if (!*unit)
+		;
+	else if (!strcmp(unit, "ms"))
 		fprintf(o, ": %llu calls, %.1f ms total, max %.1f ms", (unsigned long long)s->count,
 			s->total / 1e6, s->max / 1e6);
 	else
@@ -130,6 +132,17 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 		fputs("  none recorded\n", o);
 	for (i = 0; i < r->nblocking; i++)
 		stack(o, &r->blocking[i], "ms");
+	if (r->nbusy) {
+		fprintf(o, "\nLong busy stretches of the loop (%llu, %.1f ms)\n",
+			(unsigned long long)r->busy_long_count, r->busy_long_total_ns / 1e6);
+		for (i = 0; i < r->nbusy; i++)
+			stack(o, &r->busy[i], "ms");
+	}
+	if (r->crashed) {
+		fprintf(o, "\nCrash: signal %d at 0x%llx\n", r->crash_signal,
+			(unsigned long long)r->crash_addr);
+		stack(o, &r->crash, "");
+	}
 	fprintf(o, "\nTop CPU stacks (%llu samples)\n", (unsigned long long)r->cpu_total);
 	if (!r->ncpu)
 		fputs("  none recorded\n", o);

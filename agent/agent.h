@@ -1,0 +1,206 @@
+/*
+ * agent.h — the LD_PRELOAD agent's core, shared by its files and its unit tests: configuration,
+ * per-thread event rings, per-loop accounting (ELU, busy segments, simulated timer lag, windows),
+ * and the writer thread's entry points.
+ *
+ * Threads: a loop's accounting belongs to the thread that polls its epoll fd; a ring has one
+ * producer (its thread, including that thread's signal handlers) and one consumer (the writer
+ * thread). Nothing here allocates from libc, takes a lock or uses stdio on those paths.
+ */
+#ifndef LSC_AGENT_H
+#define LSC_AGENT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lsc_hist.h"
+
+#define LSC_AGENT_MAX_LOOPS	8
+#define LSC_AGENT_MAX_FRAMES	64
+#define LSC_AGENT_HANDLE_TYPES	20 /* > UV_HANDLE_TYPE_MAX of libuv 1.44-1.46 */
+#define LSC_AGENT_LAG_PERIOD_NS 1000000ULL
+
+enum lsc_heap_mode { LSC_HEAP_OFF = 0, LSC_HEAP_SAMPLED = 1, LSC_HEAP_FULL = 2 };
+
+struct lsc_agent_config {
+	char output[4096];
+	uint64_t window_ns;	     /* LOOPSCOPE_WINDOW_MS, default 1000 */
+	uint64_t block_threshold_ns; /* LOOPSCOPE_BLOCK_THRESHOLD_MS, default 1 (0 allowed) */
+	uint64_t busy_threshold_ns;  /* LOOPSCOPE_BUSY_THRESHOLD_MS, default 10 */
+	unsigned cpu_hz;	     /* LOOPSCOPE_CPU_HZ, default 99; 0 off */
+	int heap_mode;		     /* LOOPSCOPE_HEAP: off | sampled | full */
+	uint64_t sample_interval;    /* LOOPSCOPE_SAMPLE_INTERVAL bytes, default 512 KiB */
+	int follow_children;	     /* LOOPSCOPE_FOLLOW_CHILDREN=1 */
+};
+
+/* Parses LOOPSCOPE_* from an environment lookup function (getenv in the agent). Returns 0, or
+ * -EINVAL with *bad naming the variable that is wrong. */
+int lsc_agent_config_parse(struct lsc_agent_config *c, const char *(*get)(const char *),
+			   const char **bad);
+
+/* ------------------------------------------------------------------ rings */
+
+enum lsc_ev_type {
+	LSC_EV_BLOCKING = 1, /* struct lsc_ev_blocking + frames */
+	LSC_EV_CPU = 2,	     /* struct lsc_ev_cpu + frames */
+	LSC_EV_BUSY = 3,     /* struct lsc_ev_busy: a long busy segment */
+	LSC_EV_GC = 4,	     /* struct lsc_ev_gc + type table */
+	LSC_EV_CRASH = 5,    /* struct lsc_ev_crash + frames */
+};
+
+struct lsc_ev_blocking {
+	uint64_t t_ns; /* start, since the agent started */
+	uint64_t duration_ns;
+	int64_t result;
+	uint32_t call; /* index into lsc_agent_call_names */
+	uint32_t nframes;
+};
+
+struct lsc_ev_cpu {
+	uint64_t t_ns;
+	uint32_t nframes;
+	uint32_t pad;
+};
+
+struct lsc_ev_busy {
+	uint64_t start_ns;
+	uint64_t duration_ns;
+};
+
+struct lsc_ev_gc_type {
+	char name[48];
+	uint64_t count, bytes;
+};
+
+struct lsc_ev_gc {
+	uint64_t t_ns, pause_ns, before, after;
+	uint32_t kind, ntypes; /* followed by ntypes struct lsc_ev_gc_type */
+};
+
+struct lsc_ev_crash {
+	uint64_t t_ns, fault_addr;
+	int32_t signal;
+	uint32_t nframes;
+};
+
+struct lsc_ring {
+	_Atomic uint64_t head; /* bytes ever written (producer) */
+	_Atomic uint64_t tail; /* bytes ever consumed (writer) */
+	_Atomic uint64_t dropped;
+	uint32_t tid;
+	int is_loop;
+	struct lsc_ring *next; /* the registry, newest first; never unlinked */
+	size_t cap;	       /* a power of two */
+	uint8_t data[];
+};
+
+/* A ring of cap bytes (power of two) in mmap'd memory; NULL when mmap fails. */
+struct lsc_ring *lsc_ring_new(size_t cap);
+/* Appends one record of two parts; 0, or -1 when it does not fit (counted in dropped). */
+int lsc_ring_push(struct lsc_ring *r, uint16_t type, const void *a, size_t alen, const void *b,
+		  size_t blen);
+/* Takes the next record into buf; returns its length, 0 when empty. *type set. */
+size_t lsc_ring_pop(struct lsc_ring *r, uint16_t *type, void *buf, size_t cap);
+
+/* ------------------------------------------------------------------ loops */
+
+struct lsc_window {
+	uint64_t start_ns, end_ns, idle_ns, iterations;
+	uint32_t active_handles, active_reqs, handles_known;
+	uint32_t handles[LSC_AGENT_HANDLE_TYPES];
+	struct lsc_hist busy, lag;
+};
+
+struct lsc_loop {
+	int epfd;
+	uint32_t tid;
+	void *uv_loop; /* the uv_loop_t polling epfd, when it is libuv's default loop */
+	/* the poll in progress */
+	uint64_t enter_ns;
+	int in_poll;
+	int after_empty_check; /* the last poll had timeout 0 and found nothing */
+	/* busy segments: from the return of a poll that waited to the next that will wait */
+	uint64_t busy_start_ns;
+	/* the simulated 1 ms repeating timer (monitorEventLoopDelay) */
+	uint64_t next_due_ns, last_fire_ns;
+	/* windows: the loop thread fills win[cur]; the writer takes win[!cur] when ready */
+	struct lsc_window win[2];
+	_Atomic int ready[2];
+	int cur;
+	_Atomic uint64_t merged; /* windows folded into the next one (the writer was late) */
+};
+
+void lsc_loop_init(struct lsc_loop *L, int epfd, uint32_t tid, uint64_t now_ns);
+/* A poll begins at t; timeout as passed to epoll (0: a non-blocking check). Returns the length
+ * of the busy segment this ends (0 for the wait that follows an empty check at once). */
+uint64_t lsc_loop_poll_enter(struct lsc_loop *L, uint64_t t, int timeout);
+/* It returned at t with nevents events (negative: an error). */
+void lsc_loop_poll_exit(struct lsc_loop *L, uint64_t t, int timeout, int nevents);
+/* At a poll boundary: closes the current window when it has run window_ns, handing it to the
+ * writer. Returns 1 when a window was closed. */
+int lsc_loop_maybe_close_window(struct lsc_loop *L, uint64_t t, uint64_t window_ns);
+/* The writer's side: the index of a ready window or -1; release it when done. */
+int lsc_loop_take_window(struct lsc_loop *L);
+void lsc_loop_release_window(struct lsc_loop *L, int i);
+
+/* ------------------------------------------------------------------ the agent */
+
+/* The calls the agent times on loop threads; names in lsc_agent_call_names. */
+enum lsc_call {
+	CALL_READ,
+	CALL_PREAD,
+	CALL_READV,
+	CALL_PREADV,
+	CALL_WRITE,
+	CALL_PWRITE,
+	CALL_WRITEV,
+	CALL_OPEN,
+	CALL_OPENAT,
+	CALL_FSYNC,
+	CALL_FDATASYNC,
+	CALL_STAT,
+	CALL_LSTAT,
+	CALL_FSTAT,
+	CALL_STATX,
+	CALL_NANOSLEEP,
+	CALL_USLEEP,
+	CALL_SLEEP,
+	CALL_GETADDRINFO,
+	CALL_CONNECT,
+	CALL_FLOCK,
+	CALL_FCNTL_LOCK,
+	CALL_WAITPID,
+	CALL_SYSTEM,
+	CALL_BUSY, /* not a call: a busy segment over the threshold */
+};
+extern const char *const lsc_agent_call_names[];
+
+/* State shared by the interposition layer (preload.c) and the writer thread (writer.c). */
+struct lsc_agent_state {
+	_Atomic int active; /* capturing */
+	struct lsc_agent_config cfg;
+	int fd;	     /* the recording, O_APPEND */
+	int wake_fd; /* eventfd: wakes the writer */
+	uint64_t t0; /* CLOCK_MONOTONIC ns at start; event times are relative to it */
+	int pid;
+	struct lsc_loop *_Atomic loops[LSC_AGENT_MAX_LOOPS];
+	struct lsc_ring *_Atomic rings; /* every thread's ring, newest first */
+	_Atomic int stop;		/* the writer's last drain: then a footer, then it ends */
+	_Atomic int flush_req;		/* drain now (a crash is waiting for it) */
+	_Atomic uint64_t flushes;	/* drains completed */
+	_Atomic int writer_done;
+	_Atomic uint64_t dropped_events; /* pushed to no ring (none could be made) */
+};
+extern struct lsc_agent_state lsc__A;
+
+uint64_t lsc__now_ns(void); /* CLOCK_MONOTONIC: async-signal-safe (vDSO) */
+int lsc__writer_start(void);
+/* Drains, writes a footer, ends the writer thread; returns when it did (or after limit_ms). */
+void lsc__writer_stop(unsigned limit_ms);
+/* From a signal handler: asks for a drain and waits for it, at most limit_ms. */
+void lsc__writer_flush_wait(unsigned limit_ms);
+/* In a forked child: there is no writer thread here. */
+void lsc__writer_after_fork(void);
+
+#endif

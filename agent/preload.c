@@ -1,0 +1,969 @@
+/*
+ * preload.c — the agent's interposition layer, loaded with LD_PRELOAD into someone else's
+ * process: epoll (loop accounting), the calls that block a loop thread (timed, with stacks),
+ * SIGPROF (CPU stacks), fatal and termination signals (chained to the program's own handlers),
+ * fork and exec, and the refloop observer. Everything it learns goes into per-thread rings for the
+ * writer thread (writer.c); the computation lives in loop.c and ring.c.
+ *
+ * Safety rules (agent/README.md): on every path reachable from an interposed function or a signal
+ * handler, no libc allocation, no stdio, no lock a signal handler could hold; an initial-exec TLS
+ * guard against re-entry; errno preserved. The agent never aborts its host: when something fails
+ * it stops capturing and counts what it dropped.
+ */
+#include "agent.h"
+#include "lsc_recording.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libunwind.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "refloop.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+struct lsc_agent_state lsc__A = {.fd = -1, .wake_fd = -1};
+#define A lsc__A
+
+struct tls {
+	int in_agent; /* re-entrancy guard: set while the agent runs on this thread */
+	int is_writer;
+	struct lsc_loop *loop; /* the loop this thread polls, once it has polled */
+	struct lsc_ring *ring;
+	uint32_t tid;
+	volatile sig_atomic_t prof_hit; /* SIGPROF interrupted this thread */
+};
+static __thread struct tls T __attribute__((tls_model("initial-exec")));
+
+const char *const lsc_agent_call_names[] = {
+	"read",	       "pread",	  "readv",  "preadv",	       "write",	    "pwrite",
+	"writev",      "open",	  "openat", "fsync",	       "fdatasync", "stat",
+	"lstat",       "fstat",	  "statx",  "nanosleep",       "usleep",    "sleep",
+	"getaddrinfo", "connect", "flock",  "fcntl(F_SETLKW)", "waitpid",   "system",
+	"(busy loop)",
+};
+
+void lsc__mark_writer_thread(void)
+{
+	T.is_writer = 1;
+}
+
+uint64_t lsc__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t rel_now(void)
+{
+	return lsc__now_ns() - A.t0;
+}
+
+static uint32_t gettid_cached(void)
+{
+	if (!T.tid)
+		T.tid = (uint32_t)syscall(SYS_gettid);
+	return T.tid;
+}
+
+/* Also from signal handlers: mmap and an atomic push are all it takes. */
+static struct lsc_ring *my_ring(void)
+{
+	struct lsc_ring *r = T.ring, *head;
+
+	if (r)
+		return r;
+	r = lsc_ring_new(T.loop ? (1u << 20) : (256u << 10));
+	if (!r)
+		return NULL;
+	r->tid = gettid_cached();
+	r->is_loop = T.loop != NULL;
+	head = atomic_load(&A.rings);
+	do
+		r->next = head;
+	while (!atomic_compare_exchange_weak(&A.rings, &head, r));
+	T.ring = r;
+	return r;
+}
+
+static void push(uint16_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	struct lsc_ring *r = my_ring();
+
+	if (!r || lsc_ring_push(r, type, a, alen, b, blen))
+		atomic_fetch_add_explicit(&A.dropped_events, r ? 0 : 1, memory_order_relaxed);
+}
+
+static int wake_writer(void)
+{
+	uint64_t one = 1;
+
+	return A.wake_fd >= 0 ? (int)write(A.wake_fd, &one, sizeof(one)) : -1;
+}
+
+/* ------------------------------------------------------------------ real functions */
+
+#define REAL(name)		     real_##name
+#define DECLARE_REAL(ret, name, ...) static ret (*real_##name)(__VA_ARGS__)
+#define RESOLVE(name)                                                                              \
+	do {                                                                                       \
+		if (!real_##name)                                                                  \
+			real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name);            \
+	} while (0)
+
+DECLARE_REAL(int, epoll_wait, int, struct epoll_event *, int, int);
+DECLARE_REAL(int, epoll_pwait, int, struct epoll_event *, int, int, const sigset_t *);
+DECLARE_REAL(int, epoll_pwait2, int, struct epoll_event *, int, const struct timespec *,
+	     const sigset_t *);
+DECLARE_REAL(int, sigaction, int, const struct sigaction *, struct sigaction *);
+
+/* ------------------------------------------------------------------ loops */
+
+static void *(*uv_default_loop_fn)(void);
+
+static struct lsc_loop *loop_for(int epfd)
+{
+	struct lsc_loop *L;
+	int i;
+
+	if (T.loop && T.loop->epfd == epfd)
+		return T.loop;
+	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
+		L = atomic_load(&A.loops[i]);
+		if (L && L->epfd == epfd && L->tid == gettid_cached())
+			return T.loop = L;
+	}
+	/* A new loop: this thread polls it. Its memory (two windows of histograms) from mmap. */
+	L = mmap(NULL, sizeof(*L), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (L == MAP_FAILED)
+		return NULL;
+	lsc_loop_init(L, epfd, gettid_cached(), rel_now());
+	if (uv_default_loop_fn) {
+		uv_loop_t *uv = uv_default_loop_fn();
+
+		if (uv && uv->backend_fd == epfd)
+			L->uv_loop = uv;
+	}
+	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
+		struct lsc_loop *expected = NULL;
+
+		if (atomic_compare_exchange_strong(&A.loops[i], &expected, L)) {
+			T.loop = L;
+			return L;
+		}
+	}
+	munmap(L, sizeof(*L));
+	return NULL;
+}
+
+/* libuv's own view of the loop, read on the loop thread between polls: safe to walk. */
+static void snapshot_handles(struct lsc_loop *L, struct lsc_window *w)
+{
+	uv_loop_t *uv = L->uv_loop;
+	void **q, **head;
+	unsigned n = 0;
+
+	/* A loop that was closed (uv_loop_close scribbles over it) is not walked, ever again. */
+	if (!uv || uv->backend_fd != L->epfd) {
+		L->uv_loop = NULL;
+		return;
+	}
+	w->active_handles = uv->active_handles;
+	w->active_reqs = uv->active_reqs.count;
+	memset(w->handles, 0, sizeof(w->handles));
+	head = (void **)&uv->handle_queue;
+	for (q = head[0]; q != head && n < 1000000; q = q[0], n++) {
+		uv_handle_t *h = (uv_handle_t *)((char *)q - offsetof(uv_handle_t, handle_queue));
+
+		if ((unsigned)h->type < LSC_AGENT_HANDLE_TYPES)
+			w->handles[h->type]++;
+	}
+	w->handles_known = 1;
+}
+
+static void window_boundary(struct lsc_loop *L, uint64_t t)
+{
+	struct lsc_window *w = &L->win[L->cur];
+
+	if (t < w->start_ns + A.cfg.window_ns)
+		return;
+	snapshot_handles(L, w);
+	if (lsc_loop_maybe_close_window(L, t, A.cfg.window_ns))
+		wake_writer();
+}
+
+static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
+{
+	struct lsc_loop *L;
+	uint64_t busy;
+
+	if (!atomic_load_explicit(&A.active, memory_order_relaxed) || T.in_agent || T.is_writer)
+		return NULL;
+	T.in_agent = 1;
+	L = loop_for(epfd);
+	if (L) {
+		*t0 = rel_now();
+		window_boundary(L, *t0);
+		busy = lsc_loop_poll_enter(L, *t0, timeout);
+		if (busy >= A.cfg.busy_threshold_ns) {
+			struct lsc_ev_busy ev = {*t0 - busy, busy};
+
+			push(LSC_EV_BUSY, &ev, sizeof(ev), NULL, 0);
+		}
+	}
+	T.in_agent = 0;
+	return L;
+}
+
+static void poll_end(struct lsc_loop *L, int timeout, int r)
+{
+	int saved = errno;
+	uint64_t t = rel_now();
+
+	T.in_agent = 1;
+	lsc_loop_poll_exit(L, t, timeout, r);
+	window_boundary(L, t);
+	T.in_agent = 0;
+	errno = saved;
+}
+
+/* Our SIGPROF cut a wait short: wait on for what is left, as libuv would, so that one poll
+ * stays one poll. Returns the timeout to wait again with, or -2 for "report no events". */
+static int after_prof(int r, uint64_t t0, int timeout)
+{
+	uint64_t waited;
+
+	if (r >= 0 || errno != EINTR || !T.prof_hit)
+		return -3;
+	T.prof_hit = 0;
+	if (timeout < 0)
+		return -1;
+	waited = (rel_now() - t0) / 1000000;
+	return waited >= (uint64_t)timeout ? -2 : timeout - (int)waited;
+}
+
+EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	struct lsc_loop *L;
+	uint64_t t0;
+	int r, to = timeout, next;
+
+	RESOLVE(epoll_wait);
+	if (!(L = poll_begin(epfd, timeout, &t0)))
+		return REAL(epoll_wait)(epfd, ev, max, timeout);
+	while ((r = REAL(epoll_wait)(epfd, ev, max, to)) < 0 &&
+	       (next = after_prof(r, t0, timeout)) != -3) {
+		if (next == -2) {
+			r = 0;
+			break;
+		}
+		to = next;
+	}
+	poll_end(L, timeout, r);
+	return r;
+}
+
+EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *ss)
+{
+	struct lsc_loop *L;
+	uint64_t t0;
+	int r, to = timeout, next;
+
+	RESOLVE(epoll_pwait);
+	if (!(L = poll_begin(epfd, timeout, &t0)))
+		return REAL(epoll_pwait)(epfd, ev, max, timeout, ss);
+	while ((r = REAL(epoll_pwait)(epfd, ev, max, to, ss)) < 0 &&
+	       (next = after_prof(r, t0, timeout)) != -3) {
+		if (next == -2) {
+			r = 0;
+			break;
+		}
+		to = next;
+	}
+	poll_end(L, timeout, r);
+	return r;
+}
+
+EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *ts,
+			const sigset_t *ss)
+{
+	int timeout = !ts ? -1 : (int)(ts->tv_sec * 1000 + ts->tv_nsec / 1000000);
+	struct lsc_loop *L;
+	uint64_t t0;
+	int r;
+
+	RESOLVE(epoll_pwait2);
+	if (!REAL(epoll_pwait2)) {
+		errno = ENOSYS;
+		return -1;
+	}
+	if (ts && timeout == 0 && (ts->tv_sec || ts->tv_nsec))
+		timeout = 1;
+	if (!(L = poll_begin(epfd, timeout, &t0)))
+		return REAL(epoll_pwait2)(epfd, ev, max, ts, ss);
+	r = REAL(epoll_pwait2)(epfd, ev, max, ts, ss);
+	poll_end(L, timeout, r);
+	return r;
+}
+
+/* ------------------------------------------------------------------ blocking calls */
+
+static inline int timing_on(void)
+{
+	return T.loop && !T.loop->in_poll && !T.in_agent &&
+	       atomic_load_explicit(&A.active, memory_order_relaxed);
+}
+
+static __attribute__((noinline)) void blocking_done(unsigned call, uint64_t t0, uint64_t t1,
+						    int64_t result)
+{
+	void *frames[LSC_AGENT_MAX_FRAMES + 1];
+	struct lsc_ev_blocking ev;
+	int saved = errno, n;
+
+	if (t1 - t0 < A.cfg.block_threshold_ns)
+		return;
+	T.in_agent = 1;
+	/* frames[0] is this function: the interposed call is the leaf. */
+	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 1);
+	n = n > 1 ? n - 1 : 0;
+	ev = (struct lsc_ev_blocking){t0, t1 - t0, result, call, (uint32_t)n};
+	push(LSC_EV_BLOCKING, &ev, sizeof(ev), frames + 1, (size_t)n * sizeof(void *));
+	T.in_agent = 0;
+	errno = saved;
+}
+
+#define TIMED(call, name, expr)                                                                    \
+	do {                                                                                       \
+		uint64_t t0_, t1_;                                                                 \
+		__typeof__(expr) r_;                                                               \
+		RESOLVE(name);                                                                     \
+		if (!timing_on())                                                                  \
+			return expr;                                                               \
+		t0_ = rel_now();                                                                   \
+		r_ = expr;                                                                         \
+		t1_ = rel_now();                                                                   \
+		blocking_done(call, t0_, t1_, (int64_t)r_);                                        \
+		return r_;                                                                         \
+	} while (0)
+
+DECLARE_REAL(ssize_t, read, int, void *, size_t);
+DECLARE_REAL(ssize_t, pread, int, void *, size_t, off_t);
+DECLARE_REAL(ssize_t, pread64, int, void *, size_t, off_t);
+DECLARE_REAL(ssize_t, readv, int, const struct iovec *, int);
+DECLARE_REAL(ssize_t, preadv, int, const struct iovec *, int, off_t);
+DECLARE_REAL(ssize_t, preadv64, int, const struct iovec *, int, off_t);
+DECLARE_REAL(ssize_t, write, int, const void *, size_t);
+DECLARE_REAL(ssize_t, pwrite, int, const void *, size_t, off_t);
+DECLARE_REAL(ssize_t, pwrite64, int, const void *, size_t, off_t);
+DECLARE_REAL(ssize_t, writev, int, const struct iovec *, int);
+DECLARE_REAL(int, open, const char *, int, ...);
+DECLARE_REAL(int, open64, const char *, int, ...);
+DECLARE_REAL(int, openat, int, const char *, int, ...);
+DECLARE_REAL(int, openat64, int, const char *, int, ...);
+DECLARE_REAL(int, fsync, int);
+DECLARE_REAL(int, fdatasync, int);
+DECLARE_REAL(int, stat, const char *, struct stat *);
+DECLARE_REAL(int, lstat, const char *, struct stat *);
+DECLARE_REAL(int, fstat, int, struct stat *);
+DECLARE_REAL(int, __xstat64, int, const char *, struct stat *);
+DECLARE_REAL(int, __lxstat64, int, const char *, struct stat *);
+DECLARE_REAL(int, __fxstat64, int, int, struct stat *);
+DECLARE_REAL(int, __xstat, int, const char *, struct stat *);
+DECLARE_REAL(int, __lxstat, int, const char *, struct stat *);
+DECLARE_REAL(int, __fxstat, int, int, struct stat *);
+DECLARE_REAL(int, statx, int, const char *, int, unsigned, struct statx *);
+DECLARE_REAL(int, nanosleep, const struct timespec *, struct timespec *);
+DECLARE_REAL(int, clock_nanosleep, clockid_t, int, const struct timespec *, struct timespec *);
+DECLARE_REAL(int, usleep, useconds_t);
+DECLARE_REAL(unsigned, sleep, unsigned);
+DECLARE_REAL(int, getaddrinfo, const char *, const char *, const struct addrinfo *,
+	     struct addrinfo **);
+DECLARE_REAL(int, connect, int, const struct sockaddr *, socklen_t);
+DECLARE_REAL(int, flock, int, int);
+DECLARE_REAL(int, fcntl, int, int, ...);
+DECLARE_REAL(int, fcntl64, int, int, ...);
+DECLARE_REAL(pid_t, waitpid, pid_t, int *, int);
+DECLARE_REAL(int, system, const char *);
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	TIMED(CALL_READ, read, REAL(read)(fd, buf, n));
+}
+EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	TIMED(CALL_PREAD, pread, REAL(pread)(fd, buf, n, off));
+}
+EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	TIMED(CALL_PREAD, pread64, REAL(pread64)(fd, buf, n, off));
+}
+EXPORT ssize_t readv(int fd, const struct iovec *v, int n)
+{
+	TIMED(CALL_READV, readv, REAL(readv)(fd, v, n));
+}
+EXPORT ssize_t preadv(int fd, const struct iovec *v, int n, off_t off)
+{
+	TIMED(CALL_PREADV, preadv, REAL(preadv)(fd, v, n, off));
+}
+EXPORT ssize_t preadv64(int fd, const struct iovec *v, int n, off_t off)
+{
+	TIMED(CALL_PREADV, preadv64, REAL(preadv64)(fd, v, n, off));
+}
+EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	TIMED(CALL_WRITE, write, REAL(write)(fd, buf, n));
+}
+EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	TIMED(CALL_PWRITE, pwrite, REAL(pwrite)(fd, buf, n, off));
+}
+EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	TIMED(CALL_PWRITE, pwrite64, REAL(pwrite64)(fd, buf, n, off));
+}
+EXPORT ssize_t writev(int fd, const struct iovec *v, int n)
+{
+	TIMED(CALL_WRITE, writev, REAL(writev)(fd, v, n));
+}
+
+/* open's mode is there only with O_CREAT or O_TMPFILE. */
+#define MODE_ARG(flags, mode)                                                                      \
+	do {                                                                                       \
+		if ((flags) & (O_CREAT | __O_TMPFILE)) {                                           \
+			va_list ap_;                                                               \
+			va_start(ap_, flags);                                                      \
+			mode = va_arg(ap_, mode_t);                                                \
+			va_end(ap_);                                                               \
+		}                                                                                  \
+	} while (0)
+
+EXPORT int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	TIMED(CALL_OPEN, open, REAL(open)(path, flags, mode));
+}
+EXPORT int open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	TIMED(CALL_OPEN, open64, REAL(open64)(path, flags, mode));
+}
+EXPORT int openat(int dir, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	TIMED(CALL_OPENAT, openat, REAL(openat)(dir, path, flags, mode));
+}
+EXPORT int openat64(int dir, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	TIMED(CALL_OPENAT, openat64, REAL(openat64)(dir, path, flags, mode));
+}
+EXPORT int fsync(int fd)
+{
+	TIMED(CALL_FSYNC, fsync, REAL(fsync)(fd));
+}
+EXPORT int fdatasync(int fd)
+{
+	TIMED(CALL_FDATASYNC, fdatasync, REAL(fdatasync)(fd));
+}
+EXPORT int stat(const char *path, struct stat *st)
+{
+	TIMED(CALL_STAT, stat, REAL(stat)(path, st));
+}
+EXPORT int lstat(const char *path, struct stat *st)
+{
+	TIMED(CALL_LSTAT, lstat, REAL(lstat)(path, st));
+}
+EXPORT int fstat(int fd, struct stat *st)
+{
+	TIMED(CALL_FSTAT, fstat, REAL(fstat)(fd, st));
+}
+/* The old glibc names that Node 20 still imports. */
+EXPORT int __xstat64(int ver, const char *path, struct stat *st)
+{
+	TIMED(CALL_STAT, __xstat64, REAL(__xstat64)(ver, path, st));
+}
+EXPORT int __lxstat64(int ver, const char *path, struct stat *st)
+{
+	TIMED(CALL_LSTAT, __lxstat64, REAL(__lxstat64)(ver, path, st));
+}
+EXPORT int __fxstat64(int ver, int fd, struct stat *st)
+{
+	TIMED(CALL_FSTAT, __fxstat64, REAL(__fxstat64)(ver, fd, st));
+}
+EXPORT int __xstat(int ver, const char *path, struct stat *st)
+{
+	TIMED(CALL_STAT, __xstat, REAL(__xstat)(ver, path, st));
+}
+EXPORT int __lxstat(int ver, const char *path, struct stat *st)
+{
+	TIMED(CALL_LSTAT, __lxstat, REAL(__lxstat)(ver, path, st));
+}
+EXPORT int __fxstat(int ver, int fd, struct stat *st)
+{
+	TIMED(CALL_FSTAT, __fxstat, REAL(__fxstat)(ver, fd, st));
+}
+EXPORT int statx(int dir, const char *path, int flags, unsigned mask, struct statx *st)
+{
+	TIMED(CALL_STATX, statx, REAL(statx)(dir, path, flags, mask, st));
+}
+EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	TIMED(CALL_NANOSLEEP, nanosleep, REAL(nanosleep)(req, rem));
+}
+EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req, struct timespec *rem)
+{
+	TIMED(CALL_NANOSLEEP, clock_nanosleep, REAL(clock_nanosleep)(c, flags, req, rem));
+}
+EXPORT int usleep(useconds_t us)
+{
+	TIMED(CALL_USLEEP, usleep, REAL(usleep)(us));
+}
+EXPORT unsigned sleep(unsigned s)
+{
+	TIMED(CALL_SLEEP, sleep, REAL(sleep)(s));
+}
+EXPORT int getaddrinfo(const char *node, const char *svc, const struct addrinfo *hints,
+		       struct addrinfo **res)
+{
+	TIMED(CALL_GETADDRINFO, getaddrinfo, REAL(getaddrinfo)(node, svc, hints, res));
+}
+EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	TIMED(CALL_CONNECT, connect, REAL(connect)(fd, addr, len));
+}
+EXPORT int flock(int fd, int op)
+{
+	TIMED(CALL_FLOCK, flock, REAL(flock)(fd, op));
+}
+EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+	TIMED(CALL_WAITPID, waitpid, REAL(waitpid)(pid, status, options));
+}
+EXPORT int system(const char *cmd)
+{
+	TIMED(CALL_SYSTEM, system, REAL(system)(cmd));
+}
+
+/* fcntl's third argument is an int or a pointer: pass it on as a pointer-sized word. Only
+ * F_SETLKW waits; everything else goes straight through. */
+#define FCNTL_BODY(name)                                                                           \
+	va_list ap;                                                                                \
+	void *arg;                                                                                 \
+	va_start(ap, cmd);                                                                         \
+	arg = va_arg(ap, void *);                                                                  \
+	va_end(ap);                                                                                \
+	RESOLVE(name);                                                                             \
+	if (cmd != F_SETLKW && cmd != F_OFD_SETLKW)                                                \
+		return REAL(name)(fd, cmd, arg);                                                   \
+	TIMED(CALL_FCNTL_LOCK, name, REAL(name)(fd, cmd, arg))
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	FCNTL_BODY(fcntl);
+}
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	FCNTL_BODY(fcntl64);
+}
+
+/* ------------------------------------------------------------------ CPU samples */
+
+static void on_sigprof(int sig, siginfo_t *si, void *uc)
+{
+	void *frames[LSC_AGENT_MAX_FRAMES + 2];
+	struct lsc_ev_cpu ev;
+	int saved = errno, n;
+
+	T.prof_hit = 1;
+	if (T.in_agent || T.is_writer || !atomic_load_explicit(&A.active, memory_order_relaxed)) {
+		errno = saved;
+		return;
+	}
+	T.in_agent = 1;
+	/* frames[0] is this handler, frames[1] the signal trampoline. */
+	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
+	n = n > 2 ? n - 2 : 0;
+	ev = (struct lsc_ev_cpu){rel_now(), (uint32_t)n, 0};
+	push(LSC_EV_CPU, &ev, sizeof(ev), frames + 2, (size_t)n * sizeof(void *));
+	T.in_agent = 0;
+	errno = saved;
+}
+
+/* ------------------------------------------------------------------ signals */
+
+/*
+ * The agent keeps its own handlers on these signals and gives the program's handlers (caught
+ * through sigaction() and signal() below) their turn: fatal signals are recorded (crash event,
+ * flush) and re-raised; SIGINT and SIGTERM go to the program's handler when it has one, and
+ * otherwise end the recording (footer) before the default action.
+ */
+static const int managed_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGTERM, SIGINT};
+static struct sigaction prog_sa[65];
+static int handlers_installed;
+
+static int managed(int sig)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(managed_signals) / sizeof(managed_signals[0]); i++)
+		if (managed_signals[i] == sig)
+			return 1;
+	return 0;
+}
+
+static int prog_has_handler(int sig)
+{
+	return (prog_sa[sig].sa_flags & SA_SIGINFO)
+		       ? prog_sa[sig].sa_sigaction != NULL
+		       : prog_sa[sig].sa_handler != SIG_DFL && prog_sa[sig].sa_handler != SIG_IGN;
+}
+
+static void call_prog(int sig, siginfo_t *si, void *uc)
+{
+	if (prog_sa[sig].sa_flags & SA_SIGINFO)
+		prog_sa[sig].sa_sigaction(sig, si, uc);
+	else
+		prog_sa[sig].sa_handler(sig);
+}
+
+static void reraise_default(int sig)
+{
+	struct sigaction dfl;
+	sigset_t set;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	RESOLVE(sigaction);
+	REAL(sigaction)(sig, &dfl, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+}
+
+static _Atomic int crashing;
+
+static void on_managed_signal(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+
+	if (sig == SIGTERM || sig == SIGINT) {
+		if (prog_sa[sig].sa_handler == SIG_IGN && !(prog_sa[sig].sa_flags & SA_SIGINFO))
+			return;
+		if (prog_has_handler(sig)) {
+			call_prog(sig, si, uc);
+			errno = saved;
+			return;
+		}
+		/* The default action ends the process: end the recording first (when there is one:
+		 * a forked child's agent is quiet and goes straight to the default). */
+		if (atomic_exchange(&A.active, 0))
+			lsc__writer_stop(2000);
+		reraise_default(sig);
+		return;
+	}
+	/* Fatal. A handler of the program's own (a wasm trap handler, a crash reporter) first. */
+	if (prog_has_handler(sig) && !atomic_load(&crashing)) {
+		call_prog(sig, si, uc);
+		errno = saved;
+		return;
+	}
+	if (!atomic_exchange(&crashing, 1) && atomic_load(&A.active) && !T.is_writer) {
+		void *frames[LSC_AGENT_MAX_FRAMES + 2];
+		struct lsc_ev_crash ev;
+		int n;
+
+		T.in_agent = 1;
+		n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
+		n = n > 2 ? n - 2 : 0;
+		ev = (struct lsc_ev_crash){rel_now(), si ? (uint64_t)(uintptr_t)si->si_addr : 0,
+					   sig, (uint32_t)n};
+		push(LSC_EV_CRASH, &ev, sizeof(ev), frames + 2, (size_t)n * sizeof(void *));
+		/* This thread's loop window so far goes in too (plain memory: safe here). */
+		if (T.loop && !T.loop->in_poll)
+			lsc_loop_maybe_close_window(T.loop, rel_now(), 0);
+		atomic_store(&A.active, 0);
+		lsc__writer_flush_wait(2000);
+	}
+	reraise_default(sig);
+}
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	RESOLVE(sigaction);
+	if (!handlers_installed || !managed(sig))
+		return REAL(sigaction)(sig, act, old);
+	if (old)
+		*old = prog_sa[sig];
+	if (act)
+		prog_sa[sig] = *act;
+	return 0;
+}
+
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	struct sigaction sa, old;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, &old))
+		return SIG_ERR;
+	return (old.sa_flags & SA_SIGINFO) ? (sighandler_t)(void *)old.sa_sigaction
+					   : old.sa_handler;
+}
+
+static void install_handlers(void)
+{
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_managed_signal;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(managed_signals) / sizeof(managed_signals[0]); i++)
+		REAL(sigaction)(managed_signals[i], &sa, &prog_sa[managed_signals[i]]);
+	handlers_installed = 1;
+	if (A.cfg.cpu_hz) {
+		struct sigaction prof;
+		struct itimerval it;
+		long us = 1000000L / A.cfg.cpu_hz;
+
+		memset(&prof, 0, sizeof(prof));
+		prof.sa_sigaction = on_sigprof;
+		prof.sa_flags = SA_SIGINFO | SA_RESTART;
+		sigemptyset(&prof.sa_mask);
+		REAL(sigaction)(SIGPROF, &prof, NULL);
+		it.it_interval = (struct timeval){us / 1000000, us % 1000000};
+		it.it_value = it.it_interval;
+		setitimer(ITIMER_PROF, &it, NULL);
+	}
+}
+
+/* ------------------------------------------------------------------ refloop */
+
+static void on_gc_end(void *ctx, const struct rl_gc_info *info)
+{
+	struct lsc_ev_gc_type types[64];
+	struct lsc_ev_gc ev;
+	uint32_t i, n = info->ntypes < 64 ? info->ntypes : 64;
+
+	if (T.in_agent || !atomic_load_explicit(&A.active, memory_order_relaxed))
+		return;
+	T.in_agent = 1;
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(info->types[i].name);
+
+		if (len >= sizeof(types[i].name))
+			len = sizeof(types[i].name) - 1;
+		memcpy(types[i].name, info->types[i].name, len);
+		types[i].name[len] = 0;
+		types[i].count = info->types[i].count;
+		types[i].bytes = info->types[i].bytes;
+	}
+	ev = (struct lsc_ev_gc){info->start_ns - A.t0, info->pause_ns, info->heap_before,
+				info->live_after,      5 /* FULL */,   n};
+	push(LSC_EV_GC, &ev, sizeof(ev), types, n * sizeof(types[0]));
+	T.in_agent = 0;
+}
+
+/* ------------------------------------------------------------------ lifecycle */
+
+static void say(const char *a, const char *b)
+{
+	struct iovec v[3] = {
+		{(void *)"loopscope agent: ", 17}, {(void *)a, strlen(a)}, {(void *)b, strlen(b)}};
+
+	RESOLVE(writev);
+	REAL(writev)(2, v, 3);
+}
+
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
+static int write_header(void)
+{
+	static char exe[4096], cmdline[8192], host[256];
+	char *argv[256];
+	uint8_t buf[16384 + LSC_FILE_HEADER_SIZE];
+	Loopscope__Record rec = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Header h = LOOPSCOPE__HEADER__INIT;
+	struct timespec wall;
+	struct stat st;
+	size_t off = 0, n = 0, argc = 0;
+	ssize_t k;
+	int fd;
+
+	k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[k > 0 ? k : 0] = 0;
+	RESOLVE(open);
+	RESOLVE(read);
+	fd = REAL(open)("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		k = REAL(read)(fd, cmdline, sizeof(cmdline) - 1);
+		close(fd);
+		n = k > 0 ? (size_t)k : 0;
+		cmdline[n] = 0;
+		while (off < n && argc < 256) {
+			argv[argc++] = cmdline + off;
+			off += strlen(cmdline + off) + 1;
+		}
+	}
+	gethostname(host, sizeof(host) - 1);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	h.has_pid = 1;
+	h.pid = (uint32_t)getpid();
+	h.executable = exe;
+	h.argv = argv;
+	h.n_argv = argc;
+	h.has_start_unix_ns = h.has_start_mono_ns = 1;
+	h.start_unix_ns = (uint64_t)wall.tv_sec * 1000000000ULL + (uint64_t)wall.tv_nsec;
+	h.start_mono_ns = A.t0;
+	h.clock = "monotonic";
+	h.source = "agent";
+	h.loopscope_version = LSC_VERSION;
+	h.hostname = host;
+	rec.body_case = LOOPSCOPE__RECORD__BODY_HEADER;
+	rec.header = &h;
+	off = 0;
+	/* A new file gets the file header; an exec'd image appends to its predecessor's file. */
+	if (fstat(A.fd, &st) == 0 && st.st_size == 0) {
+		lsc_file_header(buf);
+		off = LSC_FILE_HEADER_SIZE;
+	}
+	k = lsc_record_encode(&rec, buf + off, sizeof(buf) - off);
+	if (k < 0)
+		return -1;
+	RESOLVE(write);
+	return REAL(write)(A.fd, buf, off + (size_t)k) == (ssize_t)(off + (size_t)k) ? 0 : -1;
+}
+
+static void child_after_fork(void)
+{
+	/* The writer thread did not come along. Go quiet: following children is done by their
+	 * own exec'd agent (LOOPSCOPE_FOLLOW_CHILDREN), which opens a recording of its own. */
+	atomic_store(&A.active, 0);
+	A.fd = -1;
+	lsc__writer_after_fork();
+}
+
+static int start(void)
+{
+	const char *bad = NULL, *target;
+	rl_observer_register_fn reg;
+	char path[4200];
+	int err;
+
+	err = lsc_agent_config_parse(&A.cfg, env, &bad);
+	if (err) {
+		if (bad && strcmp(bad, "LOOPSCOPE_OUTPUT") == 0 && !getenv("LOOPSCOPE_OUTPUT"))
+			return -1; /* preloaded without configuration: stay out of the way */
+		say(bad ? bad : "LOOPSCOPE_*", " is invalid; not recording\n");
+		return -1;
+	}
+	A.pid = getpid();
+	/* `loopscope run` names the process it started; a child that exec's gets its own
+	 * recording only when children are followed. */
+	target = getenv("LOOPSCOPE_TARGET_PID");
+	if (target && atoi(target) != A.pid) {
+		if (!A.cfg.follow_children)
+			return -1;
+		snprintf(path, sizeof(path), "%s.%d", A.cfg.output, A.pid);
+		if (strlen(path) >= sizeof(A.cfg.output))
+			return -1;
+		strcpy(A.cfg.output, path);
+	}
+	A.t0 = lsc__now_ns();
+	RESOLVE(open);
+	A.fd = REAL(open)(A.cfg.output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (A.fd < 0) {
+		say(A.cfg.output, ": cannot open the recording; not recording\n");
+		return -1;
+	}
+	if (write_header()) {
+		say(A.cfg.output, ": cannot write the recording; not recording\n");
+		return -1;
+	}
+	A.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uv_default_loop_fn = (void *(*)(void))dlsym(RTLD_DEFAULT, "uv_default_loop");
+	reg = (rl_observer_register_fn)dlsym(RTLD_DEFAULT, "rl_observer_register");
+	if (reg) {
+		static const struct rl_observer obs = {.version = RL_OBSERVER_VERSION,
+						       .gc_end = on_gc_end};
+
+		reg(&obs);
+	}
+	atomic_store(&A.active, 1);
+	if (lsc__writer_start()) {
+		atomic_store(&A.active, 0);
+		say(A.cfg.output, ": cannot start the writer thread; not recording\n");
+		return -1;
+	}
+	install_handlers();
+	pthread_atfork(NULL, NULL, child_after_fork);
+	return 0;
+}
+
+__attribute__((constructor)) static void agent_init(void)
+{
+	T.in_agent = 1;
+	RESOLVE(sigaction);
+	RESOLVE(epoll_wait);
+	RESOLVE(epoll_pwait);
+	RESOLVE(epoll_pwait2);
+	start();
+	T.in_agent = 0;
+}
+
+__attribute__((destructor)) static void agent_fini(void)
+{
+	struct itimerval off = {{0, 0}, {0, 0}};
+
+	if (!atomic_load(&A.active) || getpid() != A.pid)
+		return;
+	T.in_agent = 1;
+	setitimer(ITIMER_PROF, &off, NULL);
+	/* This thread's loop (the main loop, usually) ends its last window now. */
+	if (T.loop) {
+		uint64_t t = rel_now();
+
+		snapshot_handles(T.loop, &T.loop->win[T.loop->cur]);
+		lsc_loop_maybe_close_window(T.loop, t, 0);
+	}
+	atomic_store(&A.active, 0);
+	lsc__writer_stop(5000);
+	T.in_agent = 0;
+}
