@@ -21,6 +21,8 @@
 #define LSC_AGENT_HANDLE_TYPES	20 /* > UV_HANDLE_TYPE_MAX of libuv 1.44-1.46 */
 #define LSC_AGENT_LAG_PERIOD_NS 1000000ULL
 
+enum { LOOP_OWNED = 0, LOOP_PARKED = 1, LOOP_CLAIMED = 2 };
+
 enum lsc_heap_mode { LSC_HEAP_OFF = 0, LSC_HEAP_SAMPLED = 1, LSC_HEAP_FULL = 2 };
 
 struct lsc_agent_config {
@@ -119,6 +121,9 @@ struct lsc_loop {
 	/* the poll in progress */
 	uint64_t enter_ns;
 	int in_poll;
+	/* Who may touch the windows: LOOP_OWNED (the loop thread, between polls), LOOP_PARKED (in
+	 * epoll: the writer may claim it), LOOP_CLAIMED (the writer is closing a window). */
+	_Atomic int owner;
 	int after_empty_check; /* the last poll had timeout 0 and found nothing */
 	/* busy segments: from the return of a poll that waited to the next that will wait */
 	uint64_t busy_start_ns;
@@ -140,6 +145,10 @@ void lsc_loop_poll_exit(struct lsc_loop *L, uint64_t t, int timeout, int nevents
 /* At a poll boundary: closes the current window when it has run window_ns, handing it to the
  * writer. Returns 1 when a window was closed. */
 int lsc_loop_maybe_close_window(struct lsc_loop *L, uint64_t t, uint64_t window_ns);
+/* The writer's side for a loop parked in epoll: when the current window has run window_ns by t,
+ * claims the loop, counts the wait so far as idle, closes the window, and parks it again.
+ * Returns 1 when a window was closed. A loop that is not parked is left alone. */
+int lsc_loop_close_parked(struct lsc_loop *L, uint64_t t, uint64_t window_ns);
 /* The writer's side: the index of a ready window or -1; release it when done. */
 int lsc_loop_take_window(struct lsc_loop *L);
 void lsc_loop_release_window(struct lsc_loop *L, int i);

@@ -11,6 +11,10 @@
  * - Iterations: one per poll, except that libuv with idle-time metrics on (as in Node) first polls
  *   with timeout 0 and, finding nothing, at once polls again to wait: that pair, back to back
  *   (MERGE_GAP_NS apart), is one iteration and one busy segment.
+ * - Windows close at poll boundaries on the loop thread, or, when the loop waits in epoll past a
+ *   window's end, on the writer thread, which claims the parked loop (owner LOOP_PARKED ->
+ *   LOOP_CLAIMED), counts the wait so far and hands it back; the loop thread takes ownership back
+ *   when epoll returns, waiting out a claim in progress (a few microseconds).
  * - Lag: what a 1 ms repeating timer (Node's monitorEventLoopDelay) would report: the interval
  *   between its firings. While the loop waits in epoll the timer would wake it on time; while it
  *   is busy the timer waits for the next poll boundary.
@@ -33,6 +37,7 @@ void lsc_loop_init(struct lsc_loop *L, int epfd, uint32_t tid, uint64_t now_ns)
 	lsc_hist_init(&L->win[0].lag);
 	L->win[0].start_ns = now_ns;
 	L->cur = 0;
+	atomic_store(&L->owner, LOOP_OWNED);
 	atomic_store(&L->ready[0], 0);
 	atomic_store(&L->ready[1], 0);
 	atomic_store(&L->merged, 0);
@@ -54,28 +59,28 @@ uint64_t lsc_loop_poll_enter(struct lsc_loop *L, uint64_t t, int timeout)
 	L->enter_ns = t;
 	L->in_poll = 1;
 	L->after_empty_check = 0;
-	if (pair)
-		return 0; /* the wait after an empty check: the same iteration */
-	w->iterations++;
-	lsc_hist_add(&w->busy, busy);
-	/* The timer fell due while the loop was busy: it runs now, before the poll. */
-	if (L->next_due_ns <= t)
-		fire(L, t);
-	return busy;
+	if (!pair) {
+		w->iterations++;
+		lsc_hist_add(&w->busy, busy);
+		/* The timer fell due while the loop was busy: it runs now, before the poll. */
+		if (L->next_due_ns <= t)
+			fire(L, t);
+	}
+	if (timeout != 0)
+		atomic_store_explicit(&L->owner, LOOP_PARKED, memory_order_release);
+	return pair ? 0 : busy;
 }
 
-void lsc_loop_poll_exit(struct lsc_loop *L, uint64_t t, int timeout, int nevents)
+/* The wait from L->enter_ns to t was idle: count it, and the timer firings in it. */
+static void idle_until(struct lsc_loop *L, uint64_t t)
 {
 	struct lsc_window *w = &L->win[L->cur];
 	uint64_t n;
 
-	L->in_poll = 0;
-	L->busy_start_ns = t;
-	if (timeout == 0) {
-		L->after_empty_check = nevents == 0;
+	if (t <= L->enter_ns)
 		return;
-	}
 	w->idle_ns += t - L->enter_ns;
+	L->enter_ns = t;
 	/* Waiting in epoll, the timer would have woken the loop on time, once per period. */
 	if (L->next_due_ns <= t) {
 		n = (t - L->next_due_ns) / LSC_AGENT_LAG_PERIOD_NS + 1;
@@ -83,6 +88,39 @@ void lsc_loop_poll_exit(struct lsc_loop *L, uint64_t t, int timeout, int nevents
 		L->last_fire_ns = L->next_due_ns + (n - 1) * LSC_AGENT_LAG_PERIOD_NS;
 		L->next_due_ns = L->last_fire_ns + LSC_AGENT_LAG_PERIOD_NS;
 	}
+}
+
+void lsc_loop_poll_exit(struct lsc_loop *L, uint64_t t, int timeout, int nevents)
+{
+	int parked = LOOP_PARKED;
+
+	/* Take the loop back from the writer, waiting for a window close in progress. */
+	while (timeout != 0 &&
+	       !atomic_compare_exchange_weak_explicit(&L->owner, &parked, LOOP_OWNED,
+						      memory_order_acquire, memory_order_relaxed))
+		parked = LOOP_PARKED;
+	L->in_poll = 0;
+	L->busy_start_ns = t;
+	if (timeout == 0) {
+		L->after_empty_check = nevents == 0;
+		return;
+	}
+	idle_until(L, t);
+}
+
+int lsc_loop_close_parked(struct lsc_loop *L, uint64_t t, uint64_t window_ns)
+{
+	int parked = LOOP_PARKED, closed = 0;
+
+	if (!atomic_compare_exchange_strong_explicit(&L->owner, &parked, LOOP_CLAIMED,
+						     memory_order_acquire, memory_order_relaxed))
+		return 0;
+	if (t >= L->win[L->cur].start_ns + window_ns) {
+		idle_until(L, t);
+		closed = lsc_loop_maybe_close_window(L, t, window_ns);
+	}
+	atomic_store_explicit(&L->owner, LOOP_PARKED, memory_order_release);
+	return closed;
 }
 
 int lsc_loop_maybe_close_window(struct lsc_loop *L, uint64_t t, uint64_t window_ns)

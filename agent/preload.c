@@ -141,6 +141,31 @@ DECLARE_REAL(int, sigaction, int, const struct sigaction *, struct sigaction *);
 
 static void *(*uv_default_loop_fn)(void);
 
+static void snapshot_handles(struct lsc_loop *L, struct lsc_window *w);
+
+/* On the loop's own thread, between polls: the window so far goes to the writer, ending at the
+ * loop's last poll return. If the writer still holds the previous window, wait for it (briefly:
+ * a window is never merged into oblivion at the end). */
+static void close_final_window(struct lsc_loop *L)
+{
+	struct timespec step = {0, 2000000};
+	uint64_t t = L->busy_start_ns > L->win[L->cur].start_ns ? L->busy_start_ns : rel_now();
+	int tries;
+
+	if (L->in_poll || t <= L->win[L->cur].start_ns)
+		return;
+	snapshot_handles(L, &L->win[L->cur]);
+	for (tries = 0; tries < 100; tries++) {
+		if (atomic_load(&L->ready[!L->cur]) == 0) {
+			lsc_loop_maybe_close_window(L, t, 0);
+			wake_writer();
+			return;
+		}
+		wake_writer();
+		nanosleep(&step, NULL);
+	}
+}
+
 static struct lsc_loop *loop_for(int epfd)
 {
 	struct lsc_loop *L;
@@ -153,6 +178,10 @@ static struct lsc_loop *loop_for(int epfd)
 		if (L && L->epfd == epfd && L->tid == gettid_cached())
 			return T.loop = L;
 	}
+	/* This thread now polls another epoll fd (Node does at exit): its last loop's window ends
+	 * where that loop was last seen. */
+	if (T.loop)
+		close_final_window(T.loop);
 	/* A new loop: this thread polls it. Its memory (two windows of histograms) from mmap. */
 	L = mmap(NULL, sizeof(*L), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (L == MAP_FAILED)
@@ -951,17 +980,19 @@ __attribute__((constructor)) static void agent_init(void)
 __attribute__((destructor)) static void agent_fini(void)
 {
 	struct itimerval off = {{0, 0}, {0, 0}};
+	int i;
 
 	if (!atomic_load(&A.active) || getpid() != A.pid)
 		return;
 	T.in_agent = 1;
 	setitimer(ITIMER_PROF, &off, NULL);
-	/* This thread's loop (the main loop, usually) ends its last window now. */
-	if (T.loop) {
-		uint64_t t = rel_now();
+	/* This thread's loops (the main loop, usually) end their last windows where they ended:
+	 * at their last poll's return, not now, after the process's own teardown. */
+	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
+		struct lsc_loop *L = atomic_load(&A.loops[i]);
 
-		snapshot_handles(T.loop, &T.loop->win[T.loop->cur]);
-		lsc_loop_maybe_close_window(T.loop, t, 0);
+		if (L && L->tid == gettid_cached())
+			close_final_window(L);
 	}
 	atomic_store(&A.active, 0);
 	lsc__writer_stop(5000);

@@ -548,6 +548,9 @@ static void drain(void)
 		struct lsc_loop *L = atomic_load(&A.loops[i]);
 		int k;
 
+		/* A loop waiting in epoll past its window's end: close the window for it. */
+		if (L)
+			lsc_loop_close_parked(L, lsc__now_ns() - A.t0, A.cfg.window_ns);
 		while (L && (k = lsc_loop_take_window(L)) >= 0) {
 			put_window(L, &L->win[k]);
 			lsc_loop_release_window(L, k);

@@ -705,6 +705,9 @@ static void classify(struct lsc_named_frame *out)
 {
 	if (out->kind == LSC_CODE_NATIVE && (is_library(out->module) || is_runtime_file(out->file)))
 		out->kind = LSC_CODE_RUNTIME;
+	/* Node's own JavaScript (its built-in modules, "node:fs:708:18") is runtime code too. */
+	if (out->kind == LSC_CODE_JIT && strstr(out->name, " node:"))
+		out->kind = LSC_CODE_RUNTIME;
 }
 
 void lsc_frame_name(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint64_t addr,

@@ -116,7 +116,7 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 	struct lsc_hist *busy = malloc(sizeof(*busy)), *lag = malloc(sizeof(*lag)),
 			*wait = malloc(sizeof(*wait)), *tmp = malloc(sizeof(*tmp));
 	double *elus = calloc(r->nwindows + 1, sizeof(double)), wsum = 0, lsum = 0;
-	uint32_t prev_handles = 0;
+	uint32_t prev_handles = 0, main_tid = lsc_recording_main_loop(r);
 	size_t i, nel = 0, rises = 0, steps = 0;
 	int err = 0;
 
@@ -130,6 +130,10 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 	for (i = 0; i < r->nwindows; i++) {
 		const Loopscope__Window *w = r->windows[i];
 
+		/* The program's main loop; others (Node's platform loop) would dilute it. */
+		if (w->loop_tid != main_tid)
+			continue;
+		rep->windows++;
 		if (w->has_elu) {
 			rep->has_loop = 1;
 			elus[nel++] = w->elu;
@@ -607,7 +611,6 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	}
 	rep->complete = r->footer != NULL;
 	rep->truncated = r->info.truncated;
-	rep->windows = r->nwindows;
 	for (i = 0; i < r->nwindows; i++)
 		if (r->windows[i]->start_ns + r->windows[i]->length_ns > end)
 			end = r->windows[i]->start_ns + r->windows[i]->length_ns;

@@ -158,8 +158,11 @@ int cmd_run(int argc, char **argv)
 		case 'b':
 		case 'w':
 			if (!*v || *v == '-' || (strtoull(v, &end, 10), *end))
-				return lsc_usage_error("run", "'%s' is not a number for %s", v,
-						       argv[optind - 1]);
+				return lsc_usage_error("run", "'%s' is not a number for --%s", v,
+						       c == 'S'	  ? "sample-interval"
+						       : c == 'c' ? "cpu-hz"
+						       : c == 'b' ? "block-threshold"
+								  : "window");
 			*(c == 'S' ? &interval : c == 'c' ? &hz : c == 'b' ? &thr : &win) = v;
 			break;
 		case 'W':

@@ -509,3 +509,13 @@ const Loopscope__Thread *lsc_recording_thread(const struct lsc_recording *r, uin
 			return r->threads[i];
 	return NULL;
 }
+
+uint32_t lsc_recording_main_loop(const struct lsc_recording *r)
+{
+	size_t i;
+
+	for (i = 0; r->header && i < r->nwindows; i++)
+		if (r->windows[i]->loop_tid == r->header->pid)
+			return r->header->pid;
+	return r->nwindows ? r->windows[0]->loop_tid : 0;
+}

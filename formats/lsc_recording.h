@@ -83,6 +83,9 @@ const Loopscope__Stack *lsc_recording_stack(const struct lsc_recording *r, uint3
 const Loopscope__Symbol *lsc_recording_symbol(const struct lsc_recording *r, uint64_t addr);
 const Loopscope__Mapping *lsc_recording_mapping(const struct lsc_recording *r, uint64_t addr);
 const Loopscope__Thread *lsc_recording_thread(const struct lsc_recording *r, uint32_t tid);
+/* The thread of the program's main loop: the one whose tid is the process id when it has
+ * windows (Node runs more loops on other threads), else the first loop with windows; 0: none. */
+uint32_t lsc_recording_main_loop(const struct lsc_recording *r);
 
 /* Histograms between memory and the file. from_proto validates (LSC_ECORRUPT). to_proto fills p
  * with pointers into idx/cnt, which must hold LSC_HIST_BUCKETS entries. */

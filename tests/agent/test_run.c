@@ -1,0 +1,303 @@
+/*
+ * test_run.c — the agent end to end, through `loopscope run`, on refloop's scenarios and on
+ * Node.js 20 (/usr/bin/node): ELU against the program's own measurement, blocking time attributed
+ * to the handler, leaked handles, a crash and a SIGKILL leaving readable recordings, the exit
+ * status passed through, and the errors a user meets.
+ */
+#include "task.h"
+#include "proc.h"
+#include "lsc_recording.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <sys/stat.h>
+
+static char dir[256];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "%s/Testing/agent-%d", LSC_BUILD_DIR, (int)getpid());
+	mkdir(dir, 0755);
+}
+
+static const char *path(const char *name)
+{
+	static char p[4][512];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
+	return p[k];
+}
+
+static const char *exe(const char *name)
+{
+	static char p[4][512];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", LSC_BUILD_DIR, name);
+	return p[k];
+}
+
+static struct lsc_recording *read_rec(const char *file)
+{
+	struct lsc_recording *r;
+	int err = lsc_recording_read(file, &r, NULL);
+
+	if (err)
+		LSC_FAIL("cannot read %s: %s", file, lsc_strerror(err));
+	return r;
+}
+
+/* ELU over the main loop's windows: 1 - idle / wall. (Node runs a second, mostly idle loop.) */
+static double recorded_elu(const struct lsc_recording *r)
+{
+	uint32_t main_tid = lsc_recording_main_loop(r);
+	double idle = 0, wall = 0;
+	size_t i;
+
+	for (i = 0; i < r->nwindows; i++) {
+		if (r->windows[i]->loop_tid != main_tid)
+			continue;
+		wall += (double)r->windows[i]->length_ns;
+		idle += (1 - r->windows[i]->elu) * (double)r->windows[i]->length_ns;
+	}
+	ASSERT_CMP(wall, >, 0);
+	return 1 - idle / wall;
+}
+
+static double json_num(const char *file, const char *a, const char *b)
+{
+	json_object *root = json_object_from_file(file), *o, *v;
+	double d;
+
+	if (!root)
+		LSC_FAIL("no JSON in %s", file);
+	if (!json_object_object_get_ex(root, a, &o) || (b && !json_object_object_get_ex(o, b, &v)))
+		LSC_FAIL("no %s.%s in %s", a, b ? b : "", file);
+	d = json_object_get_double(b ? v : o);
+	json_object_put(root);
+	return d;
+}
+
+/* Share of the blocking calls' time (not long busy stretches) whose stack has a frame named fn. */
+static double blocking_share_under(const struct lsc_recording *r, const char *fn, double *total_ms)
+{
+	double total = 0, under = 0;
+	size_t i, f;
+
+	for (i = 0; i < r->nevents; i++) {
+		const Loopscope__BlockingEvent *b = r->events[i]->blocking;
+		const Loopscope__Stack *s;
+		int hit = 0;
+
+		if (r->events[i]->body_case != LOOPSCOPE__EVENT__BODY_BLOCKING ||
+		    !strcmp(b->call, "(busy loop)"))
+			continue;
+		total += (double)b->duration_ns;
+		s = lsc_recording_stack(r, b->stack_id);
+		for (f = 0; s && f < s->n_frames && !hit; f++) {
+			const Loopscope__Symbol *sym = lsc_recording_symbol(r, s->frames[f]);
+
+			hit = sym && sym->function && strstr(sym->function, fn);
+		}
+		if (hit)
+			under += (double)b->duration_ns;
+	}
+	*total_ms = total / 1e6;
+	return total > 0 ? under / total : 0;
+}
+
+static void run_scenario(struct proc *p, const char *rec, const char *stats, const char *scenario,
+			 const char *a1, const char *a2, const char *a3, const char *a4)
+{
+	const char *argv[24] = {exe("loopscope"), "run",     "-o",  rec,       "--",
+				exe(scenario),	  "--stats", stats, "--quiet", "1"};
+	int n = 10;
+
+	if (a1)
+		argv[n++] = a1;
+	if (a2)
+		argv[n++] = a2;
+	if (a3)
+		argv[n++] = a3;
+	if (a4)
+		argv[n++] = a4;
+	proc_run(p, argv, 60, NULL);
+}
+
+TEST(refloop_elu_and_blocking_attribution)
+{
+	struct lsc_recording *r;
+	struct proc p;
+	double elu, ms, share;
+
+	setup();
+	run_scenario(&p, path("sync.lsr"), path("sync.json"), "examples/sync-read", "--duration",
+		     "3", "--self-load", "2");
+	ASSERT_TRUE(WIFEXITED(p.status));
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	ASSERT_TRUE(strstr(p.err, "loopscope: recording: ") != NULL); /* the summary */
+	r = read_rec(path("sync.lsr"));
+	elu = recorded_elu(r);
+	ASSERT_CMP(fabs(elu - json_num(path("sync.json"), "loop", "elu")), <=, 0.02);
+	share = blocking_share_under(r, "handle_video", &ms);
+	ASSERT_CMP(ms, >, 500);
+	ASSERT_CMP(share, >=, 0.9);
+	ASSERT_TRUE(r->footer != NULL);
+	lsc_recording_free(r);
+
+	/* A calm loop: the same agreement at the other end of the scale. */
+	run_scenario(&p, path("healthy.lsr"), path("healthy.json"), "examples/healthy",
+		     "--duration", "3", "--self-load", "2");
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	r = read_rec(path("healthy.lsr"));
+	elu = recorded_elu(r);
+	ASSERT_CMP(elu, <, 0.6);
+	ASSERT_CMP(fabs(elu - json_num(path("healthy.json"), "loop", "elu")), <=, 0.02);
+	lsc_recording_free(r);
+}
+
+TEST(handle_leak_shows_in_the_windows)
+{
+	struct lsc_recording *r;
+	struct proc p;
+	uint32_t max = 0, prev = 0;
+	size_t i, rises = 0;
+	double leaked;
+
+	setup();
+	run_scenario(&p, path("leak.lsr"), path("leak.json"), "examples/handle-leak", "--duration",
+		     "3.5", "--self-load", "2");
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	r = read_rec(path("leak.lsr"));
+	leaked = json_num(path("leak.json"), "scenario", "leaked_intervals");
+	ASSERT_CMP(r->nwindows, >=, 3);
+	for (i = 0; i < r->nwindows; i++) {
+		if (!r->windows[i]->has_active_handles)
+			continue;
+		rises += r->windows[i]->active_handles > prev;
+		prev = r->windows[i]->active_handles;
+		if (prev > max)
+			max = prev;
+	}
+	/* One more active handle per request: by the last snapshot, most of them. */
+	ASSERT_CMP(rises, >=, 2);
+	ASSERT_CMP(max, >=, 0.6 * leaked);
+	ASSERT_CMP(max, <=, leaked + 20);
+	lsc_recording_free(r);
+}
+
+TEST(a_crash_leaves_a_readable_recording_with_its_stack)
+{
+	struct lsc_recording *r;
+	struct proc p;
+	size_t i, f;
+	int found = 0;
+
+	setup();
+	run_scenario(&p, path("crash.lsr"), path("crash.json"), "examples/native-leak",
+		     "--die-after", "1", "--die-how", "segv");
+	ASSERT_TRUE(WIFEXITED(p.status));
+	ASSERT_EQ(WEXITSTATUS(p.status), 128 + SIGSEGV); /* the command's status, passed on */
+	r = read_rec(path("crash.lsr"));
+	ASSERT_TRUE(r->footer == NULL);
+	for (i = 0; i < r->nevents; i++) {
+		const Loopscope__Stack *s;
+
+		if (r->events[i]->body_case != LOOPSCOPE__EVENT__BODY_CRASH)
+			continue;
+		ASSERT_EQ(r->events[i]->crash->signal, SIGSEGV);
+		s = lsc_recording_stack(r, r->events[i]->crash->stack_id);
+		for (f = 0; s && f < s->n_frames; f++) {
+			const Loopscope__Symbol *sym = lsc_recording_symbol(r, s->frames[f]);
+
+			found |= sym && sym->function && !strcmp(sym->function, "die_by_segv");
+		}
+	}
+	ASSERT_TRUE(found);
+	ASSERT_CMP(r->nwindows, >=, 1);
+	lsc_recording_free(r);
+}
+
+TEST(sigkill_loses_at_most_the_last_window)
+{
+	struct lsc_recording *r;
+	struct proc p;
+
+	setup();
+	run_scenario(&p, path("kill.lsr"), path("kill.json"), "examples/native-leak", "--die-after",
+		     "2.5", "--die-how", "kill");
+	ASSERT_EQ(WEXITSTATUS(p.status), 128 + SIGKILL);
+	r = read_rec(path("kill.lsr"));
+	ASSERT_TRUE(r->footer == NULL);
+	/* 2.5 s of life, 1 s windows: the first two are in the file. */
+	ASSERT_CMP(r->nwindows, >=, 2);
+	lsc_recording_free(r);
+}
+
+TEST(exit_status_and_errors)
+{
+	const char *missing[] = {exe("loopscope"),	 "run", "-o", path("x.lsr"), "--",
+				 "/nonexistent/program", NULL};
+	const char *badopt[] = {exe("loopscope"), "run", "--cpu-hz", "fast", "--", "true", NULL};
+	const char *nodir[] = {exe("loopscope"), "run", "-o", "/nonexistent/dir/x.lsr", "--",
+			       "true",		 NULL};
+	const char *status3[] = {exe("loopscope"), "run", "-o", path("three.lsr"), "--", "sh", "-c",
+				 "exit 3",	   NULL};
+	struct proc p;
+
+	setup();
+	proc_run(&p, missing, 30, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 127);
+	ASSERT_STR_EQ(p.err, "loopscope: cannot run '/nonexistent/program': command not found\n");
+	ASSERT_TRUE(access(path("x.lsr"), F_OK) != 0); /* no recording left behind */
+	proc_run(&p, badopt, 30, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 2);
+	ASSERT_TRUE(strstr(p.err, "'fast' is not a number for --cpu-hz") != NULL);
+	proc_run(&p, nodir, 30, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 1);
+	ASSERT_STR_EQ(p.err, "loopscope: cannot create recording '/nonexistent/dir/x.lsr': No such "
+			     "file or directory\n");
+	proc_run(&p, status3, 30, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 3);
+}
+
+TEST(node_elu_and_readfilesync_attribution)
+{
+	const char *argv[12];
+	struct lsc_recording *r;
+	struct proc p;
+	double elu, ms, share_js, share_fs;
+
+	setup();
+	argv[0] = exe("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("node.lsr");
+	argv[4] = "--", argv[5] = "/usr/bin/node";
+	argv[6] = LSC_SOURCE_DIR "/tests/agent/node_sync_read.js";
+	argv[7] = path("video.bin"), argv[8] = "3", argv[9] = path("node.json"), argv[10] = NULL;
+	if (access("/usr/bin/node", X_OK))
+		LSC_FAIL("/usr/bin/node is missing: Node.js 20 is the real-world target");
+	proc_run(&p, argv, 90, NULL);
+	if (!WIFEXITED(p.status) || WEXITSTATUS(p.status) || access(path("node.lsr"), R_OK))
+		LSC_FAIL("node under loopscope run failed: %s", p.err);
+	r = read_rec(path("node.lsr"));
+	elu = recorded_elu(r);
+	ASSERT_CMP(json_num(path("node.json"), "served", NULL), >, 20);
+	ASSERT_CMP(fabs(elu - json_num(path("node.json"), "elu", NULL)), <=, 0.02);
+	/* The blocking reads, under the JS handler (named from the perf map) and Node's
+	 * readFileSync binding (uv_fs_read). */
+	share_js = blocking_share_under(r, "handleVideo", &ms);
+	share_fs = blocking_share_under(r, "uv_fs_read", &ms);
+	ASSERT_CMP(ms, >, 200);
+	ASSERT_CMP(share_js > share_fs ? share_js : share_fs, >=, 0.9);
+	lsc_recording_free(r);
+	/* run removed the perf map it caused */
+	ASSERT_TRUE(strstr(p.err, "loopscope: recording: ") != NULL);
+}
+
+TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
+	  TEST_ENTRY(handle_leak_shows_in_the_windows),
+	  TEST_ENTRY(a_crash_leaves_a_readable_recording_with_its_stack),
+	  TEST_ENTRY(sigkill_loses_at_most_the_last_window), TEST_ENTRY(exit_status_and_errors),
+	  TEST_ENTRY(node_elu_and_readfilesync_attribution))
