@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# make demo: run the sync-read scenario (the readFileSync pitfall) on refloop with its own
-# loopback load, and show the ground truth it measured from the inside. Bounded: 5 s of load.
+# make demo: loopscope diagnosing refloop's sync-read scenario (the readFileSync pitfall).
+# Records 5 s of it under `loopscope run` with the scenario's own loopback load, prints the
+# report with its diagnosis, and writes a CPU and a blocking-call flame graph next to the
+# recording. Bounded: 5 s of load, loopback only.
 set -euo pipefail
 build=${1:-build}
-out="$build/demo"
+out=$(cd "$build" && pwd)/demo
 mkdir -p "$out"
-stats="$out/sync-read.stats.json"
+rec=$out/sync-read.lsr
+ls=$build/loopscope
 
-echo "== refloop sync-read: an HTTP handler that reads a 32 MiB file synchronously"
-echo "== 5 s of load from 2 loopback connections (the scenario's built-in client)"
-"$build/examples/sync-read" --duration 5 --self-load 2 --stats "$stats"
-
-# A few numbers from the stats file, read with the tree's own JSON reader (no jq needed).
-"$build/tests/demo_summary" "$stats"
+echo "== recording refloop's sync-read scenario: an HTTP handler that reads a 32 MiB file"
+echo "== synchronously, under 5 s of load from 2 loopback connections"
+"$ls" run -o "$rec" -- "$build/examples/sync-read" --duration 5 --self-load 2 \
+	--stats "$out/sync-read.stats.json" --quiet 1
+echo
+"$ls" report "$rec"
+"$ls" flame "$rec" --kind cpu -o "$out/cpu.svg" --title "sync-read: CPU"
+"$ls" flame "$rec" --kind blocking -o "$out/blocking.svg" --title "sync-read: blocking calls on the loop"
+echo
+echo "Flame graphs (open in a browser: click to zoom, Ctrl-F to search):"
+echo "  $out/cpu.svg"
+echo "  $out/blocking.svg"
+echo "Recording: $rec   Ground truth from inside refloop: $out/sync-read.stats.json"

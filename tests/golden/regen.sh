@@ -5,7 +5,7 @@
 #   tests/golden/regen.sh [BUILD_DIR]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-build=${1:-$here/../../build}
+build=$(cd "${1:-$here/../../build}" && pwd)
 cd "$here"
 for s in blocked healthy leaky pool node; do
 	"$build/tests/mkrec" "$s" "$s.lsr"
