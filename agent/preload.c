@@ -131,7 +131,6 @@ static int wake_writer(void)
 			real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name);            \
 	} while (0)
 
-DECLARE_REAL(int, epoll_wait, int, struct epoll_event *, int, int);
 DECLARE_REAL(int, epoll_pwait, int, struct epoll_event *, int, int, const sigset_t *);
 DECLARE_REAL(int, epoll_pwait2, int, struct epoll_event *, int, const struct timespec *,
 	     const sigset_t *);
@@ -291,27 +290,6 @@ static int after_prof(int r, uint64_t t0, int timeout)
 	return waited >= (uint64_t)timeout ? -2 : timeout - (int)waited;
 }
 
-EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
-{
-	struct lsc_loop *L;
-	uint64_t t0;
-	int r, to = timeout, next;
-
-	RESOLVE(epoll_wait);
-	if (!(L = poll_begin(epfd, timeout, &t0)))
-		return REAL(epoll_wait)(epfd, ev, max, timeout);
-	while ((r = REAL(epoll_wait)(epfd, ev, max, to)) < 0 &&
-	       (next = after_prof(r, t0, timeout)) != -3) {
-		if (next == -2) {
-			r = 0;
-			break;
-		}
-		to = next;
-	}
-	poll_end(L, timeout, r);
-	return r;
-}
-
 EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, const sigset_t *ss)
 {
 	struct lsc_loop *L;
@@ -331,6 +309,12 @@ EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout, c
 	}
 	poll_end(L, timeout, r);
 	return r;
+}
+
+/* epoll_wait is epoll_pwait without a signal mask, to the kernel as to the accounting. */
+EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	return epoll_pwait(epfd, ev, max, timeout, NULL);
 }
 
 EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct timespec *ts,
@@ -970,7 +954,6 @@ __attribute__((constructor)) static void agent_init(void)
 {
 	T.in_agent = 1;
 	RESOLVE(sigaction);
-	RESOLVE(epoll_wait);
 	RESOLVE(epoll_pwait);
 	RESOLVE(epoll_pwait2);
 	start();

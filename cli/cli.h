@@ -42,6 +42,10 @@ int lsc_out_open(struct lsc_out *o, const char *path);
 int lsc_out_commit(struct lsc_out *o);
 void lsc_out_abort(struct lsc_out *o);
 
+/* Writes one output: opens it (lsc_out_open), calls render, commits. On any failure says so in
+ * one line (naming output, or "the output" for stdout) and leaves no file. Returns an exit code. */
+int lsc_cli_emit(const char *output, int (*render)(FILE *f, const void *ctx), const void *ctx);
+
 /* Reads a recording; on failure prints the one error line and returns non-zero. A truncated
  * recording is read with a warning. */
 int lsc_cli_read_recording(const char *path, struct lsc_recording **out);

@@ -33,6 +33,29 @@ static int parse_number(const char *s, double *out)
 	return e != s && !*e && *out >= 0;
 }
 
+struct job {
+	int fmt;
+	const struct lsc_flame *flame;
+	const struct lsc_svg_opts *svg;
+	const struct lsc_profile_opts *prof;
+};
+
+static int render(FILE *f, const void *ctx)
+{
+	const struct job *j = ctx;
+
+	switch (j->fmt) {
+	case FMT_SVG:
+		return lsc_render_svg(f, j->flame, j->svg);
+	case FMT_FOLDED:
+		return lsc_render_folded(f, j->flame);
+	case FMT_PPROF:
+		return lsc_render_pprof(f, j->flame, j->prof);
+	default:
+		return lsc_render_speedscope(f, j->flame, j->prof);
+	}
+}
+
 int cmd_flame(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -54,7 +77,7 @@ int cmd_flame(int argc, char **argv)
 	struct lsc_recording *rec = NULL;
 	struct lsc_symbolizer *sym = NULL;
 	struct lsc_flame *flame = NULL;
-	struct lsc_out out = {0};
+	struct job job;
 	const char *output = NULL, *folded = NULL, *src;
 	char subtitle[512];
 	int c, k = 0, fmt = FMT_SVG, err, ret = LSC_EXIT_FAIL;
@@ -177,35 +200,8 @@ int cmd_flame(int argc, char **argv)
 	if (rec && rec->header)
 		prof.time_nanos = (int64_t)rec->header->start_unix_ns;
 
-	err = lsc_out_open(&out, output);
-	if (err) {
-		lsc_fail("cannot write '%s': %s", output, strerror(err));
-		goto out;
-	}
-	switch (fmt) {
-	case FMT_SVG:
-		err = lsc_render_svg(out.f, flame, &svg);
-		break;
-	case FMT_FOLDED:
-		err = lsc_render_folded(out.f, flame);
-		break;
-	case FMT_PPROF:
-		err = lsc_render_pprof(out.f, flame, &prof);
-		break;
-	default:
-		err = lsc_render_speedscope(out.f, flame, &prof);
-	}
-	if (err) {
-		lsc_out_abort(&out);
-		lsc_fail("cannot render '%s': %s", src, lsc_strerror(err));
-		goto out;
-	}
-	err = lsc_out_commit(&out);
-	if (err) {
-		lsc_fail("cannot write '%s': %s", output ? output : "-", strerror(err));
-		goto out;
-	}
-	ret = LSC_EXIT_OK;
+	job = (struct job){fmt, flame, &svg, &prof};
+	ret = lsc_cli_emit(output, render, &job);
 out:
 	lsc_flame_free(flame);
 	lsc_symbolizer_free(sym);

@@ -7,6 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int render_json(FILE *f, const void *rep)
+{
+	return lsc_render_report_json(f, rep);
+}
+
+static int render_text(FILE *f, const void *rep)
+{
+	return lsc_render_report_text(f, rep);
+}
+
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -18,7 +28,6 @@ int cmd_report(int argc, char **argv)
 	struct lsc_recording *rec = NULL;
 	struct lsc_symbolizer *sym = NULL;
 	struct lsc_report *rep = NULL;
-	struct lsc_out out = {0};
 	const char *output = NULL;
 	int c, json = 0, err, ret = LSC_EXIT_FAIL;
 
@@ -54,23 +63,7 @@ int cmd_report(int argc, char **argv)
 		lsc_fail("cannot analyse recording '%s': %s", argv[optind], lsc_strerror(err));
 		goto out;
 	}
-	err = lsc_out_open(&out, output);
-	if (err) {
-		lsc_fail("cannot write '%s': %s", output, strerror(err));
-		goto out;
-	}
-	err = json ? lsc_render_report_json(out.f, rep) : lsc_render_report_text(out.f, rep);
-	if (err) {
-		lsc_out_abort(&out);
-		lsc_fail("cannot write the report: %s", lsc_strerror(err));
-		goto out;
-	}
-	err = lsc_out_commit(&out);
-	if (err) {
-		lsc_fail("cannot write '%s': %s", output ? output : "-", strerror(err));
-		goto out;
-	}
-	ret = LSC_EXIT_OK;
+	ret = lsc_cli_emit(output, json ? render_json : render_text, rep);
 out:
 	free(rep);
 	lsc_symbolizer_free(sym);

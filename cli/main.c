@@ -196,6 +196,25 @@ void lsc_out_abort(struct lsc_out *o)
 	memset(o, 0, sizeof(*o));
 }
 
+int lsc_cli_emit(const char *output, int (*render)(FILE *f, const void *ctx), const void *ctx)
+{
+	struct lsc_out out;
+	int err = lsc_out_open(&out, output);
+
+	if (err)
+		return lsc_fail("cannot write '%s': %s", output, strerror(err));
+	err = render(out.f, ctx);
+	if (err) {
+		lsc_out_abort(&out);
+		return lsc_fail("cannot write %s%s%s: %s", output ? "'" : "the output",
+				output ? output : "", output ? "'" : "", lsc_strerror(err));
+	}
+	err = lsc_out_commit(&out);
+	if (err)
+		return lsc_fail("cannot write '%s': %s", output ? output : "-", strerror(err));
+	return LSC_EXIT_OK;
+}
+
 int lsc_cli_read_recording(const char *path, struct lsc_recording **out)
 {
 	struct lsc_read_info info;
