@@ -49,6 +49,7 @@ enum lsc_ev_type {
 	LSC_EV_BUSY = 3,     /* struct lsc_ev_busy: a long busy segment */
 	LSC_EV_GC = 4,	     /* struct lsc_ev_gc + type table */
 	LSC_EV_CRASH = 5,    /* struct lsc_ev_crash + frames */
+	LSC_EV_OWNER = 6,    /* uint32_t tid: the records that follow are this thread's */
 };
 
 struct lsc_ev_blocking {
@@ -90,7 +91,8 @@ struct lsc_ring {
 	_Atomic uint64_t head; /* bytes ever written (producer) */
 	_Atomic uint64_t tail; /* bytes ever consumed (writer) */
 	_Atomic uint64_t dropped;
-	uint32_t tid;
+	_Atomic int in_use; /* 0: its thread exited; the next new thread takes it over */
+	_Atomic uint32_t tid;
 	int is_loop;
 	struct lsc_ring *next; /* the registry, newest first; never unlinked */
 	size_t cap;	       /* a power of two */

@@ -86,22 +86,50 @@ static uint32_t gettid_cached(void)
 	return T.tid;
 }
 
-/* Also from signal handlers: mmap and an atomic push are all it takes. */
+/*
+ * A thread's ring, made on its first event (also from a signal handler: mmap and an atomic push
+ * are all it takes). Rings of exited threads are handed to new threads, so a program that churns
+ * through threads does not pile up rings: the thread-exit destructor of ring_key frees a ring.
+ */
+static pthread_key_t ring_key;
+static int ring_key_ok;
+
+static void ring_release(void *ring)
+{
+	atomic_store_explicit(&((struct lsc_ring *)ring)->in_use, 0, memory_order_release);
+}
+
 static struct lsc_ring *my_ring(void)
 {
+	size_t cap = T.loop ? (1u << 20) : (256u << 10);
 	struct lsc_ring *r = T.ring, *head;
 
 	if (r)
 		return r;
-	r = lsc_ring_new(T.loop ? (1u << 20) : (256u << 10));
-	if (!r)
-		return NULL;
-	r->tid = gettid_cached();
-	r->is_loop = T.loop != NULL;
-	head = atomic_load(&A.rings);
-	do
-		r->next = head;
-	while (!atomic_compare_exchange_weak(&A.rings, &head, r));
+	for (r = atomic_load(&A.rings); r; r = r->next) {
+		int free_ring = 0;
+
+		if (r->cap == cap && atomic_compare_exchange_strong(&r->in_use, &free_ring, 1))
+			break;
+	}
+	if (!r) {
+		r = lsc_ring_new(cap);
+		if (!r)
+			return NULL;
+		atomic_store(&r->in_use, 1);
+		r->is_loop = T.loop != NULL;
+		head = atomic_load(&A.rings);
+		do
+			r->next = head;
+		while (!atomic_compare_exchange_weak(&A.rings, &head, r));
+	}
+	atomic_store(&r->tid, gettid_cached());
+	/* In the ring's own order: what follows is this thread's (the writer may still be draining
+	 * an exited thread's records from it). */
+	lsc_ring_push(r, LSC_EV_OWNER, &T.tid, sizeof(T.tid), NULL, 0);
+	/* Keys below 32 live in the thread descriptor: setting one never allocates. */
+	if (ring_key_ok)
+		pthread_setspecific(ring_key, r);
 	T.ring = r;
 	return r;
 }
@@ -931,6 +959,7 @@ static int start(void)
 		return -1;
 	}
 	A.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ring_key_ok = pthread_key_create(&ring_key, ring_release) == 0 && ring_key < 32;
 	uv_default_loop_fn = (void *(*)(void))dlsym(RTLD_DEFAULT, "uv_default_loop");
 	reg = (rl_observer_register_fn)dlsym(RTLD_DEFAULT, "rl_observer_register");
 	if (reg) {

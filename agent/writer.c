@@ -49,9 +49,9 @@ struct acc {
 
 struct ring_state {
 	struct lsc_ring *ring;
+	uint32_t tid; /* the thread the Thread record was written for */
 	uint64_t last_cpu_t;
 	uint32_t last_cpu_stack;
-	int thread_written;
 };
 
 static struct {
@@ -68,7 +68,7 @@ static struct {
 	size_t ncpu, nblk;
 	uint64_t mapped[MAX_MAPPINGS];
 	size_t nmapped;
-	struct ring_state rings[256];
+	struct ring_state rings[1024];
 	size_t nrings;
 	uint64_t last_maps_ns;
 	uint8_t rec[65536];
@@ -222,7 +222,8 @@ static void put_thread(struct ring_state *rs)
 	char path[64], name[32] = "";
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%u/comm", rs->ring->tid);
+	rs->last_cpu_t = 0;
+	snprintf(path, sizeof(path), "/proc/self/task/%u/comm", rs->tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		ssize_t n = read(fd, name, sizeof(name) - 1);
@@ -232,18 +233,17 @@ static void put_thread(struct ring_state *rs)
 		name[strcspn(name, "\n")] = 0;
 	}
 	t.has_tid = t.has_loop = 1;
-	t.tid = rs->ring->tid;
+	t.tid = rs->tid;
 	t.name = name;
 	t.loop = rs->ring->is_loop;
 	r.body_case = LOOPSCOPE__RECORD__BODY_THREAD;
 	r.thread = &t;
 	put(&r);
-	rs->thread_written = 1;
 }
 
 static void one_record(struct ring_state *rs, uint16_t type, size_t len)
 {
-	uint32_t tid = rs->ring->tid, stack;
+	uint32_t tid = rs->tid, stack;
 	Loopscope__Event e = LOOPSCOPE__EVENT__INIT;
 
 	switch (type) {
@@ -539,10 +539,15 @@ static void drain(void)
 
 		if (!rs)
 			continue;
-		if (!rs->thread_written)
-			put_thread(rs);
-		while ((len = lsc_ring_pop(ring, &type, W.rec, sizeof(W.rec))))
+		while ((len = lsc_ring_pop(ring, &type, W.rec, sizeof(W.rec)))) {
+			if (type == LSC_EV_OWNER && len == sizeof(uint32_t)) {
+				/* A new thread owns the ring from here on. */
+				memcpy(&rs->tid, W.rec, sizeof(uint32_t));
+				put_thread(rs);
+				continue;
+			}
 			one_record(rs, type, len);
+		}
 	}
 	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
 		struct lsc_loop *L = atomic_load(&A.loops[i]);

@@ -296,8 +296,62 @@ TEST(node_elu_and_readfilesync_attribution)
 	ASSERT_TRUE(strstr(p.err, "loopscope: recording: ") != NULL);
 }
 
+TEST(torture_threads_forks_and_exits_in_every_heap_mode)
+{
+	static const char *modes[] = {"off", "sampled", "full"};
+	char want[64], out[256];
+	struct proc p;
+	size_t m, i;
+
+	setup();
+	for (m = 0; m < 3; m++) {
+		const char *argv[] = {exe("loopscope"),
+				      "run",
+				      "-o",
+				      path("torture.lsr"),
+				      "--heap",
+				      modes[m],
+				      "--cpu-hz",
+				      "999",
+				      "--block-threshold",
+				      "0",
+				      "--",
+				      exe("tests/torture"),
+				      "40",
+				      NULL};
+		struct lsc_recording *r;
+		size_t threads = 0;
+		uint64_t rss = 0;
+		int fd;
+		ssize_t n;
+
+		proc_run(&p, argv, 120, path("torture.out"));
+		if (!WIFEXITED(p.status) || WEXITSTATUS(p.status))
+			LSC_FAIL("torture under --heap %s: status 0x%x: %s", modes[m], p.status,
+				 p.err);
+		fd = open(path("torture.out"), O_RDONLY);
+		n = read(fd, out, sizeof(out) - 1);
+		close(fd);
+		out[n > 0 ? n : 0] = 0;
+		snprintf(want, sizeof(want), "torture ok: %d threads\n", 40 * 8);
+		ASSERT_STR_EQ(out, want);
+		r = read_rec(path("torture.lsr"));
+		ASSERT_TRUE(r->footer != NULL);
+		for (i = 0; i < r->nthreads; i++)
+			threads += !r->threads[i]->loop;
+		for (i = 0; i < r->nwindows; i++)
+			if (r->windows[i]->rss_bytes > rss)
+				rss = r->windows[i]->rss_bytes;
+		/* Threads that were sampled are named in the recording; memory stayed bounded. */
+		ASSERT_CMP(threads, >=, 40);
+		ASSERT_CMP(rss, <, 256u << 20);
+		lsc_recording_free(r);
+	}
+}
+
 TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
 	  TEST_ENTRY(handle_leak_shows_in_the_windows),
 	  TEST_ENTRY(a_crash_leaves_a_readable_recording_with_its_stack),
 	  TEST_ENTRY(sigkill_loses_at_most_the_last_window), TEST_ENTRY(exit_status_and_errors),
-	  TEST_ENTRY(node_elu_and_readfilesync_attribution))
+	  TEST_ENTRY(node_elu_and_readfilesync_attribution),
+	  TEST_ENTRY(torture_threads_forks_and_exits_in_every_heap_mode))
