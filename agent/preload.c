@@ -382,8 +382,6 @@ static __attribute__((noinline)) void blocking_done(unsigned call, uint64_t t0, 
 	struct lsc_ev_blocking ev;
 	int saved = errno, n;
 
-	if (t1 - t0 < A.cfg.block_threshold_ns)
-		return;
 	T.in_agent = 1;
 	/* frames[0] is this function: the interposed call is the leaf. */
 	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 1);
@@ -404,7 +402,8 @@ static __attribute__((noinline)) void blocking_done(unsigned call, uint64_t t0, 
 		t0_ = rel_now();                                                                   \
 		r_ = expr;                                                                         \
 		t1_ = rel_now();                                                                   \
-		blocking_done(call, t0_, t1_, (int64_t)r_);                                        \
+		if (t1_ - t0_ >= A.cfg.block_threshold_ns) /* the common case stops here */        \
+			blocking_done(call, t0_, t1_, (int64_t)r_);                                \
 		return r_;                                                                         \
 	} while (0)
 
