@@ -138,8 +138,11 @@ static void push(uint16_t type, const void *a, size_t alen, const void *b, size_
 {
 	struct lsc_ring *r = my_ring();
 
-	if (!r || lsc_ring_push(r, type, a, alen, b, blen))
-		atomic_fetch_add_explicit(&A.dropped_events, r ? 0 : 1, memory_order_relaxed);
+	if (!r) { /* no ring could be made; a full ring counts its own drops */
+		atomic_fetch_add_explicit(&A.dropped_events, 1, memory_order_relaxed);
+		return;
+	}
+	lsc_ring_push(r, type, a, alen, b, blen);
 }
 
 static int wake_writer(void)

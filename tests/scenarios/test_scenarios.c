@@ -5,6 +5,7 @@
  * post-mortem tests, and the observer API as a preloaded library reaches it.
  */
 #include "task.h"
+#include "proc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,33 +19,24 @@
 
 struct run {
 	int status; /* waitpid status */
-	char err[4096];
+	char err[8192];
 	json_object *stats;
 	char stats_path[512];
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 /*
- * Runs examples/<name> with the given NULL-terminated arguments plus --stats and --quiet, kills it
- * if it outlives limit_s, and parses the stats file when there is one.
+ * Runs examples/<name> with the given NULL-terminated arguments plus --stats and --quiet (through
+ * proc_run: killed and failed past limit_s), with LD_PRELOAD=preload when given, and parses the
+ * stats file when there is one.
  */
 static void run_scenario(struct run *r, const char *name, double limit_s, const char *preload,
 			 const char *first, ...)
 {
-	char exe[512], *argv[64];
-	int errpipe[2], argc = 0;
-	size_t errlen = 0;
-	double deadline = now_s() + limit_s;
-	const char *a;
+	const char *argv[64], *a;
+	char exe[512];
+	struct proc p;
+	int argc = 0;
 	va_list ap;
-	pid_t pid;
 
 	memset(r, 0, sizeof(*r));
 	snprintf(exe, sizeof(exe), "%s/examples/%s", LSC_BUILD_DIR, name);
@@ -54,45 +46,21 @@ static void run_scenario(struct run *r, const char *name, double limit_s, const 
 	argv[argc++] = exe;
 	va_start(ap, first);
 	for (a = first; a && argc < 56; a = va_arg(ap, const char *))
-		argv[argc++] = (char *)a;
+		argv[argc++] = a;
 	va_end(ap);
 	argv[argc++] = "--stats";
 	argv[argc++] = r->stats_path;
 	argv[argc++] = "--quiet";
 	argv[argc++] = "1";
 	argv[argc] = NULL;
-
-	ASSERT_OK(pipe2(errpipe, O_CLOEXEC));
-	pid = fork();
-	if (pid == 0) {
-		dup2(errpipe[1], 2);
-		if (preload)
-			setenv("LD_PRELOAD", preload, 1);
-		execv(exe, argv);
-		_exit(127);
-	}
-	close(errpipe[1]);
-	for (;;) {
-		struct pollfd p = {errpipe[0], POLLIN, 0};
-		int left = (int)((deadline - now_s()) * 1000);
-		ssize_t n;
-
-		if (left <= 0) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &r->status, 0);
-			LSC_FAIL("%s did not finish within %.0f s", name, limit_s);
-		}
-		if (poll(&p, 1, left) <= 0)
-			continue;
-		n = read(errpipe[0], r->err + errlen, sizeof(r->err) - 1 - errlen);
-		if (n <= 0)
-			break;
-		errlen += n;
-	}
-	close(errpipe[0]);
-	r->err[errlen] = 0;
-	while (waitpid(pid, &r->status, 0) < 0 && errno == EINTR)
-		;
+	if (preload)
+		setenv("LD_PRELOAD", preload,
+		       1); /* the child inherits it; this process is loaded */
+	proc_run(&p, argv, limit_s, NULL);
+	if (preload)
+		unsetenv("LD_PRELOAD");
+	r->status = p.status;
+	snprintf(r->err, sizeof(r->err), "%s", p.err);
 	r->stats = json_object_from_file(r->stats_path);
 	unlink(r->stats_path);
 }
@@ -409,11 +377,11 @@ TEST(preloaded_observer_sees_gcs_handles_and_callbacks)
 
 static int wait_for_file(const char *path, double limit_s)
 {
-	double deadline = now_s() + limit_s;
+	double deadline = proc_now() + limit_s;
 	struct pollfd none = {-1, 0, 0};
 
 	while (access(path, R_OK) != 0) {
-		if (now_s() > deadline)
+		if (proc_now() > deadline)
 			return 0;
 		poll(&none, 0, 10); /* re-check every 10 ms until the deadline: a bounded wait */
 	}
