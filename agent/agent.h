@@ -155,6 +155,70 @@ int lsc_loop_close_parked(struct lsc_loop *L, uint64_t t, uint64_t window_ns);
 int lsc_loop_take_window(struct lsc_loop *L);
 void lsc_loop_release_window(struct lsc_loop *L, int i);
 
+/* ------------------------------------------------------------------ the native heap */
+
+/* One allocation site: a distinct stack. Counts are in thousandths, so that the weighted
+ * estimates of --heap sampled and the exact counts of --heap full share the counters. */
+struct lsc_heap_site {
+	/* live = alloc - freed: two atomic adds per allocation, two per free */
+	_Atomic uint64_t alloc_bytes, alloc_milli, freed_bytes, freed_milli, temp_milli;
+	_Atomic uint32_t ready; /* hash, frames filled in */
+	uint32_t nframes;
+	uint64_t hash, frames_off;
+	/* The writer's own: the recording's stack id, and what the last snapshot said. */
+	uint32_t rec_id;
+	int64_t w_live_bytes, w_live_milli;
+	uint64_t w_alloc_bytes, w_alloc_milli, w_temp_milli;
+};
+
+struct lsc_heap_sites {
+	struct lsc_heap_site *site; /* [cap]; 0 is "no stack", 1 "the table was full" */
+	_Atomic uint32_t *index;    /* [2 * cap] site numbers by hash of the frames */
+	uint64_t *frames;
+	_Atomic uint64_t frames_used;
+	uint64_t frames_cap;
+	_Atomic uint32_t n; /* sites handed out, may run past cap */
+	uint32_t cap;	    /* a power of two */
+	_Atomic uint64_t dropped;
+};
+
+int lsc_heap_sites_init(struct lsc_heap_sites *t, uint32_t cap, uint64_t frames_cap);
+uint64_t lsc_heap_hash_frames(const uint64_t *f, uint32_t n);
+/* The site of this stack (leaf first), made on first sight; 1 when the table is full. */
+uint32_t lsc_heap_site(struct lsc_heap_sites *t, const uint64_t *f, uint32_t n);
+void lsc_heap_count_alloc(struct lsc_heap_sites *t, uint32_t s, uint64_t bytes, uint64_t milli);
+/* temporary: freed before its thread allocated anything else (heaptrack's definition). */
+void lsc_heap_count_free(struct lsc_heap_sites *t, uint32_t s, uint64_t bytes, uint64_t milli,
+			 int temporary);
+
+/* The live sampled allocations of --heap sampled. */
+struct lsc_heap_sample {
+	_Atomic uint64_t ptr; /* 0 empty, 1 removed */
+	uint32_t site;
+	uint64_t bytes, milli; /* what this sample stands for */
+};
+
+struct lsc_heap_samples {
+	struct lsc_heap_sample *slot;
+	_Atomic uint8_t *filter; /* samples per hash cell: 0 means "certainly not sampled" */
+	uint32_t mask, fmask;
+	_Atomic uint64_t dropped;
+};
+
+int lsc_heap_samples_init(struct lsc_heap_samples *s, uint32_t slots, uint32_t filter);
+/* Remembers a sampled pointer; -1 when its neighbourhood of the table is full (dropped). */
+int lsc_heap_samples_put(struct lsc_heap_samples *s, uintptr_t p, uint32_t site, uint64_t bytes,
+			 uint64_t milli);
+/* Forgets p and returns 1 with what it stood for, or returns 0 when p was not sampled. */
+int lsc_heap_samples_take(struct lsc_heap_samples *s, uintptr_t p, uint32_t *site, uint64_t *bytes,
+			  uint64_t *milli);
+
+uint64_t lsc_heap_rand(uint64_t *state);
+/* Bytes to the next sample point: an Exp(interval) draw, at least 1. */
+int64_t lsc_heap_next_gap(uint64_t *state, uint64_t interval);
+/* What a sampled allocation of size bytes stands for: bytes, and thousandths of allocations. */
+void lsc_heap_weight(uint64_t size, uint64_t interval, uint64_t *bytes, uint64_t *milli);
+
 /* ------------------------------------------------------------------ the agent */
 
 /* The calls the agent times on loop threads; names in lsc_agent_call_names. */

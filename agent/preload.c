@@ -10,8 +10,8 @@
  * guard against re-entry; errno preserved. The agent never aborts its host: when something fails
  * it stops capturing and counts what it dropped.
  */
-#include "agent.h"
 #include "lsc_recording.h"
+#include "preload.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -43,15 +43,8 @@
 struct lsc_agent_state lsc__A = {.fd = -1, .wake_fd = -1};
 #define A lsc__A
 
-struct tls {
-	int in_agent; /* re-entrancy guard: set while the agent runs on this thread */
-	int is_writer;
-	struct lsc_loop *loop; /* the loop this thread polls, once it has polled */
-	struct lsc_ring *ring;
-	uint32_t tid;
-	volatile sig_atomic_t prof_hit; /* SIGPROF interrupted this thread */
-};
-static __thread struct tls T __attribute__((tls_model("initial-exec")));
+__thread struct tls lsc__T __attribute__((tls_model("initial-exec")));
+#define T lsc__T
 
 const char *const lsc_agent_call_names[] = {
 	"read",	       "pread",	  "readv",  "preadv",	       "write",	    "pwrite",
@@ -899,6 +892,13 @@ static int write_header(void)
 	h.source = "agent";
 	h.loopscope_version = LSC_VERSION;
 	h.hostname = host;
+	h.heap_mode = A.cfg.heap_mode == LSC_HEAP_FULL	    ? "full"
+		      : A.cfg.heap_mode == LSC_HEAP_SAMPLED ? "sampled"
+							    : "off";
+	if (A.cfg.heap_mode == LSC_HEAP_SAMPLED) {
+		h.has_heap_sample_interval = 1;
+		h.heap_sample_interval = A.cfg.sample_interval;
+	}
 	rec.body_case = LOOPSCOPE__RECORD__BODY_HEADER;
 	rec.header = &h;
 	off = 0;
@@ -971,6 +971,7 @@ static int start(void)
 		reg(&obs);
 	}
 	atomic_store(&A.active, 1);
+	lsc__heap_start(A.cfg.heap_mode, A.cfg.sample_interval);
 	if (lsc__writer_start()) {
 		atomic_store(&A.active, 0);
 		say(A.cfg.output, ": cannot start the writer thread; not recording\n");
@@ -984,10 +985,12 @@ static int start(void)
 __attribute__((constructor)) static void agent_init(void)
 {
 	T.in_agent = 1;
+	lsc__heap_resolve();
 	RESOLVE(sigaction);
 	RESOLVE(epoll_pwait);
 	RESOLVE(epoll_pwait2);
-	start();
+	if (start())
+		lsc__heap_start(LSC_HEAP_OFF, 0); /* not recording: the allocator passes through */
 	T.in_agent = 0;
 }
 

@@ -9,8 +9,8 @@
  * SIGPROF land on the program's threads. Its memory is mmap'd and bounded: when the stack table
  * is full, new stacks are counted as dropped, not stored.
  */
-#include "agent.h"
 #include "lsc_recording.h"
+#include "preload.h"
 
 #include <dirent.h>
 #include <elf.h>
@@ -29,8 +29,8 @@
 #include <uv.h>
 
 #define OUT_CAP	     (4u << 20)
-#define STACK_CAP    65536 /* distinct stacks kept; more are dropped */
-#define ACC_CAP	     16384 /* distinct (stack, thread) pairs per cycle */
+#define STACK_CAP    (1u << 18) /* distinct stacks kept; more are dropped */
+#define ACC_CAP	     16384	/* distinct (stack, thread) pairs per cycle */
 #define MAX_MAPPINGS 4096
 
 void lsc__mark_writer_thread(void);
@@ -74,6 +74,12 @@ static struct {
 	uint8_t rec[65536];
 	uint32_t hidx[2][LSC_HIST_BUCKETS];
 	uint64_t hcnt[2][LSC_HIST_BUCKETS];
+	/* the native heap: the last snapshot's totals, and its columns */
+	uint64_t last_heap_ns, heap_live, heap_alloc;
+	uint64_t loop_alloc[LSC_AGENT_MAX_LOOPS]; /* heap_alloc at each loop's last window */
+	uint32_t snapshot;
+	uint32_t *hstack;
+	uint64_t *hval[5];
 } W;
 
 #define A lsc__A
@@ -392,7 +398,7 @@ static uint32_t open_fds(void)
 	return n ? n - 1 : 0; /* not the directory's own fd */
 }
 
-static void put_window(struct lsc_loop *L, const struct lsc_window *w)
+static void put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Window pw = LOOPSCOPE__WINDOW__INIT;
@@ -428,6 +434,12 @@ static void put_window(struct lsc_loop *L, const struct lsc_window *w)
 		}
 		pw.handles = hcp;
 		pw.n_handles = n;
+	}
+	if (lsc__heap_sites()) {
+		pw.has_malloc_live_bytes = pw.has_malloc_alloc_bytes = 1;
+		pw.malloc_live_bytes = W.heap_live;
+		pw.malloc_alloc_bytes = W.heap_alloc - W.loop_alloc[slot];
+		W.loop_alloc[slot] = W.heap_alloc;
 	}
 	pw.has_open_fds = pw.has_rss_bytes = 1;
 	pw.open_fds = open_fds();
@@ -514,6 +526,108 @@ static int map_one(struct dl_phdr_info *info, size_t size, void *arg)
 
 /* ------------------------------------------------------------------ the thread */
 
+/* ------------------------------------------------------------------ the native heap */
+
+static const int heap_kinds[5] = {
+	LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES,  LOOPSCOPE__SAMPLE_KIND__LIVE_COUNT,
+	LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, LOOPSCOPE__SAMPLE_KIND__ALLOC_COUNT,
+	LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT,
+};
+
+static void put_heap_batch(size_t n, int end)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Samples s = LOOPSCOPE__SAMPLES__INIT;
+	int k;
+
+	for (k = 0; k < 5; k++) {
+		s.has_kind = s.has_t_ns = s.has_snapshot = 1;
+		s.kind = heap_kinds[k];
+		s.t_ns = W.last_heap_ns;
+		s.snapshot = W.snapshot;
+		s.has_snapshot_end = s.snapshot_end = end && k == 4;
+		s.stack_id = W.hstack;
+		s.n_stack_id = n;
+		s.value = W.hval[k];
+		s.n_value = n;
+		if (lsc__heap_mode() == LSC_HEAP_SAMPLED) {
+			s.has_period = 1;
+			s.period = A.cfg.sample_interval;
+		}
+		r.body_case = LOOPSCOPE__RECORD__BODY_SAMPLES;
+		r.samples = &s;
+		put(&r);
+	}
+}
+
+static uint64_t nonneg(int64_t v)
+{
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+/*
+ * A snapshot of every allocation site whose counters moved since the last one (all of them the
+ * first time), and the totals the windows report. Sampled counts are in thousandths.
+ */
+static void heap_snapshot(void)
+{
+	struct lsc_heap_sites *t = lsc__heap_sites();
+	uint32_t i, n;
+	uint64_t live = 0, alloc = 0;
+	size_t m = 0;
+
+	if (!t || !W.hstack)
+		return;
+	W.last_heap_ns = lsc__now_ns() - A.t0;
+	W.snapshot++;
+	n = atomic_load(&t->n);
+	if (n > t->cap)
+		n = t->cap;
+	for (i = 1; i < n; i++) {
+		struct lsc_heap_site *e = &t->site[i];
+		int64_t lb, lm;
+		uint64_t ab, am, tm;
+
+		if (!atomic_load_explicit(&e->ready, memory_order_acquire))
+			continue;
+		/* freed first: a free never runs ahead of its allocation's count */
+		lb = -(int64_t)atomic_load_explicit(&e->freed_bytes, memory_order_acquire);
+		lm = -(int64_t)atomic_load_explicit(&e->freed_milli, memory_order_acquire);
+		ab = atomic_load_explicit(&e->alloc_bytes, memory_order_relaxed);
+		am = atomic_load_explicit(&e->alloc_milli, memory_order_relaxed);
+		lb += (int64_t)ab;
+		lm += (int64_t)am;
+		tm = atomic_load_explicit(&e->temp_milli, memory_order_relaxed);
+		live += nonneg(lb);
+		alloc += ab;
+		if (lb == e->w_live_bytes && lm == e->w_live_milli && ab == e->w_alloc_bytes &&
+		    am == e->w_alloc_milli && tm == e->w_temp_milli)
+			continue;
+		if (!e->rec_id)
+			e->rec_id = intern(t->frames + e->frames_off, e->nframes);
+		if (!e->rec_id)
+			continue; /* the stack table is full: counted in dropped_stacks */
+		e->w_live_bytes = lb;
+		e->w_live_milli = lm;
+		e->w_alloc_bytes = ab;
+		e->w_alloc_milli = am;
+		e->w_temp_milli = tm;
+		W.hstack[m] = e->rec_id;
+		W.hval[0][m] = nonneg(lb);
+		W.hval[1][m] = (nonneg(lm) + 500) / 1000;
+		W.hval[2][m] = ab;
+		W.hval[3][m] = (am + 500) / 1000;
+		W.hval[4][m] = (tm + 500) / 1000;
+		if (++m == ACC_CAP) {
+			put_heap_batch(m, 0);
+			m = 0;
+		}
+	}
+	put_heap_batch(m, 1);
+	W.heap_live = live;
+	W.heap_alloc = alloc;
+}
+
 static struct ring_state *state_for(struct lsc_ring *ring)
 {
 	size_t i;
@@ -549,6 +663,9 @@ static void drain(void)
 			one_record(rs, type, len);
 		}
 	}
+	if (lsc__now_ns() - A.t0 - W.last_heap_ns >= A.cfg.window_ns || atomic_load(&A.stop) ||
+	    atomic_load(&A.flush_req))
+		heap_snapshot();
 	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
 		struct lsc_loop *L = atomic_load(&A.loops[i]);
 		int k;
@@ -557,7 +674,7 @@ static void drain(void)
 		if (L)
 			lsc_loop_close_parked(L, lsc__now_ns() - A.t0, A.cfg.window_ns);
 		while (L && (k = lsc_loop_take_window(L)) >= 0) {
-			put_window(L, &L->win[k]);
+			put_window(L, i, &L->win[k]);
 			lsc_loop_release_window(L, k);
 		}
 	}
@@ -622,6 +739,7 @@ static void *writer_main(void *arg)
 			break;
 		stop = atomic_load(&A.stop);
 		drain();
+		atomic_store(&A.flush_req, 0);
 		/* Libraries dlopen'd since: their mappings, once a window. */
 		if (lsc__now_ns() - W.last_maps_ns >= A.cfg.window_ns) {
 			dl_iterate_phdr(map_one, NULL);
@@ -656,6 +774,15 @@ int lsc__writer_start(void)
 	W.frames = map_bytes(W.frames_cap * sizeof(*W.frames));
 	W.cpu = map_bytes(ACC_CAP * sizeof(*W.cpu));
 	W.blk = map_bytes(ACC_CAP * sizeof(*W.blk));
+	if (lsc__heap_sites()) {
+		int k;
+
+		W.hstack = map_bytes(ACC_CAP * sizeof(*W.hstack));
+		for (k = 0; k < 5; k++)
+			W.hval[k] = map_bytes(ACC_CAP * sizeof(*W.hval[k]));
+		if (!W.hstack || !W.hval[4])
+			W.hstack = NULL; /* no snapshots; the rest goes on */
+	}
 	if (!W.out || !W.stacks || !W.frames || !W.cpu || !W.blk || A.wake_fd < 0)
 		return -ENOMEM;
 	/* The thread starts with every signal blocked, and keeps it so. */
@@ -709,6 +836,7 @@ void lsc__writer_flush_wait(unsigned limit_ms)
 
 	if (!W.started)
 		return;
+	atomic_store(&A.flush_req, 1); /* with a heap snapshot: what was live at the crash */
 	if (write(A.wake_fd, &one, sizeof(one)) < 0) {
 		/* the writer still wakes on its own within 250 ms */
 	}

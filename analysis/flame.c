@@ -802,10 +802,25 @@ int lsc_flame_from_recording(const struct lsc_recording *r, int sample_kind, uin
 
 	*out = NULL;
 	err = lsc_flame_new(&f);
+	if (!err && lsc_recording_kind_is_snapshot(r, sample_kind)) {
+		/* Heap kinds: the last complete snapshot, not a sum over them. */
+		struct lsc_heap_values hv;
+
+		err = lsc_recording_heap_snapshot(r, sample_kind, 0, &hv);
+		for (k = 0; !err && k < hv.n; k++) {
+			any = 1;
+			err = add_recorded_stack(f, r, sym, hv.stack_id[k], hv.value[k], &path,
+						 &cap);
+		}
+		if (err != LSC_ENODATA)
+			lsc_heap_values_free(&hv);
+		if (err == LSC_ENODATA)
+			err = 0;
+	}
 	for (i = 0; !err && i < r->nsamples; i++) {
 		const Loopscope__Samples *s = r->samples[i];
 
-		if ((int)s->kind != sample_kind)
+		if ((int)s->kind != sample_kind || s->snapshot)
 			continue;
 		for (k = 0; !err && k < s->n_stack_id; k++) {
 			if (tid && s->n_tid && s->tid[k] != tid)

@@ -20,8 +20,20 @@ static const struct {
 	{"alloc-count", LOOPSCOPE__SAMPLE_KIND__ALLOC_COUNT, "allocations", "alloc_objects",
 	 "count"},
 	{"live", LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, "bytes", "inuse_space", "bytes"},
+	{"live-count", LOOPSCOPE__SAMPLE_KIND__LIVE_COUNT, "allocations", "inuse_objects", "count"},
+	{"temp-count", LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT, "allocations", "temporary_objects",
+	 "count"},
 	{"blocking", LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, "ns", "blocking", "nanoseconds"},
 };
+
+static int heap_kind(int kind)
+{
+	return kind == LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES ||
+	       kind == LOOPSCOPE__SAMPLE_KIND__ALLOC_COUNT ||
+	       kind == LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES ||
+	       kind == LOOPSCOPE__SAMPLE_KIND__LIVE_COUNT ||
+	       kind == LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT;
+}
 
 enum { FMT_SVG, FMT_FOLDED, FMT_PPROF, FMT_SPEEDSCOPE };
 
@@ -170,8 +182,7 @@ int cmd_flame(int argc, char **argv)
 		if (err == LSC_ENODATA) {
 			lsc_fail("recording '%s' has no %s samples%s", src, kinds[k].name,
 				 !strcmp(kinds[k].name, "cpu") ? " (capture with --cpu-hz > 0)"
-				 : kinds[k].kind == LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES ||
-						 kinds[k].kind == LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES
+				 : heap_kind(kinds[k].kind)
 					 ? " (capture with --heap sampled or full)"
 					 : "");
 			goto out;

@@ -519,3 +519,86 @@ uint32_t lsc_recording_main_loop(const struct lsc_recording *r)
 			return r->header->pid;
 	return r->nwindows ? r->windows[0]->loop_tid : 0;
 }
+
+int lsc_recording_kind_is_snapshot(const struct lsc_recording *r, int kind)
+{
+	size_t i;
+
+	for (i = 0; i < r->nsamples; i++)
+		if ((int)r->samples[i]->kind == kind && r->samples[i]->snapshot)
+			return 1;
+	return 0;
+}
+
+int lsc_recording_heap_snapshot(const struct lsc_recording *r, int kind, uint32_t upto,
+				struct lsc_heap_values *out)
+{
+	uint32_t last = 0, max_id = 0;
+	uint64_t t = 0, *value;
+	uint8_t *seen;
+	size_t i, k;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (s->snapshot && s->snapshot_end && s->snapshot > last &&
+		    (!upto || s->snapshot <= upto))
+			last = s->snapshot;
+	}
+	for (i = 0; last && i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if ((int)s->kind != kind || !s->snapshot || s->snapshot > last)
+			continue;
+		for (k = 0; k < s->n_stack_id && k < s->n_value; k++)
+			if (s->stack_id[k] > max_id)
+				max_id = s->stack_id[k];
+		if (s->snapshot == last)
+			t = s->t_ns;
+	}
+	if (!last || (!max_id && !t))
+		return LSC_ENODATA;
+	value = calloc((size_t)max_id + 1, sizeof(*value));
+	seen = calloc((size_t)max_id + 1, 1);
+	if (!value || !seen) {
+		free(value);
+		free(seen);
+		return -ENOMEM;
+	}
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if ((int)s->kind != kind || !s->snapshot || s->snapshot > last)
+			continue;
+		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
+			value[s->stack_id[k]] = s->value[k];
+			seen[s->stack_id[k]] = 1;
+		}
+	}
+	out->stack_id = malloc(((size_t)max_id + 1) * sizeof(*out->stack_id));
+	out->value = malloc(((size_t)max_id + 1) * sizeof(*out->value));
+	if (!out->stack_id || !out->value) {
+		free(value);
+		free(seen);
+		lsc_heap_values_free(out);
+		return -ENOMEM;
+	}
+	for (i = 0; i <= max_id; i++)
+		if (seen[i] && value[i]) {
+			out->stack_id[out->n] = (uint32_t)i;
+			out->value[out->n++] = value[i];
+		}
+	out->snapshot = last;
+	out->t_ns = t;
+	free(value);
+	free(seen);
+	return 0;
+}
+
+void lsc_heap_values_free(struct lsc_heap_values *v)
+{
+	free(v->stack_id);
+	free(v->value);
+	memset(v, 0, sizeof(*v));
+}

@@ -87,6 +87,23 @@ const Loopscope__Thread *lsc_recording_thread(const struct lsc_recording *r, uin
  * windows (Node runs more loops on other threads), else the first loop with windows; 0: none. */
 uint32_t lsc_recording_main_loop(const struct lsc_recording *r);
 
+/* A heap snapshot, rebuilt from the changes each one records (docs/format.md): the values of one
+ * heap sample kind for every stack with a nonzero value, as of the last complete snapshot whose
+ * number is at most upto (0: the last complete one). */
+struct lsc_heap_values {
+	uint32_t *stack_id;
+	uint64_t *value;
+	size_t n;
+	uint32_t snapshot; /* its number */
+	uint64_t t_ns;	   /* its time */
+};
+/* 0, LSC_ENODATA (no complete snapshot of that kind), -ENOMEM. */
+int lsc_recording_heap_snapshot(const struct lsc_recording *r, int kind, uint32_t upto,
+				struct lsc_heap_values *out);
+void lsc_heap_values_free(struct lsc_heap_values *v);
+/* Whether batches of this kind are heap snapshots (rather than adding up). */
+int lsc_recording_kind_is_snapshot(const struct lsc_recording *r, int kind);
+
 /* Histograms between memory and the file. from_proto validates (LSC_ECORRUPT). to_proto fills p
  * with pointers into idx/cnt, which must hold LSC_HIST_BUCKETS entries. */
 int lsc_hist_from_proto(struct lsc_hist *h, const Loopscope__Histogram *p);

@@ -1,11 +1,14 @@
 /*
  * test_core.c — the agent's core without LD_PRELOAD: loop accounting on made-up timelines (ELU,
  * iterations with Node's double poll, busy segments, the simulated timer's lag, windows handed
- * to the writer), the event rings (wrap-around, drops), and the LOOPSCOPE_* configuration.
+ * to the writer), the event rings (wrap-around, drops), the LOOPSCOPE_* configuration, and the
+ * native heap tracker's tables and sampling arithmetic.
  */
 #include "task.h"
 #include "agent.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #define MS 1000000ULL
@@ -221,6 +224,153 @@ TEST(configuration_from_the_environment)
 	ASSERT_STR_EQ(bad, "LOOPSCOPE_HEAP");
 }
 
+TEST(heap_sites_are_found_again_and_counted)
+{
+	static struct lsc_heap_sites t;
+	uint64_t a[3] = {0x401000, 0x402000, 0x403000}, b[3] = {0x401000, 0x402000, 0x403001};
+	uint32_t sa, sb, i;
+
+	ASSERT_EQ(lsc_heap_sites_init(&t, 8, 64), 0);
+	sa = lsc_heap_site(&t, a, 3);
+	sb = lsc_heap_site(&t, b, 3);
+	ASSERT_CMP(sa, >=, 2);
+	ASSERT_CMP(sb, >=, 2);
+	ASSERT_CMP(sa, !=, sb);
+	ASSERT_EQ(lsc_heap_site(&t, a, 3), sa);
+	ASSERT_EQ(lsc_heap_site(&t, a, 2), lsc_heap_site(&t, a, 2));
+	ASSERT_CMP(lsc_heap_site(&t, a, 2), !=, sa);
+	lsc_heap_count_alloc(&t, sa, 100, 1000);
+	lsc_heap_count_alloc(&t, sa, 50, 1000);
+	lsc_heap_count_free(&t, sa, 100, 1000, 1);
+	ASSERT_EQ(atomic_load(&t.site[sa].alloc_bytes), 150);
+	ASSERT_EQ(atomic_load(&t.site[sa].alloc_bytes) - atomic_load(&t.site[sa].freed_bytes), 50);
+	ASSERT_EQ(atomic_load(&t.site[sa].alloc_milli) - atomic_load(&t.site[sa].freed_milli),
+		  1000);
+	ASSERT_EQ(atomic_load(&t.site[sa].temp_milli), 1000);
+	/* A full table answers with site 1 and counts what it could not keep. */
+	for (i = 0; i < 20; i++) {
+		uint64_t f = 0x500000 + i;
+
+		ASSERT_CMP(lsc_heap_site(&t, &f, 1), <, 8);
+	}
+	ASSERT_CMP(atomic_load(&t.dropped), >, 0);
+}
+
+struct site_race {
+	struct lsc_heap_sites *t;
+	uint32_t got[64];
+};
+
+static void *race_sites(void *arg)
+{
+	struct site_race *r = arg;
+	uint32_t i;
+
+	for (i = 0; i < 64; i++) {
+		uint64_t f[2] = {0x1000 + i, 0x2000};
+
+		r->got[i] = lsc_heap_site(r->t, f, 2);
+		lsc_heap_count_alloc(r->t, r->got[i], 8, 1000);
+	}
+	return NULL;
+}
+
+TEST(heap_sites_under_concurrent_first_sight)
+{
+	static struct lsc_heap_sites t;
+	struct site_race r[4];
+	pthread_t th[4];
+	uint64_t total = 0;
+	uint32_t i, k;
+
+	ASSERT_EQ(lsc_heap_sites_init(&t, 1024, 4096), 0);
+	for (k = 0; k < 4; k++) {
+		r[k].t = &t;
+		pthread_create(&th[k], NULL, race_sites, &r[k]);
+	}
+	for (k = 0; k < 4; k++)
+		pthread_join(th[k], NULL);
+	/* Every thread saw the same site for the same stack, and no count went astray. */
+	for (i = 0; i < 64; i++)
+		for (k = 1; k < 4; k++)
+			ASSERT_EQ(r[k].got[i], r[0].got[i]);
+	for (i = 0; i < atomic_load(&t.n); i++)
+		total += atomic_load(&t.site[i].alloc_bytes);
+	ASSERT_EQ(total, 4 * 64 * 8);
+}
+
+TEST(sampled_pointers_are_taken_once)
+{
+	static struct lsc_heap_samples s;
+	uint64_t bytes, milli;
+	uint32_t site, i;
+
+	ASSERT_EQ(lsc_heap_samples_init(&s, 1024, 4096), 0);
+	ASSERT_EQ(lsc_heap_samples_take(&s, 0x7000, &site, &bytes, &milli), 0);
+	for (i = 0; i < 500; i++)
+		ASSERT_EQ(lsc_heap_samples_put(&s, 0x10000 + 16 * i, i + 2, 100 + i, 1000), 0);
+	for (i = 0; i < 500; i += 2) {
+		ASSERT_EQ(lsc_heap_samples_take(&s, 0x10000 + 16 * i, &site, &bytes, &milli), 1);
+		ASSERT_EQ(site, i + 2);
+		ASSERT_EQ(bytes, 100 + i);
+		ASSERT_EQ(lsc_heap_samples_take(&s, 0x10000 + 16 * i, &site, &bytes, &milli), 0);
+	}
+	/* Removed slots are reused, and what is left is still found. */
+	for (i = 0; i < 250; i++)
+		ASSERT_EQ(lsc_heap_samples_put(&s, 0x900000 + 16 * i, 7, 1, 1000), 0);
+	for (i = 1; i < 500; i += 2)
+		ASSERT_EQ(lsc_heap_samples_take(&s, 0x10000 + 16 * i, &site, &bytes, &milli), 1);
+	ASSERT_EQ(atomic_load(&s.dropped), 0);
+}
+
+/* Poisson sampling by bytes, as the agent does it, over a stream of mixed sizes. */
+static double sampled_estimate(uint64_t seed, uint64_t interval, uint64_t *truth)
+{
+	uint64_t rng = seed, sizes[4] = {24, 700, 24593, 3u << 20}, est = 0, b, m;
+	int64_t left = lsc_heap_next_gap(&rng, interval);
+	uint32_t i;
+
+	*truth = 0;
+	for (i = 0; i < 40000; i++) {
+		uint64_t size = sizes[lsc_heap_rand(&rng) % 4];
+
+		*truth += size;
+		left -= (int64_t)size;
+		if (left > 0)
+			continue;
+		while (left <= 0)
+			left += lsc_heap_next_gap(&rng, interval);
+		lsc_heap_weight(size, interval, &b, &m);
+		est += b;
+	}
+	return (double)est;
+}
+
+TEST(poisson_byte_sampling_is_unbiased)
+{
+	uint64_t truth = 0;
+	double sum = 0, one;
+	int k;
+
+	/* One run: within a few standard errors (sqrt(interval / total) is about 2 % here). */
+	one = sampled_estimate(1, 512 * 1024, &truth);
+	ASSERT_CMP(fabs(one / (double)truth - 1), <, 0.08);
+	/* The mean of many runs converges on the truth: no bias. */
+	for (k = 0; k < 200; k++)
+		sum += sampled_estimate((uint64_t)k * 7919 + 3, 512 * 1024, &truth);
+	ASSERT_CMP(fabs(sum / 200 / (double)truth - 1), <, 0.01);
+	/* The weights: a tiny allocation stands for about interval bytes, a huge one for itself. */
+	{
+		uint64_t b, m;
+
+		lsc_heap_weight(16, 512 * 1024, &b, &m);
+		ASSERT_CMP(fabs((double)b / (512.0 * 1024) - 1), <, 0.001);
+		lsc_heap_weight(1ULL << 32, 512 * 1024, &b, &m);
+		ASSERT_EQ(b, 1ULL << 32);
+		ASSERT_EQ(m, 1000);
+	}
+}
+
 TEST_MAIN(TEST_ENTRY(elu_is_time_not_waiting_in_epoll),
 	  TEST_ENTRY(node_double_poll_is_one_iteration),
 	  TEST_ENTRY(steady_load_polls_with_timeout_zero),
@@ -228,4 +378,8 @@ TEST_MAIN(TEST_ENTRY(elu_is_time_not_waiting_in_epoll),
 	  TEST_ENTRY(windows_go_to_the_writer_or_merge),
 	  TEST_ENTRY(writer_closes_the_window_of_a_loop_parked_in_epoll),
 	  TEST_ENTRY(ring_wraps_and_drops_without_blocking),
-	  TEST_ENTRY(configuration_from_the_environment))
+	  TEST_ENTRY(configuration_from_the_environment),
+	  TEST_ENTRY(heap_sites_are_found_again_and_counted),
+	  TEST_ENTRY(heap_sites_under_concurrent_first_sight),
+	  TEST_ENTRY(sampled_pointers_are_taken_once),
+	  TEST_ENTRY(poisson_byte_sampling_is_unbiased))

@@ -1,0 +1,37 @@
+/*
+ * preload.h — what the files of the LD_PRELOAD library (preload.c, heap.c, writer.c) share and
+ * the unit-tested core does not need: the per-thread state with its re-entrancy guard, and the
+ * heap tracker's entry points.
+ */
+#ifndef LSC_PRELOAD_H
+#define LSC_PRELOAD_H
+
+#include "agent.h"
+
+#include <signal.h>
+
+struct tls {
+	int in_agent; /* re-entrancy guard: set while the agent runs on this thread */
+	int is_writer;
+	struct lsc_loop *loop; /* the loop this thread polls, once it has polled */
+	struct lsc_ring *ring;
+	uint32_t tid;
+	volatile sig_atomic_t prof_hit; /* SIGPROF interrupted this thread */
+	/* the heap tracker's */
+	int64_t heap_gap;	/* bytes to the next sample point (--heap sampled) */
+	uint64_t heap_rng;	/* 0 until this thread's first sample draw */
+	const void *last_alloc; /* a free of this is a temporary allocation */
+};
+extern __thread struct tls lsc__T __attribute__((tls_model("initial-exec")));
+
+/* Resolves the real allocator; from the constructor, before anything else. */
+void lsc__heap_resolve(void);
+/* From the constructor, once the configuration is known: every allocation until now came from a
+ * static bootstrap arena; from here on they are the real allocator's, tracked as mode says. */
+void lsc__heap_start(int mode, uint64_t interval);
+/* The writer's view: NULL when the heap is not tracked. */
+struct lsc_heap_sites *lsc__heap_sites(void);
+int lsc__heap_mode(void);
+uint64_t lsc__heap_dropped(void); /* samples that found no room */
+
+#endif
