@@ -138,6 +138,11 @@ static void push(uint16_t type, const void *a, size_t alen, const void *b, size_
 	lsc_ring_push(r, type, a, alen, b, blen);
 }
 
+void lsc__push(uint16_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	push(type, a, alen, b, blen);
+}
+
 static int wake_writer(void)
 {
 	uint64_t one = 1;
@@ -273,6 +278,7 @@ static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 		return NULL;
 	T.in_agent = 1;
 	L = loop_for(epfd);
+	lsc__node_on_poll(gettid_cached());
 	if (L) {
 		*t0 = rel_now();
 		window_boundary(L, *t0);
@@ -850,7 +856,7 @@ static const char *env(const char *name)
 	return getenv(name);
 }
 
-static int write_header(void)
+static int write_header(const char *runtime, const char *note)
 {
 	static char exe[4096], cmdline[8192], host[256];
 	char *argv[256];
@@ -892,6 +898,11 @@ static int write_header(void)
 	h.source = "agent";
 	h.loopscope_version = LSC_VERSION;
 	h.hostname = host;
+	h.runtime = (char *)runtime;
+	if (note) {
+		h.notes = (char **)&note;
+		h.n_notes = 1;
+	}
 	h.heap_mode = A.cfg.heap_mode == LSC_HEAP_FULL	    ? "full"
 		      : A.cfg.heap_mode == LSC_HEAP_SAMPLED ? "sampled"
 							    : "off";
@@ -923,9 +934,33 @@ static void child_after_fork(void)
 	lsc__writer_after_fork();
 }
 
+/* What the program is: Node.js (its V8 GC API, or what of it is missing), refloop, or another
+ * libuv program; and its libuv's version. */
+static void runtime_and_notes(char *runtime, size_t cap, char *note, size_t note_cap)
+{
+	const char *(*uv_version)(void) =
+		(const char *(*)(void))dlsym(RTLD_DEFAULT, "uv_version_string");
+	const char *missing = NULL, *what = "unknown";
+
+	note[0] = 0;
+	if (lsc__node_lookup(&missing))
+		what = "node";
+	else if (dlsym(RTLD_DEFAULT, "rl_observer_register"))
+		what = "refloop";
+	else if (uv_version)
+		what = "libuv program";
+	snprintf(runtime, cap, "%s (libuv %s)", what, uv_version ? uv_version() : "not found");
+	if (missing)
+		snprintf(note, note_cap,
+			 "node: %s is not exported by this binary: no GC events (the rest is "
+			 "recorded)",
+			 missing);
+}
+
 static int start(void)
 {
 	const char *bad = NULL, *target;
+	char runtime[128], note[256];
 	rl_observer_register_fn reg;
 	char path[4200];
 	int err;
@@ -956,7 +991,8 @@ static int start(void)
 		say(A.cfg.output, ": cannot open the recording; not recording\n");
 		return -1;
 	}
-	if (write_header()) {
+	runtime_and_notes(runtime, sizeof(runtime), note, sizeof(note));
+	if (write_header(runtime, note[0] ? note : NULL)) {
 		say(A.cfg.output, ": cannot write the recording; not recording\n");
 		return -1;
 	}

@@ -24,6 +24,14 @@ struct tls {
 };
 extern __thread struct tls lsc__T __attribute__((tls_model("initial-exec")));
 
+/* Appends a record to this thread's ring (made on first use). */
+void lsc__push(uint16_t type, const void *a, size_t alen, const void *b, size_t blen);
+
+/* Node.js: finds V8's GC API (returns 1 when the program is Node; *missing names a symbol that
+ * was not found), then registers the GC callbacks from the main thread's polls. */
+int lsc__node_lookup(const char **missing);
+void lsc__node_on_poll(uint32_t tid);
+
 /* Resolves the real allocator; from the constructor, before anything else. */
 void lsc__heap_resolve(void);
 /* From the constructor, once the configuration is known: every allocation until now came from a

@@ -1,0 +1,165 @@
+/*
+ * node.c — Node.js's garbage collections, through V8's exported C++ API. The node binary
+ * exports V8's public API; the agent finds the members it needs by their mangled names and calls
+ * them as the plain functions they are (the object is the first argument):
+ *   v8::Isolate::GetCurrent()
+ *   v8::Isolate::AddGCPrologueCallback(cb, data, GCType), AddGCEpilogueCallback(…)
+ *   v8::HeapStatistics::HeapStatistics(), v8::Isolate::GetHeapStatistics(HeapStatistics *)
+ * Registration happens on the main thread's first poll, after the main script has run: calling
+ * GetCurrent() before V8 is initialised crashes (its thread-local key does not exist yet), and
+ * the first poll is the first moment known to be after. Collections during the main script's
+ * synchronous first run are therefore not seen. Each
+ * prologue/epilogue pair is one pause (as Node's own perf_hooks 'gc' entries measure it), with
+ * the heap used before and after.
+ *
+ * Version-bound, checked: the HeapStatistics layout is V8 11.x's (Node 18-22): five size_t
+ * (total, executable, physical, available, used), then the limit. The first reading is checked
+ * for consistency (used <= total <= limit); if it fails, pauses are recorded without sizes. A
+ * missing symbol is named in the recording's header and GC events are left out.
+ */
+#include "lsc_recording.h"
+#include "preload.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <string.h>
+
+#define T lsc__T
+
+typedef void (*gc_callback)(void *isolate, int type, int flags, void *data);
+
+static void *(*get_current)(void);
+static void (*add_prologue)(void *isolate, gc_callback cb, void *data, int filter);
+static void (*add_epilogue)(void *isolate, gc_callback cb, void *data, int filter);
+static void (*stats_init)(void *stats);
+static void (*get_stats)(void *isolate, void *stats);
+
+enum { NOT_NODE, PENDING, REGISTERED, GAVE_UP };
+static _Atomic int state = NOT_NODE;
+static int tries;
+static int sizes_ok; /* the HeapStatistics layout checked out */
+
+struct heap_stats { /* v8::HeapStatistics of V8 11.x, with room to spare */
+	size_t total, executable, physical, available, used, limit;
+	size_t rest[26];
+};
+
+static struct {
+	uint64_t start_ns, before;
+	int depth;
+} gc;
+
+static uint64_t heap_used(void *isolate)
+{
+	struct heap_stats s;
+
+	if (!sizes_ok)
+		return 0;
+	memset(&s, 0, sizeof(s));
+	stats_init(&s);
+	get_stats(isolate, &s);
+	return s.used;
+}
+
+static void on_prologue(void *isolate, int type, int flags, void *data)
+{
+	int saved = errno, was = T.in_agent;
+
+	T.in_agent = 1;
+	/* Pairs do not nest in V8 11, but should one come inside another, time the outer. */
+	if (gc.depth++ == 0) {
+		gc.start_ns = lsc__now_ns();
+		gc.before = heap_used(isolate);
+	}
+	T.in_agent = was;
+	errno = saved;
+}
+
+static uint32_t kind_of(int type)
+{
+	switch (type) {
+	case 1: /* kGCTypeScavenge */
+	case 2: /* kGCTypeMinorMarkCompact */
+		return LOOPSCOPE__GC_EVENT__KIND__SCAVENGE;
+	case 4: /* kGCTypeMarkSweepCompact */
+		return LOOPSCOPE__GC_EVENT__KIND__MARK_COMPACT;
+	case 8: /* kGCTypeIncrementalMarking */
+		return LOOPSCOPE__GC_EVENT__KIND__INCREMENTAL;
+	case 16: /* kGCTypeProcessWeakCallbacks */
+		return LOOPSCOPE__GC_EVENT__KIND__WEAK;
+	default:
+		return LOOPSCOPE__GC_EVENT__KIND__UNKNOWN;
+	}
+}
+
+static void on_epilogue(void *isolate, int type, int flags, void *data)
+{
+	int saved = errno, was = T.in_agent;
+	struct lsc_ev_gc ev;
+	uint64_t end;
+
+	if (gc.depth == 0 || --gc.depth > 0)
+		return;
+	T.in_agent = 1;
+	end = lsc__now_ns();
+	if (atomic_load_explicit(&lsc__A.active, memory_order_relaxed)) {
+		ev = (struct lsc_ev_gc){gc.start_ns - lsc__A.t0, end - gc.start_ns, gc.before,
+					heap_used(isolate),	 kind_of(type),	    0};
+		lsc__push(LSC_EV_GC, &ev, sizeof(ev), NULL, 0);
+	}
+	T.in_agent = was;
+	errno = saved;
+}
+
+#define V8_SYM(var, name, what)                                                                    \
+	do {                                                                                       \
+		var = (__typeof__(var))dlsym(RTLD_DEFAULT, name);                                  \
+		if (!var && !*missing)                                                             \
+			*missing = what;                                                           \
+	} while (0)
+
+int lsc__node_lookup(const char **missing)
+{
+	*missing = NULL;
+	get_current = (void *(*)(void))dlsym(RTLD_DEFAULT, "_ZN2v87Isolate10GetCurrentEv");
+	if (!get_current || !dlsym(RTLD_DEFAULT, "node_module_register"))
+		return 0; /* not Node.js */
+	V8_SYM(add_prologue,
+	       "_ZN2v87Isolate21AddGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_",
+	       "v8::Isolate::AddGCPrologueCallback");
+	V8_SYM(add_epilogue,
+	       "_ZN2v87Isolate21AddGCEpilogueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_",
+	       "v8::Isolate::AddGCEpilogueCallback");
+	V8_SYM(stats_init, "_ZN2v814HeapStatisticsC1Ev", "v8::HeapStatistics::HeapStatistics");
+	V8_SYM(get_stats, "_ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE",
+	       "v8::Isolate::GetHeapStatistics");
+	if (add_prologue && add_epilogue)
+		atomic_store(&state, PENDING);
+	return 1;
+}
+
+void lsc__node_on_poll(uint32_t tid)
+{
+	struct heap_stats s;
+	void *isolate;
+
+	if (atomic_load_explicit(&state, memory_order_relaxed) != PENDING ||
+	    tid != (uint32_t)lsc__A.pid)
+		return;
+	isolate = get_current();
+	if (!isolate) {
+		if (++tries > 1000) /* never entered an isolate on this thread: not a Node main */
+			atomic_store(&state, GAVE_UP);
+		return;
+	}
+	if (stats_init && get_stats) {
+		memset(&s, 0, sizeof(s));
+		stats_init(&s);
+		get_stats(isolate, &s);
+		sizes_ok = s.used > 0 && s.used <= s.total && s.total <= s.limit &&
+			   s.physical <= s.total + (64u << 20);
+	}
+	add_prologue(isolate, on_prologue, NULL, 31 /* kGCTypeAll */);
+	add_epilogue(isolate, on_epilogue, NULL, 31);
+	atomic_store(&state, REGISTERED);
+}
