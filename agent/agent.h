@@ -34,6 +34,7 @@ struct lsc_agent_config {
 	int heap_mode;		     /* LOOPSCOPE_HEAP: off | sampled | full */
 	uint64_t sample_interval;    /* LOOPSCOPE_SAMPLE_INTERVAL bytes, default 512 KiB */
 	int follow_children;	     /* LOOPSCOPE_FOLLOW_CHILDREN=1 */
+	int wall;		     /* LOOPSCOPE_WALL=1: off-CPU samples of loop threads */
 };
 
 /* Parses LOOPSCOPE_* from an environment lookup function (getenv in the agent). Returns 0, or
@@ -50,6 +51,7 @@ enum lsc_ev_type {
 	LSC_EV_GC = 4,	     /* struct lsc_ev_gc + type table */
 	LSC_EV_CRASH = 5,    /* struct lsc_ev_crash + frames */
 	LSC_EV_OWNER = 6,    /* uint32_t tid: the records that follow are this thread's */
+	LSC_EV_WALL = 7,     /* struct lsc_ev_wall + frames: time a loop thread spent off CPU */
 };
 
 struct lsc_ev_blocking {
@@ -64,6 +66,11 @@ struct lsc_ev_cpu {
 	uint64_t t_ns;
 	uint32_t nframes;
 	uint32_t pad;
+};
+
+struct lsc_ev_wall {
+	uint64_t t_ns, offcpu_ns;
+	uint32_t tid, nframes;
 };
 
 struct lsc_ev_busy {
@@ -136,6 +143,11 @@ struct lsc_loop {
 	_Atomic int ready[2];
 	int cur;
 	_Atomic uint64_t merged; /* windows folded into the next one (the writer was late) */
+	/* --wall: off-CPU ns the sampler measured and hands to the loop thread's signal handler,
+	 * and the stack of the loop's wait, taken at its first poll, for time spent in epoll */
+	_Atomic uint64_t wall_pending;
+	uint32_t npoll_frames;
+	uint64_t poll_frames[LSC_AGENT_MAX_FRAMES];
 };
 
 void lsc_loop_init(struct lsc_loop *L, int epfd, uint32_t tid, uint64_t now_ns);

@@ -75,5 +75,7 @@ int lsc_agent_config_parse(struct lsc_agent_config *c, const char *(*get)(const 
 	}
 	v = get("LOOPSCOPE_FOLLOW_CHILDREN");
 	c->follow_children = v && !strcmp(v, "1");
+	v = get("LOOPSCOPE_WALL");
+	c->wall = v && !strcmp(v, "1");
 	return 0;
 }

@@ -508,8 +508,8 @@ void lsc__heap_start(int m, uint64_t every)
 	    !real_posix_memalign || !real_aligned_alloc || !real_valloc || !real_pvalloc ||
 	    !real_usable)
 		return; /* cannot happen with glibc; the bootstrap arena is then all there is */
+	dl_iterate_phdr(find_self, (void *)(uintptr_t)lsc__heap_start);
 	if (m != LSC_HEAP_OFF) {
-		dl_iterate_phdr(find_self, (void *)(uintptr_t)lsc__heap_start);
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 		if (lsc_heap_sites_init(&sites, 1u << 18, 1u << 23) ||
 		    (m == LSC_HEAP_SAMPLED && lsc_heap_samples_init(&samples, 1u << 18, 1u << 16)))
@@ -518,6 +518,11 @@ void lsc__heap_start(int m, uint64_t every)
 	mode = m;
 	interval = every ? every : 1;
 	atomic_store_explicit(&ready, 1, memory_order_release);
+}
+
+int lsc__own_frame(uintptr_t ip)
+{
+	return ip >= self_lo && ip < self_hi;
 }
 
 struct lsc_heap_sites *lsc__heap_sites(void)

@@ -41,6 +41,8 @@ void lsc_loop_init(struct lsc_loop *L, int epfd, uint32_t tid, uint64_t now_ns)
 	atomic_store(&L->ready[0], 0);
 	atomic_store(&L->ready[1], 0);
 	atomic_store(&L->merged, 0);
+	atomic_store(&L->wall_pending, 0);
+	L->npoll_frames = 0;
 }
 
 static void fire(struct lsc_loop *L, uint64_t t)

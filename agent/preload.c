@@ -269,6 +269,19 @@ static void window_boundary(struct lsc_loop *L, uint64_t t)
 		wake_writer();
 }
 
+/* --wall: the stack of this loop's wait, once; idle time off CPU is charged to it. */
+static void poll_stack(struct lsc_loop *L)
+{
+	void *frames[LSC_AGENT_MAX_FRAMES + 8];
+	int n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 8), i = 0, k = 0;
+
+	while (i < n && lsc__own_frame((uintptr_t)frames[i]))
+		i++;
+	for (; i < n && k < LSC_AGENT_MAX_FRAMES; i++)
+		L->poll_frames[k++] = (uint64_t)(uintptr_t)frames[i];
+	L->npoll_frames = (uint32_t)k;
+}
+
 static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 {
 	struct lsc_loop *L;
@@ -279,6 +292,8 @@ static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 	T.in_agent = 1;
 	L = loop_for(epfd);
 	lsc__node_on_poll(gettid_cached());
+	if (L && A.cfg.wall && !L->npoll_frames)
+		poll_stack(L);
 	if (L) {
 		*t0 = rel_now();
 		window_boundary(L, *t0);
@@ -577,21 +592,68 @@ EXPORT int statx(int dir, const char *path, int flags, unsigned mask, struct sta
 {
 	TIMED(CALL_STATX, statx, REAL(statx)(dir, path, flags, mask, st));
 }
+/*
+ * A sleep that the agent's own SIGPROF cut short (--wall signals threads that are off CPU) goes
+ * on for what is left: the program asked for all of it. Returns clock_nanosleep's error number.
+ */
+static int sleep_on(clockid_t c, int flags, const struct timespec *req, struct timespec *rem)
+{
+	struct timespec left = *req, r = {0, 0};
+	int e;
+
+	RESOLVE(clock_nanosleep);
+	for (;;) {
+		T.prof_hit = 0;
+		e = REAL(clock_nanosleep)(c, flags, &left, &r);
+		if (e != EINTR || !T.prof_hit)
+			break;
+		if (!(flags & TIMER_ABSTIME))
+			left = r;
+	}
+	if (e == EINTR && rem && !(flags & TIMER_ABSTIME))
+		*rem = r;
+	return e;
+}
+
+static int errno_of(int e)
+{
+	if (!e)
+		return 0;
+	errno = e;
+	return -1;
+}
+
+static unsigned sleep_seconds(unsigned s)
+{
+	struct timespec ts = {(time_t)s, 0}, rem = {0, 0};
+
+	return sleep_on(CLOCK_MONOTONIC, 0, &ts, &rem) == EINTR
+		       ? (unsigned)rem.tv_sec + (rem.tv_nsec > 0)
+		       : 0;
+}
+
+static int sleep_us(useconds_t us)
+{
+	struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+
+	return errno_of(sleep_on(CLOCK_MONOTONIC, 0, &ts, NULL));
+}
+
 EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 {
-	TIMED(CALL_NANOSLEEP, nanosleep, REAL(nanosleep)(req, rem));
+	TIMED(CALL_NANOSLEEP, nanosleep, errno_of(sleep_on(CLOCK_MONOTONIC, 0, req, rem)));
 }
 EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req, struct timespec *rem)
 {
-	TIMED(CALL_NANOSLEEP, clock_nanosleep, REAL(clock_nanosleep)(c, flags, req, rem));
+	TIMED(CALL_NANOSLEEP, clock_nanosleep, sleep_on(c, flags, req, rem));
 }
 EXPORT int usleep(useconds_t us)
 {
-	TIMED(CALL_USLEEP, usleep, REAL(usleep)(us));
+	TIMED(CALL_USLEEP, usleep, sleep_us(us));
 }
 EXPORT unsigned sleep(unsigned s)
 {
-	TIMED(CALL_SLEEP, sleep, REAL(sleep)(s));
+	TIMED(CALL_SLEEP, sleep, sleep_seconds(s));
 }
 EXPORT int getaddrinfo(const char *node, const char *svc, const struct addrinfo *hints,
 		       struct addrinfo **res)
@@ -639,6 +701,26 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 
 /* ------------------------------------------------------------------ CPU samples */
 
+static void on_wall_signal(void)
+{
+	void *frames[LSC_AGENT_MAX_FRAMES + 2];
+	struct lsc_ev_wall ev;
+	uint64_t off;
+	int n, i = 0;
+
+	if (!T.loop || !(off = atomic_exchange(&T.loop->wall_pending, 0)))
+		return;
+	T.in_agent = 1;
+	/* the agent's own frames, then the signal trampoline */
+	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
+	while (i < n && lsc__own_frame((uintptr_t)frames[i]))
+		i++;
+	i = i < n ? i + 1 : n;
+	ev = (struct lsc_ev_wall){rel_now(), off, gettid_cached(), (uint32_t)(n - i)};
+	push(LSC_EV_WALL, &ev, sizeof(ev), frames + i, (size_t)(n - i) * sizeof(void *));
+	T.in_agent = 0;
+}
+
 static void on_sigprof(int sig, siginfo_t *si, void *uc)
 {
 	void *frames[LSC_AGENT_MAX_FRAMES + 2];
@@ -647,6 +729,12 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 
 	T.prof_hit = 1;
 	if (T.in_agent || T.is_writer || !atomic_load_explicit(&A.active, memory_order_relaxed)) {
+		errno = saved;
+		return;
+	}
+	if (si && si->si_code == SI_TKILL && si->si_pid == A.pid) {
+		/* --wall: the sampler found this loop thread off CPU, outside epoll */
+		on_wall_signal();
 		errno = saved;
 		return;
 	}
@@ -797,10 +885,10 @@ static void install_handlers(void)
 	for (i = 0; i < sizeof(managed_signals) / sizeof(managed_signals[0]); i++)
 		REAL(sigaction)(managed_signals[i], &sa, &prog_sa[managed_signals[i]]);
 	handlers_installed = 1;
-	if (A.cfg.cpu_hz) {
+	if (A.cfg.cpu_hz || A.cfg.wall) {
 		struct sigaction prof;
 		struct itimerval it;
-		long us = 1000000L / A.cfg.cpu_hz;
+		long us = 1000000L / (A.cfg.cpu_hz ? A.cfg.cpu_hz : 1);
 
 		memset(&prof, 0, sizeof(prof));
 		prof.sa_sigaction = on_sigprof;
@@ -809,7 +897,8 @@ static void install_handlers(void)
 		REAL(sigaction)(SIGPROF, &prof, NULL);
 		it.it_interval = (struct timeval){us / 1000000, us % 1000000};
 		it.it_value = it.it_interval;
-		setitimer(ITIMER_PROF, &it, NULL);
+		if (A.cfg.cpu_hz)
+			setitimer(ITIMER_PROF, &it, NULL);
 	}
 }
 
@@ -1014,6 +1103,8 @@ static int start(void)
 		return -1;
 	}
 	install_handlers();
+	if (A.cfg.wall && lsc__wall_start())
+		say(A.cfg.output, ": cannot start the --wall sampler; no off-CPU samples\n");
 	pthread_atfork(NULL, NULL, child_after_fork);
 	return 0;
 }

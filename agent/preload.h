@@ -32,6 +32,11 @@ void lsc__push(uint16_t type, const void *a, size_t alen, const void *b, size_t 
 int lsc__node_lookup(const char **missing);
 void lsc__node_on_poll(uint32_t tid);
 
+/* --wall: starts the off-CPU sampler thread (wall.c). */
+int lsc__wall_start(void);
+/* Whether an address is in the agent's own code (its frames are left off stacks). */
+int lsc__own_frame(uintptr_t ip);
+
 /* Resolves the real allocator; from the constructor, before anything else. */
 void lsc__heap_resolve(void);
 /* From the constructor, once the configuration is known: every allocation until now came from a

@@ -64,8 +64,8 @@ static struct {
 	uint64_t frames_used, frames_cap;
 	uint32_t nstacks;
 	uint64_t dropped_stacks, dropped_samples;
-	struct acc *cpu, *blk;
-	size_t ncpu, nblk;
+	struct acc *cpu, *blk, *off;
+	size_t ncpu, nblk, noff;
 	uint64_t mapped[MAX_MAPPINGS];
 	size_t nmapped;
 	struct ring_state rings[1024];
@@ -281,6 +281,15 @@ static void one_record(struct ring_state *rs, uint16_t type, size_t len)
 		accumulate(W.cpu, &W.ncpu, stack, tid, 1);
 		rs->last_cpu_t = c->t_ns;
 		rs->last_cpu_stack = stack;
+		break;
+	}
+	case LSC_EV_WALL: {
+		struct lsc_ev_wall *wv = (void *)W.rec;
+
+		if (len < sizeof(*wv) || sizeof(*wv) + wv->nframes * 8 > len)
+			return;
+		stack = intern((uint64_t *)(wv + 1), wv->nframes);
+		accumulate(W.off, &W.noff, stack, wv->tid, wv->offcpu_ns);
 		break;
 	}
 	case LSC_EV_BUSY: {
@@ -680,6 +689,7 @@ static void drain(void)
 	}
 	put_samples(LOOPSCOPE__SAMPLE_KIND__CPU, W.cpu, &W.ncpu);
 	put_samples(LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, W.blk, &W.nblk);
+	put_samples(LOOPSCOPE__SAMPLE_KIND__OFFCPU, W.off, &W.noff);
 }
 
 static void footer(void)
@@ -774,6 +784,7 @@ int lsc__writer_start(void)
 	W.frames = map_bytes(W.frames_cap * sizeof(*W.frames));
 	W.cpu = map_bytes(ACC_CAP * sizeof(*W.cpu));
 	W.blk = map_bytes(ACC_CAP * sizeof(*W.blk));
+	W.off = map_bytes(ACC_CAP * sizeof(*W.off));
 	if (lsc__heap_sites()) {
 		int k;
 
@@ -783,7 +794,7 @@ int lsc__writer_start(void)
 		if (!W.hstack || !W.hval[4])
 			W.hstack = NULL; /* no snapshots; the rest goes on */
 	}
-	if (!W.out || !W.stacks || !W.frames || !W.cpu || !W.blk || A.wake_fd < 0)
+	if (!W.out || !W.stacks || !W.frames || !W.cpu || !W.blk || !W.off || A.wake_fd < 0)
 		return -ENOMEM;
 	/* The thread starts with every signal blocked, and keeps it so. */
 	sigfillset(&all);

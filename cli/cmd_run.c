@@ -5,8 +5,9 @@
  *
  * The agent is configured through LOOPSCOPE_* variables (agent/README.md). LOOPSCOPE_TARGET_PID
  * names the process run started, so that children it forks or execs stay quiet unless
- * --follow-children. When CMD is node, --perf-basic-prof goes into NODE_OPTIONS so JS frames have
- * names; the perf map and isolate logs that causes are removed afterwards.
+ * --follow-children. When CMD is node, --perf-basic-prof --interpreted-frames-native-stack go into
+ * NODE_OPTIONS so JS frames have names; the perf map and isolate logs that causes are removed
+ * afterwards.
  */
 #include "cli.h"
 #include "lsc_render.h"
@@ -133,7 +134,7 @@ int cmd_run(int argc, char **argv)
 	char agent[PATH_MAX], output[PATH_MAX], preload[PATH_MAX + 4096], perf[64], nodeopts[8192];
 	const char *out_arg = NULL, *heap = NULL, *interval = NULL, *hz = NULL, *thr = NULL,
 		   *win = NULL;
-	int c, follow = 0, js = 1, errpipe[2], status = 0, exec_err = 0, fd;
+	int c, follow = 0, wall = 0, js = 1, errpipe[2], status = 0, exec_err = 0, fd;
 	size_t nbefore = 0, nafter, i, k, added;
 	struct sigaction sa;
 	pid_t pid;
@@ -166,8 +167,8 @@ int cmd_run(int argc, char **argv)
 			*(c == 'S' ? &interval : c == 'c' ? &hz : c == 'b' ? &thr : &win) = v;
 			break;
 		case 'W':
-			return lsc_fail(
-				"--wall (off-CPU samples) is not supported by this version yet");
+			wall = 1;
+			break;
 		case 'f':
 			follow = 1;
 			break;
@@ -243,8 +244,11 @@ int cmd_run(int argc, char **argv)
 			setenv("LOOPSCOPE_WINDOW_MS", win, 1);
 		if (follow)
 			setenv("LOOPSCOPE_FOLLOW_CHILDREN", "1", 1);
+		if (wall)
+			setenv("LOOPSCOPE_WALL", "1", 1);
 		if (js && is_node(argv[optind])) {
-			snprintf(nodeopts, sizeof(nodeopts), "%.4000s%s--perf-basic-prof",
+			snprintf(nodeopts, sizeof(nodeopts),
+				 "%.4000s%s--perf-basic-prof --interpreted-frames-native-stack",
 				 nopt ? nopt : "", nopt ? " " : "");
 			setenv("NODE_OPTIONS", nodeopts, 1);
 		}

@@ -31,8 +31,9 @@ static const struct lsc_cmd commands[] = {
 	 "  --window MS            one window of loop metrics this often (default 1000)\n"
 	 "  --heap off|sampled|full  native heap tracking (default sampled)\n"
 	 "  --sample-interval BYTES  mean bytes between heap samples (default 524288)\n"
+	 "  --wall                 off-CPU samples of loop threads (flame --kind offcpu)\n"
 	 "  --follow-children      children CMD starts get recordings of their own (REC.PID)\n"
-	 "  --no-js-symbols        do not add --perf-basic-prof to NODE_OPTIONS for node\n"
+	 "  --no-js-symbols        for node, do not add --perf-basic-prof to NODE_OPTIONS\n"
 	 "\n"
 	 "The agent also works preloaded by hand: agent/README.md lists its LOOPSCOPE_* settings.\n",
 	 cmd_run},
@@ -50,7 +51,8 @@ static const struct lsc_cmd commands[] = {
 	 "usage: loopscope flame REC [--kind KIND] [--format FMT] [-o FILE] [options]\n"
 	 "       loopscope flame --folded FILE [--format FMT] [-o FILE] [options]\n"
 	 "\n"
-	 "  --kind KIND      cpu (default), offcpu, alloc, alloc-count, live, blocking\n"
+	 "  --kind KIND      cpu (default), offcpu, blocking, and from heap snapshots: alloc,\n"
+	 "                   alloc-count, live, live-count, temp-count\n"
 	 "  --tid TID        only this thread's samples\n"
 	 "  --folded FILE    read folded stacks ('a;b;c 12' lines, as flamegraph.pl does);\n"
 	 "                   '-' reads stdin\n"

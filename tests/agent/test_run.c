@@ -520,6 +520,88 @@ TEST(node_gc_events_match_perf_hooks_and_heap_full_mode_runs)
 	}
 }
 
+/* Off-CPU time (--wall) of the recording's OFFCPU samples under fn, in ms, and in all. */
+static double offcpu_under(const struct lsc_recording *r, const char *fn, double *all_ms)
+{
+	double under = 0, all = 0;
+	size_t i, k;
+
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (s->kind != LOOPSCOPE__SAMPLE_KIND__OFFCPU)
+			continue;
+		for (k = 0; k < s->n_stack_id; k++) {
+			all += (double)s->value[k] / 1e6;
+			if (stack_has(r, s->stack_id[k], fn))
+				under += (double)s->value[k] / 1e6;
+		}
+	}
+	*all_ms = all;
+	return under;
+}
+
+TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
+{
+	unsigned long long min_n, min_u, asked;
+	const char *argv[12];
+	char out[256];
+	struct lsc_recording *r;
+	struct proc p;
+	double nap, all, wait_ms;
+	ssize_t n;
+	int fd;
+
+	setup();
+	/* A C loop napping in nanosleep and usleep: the naps are found, and none is cut short by
+	 * the signals --wall sends. */
+	argv[0] = exe("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("wall.lsr");
+	argv[4] = "--wall", argv[5] = "--", argv[6] = exe("tests/sleeper"), argv[7] = NULL;
+	proc_run(&p, argv, 60, path("sleeper.out"));
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	fd = open(path("sleeper.out"), O_RDONLY);
+	n = read(fd, out, sizeof(out) - 1);
+	close(fd);
+	out[n > 0 ? n : 0] = 0;
+	ASSERT_EQ(
+		sscanf(out, "naps: nanosleep %llu usleep %llu total %llu", &min_n, &min_u, &asked),
+		3);
+	ASSERT_CMP(min_n, >=, 150000000ULL);
+	ASSERT_CMP(min_u, >=, 100000000ULL);
+	r = read_rec(path("wall.lsr"));
+	nap = offcpu_under(r, "nap_nanosleep", &all) + offcpu_under(r, "nap_usleep", &all);
+	printf("# sleeper: %.0f ms asked, %.0f ms off CPU under the naps, %.0f ms in all\n",
+	       (double)asked / 1e6, nap, all);
+	ASSERT_CMP(nap, >=, 0.8 * (double)asked / 1e6);
+	ASSERT_CMP(nap, <=, 1.1 * (double)asked / 1e6);
+	lsc_recording_free(r);
+
+	/* Node.js: a timer callback blocked in Atomics.wait, named from the perf map. */
+	if (access("/usr/bin/node", X_OK))
+		LSC_FAIL("/usr/bin/node is missing: Node.js 20 is the real-world target");
+	argv[6] = "/usr/bin/node", argv[7] = LSC_SOURCE_DIR "/tests/agent/node_wall.js";
+	argv[8] = NULL;
+	proc_run(&p, argv, 60, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	r = read_rec(path("wall.lsr"));
+	wait_ms = offcpu_under(r, "waitOnAtomics", &all);
+	printf("# node: %.0f ms off CPU under waitOnAtomics (1000 asked), %.0f ms in all\n",
+	       wait_ms, all);
+	ASSERT_CMP(wait_ms, >=, 800);
+	ASSERT_CMP(wait_ms, <=, 1100);
+	lsc_recording_free(r);
+
+	/* Without --wall, no off-CPU samples. */
+	argv[4] = "--heap";
+	argv[5] = "off";
+	argv[6] = "--", argv[7] = exe("tests/sleeper"), argv[8] = NULL;
+	proc_run(&p, argv, 60, NULL);
+	r = read_rec(path("wall.lsr"));
+	offcpu_under(r, "nap", &all);
+	ASSERT_EQ(all, 0);
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
 	  TEST_ENTRY(handle_leak_shows_in_the_windows),
 	  TEST_ENTRY(a_crash_leaves_a_readable_recording_with_its_stack),
@@ -527,4 +609,5 @@ TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
 	  TEST_ENTRY(node_elu_and_readfilesync_attribution),
 	  TEST_ENTRY(torture_threads_forks_and_exits_in_every_heap_mode),
 	  TEST_ENTRY(native_leak_exact_in_full_mode_estimated_in_sampled),
-	  TEST_ENTRY(node_gc_events_match_perf_hooks_and_heap_full_mode_runs))
+	  TEST_ENTRY(node_gc_events_match_perf_hooks_and_heap_full_mode_runs),
+	  TEST_ENTRY(wall_samples_put_off_cpu_time_where_the_loop_sleeps))
