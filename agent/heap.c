@@ -30,6 +30,8 @@
 #include <libunwind.h>
 #include <link.h>
 #include <malloc.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -116,6 +118,200 @@ static inline __attribute__((always_inline)) uint32_t site_here(void)
 	return s;
 }
 
+/*
+ * --heap full takes a stack for every allocation; unwinding is most of its cost. A program
+ * allocates from the same few places over and over, with the same stack below them, so each
+ * thread keeps the stacks it unwound, keyed by the caller's frame at the allocation (return
+ * address, stack pointer, frame pointer), with every stack slot the unwinder read on the way
+ * (each return address, each saved frame pointer) and the value it found there. Unwinding is a
+ * function of those registers and those slots: when the key matches and every slot still holds
+ * its value, unwinding again would give the very same frames, so the cached site is the answer.
+ * Nothing is guessed for the code compilers emit, whose frame address (CFA) is the stack or the
+ * frame pointer plus a constant. A stack whose unwinding depends on anything else is not cached:
+ * a signal frame, a slot outside the thread's own stack (a coroutine's or an alternate signal
+ * stack). The one rule left out of the check is a CFA computed from memory (GCC's DRAP frames,
+ * for over-aligned locals): such a frame could be reported with the stack it had at the same
+ * key before, if the old return-address slot still held the same value.
+ */
+struct caller {
+	uintptr_t ip, sp, bp;
+};
+
+/* The frame of whoever called the interposed function, which is built with frame pointers. */
+#define CALLER_HERE()                                                                              \
+	((struct caller){(uintptr_t)__builtin_return_address(0),                                   \
+			 (uintptr_t)__builtin_frame_address(0) + 16,                               \
+			 *(uintptr_t *)__builtin_frame_address(0)})
+
+#define UC_ENTRIES 32
+#define UC_CACHES  512
+
+struct uc_entry {
+	uintptr_t ip, sp, bp; /* ip 0: empty */
+	uint32_t site, nchecks;
+	struct {
+		uintptr_t addr, value;
+	} check[2 * LSC_AGENT_MAX_FRAMES];
+};
+
+struct ucache {
+	_Atomic int in_use;
+	uintptr_t lo, hi; /* the thread's stack: the cache serves frames on it, nowhere else */
+	struct uc_entry e[UC_ENTRIES];
+};
+
+static struct ucache
+	*ucaches; /* [UC_CACHES], mmap'd; claimed by a thread, given back at its exit */
+static pthread_key_t uc_key;
+static int uc_key_ok;
+
+static void uc_release(void *c)
+{
+	T.ucache = NULL;
+	T.no_ucache = 1; /* this thread's last frees and allocations go without */
+	atomic_store_explicit(&((struct ucache *)c)->in_use, 0, memory_order_release);
+}
+
+static struct ucache *my_ucache(void)
+{
+	int i, k;
+
+	if (T.ucache || T.no_ucache || !ucaches)
+		return T.ucache;
+	T.no_ucache = 1; /* one try per thread */
+	for (i = 0; i < UC_CACHES; i++) {
+		int free_cache = 0;
+
+		if (atomic_compare_exchange_strong(&ucaches[i].in_use, &free_cache, 1)) {
+			pthread_attr_t a;
+			void *lo = NULL;
+			size_t size = 0;
+
+			for (k = 0; k < UC_ENTRIES; k++)
+				ucaches[i].e[k].ip = 0; /* another thread's stacks */
+			ucaches[i].lo = ucaches[i].hi = 0;
+			/* pthread_getattr_np allocates (passed through: the guard is set) */
+			if (pthread_getattr_np(pthread_self(), &a) == 0) {
+				if (pthread_attr_getstack(&a, &lo, &size) == 0) {
+					ucaches[i].lo = (uintptr_t)lo;
+					ucaches[i].hi = (uintptr_t)lo + size;
+				}
+				pthread_attr_destroy(&a);
+			}
+			if (uc_key_ok)
+				pthread_setspecific(uc_key, &ucaches[i]);
+			T.ucache = &ucaches[i];
+			T.no_ucache = 0;
+			return T.ucache;
+		}
+	}
+	return NULL;
+}
+
+static inline struct uc_entry *uc_slot(struct ucache *c, const struct caller *k)
+{
+	uintptr_t h = (k->ip ^ (k->sp >> 4) ^ (k->bp << 7)) * 0x9e3779b97f4a7c15ULL;
+
+	return &c->e[h >> 59];
+}
+
+/* Unwinds from the caller's frame with a cursor, noting what was read, and caches the stack. */
+static __attribute__((noinline)) uint32_t site_learn(const struct caller *k, struct uc_entry *e,
+						     uintptr_t c_lo, uintptr_t c_hi)
+{
+	uint64_t f[LSC_AGENT_MAX_FRAMES];
+	unw_context_t uc;
+	unw_cursor_t cur;
+	unw_word_t ip, sp;
+	unw_save_loc_t loc;
+	uint32_t n = 0, checks = 0, s;
+	int ok = e != NULL, r;
+
+	if (unw_getcontext(&uc) || unw_init_local(&cur, &uc))
+		return 1;
+	if (ok && (k->sp < c_lo || k->sp >= c_hi))
+		ok = 0; /* not on the thread's own stack (a coroutine's, a signal stack) */
+	/* past the agent's frames, to the caller's */
+	do {
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0)
+			return 1;
+		if (!lsc__own_frame((uintptr_t)ip))
+			break;
+	} while (unw_step(&cur) > 0);
+	unw_get_reg(&cur, UNW_REG_SP, &sp);
+	if (ip != k->ip || sp != k->sp)
+		ok = 0; /* not the frame the key describes: do not cache */
+	for (;;) {
+		f[n++] = (uint64_t)ip;
+		if (n == LSC_AGENT_MAX_FRAMES || (r = unw_step(&cur)) <= 0)
+			break;
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0)
+			break;
+		/* A signal frame restores every register from memory: not cacheable. */
+		if (unw_is_signal_frame(&cur) > 0)
+			ok = 0;
+		/* where this return address, and the frame pointer to go with it, were read */
+		if (unw_get_save_loc(&cur, UNW_REG_IP, &loc) || loc.type != UNW_SLT_MEMORY ||
+		    loc.u.addr < k->sp || loc.u.addr + sizeof(uintptr_t) > c_hi)
+			ok = 0;
+		else {
+			e->check[checks].addr = loc.u.addr;
+			e->check[checks++].value = *(uintptr_t *)loc.u.addr;
+		}
+		if (unw_get_save_loc(&cur, UNW_X86_64_RBP, &loc))
+			ok = 0;
+		else if (loc.type == UNW_SLT_MEMORY && loc.u.addr >= k->sp &&
+			 loc.u.addr + sizeof(uintptr_t) <= c_hi) {
+			e->check[checks].addr = loc.u.addr;
+			e->check[checks++].value = *(uintptr_t *)loc.u.addr;
+		} else if (loc.type == UNW_SLT_REG ||
+			   (loc.type == UNW_SLT_MEMORY && loc.u.addr < k->sp - 4096))
+			ok = 0; /* below the agent's own frames: not a slot of the caller's stack */
+		/* else: not saved since the caller's frame, whose rbp is in the key */
+	}
+	s = lsc_heap_site(&sites, f, n);
+	if (ok) {
+		e->ip = 0;
+		e->sp = k->sp;
+		e->bp = k->bp;
+		e->site = s;
+		e->nchecks = checks;
+		atomic_signal_fence(
+			memory_order_seq_cst); /* a signal handler sees it whole or not */
+		e->ip = k->ip;
+	}
+	return s;
+}
+
+/* The allocation site of the caller: from the thread's cache when unwinding would repeat itself. */
+static inline __attribute__((always_inline)) uint32_t site_of(const struct caller *k)
+{
+	struct ucache *c;
+	struct uc_entry *e;
+	uint32_t i, s;
+
+	T.in_agent = 1;
+	c = my_ucache();
+	if (c && k->sp >= c->lo && k->sp < c->hi) {
+		e = uc_slot(c, k);
+		if (e->ip == k->ip && e->sp == k->sp && e->bp == k->bp) {
+			for (i = 0; i < e->nchecks; i++)
+				if (*(const uintptr_t *)e->check[i].addr != e->check[i].value)
+					break;
+			if (i == e->nchecks) {
+				T.in_agent = 0;
+				return e->site;
+			}
+		}
+		e->ip = 0;
+		s = site_learn(k, e, c->lo, c->hi);
+	} else {
+		s = site_learn(k, NULL, 0, 0);
+	}
+	T.in_agent = 0;
+	return s;
+}
+
 static inline int tracking(void)
 {
 	return !T.in_agent && !T.is_writer;
@@ -136,7 +332,8 @@ static inline struct hdr *hdr_of(void *p)
 	return (struct hdr *)p - 1;
 }
 
-static inline __attribute__((always_inline)) void *full_alloc(size_t n, size_t align, int zero)
+static inline __attribute__((always_inline)) void *full_alloc(size_t n, size_t align, int zero,
+							      const struct caller *k)
 {
 	size_t lead = align <= 16 ? 16 : align, total;
 	char *base, *p;
@@ -162,7 +359,7 @@ static inline __attribute__((always_inline)) void *full_alloc(size_t n, size_t a
 	h->site = 0;
 	if (LIKELY(tracking())) {
 		saved = errno;
-		h->site = site_here();
+		h->site = site_of(k);
 		lsc_heap_count_alloc(&sites, h->site, n, 1000);
 		T.last_alloc = p;
 		errno = saved;
@@ -188,7 +385,7 @@ static void full_free(void *p)
 	real_free((char *)p - lead);
 }
 
-static void *full_realloc(void *p, size_t n)
+static void *full_realloc(void *p, size_t n, const struct caller *k)
 {
 	struct hdr *h = hdr_of(p);
 	size_t old = h->size, total;
@@ -215,7 +412,7 @@ static void *full_realloc(void *p, size_t n)
 		if (LIKELY(tracking())) {
 			int saved = errno;
 
-			h->site = site_here();
+			h->site = site_of(k);
 			lsc_heap_count_alloc(&sites, h->site, n, 1000);
 			T.last_alloc = q;
 			errno = saved;
@@ -225,7 +422,7 @@ static void *full_realloc(void *p, size_t n)
 	if (h->tag >> 8 != MAGIC)
 		return real_realloc(p, n);
 	/* an aligned block: realloc does not keep alignment, and neither need we */
-	q = full_alloc(n, 16, 0);
+	q = full_alloc(n, 16, 0, k);
 	if (!q)
 		return NULL;
 	memcpy(q, p, old < n ? old : n);
@@ -282,15 +479,37 @@ static inline void sampled_release(void *p)
 
 /* ------------------------------------------------------------------ the interposed calls */
 
+static size_t pow2_at_least(size_t a)
+{
+	size_t p = 16;
+
+	while (p < a && p)
+		p <<= 1;
+	return p;
+}
+
+/* Every allocating entry point, with the frame of the program's call (full mode's cache key). */
+static inline __attribute__((always_inline)) void *alloc_impl(size_t n, size_t align, int zero,
+							      const struct caller *k)
+{
+	void *p;
+
+	if (UNLIKELY(!atomic_load_explicit(&ready, memory_order_acquire)))
+		return boot_alloc(n, pow2_at_least(align));
+	if (mode == LSC_HEAP_FULL)
+		return full_alloc(n, pow2_at_least(align), zero, k);
+	if (align <= 16)
+		p = zero ? real_calloc(1, n) : real_malloc(n);
+	else
+		p = real_memalign(align, n);
+	return mode == LSC_HEAP_SAMPLED ? sampled_alloc(p, n) : p;
+}
+
 EXPORT void *malloc(size_t n)
 {
-	if (UNLIKELY(!atomic_load_explicit(&ready, memory_order_acquire)))
-		return boot_alloc(n, 16);
-	if (mode == LSC_HEAP_FULL)
-		return full_alloc(n, 16, 0);
-	if (mode == LSC_HEAP_SAMPLED)
-		return sampled_alloc(real_malloc(n), n);
-	return real_malloc(n);
+	struct caller k = CALLER_HERE();
+
+	return alloc_impl(n, 16, 0, &k);
 }
 
 EXPORT void free(void *p)
@@ -308,31 +527,27 @@ EXPORT void free(void *p)
 
 EXPORT void *calloc(size_t k, size_t size)
 {
+	struct caller c = CALLER_HERE();
 	size_t n;
 
 	if (__builtin_mul_overflow(k, size, &n)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (UNLIKELY(!atomic_load_explicit(&ready, memory_order_acquire)))
-		return boot_alloc(n, 16);
-	if (mode == LSC_HEAP_FULL)
-		return full_alloc(n, 16, 1);
-	if (mode == LSC_HEAP_SAMPLED)
-		return sampled_alloc(real_calloc(k, size), n);
-	return real_calloc(k, size);
+	return alloc_impl(n, 16, 1, &c);
 }
 
-EXPORT void *realloc(void *p, size_t n)
+static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t n,
+								const struct caller *k)
 {
 	void *q;
 
 	if (!p)
-		return malloc(n);
+		return alloc_impl(n, 16, 0, k);
 	if (UNLIKELY(is_boot(p))) {
 		size_t old = boot_size(p);
 
-		q = malloc(n);
+		q = alloc_impl(n, 16, 0, k);
 		if (q)
 			memcpy(q, p, old < n ? old : n);
 		return q;
@@ -342,7 +557,7 @@ EXPORT void *realloc(void *p, size_t n)
 		return NULL;
 	}
 	if (mode == LSC_HEAP_FULL)
-		return full_realloc(p, n);
+		return full_realloc(p, n, k);
 	if (mode == LSC_HEAP_SAMPLED) {
 		uint64_t bytes, milli;
 		uint32_t s;
@@ -361,80 +576,79 @@ EXPORT void *realloc(void *p, size_t n)
 	return real_realloc(p, n);
 }
 
+EXPORT void *realloc(void *p, size_t n)
+{
+	struct caller k = CALLER_HERE();
+
+	return realloc_impl(p, n, &k);
+}
+
 EXPORT void *reallocarray(void *p, size_t k, size_t size)
 {
+	struct caller c = CALLER_HERE();
 	size_t n;
 
 	if (__builtin_mul_overflow(k, size, &n)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc(p, n);
-}
-
-static size_t pow2_at_least(size_t a)
-{
-	size_t p = 16;
-
-	while (p < a && p)
-		p <<= 1;
-	return p;
+	return realloc_impl(p, n, &c);
 }
 
 EXPORT void *memalign(size_t align, size_t n)
 {
-	if (UNLIKELY(!atomic_load_explicit(&ready, memory_order_acquire)))
-		return boot_alloc(n, pow2_at_least(align));
-	if (mode == LSC_HEAP_FULL)
-		return full_alloc(n, pow2_at_least(align), 0);
-	if (mode == LSC_HEAP_SAMPLED)
-		return sampled_alloc(real_memalign(align, n), n);
-	return real_memalign(align, n);
+	struct caller k = CALLER_HERE();
+
+	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
+		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real_memalign(align, n), n)
+						: real_memalign(align, n);
+	return alloc_impl(n, align, 0, &k);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	if (UNLIKELY(!atomic_load_explicit(&ready, memory_order_acquire)) || mode == LSC_HEAP_FULL)
-		return memalign(align, n);
-	if (mode == LSC_HEAP_SAMPLED)
-		return sampled_alloc(real_aligned_alloc(align, n), n);
-	return real_aligned_alloc(align, n);
+	struct caller k = CALLER_HERE();
+
+	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
+		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real_aligned_alloc(align, n), n)
+						: real_aligned_alloc(align, n);
+	return alloc_impl(n, align, 0, &k);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
+	struct caller k = CALLER_HERE();
 	void *p;
 	int r;
 
 	if (!align || (align & (align - 1)) || align % sizeof(void *))
 		return EINVAL;
-	if (UNLIKELY(!atomic_load_explicit(&ready, memory_order_acquire)) ||
-	    mode == LSC_HEAP_FULL) {
-		p = memalign(align, n);
-		if (!p)
-			return ENOMEM;
-		*out = p;
-		return 0;
+	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire)) {
+		r = real_posix_memalign(out, align, n);
+		if (r == 0 && mode == LSC_HEAP_SAMPLED)
+			sampled_alloc(*out, n);
+		return r;
 	}
-	r = real_posix_memalign(out, align, n);
-	if (r == 0 && mode == LSC_HEAP_SAMPLED)
-		sampled_alloc(*out, n);
-	return r;
+	p = alloc_impl(n, align, 0, &k);
+	if (!p)
+		return ENOMEM;
+	*out = p;
+	return 0;
 }
 
 EXPORT void *valloc(size_t n)
 {
+	struct caller k = CALLER_HERE();
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
-	if (UNLIKELY(!atomic_load_explicit(&ready, memory_order_acquire)) || mode == LSC_HEAP_FULL)
-		return memalign(page, n);
-	if (mode == LSC_HEAP_SAMPLED)
-		return sampled_alloc(real_valloc(n), n);
-	return real_valloc(n);
+	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
+		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real_valloc(n), n) : real_valloc(n);
+	return alloc_impl(n, page, 0, &k);
 }
 
 EXPORT void *pvalloc(size_t n)
 {
+	struct caller k = CALLER_HERE();
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), rounded;
 
 	if (__builtin_add_overflow(n, page - 1, &rounded)) {
@@ -442,11 +656,10 @@ EXPORT void *pvalloc(size_t n)
 		return NULL;
 	}
 	rounded &= ~(page - 1);
-	if (UNLIKELY(!atomic_load_explicit(&ready, memory_order_acquire)) || mode == LSC_HEAP_FULL)
-		return memalign(page, rounded ? rounded : page);
-	if (mode == LSC_HEAP_SAMPLED)
-		return sampled_alloc(real_pvalloc(n), rounded);
-	return real_pvalloc(n);
+	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
+		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real_pvalloc(n), rounded)
+						: real_pvalloc(n);
+	return alloc_impl(rounded ? rounded : page, page, 0, &k);
 }
 
 EXPORT size_t malloc_usable_size(void *p)
@@ -464,6 +677,14 @@ EXPORT size_t malloc_usable_size(void *p)
 }
 
 /* ------------------------------------------------------------------ lifecycle */
+
+static void *map_cache(size_t bytes)
+{
+	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -511,6 +732,10 @@ void lsc__heap_start(int m, uint64_t every)
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)lsc__heap_start);
 	if (m != LSC_HEAP_OFF) {
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+		if (m == LSC_HEAP_FULL) {
+			ucaches = map_cache(UC_CACHES * sizeof(*ucaches));
+			uc_key_ok = pthread_key_create(&uc_key, uc_release) == 0;
+		}
 		if (lsc_heap_sites_init(&sites, 1u << 18, 1u << 23) ||
 		    (m == LSC_HEAP_SAMPLED && lsc_heap_samples_init(&samples, 1u << 18, 1u << 16)))
 			m = LSC_HEAP_OFF;

@@ -4,7 +4,8 @@
 # weighs on both alike. Prints each round and the medians and their ratio. Not a test: figures go
 # to docs/performance.md. Bounded: ROUNDS x 2 runs of SECONDS of load on 127.0.0.1.
 #   bench/agent_overhead.sh [BUILD_DIR] [ROUNDS] [SECONDS]
-# SCENARIO_ARGS adds flags to the scenario, e.g. "--db-us 0" for a loop-bound variant.
+# SCENARIO_ARGS adds flags to the scenario, e.g. "--db-us 0" for a loop-bound variant; RUN_ARGS
+# adds flags to `loopscope run`, e.g. "--heap full".
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 rounds=${2:-5}
@@ -16,7 +17,7 @@ trap 'rm -rf "$tmp"' EXIT
 one() { # $1: with|without; prints requests per second
 	local port=$((20000 + RANDOM % 20000)) pid rps
 	if [ "$1" = with ]; then
-		"$build/loopscope" run -o "$tmp/rec.lsr" -- "$build/examples/healthy" --duration 0 \
+		"$build/loopscope" run -o "$tmp/rec.lsr" ${RUN_ARGS:-} -- "$build/examples/healthy" --duration 0 \
 			--port "$port" --quiet 1 ${SCENARIO_ARGS:-} 2>/dev/null &
 	else
 		"$build/examples/healthy" --duration 0 --port "$port" --quiet 1 ${SCENARIO_ARGS:-} &

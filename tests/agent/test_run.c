@@ -602,6 +602,29 @@ TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
 	lsc_recording_free(r);
 }
 
+TEST(full_mode_tells_apart_stacks_that_meet_at_the_same_frame)
+{
+	const char *argv[10];
+	struct lsc_recording *r;
+	struct proc p;
+
+	setup();
+	argv[0] = exe("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("callers.lsr");
+	argv[4] = "--heap", argv[5] = "full", argv[6] = "--", argv[7] = exe("tests/callers");
+	argv[8] = NULL;
+	proc_run(&p, argv, 60, NULL);
+	if (!WIFEXITED(p.status) || WEXITSTATUS(p.status))
+		LSC_FAIL("callers under --heap full: status 0x%x: %s", p.status, p.err);
+	r = read_rec(path("callers.lsr"));
+	/* Every allocation under its own path, exactly; what each kept, exactly. */
+	ASSERT_EQ(heap_under(r, LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, "from_orders"), 48.0 * 100000);
+	ASSERT_EQ(heap_under(r, LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, "from_users"), 80.0 * 100000);
+	ASSERT_EQ(heap_under(r, LOOPSCOPE__SAMPLE_KIND__ALLOC_COUNT, "take_buffer"), 200000);
+	ASSERT_EQ(heap_under(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, "from_orders"), 48.0 * 50000);
+	ASSERT_EQ(heap_under(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, "from_users"), 80.0 * 50000);
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
 	  TEST_ENTRY(handle_leak_shows_in_the_windows),
 	  TEST_ENTRY(a_crash_leaves_a_readable_recording_with_its_stack),
@@ -610,4 +633,5 @@ TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
 	  TEST_ENTRY(torture_threads_forks_and_exits_in_every_heap_mode),
 	  TEST_ENTRY(native_leak_exact_in_full_mode_estimated_in_sampled),
 	  TEST_ENTRY(node_gc_events_match_perf_hooks_and_heap_full_mode_runs),
-	  TEST_ENTRY(wall_samples_put_off_cpu_time_where_the_loop_sleeps))
+	  TEST_ENTRY(wall_samples_put_off_cpu_time_where_the_loop_sleeps),
+	  TEST_ENTRY(full_mode_tells_apart_stacks_that_meet_at_the_same_frame))
