@@ -31,7 +31,6 @@
 #include <link.h>
 #include <malloc.h>
 #include <pthread.h>
-#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -122,16 +121,16 @@ static inline __attribute__((always_inline)) uint32_t site_here(void)
  * --heap full takes a stack for every allocation; unwinding is most of its cost. A program
  * allocates from the same few places over and over, with the same stack below them, so each
  * thread keeps the stacks it unwound, keyed by the caller's frame at the allocation (return
- * address, stack pointer, frame pointer), with every stack slot the unwinder read on the way
- * (each return address, each saved frame pointer) and the value it found there. Unwinding is a
- * function of those registers and those slots: when the key matches and every slot still holds
- * its value, unwinding again would give the very same frames, so the cached site is the answer.
- * Nothing is guessed for the code compilers emit, whose frame address (CFA) is the stack or the
- * frame pointer plus a constant. A stack whose unwinding depends on anything else is not cached:
- * a signal frame, a slot outside the thread's own stack (a coroutine's or an alternate signal
- * stack). The one rule left out of the check is a CFA computed from memory (GCC's DRAP frames,
- * for over-aligned locals): such a frame could be reported with the stack it had at the same
- * key before, if the old return-address slot still held the same value.
+ * address and stack pointer, and its frame pointer when that mattered), with every stack slot
+ * whose value the unwinder's result depended on: each return address, and the saved frame
+ * pointer of each frame whose address (CFA) was computed from the frame pointer. When the key
+ * matches and every slot still holds its value, unwinding again would give the very same frames,
+ * so the cached site is the answer. A frame's CFA is taken as computed from the frame pointer
+ * when it equals rbp + 16 (what compilers emit with a frame pointer, and what libunwind assumes
+ * for code without unwind information), else from the stack pointer. Not cached: stacks through
+ * a signal frame, or with a slot outside the thread's own stack (a coroutine's, an alternate
+ * signal stack). Not covered by the check: a CFA computed from other memory (GCC's DRAP frames,
+ * for over-aligned locals), or from rbp with another offset (hand-written assembly).
  */
 struct caller {
 	uintptr_t ip, sp, bp;
@@ -149,6 +148,7 @@ struct caller {
 struct uc_entry {
 	uintptr_t ip, sp, bp; /* ip 0: empty */
 	uint32_t site, nchecks;
+	int need_bp; /* some frame's address came from the caller's rbp */
 	struct {
 		uintptr_t addr, value;
 	} check[2 * LSC_AGENT_MAX_FRAMES];
@@ -210,7 +210,7 @@ static struct ucache *my_ucache(void)
 
 static inline struct uc_entry *uc_slot(struct ucache *c, const struct caller *k)
 {
-	uintptr_t h = (k->ip ^ (k->sp >> 4) ^ (k->bp << 7)) * 0x9e3779b97f4a7c15ULL;
+	uintptr_t h = (k->ip ^ (k->sp >> 4)) * 0x9e3779b97f4a7c15ULL;
 
 	return &c->e[h >> 59];
 }
@@ -222,10 +222,11 @@ static __attribute__((noinline)) uint32_t site_learn(const struct caller *k, str
 	uint64_t f[LSC_AGENT_MAX_FRAMES];
 	unw_context_t uc;
 	unw_cursor_t cur;
-	unw_word_t ip, sp;
+	unw_word_t ip, sp, bp, cfa;
 	unw_save_loc_t loc;
+	uintptr_t bp_from = 0; /* the slot this frame's rbp was read from; 0: the key's rbp */
 	uint32_t n = 0, checks = 0, s;
-	int ok = e != NULL, r;
+	int ok = e != NULL, need_bp = 0;
 
 	if (unw_getcontext(&uc) || unw_init_local(&cur, &uc))
 		return 1;
@@ -243,37 +244,52 @@ static __attribute__((noinline)) uint32_t site_learn(const struct caller *k, str
 		ok = 0; /* not the frame the key describes: do not cache */
 	for (;;) {
 		f[n++] = (uint64_t)ip;
-		if (n == LSC_AGENT_MAX_FRAMES || (r = unw_step(&cur)) <= 0)
+		if (unw_get_reg(&cur, UNW_X86_64_RBP, &bp) < 0)
+			ok = 0;
+		if (n == LSC_AGENT_MAX_FRAMES || unw_step(&cur) <= 0)
 			break;
-		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0)
+		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0 ||
+		    unw_get_reg(&cur, UNW_REG_SP, &cfa) < 0)
 			break;
+		/* This frame's address came from its rbp (rbp + 16, as compilers emit with a frame
+		 * pointer, and as libunwind assumes for code without unwind info): then rbp
+		 * decided the rest, and where rbp came from is checked. Otherwise it came from
+		 * the stack pointer, and rbp's value did not matter here. */
+		if (cfa == bp + 16) {
+			if (!bp_from)
+				need_bp = 1;
+			else if (ok && checks < 2 * LSC_AGENT_MAX_FRAMES) {
+				e->check[checks].addr = bp_from;
+				e->check[checks++].value = bp;
+			}
+		}
 		/* A signal frame restores every register from memory: not cacheable. */
 		if (unw_is_signal_frame(&cur) > 0)
 			ok = 0;
-		/* where this return address, and the frame pointer to go with it, were read */
+		/* where this return address was read */
 		if (unw_get_save_loc(&cur, UNW_REG_IP, &loc) || loc.type != UNW_SLT_MEMORY ||
 		    loc.u.addr < k->sp || loc.u.addr + sizeof(uintptr_t) > c_hi)
 			ok = 0;
-		else {
+		else if (ok && checks < 2 * LSC_AGENT_MAX_FRAMES) {
 			e->check[checks].addr = loc.u.addr;
 			e->check[checks++].value = *(uintptr_t *)loc.u.addr;
 		}
-		if (unw_get_save_loc(&cur, UNW_X86_64_RBP, &loc))
+		/* and where the next frame's rbp comes from */
+		if (unw_get_save_loc(&cur, UNW_X86_64_RBP, &loc) || loc.type == UNW_SLT_REG ||
+		    loc.type == UNW_SLT_NONE)
 			ok = 0;
-		else if (loc.type == UNW_SLT_MEMORY && loc.u.addr >= k->sp &&
-			 loc.u.addr + sizeof(uintptr_t) <= c_hi) {
-			e->check[checks].addr = loc.u.addr;
-			e->check[checks++].value = *(uintptr_t *)loc.u.addr;
-		} else if (loc.type == UNW_SLT_REG ||
-			   (loc.type == UNW_SLT_MEMORY && loc.u.addr < k->sp - 4096))
-			ok = 0; /* below the agent's own frames: not a slot of the caller's stack */
-		/* else: not saved since the caller's frame, whose rbp is in the key */
+		else if (loc.u.addr >= k->sp && loc.u.addr + sizeof(uintptr_t) <= c_hi)
+			bp_from = loc.u.addr;
+		else if (loc.u.addr >= k->sp)
+			ok = 0;
+		/* else: in the agent's frames below the key, so unchanged since the caller */
 	}
 	s = lsc_heap_site(&sites, f, n);
 	if (ok) {
 		e->ip = 0;
 		e->sp = k->sp;
 		e->bp = k->bp;
+		e->need_bp = need_bp;
 		e->site = s;
 		e->nchecks = checks;
 		atomic_signal_fence(
@@ -294,7 +310,7 @@ static inline __attribute__((always_inline)) uint32_t site_of(const struct calle
 	c = my_ucache();
 	if (c && k->sp >= c->lo && k->sp < c->hi) {
 		e = uc_slot(c, k);
-		if (e->ip == k->ip && e->sp == k->sp && e->bp == k->bp) {
+		if (e->ip == k->ip && e->sp == k->sp && (!e->need_bp || e->bp == k->bp)) {
 			for (i = 0; i < e->nchecks; i++)
 				if (*(const uintptr_t *)e->check[i].addr != e->check[i].value)
 					break;
@@ -595,24 +611,27 @@ EXPORT void *reallocarray(void *p, size_t k, size_t size)
 	return realloc_impl(p, n, &c);
 }
 
+/* memalign and aligned_alloc: the real one (which judges the alignment) unless in full mode. */
+static inline __attribute__((always_inline)) void *
+aligned_impl(void *(*real)(size_t, size_t), size_t align, size_t n, const struct caller *k)
+{
+	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
+		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real(align, n), n) : real(align, n);
+	return alloc_impl(n, align, 0, k);
+}
+
 EXPORT void *memalign(size_t align, size_t n)
 {
 	struct caller k = CALLER_HERE();
 
-	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
-		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real_memalign(align, n), n)
-						: real_memalign(align, n);
-	return alloc_impl(n, align, 0, &k);
+	return aligned_impl(real_memalign, align, n, &k);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)
 {
 	struct caller k = CALLER_HERE();
 
-	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
-		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real_aligned_alloc(align, n), n)
-						: real_aligned_alloc(align, n);
-	return alloc_impl(n, align, 0, &k);
+	return aligned_impl(real_aligned_alloc, align, n, &k);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
@@ -678,14 +697,6 @@ EXPORT size_t malloc_usable_size(void *p)
 
 /* ------------------------------------------------------------------ lifecycle */
 
-static void *map_cache(size_t bytes)
-{
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	uintptr_t me = (uintptr_t)arg;
@@ -733,7 +744,7 @@ void lsc__heap_start(int m, uint64_t every)
 	if (m != LSC_HEAP_OFF) {
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 		if (m == LSC_HEAP_FULL) {
-			ucaches = map_cache(UC_CACHES * sizeof(*ucaches));
+			ucaches = lsc_map_zeroed(UC_CACHES * sizeof(*ucaches));
 			uc_key_ok = pthread_key_create(&uc_key, uc_release) == 0;
 		}
 		if (lsc_heap_sites_init(&sites, 1u << 18, 1u << 23) ||

@@ -22,7 +22,7 @@
 #define TOMB   1ULL /* a removed sample: lookups go on past it, inserts may reuse it */
 #define PROBES 64
 
-static void *map_zeroed(size_t bytes)
+void *lsc_map_zeroed(size_t bytes)
 {
 	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -45,9 +45,9 @@ static uint64_t mix(uint64_t h)
 int lsc_heap_sites_init(struct lsc_heap_sites *t, uint32_t cap, uint64_t frames_cap)
 {
 	memset(t, 0, sizeof(*t));
-	t->site = map_zeroed((size_t)cap * sizeof(*t->site));
-	t->index = map_zeroed((size_t)cap * 2 * sizeof(*t->index));
-	t->frames = map_zeroed(frames_cap * sizeof(*t->frames));
+	t->site = lsc_map_zeroed((size_t)cap * sizeof(*t->site));
+	t->index = lsc_map_zeroed((size_t)cap * 2 * sizeof(*t->index));
+	t->frames = lsc_map_zeroed(frames_cap * sizeof(*t->frames));
 	if (!t->site || !t->index || !t->frames)
 		return -1;
 	t->cap = cap;
@@ -58,7 +58,7 @@ int lsc_heap_sites_init(struct lsc_heap_sites *t, uint32_t cap, uint64_t frames_
 	return 0;
 }
 
-uint64_t lsc_heap_hash_frames(const uint64_t *f, uint32_t n)
+uint64_t lsc_hash_frames(const uint64_t *f, uint32_t n)
 {
 	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
 	uint32_t i;
@@ -82,7 +82,7 @@ static int same(const struct lsc_heap_sites *t, uint32_t s, uint64_t h, const ui
 
 uint32_t lsc_heap_site(struct lsc_heap_sites *t, const uint64_t *f, uint32_t n)
 {
-	uint64_t h = lsc_heap_hash_frames(f, n), off;
+	uint64_t h = lsc_hash_frames(f, n), off;
 	uint32_t mask = t->cap * 2 - 1, j = (uint32_t)h & mask, probes, s, mine = 0;
 
 	for (probes = 0; probes < t->cap * 2; probes++, j = (j + 1) & mask) {
@@ -140,8 +140,8 @@ void lsc_heap_count_free(struct lsc_heap_sites *t, uint32_t s, uint64_t bytes, u
 int lsc_heap_samples_init(struct lsc_heap_samples *s, uint32_t slots, uint32_t filter)
 {
 	memset(s, 0, sizeof(*s));
-	s->slot = map_zeroed((size_t)slots * sizeof(*s->slot));
-	s->filter = map_zeroed(filter);
+	s->slot = lsc_map_zeroed((size_t)slots * sizeof(*s->slot));
+	s->filter = lsc_map_zeroed(filter);
 	if (!s->slot || !s->filter)
 		return -1;
 	s->mask = slots - 1;

@@ -22,7 +22,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,22 +114,10 @@ static void put(const Loopscope__Record *r)
 
 /* ------------------------------------------------------------------ stacks */
 
-static uint64_t hash_frames(const uint64_t *f, uint32_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-	uint32_t i;
-
-	for (i = 0; i < n; i++) {
-		h = (h ^ f[i]) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 32;
-	}
-	return h ? h : 1;
-}
-
 /* The id of this stack, writing its Stack record the first time; 0 when the table is full. */
 static uint32_t intern(const uint64_t *f, uint32_t n)
 {
-	uint64_t h = hash_frames(f, n);
+	uint64_t h = lsc_hash_frames(f, n);
 	size_t j = h & (STACK_CAP * 2 - 1);
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Stack s = LOOPSCOPE__STACK__INIT;
@@ -765,32 +752,24 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-static void *map_bytes(size_t bytes)
-{
-	void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
 int lsc__writer_start(void)
 {
 	sigset_t all, old;
 	int err;
 
-	W.out = map_bytes(OUT_CAP);
-	W.stacks = map_bytes(STACK_CAP * 2 * sizeof(*W.stacks));
+	W.out = lsc_map_zeroed(OUT_CAP);
+	W.stacks = lsc_map_zeroed(STACK_CAP * 2 * sizeof(*W.stacks));
 	W.frames_cap = (uint64_t)STACK_CAP * 32;
-	W.frames = map_bytes(W.frames_cap * sizeof(*W.frames));
-	W.cpu = map_bytes(ACC_CAP * sizeof(*W.cpu));
-	W.blk = map_bytes(ACC_CAP * sizeof(*W.blk));
-	W.off = map_bytes(ACC_CAP * sizeof(*W.off));
+	W.frames = lsc_map_zeroed(W.frames_cap * sizeof(*W.frames));
+	W.cpu = lsc_map_zeroed(ACC_CAP * sizeof(*W.cpu));
+	W.blk = lsc_map_zeroed(ACC_CAP * sizeof(*W.blk));
+	W.off = lsc_map_zeroed(ACC_CAP * sizeof(*W.off));
 	if (lsc__heap_sites()) {
 		int k;
 
-		W.hstack = map_bytes(ACC_CAP * sizeof(*W.hstack));
+		W.hstack = lsc_map_zeroed(ACC_CAP * sizeof(*W.hstack));
 		for (k = 0; k < 5; k++)
-			W.hval[k] = map_bytes(ACC_CAP * sizeof(*W.hval[k]));
+			W.hval[k] = lsc_map_zeroed(ACC_CAP * sizeof(*W.hval[k]));
 		if (!W.hstack || !W.hval[4])
 			W.hstack = NULL; /* no snapshots; the rest goes on */
 	}
