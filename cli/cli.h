@@ -52,9 +52,17 @@ int lsc_cli_read_recording(const char *path, struct lsc_recording **out);
 /* A symbolizer for what the recording's own symbols leave open; NULL when none can be built. */
 struct lsc_symbolizer *lsc_cli_symbolizer(const struct lsc_recording *r);
 
+/* Three lines on stderr after a capture: "SUBJECT VERB N s (HOW)" with the loop's numbers, the
+ * report's first finding, and where the recording is. */
+void lsc_cli_summary(const char *path, const char *subject, const char *verb, const char *how);
+
 int cmd_report(int argc, char **argv);
 int cmd_flame(int argc, char **argv);
 int cmd_symbolize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+/* A process id from an option value, or a usage error (returns non-zero). */
+int lsc_cli_parse_pid(const char *cmd, const char *v, int *pid);
 
 #endif

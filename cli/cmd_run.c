@@ -88,33 +88,6 @@ static size_t list_isolate_logs(char names[][256], size_t cap)
 	return n;
 }
 
-static void summary(const char *path, const char *cmd, int status)
-{
-	struct lsc_recording *r = NULL;
-	struct lsc_report *rep = calloc(1, sizeof(*rep));
-
-	/* The recording is symbolized by now: its own symbols are all the report needs. */
-	if (!rep || lsc_recording_read(path, &r, NULL) || lsc_report_build(r, NULL, rep)) {
-		fprintf(stderr, "loopscope: recording: %s\n", path);
-		goto out;
-	}
-	fprintf(stderr,
-		"loopscope: %s ran %.1f s (%s); ELU %.2f, lag p99 %.1f ms, %llu blocking calls (%.1f ms)\n",
-		cmd, rep->duration_ns / 1e9,
-		WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited", rep->elu_mean,
-		rep->lag_p99 / 1e6, (unsigned long long)rep->blocking_count,
-		rep->blocking_total_ns / 1e6);
-	if (rep->nfindings)
-		fprintf(stderr, "loopscope: %s: %s\n", rep->findings[0].title,
-			rep->findings[0].evidence);
-	else
-		fprintf(stderr, "loopscope: no problem found by the default rules\n");
-	fprintf(stderr, "loopscope: recording: %s (loopscope report %s)\n", path, path);
-out:
-	free(rep);
-	lsc_recording_free(r);
-}
-
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -306,6 +279,7 @@ int cmd_run(int argc, char **argv)
 				unlink(isolate_after[i]);
 		}
 	}
-	summary(output, argv[optind], status);
+	lsc_cli_summary(output, argv[optind], "ran",
+			WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }

@@ -9,6 +9,7 @@
  *   4. tests: tests/cli/ (golden output, bad input: one error line, exit code, no partial file).
  */
 #include "cli.h"
+#include "lsc_report.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,24 @@ static const struct lsc_cmd commands[] = {
 	 "\n"
 	 "The agent also works preloaded by hand: agent/README.md lists its LOOPSCOPE_* settings.\n",
 	 cmd_run},
+	{"attach", "attach to a running process with eBPF and record it (root; no restart)",
+	 "usage: loopscope attach -p PID [-d DURATION] [-o REC] [options]\n"
+	 "\n"
+	 "Attaches eBPF programs to a running Node.js or libuv program: event-loop utilization,\n"
+	 "busy segments and lag from its epoll syscalls, blocking syscalls on the loop thread with\n"
+	 "their stacks, the thread pool's queue depth, handles, GC pauses and CPU stacks. Shows a\n"
+	 "status line each second; stops at the duration, Ctrl-C or the process's exit; detaches,\n"
+	 "finalizes the recording (symbols) and prints the report's headline.\n"
+	 "\n"
+	 "  -p, --pid PID           the process\n"
+	 "  -d, --duration D        stop after D (10, 10s, 500ms, 2m; default: until Ctrl-C)\n"
+	 "  -o REC                  the recording (default: NAME-PID-YYYYmmdd-HHMMSS.lsr here)\n"
+	 "  --cpu-hz N              CPU samples per second (default 99; 0: none)\n"
+	 "  --block-threshold MS    record loop-thread syscalls this long or longer (default 1)\n"
+	 "  --stacks fp             user stacks by frame pointers (the default and, for now, only)\n"
+	 "\n"
+	 "Needs CAP_BPF and CAP_PERFMON (root). The target is not restarted and keeps running.\n",
+	 cmd_attach},
 	{"report", "what a person reads first: the numbers and a diagnosis",
 	 "usage: loopscope report REC [--json] [-o FILE]\n"
 	 "\n"
@@ -283,4 +302,30 @@ int main(int argc, char **argv)
 		if (strcmp(commands[i].name, argv[1]) == 0)
 			return commands[i].run(argc - 1, argv + 1);
 	return lsc_usage_error(NULL, "no command '%s'", argv[1]);
+}
+
+void lsc_cli_summary(const char *path, const char *subject, const char *verb, const char *how)
+{
+	struct lsc_recording *r = NULL;
+	struct lsc_report *rep = calloc(1, sizeof(*rep));
+
+	/* The recording is symbolized by now: its own symbols are all the report needs. */
+	if (!rep || lsc_recording_read(path, &r, NULL) || lsc_report_build(r, NULL, rep)) {
+		fprintf(stderr, "loopscope: recording: %s\n", path);
+		goto out;
+	}
+	fprintf(stderr,
+		"loopscope: %s %s %.1f s (%s); ELU %.2f, lag p99 %.1f ms, %llu blocking calls "
+		"(%.1f ms)\n",
+		subject, verb, rep->duration_ns / 1e9, how, rep->elu_mean, rep->lag_p99 / 1e6,
+		(unsigned long long)rep->blocking_count, rep->blocking_total_ns / 1e6);
+	if (rep->nfindings)
+		fprintf(stderr, "loopscope: %s: %s\n", rep->findings[0].title,
+			rep->findings[0].evidence);
+	else
+		fprintf(stderr, "loopscope: no problem found by the default rules\n");
+	fprintf(stderr, "loopscope: recording: %s (loopscope report %s)\n", path, path);
+out:
+	free(rep);
+	lsc_recording_free(r);
 }

@@ -1,0 +1,608 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * loop.bpf.c — loopscope's eBPF programs for one target process (target_tgid):
+ *  - the event loop from epoll syscalls (tp_btf sys_enter/sys_exit, about 0.1 µs a syscall, never
+ *    a uprobe on a per-iteration path): ELU (time blocked in epoll waits), iterations, busy
+ *    segments and the lag a 1 ms repeating timer would see, as histograms in the kernel — the
+ *    same accounting as the agent's agent/loop.c;
+ *  - syscalls a loop thread makes while busy: counted, and those over the threshold sent to user
+ *    space with their user stack;
+ *  - the libuv thread pool's queue depth and busy workers (walking the static `wq` list) and the
+ *    loop's handles by type (walking `handle_queue`), read from the main loop's epoll entries;
+ *  - CPU samples (perf_event), counted per (thread, user stack, kernel stack);
+ *  - GC pauses: refloop's USDT probes, or uprobes on V8's GCTracer in Node.js, with the RSS.
+ * Everything is aggregated here; user space reads the totals once a window.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/usdt.bpf.h>
+
+#include "loop.h"
+
+#define NR_EPOLL_WAIT	232
+#define NR_EPOLL_PWAIT	281
+#define NR_EPOLL_PWAIT2 441
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the loader before load. */
+const volatile __u32 target_tgid;
+const volatile __u64 block_threshold_ns = 1000000;
+const volatile __u64 addr_wq, addr_slow_marker, addr_slow_wq, addr_idle_threads, addr_nthreads;
+const volatile __u64 addr_default_loop;
+
+/* Read by the loader (mmap'd .bss). */
+struct lscb_loop loops[LSCB_MAX_LOOPS];
+__u64 hist[LSCB_MAX_LOOPS][2][LSCB_HIST_BUCKETS];
+__u32 nloops;
+__u64 dropped_events;
+
+struct thread_state {
+	__u32 slot;
+	__u32 in_poll, timeout_nz, after_empty_check;
+	__u64 enter_ns, busy_start_ns, next_due_ns, last_fire_ns;
+	__u64 sys_enter_ns, pool_at_ns;
+	__s64 sys_nr;
+	__u64 gc_start_ns;
+	__u32 gc_kind, pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct thread_state);
+} threads SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+/*
+ * Syscall stacks: the user IP at a syscall is inside a libc wrapper, built without frame pointers,
+ * where rbp may hold anything: a frame-pointer walk from there goes astray at the first step. The
+ * loader reads libc's unwind tables for every syscall instruction and gives the frame's rule here
+ * (keyed by the address after the instruction): from it the wrapper's return address and the
+ * caller's rbp, and from there the frame-pointer chain of the program's own code.
+ */
+struct leaf_rule {
+	__s32 cfa_off; /* CFA = rsp + cfa_off */
+	__s32 rbp_off; /* rbp saved at CFA + rbp_off, when rbp_saved */
+	__u32 rbp_saved;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct leaf_rule);
+} leaf_rules SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 16384);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, 127 * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct lscb_cpu_key);
+	__type(value, __u64);
+} cpu_counts SEC(".maps");
+
+static __always_inline int is_target(__u32 *tid)
+{
+	__u64 pt = bpf_get_current_pid_tgid();
+
+	*tid = (__u32)pt;
+	return (pt >> 32) == target_tgid;
+}
+
+/* ------------------------------------------------------------------ histograms */
+
+static __always_inline __u32 msb64(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) {
+		v >>= 32;
+		r += 32;
+	}
+	if (v >> 16) {
+		v >>= 16;
+		r += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		r += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		r += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		r += 2;
+	}
+	if (v >> 1)
+		r += 1;
+	return r;
+}
+
+/* formats/lsc_hist.c's lsc_hist_index */
+static __always_inline __u32 hist_index(__u64 v)
+{
+	__u32 m, shift, idx;
+
+	if (v < (1u << LSCB_HIST_SUB_BITS))
+		return (__u32)v;
+	m = msb64(v);
+	shift = m - (LSCB_HIST_SUB_BITS - 1);
+	idx = (1u << LSCB_HIST_SUB_BITS) + (shift - 1) * LSCB_HIST_HALF +
+	      (__u32)((v >> shift) - LSCB_HIST_HALF);
+	return idx < LSCB_HIST_BUCKETS ? idx : LSCB_HIST_BUCKETS - 1;
+}
+
+static __always_inline void hist_add(__u32 slot, int kind, __u64 v, __u64 n)
+{
+	__u32 idx = hist_index(v);
+
+	if (slot >= LSCB_MAX_LOOPS || idx >= LSCB_HIST_BUCKETS)
+		return;
+	hist[slot][kind & 1][idx] += n;
+}
+
+/* ------------------------------------------------------------------ the pool and the handles */
+
+struct walk {
+	__u64 node, head, skip;
+	__u32 count;
+};
+
+static long walk_step(__u32 i, struct walk *w)
+{
+	if (w->node == w->head || !w->node)
+		return 1;
+	if (w->node != w->skip)
+		w->count++;
+	if (bpf_probe_read_user(&w->node, sizeof(w->node), (void *)w->node))
+		return 1;
+	return 0;
+}
+
+/* Entries of a libuv queue (uv__queue / QUEUE: the next pointer first), skip left out. */
+static __always_inline __u32 queue_length(__u64 head, __u64 skip)
+{
+	struct walk w = {.head = head, .skip = skip};
+
+	if (!head || bpf_probe_read_user(&w.node, sizeof(w.node), (void *)head))
+		return 0;
+	bpf_loop(65536, walk_step, &w, 0);
+	return w.count;
+}
+
+static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state *t, __u64 now)
+{
+	__u32 idle = 0, n = 0, depth;
+
+	if (!addr_wq || now - t->pool_at_ns < 100000) /* at most every 100 µs */
+		return;
+	t->pool_at_ns = now;
+	depth = queue_length(addr_wq, addr_slow_marker) + queue_length(addr_slow_wq, 0);
+	bpf_probe_read_user(&idle, sizeof(idle), (void *)addr_idle_threads);
+	bpf_probe_read_user(&n, sizeof(n), (void *)addr_nthreads);
+	L->pool_depth = depth;
+	if (depth > L->pool_depth_max)
+		L->pool_depth_max = depth;
+	L->pool_threads = n;
+	if (n >= idle && n - idle > L->pool_busy_max)
+		L->pool_busy_max = n - idle;
+	L->pool_samples++;
+}
+
+struct hwalk {
+	__u64 node, head;
+	__u32 counts[LSCB_HANDLE_TYPES];
+};
+
+static long handle_step(__u32 i, struct hwalk *w)
+{
+	__s32 type = 0;
+
+	if (w->node == w->head || !w->node)
+		return 1;
+	/* uv_handle_t: type at +16, handle_queue at +32 (uv.h 1.44 and node's 1.46 agree) */
+	bpf_probe_read_user(&type, sizeof(type), (void *)(w->node - 32 + 16));
+	if (type >= 0 && type < LSCB_HANDLE_TYPES)
+		w->counts[type]++;
+	if (bpf_probe_read_user(&w->node, sizeof(w->node), (void *)w->node))
+		return 1;
+	return 0;
+}
+
+static __always_inline void handles_sample(struct lscb_loop *L, __u64 now)
+{
+	struct hwalk w = {};
+	__u32 i, v[2] = {};
+
+	if (!addr_default_loop || now - L->handles_at_ns < 100000000) /* every 100 ms */
+		return;
+	L->handles_at_ns = now;
+	/* uv_loop_t: active_handles +8, handle_queue +16, active_reqs.count +32 */
+	bpf_probe_read_user(&v[0], sizeof(v[0]), (void *)(addr_default_loop + 8));
+	bpf_probe_read_user(&v[1], sizeof(v[1]), (void *)(addr_default_loop + 32));
+	w.head = addr_default_loop + 16;
+	if (bpf_probe_read_user(&w.node, sizeof(w.node), (void *)w.head))
+		return;
+	bpf_loop(65536, handle_step, &w, 0);
+	L->active_handles = v[0];
+	L->active_reqs = v[1];
+	for (i = 0; i < LSCB_HANDLE_TYPES; i++)
+		L->handles[i] = w.counts[i];
+	L->handles_known = 1;
+}
+
+struct fpwalk {
+	__u64 bp, lo;
+	__u64 *frames;
+	__u32 n;
+};
+
+static long fp_step(__u32 i, struct fpwalk *w)
+{
+	__u64 next[2];
+
+	if (w->n >= LSCB_MAX_FRAMES || !w->bp || w->bp < w->lo || (w->bp & 7))
+		return 1;
+	if (bpf_probe_read_user(next, sizeof(next), (void *)w->bp) || !next[1])
+		return 1;
+	w->frames[w->n & (LSCB_MAX_FRAMES - 1)] = next[1];
+	w->n++;
+	if (next[0] <= w->bp) /* frames go up the stack */
+		return 1;
+	w->bp = next[0];
+	return 0;
+}
+
+/* The user stack at a syscall, leaf first; the number of frames. */
+static __always_inline __u32 syscall_stack(void *ctx, struct pt_regs *regs, __u64 *frames)
+{
+	__u64 ip = BPF_CORE_READ(regs, ip), sp = BPF_CORE_READ(regs, sp),
+	      bp = BPF_CORE_READ(regs, bp);
+	struct leaf_rule *r = bpf_map_lookup_elem(&leaf_rules, &ip);
+	struct fpwalk w = {};
+	__u64 cfa, ra = 0;
+	long n;
+
+	if (!r) {
+		n = bpf_get_stack(ctx, frames, LSCB_MAX_FRAMES * sizeof(__u64), BPF_F_USER_STACK);
+		return n > 0 ? (__u32)((__u64)n / 8) : 0;
+	}
+	cfa = sp + r->cfa_off;
+	frames[0] = ip;
+	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)) || !ra)
+		return 1;
+	frames[1] = ra;
+	if (r->rbp_saved && bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + r->rbp_off)))
+		return 2;
+	w.bp = bp;
+	w.lo = cfa;
+	w.frames = frames;
+	w.n = 2;
+	bpf_loop(LSCB_MAX_FRAMES, fp_step, &w, 0);
+	return w.n;
+}
+
+/* ------------------------------------------------------------------ the loop */
+
+static __always_inline struct thread_state *loop_thread(__u32 tid, __u64 now)
+{
+	struct thread_state *t = bpf_map_lookup_elem(&threads, &tid), fresh = {};
+	__u32 slot;
+
+	if (t)
+		return t;
+	slot = __sync_fetch_and_add(&nloops, 1);
+	if (slot >= LSCB_MAX_LOOPS)
+		return NULL;
+	loops[slot].tid = tid;
+	fresh.slot = slot;
+	fresh.busy_start_ns = now;
+	fresh.next_due_ns = now + LSCB_LAG_PERIOD_NS;
+	fresh.last_fire_ns = now;
+	fresh.sys_nr = -1;
+	bpf_map_update_elem(&threads, &tid, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&threads, &tid);
+}
+
+static __always_inline void fire(struct thread_state *t, __u64 now)
+{
+	hist_add(t->slot, LSCB_HIST_LAG, now - t->last_fire_ns, 1);
+	t->last_fire_ns = now;
+	t->next_due_ns = now + LSCB_LAG_PERIOD_NS;
+}
+
+static __always_inline void poll_enter(__u32 tid, struct thread_state *t, __u64 now, int timeout)
+{
+	__u64 busy = now > t->busy_start_ns ? now - t->busy_start_ns : 0;
+	int pair = t->after_empty_check && busy < LSCB_MERGE_GAP_NS;
+	__u32 slot = t->slot;
+	struct lscb_loop *L;
+
+	if (slot >= LSCB_MAX_LOOPS)
+		return;
+	L = &loops[slot];
+	t->enter_ns = now;
+	t->in_poll = 1;
+	t->timeout_nz = timeout != 0;
+	t->after_empty_check = 0;
+	if (!pair) {
+		L->iterations++;
+		hist_add(slot, LSCB_HIST_BUSY, busy, 1);
+		if (t->next_due_ns <= now)
+			fire(t, now);
+	}
+	if (timeout != 0) {
+		L->wait_enter_ns = now;
+		L->in_wait = 1;
+	}
+	if (tid == target_tgid) {
+		pool_sample(L, t, now);
+		handles_sample(L, now);
+	}
+}
+
+static __always_inline void poll_exit(struct thread_state *t, __u64 now, long ret)
+{
+	__u32 slot = t->slot;
+	struct lscb_loop *L;
+	__u64 n;
+
+	if (slot >= LSCB_MAX_LOOPS)
+		return;
+	L = &loops[slot];
+	t->in_poll = 0;
+	t->busy_start_ns = now;
+	if (!t->timeout_nz) {
+		t->after_empty_check = ret == 0;
+		return;
+	}
+	L->in_wait = 0;
+	if (now > t->enter_ns)
+		L->idle_ns += now - t->enter_ns;
+	/* Waiting in epoll, the timer would have woken the loop on time, once per period. */
+	if (t->next_due_ns <= now) {
+		n = (now - t->next_due_ns) / LSCB_LAG_PERIOD_NS + 1;
+		hist_add(slot, LSCB_HIST_LAG, LSCB_LAG_PERIOD_NS, n);
+		t->last_fire_ns = t->next_due_ns + (n - 1) * LSCB_LAG_PERIOD_NS;
+		t->next_due_ns = t->last_fire_ns + LSCB_LAG_PERIOD_NS;
+	}
+}
+
+static __always_inline int epoll_timeout(struct pt_regs *regs, long id)
+{
+	struct __kernel_timespec ts = {};
+	void *p;
+
+	if (id != NR_EPOLL_PWAIT2)
+		return (int)BPF_CORE_READ(regs, r10);
+	p = (void *)BPF_CORE_READ(regs, r10);
+	if (!p)
+		return -1;
+	if (bpf_probe_read_user(&ts, sizeof(ts), p))
+		return -1;
+	return ts.tv_sec || ts.tv_nsec ? 1 : 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
+{
+	struct thread_state *t;
+	__u64 now;
+	__u32 tid;
+
+	if (!is_target(&tid))
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (id == NR_EPOLL_WAIT || id == NR_EPOLL_PWAIT || id == NR_EPOLL_PWAIT2) {
+		t = loop_thread(tid, now);
+		if (t)
+			poll_enter(tid, t, now, epoll_timeout(regs, id));
+		return 0;
+	}
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t || t->in_poll)
+		return 0;
+	t->sys_enter_ns = now;
+	t->sys_nr = id;
+	return 0;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	struct thread_state *t;
+	struct lscb_event *e;
+	struct lscb_loop *L;
+	__u64 now, dur;
+	__u32 tid, slot;
+
+	if (!is_target(&tid))
+		return 0;
+	t = bpf_map_lookup_elem(&threads, &tid);
+	if (!t)
+		return 0;
+	now = bpf_ktime_get_ns();
+	if (t->in_poll) {
+		poll_exit(t, now, ret);
+		return 0;
+	}
+	if (t->sys_nr < 0 || !t->sys_enter_ns)
+		return 0;
+	slot = t->slot;
+	if (slot >= LSCB_MAX_LOOPS)
+		return 0;
+	L = &loops[slot];
+	dur = now - t->sys_enter_ns;
+	L->syscalls++;
+	L->syscall_ns += dur;
+	if (dur >= block_threshold_ns) {
+		L->blocking++;
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (!e) {
+			__sync_fetch_and_add(&dropped_events, 1);
+		} else {
+			e->type = LSCB_EV_BLOCKING;
+			e->tid = tid;
+			e->t_ns = t->sys_enter_ns;
+			e->dur_ns = dur;
+			e->result = ret;
+			e->nr = (__u32)t->sys_nr;
+			e->heap_before = e->heap_after = e->rss_bytes = 0;
+			e->nframes = syscall_stack(ctx, regs, e->frames);
+			bpf_ringbuf_submit(e, 0);
+		}
+	}
+	t->sys_nr = -1;
+	t->sys_enter_ns = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ CPU samples */
+
+SEC("perf_event")
+int on_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	struct lscb_cpu_key k = {};
+	__u64 one = 1, *v;
+	__u32 tid;
+
+	if (!is_target(&tid))
+		return 0;
+	k.tid = tid;
+	k.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
+	k.kstack = bpf_get_stackid(ctx, &stacks, 0);
+	v = bpf_map_lookup_elem(&cpu_counts, &k);
+	if (v)
+		__sync_fetch_and_add(v, 1);
+	else
+		bpf_map_update_elem(&cpu_counts, &k, &one, BPF_NOEXIST);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ GC */
+
+static __always_inline __u64 rss_now(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	__s64 pages = 0, c;
+	int i;
+
+	if (!mm)
+		return 0;
+	for (i = 0; i < 4; i++) {
+		if (i == 2) /* MM_SWAPENTS: not resident */
+			continue;
+		c = BPF_CORE_READ(mm, rss_stat[i].count);
+		pages += c > 0 ? c : 0;
+	}
+	return (__u64)pages * 4096;
+}
+
+static __always_inline void gc_event(__u32 tid, __u64 start, __u64 pause, __u32 kind, __u64 before,
+				     __u64 after)
+{
+	struct lscb_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&dropped_events, 1);
+		return;
+	}
+	e->type = LSCB_EV_GC;
+	e->tid = tid;
+	e->t_ns = start;
+	e->dur_ns = pause;
+	e->result = 0;
+	e->nr = kind;
+	e->nframes = 0;
+	e->heap_before = before;
+	e->heap_after = after;
+	e->rss_bytes = rss_now();
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* refloop: gc__end(heap_before, live_after, pause_ns) */
+SEC("usdt")
+int BPF_USDT(on_refloop_gc_end, __u64 before, __u64 after, __u64 pause)
+{
+	__u32 tid;
+	__u64 now;
+
+	if (!is_target(&tid))
+		return 0;
+	now = bpf_ktime_get_ns();
+	gc_event(tid, now - pause, pause, 5 /* FULL */, before, after);
+	return 0;
+}
+
+static __always_inline struct thread_state *gc_thread(__u32 tid)
+{
+	struct thread_state *t = bpf_map_lookup_elem(&threads, &tid), fresh = {};
+
+	if (t)
+		return t;
+	fresh.slot = LSCB_MAX_LOOPS; /* not a loop */
+	fresh.sys_nr = -1;
+	bpf_map_update_elem(&threads, &tid, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&threads, &tid);
+}
+
+/* V8: Heap::PerformGarbageCollection(GarbageCollector collector, ...): 0 scavenger,
+ * 1 mark-compactor, 2 minor mark-compactor. */
+SEC("uprobe") /* BPF_KPROBE reads a uprobe's arguments too (libbpf 1.1 has no BPF_UPROBE) */
+int BPF_KPROBE(on_v8_perform_gc, void *heap, int collector)
+{
+	struct thread_state *t;
+	__u32 tid;
+
+	if (!is_target(&tid) || !(t = gc_thread(tid)))
+		return 0;
+	t->gc_kind = collector == 1 ? 2 /* MARK_COMPACT */ : 1 /* SCAVENGE */;
+	return 0;
+}
+
+SEC("uprobe") /* BPF_KPROBE reads a uprobe's arguments too (libbpf 1.1 has no BPF_UPROBE) */
+int BPF_KPROBE(on_v8_pause_start)
+{
+	struct thread_state *t;
+	__u32 tid;
+
+	if (!is_target(&tid) || !(t = gc_thread(tid)))
+		return 0;
+	t->gc_start_ns = bpf_ktime_get_ns();
+	t->gc_kind = 0;
+	return 0;
+}
+
+SEC("uprobe") /* BPF_KPROBE reads a uprobe's arguments too (libbpf 1.1 has no BPF_UPROBE) */
+int BPF_KPROBE(on_v8_pause_stop)
+{
+	struct thread_state *t;
+	__u64 now;
+	__u32 tid;
+
+	if (!is_target(&tid) || !(t = bpf_map_lookup_elem(&threads, &tid)) || !t->gc_start_ns)
+		return 0;
+	now = bpf_ktime_get_ns();
+	gc_event(tid, t->gc_start_ns, now - t->gc_start_ns, t->gc_kind, 0, 0);
+	t->gc_start_ns = 0;
+	return 0;
+}

@@ -1,0 +1,60 @@
+/*
+ * loop.h — what the eBPF programs (loop.bpf.c) and their loader (attach.c) share: the per-loop
+ * counters the kernel side accumulates and user space reads once a window, and the events it
+ * sends through the ring buffer. Plain fixed-width types so that both compilers agree.
+ */
+#ifndef LSC_BPF_LOOP_H
+#define LSC_BPF_LOOP_H
+
+#define LSCB_MAX_LOOPS	   4
+#define LSCB_HIST_SUB_BITS 8 /* as formats/lsc_hist.h */
+#define LSCB_HIST_HALF	   (1u << (LSCB_HIST_SUB_BITS - 1))
+#define LSCB_HIST_BUCKETS  ((1u << LSCB_HIST_SUB_BITS) + (64 - LSCB_HIST_SUB_BITS) * LSCB_HIST_HALF)
+#define LSCB_HANDLE_TYPES  20
+#define LSCB_MAX_FRAMES	   64
+#define LSCB_LAG_PERIOD_NS 1000000ULL
+#define LSCB_MERGE_GAP_NS  50000ULL /* Node's timeout-0 check then wait: one iteration */
+
+enum { LSCB_HIST_BUSY = 0, LSCB_HIST_LAG = 1 };
+
+/* One loop (a thread polling epoll), cumulative since attach; written by its thread only. */
+struct lscb_loop {
+	__u32 tid;
+	__u32 in_wait; /* in a blocking epoll wait since wait_enter_ns */
+	__u64 wait_enter_ns;
+	__u64 idle_ns; /* time blocked in epoll waits that ended */
+	__u64 iterations;
+	__u64 syscalls, syscall_ns; /* other syscalls while busy */
+	__u64 blocking;		    /* of those, over the threshold */
+	/* thread pool, sampled at epoll entries (main loop only) */
+	__u32 pool_depth, pool_depth_max; /* max since user space last reset it */
+	__u32 pool_threads, pool_busy_max;
+	__u64 pool_samples;
+	/* handles, read at most every 100 ms (main loop only) */
+	__u64 handles_at_ns;
+	__u32 active_handles, active_reqs;
+	__u32 handles[LSCB_HANDLE_TYPES];
+	__u32 handles_known, pad;
+};
+
+enum { LSCB_EV_BLOCKING = 1, LSCB_EV_GC = 2 };
+
+struct lscb_event {
+	__u32 type, tid;
+	__u64 t_ns; /* start, CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 dur_ns;
+	__s64 result; /* syscall return */
+	__u32 nr;     /* syscall number; GC: collector kind (loopscope.proto GcEvent.Kind) */
+	__u32 nframes;
+	__u64 heap_before, heap_after, rss_bytes; /* GC */
+	__u64 frames[LSCB_MAX_FRAMES];		  /* user stack, leaf first */
+};
+
+/* CPU samples: counted per (thread, user stack, kernel stack) in the kernel. */
+struct lscb_cpu_key {
+	__u32 tid;
+	__s32 ustack, kstack; /* ids in the stack-trace map; negative: none */
+	__u32 pad;
+};
+
+#endif

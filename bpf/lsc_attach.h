@@ -1,0 +1,63 @@
+/*
+ * lsc_attach.h — attaching loopscope's eBPF programs to a running process and turning what they
+ * aggregate into a recording (docs/format.md), window by window. Used by `loopscope attach` and
+ * `loopscope top`; the commands never touch a skeleton.
+ */
+#ifndef LSC_ATTACH_H
+#define LSC_ATTACH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lsc_hist.h"
+
+struct lsc_attach_opts {
+	int pid;
+	const char *output; /* the recording; NULL: none (top) */
+	unsigned cpu_hz;    /* 0: no CPU samples */
+	uint64_t block_threshold_ns;
+	uint64_t window_ns;
+};
+
+#define LSC_ATTACH_HANDLE_TYPES 20
+
+/* What the last window said, for a status line or a live view. */
+struct lsc_attach_status {
+	double elapsed_s;
+	int have_window; /* a window has closed */
+	double elu;
+	uint64_t iterations;
+	double window_s;
+	struct lsc_hist busy, lag; /* the last window's */
+	uint32_t pool_depth, pool_depth_max, pool_threads, pool_busy_max;
+	int pool_known;
+	uint32_t active_handles, active_reqs, handles[LSC_ATTACH_HANDLE_TYPES];
+	int handles_known;
+	uint32_t open_fds;
+	uint64_t rss_bytes;
+	uint64_t gc_count, gc_pause_ns; /* in the last window */
+	char top_blocking[128];		/* the last window's longest blocking call, or "" */
+	uint64_t top_blocking_ns;
+	uint64_t events, dropped; /* since attach */
+	int target_gone;	  /* the process has exited */
+};
+
+struct lsc_attach;
+
+/* Loads and attaches. On failure returns a negative errno or LSC_E*, with one line in err saying
+ * what went wrong and what to do. notes[] receives what was skipped and why (NULL-terminated,
+ * owned by the session). */
+int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, char *err,
+		     size_t errlen);
+const char *const *lsc_attach_notes(const struct lsc_attach *a);
+/* Reads the kernel's totals; when a window is due, closes it (and writes it). Never blocks for
+ * long: call it every 100 ms or so. Returns 1 when a window closed, 0 otherwise, <0 on error. */
+int lsc_attach_tick(struct lsc_attach *a, struct lsc_attach_status *st);
+/* Detaches, closes the last window, writes CPU samples, mappings and the footer. Returns 0 or
+ * the first write error. Frees a. */
+int lsc_attach_stop(struct lsc_attach *a);
+
+/* The name of an x86-64 syscall number ("read"), or NULL. */
+const char *lsc_syscall_name(unsigned nr);
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * cmd_attach.c — `loopscope attach -p PID`: attach loopscope's eBPF programs to a running process
+ * (no restart, no flag), show one status line a second, stop at the duration or Ctrl-C (or when
+ * the target exits), detach, finalize the recording (symbols, the JIT perf map), and print the
+ * report's headline. The capture itself is bpf/attach.c.
+ */
+#include "cli.h"
+#include "lsc_attach.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	stop_requested = sig;
+}
+
+int lsc_cli_parse_pid(const char *cmd, const char *v, int *pid)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || n <= 0 || n > 1 << 22)
+		return lsc_usage_error(cmd, "'%s' is not a process id", v);
+	*pid = (int)n;
+	return 0;
+}
+
+static int parse_duration(const char *v, double *secs)
+{
+	char *end;
+	double d = strtod(v, &end);
+
+	if (end == v || d <= 0)
+		return -1;
+	if (!strcmp(end, "ms"))
+		d /= 1000;
+	else if (!strcmp(end, "m"))
+		d *= 60;
+	else if (*end && strcmp(end, "s"))
+		return -1;
+	*secs = d;
+	return 0;
+}
+
+static void default_output(int pid, char *out, size_t cap)
+{
+	char path[64], comm[64] = "process", stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "re");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n/ ")] = 0;
+		fclose(f);
+	}
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	snprintf(out, cap, "%s-%d-%s.lsr", comm, pid, stamp);
+}
+
+static void status_line(const struct lsc_attach_status *st, int tty)
+{
+	char pool[48] = "pool -";
+
+	if (!st->have_window)
+		return;
+	if (st->pool_known)
+		snprintf(pool, sizeof(pool), "pool depth %u (max %u)", st->pool_depth,
+			 st->pool_depth_max);
+	fprintf(stderr, "%s%6.1f s  ELU %.2f  lag p99 %6.1f ms  %s  events %llu  drops %llu%s",
+		tty ? "\r\033[K" : "", st->elapsed_s, st->elu,
+		lsc_hist_quantile(&st->lag, 0.99) / 1e6, pool, (unsigned long long)st->events,
+		(unsigned long long)st->dropped, tty ? "" : "\n");
+	fflush(stderr);
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"pid", required_argument, NULL, 'p'},
+		{"duration", required_argument, NULL, 'd'},
+		{"output", required_argument, NULL, 'o'},
+		{"cpu-hz", required_argument, NULL, 'c'},
+		{"block-threshold", required_argument, NULL, 'b'},
+		{"offcpu", no_argument, NULL, 'F'},
+		{"stacks", required_argument, NULL, 's'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct lsc_attach_opts o = {
+		.cpu_hz = 99, .block_threshold_ns = 1000000ULL, .window_ns = 1000000000ULL};
+	struct lsc_attach_status st;
+	struct lsc_attach *a;
+	struct sigaction sa;
+	char out[4200], err[512], perf[64], subject[128];
+	const char *const *notes;
+	double secs = 0;
+	int c, tty = isatty(2), e;
+	uint64_t added;
+	char *end;
+	unsigned long long v;
+
+	optind = 1;
+	out[0] = 0;
+	while ((c = getopt_long(argc, argv, "p:d:o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (lsc_cli_parse_pid("attach", optarg, &o.pid))
+				return LSC_EXIT_USAGE;
+			break;
+		case 'd':
+			if (parse_duration(optarg, &secs))
+				return lsc_usage_error(
+					"attach", "'%s' is not a duration (10, 10s, 500ms, 2m)",
+					optarg);
+			break;
+		case 'o':
+			snprintf(out, sizeof(out), "%s", optarg);
+			break;
+		case 'c':
+		case 'b':
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (errno || *end || !*optarg || *optarg == '-' || v > 100000)
+				return lsc_usage_error("attach", "'%s' is not a number for --%s",
+						       optarg,
+						       c == 'c' ? "cpu-hz" : "block-threshold");
+			if (c == 'c')
+				o.cpu_hz = (unsigned)v;
+			else
+				o.block_threshold_ns = v * 1000000ULL;
+			break;
+		case 'F':
+			return lsc_fail("--offcpu is not supported by this version yet "
+					"(CPU samples and blocking syscalls are recorded)");
+		case 's':
+			if (!strcmp(optarg, "fp"))
+				break;
+			if (!strcmp(optarg, "dwarf"))
+				return lsc_fail(
+					"--stacks dwarf is not supported by this version yet; "
+					"--stacks fp (frame pointers) is");
+			return lsc_usage_error("attach", "--stacks takes fp or dwarf, not '%s'",
+					       optarg);
+		case 'h':
+			return lsc_help("attach");
+		default:
+			return lsc_usage_error("attach", "unknown or incomplete option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (!o.pid)
+		return lsc_usage_error("attach", "which process? (loopscope attach -p PID)");
+	if (optind < argc)
+		return lsc_usage_error("attach", "unexpected argument '%s'", argv[optind]);
+	if (!out[0])
+		default_output(o.pid, out, sizeof(out));
+	o.output = out;
+	e = lsc_attach_start(&o, &a, err, sizeof(err));
+	if (e)
+		return lsc_fail("%s", err);
+	for (notes = lsc_attach_notes(a); *notes; notes++)
+		lsc_warn("%s", *notes);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	fprintf(stderr, "loopscope: attached to PID %d; %s\n", o.pid,
+		secs > 0 ? "recording until the duration is over or Ctrl-C" : "Ctrl-C to stop");
+	memset(&st, 0, sizeof(st));
+	while (!stop_requested) {
+		struct timespec step = {0, 100000000};
+
+		if (lsc_attach_tick(a, &st) > 0)
+			status_line(&st, tty);
+		if (st.target_gone || (secs > 0 && st.elapsed_s >= secs))
+			break;
+		nanosleep(&step, NULL);
+	}
+	if (tty && st.have_window)
+		fputc('\n', stderr);
+	e = lsc_attach_stop(a);
+	if (e)
+		return lsc_fail("could not write the recording '%s': %s", out, lsc_strerror(e));
+	/* Name the frames while the binaries (and node's perf map) are at hand. */
+	snprintf(perf, sizeof(perf), "/tmp/perf-%d.map", o.pid);
+	if (lsc_recording_symbolize(out, access(perf, R_OK) == 0 ? perf : NULL, "/proc/kallsyms",
+				    &added))
+		lsc_warn("could not add symbols to '%s'; 'loopscope symbolize' can retry", out);
+	snprintf(subject, sizeof(subject), "PID %d", o.pid);
+	lsc_cli_summary(out, subject, "recorded",
+			st.target_gone ? "the process exited during the capture" : "detached");
+	return LSC_EXIT_OK;
+}
