@@ -165,10 +165,11 @@ static uint32_t proc_fds(int pid, uint32_t *limit)
 /* ------------------------------------------------------------------ ELF: symbols, build-ids */
 
 struct want {
-	const char *name; /* exact, or a substring of the mangled name when sub */
-	int sub;
+	const char *name; /* exact; or, when sub, a function whose mangled name has both name and */
+	int sub;	  /* the class below in it (V8's mangled names carry lengths that change) */
 	uint64_t vaddr;
 	int found;
+	const char *cls;
 };
 
 /* One pass over .symtab and .dynsym. Returns 0, or -errno when the file cannot be read. */
@@ -219,8 +220,11 @@ static int elf_find(const char *path, struct want *w, size_t nw, int *is_dyn, ui
 			if (!name || !*name)
 				continue;
 			for (k = 0; k < nw; k++)
-				if (!w[k].found && (w[k].sub ? strstr(name, w[k].name) != NULL
-							     : strcmp(name, w[k].name) == 0)) {
+				if (!w[k].found &&
+				    (w[k].sub ? GELF_ST_TYPE(s.st_info) == STT_FUNC &&
+							strstr(name, w[k].name) &&
+							strstr(name, w[k].cls)
+					      : strcmp(name, w[k].name) == 0)) {
 					w[k].vaddr = s.st_value;
 					w[k].found = 1;
 				}
@@ -731,12 +735,15 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 	uint32_t nloops = bss->nloops < LSCB_MAX_LOOPS ? bss->nloops : LSCB_MAX_LOOPS, i, k;
 	uint64_t len = now - a->window_start;
 	uint32_t fds, limit;
+	double status_len = (double)len / 1e9;
 	uint64_t rss = proc_rss(a->o.pid);
 
 	fds = proc_fds(a->o.pid, &limit);
 	for (i = 0; i < nloops; i++) {
 		struct lscb_loop L = bss->loops[i];
 		struct loop_prev *p = &a->prev[i];
+		/* a loop that began during this window: its window begins with it */
+		uint64_t start = L.first_ns > a->window_start ? L.first_ns : a->window_start, end;
 		Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 		Loopscope__Window pw = LOOPSCOPE__WINDOW__INIT;
 		Loopscope__Histogram busy, lag;
@@ -756,7 +763,7 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 		}
 		/* Idle: waits that ended, plus the one in progress so far, minus what the last
 		 * window already counted of a wait that was then in progress. */
-		credit = L.in_wait && now > L.wait_enter_ns ? now - L.wait_enter_ns : 0;
+		credit = L.in_wait && now > L.wait_enter_ns && !a->gone ? now - L.wait_enter_ns : 0;
 		idle = L.idle_ns - p->idle_ns + credit;
 		idle = idle > p->credit ? idle - p->credit : 0;
 		p->idle_ns = L.idle_ns;
@@ -774,7 +781,10 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 			}
 		pw.has_start_ns = pw.has_length_ns = pw.has_loop_tid = pw.has_elu = 1;
 		pw.has_iterations = 1;
-		pw.start_ns = a->window_start - a->t0;
+		/* a process that has exited: its loops ended at their last poll, not now */
+		end = a->gone && L.last_ns > start && L.last_ns < now ? L.last_ns : now;
+		len = end - start;
+		pw.start_ns = start - a->t0;
 		pw.length_ns = len;
 		pw.loop_tid = L.tid;
 		pw.elu = idle >= len ? 0 : 1.0 - (double)idle / (double)len;
@@ -825,7 +835,7 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 			st->have_window = 1;
 			st->elu = pw.elu;
 			st->iterations = pw.iterations;
-			st->window_s = (double)len / 1e9;
+			st->window_s = status_len;
 			st->busy = hb;
 			st->lag = hl;
 			st->pool_known = L.pool_samples > 0;
@@ -947,16 +957,16 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		     size_t errlen)
 {
 	struct want w[] = {
-		{"wq", 0, 0, 0},
-		{"run_slow_work_message", 0, 0, 0},
-		{"slow_io_pending_wq", 0, 0, 0},
-		{"idle_threads", 0, 0, 0},
-		{"nthreads", 0, 0, 0},
-		{"default_loop_struct", 0, 0, 0},
-		{"8GCTracer21StartObservablePause", 1, 0, 0},
-		{"8GCTracer20StopObservablePause", 1, 0, 0},
-		{"4Heap24PerformGarbageCollection", 1, 0, 0},
-		{"rl_observer_register", 0, 0, 0},
+		{"wq", 0, 0, 0, NULL},
+		{"run_slow_work_message", 0, 0, 0, NULL},
+		{"slow_io_pending_wq", 0, 0, 0, NULL},
+		{"idle_threads", 0, 0, 0, NULL},
+		{"nthreads", 0, 0, 0, NULL},
+		{"default_loop_struct", 0, 0, 0, NULL},
+		{"StartObservablePauseEv", 1, 0, 0, "8internal8GCTracer"},
+		{"StopObservablePauseEv", 1, 0, 0, "8internal8GCTracer"},
+		{"PerformGarbageCollectionENS0_16GarbageCollector", 1, 0, 0, "8internal4Heap"},
+		{"rl_observer_register", 0, 0, 0, NULL},
 	};
 	struct lsc_attach *a;
 	char path[64], runtime[160];

@@ -312,6 +312,7 @@ static __always_inline struct thread_state *loop_thread(__u32 tid, __u64 now)
 	slot = __sync_fetch_and_add(&nloops, 1);
 	if (slot >= LSCB_MAX_LOOPS)
 		return NULL;
+	loops[slot].first_ns = now;
 	loops[slot].tid = tid;
 	fresh.slot = slot;
 	fresh.busy_start_ns = now;
@@ -339,6 +340,7 @@ static __always_inline void poll_enter(__u32 tid, struct thread_state *t, __u64 
 	if (slot >= LSCB_MAX_LOOPS)
 		return;
 	L = &loops[slot];
+	L->last_ns = now;
 	t->enter_ns = now;
 	t->in_poll = 1;
 	t->timeout_nz = timeout != 0;
@@ -368,6 +370,7 @@ static __always_inline void poll_exit(struct thread_state *t, __u64 now, long re
 	if (slot >= LSCB_MAX_LOOPS)
 		return;
 	L = &loops[slot];
+	L->last_ns = now;
 	t->in_poll = 0;
 	t->busy_start_ns = now;
 	if (!t->timeout_nz) {

@@ -20,7 +20,9 @@ enum { LSCB_HIST_BUSY = 0, LSCB_HIST_LAG = 1 };
 /* One loop (a thread polling epoll), cumulative since attach; written by its thread only. */
 struct lscb_loop {
 	__u32 tid;
-	__u32 in_wait; /* in a blocking epoll wait since wait_enter_ns */
+	__u32 in_wait;	/* in a blocking epoll wait since wait_enter_ns */
+	__u64 first_ns; /* its first poll: its first window starts there */
+	__u64 last_ns;	/* its latest poll entry or return: where its last window ends */
 	__u64 wait_enter_ns;
 	__u64 idle_ns; /* time blocked in epoll waits that ended */
 	__u64 iterations;

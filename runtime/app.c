@@ -30,6 +30,7 @@ static struct {
 	const char *die_how;
 	uint64_t quiet;
 	uint64_t heap_budget;
+	uint64_t wait_signal;
 } cfg = {.duration = 10, .host = "127.0.0.1", .die_how = "segv"};
 
 static const struct rl_app_opt common_opts[] = {
@@ -49,6 +50,8 @@ static const struct rl_app_opt common_opts[] = {
 	{"heap-budget", RL_OPT_U64, &cfg.heap_budget,
 	 "BYTES allocation between collections at least (default 8 MiB)"},
 	{"quiet", RL_OPT_U64, &cfg.quiet, "1    no summary at exit"},
+	{"wait-signal", RL_OPT_U64, &cfg.wait_signal,
+	 "1    start only on SIGUSR2 (a tool attaching first says when)"},
 	{0},
 };
 
@@ -294,6 +297,17 @@ int rl_app_main(int argc, char **argv, const struct rl_app *a)
 	app = a;
 	parse(argc, argv);
 	signal(SIGPIPE, SIG_IGN);
+	if (cfg.wait_signal) {
+		sigset_t usr2;
+		int sig;
+
+		sigemptyset(&usr2);
+		sigaddset(&usr2, SIGUSR2);
+		sigprocmask(SIG_BLOCK, &usr2, NULL);
+		fprintf(stderr, "%s: waiting for SIGUSR2 (pid %d)\n", app->name, (int)getpid());
+		sigwait(&usr2, &sig);
+		sigprocmask(SIG_UNBLOCK, &usr2, NULL);
+	}
 	opts.name = app->name;
 	opts.stats_path = cfg.stats;
 	opts.heap_min_budget = cfg.heap_budget;

@@ -1,0 +1,461 @@
+/*
+ * test_attach.c — `loopscope attach` on running processes, as root (as CI runs): refloop scenarios
+ * against their own --stats, and Node.js 20 (/usr/bin/node) scripts against what Node measures
+ * itself (perf_hooks, --trace-gc). Each case starts the target, attaches, tells the target to
+ * begin (SIGUSR2) once attach says it is in place, and reads the recording attach leaves when
+ * the target exits.
+ */
+#include "task.h"
+#include "proc.h"
+#include "lsc_recording.h"
+
+#include <json-c/json.h>
+#include <math.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static char dir[256];
+
+static void setup(void)
+{
+	snprintf(dir, sizeof(dir), "%s/Testing/attach-%d", LSC_BUILD_DIR, (int)getpid());
+	mkdir(dir, 0755);
+}
+
+static const char *path(const char *name)
+{
+	static char p[8][512];
+	static int k;
+
+	k = (k + 1) % 8;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
+	return p[k];
+}
+
+static pid_t spawn(const char *const *argv, const char *out, const char *err, const char *env)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(o, 1);
+		dup2(e, 2);
+		if (env)
+			putenv((char *)env);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	ASSERT_CMP(pid, >, 0);
+	return pid;
+}
+
+/* Waits until file contains text (the target or attach says where it is), at most secs. */
+static void wait_text(const char *file, const char *text, double secs)
+{
+	double deadline = proc_now() + secs;
+	char buf[65536];
+
+	for (;;) {
+		int fd = open(file, O_RDONLY);
+		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		if (strstr(buf, text))
+			return;
+		if (proc_now() > deadline)
+			LSC_FAIL("'%s' never appeared in %s: %s", text, file, buf);
+		struct timespec step = {0, 20000000};
+		nanosleep(&step, NULL);
+	}
+}
+
+static int wait_exit(pid_t pid, double secs)
+{
+	double deadline = proc_now() + secs;
+	int status;
+
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		struct timespec step = {0, 20000000};
+
+		if (proc_now() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			LSC_FAIL("process %d outlived %.0f s", (int)pid, secs);
+		}
+		nanosleep(&step, NULL);
+	}
+	return status;
+}
+
+static struct lsc_recording *read_rec(const char *file)
+{
+	struct lsc_recording *r;
+	int err = lsc_recording_read(file, &r, NULL);
+
+	if (err)
+		LSC_FAIL("cannot read %s: %s", file, lsc_strerror(err));
+	return r;
+}
+
+/* Attaches to pid (recording rec, until the target exits); returns attach's pid once in place. */
+static pid_t attach(int target, const char *rec, const char *log, const char *extra)
+{
+	static char pidarg[16];
+	const char *argv[10] = {LSC_BUILD_DIR "/loopscope", "attach", "-p", pidarg, "-o", rec};
+	int n = 6;
+	pid_t a;
+
+	snprintf(pidarg, sizeof(pidarg), "%d", target);
+	if (extra) {
+		argv[n++] = "--cpu-hz";
+		argv[n++] = extra;
+	}
+	argv[n] = NULL;
+	unlink(log);
+	a = spawn(argv, path("attach.out"), log, NULL);
+	wait_text(log, "loopscope: attached to PID", 30);
+	return a;
+}
+
+static double elu_of(const struct lsc_recording *r, uint64_t *from, uint64_t *to)
+{
+	uint32_t main_tid = lsc_recording_main_loop(r);
+	double idle = 0, wall = 0;
+	size_t i;
+
+	*from = UINT64_MAX;
+	*to = 0;
+	for (i = 0; i < r->nwindows; i++) {
+		const Loopscope__Window *w = r->windows[i];
+
+		if (w->loop_tid != main_tid)
+			continue;
+		wall += (double)w->length_ns;
+		idle += (1 - w->elu) * (double)w->length_ns;
+		if (w->start_ns < *from)
+			*from = w->start_ns;
+		if (w->start_ns + w->length_ns > *to)
+			*to = w->start_ns + w->length_ns;
+	}
+	ASSERT_CMP(wall, >, 0);
+	return 1 - idle / wall;
+}
+
+static json_object *json_file(const char *file)
+{
+	json_object *o = json_object_from_file(file);
+
+	if (!o)
+		LSC_FAIL("no JSON in %s", file);
+	return o;
+}
+
+static double json_at(json_object *o, const char *a, const char *b)
+{
+	json_object *x, *y;
+
+	if (!json_object_object_get_ex(o, a, &x) || (b && !json_object_object_get_ex(x, b, &y)))
+		LSC_FAIL("no %s.%s", a, b ? b : "");
+	return json_object_get_double(b ? y : x);
+}
+
+/* ------------------------------------------------------------------ refloop */
+
+static void run_scenario(const char *name, const char *const *extra, const char *rec,
+			 const char *stats)
+{
+	const char *argv[24] = {NULL};
+	char exe[512], out[64], err[64], alog[64];
+	pid_t t, a;
+	int n = 0, i;
+
+	snprintf(exe, sizeof(exe), "%s/examples/%s", LSC_BUILD_DIR, name);
+	argv[n++] = exe;
+	argv[n++] = "--stats";
+	argv[n++] = stats;
+	argv[n++] = "--wait-signal";
+	argv[n++] = "1";
+	for (i = 0; extra[i]; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	/* files of their own: a stale one would say "ready" too early */
+	snprintf(out, sizeof(out), "%s.out", name);
+	snprintf(err, sizeof(err), "%s.err", name);
+	snprintf(alog, sizeof(alog), "%s.attach", name);
+	t = spawn(argv, path(out), path(err), NULL);
+	wait_text(path(err), "waiting for SIGUSR2", 10);
+	a = attach(t, rec, path(alog), NULL);
+	kill(t, SIGUSR2);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
+}
+
+TEST(refloop_elu_pool_depth_and_handles)
+{
+	static const char *load[] = {"--duration", "3", "--self-load", "2", NULL};
+	struct lsc_recording *r;
+	json_object *st;
+	uint64_t from, to;
+	uint32_t peak = 0, prev = 0, rises = 0, most = 0;
+	size_t i;
+
+	setup();
+	/* ELU over the whole run: attach was in place before the scenario began. */
+	run_scenario("healthy", load, path("healthy.lsr"), path("healthy.json"));
+	r = read_rec(path("healthy.lsr"));
+	st = json_file(path("healthy.json"));
+	ASSERT_STR_EQ(r->header->source, "bpf");
+	printf("# healthy ELU: recorded %.3f, --stats %.3f\n", elu_of(r, &from, &to),
+	       json_at(st, "loop", "elu"));
+	ASSERT_CMP(fabs(elu_of(r, &from, &to) - json_at(st, "loop", "elu")), <=, 0.02);
+	json_object_put(st);
+	lsc_recording_free(r);
+
+	run_scenario("sync-read", load, path("sync.lsr"), path("sync.json"));
+	r = read_rec(path("sync.lsr"));
+	st = json_file(path("sync.json"));
+	ASSERT_CMP(fabs(elu_of(r, &from, &to) - json_at(st, "loop", "elu")), <=, 0.02);
+	json_object_put(st);
+	lsc_recording_free(r);
+
+	/* The pool's peak queue depth, as refloop counts it at each submit. */
+	run_scenario("pool-saturation", load, path("pool.lsr"), path("pool.json"));
+	r = read_rec(path("pool.lsr"));
+	st = json_file(path("pool.json"));
+	for (i = 0; i < r->nwindows; i++)
+		if (r->windows[i]->pool_depth_max > peak)
+			peak = r->windows[i]->pool_depth_max;
+	printf("# pool-saturation: peak depth %u recorded, %.0f by refloop\n", peak,
+	       json_at(st, "pool", "peak_depth"));
+	ASSERT_CMP(fabs(peak - json_at(st, "pool", "peak_depth")), <=, 1);
+	json_object_put(st);
+	lsc_recording_free(r);
+
+	/* Leaked handles: the active-handle count climbs window after window. */
+	run_scenario("handle-leak", load, path("leak.lsr"), path("leak.json"));
+	r = read_rec(path("leak.lsr"));
+	for (i = 0; i < r->nwindows; i++) {
+		if (!r->windows[i]->has_active_handles)
+			continue;
+		rises += r->windows[i]->active_handles > prev;
+		prev = r->windows[i]->active_handles;
+		most = prev > most ? prev : most;
+	}
+	printf("# handle-leak: active handles rose in %u windows, to %u\n", rises, most);
+	ASSERT_CMP(rises, >=, 2);
+	ASSERT_CMP(most, >=, 20);
+	lsc_recording_free(r);
+}
+
+/* ------------------------------------------------------------------ Node.js */
+
+static char node_out[600]; /* the last node's stdout */
+
+static pid_t node(const char *mode, const char *out, const char *flag, const char *env)
+{
+	const char *argv[8] = {"/usr/bin/node"};
+	int n = 1;
+	pid_t t;
+
+	if (access("/usr/bin/node", X_OK))
+		LSC_FAIL("/usr/bin/node is missing: Node.js 20 is the real-world target");
+	if (flag)
+		argv[n++] = flag;
+	argv[n++] = LSC_SOURCE_DIR "/tests/bpf/node_target.js";
+	argv[n++] = mode;
+	argv[n++] = out;
+	argv[n] = NULL;
+	snprintf(node_out, sizeof(node_out), "%s", path(mode));
+	strcat(node_out, ".out");
+	t = spawn(argv, node_out, path("node.err"), env);
+	wait_text(node_out, "ready", 20);
+	return t;
+}
+
+static void node_phase(pid_t t, pid_t a)
+{
+	kill(t, SIGUSR2);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
+}
+
+/* Node's own ELU over [from, to] (CLOCK_MONOTONIC ns), from its 20 ms timeline. */
+static double node_elu(json_object *o, uint64_t from, uint64_t to)
+{
+	json_object *tl;
+	double i0 = -1, a0 = 0, i1 = 0, a1 = 0;
+	size_t i, n;
+
+	if (!json_object_object_get_ex(o, "timeline", &tl))
+		LSC_FAIL("no timeline");
+	n = json_object_array_length(tl);
+	for (i = 0; i < n; i++) {
+		json_object *s = json_object_array_get_idx(tl, i);
+		double t = json_object_get_double(json_object_array_get_idx(s, 0));
+
+		if (t < (double)from || t > (double)to)
+			continue;
+		if (i0 < 0) {
+			i0 = json_object_get_double(json_object_array_get_idx(s, 1));
+			a0 = json_object_get_double(json_object_array_get_idx(s, 2));
+		}
+		i1 = json_object_get_double(json_object_array_get_idx(s, 1));
+		a1 = json_object_get_double(json_object_array_get_idx(s, 2));
+	}
+	ASSERT_CMP(i0, >=, 0);
+	return (a1 - a0) / ((a1 - a0) + (i1 - i0));
+}
+
+TEST(node_elu_lag_and_gc)
+{
+	static struct lsc_hist all;
+	struct lsc_recording *r;
+	json_object *o;
+	uint64_t from, to;
+	double ours, theirs, lag_p99 = 0;
+	size_t i, gcs = 0, lines = 0;
+	double pause_ms = 0, trace_ms = 0;
+	char buf[1 << 16], *p;
+	pid_t t, a;
+	int fd;
+	ssize_t n;
+
+	setup();
+	/* ELU over the same stretch of time, and lag p99 against monitorEventLoopDelay. */
+	t = node("loop", path("loop.json"), NULL, NULL);
+	a = attach(t, path("loop.lsr"), path("attach.err"), NULL);
+	node_phase(t, a);
+	r = read_rec(path("loop.lsr"));
+	o = json_file(path("loop.json"));
+	ours = elu_of(r, &from, &to);
+	/* Node's timeline spans the load only: compare over the part of it inside the windows. */
+	theirs = node_elu(o, r->header->start_mono_ns + from, r->header->start_mono_ns + to);
+	printf("# node ELU: recorded %.3f, perf_hooks %.3f\n", ours, theirs);
+	/* the lag over the loaded windows (before "go" the loop idled, timers firing on time) */
+	lsc_hist_init(&all);
+	for (i = 0; i < r->nwindows; i++) {
+		struct lsc_hist h;
+
+		if (r->windows[i]->loop_tid != lsc_recording_main_loop(r) ||
+		    r->windows[i]->elu < 0.2 || lsc_hist_from_proto(&h, r->windows[i]->lag))
+			continue;
+		lsc_hist_merge(&all, &h);
+	}
+	lag_p99 = (double)lsc_hist_quantile(&all, 0.99);
+	printf("# node lag p99: recorded %.2f ms, monitorEventLoopDelay %.2f ms\n", lag_p99 / 1e6,
+	       json_at(o, "lag_p99_ns", NULL) / 1e6);
+	ASSERT_CMP(fabs(ours - theirs), <=, 0.02);
+	ASSERT_CMP(fabs(lag_p99 - json_at(o, "lag_p99_ns", NULL)), <=, 2e6);
+	json_object_put(o);
+	lsc_recording_free(r);
+
+	/* GC pauses: the same count as --trace-gc's lines after "go". */
+	t = node("gc", path("gc.json"), "--trace-gc", NULL);
+	a = attach(t, path("gc.lsr"), path("attach.err"), NULL);
+	node_phase(t, a);
+	fd = open(node_out, O_RDONLY);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	p = strstr(buf, "go\n");
+	ASSERT_TRUE(p != NULL);
+	/* "[pid:0x..]   123 ms: Scavenge 4.1 (4.6) -> 3.8 (5.6) MB, 0.85 / 0.00 ms  (...)" */
+	for (; (p = strstr(p, " ms: ")); p++) {
+		char *mb = strstr(p, "MB, ");
+
+		lines++;
+		if (mb)
+			trace_ms += atof(mb + 4);
+	}
+	r = read_rec(path("gc.lsr"));
+	for (i = 0; i < r->nevents; i++)
+		if (r->events[i]->body_case == LOOPSCOPE__EVENT__BODY_GC) {
+			gcs++;
+			pause_ms += (double)r->events[i]->gc->pause_ns / 1e6;
+		}
+	printf("# node GC: %zu recorded (%.1f ms), %zu --trace-gc lines (%.1f ms)\n", gcs, pause_ms,
+	       lines, trace_ms);
+	ASSERT_CMP(lines, >=, 5);
+	ASSERT_EQ(gcs, lines);
+	ASSERT_CMP(fabs(pause_ms / trace_ms - 1), <=, 0.05);
+	lsc_recording_free(r);
+}
+
+TEST(node_pool_handles_and_cpu)
+{
+	struct lsc_recording *r;
+	uint32_t peak = 0, tcp_max = 0, tcp_last = 0;
+	size_t i, k;
+	pid_t t, a;
+	struct proc p;
+	const char *flame[] = {
+		LSC_BUILD_DIR "/loopscope", "flame", NULL, "--format", "folded", "-o", NULL, NULL};
+	char buf[1 << 20], *line;
+	double hot = 0, all = 0;
+	ssize_t n;
+	int fd;
+
+	setup();
+	/* 32 pbkdf2 jobs on 4 threads: the queue holds the other 28 or so. */
+	t = node("pool", path("pool.json"), NULL, "UV_THREADPOOL_SIZE=4");
+	a = attach(t, path("pool.lsr"), path("attach.err"), NULL);
+	node_phase(t, a);
+	r = read_rec(path("pool.lsr"));
+	for (i = 0; i < r->nwindows; i++)
+		if (r->windows[i]->pool_depth_max > peak)
+			peak = r->windows[i]->pool_depth_max;
+	printf("# node pool: peak depth %u\n", peak);
+	ASSERT_CMP(peak, >=, 27);
+	ASSERT_CMP(peak, <=, 31);
+	lsc_recording_free(r);
+
+	/* 10 clients connected: 11 tcp handles (the listener too), then back to 1. */
+	t = node("tcp", path("tcp.json"), NULL, NULL);
+	a = attach(t, path("tcp.lsr"), path("attach.err"), NULL);
+	node_phase(t, a);
+	r = read_rec(path("tcp.lsr"));
+	for (i = 0; i < r->nwindows; i++)
+		for (k = 0; k < r->windows[i]->n_handles; k++)
+			if (!strcmp(r->windows[i]->handles[k]->type, "tcp")) {
+				tcp_last = r->windows[i]->handles[k]->count;
+				if (tcp_last > tcp_max)
+					tcp_max = tcp_last;
+			}
+	printf("# node tcp handles: max %u, last %u\n", tcp_max, tcp_last);
+	ASSERT_EQ(tcp_max, 11);
+	ASSERT_EQ(tcp_last, 1);
+	lsc_recording_free(r);
+
+	/* A hot JS function holds most CPU samples, by name (perf map). */
+	t = node("cpu", path("cpu.json"), "--perf-basic-prof", NULL);
+	a = attach(t, path("cpu.lsr"), path("attach.err"), "999");
+	node_phase(t, a);
+	flame[2] = path("cpu.lsr");
+	flame[6] = path("cpu.folded");
+	proc_run(&p, flame, 60, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	fd = open(path("cpu.folded"), O_RDONLY);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	for (line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+		double c = atof(strrchr(line, ' ') + 1);
+
+		all += c;
+		if (strstr(line, "hotLoop"))
+			hot += c;
+	}
+	printf("# node CPU: %.0f of %.0f samples under hotLoop\n", hot, all);
+	ASSERT_CMP(all, >, 100);
+	ASSERT_CMP(hot / all, >=, 0.5);
+}
+
+TEST_MAIN(TEST_ENTRY(refloop_elu_pool_depth_and_handles), TEST_ENTRY(node_elu_lag_and_gc),
+	  TEST_ENTRY(node_pool_handles_and_cpu))
