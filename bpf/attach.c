@@ -9,6 +9,7 @@
 #include "lsc_attach.h"
 #include "lsc_error.h"
 #include "lsc_recording.h"
+#include "lsc_unwind.h"
 
 #include <linux/types.h>
 
@@ -78,6 +79,7 @@ struct lsc_attach {
 	char win_top[128];
 	uint64_t events, write_err;
 	int gone;
+	struct lsc_unwinder *unw; /* NULL when elfutils cannot read the target */
 };
 
 /* ------------------------------------------------------------------ small things */
@@ -669,7 +671,19 @@ static int on_event(void *ctx, void *data, size_t len)
 	ev.has_t_ns = 1;
 	ev.t_ns = e->t_ns > a->t0 ? e->t_ns - a->t0 : 0;
 	if (e->type == LSCB_EV_BLOCKING) {
+		uint64_t unwound[LSCB_MAX_FRAMES];
+		const uint64_t *frames = (const uint64_t *)e->frames;
+		int k = 0;
+
 		n = e->nframes < LSCB_MAX_FRAMES ? e->nframes : LSCB_MAX_FRAMES;
+		/* From the CFI where the code has no frame pointers: the deeper stack wins. */
+		if (a->unw && e->stack_len)
+			k = lsc_unwind(a->unw, e->tid, (const uint64_t *)e->regs, e->stack,
+				       e->stack_len, unwound, LSCB_MAX_FRAMES);
+		if (k > (int)n) {
+			frames = unwound;
+			n = (uint32_t)k;
+		}
 		name = lsc_syscall_name(e->nr);
 		if (name)
 			snprintf(call, sizeof(call), "%s", name);
@@ -678,7 +692,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		b.call = call;
 		b.has_duration_ns = b.has_stack_id = b.has_tid = b.has_result = 1;
 		b.duration_ns = e->dur_ns;
-		b.stack_id = intern(a, (const uint64_t *)e->frames, n, 0);
+		b.stack_id = intern(a, frames, n, 0);
 		b.tid = e->tid;
 		b.result = e->result;
 		ev.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
@@ -1037,6 +1051,11 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		goto fail;
 	}
 	leaf_rules(a);
+	if (lsc_unwinder_new(o->pid, &a->unw))
+		note(a,
+		     "elfutils cannot read the modules of PID %d: blocking-call stacks come from "
+		     "frame pointers only",
+		     o->pid);
 	a->skel->links.on_sys_enter = bpf_program__attach(a->skel->progs.on_sys_enter);
 	a->skel->links.on_sys_exit = bpf_program__attach(a->skel->progs.on_sys_exit);
 	if (!a->skel->links.on_sys_enter || !a->skel->links.on_sys_exit) {
@@ -1173,6 +1192,7 @@ int lsc_attach_stop(struct lsc_attach *a)
 	free(a->perf_fds);
 	ring_buffer__free(a->rb);
 	loop_bpf__destroy(a->skel);
+	lsc_unwinder_free(a->unw);
 	if (a->w)
 		err = lsc_writer_close(a->w);
 	if (!err && a->write_err)

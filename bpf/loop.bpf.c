@@ -59,7 +59,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
+	__uint(max_entries, 1 << 23);
 } events SEC(".maps");
 
 /*
@@ -271,6 +271,39 @@ static long fp_step(__u32 i, struct fpwalk *w)
 	return 0;
 }
 
+struct copy {
+	__u64 sp;
+	__u8 *dst;
+	__u32 len;
+};
+
+static long copy_step(__u32 i, struct copy *c)
+{
+	__u32 off = (i & (LSCB_STACK_COPY / LSCB_STACK_CHUNK - 1)) * LSCB_STACK_CHUNK;
+
+	if (bpf_probe_read_user(c->dst + off, LSCB_STACK_CHUNK, (void *)(c->sp + off)))
+		return 1; /* past the top of the stack */
+	c->len = off + LSCB_STACK_CHUNK;
+	return 0;
+}
+
+/* Registers and the top of the stack, for user space to unwind code without frame pointers. */
+static __always_inline void copy_stack(struct pt_regs *regs, struct lscb_event *e)
+{
+	struct copy c = {.sp = BPF_CORE_READ(regs, sp), .dst = e->stack};
+
+	e->regs[0] = BPF_CORE_READ(regs, bx);
+	e->regs[1] = BPF_CORE_READ(regs, bp);
+	e->regs[2] = c.sp;
+	e->regs[3] = BPF_CORE_READ(regs, r12);
+	e->regs[4] = BPF_CORE_READ(regs, r13);
+	e->regs[5] = BPF_CORE_READ(regs, r14);
+	e->regs[6] = BPF_CORE_READ(regs, r15);
+	e->regs[7] = BPF_CORE_READ(regs, ip);
+	bpf_loop(LSCB_STACK_COPY / LSCB_STACK_CHUNK, copy_step, &c, 0);
+	e->stack_len = c.len;
+}
+
 /* The user stack at a syscall, leaf first; the number of frames. */
 static __always_inline __u32 syscall_stack(void *ctx, struct pt_regs *regs, __u64 *frames)
 {
@@ -470,6 +503,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			e->nr = (__u32)t->sys_nr;
 			e->heap_before = e->heap_after = e->rss_bytes = 0;
 			e->nframes = syscall_stack(ctx, regs, e->frames);
+			copy_stack(regs, e);
 			bpf_ringbuf_submit(e, 0);
 		}
 	}
@@ -539,6 +573,7 @@ static __always_inline void gc_event(__u32 tid, __u64 start, __u64 pause, __u32 
 	e->heap_before = before;
 	e->heap_after = after;
 	e->rss_bytes = rss_now();
+	e->stack_len = 0;
 	bpf_ringbuf_submit(e, 0);
 }
 

@@ -12,6 +12,8 @@
 #define LSCB_HIST_BUCKETS  ((1u << LSCB_HIST_SUB_BITS) + (64 - LSCB_HIST_SUB_BITS) * LSCB_HIST_HALF)
 #define LSCB_HANDLE_TYPES  20
 #define LSCB_MAX_FRAMES	   64
+#define LSCB_STACK_CHUNK   1024
+#define LSCB_STACK_COPY	   16384 /* the top of the user stack, for unwinding in user space */
 #define LSCB_LAG_PERIOD_NS 1000000ULL
 #define LSCB_MERGE_GAP_NS  50000ULL /* Node's timeout-0 check then wait: one iteration */
 
@@ -50,6 +52,11 @@ struct lscb_event {
 	__u32 nframes;
 	__u64 heap_before, heap_after, rss_bytes; /* GC */
 	__u64 frames[LSCB_MAX_FRAMES];		  /* user stack, leaf first */
+	/* blocking: the registers an unwinder starts from (DWARF order: rbx, rbp, rsp, r12-r15,
+	 * rip) and the top of the stack, LSCB_STACK_CHUNK bytes at a time while readable */
+	__u64 regs[8];
+	__u32 stack_len, pad2;
+	__u8 stack[LSCB_STACK_COPY];
 };
 
 /* CPU samples: counted per (thread, user stack, kernel stack) in the kernel. */

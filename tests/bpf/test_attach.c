@@ -166,6 +166,20 @@ static double json_at(json_object *o, const char *a, const char *b)
 	return json_object_get_double(b ? y : x);
 }
 
+static int stack_has(const struct lsc_recording *r, uint32_t stack_id, const char *fn)
+{
+	const Loopscope__Stack *s = lsc_recording_stack(r, stack_id);
+	size_t f;
+
+	for (f = 0; s && f < s->n_frames; f++) {
+		const Loopscope__Symbol *sym = lsc_recording_symbol(r, s->frames[f]);
+
+		if (sym && sym->function && strstr(sym->function, fn))
+			return 1;
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------------------ refloop */
 
 static void run_scenario(const char *name, const char *const *extra, const char *rec,
@@ -204,6 +218,7 @@ TEST(refloop_elu_pool_depth_and_handles)
 	json_object *st;
 	uint64_t from, to;
 	uint32_t peak = 0, prev = 0, rises = 0, most = 0;
+	double blocked = 0, under = 0;
 	size_t i;
 
 	setup();
@@ -222,6 +237,20 @@ TEST(refloop_elu_pool_depth_and_handles)
 	r = read_rec(path("sync.lsr"));
 	st = json_file(path("sync.json"));
 	ASSERT_CMP(fabs(elu_of(r, &from, &to) - json_at(st, "loop", "elu")), <=, 0.02);
+	/* The blocking reads, unwound through Debian's libuv (no frame pointers) to the handler. */
+	for (i = 0; i < r->nevents; i++) {
+		const Loopscope__BlockingEvent *b = r->events[i]->blocking;
+
+		if (r->events[i]->body_case != LOOPSCOPE__EVENT__BODY_BLOCKING)
+			continue;
+		blocked += (double)b->duration_ns;
+		if (stack_has(r, b->stack_id, "handle_video"))
+			under += (double)b->duration_ns;
+	}
+	printf("# sync-read: %.0f ms blocked, %.0f %% under handle_video\n", blocked / 1e6,
+	       100 * under / blocked);
+	ASSERT_CMP(blocked, >, 1e9);
+	ASSERT_CMP(under / blocked, >=, 0.9);
 	json_object_put(st);
 	lsc_recording_free(r);
 
