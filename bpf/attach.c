@@ -729,7 +729,7 @@ static int on_event(void *ctx, void *data, size_t len)
 
 /* libuv's handle types by number (the same in Debian's 1.44 and Node's 1.46), as the agent
  * names them. */
-static const char *handle_name(unsigned type)
+const char *lsc_attach_handle_name(unsigned type)
 {
 	switch (type) {
 #define XX(uc, lc)                                                                                 \
@@ -823,10 +823,10 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 			pw.active_handles = L.active_handles;
 			pw.active_reqs = L.active_reqs;
 			for (k = 1; k < LSCB_HANDLE_TYPES; k++) {
-				if (!L.handles[k] || !handle_name(k))
+				if (!L.handles[k] || !lsc_attach_handle_name(k))
 					continue;
 				loopscope__handle_count__init(&hc[nh]);
-				hc[nh].type = (char *)handle_name(k);
+				hc[nh].type = (char *)lsc_attach_handle_name(k);
 				hc[nh].has_count = 1;
 				hc[nh].count = L.handles[k];
 				hcp[nh] = &hc[nh];
@@ -967,6 +967,17 @@ static const char *runtime_of(struct want *w)
 	return w[0].found ? "libuv program" : "unknown";
 }
 
+/* libbpf's own messages go to stderr only with LOOPSCOPE_BPF_DEBUG=1: errors reach the user as
+ * one line of ours. */
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	static int debug = -1;
+
+	if (debug < 0)
+		debug = getenv("LOOPSCOPE_BPF_DEBUG") != NULL;
+	return debug ? vfprintf(stderr, fmt, ap) : 0;
+}
+
 int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, char *err,
 		     size_t errlen)
 {
@@ -1021,6 +1032,7 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		     a->exe);
 	bias = e ? 0 : load_bias(o->pid, a->exe, is_dyn, base_vaddr);
 
+	libbpf_set_print(libbpf_log);
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
 	a->skel = loop_bpf__open();
 	if (!a->skel) {
@@ -1047,7 +1059,7 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 			 e == -EPERM || e == -EACCES
 				 ? " (needs CAP_BPF and CAP_PERFMON: run as root, or grant them: "
 				   "setcap cap_bpf,cap_perfmon+ep loopscope)"
-				 : "");
+				 : " (LOOPSCOPE_BPF_DEBUG=1 shows libbpf's log)");
 		goto fail;
 	}
 	leaf_rules(a);

@@ -56,6 +56,15 @@ static const struct lsc_cmd commands[] = {
 	 "\n"
 	 "Needs CAP_BPF and CAP_PERFMON (root). The target is not restarted and keeps running.\n",
 	 cmd_attach},
+	{"top", "a live view of a running process's event loop (root; eBPF)",
+	 "usage: loopscope top -p PID\n"
+	 "\n"
+	 "Attaches the same eBPF programs as attach and shows, every second: ELU, busy segments\n"
+	 "and lag (p50, p99, max), iterations per second, the thread pool's queue and busy and\n"
+	 "idle workers, active handles by type, open fds, GC pauses, RSS, and the longest\n"
+	 "blocking call of the last second. q quits. With output piped: one line a second.\n"
+	 "Nothing is recorded: use attach for a recording.\n",
+	 cmd_top},
 	{"report", "what a person reads first: the numbers and a diagnosis",
 	 "usage: loopscope report REC [--json] [-o FILE]\n"
 	 "\n"

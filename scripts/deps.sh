@@ -12,6 +12,8 @@ pkgs=(
 	libprotobuf-c-dev protobuf-c-compiler              # the recording format
 	libunwind-dev                                      # agent stacks
 	libxml2-utils                                      # xmllint: the SVG check
+	libncurses-dev                                     # loopscope top's live view
+	linux-libc-dev                                     # syscall names for attach
 )
 
 # dpkg-query exits non-zero when a package is unknown to it; that is what we are looking for.

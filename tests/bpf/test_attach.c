@@ -486,5 +486,181 @@ TEST(node_pool_handles_and_cpu)
 	ASSERT_CMP(hot / all, >=, 0.5);
 }
 
+/* One line naming the problem, a non-zero exit, no recording left behind. */
+static void expect_error(const char *const *argv, const char *rec, const char *want)
+{
+	struct proc p;
+
+	unlink(rec);
+	proc_run(&p, argv, 60, NULL);
+	printf("# error: %s", p.err);
+	ASSERT_TRUE(WIFEXITED(p.status));
+	ASSERT_CMP(WEXITSTATUS(p.status), !=, 0);
+	if (!strstr(p.err, want))
+		LSC_FAIL("expected '%s' in: %s", want, p.err);
+	ASSERT_TRUE(strchr(p.err, '\n') == strrchr(p.err, '\n')); /* one line */
+	ASSERT_TRUE(access(rec, F_OK) != 0);
+}
+
+TEST(errors_a_user_meets_and_a_second_attach)
+{
+	const char *sleeper[] = {"/usr/bin/setpriv",
+				 "--reuid=65534",
+				 "--regid=65534",
+				 "--clear-groups",
+				 "/bin/sleep",
+				 "30",
+				 NULL};
+	const char *argv[16];
+	static const char *load[] = {"--duration", "0", "--self-load", "1", NULL};
+	char pidarg[16], exe[512];
+	struct lsc_recording *r;
+	struct proc p;
+	pid_t t, a1, a2;
+	size_t i, w1 = 0;
+
+	setup();
+	/* No such process. */
+	argv[0] = LSC_BUILD_DIR "/loopscope", argv[1] = "attach", argv[2] = "-p";
+	argv[3] = "4194000", argv[4] = "-o", argv[5] = path("none.lsr"), argv[6] = NULL;
+	expect_error(argv, path("none.lsr"), "no process with PID 4194000");
+	argv[1] = "top";
+	argv[4] = NULL;
+	expect_error(argv, path("none.lsr"), "no process with PID 4194000");
+	/* Without privileges: a process of nobody's, attached by nobody. */
+	t = spawn(sleeper, path("sleep.out"), path("sleep.err"), NULL);
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
+	{
+		const char *as_nobody[] = {"/usr/bin/setpriv",
+					   "--reuid=65534",
+					   "--regid=65534",
+					   "--clear-groups",
+					   "--inh-caps=-all",
+					   LSC_BUILD_DIR "/loopscope",
+					   "attach",
+					   "-p",
+					   pidarg,
+					   "-o",
+					   "/tmp/loopscope-nobody.lsr",
+					   NULL};
+
+		/* nobody's process is not a libuv program either: attach says so first */
+		expect_error(as_nobody, "/tmp/loopscope-nobody.lsr", "CAP_BPF");
+	}
+	/* Not a libuv program, as root: what is skipped is said, the rest still works. */
+	argv[0] = LSC_BUILD_DIR "/loopscope", argv[1] = "attach", argv[2] = "-p";
+	argv[3] = pidarg, argv[4] = "-o", argv[5] = path("sleep.lsr"), argv[6] = "-d";
+	argv[7] = "1", argv[8] = NULL;
+	proc_run(&p, argv, 60, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	ASSERT_TRUE(strstr(p.err, "has no libuv symbols") != NULL);
+	r = read_rec(path("sleep.lsr"));
+	ASSERT_TRUE(r->footer != NULL);
+	ASSERT_CMP(r->header->n_notes, >=, 1);
+	lsc_recording_free(r);
+	kill(t, SIGKILL);
+	wait_exit(t, 10);
+
+	/* Two attaches to one process at once: both record it; it runs on after both detach. */
+	snprintf(exe, sizeof(exe), "%s/examples/healthy", LSC_BUILD_DIR);
+	{
+		const char *targv[] = {exe,	"--quiet", "1",	    load[0],
+				       load[1], load[2],   load[3], NULL};
+
+		t = spawn(targv, path("two.out"), path("two.err"), NULL);
+	}
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
+	{
+		const char *one[] = {LSC_BUILD_DIR "/loopscope",
+				     "attach",
+				     "-p",
+				     pidarg,
+				     "-d",
+				     "2",
+				     "-o",
+				     path("one.lsr"),
+				     NULL};
+		const char *two[] = {LSC_BUILD_DIR "/loopscope",
+				     "attach",
+				     "-p",
+				     pidarg,
+				     "-d",
+				     "2",
+				     "-o",
+				     path("two.lsr"),
+				     NULL};
+		const char *top[] = {LSC_BUILD_DIR "/loopscope", "top", "-p", pidarg, NULL};
+		char buf[4096];
+		ssize_t n;
+		int fd;
+
+		a1 = spawn(one, path("one.out"), path("one.attach"), NULL);
+		a2 = spawn(two, path("two.out2"), path("two.attach"), NULL);
+		ASSERT_EQ(WEXITSTATUS(wait_exit(a1, 60)), 0);
+		ASSERT_EQ(WEXITSTATUS(wait_exit(a2, 60)), 0);
+		/* top, piped: a line a second; it ends when the process does */
+		a1 = spawn(top, path("top.out"), path("top.err"), NULL);
+		wait_text(path("top.out"), "ELU", 20);
+		ASSERT_EQ(kill(t, 0), 0); /* still running */
+		kill(t, SIGTERM);
+		ASSERT_EQ(WEXITSTATUS(wait_exit(t, 30)), 0);
+		ASSERT_EQ(WEXITSTATUS(wait_exit(a1, 30)), 0);
+		fd = open(path("top.out"), O_RDONLY);
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		ASSERT_TRUE(strstr(buf, "lag p50/p99/max") && strstr(buf, "pool depth") &&
+			    strstr(buf, "handles"));
+	}
+	for (i = 0; i < 2; i++) {
+		r = read_rec(path(i ? "two.lsr" : "one.lsr"));
+		ASSERT_TRUE(r->footer != NULL);
+		for (w1 = 0; w1 < r->nwindows && r->windows[w1]->loop_tid != (uint32_t)t; w1++)
+			;
+		ASSERT_CMP(w1, <, r->nwindows);
+		ASSERT_CMP(r->windows[w1]->iterations, >, 0);
+		lsc_recording_free(r);
+	}
+}
+
+TEST(attach_and_detach_under_load)
+{
+	char exe[512], pidarg[16];
+	const char *targv[] = {exe,	  "--duration", "5",	   "--self-load", "2",
+			       "--quiet", "1",		"--stats", NULL,	  NULL};
+	const char *aargv[] = {
+		LSC_BUILD_DIR "/loopscope", "attach", "-p", pidarg, "-d", "2", "-o", NULL, NULL};
+	json_object *mid, *end;
+	struct proc p;
+	pid_t t;
+
+	setup();
+	snprintf(exe, sizeof(exe), "%s/examples/healthy", LSC_BUILD_DIR);
+	targv[8] = path("load.json");
+	aargv[7] = path("load.lsr");
+	t = spawn(targv, path("load.out"), path("load.err"), NULL);
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
+	proc_run(&p, aargv, 60, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	/* After detach: the stats now, then at the end; every request answered throughout. */
+	unlink(path("load.json"));
+	kill(t, SIGUSR1);
+	wait_text(path("load.json"), "responses", 10);
+	mid = json_file(path("load.json"));
+	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 30)), 0);
+	end = json_file(path("load.json"));
+	printf("# healthy: %.0f responses when attach detached, %.0f at the end\n",
+	       json_at(mid, "http", "responses"), json_at(end, "http", "responses"));
+	ASSERT_CMP(json_at(end, "http", "responses"), >, json_at(mid, "http", "responses"));
+	/* (at the end the self-load client hangs up, which counts as aborted: not before) */
+	ASSERT_EQ(json_at(mid, "http", "aborted"), 0);
+	ASSERT_CMP(json_at(mid, "http", "requests") - json_at(mid, "http", "responses"), <=, 2);
+	ASSERT_EQ(json_at(end, "http", "requests"), json_at(end, "http", "responses"));
+	json_object_put(mid);
+	json_object_put(end);
+}
+
 TEST_MAIN(TEST_ENTRY(refloop_elu_pool_depth_and_handles), TEST_ENTRY(node_elu_lag_and_gc),
-	  TEST_ENTRY(node_pool_handles_and_cpu))
+	  TEST_ENTRY(node_pool_handles_and_cpu),
+	  TEST_ENTRY(errors_a_user_meets_and_a_second_attach),
+	  TEST_ENTRY(attach_and_detach_under_load))
