@@ -50,12 +50,20 @@ struct thread_state {
 	__u32 gc_kind, pad;
 };
 
+/* Per thread, in the task itself: a lookup on every syscall of the target costs a pointer
+ * dereference, not a hash. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct thread_state);
 } threads SEC(".maps");
+
+static __always_inline struct thread_state *thread_get(int create)
+{
+	return bpf_task_storage_get(&threads, bpf_get_current_task_btf(), 0,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -192,7 +200,7 @@ static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state
 {
 	__u32 idle = 0, n = 0, depth;
 
-	if (!addr_wq || now - t->pool_at_ns < 100000) /* at most every 100 µs */
+	if (!addr_wq || now - t->pool_at_ns < 1000000) /* at most every 1 ms */
 		return;
 	t->pool_at_ns = now;
 	depth = queue_length(addr_wq, addr_slow_marker) + queue_length(addr_slow_wq, 0);
@@ -337,23 +345,31 @@ static __always_inline __u32 syscall_stack(void *ctx, struct pt_regs *regs, __u6
 
 static __always_inline struct thread_state *loop_thread(__u32 tid, __u64 now)
 {
-	struct thread_state *t = bpf_map_lookup_elem(&threads, &tid), fresh = {};
+	struct thread_state *t = thread_get(0);
 	__u32 slot;
 
-	if (t)
+	/* slot: a loop's index; LSCB_MAX_LOOPS, a thread seen for GC only so far; one more, a
+	 * loop that found no slot left */
+	if (t && t->slot < LSCB_MAX_LOOPS)
 		return t;
-	slot = __sync_fetch_and_add(&nloops, 1);
-	if (slot >= LSCB_MAX_LOOPS)
+	if (t && t->slot == LSCB_MAX_LOOPS + 1)
 		return NULL;
+	t = thread_get(1);
+	if (!t)
+		return NULL;
+	slot = __sync_fetch_and_add(&nloops, 1);
+	if (slot >= LSCB_MAX_LOOPS) {
+		t->slot = LSCB_MAX_LOOPS + 1;
+		return NULL;
+	}
 	loops[slot].first_ns = now;
 	loops[slot].tid = tid;
-	fresh.slot = slot;
-	fresh.busy_start_ns = now;
-	fresh.next_due_ns = now + LSCB_LAG_PERIOD_NS;
-	fresh.last_fire_ns = now;
-	fresh.sys_nr = -1;
-	bpf_map_update_elem(&threads, &tid, &fresh, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&threads, &tid);
+	t->slot = slot;
+	t->busy_start_ns = now;
+	t->next_due_ns = now + LSCB_LAG_PERIOD_NS;
+	t->last_fire_ns = now;
+	t->sys_nr = -1;
+	return t;
 }
 
 static __always_inline void fire(struct thread_state *t, __u64 now)
@@ -453,8 +469,8 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 			poll_enter(tid, t, now, epoll_timeout(regs, id));
 		return 0;
 	}
-	t = bpf_map_lookup_elem(&threads, &tid);
-	if (!t || t->in_poll)
+	t = thread_get(0);
+	if (!t || t->slot >= LSCB_MAX_LOOPS || t->in_poll)
 		return 0;
 	t->sys_enter_ns = now;
 	t->sys_nr = id;
@@ -472,8 +488,8 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 
 	if (!is_target(&tid))
 		return 0;
-	t = bpf_map_lookup_elem(&threads, &tid);
-	if (!t)
+	t = thread_get(0);
+	if (!t || t->slot >= LSCB_MAX_LOOPS)
 		return 0;
 	now = bpf_ktime_get_ns();
 	if (t->in_poll) {
@@ -593,14 +609,16 @@ int BPF_USDT(on_refloop_gc_end, __u64 before, __u64 after, __u64 pause)
 
 static __always_inline struct thread_state *gc_thread(__u32 tid)
 {
-	struct thread_state *t = bpf_map_lookup_elem(&threads, &tid), fresh = {};
+	struct thread_state *t = thread_get(0);
 
 	if (t)
 		return t;
-	fresh.slot = LSCB_MAX_LOOPS; /* not a loop */
-	fresh.sys_nr = -1;
-	bpf_map_update_elem(&threads, &tid, &fresh, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&threads, &tid);
+	t = thread_get(1);
+	if (t) {
+		t->slot = LSCB_MAX_LOOPS; /* not a loop (unless it polls later: loop_thread) */
+		t->sys_nr = -1;
+	}
+	return t;
 }
 
 /* V8: Heap::PerformGarbageCollection(GarbageCollector collector, ...): 0 scavenger,
@@ -637,7 +655,7 @@ int BPF_KPROBE(on_v8_pause_stop)
 	__u64 now;
 	__u32 tid;
 
-	if (!is_target(&tid) || !(t = bpf_map_lookup_elem(&threads, &tid)) || !t->gc_start_ns)
+	if (!is_target(&tid) || !(t = thread_get(0)) || !t->gc_start_ns)
 		return 0;
 	now = bpf_ktime_get_ns();
 	gc_event(tid, t->gc_start_ns, now - t->gc_start_ns, t->gc_kind, 0, 0);

@@ -427,7 +427,7 @@ TEST(node_pool_handles_and_cpu)
 	const char *flame[] = {
 		LSC_BUILD_DIR "/loopscope", "flame", NULL, "--format", "folded", "-o", NULL, NULL};
 	char buf[1 << 20], *line;
-	double hot = 0, all = 0;
+	double hot = 0, all = 0, gone;
 	ssize_t n;
 	int fd;
 
@@ -465,7 +465,15 @@ TEST(node_pool_handles_and_cpu)
 	/* A hot JS function holds most CPU samples, by name (perf map). */
 	t = node("cpu", path("cpu.json"), "--perf-basic-prof", NULL);
 	a = attach(t, path("cpu.lsr"), path("attach.err"), "999");
-	node_phase(t, a);
+	kill(t, SIGUSR2);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
+	/* Time to a result: from the target's exit to a finalized, symbolized recording and the
+	 * headline printed (attach notices the exit within 0.1 s). */
+	gone = proc_now();
+	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
+	printf("# node: recording finalized and headline printed %.2f s after the exit\n",
+	       proc_now() - gone);
+	ASSERT_CMP(proc_now() - gone, <=, 2.0);
 	flame[2] = path("cpu.lsr");
 	flame[6] = path("cpu.folded");
 	proc_run(&p, flame, 60, NULL);

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Benchmark: throughput of refloop's `healthy` scenario under wrk on loopback, without and with
+# `loopscope attach` (default probes, 99 Hz CPU samples) attached for the whole wrk run, in
+# interleaved rounds. Prints each round, the medians and their ratio. Not a test: figures go to
+# docs/performance.md. Needs root (eBPF). Bounded: ROUNDS x 2 runs of SECONDS on 127.0.0.1.
+#   bench/attach_overhead.sh [BUILD_DIR] [ROUNDS] [SECONDS]
+# SCENARIO_ARGS adds flags to the scenario, e.g. "--db-us 0" for a loop-bound variant.
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+rounds=${2:-5}
+secs=${3:-5}
+command -v wrk >/dev/null || { echo "attach_overhead: wrk is missing: apt-get install wrk" >&2; exit 1; }
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+one() { # $1: with|without; prints requests per second
+	local port=$((20000 + RANDOM % 20000)) pid apid="" rps
+	"$build/examples/healthy" --duration 0 --port "$port" --quiet 1 ${SCENARIO_ARGS:-} &
+	pid=$!
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.05
+	done
+	if [ "$1" = with ]; then
+		"$build/loopscope" attach -p "$pid" -o "$tmp/rec.lsr" 2>"$tmp/attach.log" &
+		apid=$!
+		for _ in $(seq 200); do
+			grep -q "attached to PID" "$tmp/attach.log" 2>/dev/null && break
+			sleep 0.05
+		done
+	fi
+	rps=$(wrk -t1 -c8 -d"${secs}s" "http://127.0.0.1:$port/users" | awk '/Requests\/sec/ {print $2}')
+	[ -n "$apid" ] && { kill -INT "$apid"; wait "$apid" 2>/dev/null || true; }
+	kill -TERM "$pid"
+	wait "$pid" 2>/dev/null || true
+	echo "$rps"
+}
+
+without=() with=()
+for r in $(seq "$rounds"); do
+	a=$(one without)
+	b=$(one with)
+	without+=("$a")
+	with+=("$b")
+	echo "round $r: without ${a} req/s, with ${b} req/s"
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+mw=$(median "${without[@]}") ma=$(median "${with[@]}")
+echo "median without: $mw req/s; with attach: $ma req/s; with/without = $(echo "scale=3; $ma / $mw" | bc)"
