@@ -771,6 +771,9 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 
 		if (!L.tid)
 			continue;
+		/* a process that has exited: a loop with no poll in this window has no window */
+		if (a->gone && L.last_ns <= start)
+			continue;
 		if (!p->written_thread) {
 			put_thread(a, L.tid, 1);
 			p->written_thread = 1;
@@ -880,10 +883,10 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 
 /* ------------------------------------------------------------------ CPU samples */
 
-static void put_cpu_samples(struct lsc_attach *a)
+/* CPU samples (counts) per (thread, user stack, kernel stack). */
+static void put_stack_samples(struct lsc_attach *a, int counts, int kind, uint64_t period)
 {
-	int counts = bpf_map__fd(a->skel->maps.cpu_counts),
-	    stacks = bpf_map__fd(a->skel->maps.stacks);
+	int stacks = bpf_map__fd(a->skel->maps.stacks);
 	struct lscb_cpu_key k, next, *prev = NULL;
 	uint64_t ips[127], frames[254], v;
 	struct acc *cpu = NULL;
@@ -911,9 +914,43 @@ static void put_cpu_samples(struct lsc_attach *a)
 		}
 		cpu[n++] = (struct acc){intern(a, frames, nk + nu, nk), k.tid, v};
 	}
-	put_samples(a, LOOPSCOPE__SAMPLE_KIND__CPU, cpu, n,
-		    a->o.cpu_hz ? 1000000000ULL / a->o.cpu_hz : 0);
+	put_samples(a, kind, cpu, n, period);
 	free(cpu);
+}
+
+/* Off-CPU time per (thread, kernel stack, user stack as walked at the switch). */
+static void put_offcpu_samples(struct lsc_attach *a)
+{
+	int map = bpf_map__fd(a->skel->maps.offcpu), stacks = bpf_map__fd(a->skel->maps.stacks);
+	struct lscb_off_key k, next, *prev = NULL;
+	struct lscb_off_value v;
+	uint64_t ips[127], frames[LSCB_MAX_FRAMES + 127];
+	struct acc *off = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t i, nk, nu;
+
+	while (bpf_map_get_next_key(map, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(map, &k, &v))
+			continue;
+		nk = 0;
+		if (k.kstack >= 0 && bpf_map_lookup_elem(stacks, &k.kstack, ips) == 0)
+			for (i = 0; i < 127 && ips[i]; i++)
+				frames[nk++] = ips[i];
+		nu = v.n < LSCB_MAX_FRAMES ? v.n : LSCB_MAX_FRAMES;
+		memcpy(frames + nk, v.frames, nu * sizeof(uint64_t));
+		if (n == cap) {
+			struct acc *m = realloc(off, (cap = cap ? cap * 2 : 1024) * sizeof(*m));
+
+			if (!m)
+				break;
+			off = m;
+		}
+		off[n++] = (struct acc){intern(a, frames, nk + nu, nk), k.tid, v.ns};
+	}
+	put_samples(a, LOOPSCOPE__SAMPLE_KIND__OFFCPU, off, n, 0);
+	free(off);
 }
 
 /* ------------------------------------------------------------------ attach, tick, stop */
@@ -1053,6 +1090,8 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	/* Programs that will not be attached are not loaded either. */
 	if (!o->cpu_hz)
 		bpf_program__set_autoload(a->skel->progs.on_cpu_sample, false);
+	if (!o->offcpu)
+		bpf_program__set_autoload(a->skel->progs.on_switch, false);
 	e = loop_bpf__load(a->skel);
 	if (e) {
 		snprintf(err, errlen, "cannot load the eBPF programs: %s%s", strerror(-e),
@@ -1070,7 +1109,10 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		     o->pid);
 	a->skel->links.on_sys_enter = bpf_program__attach(a->skel->progs.on_sys_enter);
 	a->skel->links.on_sys_exit = bpf_program__attach(a->skel->progs.on_sys_exit);
-	if (!a->skel->links.on_sys_enter || !a->skel->links.on_sys_exit) {
+	if (o->offcpu)
+		a->skel->links.on_switch = bpf_program__attach(a->skel->progs.on_switch);
+	if (!a->skel->links.on_sys_enter || !a->skel->links.on_sys_exit ||
+	    (o->offcpu && !a->skel->links.on_switch)) {
 		snprintf(err, errlen, "cannot attach to the syscall tracepoints: %s",
 			 strerror(errno));
 		goto fail;
@@ -1184,7 +1226,10 @@ int lsc_attach_stop(struct lsc_attach *a)
 			close_window(a, mono_ns(), NULL);
 		put_samples(a, LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, a->blk, a->nblk, 0);
 		if (a->o.cpu_hz)
-			put_cpu_samples(a);
+			put_stack_samples(a, bpf_map__fd(a->skel->maps.cpu_counts),
+					  LOOPSCOPE__SAMPLE_KIND__CPU, 1000000000ULL / a->o.cpu_hz);
+		if (a->o.offcpu)
+			put_offcpu_samples(a);
 		if (!a->gone)
 			put_mappings(a); /* libraries loaded since attach */
 		f.has_end_ns = f.has_dropped_events = f.has_dropped_stacks = 1;

@@ -44,10 +44,15 @@ struct thread_state {
 	__u32 slot;
 	__u32 in_poll, timeout_nz, after_empty_check;
 	__u64 enter_ns, busy_start_ns, next_due_ns, last_fire_ns;
-	__u64 sys_enter_ns, pool_at_ns;
+	__u64 sys_enter_ns, pool_at_ns, pool_head[2];
 	__s64 sys_nr;
 	__u64 gc_start_ns;
 	__u32 gc_kind, pad;
+	/* --offcpu: when it left the CPU, and where */
+	__u64 off_ns;
+	__s32 off_kstack;
+	__u32 off_n;
+	__u64 off_frames[LSCB_MAX_FRAMES];
 };
 
 /* Per thread, in the task itself: a lookup on every syscall of the target costs a pointer
@@ -171,39 +176,66 @@ static __always_inline void hist_add(__u32 slot, int kind, __u64 v, __u64 n)
 
 struct walk {
 	__u64 node, head, skip;
-	__u32 count;
+	__u32 count, done;
 };
 
 static long walk_step(__u32 i, struct walk *w)
 {
-	if (w->node == w->head || !w->node)
+	__u64 next;
+
+	if (w->node == w->head || !w->node) {
+		w->done = 1;
 		return 1;
+	}
 	if (w->node != w->skip)
 		w->count++;
-	if (bpf_probe_read_user(&w->node, sizeof(w->node), (void *)w->node))
+	/* A node a worker has just taken points at itself (QUEUE_INIT after the removal): the
+	 * list moved under the walk, which is then not counted. */
+	if (bpf_probe_read_user(&next, sizeof(next), (void *)w->node) || next == w->node)
 		return 1;
+	w->node = next;
 	return 0;
 }
 
-/* Entries of a libuv queue (uv__queue / QUEUE: the next pointer first), skip left out. */
-static __always_inline __u32 queue_length(__u64 head, __u64 skip)
+/* Entries of a libuv queue (uv__queue / QUEUE: the next pointer first), skip left out; -1 when
+ * the queue changed under the walk (it is not locked). */
+static __always_inline int queue_length(__u64 head, __u64 skip)
 {
 	struct walk w = {.head = head, .skip = skip};
 
-	if (!head || bpf_probe_read_user(&w.node, sizeof(w.node), (void *)head))
+	if (!head)
 		return 0;
+	if (bpf_probe_read_user(&w.node, sizeof(w.node), (void *)head))
+		return -1;
 	bpf_loop(65536, walk_step, &w, 0);
-	return w.count;
+	return w.done ? (int)w.count : -1;
 }
 
 static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state *t, __u64 now)
 {
+	__u64 head[2] = {};
 	__u32 idle = 0, n = 0, depth;
+	int fast, slow;
 
-	if (!addr_wq || now - t->pool_at_ns < 1000000) /* at most every 1 ms */
+	if (!addr_wq)
 		return;
+	/* The queue's two ends: unchanged, nothing was queued since the last walk (jobs taken
+	 * only lower the depth), so the walk waits; changed, the walk is due now, right after the
+	 * callback that queued, when the depth is highest. At least every 10 ms for the busy
+	 * workers. */
+	if (bpf_probe_read_user(head, sizeof(head), (void *)addr_wq))
+		return;
+	if (head[0] == t->pool_head[0] && head[1] == t->pool_head[1] &&
+	    now - t->pool_at_ns < 10000000)
+		return;
+	fast = queue_length(addr_wq, addr_slow_marker);
+	slow = queue_length(addr_slow_wq, 0);
+	if (fast < 0 || slow < 0)
+		return; /* try again at the next poll */
 	t->pool_at_ns = now;
-	depth = queue_length(addr_wq, addr_slow_marker) + queue_length(addr_slow_wq, 0);
+	t->pool_head[0] = head[0];
+	t->pool_head[1] = head[1];
+	depth = (__u32)(fast + slow);
 	bpf_probe_read_user(&idle, sizeof(idle), (void *)addr_idle_threads);
 	bpf_probe_read_user(&n, sizeof(n), (void *)addr_nthreads);
 	L->pool_depth = depth;
@@ -550,6 +582,87 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ off-CPU time */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct lscb_off_key);
+	__type(value, struct lscb_off_value);
+} offcpu SEC(".maps");
+
+/* An empty value to start an entry from (too big for the BPF stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct lscb_off_value);
+} off_scratch SEC(".maps");
+
+static __always_inline struct thread_state *task_state(struct task_struct *task, int create)
+{
+	struct thread_state *t = bpf_task_storage_get(&threads, task, 0, 0);
+
+	if (t || !create)
+		return t;
+	t = bpf_task_storage_get(&threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (t) {
+		t->slot = LSCB_MAX_LOOPS; /* not a loop (unless it polls later: loop_thread) */
+		t->sys_nr = -1;
+	}
+	return t;
+}
+
+/*
+ * A target thread leaves the CPU: note when, and its stacks (it is still current here; the user
+ * stack is walked as for blocking syscalls, from libc's unwind rule for the syscall it sleeps
+ * in). Another comes back: the time it was away goes to the stacks it left with.
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	struct lscb_off_value *v;
+	struct thread_state *t;
+	struct lscb_off_key k = {};
+	__u32 zero = 0, i, n;
+	__u64 now, d, h;
+
+	if (prev->tgid == target_tgid && (t = task_state(prev, 1))) {
+		struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(prev);
+
+		t->off_ns = bpf_ktime_get_ns();
+		/* past this program and its trampoline: __schedule is the leaf */
+		t->off_kstack = bpf_get_stackid(ctx, &stacks, 2 & BPF_F_SKIP_FIELD_MASK);
+		t->off_n = regs ? syscall_stack(ctx, regs, t->off_frames) : 0;
+	}
+	if (next->tgid != target_tgid || !(t = task_state(next, 0)) || !t->off_ns)
+		return 0;
+	now = bpf_ktime_get_ns();
+	d = now - t->off_ns;
+	t->off_ns = 0;
+	n = t->off_n < LSCB_MAX_FRAMES ? t->off_n : LSCB_MAX_FRAMES;
+	h = 0x9e3779b97f4a7c15ULL ^ n;
+	for (i = 0; i < LSCB_MAX_FRAMES && i < n; i++)
+		h = (h ^ t->off_frames[i]) * 0xff51afd7ed558ccdULL;
+	k.tid = next->pid;
+	k.kstack = t->off_kstack;
+	k.hash = h;
+	v = bpf_map_lookup_elem(&offcpu, &k);
+	if (v) {
+		__sync_fetch_and_add(&v->ns, d);
+		return 0;
+	}
+	v = bpf_map_lookup_elem(&off_scratch, &zero);
+	if (!v)
+		return 0;
+	v->ns = d;
+	v->n = n;
+	for (i = 0; i < LSCB_MAX_FRAMES; i++)
+		v->frames[i] = i < n ? t->off_frames[i] : 0;
+	bpf_map_update_elem(&offcpu, &k, v, BPF_NOEXIST);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ GC */
 
 static __always_inline __u64 rss_now(void)
@@ -609,16 +722,7 @@ int BPF_USDT(on_refloop_gc_end, __u64 before, __u64 after, __u64 pause)
 
 static __always_inline struct thread_state *gc_thread(__u32 tid)
 {
-	struct thread_state *t = thread_get(0);
-
-	if (t)
-		return t;
-	t = thread_get(1);
-	if (t) {
-		t->slot = LSCB_MAX_LOOPS; /* not a loop (unless it polls later: loop_thread) */
-		t->sys_nr = -1;
-	}
-	return t;
+	return task_state(bpf_get_current_task_btf(), 1);
 }
 
 /* V8: Heap::PerformGarbageCollection(GarbageCollector collector, ...): 0 scavenger,

@@ -66,4 +66,17 @@ struct lscb_cpu_key {
 	__u32 pad;
 };
 
+/* Off-CPU time (--offcpu), per (thread, kernel stack, user stack by its hash). */
+struct lscb_off_key {
+	__u32 tid;
+	__s32 kstack;
+	__u64 hash;
+};
+
+struct lscb_off_value {
+	__u64 ns;
+	__u32 n, pad;
+	__u64 frames[LSCB_MAX_FRAMES];
+};
+
 #endif

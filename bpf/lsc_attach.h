@@ -15,6 +15,7 @@ struct lsc_attach_opts {
 	int pid;
 	const char *output; /* the recording; NULL: none (top) */
 	unsigned cpu_hz;    /* 0: no CPU samples */
+	int offcpu;	    /* off-CPU time by stack (sched_switch) */
 	uint64_t block_threshold_ns;
 	uint64_t window_ns;
 };

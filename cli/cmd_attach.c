@@ -144,8 +144,8 @@ int cmd_attach(int argc, char **argv)
 				o.block_threshold_ns = v * 1000000ULL;
 			break;
 		case 'F':
-			return lsc_fail("--offcpu is not supported by this version yet "
-					"(CPU samples and blocking syscalls are recorded)");
+			o.offcpu = 1;
+			break;
 		case 's':
 			if (!strcmp(optarg, "fp"))
 				break;

@@ -52,6 +52,8 @@ static const struct lsc_cmd commands[] = {
 	 "  -o REC                  the recording (default: NAME-PID-YYYYmmdd-HHMMSS.lsr here)\n"
 	 "  --cpu-hz N              CPU samples per second (default 99; 0: none)\n"
 	 "  --block-threshold MS    record loop-thread syscalls this long or longer (default 1)\n"
+	 "  --offcpu                off-CPU time of the process's threads by stack (flame --kind\n"
+	 "                          offcpu)\n"
 	 "  --stacks fp             user stacks by frame pointers (the default and, for now, only)\n"
 	 "\n"
 	 "Needs CAP_BPF and CAP_PERFMON (root). The target is not restarted and keeps running.\n",

@@ -3,10 +3,14 @@
  * agent treats it as a loop thread), then naps with nanosleep and usleep, five times each. It
  * prints how long the shortest naps really lasted, so that the test can check that --wall's
  * signals did not cut a sleep short, and the total asked for.
- *   sleeper     prints "naps: nanosleep MIN_NS usleep MIN_NS total ASKED_NS"
+ *   sleeper [--wait-signal]   prints "naps: nanosleep MIN_NS usleep MIN_NS total ASKED_NS";
+ *                             with --wait-signal, first "ready", then it waits for SIGUSR2 (a
+ *                             tool attaching from outside says when it is in place)
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,11 +40,22 @@ static __attribute__((noinline)) uint64_t nap_usleep(void)
 	return now_ns() - t;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	struct epoll_event ev;
 	uint64_t min_n = UINT64_MAX, min_u = UINT64_MAX, d;
-	int ep = epoll_create1(0), i;
+	int ep = epoll_create1(0), i, sig;
+
+	if (argc > 1 && !strcmp(argv[1], "--wait-signal")) {
+		sigset_t usr2;
+
+		sigemptyset(&usr2);
+		sigaddset(&usr2, SIGUSR2);
+		sigprocmask(SIG_BLOCK, &usr2, NULL);
+		printf("ready\n");
+		fflush(stdout);
+		sigwait(&usr2, &sig);
+	}
 
 	for (i = 0; i < 5; i++) {
 		epoll_wait(ep, &ev, 1, 20);

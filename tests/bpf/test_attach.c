@@ -668,7 +668,54 @@ TEST(attach_and_detach_under_load)
 	json_object_put(end);
 }
 
+TEST(offcpu_time_goes_where_the_loop_sleeps)
+{
+	const char *sargv[] = {LSC_BUILD_DIR "/tests/sleeper", "--wait-signal", NULL};
+	static char pidarg[16];
+	const char *aargv[] = {
+		LSC_BUILD_DIR "/loopscope", "attach", "-p", pidarg, "--offcpu", "-o", NULL, NULL};
+	struct lsc_recording *r;
+	double nap = 0, all = 0;
+	size_t i, k;
+	pid_t t, a;
+
+	setup();
+	aargv[6] = path("off.lsr");
+	t = spawn(sargv, path("sleeper.out"), path("sleeper.err"), NULL);
+	wait_text(path("sleeper.out"), "ready", 10);
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
+	unlink(path("off.attach"));
+	a = spawn(aargv, path("off.out"), path("off.attach"), NULL);
+	wait_text(path("off.attach"), "loopscope: attached to PID", 30);
+	kill(t, SIGUSR2);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
+	r = read_rec(path("off.lsr"));
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (s->kind != LOOPSCOPE__SAMPLE_KIND__OFFCPU)
+			continue;
+		for (k = 0; k < s->n_stack_id; k++) {
+			all += (double)s->value[k] / 1e6;
+			/* The naps: the user stack is a frame-pointer walk from libc's rule for
+			 * the syscall, so the libc frames without frame pointers above it
+			 * (nanosleep, usleep) hide the function that napped: the sleep itself is
+			 * what is checked. */
+			if (stack_has(r, s->stack_id[k], "clock_nanosleep"))
+				nap += (double)s->value[k] / 1e6;
+		}
+	}
+	/* five naps of 150 ms and five of 100 ms */
+	printf("# sleeper: %.0f ms off CPU in clock_nanosleep (1250 asked), %.0f ms in all\n", nap,
+	       all);
+	ASSERT_CMP(nap, >=, 1200);
+	ASSERT_CMP(nap, <=, 1400);
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(refloop_elu_pool_depth_and_handles), TEST_ENTRY(node_elu_lag_and_gc),
 	  TEST_ENTRY(node_pool_handles_and_cpu),
 	  TEST_ENTRY(errors_a_user_meets_and_a_second_attach),
-	  TEST_ENTRY(attach_and_detach_under_load))
+	  TEST_ENTRY(attach_and_detach_under_load),
+	  TEST_ENTRY(offcpu_time_goes_where_the_loop_sleeps))
