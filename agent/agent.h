@@ -196,8 +196,7 @@ struct lsc_heap_sites {
 
 /* Zeroed memory from mmap, reserved lazily (MAP_NORESERVE); NULL when mmap fails. */
 void *lsc_map_zeroed(size_t bytes);
-/* The hash of a stack (leaf first), never 0: the writer's stack table and the heap's sites. */
-uint64_t lsc_hash_frames(const uint64_t *f, uint32_t n);
+
 int lsc_heap_sites_init(struct lsc_heap_sites *t, uint32_t cap, uint64_t frames_cap);
 /* The site of this stack (leaf first), made on first sight; 1 when the table is full. */
 uint32_t lsc_heap_site(struct lsc_heap_sites *t, const uint64_t *f, uint32_t n);

@@ -14,6 +14,7 @@
  * tables that can live under malloc itself.
  */
 #include "agent.h"
+#include "lsc_recording.h"
 
 #include <math.h>
 #include <string.h>
@@ -56,19 +57,6 @@ int lsc_heap_sites_init(struct lsc_heap_sites *t, uint32_t cap, uint64_t frames_
 	atomic_store(&t->n, 2);
 	atomic_store(&t->site[1].ready, 1);
 	return 0;
-}
-
-uint64_t lsc_hash_frames(const uint64_t *f, uint32_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-	uint32_t i;
-
-	/* one multiply per frame: this runs on every allocation in --heap full */
-	for (i = 0; i < n; i++) {
-		h = (h ^ f[i]) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 29;
-	}
-	return h ? h : 1;
 }
 
 static int same(const struct lsc_heap_sites *t, uint32_t s, uint64_t h, const uint64_t *f,

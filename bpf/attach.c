@@ -427,24 +427,12 @@ static void leaf_rules(struct lsc_attach *a)
 
 /* ------------------------------------------------------------------ stacks */
 
-static uint64_t hash_frames(const uint64_t *f, uint32_t n)
-{
-	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
-	uint32_t i;
-
-	for (i = 0; i < n; i++) {
-		h = (h ^ f[i]) * 0xff51afd7ed558ccdULL;
-		h ^= h >> 29;
-	}
-	return h ? h : 1;
-}
-
 /* The recording's id of this stack (leaf first, kernel frames first), writing it once. */
 static uint32_t intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uint32_t nkernel)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Stack s = LOOPSCOPE__STACK__INIT;
-	uint64_t h = hash_frames(f, n) ^ nkernel;
+	uint64_t h = lsc_hash_frames(f, n) ^ nkernel;
 	size_t j, cap;
 
 	if ((size_t)a->nstacks * 2 >= a->stack_cap) {

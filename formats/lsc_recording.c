@@ -602,3 +602,15 @@ void lsc_heap_values_free(struct lsc_heap_values *v)
 	free(v->value);
 	memset(v, 0, sizeof(*v));
 }
+
+uint64_t lsc_hash_frames(const uint64_t *f, uint32_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		h = (h ^ f[i]) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 29;
+	}
+	return h ? h : 1;
+}

@@ -6,29 +6,12 @@
  */
 #include "task.h"
 #include "proc.h"
+#include "capture.h"
 #include "lsc_recording.h"
 
 #include <json-c/json.h>
 #include <math.h>
 #include <sys/stat.h>
-
-static char dir[256];
-
-static void setup(void)
-{
-	snprintf(dir, sizeof(dir), "%s/Testing/agent-%d", LSC_BUILD_DIR, (int)getpid());
-	mkdir(dir, 0755);
-}
-
-static const char *path(const char *name)
-{
-	static char p[4][512];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
-	return p[k];
-}
 
 static const char *exe(const char *name)
 {
@@ -38,16 +21,6 @@ static const char *exe(const char *name)
 	k = (k + 1) % 4;
 	snprintf(p[k], sizeof(p[k]), "%s/%s", LSC_BUILD_DIR, name);
 	return p[k];
-}
-
-static struct lsc_recording *read_rec(const char *file)
-{
-	struct lsc_recording *r;
-	int err = lsc_recording_read(file, &r, NULL);
-
-	if (err)
-		LSC_FAIL("cannot read %s: %s", file, lsc_strerror(err));
-	return r;
 }
 
 /* ELU over the main loop's windows: 1 - idle / wall. (Node runs a second, mostly idle loop.) */
@@ -121,20 +94,6 @@ static double blocking_share_under(const struct lsc_recording *r, const char *fn
 	return total > 0 ? under / total : 0;
 }
 
-static int stack_has(const struct lsc_recording *r, uint32_t stack_id, const char *fn)
-{
-	const Loopscope__Stack *s = lsc_recording_stack(r, stack_id);
-	size_t f;
-
-	for (f = 0; s && f < s->n_frames; f++) {
-		const Loopscope__Symbol *sym = lsc_recording_symbol(r, s->frames[f]);
-
-		if (sym && sym->function && strstr(sym->function, fn))
-			return 1;
-	}
-	return 0;
-}
-
 /* The last heap snapshot's value of kind, summed over the stacks through fn (all if NULL). */
 static double heap_under(const struct lsc_recording *r, int kind, const char *fn)
 {
@@ -181,7 +140,7 @@ TEST(refloop_elu_and_blocking_attribution)
 	struct proc p;
 	double elu, ms, share;
 
-	setup();
+	capture_setup("agent");
 	run_scenario(&p, path("sync.lsr"), path("sync.json"), "examples/sync-read", "--duration",
 		     "3", "--self-load", "2", NULL, NULL);
 	ASSERT_TRUE(WIFEXITED(p.status));
@@ -215,7 +174,7 @@ TEST(handle_leak_shows_in_the_windows)
 	size_t i, rises = 0;
 	double leaked;
 
-	setup();
+	capture_setup("agent");
 	run_scenario(&p, path("leak.lsr"), path("leak.json"), "examples/handle-leak", "--duration",
 		     "3.5", "--self-load", "2", NULL, NULL);
 	ASSERT_EQ(WEXITSTATUS(p.status), 0);
@@ -244,7 +203,7 @@ TEST(a_crash_leaves_a_readable_recording_with_its_stack)
 	size_t i, f;
 	int found = 0;
 
-	setup();
+	capture_setup("agent");
 	run_scenario(&p, path("crash.lsr"), path("crash.json"), "examples/native-leak",
 		     "--die-after", "1.5", "--die-how", "segv", "--self-load", "1");
 	ASSERT_TRUE(WIFEXITED(p.status));
@@ -276,7 +235,7 @@ TEST(sigkill_loses_at_most_the_last_window)
 	struct lsc_recording *r;
 	struct proc p;
 
-	setup();
+	capture_setup("agent");
 	run_scenario(&p, path("kill.lsr"), path("kill.json"), "examples/native-leak", "--die-after",
 		     "2.5", "--die-how", "kill", "--self-load", "1");
 	ASSERT_EQ(WEXITSTATUS(p.status), 128 + SIGKILL);
@@ -300,7 +259,7 @@ TEST(exit_status_and_errors)
 				 "exit 3",	   NULL};
 	struct proc p;
 
-	setup();
+	capture_setup("agent");
 	proc_run(&p, missing, 30, NULL);
 	ASSERT_EQ(WEXITSTATUS(p.status), 127);
 	ASSERT_STR_EQ(p.err, "loopscope: cannot run '/nonexistent/program': command not found\n");
@@ -323,7 +282,7 @@ TEST(node_elu_and_readfilesync_attribution)
 	struct proc p;
 	double elu, ms, share_js, share_fs;
 
-	setup();
+	capture_setup("agent");
 	argv[0] = exe("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("node.lsr");
 	argv[4] = "--", argv[5] = "/usr/bin/node";
 	argv[6] = LSC_SOURCE_DIR "/tests/agent/node_sync_read.js";
@@ -355,7 +314,7 @@ TEST(torture_threads_forks_and_exits_in_every_heap_mode)
 	struct proc p;
 	size_t m, i;
 
-	setup();
+	capture_setup("agent");
 	for (m = 0; m < 3; m++) {
 		const char *argv[] = {exe("loopscope"),
 				      "run",
@@ -408,7 +367,7 @@ TEST(native_leak_exact_in_full_mode_estimated_in_sampled)
 	struct proc p;
 	size_t m, i;
 
-	setup();
+	capture_setup("agent");
 	for (m = 0; m < 2; m++) {
 		double leaked, count, live, live_count, grow_first = -1, grow_last = 0;
 		const char *argv[] = {exe("loopscope"),
@@ -471,7 +430,7 @@ TEST(node_gc_events_match_perf_hooks_and_heap_full_mode_runs)
 	struct proc p;
 	size_t i, m;
 
-	setup();
+	capture_setup("agent");
 	if (access("/usr/bin/node", X_OK))
 		LSC_FAIL("/usr/bin/node is missing: Node.js 20 is the real-world target");
 	for (m = 0; m < 2; m++) {
@@ -552,7 +511,7 @@ TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
 	ssize_t n;
 	int fd;
 
-	setup();
+	capture_setup("agent");
 	/* A C loop napping in nanosleep and usleep: the naps are found, and none is cut short by
 	 * the signals --wall sends. */
 	argv[0] = exe("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("wall.lsr");
@@ -608,7 +567,7 @@ TEST(full_mode_tells_apart_stacks_that_meet_at_the_same_frame)
 	struct lsc_recording *r;
 	struct proc p;
 
-	setup();
+	capture_setup("agent");
 	argv[0] = exe("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("callers.lsr");
 	argv[4] = "--heap", argv[5] = "full", argv[6] = "--", argv[7] = exe("tests/callers");
 	argv[8] = NULL;

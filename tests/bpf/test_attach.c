@@ -7,6 +7,7 @@
  */
 #include "task.h"
 #include "proc.h"
+#include "capture.h"
 #include "lsc_recording.h"
 
 #include <json-c/json.h>
@@ -14,24 +15,6 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-
-static char dir[256];
-
-static void setup(void)
-{
-	snprintf(dir, sizeof(dir), "%s/Testing/attach-%d", LSC_BUILD_DIR, (int)getpid());
-	mkdir(dir, 0755);
-}
-
-static const char *path(const char *name)
-{
-	static char p[8][512];
-	static int k;
-
-	k = (k + 1) % 8;
-	snprintf(p[k], sizeof(p[k]), "%s/%s", dir, name);
-	return p[k];
-}
 
 static pid_t spawn(const char *const *argv, const char *out, const char *err, const char *env)
 {
@@ -92,16 +75,6 @@ static int wait_exit(pid_t pid, double secs)
 		nanosleep(&step, NULL);
 	}
 	return status;
-}
-
-static struct lsc_recording *read_rec(const char *file)
-{
-	struct lsc_recording *r;
-	int err = lsc_recording_read(file, &r, NULL);
-
-	if (err)
-		LSC_FAIL("cannot read %s: %s", file, lsc_strerror(err));
-	return r;
 }
 
 /* Attaches to pid (recording rec, until the target exits); returns attach's pid once in place. */
@@ -166,20 +139,6 @@ static double json_at(json_object *o, const char *a, const char *b)
 	return json_object_get_double(b ? y : x);
 }
 
-static int stack_has(const struct lsc_recording *r, uint32_t stack_id, const char *fn)
-{
-	const Loopscope__Stack *s = lsc_recording_stack(r, stack_id);
-	size_t f;
-
-	for (f = 0; s && f < s->n_frames; f++) {
-		const Loopscope__Symbol *sym = lsc_recording_symbol(r, s->frames[f]);
-
-		if (sym && sym->function && strstr(sym->function, fn))
-			return 1;
-	}
-	return 0;
-}
-
 /* ------------------------------------------------------------------ refloop */
 
 static void run_scenario(const char *name, const char *const *extra, const char *rec,
@@ -221,7 +180,7 @@ TEST(refloop_elu_pool_depth_and_handles)
 	double blocked = 0, under = 0;
 	size_t i;
 
-	setup();
+	capture_setup("attach");
 	/* ELU over the whole run: attach was in place before the scenario began. */
 	run_scenario("healthy", load, path("healthy.lsr"), path("healthy.json"));
 	r = read_rec(path("healthy.lsr"));
@@ -356,7 +315,7 @@ TEST(node_elu_lag_and_gc)
 	int fd;
 	ssize_t n;
 
-	setup();
+	capture_setup("attach");
 	/* ELU over the same stretch of time, and lag p99 against monitorEventLoopDelay. */
 	t = node("loop", path("loop.json"), NULL, NULL);
 	a = attach(t, path("loop.lsr"), path("attach.err"), NULL);
@@ -431,7 +390,7 @@ TEST(node_pool_handles_and_cpu)
 	ssize_t n;
 	int fd;
 
-	setup();
+	capture_setup("attach");
 	/* 32 pbkdf2 jobs on 4 threads: the queue holds the other 28 or so. */
 	t = node("pool", path("pool.json"), NULL, "UV_THREADPOOL_SIZE=4");
 	a = attach(t, path("pool.lsr"), path("attach.err"), NULL);
@@ -527,7 +486,7 @@ TEST(errors_a_user_meets_and_a_second_attach)
 	pid_t t, a1, a2;
 	size_t i, w1 = 0;
 
-	setup();
+	capture_setup("attach");
 	/* No such process. */
 	argv[0] = LSC_BUILD_DIR "/loopscope", argv[1] = "attach", argv[2] = "-p";
 	argv[3] = "4194000", argv[4] = "-o", argv[5] = path("none.lsr"), argv[6] = NULL;
@@ -642,7 +601,7 @@ TEST(attach_and_detach_under_load)
 	struct proc p;
 	pid_t t;
 
-	setup();
+	capture_setup("attach");
 	snprintf(exe, sizeof(exe), "%s/examples/healthy", LSC_BUILD_DIR);
 	targv[8] = path("load.json");
 	aargv[7] = path("load.lsr");
@@ -679,7 +638,7 @@ TEST(offcpu_time_goes_where_the_loop_sleeps)
 	size_t i, k;
 	pid_t t, a;
 
-	setup();
+	capture_setup("attach");
 	aargv[6] = path("off.lsr");
 	t = spawn(sargv, path("sleeper.out"), path("sleeper.err"), NULL);
 	wait_text(path("sleeper.out"), "ready", 10);

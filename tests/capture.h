@@ -1,0 +1,58 @@
+/*
+ * capture.h — what the end-to-end capture tests (tests/agent, tests/bpf) share: a working
+ * directory of their own under the build tree, reading a recording or failing the case, and
+ * asking whether a recorded stack passes through a function (by its recorded symbols).
+ */
+#ifndef LSC_TEST_CAPTURE_H
+#define LSC_TEST_CAPTURE_H
+
+#include "lsc_recording.h"
+
+#include <sys/stat.h>
+
+static char capture_dir[256];
+
+/* Makes Testing/PREFIX-PID under the build tree; path() names files in it. */
+static void capture_setup(const char *prefix)
+{
+	snprintf(capture_dir, sizeof(capture_dir), "%s/Testing/%s-%d", LSC_BUILD_DIR, prefix,
+		 (int)getpid());
+	mkdir(capture_dir, 0755);
+}
+
+/* A file in the case's directory (eight names may be in use at once). */
+static const char *path(const char *name)
+{
+	static char p[8][512];
+	static int k;
+
+	k = (k + 1) % 8;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", capture_dir, name);
+	return p[k];
+}
+
+static struct lsc_recording *read_rec(const char *file)
+{
+	struct lsc_recording *r;
+	int err = lsc_recording_read(file, &r, NULL);
+
+	if (err)
+		LSC_FAIL("cannot read %s: %s", file, lsc_strerror(err));
+	return r;
+}
+
+static int stack_has(const struct lsc_recording *r, uint32_t stack_id, const char *fn)
+{
+	const Loopscope__Stack *s = lsc_recording_stack(r, stack_id);
+	size_t f;
+
+	for (f = 0; s && f < s->n_frames; f++) {
+		const Loopscope__Symbol *sym = lsc_recording_symbol(r, s->frames[f]);
+
+		if (sym && sym->function && strstr(sym->function, fn))
+			return 1;
+	}
+	return 0;
+}
+
+#endif
