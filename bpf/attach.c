@@ -71,9 +71,9 @@ struct lsc_attach {
 	struct stack_entry *stacks;
 	size_t stack_cap;
 	uint32_t nstacks;
-	/* blocking time per (stack, thread), written each window */
-	struct acc *blk;
-	size_t nblk, blk_cap;
+	/* blocking time per (stack, thread), written each window; CPU samples unwound here */
+	struct acc *blk, *cpu;
+	size_t nblk, blk_cap, ncpu, cpu_cap;
 	/* the current window's GC and longest blocking call, for the status */
 	uint64_t win_gc, win_gc_ns, win_top_ns;
 	char win_top[128];
@@ -482,25 +482,26 @@ static uint32_t intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uint
 	return s.id;
 }
 
-static void accumulate(struct lsc_attach *a, uint32_t stack, uint32_t tid, uint64_t v)
+static void accumulate(struct acc **v, size_t *n, size_t *cap, uint32_t stack, uint32_t tid,
+		       uint64_t value)
 {
 	size_t i;
 
-	for (i = 0; i < a->nblk; i++)
-		if (a->blk[i].stack == stack && a->blk[i].tid == tid) {
-			a->blk[i].value += v;
+	for (i = *n; i-- > 0;)
+		if ((*v)[i].stack == stack && (*v)[i].tid == tid) {
+			(*v)[i].value += value;
 			return;
 		}
-	if (a->nblk == a->blk_cap) {
-		size_t cap = a->blk_cap ? a->blk_cap * 2 : 256;
-		struct acc *n = realloc(a->blk, cap * sizeof(*n));
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		struct acc *m = realloc(*v, c * sizeof(*m));
 
-		if (!n)
+		if (!m)
 			return;
-		a->blk = n;
-		a->blk_cap = cap;
+		*v = m;
+		*cap = c;
 	}
-	a->blk[a->nblk++] = (struct acc){stack, tid, v};
+	(*v)[(*n)++] = (struct acc){stack, tid, value};
 }
 
 static void put_samples(struct lsc_attach *a, int kind, struct acc *v, size_t n, uint64_t period)
@@ -685,11 +686,28 @@ static int on_event(void *ctx, void *data, size_t len)
 		b.result = e->result;
 		ev.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
 		ev.blocking = &b;
-		accumulate(a, b.stack_id, e->tid, e->dur_ns);
+		accumulate(&a->blk, &a->nblk, &a->blk_cap, b.stack_id, e->tid, e->dur_ns);
 		if (e->dur_ns > a->win_top_ns) {
 			a->win_top_ns = e->dur_ns;
 			snprintf(a->win_top, sizeof(a->win_top), "%s", call);
 		}
+	} else if (e->type == LSCB_EV_CPU) {
+		/* --stacks dwarf: kernel frames, then the user stack unwound from its copy */
+		uint64_t frames[127 + LSCB_MAX_FRAMES];
+		int32_t kstack = (int32_t)e->result;
+		uint32_t nk = 0;
+		int k = 0;
+
+		if (kstack >= 0 &&
+		    bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.stacks), &kstack, frames) == 0)
+			while (nk < 127 && frames[nk])
+				nk++;
+		if (a->unw && e->stack_len)
+			k = lsc_unwind(a->unw, e->tid, (const uint64_t *)e->regs, e->stack,
+				       e->stack_len, frames + nk, LSCB_MAX_FRAMES);
+		accumulate(&a->cpu, &a->ncpu, &a->cpu_cap, intern(a, frames, nk + (uint32_t)k, nk),
+			   e->tid, 1);
+		return 0;
 	} else if (e->type == LSCB_EV_GC) {
 		g.has_kind = g.has_pause_ns = g.has_rss_bytes = 1;
 		g.kind = e->nr;
@@ -1066,6 +1084,7 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	}
 	a->skel->rodata->target_tgid = (uint32_t)o->pid;
 	a->skel->rodata->block_threshold_ns = o->block_threshold_ns;
+	a->skel->rodata->cpu_dwarf = o->stacks_dwarf;
 	if (w[0].found && w[3].found && w[4].found) {
 		a->skel->rodata->addr_wq = bias + w[0].vaddr;
 		a->skel->rodata->addr_slow_marker = w[1].found ? bias + w[1].vaddr : 0;
@@ -1182,7 +1201,7 @@ int lsc_attach_tick(struct lsc_attach *a, struct lsc_attach_status *st)
 	uint64_t now = mono_ns();
 	int closed = 0;
 
-	ring_buffer__poll(a->rb, 0);
+	ring_buffer__consume(a->rb); /* records come without wakeups */
 	if (kill(a->o.pid, 0) && errno == ESRCH)
 		a->gone = 1;
 	if (now - a->window_start >= a->o.window_ns || a->gone) {
@@ -1209,13 +1228,16 @@ int lsc_attach_stop(struct lsc_attach *a)
 	if (!a)
 		return 0;
 	if (a->w && a->skel) {
-		ring_buffer__poll(a->rb, 0);
+		ring_buffer__consume(a->rb); /* records come without wakeups */
 		if (mono_ns() - a->window_start > a->o.window_ns / 10 && !a->gone)
 			close_window(a, mono_ns(), NULL);
 		put_samples(a, LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, a->blk, a->nblk, 0);
-		if (a->o.cpu_hz)
+		if (a->o.cpu_hz && !a->o.stacks_dwarf)
 			put_stack_samples(a, bpf_map__fd(a->skel->maps.cpu_counts),
 					  LOOPSCOPE__SAMPLE_KIND__CPU, 1000000000ULL / a->o.cpu_hz);
+		if (a->o.cpu_hz && a->o.stacks_dwarf)
+			put_samples(a, LOOPSCOPE__SAMPLE_KIND__CPU, a->cpu, a->ncpu,
+				    1000000000ULL / a->o.cpu_hz);
 		if (a->o.offcpu)
 			put_offcpu_samples(a);
 		if (!a->gone)
@@ -1246,6 +1268,7 @@ int lsc_attach_stop(struct lsc_attach *a)
 		free(a->stacks[j].frames);
 	free(a->stacks);
 	free(a->blk);
+	free(a->cpu);
 	for (i = 0; i < a->nnotes; i++)
 		free(a->notes[i]);
 	free(a);

@@ -33,6 +33,7 @@ const volatile __u32 target_tgid;
 const volatile __u64 block_threshold_ns = 1000000;
 const volatile __u64 addr_wq, addr_slow_marker, addr_slow_wq, addr_idle_threads, addr_nthreads;
 const volatile __u64 addr_default_loop;
+const volatile __u32 cpu_dwarf; /* --stacks dwarf: CPU samples go to user space with the stack */
 
 /* Read by the loader (mmap'd .bss). */
 struct lscb_loop loops[LSCB_MAX_LOOPS];
@@ -552,7 +553,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			e->heap_before = e->heap_after = e->rss_bytes = 0;
 			e->nframes = syscall_stack(ctx, regs, e->frames);
 			copy_stack(regs, e);
-			bpf_ringbuf_submit(e, 0);
+			bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 		}
 	}
 	t->sys_nr = -1;
@@ -571,6 +572,30 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 
 	if (!is_target(&tid))
 		return 0;
+	if (cpu_dwarf) {
+		/* the user registers: the sample's own when it hit user code, else those saved
+		 * at the kernel's entry */
+		struct pt_regs *regs = &ctx->regs;
+		struct lscb_event *e;
+
+		if ((BPF_CORE_READ(regs, cs) & 3) != 3)
+			regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		if (!e) {
+			__sync_fetch_and_add(&dropped_events, 1);
+			return 0;
+		}
+		e->type = LSCB_EV_CPU;
+		e->tid = tid;
+		e->t_ns = bpf_ktime_get_ns();
+		e->dur_ns = e->heap_before = e->heap_after = e->rss_bytes = 0;
+		e->result = bpf_get_stackid(ctx, &stacks, 0); /* the kernel stack */
+		e->nr = 0;
+		e->nframes = 0;
+		copy_stack(regs, e);
+		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
 	k.tid = tid;
 	k.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
 	k.kstack = bpf_get_stackid(ctx, &stacks, 0);
@@ -703,7 +728,7 @@ static __always_inline void gc_event(__u32 tid, __u64 start, __u64 pause, __u32 
 	e->heap_after = after;
 	e->rss_bytes = rss_now();
 	e->stack_len = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
 /* refloop: gc__end(heap_before, live_after, pause_ns) */

@@ -41,7 +41,12 @@ struct lscb_loop {
 	__u32 handles_known, pad;
 };
 
-enum { LSCB_EV_BLOCKING = 1, LSCB_EV_GC = 2 };
+/* The ring buffer's records; woken never (BPF_RB_NO_WAKEUP): user space drains it every 100 ms. */
+enum {
+	LSCB_EV_BLOCKING = 1,
+	LSCB_EV_GC = 2,
+	LSCB_EV_CPU = 3 /* --stacks dwarf: result = kstack id */
+};
 
 struct lscb_event {
 	__u32 type, tid;

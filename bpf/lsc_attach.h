@@ -16,6 +16,7 @@ struct lsc_attach_opts {
 	const char *output; /* the recording; NULL: none (top) */
 	unsigned cpu_hz;    /* 0: no CPU samples */
 	int offcpu;	    /* off-CPU time by stack (sched_switch) */
+	int stacks_dwarf;   /* CPU samples unwound in user space from a stack copy */
 	uint64_t block_threshold_ns;
 	uint64_t window_ns;
 };

@@ -149,10 +149,10 @@ int cmd_attach(int argc, char **argv)
 		case 's':
 			if (!strcmp(optarg, "fp"))
 				break;
-			if (!strcmp(optarg, "dwarf"))
-				return lsc_fail(
-					"--stacks dwarf is not supported by this version yet; "
-					"--stacks fp (frame pointers) is");
+			if (!strcmp(optarg, "dwarf")) {
+				o.stacks_dwarf = 1;
+				break;
+			}
 			return lsc_usage_error("attach", "--stacks takes fp or dwarf, not '%s'",
 					       optarg);
 		case 'h':

@@ -54,7 +54,8 @@ static const struct lsc_cmd commands[] = {
 	 "  --block-threshold MS    record loop-thread syscalls this long or longer (default 1)\n"
 	 "  --offcpu                off-CPU time of the process's threads by stack (flame --kind\n"
 	 "                          offcpu)\n"
-	 "  --stacks fp             user stacks by frame pointers (the default and, for now, only)\n"
+	 "  --stacks fp|dwarf       CPU stacks by frame pointers (default), or unwound from a copy\n"
+	 "                          of the stack with the binaries' CFI (code without frame pointers)\n"
 	 "\n"
 	 "Needs CAP_BPF and CAP_PERFMON (root). The target is not restarted and keeps running.\n",
 	 cmd_attach},

@@ -673,8 +673,69 @@ TEST(offcpu_time_goes_where_the_loop_sleeps)
 	lsc_recording_free(r);
 }
 
+TEST(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers)
+{
+	static const char *load[] = {"--duration", "2", "--self-load", "2", NULL};
+	const char *argv[12];
+	char exe[512], pidarg[16];
+	struct lsc_recording *r;
+	double all = 0, whole = 0;
+	size_t i, k;
+	pid_t t, a;
+
+	capture_setup("attach");
+	/* hash-on-loop: CPU in refloop's SHA-256 under the handler, called from Debian's libuv
+	 * (no frame pointers) under uv_run: a frame-pointer walk breaks there, the CFI does not. */
+	snprintf(exe, sizeof(exe), "%s/examples/hash-on-loop", LSC_BUILD_DIR);
+	argv[0] = exe, argv[1] = "--wait-signal", argv[2] = "1", argv[3] = "--quiet", argv[4] = "1";
+	for (i = 0; load[i]; i++)
+		argv[5 + i] = load[i];
+	argv[5 + i] = NULL;
+	t = spawn(argv, path("hash.out"), path("hash.err"), NULL);
+	wait_text(path("hash.err"), "waiting for SIGUSR2", 10);
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
+	{
+		const char *aargv[] = {LSC_BUILD_DIR "/loopscope",
+				       "attach",
+				       "-p",
+				       pidarg,
+				       "--stacks",
+				       "dwarf",
+				       "-o",
+				       path("dwarf.lsr"),
+				       NULL};
+
+		unlink(path("dwarf.attach"));
+		a = spawn(aargv, path("dwarf.out"), path("dwarf.attach"), NULL);
+		wait_text(path("dwarf.attach"), "loopscope: attached to PID", 30);
+	}
+	kill(t, SIGUSR2);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
+	r = read_rec(path("dwarf.lsr"));
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (s->kind != LOOPSCOPE__SAMPLE_KIND__CPU)
+			continue;
+		for (k = 0; k < s->n_stack_id; k++) {
+			if (s->tid[k] != (uint32_t)t) /* the loop thread */
+				continue;
+			all += (double)s->value[k];
+			if (stack_has(r, s->stack_id[k], "rl_app_main"))
+				whole += (double)s->value[k];
+		}
+	}
+	printf("# hash-on-loop: %.0f of %.0f loop-thread CPU samples reach rl_app_main\n", whole,
+	       all);
+	ASSERT_CMP(all, >, 100);
+	ASSERT_CMP(whole / all, >=, 0.9);
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(refloop_elu_pool_depth_and_handles), TEST_ENTRY(node_elu_lag_and_gc),
 	  TEST_ENTRY(node_pool_handles_and_cpu),
 	  TEST_ENTRY(errors_a_user_meets_and_a_second_attach),
 	  TEST_ENTRY(attach_and_detach_under_load),
-	  TEST_ENTRY(offcpu_time_goes_where_the_loop_sleeps))
+	  TEST_ENTRY(offcpu_time_goes_where_the_loop_sleeps),
+	  TEST_ENTRY(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers))
