@@ -1085,6 +1085,7 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	a->skel->rodata->target_tgid = (uint32_t)o->pid;
 	a->skel->rodata->block_threshold_ns = o->block_threshold_ns;
 	a->skel->rodata->cpu_dwarf = o->stacks_dwarf;
+	a->skel->rodata->attach_ns = mono_ns();
 	if (w[0].found && w[3].found && w[4].found) {
 		a->skel->rodata->addr_wq = bias + w[0].vaddr;
 		a->skel->rodata->addr_slow_marker = w[1].found ? bias + w[1].vaddr : 0;

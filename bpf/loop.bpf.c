@@ -34,6 +34,7 @@ const volatile __u64 block_threshold_ns = 1000000;
 const volatile __u64 addr_wq, addr_slow_marker, addr_slow_wq, addr_idle_threads, addr_nthreads;
 const volatile __u64 addr_default_loop;
 const volatile __u32 cpu_dwarf; /* --stacks dwarf: CPU samples go to user space with the stack */
+const volatile __u64 attach_ns; /* when attach began: a wait already in progress began no later */
 
 /* Read by the loader (mmap'd .bss). */
 struct lscb_loop loops[LSCB_MAX_LOOPS];
@@ -522,8 +523,20 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	if (!is_target(&tid))
 		return 0;
 	t = thread_get(0);
-	if (!t || t->slot >= LSCB_MAX_LOOPS)
-		return 0;
+	if ((!t || t->slot >= LSCB_MAX_LOOPS)) {
+		long nr = BPF_CORE_READ(regs, orig_ax);
+
+		/* A loop that was waiting in epoll when attach began, seen first as it returns:
+		 * its wait is idle time since attach. */
+		if (nr != NR_EPOLL_WAIT && nr != NR_EPOLL_PWAIT && nr != NR_EPOLL_PWAIT2)
+			return 0;
+		t = loop_thread(tid, attach_ns);
+		if (!t || t->slot >= LSCB_MAX_LOOPS)
+			return 0;
+		t->in_poll = 1;
+		t->timeout_nz = 1;
+		t->enter_ns = attach_ns;
+	}
 	now = bpf_ktime_get_ns();
 	if (t->in_poll) {
 		poll_exit(t, now, ret);

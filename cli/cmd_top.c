@@ -149,11 +149,21 @@ int cmd_top(int argc, char **argv)
 	while (!stop_requested && !st.target_gone) {
 		struct timespec step = {0, 100000000};
 
-		if (lsc_attach_tick(a, &st) > 0 && st.have_window) {
-			if (tty)
+		if (lsc_attach_tick(a, &st) > 0) {
+			if (st.have_window && tty)
 				screen(&st, o.pid);
-			else
+			else if (st.have_window)
 				line(&st);
+			else if (tty) {
+				mvprintw(0, 0,
+					 "loopscope top: PID %d, %.0f s: no epoll activity yet (a "
+					 "loop idle since before attach shows up when it wakes)",
+					 o.pid, st.elapsed_s);
+				refresh();
+			} else {
+				printf("%.0f s  no epoll activity yet\n", st.elapsed_s);
+				fflush(stdout);
+			}
 		}
 		if (tty && getch() == 'q')
 			break;

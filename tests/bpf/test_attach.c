@@ -322,8 +322,28 @@ TEST(node_elu_lag_and_gc)
 	node_phase(t, a);
 	r = read_rec(path("loop.lsr"));
 	o = json_file(path("loop.json"));
-	ours = elu_of(r, &from, &to);
-	/* Node's timeline spans the load only: compare over the part of it inside the windows. */
+	/* Over the windows wholly inside the load (after "go", before the end of Node's timeline),
+	 * and Node's own ELU over exactly that span. */
+	{
+		uint64_t go = (uint64_t)json_at(o, "go_ns", NULL) - r->header->start_mono_ns;
+		double idle = 0, wall = 0;
+
+		from = UINT64_MAX;
+		to = 0;
+		for (i = 0; i < r->nwindows; i++) {
+			const Loopscope__Window *w = r->windows[i];
+
+			if (w->loop_tid != lsc_recording_main_loop(r) || w->start_ns < go ||
+			    w->length_ns < 500000000)
+				continue;
+			wall += (double)w->length_ns;
+			idle += (1 - w->elu) * (double)w->length_ns;
+			from = w->start_ns < from ? w->start_ns : from;
+			to = w->start_ns + w->length_ns > to ? w->start_ns + w->length_ns : to;
+		}
+		ASSERT_CMP(wall, >, 1e9);
+		ours = 1 - idle / wall;
+	}
 	theirs = node_elu(o, r->header->start_mono_ns + from, r->header->start_mono_ns + to);
 	printf("# node ELU: recorded %.3f, perf_hooks %.3f\n", ours, theirs);
 	/* the lag over the loaded windows (before "go" the loop idled, timers firing on time) */
@@ -733,9 +753,49 @@ TEST(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers)
 	lsc_recording_free(r);
 }
 
+TEST(top_on_a_terminal_draws_and_quits_on_q)
+{
+	char exe[512], cmd[1024], fifo[600];
+	const char *targv[] = {exe, "--duration", "0", "--self-load", "1", "--quiet", "1", NULL};
+	pid_t t, s;
+	int w;
+
+	capture_setup("attach");
+	snprintf(exe, sizeof(exe), "%s/examples/healthy", LSC_BUILD_DIR);
+	t = spawn(targv, path("tty-target.out"), path("tty-target.err"), NULL);
+	/* script(1) gives top a terminal; its keyboard is a FIFO this test writes q into once the
+	 * screen shows the loop. */
+	snprintf(fifo, sizeof(fifo), "%s", path("keys"));
+	unlink(fifo);
+	ASSERT_EQ(mkfifo(fifo, 0600), 0);
+	snprintf(cmd, sizeof(cmd), "%s/loopscope top -p %d", LSC_BUILD_DIR, (int)t);
+	fflush(NULL);
+	s = fork();
+	if (s == 0) {
+		int in = open(fifo, O_RDONLY),
+		    o = open(path("tty.out"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		dup2(in, 0);
+		dup2(o, 1);
+		dup2(o, 2);
+		execl("/usr/bin/script", "script", "-qec", cmd, "/dev/null", (char *)NULL);
+		_exit(127);
+	}
+	w = open(fifo, O_WRONLY);
+	ASSERT_CMP(w, >=, 0);
+	wait_text(path("tty.out"), "event loop", 30);
+	ASSERT_EQ(write(w, "q", 1), 1);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(s, 20)), 0);
+	close(w);
+	ASSERT_EQ(kill(t, 0), 0); /* the process runs on */
+	kill(t, SIGTERM);
+	wait_exit(t, 20);
+}
+
 TEST_MAIN(TEST_ENTRY(refloop_elu_pool_depth_and_handles), TEST_ENTRY(node_elu_lag_and_gc),
 	  TEST_ENTRY(node_pool_handles_and_cpu),
 	  TEST_ENTRY(errors_a_user_meets_and_a_second_attach),
 	  TEST_ENTRY(attach_and_detach_under_load),
 	  TEST_ENTRY(offcpu_time_goes_where_the_loop_sleeps),
-	  TEST_ENTRY(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers))
+	  TEST_ENTRY(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers),
+	  TEST_ENTRY(top_on_a_terminal_draws_and_quits_on_q))
