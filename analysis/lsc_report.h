@@ -110,4 +110,10 @@ struct lsc_report {
 int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		     struct lsc_report *out);
 
+/* A recorded stack, named (leaf first, the program's own first frame as owner). */
+void lsc_report_fill_stack(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			   uint32_t stack_id, struct lsc_report_stack *out);
+/* "function (file.c:12)", or the name alone. */
+void lsc_report_frame_where(const struct lsc_report_frame *f, char *buf, size_t cap);
+
 #endif

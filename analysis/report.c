@@ -35,8 +35,8 @@ static void copy_frame(struct lsc_report_frame *dst, const struct lsc_named_fram
 	dst->kind = nf->kind;
 }
 
-static void fill_stack(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint32_t stack_id,
-		       struct lsc_report_stack *out)
+void lsc_report_fill_stack(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			   uint32_t stack_id, struct lsc_report_stack *out)
 {
 	const Loopscope__Stack *st = lsc_recording_stack(r, stack_id);
 	size_t d, n = st ? st->n_frames : 0;
@@ -59,7 +59,7 @@ static void fill_stack(const struct lsc_recording *r, struct lsc_symbolizer *sym
 			 out->nframes ? out->frames[0].name : "[no stack]");
 }
 
-static void frame_where(const struct lsc_report_frame *f, char *buf, size_t cap)
+void lsc_report_frame_where(const struct lsc_report_frame *f, char *buf, size_t cap)
 {
 	const char *b = strrchr(f->file, '/');
 
@@ -339,7 +339,7 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		rep->crash_signal = e->crash->signal;
 		rep->crash_addr = e->crash->fault_addr;
 		snprintf(rep->crash.what, sizeof(rep->crash.what), "signal %d", e->crash->signal);
-		fill_stack(r, sym, e->crash->stack_id, &rep->crash);
+		lsc_report_fill_stack(r, sym, e->crash->stack_id, &rep->crash);
 	}
 	for (i = 0; i < r->nsamples; i++) {
 		const Loopscope__Samples *s = r->samples[i];
@@ -372,7 +372,7 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		s->total = busy[i].total;
 		s->max = busy[i].max;
 		s->share = rep->busy_long_total_ns ? (double)s->total / rep->busy_long_total_ns : 0;
-		fill_stack(r, sym, busy[i].stack_id, s);
+		lsc_report_fill_stack(r, sym, busy[i].stack_id, s);
 	}
 	for (i = 0; i < nblk && i < LSC_REPORT_TOP; i++) {
 		struct lsc_report_stack *s = &rep->blocking[rep->nblocking++];
@@ -382,7 +382,7 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		s->total = blk[i].total;
 		s->max = blk[i].max;
 		s->share = rep->blocking_total_ns ? (double)s->total / rep->blocking_total_ns : 0;
-		fill_stack(r, sym, blk[i].stack_id, s);
+		lsc_report_fill_stack(r, sym, blk[i].stack_id, s);
 	}
 	for (i = 0; i < ncpu && i < LSC_REPORT_TOP; i++) {
 		struct lsc_report_stack *s = &rep->cpu[rep->ncpu++];
@@ -391,7 +391,7 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		s->count = cpu[i].count;
 		s->total = cpu[i].total;
 		s->share = rep->cpu_total ? (double)s->total / rep->cpu_total : 0;
-		fill_stack(r, sym, cpu[i].stack_id, s);
+		lsc_report_fill_stack(r, sym, cpu[i].stack_id, s);
 	}
 out:
 	free(blk);
@@ -449,7 +449,7 @@ static void diagnose(struct lsc_report *rep)
 		if (f) {
 			snprintf(f->title, sizeof(f->title), "the process crashed (%s)",
 				 strsignal(rep->crash_signal));
-			frame_where(&rep->crash.owner, where, sizeof(where));
+			lsc_report_frame_where(&rep->crash.owner, where, sizeof(where));
 			snprintf(f->evidence, sizeof(f->evidence),
 				 "signal %d at address 0x%llx, in %s", rep->crash_signal,
 				 (unsigned long long)rep->crash_addr, where);
@@ -466,7 +466,7 @@ static void diagnose(struct lsc_report *rep)
 
 		f = finding(rep, "cpu-bound-callbacks", LSC_SEV_WARNING);
 		if (f) {
-			frame_where(&rep->busy[0].owner, where, sizeof(where));
+			lsc_report_frame_where(&rep->busy[0].owner, where, sizeof(where));
 			snprintf(f->title, sizeof(f->title),
 				 "long CPU-bound callbacks hold the loop");
 			snprintf(
@@ -490,7 +490,7 @@ static void diagnose(struct lsc_report *rep)
 				 "the loop is blocked by synchronous calls (%s)",
 				 rep->blocking[0].what);
 			if (owner) {
-				frame_where(owner, where, sizeof(where));
+				lsc_report_frame_where(owner, where, sizeof(where));
 				f->has_frame = 1;
 				f->frame = *owner;
 			}
@@ -523,7 +523,7 @@ static void diagnose(struct lsc_report *rep)
 			snprintf(f->title, sizeof(f->title), "the event loop is saturated");
 			if (rep->ncpu) {
 				/* Saturated: the CPU profile says where the time goes. */
-				frame_where(&rep->cpu[0].owner, where, sizeof(where));
+				lsc_report_frame_where(&rep->cpu[0].owner, where, sizeof(where));
 				f->has_frame = 1;
 				f->frame = rep->cpu[0].owner;
 			}

@@ -68,6 +68,29 @@ static const struct lsc_cmd commands[] = {
 	 "blocking call of the last second. q quits. With output piped: one line a second.\n"
 	 "Nothing is recorded: use attach for a recording.\n",
 	 cmd_top},
+	{"heap", "memory growth: a timeline, a verdict per heap, who grows",
+	 "usage: loopscope heap REC [-o FILE.html|FILE.svg|FILE] [--json]\n"
+	 "\n"
+	 "Native live bytes (exact with --heap full, estimated with --heap sampled), the managed\n"
+	 "heap after each GC, RSS and GC pauses over time; for each heap a verdict (leak, warm-up\n"
+	 "then flat, sawtooth with a rising floor, flat) with its rate and how it was reached; the\n"
+	 "allocation sites and managed types ranked by growth; temporary allocations.\n"
+	 "\n"
+	 "  -o FILE     FILE.html: a page (inline SVG, tables, no script); FILE.svg: the timeline;\n"
+	 "              otherwise text. Written whole or not at all; '-' or none: stdout\n"
+	 "  --json      the same as JSON\n",
+	 cmd_heap},
+	{"leaks", "what was still allocated at the end (or at a crash or kill), by stack",
+	 "usage: loopscope leaks REC [--min-bytes N] [--json] [-o FILE]\n"
+	 "\n"
+	 "The allocations still live at the recording's last heap snapshot (the process's exit,\n"
+	 "its crash, or the last window before it was killed), grouped by stack, with bytes,\n"
+	 "counts and a 'likely leak' mark where the site also grew steadily during the run.\n"
+	 "\n"
+	 "  --min-bytes N   only stacks holding N bytes or more\n"
+	 "  --json          the same as JSON\n"
+	 "  -o FILE         write to FILE (whole or not at all); '-' or none: stdout\n",
+	 cmd_leaks},
 	{"report", "what a person reads first: the numbers and a diagnosis",
 	 "usage: loopscope report REC [--json] [-o FILE]\n"
 	 "\n"

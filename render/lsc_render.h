@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "lsc_flame.h"
+#include "lsc_heap.h"
 #include "lsc_report.h"
 
 struct lsc_svg_opts {
@@ -38,5 +39,15 @@ int lsc_render_speedscope(FILE *out, const struct lsc_flame *f, const struct lsc
 
 int lsc_render_report_text(FILE *out, const struct lsc_report *r);
 int lsc_render_report_json(FILE *out, const struct lsc_report *r);
+
+/* loopscope heap and leaks (render/heap.c). when: "the process's exit", "the crash", ... */
+int lsc_render_heap_text(FILE *out, const struct lsc_heap_report *h);
+int lsc_render_heap_json(FILE *out, const struct lsc_heap_report *h);
+int lsc_render_heap_svg(FILE *out, const struct lsc_heap_report *h);
+int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char *title);
+int lsc_render_leaks_text(FILE *out, const struct lsc_heap_report *h, uint64_t min_bytes,
+			  const char *when);
+int lsc_render_leaks_json(FILE *out, const struct lsc_heap_report *h, uint64_t min_bytes,
+			  const char *when);
 
 #endif

@@ -1,13 +1,24 @@
-/* render_internal.h — what the renderers share: the depth-first walk over stacks with weight. */
+/* render_internal.h — what the renderers share: the depth-first walk over stacks with weight,
+ * XML escaping, a frame as JSON. */
 #ifndef LSC_RENDER_INTERNAL_H
 #define LSC_RENDER_INTERNAL_H
 
+#include <stdio.h>
+
 #include "lsc_flame.h"
+#include "lsc_report.h"
+
+struct json_object;
 
 /* Calls fn for every node with self weight, with its root-first path of node ids; stops at the
  * first non-zero return and returns it. Children are visited in the tree's (name) order. */
 int lsc__flame_walk(const struct lsc_flame *f,
 		    int (*fn)(void *ctx, const uint32_t *path, size_t depth, uint64_t self),
 		    void *ctx);
+
+/* Writes s escaped for XML text and attributes, at most max characters of it. */
+void lsc__xml_escape(FILE *out, const char *s, size_t max);
+/* {"function", "file", "line"} */
+struct json_object *lsc__frame_json(const struct lsc_report_frame *f);
 
 #endif

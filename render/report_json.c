@@ -3,6 +3,7 @@
  * nanoseconds, sizes in bytes, shares in 0..1. Stable keys; documented in docs/report.md.
  */
 #include "lsc_render.h"
+#include "render_internal.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -18,7 +19,7 @@ static void put(json_object *o, const char *k, json_object *v)
 	json_object_object_add(o, k, v);
 }
 
-static json_object *frame_json(const struct lsc_report_frame *f)
+json_object *lsc__frame_json(const struct lsc_report_frame *f)
 {
 	json_object *o = json_object_new_object();
 
@@ -41,9 +42,9 @@ static json_object *stacks_json(const struct lsc_report_stack *s, size_t n)
 		put(o, "total", u64(s[i].total));
 		put(o, "max", u64(s[i].max));
 		put(o, "share", json_object_new_double(s[i].share));
-		put(o, "owner", frame_json(&s[i].owner));
+		put(o, "owner", lsc__frame_json(&s[i].owner));
 		for (k = 0; k < s[i].nframes; k++)
-			json_object_array_add(fr, frame_json(&s[i].frames[k]));
+			json_object_array_add(fr, lsc__frame_json(&s[i].frames[k]));
 		put(o, "frames", fr);
 		json_object_array_add(a, o);
 	}
@@ -79,7 +80,7 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 		put(o, "severity", json_object_new_string(sev[f->severity]));
 		put(o, "title", json_object_new_string(f->title));
 		put(o, "evidence", json_object_new_string(f->evidence));
-		put(o, "frame", f->has_frame ? frame_json(&f->frame) : NULL);
+		put(o, "frame", f->has_frame ? lsc__frame_json(&f->frame) : NULL);
 		json_object_array_add(a, o);
 	}
 	put(root, "diagnosis", a);

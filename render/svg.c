@@ -33,7 +33,7 @@ struct svg_ctx {
 	size_t drawn, pruned;
 };
 
-static void xml_escape(FILE *out, const char *s, size_t max)
+void lsc__xml_escape(FILE *out, const char *s, size_t max)
 {
 	size_t n = 0;
 
@@ -122,10 +122,10 @@ static void frame(struct svg_ctx *c, uint32_t node, uint64_t offset, int depth)
 	color(node ? lsc_flame_kind(c->f, n->name) : LSC_CODE_RUNTIME, name, &r, &g, &b);
 	fprintf(c->out, "<g class=\"f\" data-o=\"%llu\" data-v=\"%llu\" data-d=\"%d\"><title>",
 		(unsigned long long)offset, (unsigned long long)n->total, depth);
-	xml_escape(c->out, name, 4096);
+	lsc__xml_escape(c->out, name, 4096);
 	if (file) {
 		fputs(" [", c->out);
-		xml_escape(c->out, file, 1024);
+		lsc__xml_escape(c->out, file, 1024);
 		fprintf(c->out, ":%u]", line);
 	}
 	fprintf(c->out, " (%llu %s, %.2f%%)</title>", (unsigned long long)n->total, c->o->countname,
@@ -135,7 +135,7 @@ static void frame(struct svg_ctx *c, uint32_t node, uint64_t offset, int depth)
 		"rx=\"2\" ry=\"2\"/><text x=\"%.1f\" y=\"%.1f\">",
 		x, y, w, FRAME_H - 1, r, g, b, x + 3, y + FRAME_H - 4.5);
 	if (chars >= 3) {
-		xml_escape(c->out, name, len <= chars ? len : chars - 2);
+		lsc__xml_escape(c->out, name, len <= chars ? len : chars - 2);
 		if (len > chars)
 			fputs("..", c->out);
 	}
@@ -236,12 +236,12 @@ int lsc_render_svg(FILE *out, const struct lsc_flame *f, const struct lsc_svg_op
 		"<text id=\"title\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">",
 		o.width, c.height, o.width, c.height, (unsigned long long)c.total, o.minwidth, FONT,
 		FONT + 5, o.width / 2, FONT * 2);
-	xml_escape(out, o.title, 1024);
+	lsc__xml_escape(out, o.title, 1024);
 	fputs("</text>\n", out);
 	if (o.subtitle) {
 		fprintf(out, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" fill=\"gray\">",
 			o.width / 2, FONT * 3 + 2);
-		xml_escape(out, o.subtitle, 1024);
+		lsc__xml_escape(out, o.subtitle, 1024);
 		fputs("</text>\n", out);
 	}
 	fprintf(out,

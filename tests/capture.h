@@ -31,7 +31,7 @@ static const char *path(const char *name)
 	return p[k];
 }
 
-static struct lsc_recording *read_rec(const char *file)
+static __attribute__((unused)) struct lsc_recording *read_rec(const char *file)
 {
 	struct lsc_recording *r;
 	int err = lsc_recording_read(file, &r, NULL);
@@ -41,7 +41,8 @@ static struct lsc_recording *read_rec(const char *file)
 	return r;
 }
 
-static int stack_has(const struct lsc_recording *r, uint32_t stack_id, const char *fn)
+static __attribute__((unused)) int stack_has(const struct lsc_recording *r, uint32_t stack_id,
+					     const char *fn)
 {
 	const Loopscope__Stack *s = lsc_recording_stack(r, stack_id);
 	size_t f;
