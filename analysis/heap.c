@@ -199,10 +199,17 @@ static int push(struct lsc_heap_series *s, size_t *cap, double t, double bytes)
 	return 0;
 }
 
+/* Full collections are what says what is live: a scavenge leaves old garbage standing. */
+static int is_full(const Loopscope__GcEvent *g)
+{
+	return g->kind == LOOPSCOPE__GC_EVENT__KIND__MARK_COMPACT ||
+	       g->kind == LOOPSCOPE__GC_EVENT__KIND__FULL;
+}
+
 static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
 {
 	uint32_t main_tid = lsc_recording_main_loop(r);
-	size_t i, cn = 0, cm = 0, cr = 0, cg = 0;
+	size_t i, cn = 0, cm = 0, cr = 0, cg = 0, nfull = 0;
 	int err = 0;
 
 	for (i = 0; !err && i < r->nwindows; i++) {
@@ -218,6 +225,9 @@ static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
 		if (t > h->duration_s)
 			h->duration_s = t;
 	}
+	for (i = 0; i < r->nevents; i++)
+		nfull += r->events[i]->body_case == LOOPSCOPE__EVENT__BODY_GC &&
+			 r->events[i]->gc->has_heap_after && is_full(r->events[i]->gc);
 	for (i = 0; !err && i < r->nevents; i++) {
 		const Loopscope__Event *e = r->events[i];
 		double t = (double)(e->t_ns + (e->gc ? e->gc->pause_ns : 0)) / 1e9;
@@ -225,7 +235,8 @@ static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
 		if (e->body_case != LOOPSCOPE__EVENT__BODY_GC)
 			continue;
 		err = push(&h->gc, &cg, t, (double)e->gc->pause_ns);
-		if (!err && e->gc->has_heap_after)
+		/* the managed heap after full collections when there are enough to judge by */
+		if (!err && e->gc->has_heap_after && (nfull < 4 || is_full(e->gc)))
 			err = push(&h->managed, &cm, t, (double)e->gc->heap_after);
 	}
 	return err;
