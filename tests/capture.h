@@ -8,7 +8,9 @@
 
 #include "lsc_recording.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static char capture_dir[256];
 
@@ -54,6 +56,18 @@ static __attribute__((unused)) int stack_has(const struct lsc_recording *r, uint
 			return 1;
 	}
 	return 0;
+}
+
+/* The start of a file as a string (empty when it cannot be read). */
+static __attribute__((unused)) const char *slurp(const char *file, char *buf, size_t cap)
+{
+	int fd = open(file, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, cap - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	return buf;
 }
 
 #endif

@@ -508,8 +508,6 @@ TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
 	struct lsc_recording *r;
 	struct proc p;
 	double nap, all, wait_ms;
-	ssize_t n;
-	int fd;
 
 	capture_setup("agent");
 	/* A C loop napping in nanosleep and usleep: the naps are found, and none is cut short by
@@ -518,10 +516,7 @@ TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
 	argv[4] = "--wall", argv[5] = "--", argv[6] = exe("tests/sleeper"), argv[7] = NULL;
 	proc_run(&p, argv, 60, path("sleeper.out"));
 	ASSERT_EQ(WEXITSTATUS(p.status), 0);
-	fd = open(path("sleeper.out"), O_RDONLY);
-	n = read(fd, out, sizeof(out) - 1);
-	close(fd);
-	out[n > 0 ? n : 0] = 0;
+	slurp(path("sleeper.out"), out, sizeof(out));
 	ASSERT_EQ(
 		sscanf(out, "naps: nanosleep %llu usleep %llu total %llu", &min_n, &min_u, &asked),
 		3);

@@ -578,8 +578,6 @@ TEST(errors_a_user_meets_and_a_second_attach)
 				     NULL};
 		const char *top[] = {LSC_BUILD_DIR "/loopscope", "top", "-p", pidarg, NULL};
 		char buf[4096];
-		ssize_t n;
-		int fd;
 
 		a1 = spawn(one, path("one.out"), path("one.attach"), NULL);
 		a2 = spawn(two, path("two.out2"), path("two.attach"), NULL);
@@ -592,10 +590,7 @@ TEST(errors_a_user_meets_and_a_second_attach)
 		kill(t, SIGTERM);
 		ASSERT_EQ(WEXITSTATUS(wait_exit(t, 30)), 0);
 		ASSERT_EQ(WEXITSTATUS(wait_exit(a1, 30)), 0);
-		fd = open(path("top.out"), O_RDONLY);
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		buf[n > 0 ? n : 0] = 0;
+		slurp(path("top.out"), buf, sizeof(buf));
 		ASSERT_TRUE(strstr(buf, "lag p50/p99/max") && strstr(buf, "pool depth") &&
 			    strstr(buf, "handles"));
 	}

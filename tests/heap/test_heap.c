@@ -370,8 +370,6 @@ TEST(the_html_page_renders_in_chromium)
 	char page[1 << 16];
 	struct proc p;
 	double ink;
-	ssize_t n;
-	int fd;
 
 	capture_setup("heap");
 	if (access("/usr/bin/chromium", X_OK)) {
@@ -395,10 +393,7 @@ TEST(the_html_page_renders_in_chromium)
 	/* what the browser built from it: the timeline's SVG and the growth table */
 	proc_run(&p, dom, 120, path("page.dom"));
 	ASSERT_EQ(WEXITSTATUS(p.status), 0);
-	fd = open(path("page.dom"), O_RDONLY);
-	n = read(fd, page, sizeof(page) - 1);
-	close(fd);
-	page[n > 0 ? n : 0] = 0;
+	slurp(path("page.dom"), page, sizeof(page));
 	ASSERT_TRUE(strstr(page, "<svg") && strstr(page, "id=\"timeline\"") &&
 		    strstr(page, "<polyline"));
 	ASSERT_TRUE(strstr(page, "id=\"types\"") && strstr(page, "SessionCacheEntry"));
