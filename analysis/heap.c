@@ -105,6 +105,25 @@ void lsc_heap_trend(const struct lsc_heap_series *s, struct lsc_heap_trend *out)
 
 	memset(out, 0, sizeof(*out));
 	if (s->n < 4) {
+		/* Too few for a trend; two or three that agree closely still say flat. */
+		if (s->n >= 2) {
+			double lo = s->p[0].bytes, hi = s->p[0].bytes;
+
+			for (i = 1; i < s->n; i++) {
+				lo = fmin(lo, s->p[i].bytes);
+				hi = fmax(hi, s->p[i].bytes);
+			}
+			out->first = s->p[0].bytes;
+			out->last = s->p[s->n - 1].bytes;
+			out->max = hi;
+			if (hi - lo < fmax(0.10 * hi, MIB)) {
+				out->verdict = LSC_GROWTH_FLAT;
+				snprintf(out->how, sizeof(out->how),
+					 "only %zu points, within %.1f MiB of each other", s->n,
+					 (hi - lo) / MIB);
+				return;
+			}
+		}
 		snprintf(out->how, sizeof(out->how), "only %zu points: too few to judge", s->n);
 		return;
 	}
@@ -210,7 +229,7 @@ static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
 {
 	uint32_t main_tid = lsc_recording_main_loop(r);
 	size_t i, cn = 0, cm = 0, cr = 0, cg = 0, nfull = 0;
-	int err = 0;
+	int err = 0, any_after = 0;
 
 	for (i = 0; !err && i < r->nwindows; i++) {
 		const Loopscope__Window *w = r->windows[i];
@@ -225,9 +244,12 @@ static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
 		if (t > h->duration_s)
 			h->duration_s = t;
 	}
-	for (i = 0; i < r->nevents; i++)
+	for (i = 0; i < r->nevents; i++) {
 		nfull += r->events[i]->body_case == LOOPSCOPE__EVENT__BODY_GC &&
 			 r->events[i]->gc->has_heap_after && is_full(r->events[i]->gc);
+		any_after |= r->events[i]->body_case == LOOPSCOPE__EVENT__BODY_GC &&
+			     r->events[i]->gc->has_heap_after;
+	}
 	for (i = 0; !err && i < r->nevents; i++) {
 		const Loopscope__Event *e = r->events[i];
 		double t = (double)(e->t_ns + (e->gc ? e->gc->pause_ns : 0)) / 1e9;
@@ -235,10 +257,14 @@ static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
 		if (e->body_case != LOOPSCOPE__EVENT__BODY_GC)
 			continue;
 		err = push(&h->gc, &cg, t, (double)e->gc->pause_ns);
-		/* the managed heap after full collections when there are enough to judge by */
+		/* the managed heap after full collections when there are enough to judge by;
+		 * where only the eBPF path ran, the RSS at each GC's end stands in for it */
 		if (!err && e->gc->has_heap_after && (nfull < 4 || is_full(e->gc)))
 			err = push(&h->managed, &cm, t, (double)e->gc->heap_after);
+		else if (!err && !any_after && e->gc->has_rss_bytes)
+			err = push(&h->managed, &cm, t, (double)e->gc->rss_bytes);
 	}
+	h->managed_is_rss = !any_after && h->managed.n > 0;
 	return err;
 }
 

@@ -62,6 +62,7 @@ struct lsc_heap_report {
 	int complete; /* the process ended normally (a footer) */
 	/* the timeline */
 	struct lsc_heap_series native, managed, rss, gc; /* gc: pause ns at each GC */
+	int managed_is_rss; /* no heap size at GCs (the eBPF path): RSS at each GC's end */
 	struct lsc_heap_trend native_trend, managed_trend;
 	/* snapshots */
 	uint32_t snapshots;

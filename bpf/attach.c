@@ -844,7 +844,9 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 			pw.handles = hcp;
 			pw.n_handles = nh;
 		}
-		pw.has_rss_bytes = pw.has_open_fds = 1;
+		/* (a process that has exited has neither any more) */
+		pw.has_rss_bytes = rss > 0;
+		pw.has_open_fds = fds > 0;
 		pw.rss_bytes = rss;
 		pw.open_fds = fds;
 		if (limit) {

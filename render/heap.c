@@ -77,7 +77,8 @@ int lsc_render_heap_text(FILE *out, const struct lsc_heap_report *h)
 			"  no heap timeline (capture with --heap sampled or full, or a runtime "
 			"with GC events)\n");
 	trend_text(out, "native (malloc)", &h->native, &h->native_trend);
-	trend_text(out, "managed, after GC", &h->managed, &h->managed_trend);
+	trend_text(out, h->managed_is_rss ? "RSS at GC ends" : "managed, after GC", &h->managed,
+		   &h->managed_trend);
 	if (h->rss.n)
 		fprintf(out, "  %-22s %.1f -> %.1f MiB\n", "RSS", h->rss.p[0].bytes / MIB,
 			h->rss.p[h->rss.n - 1].bytes / MIB);
@@ -100,6 +101,9 @@ int lsc_render_heap_text(FILE *out, const struct lsc_heap_report *h)
 	}
 	if (!n)
 		fprintf(out, "  none grew\n");
+	else
+		fprintf(out, "  as a flame graph: loopscope flame REC --kind live -o live.svg (or "
+			     "--kind alloc)\n");
 	if (h->ntypes) {
 		fprintf(out, "\nWho grows (managed types, live after the first and last GC)\n");
 		for (i = 0; i < h->ntypes; i++)
@@ -187,6 +191,8 @@ int lsc_render_heap_json(FILE *out, const struct lsc_heap_report *h)
 	json_object_object_add(root, "snapshots", json_object_new_uint64(h->snapshots));
 	json_object_object_add(root, "native", trend_json(&h->native, &h->native_trend));
 	json_object_object_add(root, "managed", trend_json(&h->managed, &h->managed_trend));
+	json_object_object_add(root, "managed_is_rss_at_gc",
+			       json_object_new_boolean(h->managed_is_rss));
 	for (i = 0; i < h->nsites && i < LSC_HEAP_TOP && h->sites[i].growth > 0; i++)
 		json_object_array_add(a, site_json(&h->sites[i]));
 	json_object_object_add(root, "growth_sites", a);
@@ -311,7 +317,8 @@ int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char 
 		const struct lsc_heap_series *s;
 		const struct lsc_heap_trend *t;
 	} heaps[] = {{"native (malloc)", &h->native, &h->native_trend},
-		     {"managed, after GC", &h->managed, &h->managed_trend}};
+		     {h->managed_is_rss ? "RSS at GC ends" : "managed, after GC", &h->managed,
+		      &h->managed_trend}};
 	size_t i, k;
 
 	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", out);
@@ -361,7 +368,9 @@ int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char 
 		}
 		fputs("</td></tr>\n", out);
 	}
-	fputs("</table>\n", out);
+	fputs("</table>\n<p>The same as a flame graph: <code>loopscope flame REC --kind live -o "
+	      "live.svg</code> (or <code>--kind alloc</code>).</p>\n",
+	      out);
 	if (h->ntypes) {
 		fputs("<h2>Managed types</h2>\n<table id=\"types\"><tr><th>type</th><th>growth</th>"
 		      "<th>after the first GC</th><th>after the last GC</th></tr>\n",

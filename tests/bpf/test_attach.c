@@ -393,6 +393,24 @@ TEST(node_elu_lag_and_gc)
 	ASSERT_CMP(lines, >=, 5);
 	ASSERT_EQ(gcs, lines);
 	ASSERT_CMP(fabs(pause_ms / trace_ms - 1), <=, 0.05);
+	/* Where only the eBPF path ran, the heap timeline is the RSS at each GC's end. */
+	{
+		const char *heap[] = {
+			LSC_BUILD_DIR "/loopscope", "heap", path("gc.lsr"), "--json", "-o",
+			path("gc-heap.json"),	    NULL};
+		struct proc hp;
+		json_object *h, *m, *pts, *flag;
+
+		proc_run(&hp, heap, 60, NULL);
+		ASSERT_EQ(WEXITSTATUS(hp.status), 0);
+		h = json_file(path("gc-heap.json"));
+		ASSERT_TRUE(json_object_object_get_ex(h, "managed_is_rss_at_gc", &flag) &&
+			    json_object_get_boolean(flag));
+		ASSERT_TRUE(json_object_object_get_ex(h, "managed", &m) &&
+			    json_object_object_get_ex(m, "points", &pts));
+		ASSERT_EQ(json_object_array_length(pts), gcs);
+		json_object_put(h);
+	}
 	lsc_recording_free(r);
 }
 
