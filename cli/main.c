@@ -91,6 +91,21 @@ static const struct lsc_cmd commands[] = {
 	 "  --json          the same as JSON\n"
 	 "  -o FILE         write to FILE (whole or not at all); '-' or none: stdout\n",
 	 cmd_leaks},
+	{"gate", "a CI gate: hold recordings against a budget and a baseline",
+	 "usage: loopscope gate REC... --budget FILE [--baseline BASE.lsr] [--junit FILE] [--json]\n"
+	 "\n"
+	 "Checks one or more recordings of a build (their median, for noisy machines) against a\n"
+	 "budget: one check a line, e.g. 'lag.p99 <= 50ms', 'blocking.total(handle_video) <=\n"
+	 "10ms', 'cpu.share(handle_video) <= 5%', 'lag.p99 <= baseline + 10% tolerance 1ms'\n"
+	 "(docs/ci.md lists the metrics). Prints a line per check; exit 0 when all pass, 1 when\n"
+	 "one fails, 2 for a usage or input error (a metric the recording lacks names the capture\n"
+	 "option that provides it).\n"
+	 "\n"
+	 "  --budget FILE       the checks\n"
+	 "  --baseline BASE.lsr what 'baseline' means in the checks\n"
+	 "  --junit FILE        a JUnit XML report too (a testcase per check)\n"
+	 "  --json              the checks as JSON on stdout instead of lines\n",
+	 cmd_gate},
 	{"report", "what a person reads first: the numbers and a diagnosis",
 	 "usage: loopscope report REC [--json] [-o FILE]\n"
 	 "\n"

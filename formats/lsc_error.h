@@ -15,7 +15,8 @@
 	X(NOELF, "not an ELF file")                                                                \
 	X(NOSYMS, "no symbol table")                                                               \
 	X(BADFOLDED, "not a folded-stack file")                                                    \
-	X(NODATA, "no data of this kind")
+	X(NODATA, "no data of this kind")                                                          \
+	X(BADBUDGET, "not a valid budget")
 
 enum lsc_error {
 	LSC__ERR_START = -10000,

@@ -40,6 +40,9 @@ int lsc_render_speedscope(FILE *out, const struct lsc_flame *f, const struct lsc
 int lsc_render_report_text(FILE *out, const struct lsc_report *r);
 int lsc_render_report_json(FILE *out, const struct lsc_report *r);
 
+/* Writes s escaped for XML text and attributes, at most max characters (gate's JUnit too). */
+void lsc__xml_escape(FILE *out, const char *s, size_t max);
+
 /* loopscope heap and leaks (render/heap.c). when: "the process's exit", "the crash", ... */
 int lsc_render_heap_text(FILE *out, const struct lsc_heap_report *h);
 int lsc_render_heap_json(FILE *out, const struct lsc_heap_report *h);

@@ -1,0 +1,549 @@
+/*
+ * gate.c — budgets for CI (lsc_gate.h). The budget format is one check a line,
+ *     METRIC[(FUNCTION)] OP LIMIT [tolerance T]      # comment
+ * with OP one of <= < >= >, LIMIT a number with its unit (50ms, 10MiB, 5%, 2MiB/s) or
+ * "baseline", "baseline + 10%", "baseline - 2ms". Written here rather than taken from a library:
+ * the checks are comparisons, which key = value formats (TOML, INI) and JSON can only spell as
+ * nested keys, and no Debian library parses "metric op value" lines; this way every mistake is
+ * named by its line.
+ */
+#include "lsc_gate.h"
+#include "lsc_error.h"
+#include "lsc_heap.h"
+#include "lsc_report.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum unit { U_TIME, U_BYTES, U_RATE, U_COUNT, U_SHARE, U_RATIO };
+
+static const struct metric {
+	const char *name;
+	int unit;
+	int function;	   /* 1: takes (FUNCTION), 2: requires it */
+	const char *needs; /* what capture provides it */
+} metrics[] = {
+	{"elu.mean", U_RATIO, 0, "loop windows (loopscope run or attach)"},
+	{"elu.max", U_RATIO, 0, "loop windows (loopscope run or attach)"},
+	{"lag.p50", U_TIME, 0, "loop windows (loopscope run or attach)"},
+	{"lag.p99", U_TIME, 0, "loop windows (loopscope run or attach)"},
+	{"lag.max", U_TIME, 0, "loop windows (loopscope run or attach)"},
+	{"busy.p99", U_TIME, 0, "loop windows (loopscope run or attach)"},
+	{"busy.max", U_TIME, 0, "loop windows (loopscope run or attach)"},
+	{"blocking.count", U_COUNT, 1, "loop windows (loopscope run or attach)"},
+	{"blocking.total", U_TIME, 1, "loop windows (loopscope run or attach)"},
+	{"pool.depth_max", U_COUNT, 0, "thread-pool data (loopscope attach, or refloop)"},
+	{"pool.wait_p99", U_TIME, 0, "thread-pool waits (refloop's observer)"},
+	{"gc.pause_total", U_TIME, 0, "GC events (loopscope run on refloop or Node, or attach)"},
+	{"gc.pause_max", U_TIME, 0, "GC events (loopscope run on refloop or Node, or attach)"},
+	{"gc.worst_second", U_TIME, 0, "GC events (loopscope run on refloop or Node, or attach)"},
+	{"heap.native_rate", U_RATE, 0, "native heap windows (loopscope run --heap sampled|full)"},
+	{"heap.managed_rate", U_RATE, 0, "GC events with heap sizes (loopscope run)"},
+	{"heap.leaked", U_BYTES, 0, "heap snapshots (loopscope run --heap sampled|full)"},
+	{"handles.max", U_COUNT, 0, "handle counts (loopscope run or attach on a libuv program)"},
+	{"handles.growth", U_COUNT, 0,
+	 "handle counts (loopscope run or attach on a libuv program)"},
+	{"cpu.share", U_SHARE, 2, "CPU samples (--cpu-hz above 0)"},
+};
+
+static const struct metric *metric_of(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++)
+		if (!strcmp(metrics[i].name, name))
+			return &metrics[i];
+	return NULL;
+}
+
+const char *lsc_gate_unit(const char *metric)
+{
+	const struct metric *m = metric_of(metric);
+	static const char *names[] = {"ns", "bytes", "bytes/s", "", "share", ""};
+
+	return m ? names[m->unit] : "";
+}
+
+void lsc_gate_format(const char *metric, double v, char *buf, size_t cap)
+{
+	const struct metric *m = metric_of(metric);
+
+	switch (m ? m->unit : U_COUNT) {
+	case U_TIME:
+		snprintf(buf, cap, "%.1f ms", v / 1e6);
+		break;
+	case U_BYTES:
+		snprintf(buf, cap, "%.2f MiB", v / 1048576);
+		break;
+	case U_RATE:
+		snprintf(buf, cap, "%.1f KiB/s", v / 1024);
+		break;
+	case U_SHARE:
+		snprintf(buf, cap, "%.1f %%", 100 * v);
+		break;
+	case U_RATIO:
+		snprintf(buf, cap, "%.3f", v);
+		break;
+	default:
+		snprintf(buf, cap, "%.0f", v);
+	}
+}
+
+/* ------------------------------------------------------------------ parsing */
+
+/* A number with a unit fitting the metric's; *percent set for "%" (a share, or relative). */
+static int value(const char *s, int unit, int relative, double *out, int *percent, const char **why)
+{
+	static const struct {
+		const char *suffix;
+		int unit;
+		double scale;
+	} units[] = {
+		{"ns", U_TIME, 1},	   {"us", U_TIME, 1e3},
+		{"ms", U_TIME, 1e6},	   {"s", U_TIME, 1e9},
+		{"KiB/s", U_RATE, 1024},   {"MiB/s", U_RATE, 1048576},
+		{"B/s", U_RATE, 1},	   {"GiB", U_BYTES, 1073741824},
+		{"MiB", U_BYTES, 1048576}, {"KiB", U_BYTES, 1024},
+		{"B", U_BYTES, 1},
+	};
+	char *end;
+	double v;
+	size_t i;
+
+	*percent = 0;
+	errno = 0;
+	v = strtod(s, &end);
+	if (end == s || errno || !isfinite(v)) {
+		*why = "expected a number";
+		return -1;
+	}
+	while (isspace((unsigned char)*end))
+		end++;
+	if (!*end) {
+		if (unit == U_TIME || unit == U_BYTES || unit == U_RATE) {
+			*why = unit == U_TIME	? "a time needs its unit (ns, us, ms, s)"
+			       : unit == U_RATE ? "a rate needs its unit (B/s, KiB/s, MiB/s)"
+						: "a size needs its unit (B, KiB, MiB, GiB)";
+			return -1;
+		}
+		*out = v;
+		return 0;
+	}
+	if (!strcmp(end, "%")) {
+		if (unit != U_SHARE && unit != U_RATIO && !relative) {
+			*why = "a percentage only fits a share, a ratio or a baseline delta";
+			return -1;
+		}
+		*percent = 1;
+		*out = v / 100;
+		return 0;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(end, units[i].suffix)) {
+			if (units[i].unit != unit) {
+				*why = "the unit does not fit the metric";
+				return -1;
+			}
+			*out = v * units[i].scale;
+			return 0;
+		}
+	*why = "unknown unit";
+	return -1;
+}
+
+static int parse_line(struct lsc_gate_check *c, char *line, const char **why)
+{
+	char *p = line, *q, *lim, *tol;
+	const struct metric *m;
+	int percent;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	for (q = p; *q && (isalnum((unsigned char)*q) || *q == '.' || *q == '_'); q++)
+		;
+	if (q == p || (size_t)(q - p) >= sizeof(c->metric)) {
+		*why = "expected a metric name";
+		return -1;
+	}
+	memcpy(c->metric, p, (size_t)(q - p));
+	c->metric[q - p] = 0;
+	m = metric_of(c->metric);
+	if (!m) {
+		*why = "unknown metric (docs/ci.md lists them)";
+		return -1;
+	}
+	p = q;
+	if (*p == '(') {
+		q = strchr(p, ')');
+		if (!q || !m->function) {
+			*why = !q ? "unclosed (" : "this metric takes no function";
+			return -1;
+		}
+		p++;
+		if (*p == '"' && q > p + 1 && q[-1] == '"') {
+			p++;
+			q[-1] = 0;
+		}
+		*q = 0;
+		snprintf(c->function, sizeof(c->function), "%s", p);
+		p = q + 1;
+		if (!c->function[0]) {
+			*why = "empty function name";
+			return -1;
+		}
+	} else if (m->function == 2) {
+		*why = "this metric needs a function: cpu.share(NAME)";
+		return -1;
+	}
+	while (isspace((unsigned char)*p))
+		p++;
+	if (!strncmp(p, "<=", 2))
+		c->op = LSC_OP_LE, p += 2;
+	else if (!strncmp(p, ">=", 2))
+		c->op = LSC_OP_GE, p += 2;
+	else if (*p == '<')
+		c->op = LSC_OP_LT, p++;
+	else if (*p == '>')
+		c->op = LSC_OP_GT, p++;
+	else {
+		*why = "expected <=, <, >= or >";
+		return -1;
+	}
+	while (isspace((unsigned char)*p))
+		p++;
+	lim = p;
+	tol = strstr(p, "tolerance");
+	if (tol) {
+		*tol = 0;
+		if (value(tol + 9 + strspn(tol + 9, " \t"), m->unit, 0, &c->tolerance, &percent,
+			  why))
+			return -1;
+		if (percent || c->tolerance < 0) {
+			*why = "a tolerance is an amount in the metric's unit";
+			return -1;
+		}
+	}
+	for (q = lim + strlen(lim); q > lim && isspace((unsigned char)q[-1]); q--)
+		*(q - 1) = 0;
+	if (!strncmp(lim, "baseline", 8)) {
+		c->relative = 1;
+		p = lim + 8;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (!*p)
+			return 0;
+		if (*p != '+' && *p != '-') {
+			*why = "expected baseline, baseline + N or baseline - N";
+			return -1;
+		}
+		int sign = *p == '-' ? -1 : 1;
+
+		p++;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (value(p, m->unit, 1, &c->limit, &c->delta_percent, why))
+			return -1;
+		c->limit *= sign;
+		return 0;
+	}
+	if (value(lim, m->unit, 0, &c->limit, &percent, why))
+		return -1;
+	if ((m->unit == U_SHARE || m->unit == U_RATIO) && (c->limit < 0 || c->limit > 1)) {
+		*why = "impossible limit: a share or a ratio lies between 0 and 1 (0 % and 100 %)";
+		return -1;
+	}
+	if (c->limit < 0 && m->unit != U_RATE) {
+		*why = "impossible limit: this metric is never negative";
+		return -1;
+	}
+	if ((c->op == LSC_OP_LT && c->limit <= 0 && m->unit != U_RATE)) {
+		*why = "impossible limit: nothing is below zero";
+		return -1;
+	}
+	return 0;
+}
+
+int lsc_gate_parse(const char *text, const char *file, struct lsc_gate *g, char *err, size_t errlen)
+{
+	const char *s = text, *eol;
+	unsigned line = 0;
+	char buf[512];
+
+	memset(g, 0, sizeof(*g));
+	for (; *s; s = *eol ? eol + 1 : eol) {
+		const char *why = NULL;
+		struct lsc_gate_check *c;
+		char *hash;
+		size_t len;
+
+		line++;
+		eol = strchr(s, '\n');
+		if (!eol)
+			eol = s + strlen(s);
+		len = (size_t)(eol - s);
+		if (len >= sizeof(buf)) {
+			snprintf(err, errlen, "%s:%u: line too long", file, line);
+			return LSC_EBADBUDGET;
+		}
+		memcpy(buf, s, len);
+		buf[len] = 0;
+		if ((hash = strchr(buf, '#')))
+			*hash = 0;
+		if (!buf[strspn(buf, " \t\r")])
+			continue;
+		if (g->n == LSC_GATE_MAX_CHECKS) {
+			snprintf(err, errlen, "%s:%u: more than %d checks", file, line,
+				 LSC_GATE_MAX_CHECKS);
+			return LSC_EBADBUDGET;
+		}
+		c = &g->checks[g->n];
+		memset(c, 0, sizeof(*c));
+		c->line = line;
+		snprintf(c->text, sizeof(c->text), "%.*s", (int)strcspn(buf, "\r"),
+			 buf + strspn(buf, " \t"));
+		if (parse_line(c, buf, &why)) {
+			snprintf(err, errlen, "%s:%u: %s: '%s'", file, line, why, c->text);
+			return LSC_EBADBUDGET;
+		}
+		g->needs_baseline |= c->relative;
+		g->n++;
+	}
+	if (!g->n) {
+		snprintf(err, errlen, "%s: no checks in it", file);
+		return LSC_EBADBUDGET;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ measuring */
+
+struct measured {
+	struct lsc_report rep;
+	struct lsc_heap_report heap;
+	int heap_ok;
+};
+
+/* Blocking time or count under fn, or CPU share under fn. */
+static double under(const struct lsc_recording *r, struct lsc_symbolizer *sym, const char *metric,
+		    const char *fn, int *have)
+{
+	double total = 0, hit = 0;
+	size_t i, k;
+
+	if (!strcmp(metric, "cpu.share")) {
+		for (i = 0; i < r->nsamples; i++) {
+			const Loopscope__Samples *s = r->samples[i];
+
+			if (s->kind != LOOPSCOPE__SAMPLE_KIND__CPU)
+				continue;
+			for (k = 0; k < s->n_stack_id; k++) {
+				struct lsc_report_stack st;
+				size_t f;
+				int in = 0;
+
+				memset(&st, 0, sizeof(st));
+				lsc_report_fill_stack(r, sym, s->stack_id[k], &st);
+				for (f = 0; f < st.nframes && !in; f++)
+					in = strstr(st.frames[f].name, fn) != NULL;
+				total += (double)s->value[k];
+				hit += in ? (double)s->value[k] : 0;
+			}
+		}
+		*have = total > 0;
+		return total > 0 ? hit / total : 0;
+	}
+	*have = 1;
+	for (i = 0; i < r->nevents; i++) {
+		const Loopscope__BlockingEvent *b = r->events[i]->blocking;
+		struct lsc_report_stack st;
+		size_t f;
+		int in = 0;
+
+		if (r->events[i]->body_case != LOOPSCOPE__EVENT__BODY_BLOCKING ||
+		    !strcmp(b->call, "(busy loop)"))
+			continue;
+		memset(&st, 0, sizeof(st));
+		lsc_report_fill_stack(r, sym, b->stack_id, &st);
+		for (f = 0; f < st.nframes && !in; f++)
+			in = strstr(st.frames[f].name, fn) != NULL;
+		if (in)
+			hit += !strcmp(metric, "blocking.count") ? 1 : (double)b->duration_ns;
+	}
+	return hit;
+}
+
+static double metric_value(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			   struct measured *m, const struct lsc_gate_check *c, int *have)
+{
+	const struct lsc_report *p = &m->rep;
+	const char *n = c->metric;
+
+	*have = p->has_loop;
+	if (!strcmp(n, "elu.mean"))
+		return p->elu_mean;
+	if (!strcmp(n, "elu.max"))
+		return p->elu_max;
+	if (!strcmp(n, "lag.p50"))
+		return (double)p->lag_p50;
+	if (!strcmp(n, "lag.p99"))
+		return (double)p->lag_p99;
+	if (!strcmp(n, "lag.max"))
+		return (double)p->lag_max;
+	if (!strcmp(n, "busy.p99"))
+		return (double)p->busy_p99;
+	if (!strcmp(n, "busy.max"))
+		return (double)p->busy_max;
+	if (!strncmp(n, "blocking.", 9) && c->function[0])
+		return under(r, sym, n, c->function, have);
+	if (!strcmp(n, "blocking.count"))
+		return (double)p->blocking_count;
+	if (!strcmp(n, "blocking.total"))
+		return (double)p->blocking_total_ns;
+	if (!strcmp(n, "cpu.share"))
+		return under(r, sym, n, c->function, have);
+	*have = p->has_pool;
+	if (!strcmp(n, "pool.depth_max"))
+		return p->pool_depth_max;
+	if (!strcmp(n, "pool.wait_p99")) {
+		*have = p->has_pool && p->pool_wait_p99 > 0;
+		return (double)p->pool_wait_p99;
+	}
+	*have = p->gc_count > 0;
+	if (!strcmp(n, "gc.pause_total"))
+		return (double)p->gc_pause_total;
+	if (!strcmp(n, "gc.pause_max"))
+		return (double)p->gc_pause_max;
+	if (!strcmp(n, "gc.worst_second"))
+		return (double)p->gc_worst_second;
+	*have = m->heap_ok;
+	if (!strcmp(n, "heap.native_rate")) {
+		*have = m->heap_ok && m->heap.native.n >= 2;
+		return m->heap.native_trend.rate;
+	}
+	if (!strcmp(n, "heap.managed_rate")) {
+		*have = m->heap_ok && m->heap.managed.n >= 2 && !m->heap.managed_is_rss;
+		return m->heap.managed_trend.rate;
+	}
+	if (!strcmp(n, "heap.leaked")) {
+		*have = m->heap_ok && m->heap.snapshots > 0;
+		return (double)m->heap.live_bytes;
+	}
+	*have = p->has_handles;
+	if (!strcmp(n, "handles.max"))
+		return p->handles_max;
+	if (!strcmp(n, "handles.growth"))
+		return (double)p->handles_last - (double)p->handles_first;
+	*have = 0;
+	return 0;
+}
+
+static int by_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The check's metric over recordings: their median; -1 when a recording lacks it. */
+static int median_of(struct lsc_gate_check *c, const struct lsc_recording *const *recs,
+		     struct measured *ms, struct lsc_symbolizer *const *syms, size_t n, double *out)
+{
+	double v[64];
+	size_t i;
+	int have;
+
+	for (i = 0; i < n && i < 64; i++) {
+		v[i] = metric_value(recs[i], syms ? syms[i] : NULL, &ms[i], c, &have);
+		if (!have)
+			return -1;
+	}
+	qsort(v, i, sizeof(v[0]), by_double);
+	*out = i % 2 ? v[i / 2] : (v[i / 2 - 1] + v[i / 2]) / 2;
+	return 0;
+}
+
+static int measure(const struct lsc_recording *r, struct lsc_symbolizer *sym, struct measured *m)
+{
+	int err = lsc_report_build(r, sym, &m->rep);
+
+	if (err)
+		return err;
+	m->heap_ok = lsc_heap_build(r, sym, &m->heap) == 0;
+	return 0;
+}
+
+int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, size_t n,
+		   const struct lsc_recording *base, struct lsc_symbolizer *const *syms,
+		   struct lsc_symbolizer *base_sym, char *err, size_t errlen)
+{
+	struct measured *ms = calloc(n + 1, sizeof(*ms));
+	size_t i;
+	int e = 0;
+
+	if (!ms)
+		return -ENOMEM;
+	for (i = 0; !e && i < n; i++)
+		e = measure(recs[i], syms ? syms[i] : NULL, &ms[i]);
+	if (!e && base)
+		e = measure(base, base_sym, &ms[n]);
+	for (i = 0; !e && i < g->n; i++) {
+		struct lsc_gate_check *c = &g->checks[i];
+		const struct metric *m = metric_of(c->metric);
+		double lim;
+
+		if (median_of(c, recs, ms, syms, n, &c->measured)) {
+			snprintf(err, errlen, "line %u: '%s': the recording has no %s; it needs %s",
+				 c->line, c->text, c->metric, m->needs);
+			e = LSC_ENODATA;
+			break;
+		}
+		lim = c->limit;
+		if (c->relative) {
+			int have;
+
+			c->baseline = metric_value(base, base_sym, &ms[n], c, &have);
+			if (!have) {
+				snprintf(err, errlen,
+					 "line %u: '%s': the baseline has no %s; it needs %s",
+					 c->line, c->text, c->metric, m->needs);
+				e = LSC_ENODATA;
+				break;
+			}
+			lim = c->baseline + (c->delta_percent ? c->baseline * c->limit : c->limit);
+		}
+		/* the tolerance forgives: it moves the limit away from the measured side */
+		c->effective = c->op == LSC_OP_LE || c->op == LSC_OP_LT ? lim + c->tolerance
+									: lim - c->tolerance;
+		switch (c->op) {
+		case LSC_OP_LE:
+			c->pass = c->measured <= c->effective;
+			break;
+		case LSC_OP_LT:
+			c->pass = c->measured < c->effective;
+			break;
+		case LSC_OP_GE:
+			c->pass = c->measured >= c->effective;
+			break;
+		default:
+			c->pass = c->measured > c->effective;
+		}
+		/* Where to look: the stack behind loop time, for the loop metrics. */
+		if (!c->pass && ms[0].rep.nblocking &&
+		    (!strncmp(c->metric, "blocking", 8) || !strncmp(c->metric, "lag", 3) ||
+		     !strncmp(c->metric, "busy", 4) || !strncmp(c->metric, "elu", 3))) {
+			char w[700];
+
+			lsc_report_frame_where(&ms[0].rep.blocking[0].owner, w, sizeof(w));
+			snprintf(c->note, sizeof(c->note), "most blocking time under %s", w);
+		}
+	}
+	for (i = 0; i <= n; i++)
+		if (ms[i].heap_ok)
+			lsc_heap_free(&ms[i].heap);
+	free(ms);
+	return e;
+}

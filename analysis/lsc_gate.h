@@ -1,0 +1,56 @@
+/*
+ * lsc_gate.h — performance budgets for CI: a budget file of checks ("lag.p99 <= 50ms",
+ * "cpu.share(handle_video) <= 5%", "lag.p99 <= baseline + 10%"), parsed with every mistake
+ * named by its line, and judged against one or more recordings (their median) and an optional
+ * baseline. The format is docs/ci.md's.
+ */
+#ifndef LSC_GATE_H
+#define LSC_GATE_H
+
+#include "lsc_recording.h"
+#include "lsc_symbols.h"
+
+#define LSC_GATE_MAX_CHECKS 128
+
+enum lsc_gate_op { LSC_OP_LE, LSC_OP_LT, LSC_OP_GE, LSC_OP_GT };
+
+struct lsc_gate_check {
+	unsigned line;
+	char metric[48];
+	char function[128]; /* blocking.*(fn), cpu.share(fn); "" otherwise */
+	int op;
+	int relative;	   /* limit = baseline (+|-) delta */
+	int delta_percent; /* the delta is a percentage of the baseline */
+	double limit;	   /* absolute limit, or the delta */
+	double tolerance;  /* added to the limit in the direction that forgives */
+	char text[256];	   /* the check as written */
+	/* results */
+	double measured, baseline, effective;
+	int pass;
+	char note[800]; /* what to look at when it fails */
+};
+
+struct lsc_gate {
+	struct lsc_gate_check checks[LSC_GATE_MAX_CHECKS];
+	size_t n;
+	int needs_baseline;
+};
+
+/* Parses a budget; 0, or LSC_EBADBUDGET with one line in err naming the file's line and the
+ * mistake. */
+int lsc_gate_parse(const char *text, const char *file, struct lsc_gate *g, char *err,
+		   size_t errlen);
+
+/* Judges every check against the median over recs (n >= 1) and base (may be NULL unless a
+ * check is relative). 0 when judged (pass/fail in each check); LSC_ENODATA with one line in err
+ * when a metric is not in a recording, naming the capture option that provides it. */
+int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, size_t n,
+		   const struct lsc_recording *base, struct lsc_symbolizer *const *syms,
+		   struct lsc_symbolizer *base_sym, char *err, size_t errlen);
+
+/* The metric's unit for printing: "ns", "bytes", "bytes/s", "", "share". */
+const char *lsc_gate_unit(const char *metric);
+/* Formats v in the metric's unit ("12.3 ms", "4.0 MiB", "3.0 %"). */
+void lsc_gate_format(const char *metric, double v, char *buf, size_t cap);
+
+#endif

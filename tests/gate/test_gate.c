@@ -1,0 +1,247 @@
+/*
+ * test_gate.c — `loopscope gate`: a budget that healthy passes and sync-read fails (on blocking
+ * time and lag, naming the handler), exit codes, the JUnit report read by xmllint, baseline-
+ * relative limits on recordings built here (lag p99 20 % worse fails a 10 % limit, 5 % worse
+ * passes), medians over several recordings, and budgets with mistakes named by their line.
+ */
+#include "task.h"
+#include "proc.h"
+#include "capture.h"
+#include "rec_builder.h"
+
+#include <sys/wait.h>
+
+static const char budget[] = "# what a healthy service keeps to\n"
+			     "elu.mean <= 0.6\n"
+			     "lag.p99 <= 20ms\n"
+			     "blocking.total <= 200ms\n"
+			     "blocking.total(handle_video) <= 10ms tolerance 1ms\n"
+			     "busy.p99 <= 20ms\n";
+
+static void write_file(const char *file, const char *text)
+{
+	int fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	ASSERT_CMP(fd, >=, 0);
+	ASSERT_EQ(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void record(const char *scenario, const char *rec)
+{
+	char exe[512];
+	const char *argv[] = {LSC_BUILD_DIR "/loopscope",
+			      "run",
+			      "-o",
+			      rec,
+			      "--",
+			      exe,
+			      "--duration",
+			      "3",
+			      "--self-load",
+			      "2",
+			      "--quiet",
+			      "1",
+			      NULL};
+	struct proc p;
+
+	snprintf(exe, sizeof(exe), "%s/examples/%s", LSC_BUILD_DIR, scenario);
+	proc_run(&p, argv, 60, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+}
+
+static int gate(const char *const *args, char *out, size_t cap, struct proc *p)
+{
+	const char *argv[16] = {LSC_BUILD_DIR "/loopscope", "gate"};
+	int n = 2, i;
+
+	for (i = 0; args[i]; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	proc_run(p, argv, 60, path("gate.out"));
+	slurp(path("gate.out"), out, cap);
+	return WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1;
+}
+
+TEST(healthy_passes_sync_read_fails_naming_the_handler)
+{
+	char out[8192];
+	struct proc p;
+
+	capture_setup("gate");
+	write_file(path("budget.txt"), budget);
+	record("healthy", path("healthy.lsr"));
+	record("sync-read", path("sync.lsr"));
+	{
+		const char *args[] = {path("healthy.lsr"), "--budget",		path("budget.txt"),
+				      "--junit",	   path("healthy.xml"), NULL};
+
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 0);
+		printf("%s", out);
+		ASSERT_TRUE(strstr(out, "PASS: 5 of 5 checks passed") != NULL);
+	}
+	{
+		const char *args[] = {path("sync.lsr"), "--budget",	  path("budget.txt"),
+				      "--junit",	path("sync.xml"), NULL};
+		const char *lint[] = {"/usr/bin/xmllint", "--xpath", "count(//testcase[failure])",
+				      path("sync.xml"), NULL};
+		const char *all[] = {"/usr/bin/xmllint", "--xpath", "count(//testcase)",
+				     path("sync.xml"), NULL};
+		char n[64];
+
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 1);
+		printf("%s", out);
+		ASSERT_TRUE(strstr(out, "FAIL  blocking.total <= 200ms") != NULL);
+		ASSERT_TRUE(strstr(out, "FAIL  lag.p99 <= 20ms") != NULL);
+		ASSERT_TRUE(strstr(out, "FAIL  blocking.total(handle_video)") != NULL);
+		ASSERT_TRUE(strstr(out, "under handle_video (sync_read.c:") != NULL);
+		ASSERT_TRUE(strstr(out, "FAIL  busy.p99 <= 20ms") != NULL);
+		/* The JUnit report parses and has a testcase per check, the failures marked. */
+		proc_run(&p, all, 30, path("count.out"));
+		ASSERT_EQ(WEXITSTATUS(p.status), 0);
+		ASSERT_STR_EQ(slurp(path("count.out"), n, sizeof(n)), "5\n");
+		proc_run(&p, lint, 30, path("count.out"));
+		ASSERT_EQ(WEXITSTATUS(p.status), 0);
+		ASSERT_STR_EQ(slurp(path("count.out"), n, sizeof(n)), "5\n");
+	}
+	{
+		/* the median of three: healthy twice and sync-read once still passes */
+		const char *args[] = {path("healthy.lsr"), path("sync.lsr"),   path("healthy.lsr"),
+				      "--budget",	   path("budget.txt"), NULL};
+
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 0);
+		ASSERT_TRUE(strstr(out, "(medians over the recordings)") != NULL);
+	}
+}
+
+/* A recording of one loop whose windows' lag sits at lag_ns. */
+static void build(const char *file, uint64_t lag_ns)
+{
+	struct rb b;
+	int i;
+
+	rb_open(&b, file);
+	rb_header(&b, 100, "/srv/app", "synthetic");
+	for (i = 0; i < 5; i++) {
+		struct rb_window w = {.start_ns = i * 1000000000ULL,
+				      .length_ns = 1000000000ULL,
+				      .elu = 0.3,
+				      .iterations = 1000,
+				      .busy_ns = 200000,
+				      .busy_n = 1000,
+				      .lag_ns = lag_ns,
+				      .lag_n = 1000,
+				      .handles = 4,
+				      .fds = 10};
+
+		rb_window(&b, &w);
+	}
+	rb_footer(&b, 5000000000ULL);
+	rb_close(&b);
+}
+
+TEST(baseline_relative_limits)
+{
+	static const char rel[] = "lag.p99 <= baseline + 10%\n";
+	char out[4096];
+	struct proc p;
+
+	capture_setup("gate");
+	write_file(path("rel.txt"), rel);
+	build(path("base.lsr"), 10000000);
+	build(path("worse20.lsr"), 12000000);
+	build(path("worse5.lsr"), 10500000);
+	{
+		const char *args[] = {path("worse20.lsr"), "--budget",	     path("rel.txt"),
+				      "--baseline",	   path("base.lsr"), NULL};
+
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 1);
+		ASSERT_TRUE(strstr(out, "FAIL  lag.p99 <= baseline + 10%") != NULL);
+	}
+	{
+		const char *args[] = {path("worse5.lsr"),
+				      "--budget",
+				      path("rel.txt"),
+				      "--baseline",
+				      path("base.lsr"),
+				      "--json",
+				      NULL};
+
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 0);
+		ASSERT_TRUE(strstr(out, "\"pass\":true") != NULL);
+	}
+	{
+		/* a relative budget without a baseline is a usage error */
+		const char *args[] = {path("worse5.lsr"), "--budget", path("rel.txt"), NULL};
+
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 2);
+		ASSERT_TRUE(strstr(p.err, "--baseline") != NULL);
+	}
+}
+
+TEST(budget_mistakes_are_named_by_their_line)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"lag.p99 <= 20ms\nlag.p99 <== 20ms\n", "budget.bad:2: "},
+		{"# ok\n\nfoo.bar <= 3\n", "budget.bad:3: unknown metric"},
+		{"cpu.share(handle_video) <= 150%\n", "budget.bad:1: impossible limit"},
+		{"lag.p99 <= 20\n", "budget.bad:1: a time needs its unit"},
+		{"lag.p99 <= 20MiB\n", "budget.bad:1: the unit does not fit the metric"},
+		{"elu.mean <= -1\n", "budget.bad:1: impossible limit"},
+		{"cpu.share <= 5%\n", "budget.bad:1: this metric needs a function"},
+		{"# nothing\n", "no checks in it"},
+	};
+	char out[4096], file[600];
+	struct proc p;
+	size_t i;
+
+	capture_setup("gate");
+	build(path("any.lsr"), 1000000);
+	snprintf(file, sizeof(file), "%s", path("budget.bad"));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[] = {path("any.lsr"), "--budget", file, NULL};
+
+		write_file(file, bad[i].text);
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 2);
+		if (!strstr(p.err, bad[i].want))
+			LSC_FAIL("budget '%s': expected '%s' in: %s", bad[i].text, bad[i].want,
+				 p.err);
+		ASSERT_TRUE(strchr(p.err, '\n') == strrchr(p.err, '\n'));
+	}
+	/* A metric the recording does not have is an error naming what provides it. */
+	write_file(file, "heap.leaked <= 1MiB\n");
+	{
+		const char *args[] = {path("any.lsr"), "--budget", file, NULL};
+
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 2);
+		ASSERT_TRUE(strstr(p.err,
+				   "line 1: 'heap.leaked <= 1MiB': the recording has no "
+				   "heap.leaked; it needs heap snapshots (loopscope run --heap") !=
+			    NULL);
+	}
+}
+
+TEST(the_documented_ci_example_runs)
+{
+	const char *argv[] = {"/bin/sh", LSC_SOURCE_DIR "/examples/ci/loopscope-gate.sh",
+			      LSC_BUILD_DIR, NULL, NULL};
+	const char *lint[] = {"/usr/bin/xmllint", "--noout", NULL, NULL};
+	char out[8192];
+	struct proc p;
+
+	capture_setup("gate");
+	argv[3] = path("ci");
+	proc_run(&p, argv, 120, path("ci.out"));
+	printf("%s", slurp(path("ci.out"), out, sizeof(out)));
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	ASSERT_TRUE(strstr(out, "PASS: 7 of 7 checks passed") != NULL);
+	lint[2] = path("ci/loopscope-junit.xml");
+	proc_run(&p, lint, 30, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+}
+
+TEST_MAIN(TEST_ENTRY(healthy_passes_sync_read_fails_naming_the_handler),
+	  TEST_ENTRY(baseline_relative_limits), TEST_ENTRY(budget_mistakes_are_named_by_their_line),
+	  TEST_ENTRY(the_documented_ci_example_runs))
