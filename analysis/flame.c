@@ -854,3 +854,33 @@ int lsc_flame_from_recording(const struct lsc_recording *r, int sample_kind, uin
 	*out = f;
 	return 0;
 }
+
+/* The child of node p in f named like name, or 0. */
+static uint32_t child_named(const struct lsc_flame *f, const struct lsc_flame_node *nodes,
+			    uint32_t p, const char *name)
+{
+	uint32_t c;
+
+	for (c = nodes[p].first_child; c; c = nodes[c].next_sibling)
+		if (!strcmp(lsc_flame_name(f, nodes[c].name), name))
+			return c;
+	return 0;
+}
+
+int lsc_flame_match(const struct lsc_flame *a, const struct lsc_flame *b, uint32_t *match)
+{
+	size_t na, nb, i;
+	const struct lsc_flame_node *A = lsc_flame_nodes(a, &na), *B = lsc_flame_nodes(b, &nb);
+
+	/* Parents come before their children in the node array: match in order. */
+	match[0] = 0;
+	for (i = 1; i < na; i++) {
+		uint32_t p = match[A[i].parent];
+
+		match[i] =
+			p || !A[i].parent ? child_named(b, B, p, lsc_flame_name(a, A[i].name)) : 0;
+		if (A[i].parent && !p)
+			match[i] = 0;
+	}
+	return 0;
+}

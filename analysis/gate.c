@@ -476,6 +476,59 @@ static int measure(const struct lsc_recording *r, struct lsc_symbolizer *sym, st
 	return 0;
 }
 
+const char *lsc_gate_metric(size_t i)
+{
+	return i < sizeof(metrics) / sizeof(metrics[0]) ? metrics[i].name : NULL;
+}
+
+struct lsc_gate_measurer {
+	const struct lsc_recording *r;
+	struct lsc_symbolizer *sym;
+	struct measured m;
+};
+
+int lsc_gate_measurer_new(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			  struct lsc_gate_measurer **out)
+{
+	struct lsc_gate_measurer *g = calloc(1, sizeof(*g));
+	int err;
+
+	*out = NULL;
+	if (!g)
+		return -ENOMEM;
+	g->r = r;
+	g->sym = sym;
+	err = measure(r, sym, &g->m);
+	if (err) {
+		free(g);
+		return err;
+	}
+	*out = g;
+	return 0;
+}
+
+int lsc_gate_measure(struct lsc_gate_measurer *g, const char *metric, const char *function,
+		     double *v)
+{
+	struct lsc_gate_check c;
+	int have;
+
+	memset(&c, 0, sizeof(c));
+	snprintf(c.metric, sizeof(c.metric), "%s", metric);
+	snprintf(c.function, sizeof(c.function), "%s", function ? function : "");
+	*v = metric_value(g->r, g->sym, &g->m, &c, &have);
+	return have;
+}
+
+void lsc_gate_measurer_free(struct lsc_gate_measurer *g)
+{
+	if (!g)
+		return;
+	if (g->m.heap_ok)
+		lsc_heap_free(&g->m.heap);
+	free(g);
+}
+
 int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, size_t n,
 		   const struct lsc_recording *base, struct lsc_symbolizer *const *syms,
 		   struct lsc_symbolizer *base_sym, char *err, size_t errlen)

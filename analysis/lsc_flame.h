@@ -59,6 +59,10 @@ int lsc_flame_from_folded(const char *path, struct lsc_flame **out, uint64_t *ba
  * _[j] annotations). *len is shortened when an annotation is stripped. */
 int lsc_flame_guess_kind(const char *name, size_t *len);
 
+/* For each node of a (finished), the node of b (finished) at the same path of frame names, or 0
+ * (differential flame graphs). match holds as many entries as a has nodes. */
+int lsc_flame_match(const struct lsc_flame *a, const struct lsc_flame *b, uint32_t *match);
+
 /* Samples of one kind from a recording. tid 0: all threads. sym may be NULL; it is asked only for
  * addresses the recording's own symbols do not cover. */
 int lsc_flame_from_recording(const struct lsc_recording *r, int sample_kind, uint32_t tid,

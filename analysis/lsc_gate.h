@@ -48,6 +48,17 @@ int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, 
 		   const struct lsc_recording *base, struct lsc_symbolizer *const *syms,
 		   struct lsc_symbolizer *base_sym, char *err, size_t errlen);
 
+/* The metrics a budget knows, by index; NULL past the last. */
+const char *lsc_gate_metric(size_t i);
+/* One recording's metrics, measured once (diff's table). lsc_gate_measure returns whether the
+ * recording has the metric, and its value in *v. */
+struct lsc_gate_measurer;
+int lsc_gate_measurer_new(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			  struct lsc_gate_measurer **out);
+int lsc_gate_measure(struct lsc_gate_measurer *g, const char *metric, const char *function,
+		     double *v);
+void lsc_gate_measurer_free(struct lsc_gate_measurer *g);
+
 /* The metric's unit for printing: "ns", "bytes", "bytes/s", "", "share". */
 const char *lsc_gate_unit(const char *metric);
 /* Formats v in the metric's unit ("12.3 ms", "4.0 MiB", "3.0 %"). */

@@ -65,6 +65,7 @@ int cmd_top(int argc, char **argv);
 int cmd_heap(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 /* A process id from an option value, or a usage error (returns non-zero). */
 int lsc_cli_parse_pid(const char *cmd, const char *v, int *pid);
 

@@ -106,6 +106,15 @@ static const struct lsc_cmd commands[] = {
 	 "  --junit FILE        a JUnit XML report too (a testcase per check)\n"
 	 "  --json              the checks as JSON on stdout instead of lines\n",
 	 cmd_gate},
+	{"diff", "what changed between two recordings: metrics and a differential flame graph",
+	 "usage: loopscope diff BASE.lsr NEW.lsr [--kind cpu|alloc|live|blocking] [-o diff.svg]\n"
+	 "                      [--format svg|folded] [--absolute]\n"
+	 "\n"
+	 "Prints the metrics a gate knows, base against new with deltas, and with -o writes a\n"
+	 "differential flame graph: the new profile's shape, red where a frame grew, blue where\n"
+	 "it shrank, normalised by total samples (--absolute: raw counts); tooltips give both\n"
+	 "values and the delta. --format folded: two-column folded stacks (stack base new).\n",
+	 cmd_diff},
 	{"report", "what a person reads first: the numbers and a diagnosis",
 	 "usage: loopscope report REC [--json] [-o FILE]\n"
 	 "\n"

@@ -20,6 +20,9 @@ struct lsc_svg_opts {
 	int width;	       /* pixels, default 1200 */
 	double minwidth;       /* frames narrower than this many pixels are not drawn (0.1) */
 	int reverse;	       /* icicle: the root on top */
+	/* A differential graph (loopscope diff): for each node of the tree drawn, the baseline's
+	 * value at the same path, scaled; red where the node grew, blue where it shrank. */
+	const double *base;
 };
 
 struct lsc_profile_opts {
@@ -33,6 +36,9 @@ struct lsc_profile_opts {
 };
 
 int lsc_render_folded(FILE *out, const struct lsc_flame *f);
+/* Two-column folded output ("stack base new") over both trees' stacks; base scaled by scale. */
+int lsc_render_folded_diff(FILE *out, const struct lsc_flame *base, const struct lsc_flame *cur,
+			   double scale);
 int lsc_render_svg(FILE *out, const struct lsc_flame *f, const struct lsc_svg_opts *o);
 int lsc_render_pprof(FILE *out, const struct lsc_flame *f, const struct lsc_profile_opts *o);
 int lsc_render_speedscope(FILE *out, const struct lsc_flame *f, const struct lsc_profile_opts *o);

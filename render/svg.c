@@ -13,6 +13,7 @@
 #include "render_internal.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,16 @@ static void frame(struct svg_ctx *c, uint32_t node, uint64_t offset, int depth)
 
 	y = c->o->reverse ? TOP + depth * FRAME_H : c->height - BOTTOM - (depth + 1) * FRAME_H;
 	color(node ? lsc_flame_kind(c->f, n->name) : LSC_CODE_RUNTIME, name, &r, &g, &b);
+	if (c->o->base) {
+		/* grew: towards red; shrank: towards blue; the same: white */
+		double before = c->o->base[node], delta = (double)n->total - before;
+		double ratio = delta / fmax(fmax((double)n->total, before), 1);
+		int fade = (int)(210 * (1 - fabs(ratio)));
+
+		r = ratio > 0 ? 255 : fade + 45;
+		b = ratio < 0 ? 255 : fade + 45;
+		g = fade + 45;
+	}
 	fprintf(c->out, "<g class=\"f\" data-o=\"%llu\" data-v=\"%llu\" data-d=\"%d\"><title>",
 		(unsigned long long)offset, (unsigned long long)n->total, depth);
 	lsc__xml_escape(c->out, name, 4096);
@@ -128,8 +139,16 @@ static void frame(struct svg_ctx *c, uint32_t node, uint64_t offset, int depth)
 		lsc__xml_escape(c->out, file, 1024);
 		fprintf(c->out, ":%u]", line);
 	}
-	fprintf(c->out, " (%llu %s, %.2f%%)</title>", (unsigned long long)n->total, c->o->countname,
-		c->total ? 100.0 * n->total / c->total : 0.0);
+	if (c->o->base)
+		fprintf(c->out, " (new %llu %s, base %.0f, %+.0f, %+.1f%%)</title>",
+			(unsigned long long)n->total, c->o->countname, c->o->base[node],
+			(double)n->total - c->o->base[node],
+			c->o->base[node] > 0
+				? 100.0 * ((double)n->total - c->o->base[node]) / c->o->base[node]
+				: 100.0);
+	else
+		fprintf(c->out, " (%llu %s, %.2f%%)</title>", (unsigned long long)n->total,
+			c->o->countname, c->total ? 100.0 * n->total / c->total : 0.0);
 	fprintf(c->out,
 		"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%d\" fill=\"rgb(%d,%d,%d)\" "
 		"rx=\"2\" ry=\"2\"/><text x=\"%.1f\" y=\"%.1f\">",

@@ -9,6 +9,8 @@
 #include "capture.h"
 #include "rec_builder.h"
 
+#include <stdlib.h>
+
 #include <sys/wait.h>
 
 static const char budget[] = "# what a healthy service keeps to\n"
@@ -242,6 +244,83 @@ TEST(the_documented_ci_example_runs)
 	ASSERT_EQ(WEXITSTATUS(p.status), 0);
 }
 
+TEST(diff_shows_the_hash_moving_onto_the_loop)
+{
+	const char *folded[] = {LSC_BUILD_DIR "/loopscope",
+				"diff",
+				NULL,
+				NULL,
+				"--format",
+				"folded",
+				"-o",
+				NULL,
+				NULL};
+	const char *svg[] = {LSC_BUILD_DIR "/loopscope", "diff", NULL, NULL, "-o", NULL, NULL};
+	static char text[4 << 20];
+	struct lsc_recording *ra, *rb;
+	double base = 0, cur = 0, total_a = 0, total_b = 0, red_loop = 0;
+	char *line, *hit;
+	struct proc p;
+	size_t i, k;
+
+	capture_setup("gate");
+	record("hash-offload", path("offload.lsr"));
+	record("hash-on-loop", path("onloop.lsr"));
+	folded[2] = svg[2] = path("offload.lsr");
+	folded[3] = svg[3] = path("onloop.lsr");
+	folded[7] = path("diff.folded");
+	proc_run(&p, folded, 60, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	/* The two columns add up to each recording's CPU samples. */
+	ra = read_rec(path("offload.lsr"));
+	rb = read_rec(path("onloop.lsr"));
+	for (i = 0; i < ra->nsamples; i++)
+		for (k = 0; ra->samples[i]->kind == LOOPSCOPE__SAMPLE_KIND__CPU &&
+			    k < ra->samples[i]->n_value;
+		     k++)
+			total_a += (double)ra->samples[i]->value[k];
+	for (i = 0; i < rb->nsamples; i++)
+		for (k = 0; rb->samples[i]->kind == LOOPSCOPE__SAMPLE_KIND__CPU &&
+			    k < rb->samples[i]->n_value;
+		     k++)
+			total_b += (double)rb->samples[i]->value[k];
+	lsc_recording_free(ra);
+	lsc_recording_free(rb);
+	slurp(path("diff.folded"), text, sizeof(text));
+	for (line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		char *sp2 = strrchr(line, ' '), *sp1;
+		double x, y;
+
+		ASSERT_TRUE(sp2 != NULL);
+		*sp2 = 0;
+		sp1 = strrchr(line, ' ');
+		ASSERT_TRUE(sp1 != NULL);
+		x = atof(sp1 + 1);
+		y = atof(sp2 + 1);
+		base += x;
+		cur += y;
+		/* the hash under the loop (uv_run's callbacks), new in hash-on-loop */
+		if (strstr(line, "uv_run") && strstr(line, "pbkdf2"))
+			red_loop += y - x;
+	}
+	printf("# diff: base %.0f of %.0f samples, new %.0f of %.0f; +%.0f under the loop's "
+	       "pbkdf2\n",
+	       base, total_a, cur, total_b, red_loop);
+	ASSERT_EQ(base, total_a);
+	ASSERT_EQ(cur, total_b);
+	ASSERT_CMP(red_loop, >, 0.5 * total_b);
+	/* The graph: the loop's pbkdf2 frames drawn red (grew from nothing). */
+	svg[5] = path("diff.svg");
+	proc_run(&p, svg, 60, path("diff.table"));
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	ASSERT_TRUE(strstr(slurp(path("diff.table"), text, 4096), "lag.p99") != NULL);
+	slurp(path("diff.svg"), text, sizeof(text));
+	hit = strstr(text, "rl_pbkdf2_sha256");
+	ASSERT_TRUE(hit != NULL);
+	ASSERT_TRUE(strstr(text, "fill=\"rgb(255,45,45)\"") != NULL);
+}
+
 TEST_MAIN(TEST_ENTRY(healthy_passes_sync_read_fails_naming_the_handler),
 	  TEST_ENTRY(baseline_relative_limits), TEST_ENTRY(budget_mistakes_are_named_by_their_line),
-	  TEST_ENTRY(the_documented_ci_example_runs))
+	  TEST_ENTRY(the_documented_ci_example_runs),
+	  TEST_ENTRY(diff_shows_the_hash_moving_onto_the_loop))
