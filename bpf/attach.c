@@ -164,6 +164,21 @@ static uint32_t proc_fds(int pid, uint32_t *limit)
 	return n;
 }
 
+/* Whether the process still runs: a zombie (exited, not yet reaped by its parent) does not,
+ * though kill(pid, 0) still finds it. */
+static int alive(int pid)
+{
+	char path[64], buf[512], *p;
+
+	if (kill(pid, 0) && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	p = strrchr(buf, ')'); /* the command name may hold anything; the state follows it */
+	return !(p && (p[2] == 'Z' || p[2] == 'X'));
+}
+
 /* ------------------------------------------------------------------ ELF: symbols, build-ids */
 
 struct want {
@@ -1205,7 +1220,7 @@ int lsc_attach_tick(struct lsc_attach *a, struct lsc_attach_status *st)
 	int closed = 0;
 
 	ring_buffer__consume(a->rb); /* records come without wakeups */
-	if (kill(a->o.pid, 0) && errno == ESRCH)
+	if (!a->gone && !alive(a->o.pid))
 		a->gone = 1;
 	if (now - a->window_start >= a->o.window_ns || a->gone) {
 		close_window(a, now, st);
