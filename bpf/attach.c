@@ -1102,7 +1102,6 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	a->skel->rodata->target_tgid = (uint32_t)o->pid;
 	a->skel->rodata->block_threshold_ns = o->block_threshold_ns;
 	a->skel->rodata->cpu_dwarf = o->stacks_dwarf;
-	a->skel->rodata->attach_ns = mono_ns();
 	if (w[0].found && w[3].found && w[4].found) {
 		a->skel->rodata->addr_wq = bias + w[0].vaddr;
 		a->skel->rodata->addr_slow_marker = w[1].found ? bias + w[1].vaddr : 0;
@@ -1132,6 +1131,10 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		     "elfutils cannot read the modules of PID %d: blocking-call stacks come from "
 		     "frame pointers only",
 		     o->pid);
+	/* The recording starts now: the loop's first window, and the idle time of a wait already
+	 * in progress, are counted from here. */
+	a->t0 = a->window_start = a->last_tick = mono_ns();
+	a->skel->bss->attach_ns = a->t0;
 	a->skel->links.on_sys_enter = bpf_program__attach(a->skel->progs.on_sys_enter);
 	a->skel->links.on_sys_exit = bpf_program__attach(a->skel->progs.on_sys_exit);
 	if (o->offcpu)
@@ -1193,7 +1196,6 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 			goto fail;
 		}
 	}
-	a->t0 = a->window_start = a->last_tick = mono_ns();
 	snprintf(runtime, sizeof(runtime), "%s", runtime_of(w));
 	put_header(a, runtime);
 	put_mappings(a);

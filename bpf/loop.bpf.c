@@ -34,7 +34,9 @@ const volatile __u64 block_threshold_ns = 1000000;
 const volatile __u64 addr_wq, addr_slow_marker, addr_slow_wq, addr_idle_threads, addr_nthreads;
 const volatile __u64 addr_default_loop;
 const volatile __u32 cpu_dwarf; /* --stacks dwarf: CPU samples go to user space with the stack */
-const volatile __u64 attach_ns; /* when attach began: a wait already in progress began no later */
+/* Set by the loader just before the programs attach (so .bss, not .rodata): a wait already in
+ * progress then counts as idle from here, where the recording's first window begins. */
+__u64 attach_ns;
 
 /* Read by the loader (mmap'd .bss). */
 struct lscb_loop loops[LSCB_MAX_LOOPS];
