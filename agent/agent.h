@@ -138,6 +138,7 @@ struct lsc_loop {
 	uint64_t busy_start_ns;
 	/* the simulated 1 ms repeating timer (monitorEventLoopDelay) */
 	uint64_t next_due_ns, last_fire_ns;
+	uint64_t handles_ns; /* when the loop thread last counted its handles */
 	/* windows: the loop thread fills win[cur]; the writer takes win[!cur] when ready */
 	struct lsc_window win[2];
 	_Atomic int ready[2];

@@ -182,6 +182,10 @@ static void close_final_window(struct lsc_loop *L)
 
 	if (L->in_poll || t <= L->win[L->cur].start_ns)
 		return;
+	/* A sliver after the last full window, with no iteration in it, says nothing about the
+	 * loop (and would read as a window of ELU 1). */
+	if (!L->win[L->cur].iterations && t - L->win[L->cur].start_ns < A.cfg.window_ns / 10)
+		return;
 	snapshot_handles(L, &L->win[L->cur]);
 	for (tries = 0; tries < 100; tries++) {
 		if (atomic_load(&L->ready[!L->cur]) == 0) {
@@ -297,6 +301,12 @@ static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 	if (L) {
 		*t0 = rel_now();
 		window_boundary(L, *t0);
+		/* About to wait: count the handles (at most ten times a window), so that a window
+		 * the writer closes while the loop waits has them too. */
+		if (timeout != 0 && *t0 - L->handles_ns >= A.cfg.window_ns / 10) {
+			snapshot_handles(L, &L->win[L->cur]);
+			L->handles_ns = *t0;
+		}
 		busy = lsc_loop_poll_enter(L, *t0, timeout);
 		if (busy >= A.cfg.busy_threshold_ns) {
 			struct lsc_ev_busy ev = {*t0 - busy, busy};

@@ -136,11 +136,19 @@ TEST(writer_closes_the_window_of_a_loop_parked_in_epoll)
 {
 	struct lsc_loop *L = new_loop();
 
+	/* the loop counted its handles before it waited */
+	L->win[0].handles_known = 1;
+	L->win[0].active_handles = 7;
+	L->win[0].handles[12] = 3;
 	lsc_loop_poll_enter(L, 100 * MS, -1); /* parks: waits with no timeout */
 	ASSERT_EQ(atomic_load(&L->owner), LOOP_PARKED);
 	ASSERT_EQ(lsc_loop_close_parked(L, 900 * MS, 1000 * MS), 0); /* not a second yet */
 	ASSERT_EQ(lsc_loop_close_parked(L, 1500 * MS, 1000 * MS), 1);
 	ASSERT_EQ(lsc_loop_take_window(L), 0);
+	/* still parked: the new window starts with the same handles */
+	ASSERT_EQ(L->win[1].handles_known, 1);
+	ASSERT_EQ(L->win[1].active_handles, 7);
+	ASSERT_EQ(L->win[1].handles[12], 3);
 	ASSERT_EQ(L->win[0].idle_ns, 1400 * MS); /* ELU 0.07: the first 100 ms were busy */
 	ASSERT_EQ(L->win[0].end_ns, 1500 * MS);
 	ASSERT_EQ(atomic_load(&L->owner), LOOP_PARKED);
