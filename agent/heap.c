@@ -142,6 +142,16 @@ struct caller {
 			 (uintptr_t)__builtin_frame_address(0) + 16,                               \
 			 *(uintptr_t *)__builtin_frame_address(0)})
 
+/* Only full mode looks at the caller's frame: the other modes get NULL and keep the interposed
+ * calls lean (no frame stored on their way to the real allocator). */
+#define CALLER_IF_FULL(name)                                                                       \
+	struct caller name##_frame;                                                                \
+	const struct caller *name = NULL;                                                          \
+	if (mode == LSC_HEAP_FULL) {                                                               \
+		name##_frame = CALLER_HERE();                                                      \
+		name = &name##_frame;                                                              \
+	}
+
 #define UC_ENTRIES 32
 #define UC_CACHES  512
 
@@ -504,6 +514,13 @@ static size_t pow2_at_least(size_t a)
 	return p;
 }
 
+/* Full mode's work, out of line: the interposed calls stay small for the other modes. */
+static __attribute__((noinline)) void *full_path(size_t n, size_t align, int zero,
+						   const struct caller *k)
+{
+	return full_alloc(n, align, zero, k);
+}
+
 /* Every allocating entry point, with the frame of the program's call (full mode's cache key). */
 static inline __attribute__((always_inline)) void *alloc_impl(size_t n, size_t align, int zero,
 							      const struct caller *k)
@@ -513,7 +530,7 @@ static inline __attribute__((always_inline)) void *alloc_impl(size_t n, size_t a
 	if (UNLIKELY(!atomic_load_explicit(&ready, memory_order_acquire)))
 		return boot_alloc(n, pow2_at_least(align));
 	if (mode == LSC_HEAP_FULL)
-		return full_alloc(n, pow2_at_least(align), zero, k);
+		return full_path(n, pow2_at_least(align), zero, k);
 	if (align <= 16)
 		p = zero ? real_calloc(1, n) : real_malloc(n);
 	else
@@ -523,9 +540,9 @@ static inline __attribute__((always_inline)) void *alloc_impl(size_t n, size_t a
 
 EXPORT void *malloc(size_t n)
 {
-	struct caller k = CALLER_HERE();
+	CALLER_IF_FULL(k)
 
-	return alloc_impl(n, 16, 0, &k);
+	return alloc_impl(n, 16, 0, k);
 }
 
 EXPORT void free(void *p)
@@ -543,14 +560,14 @@ EXPORT void free(void *p)
 
 EXPORT void *calloc(size_t k, size_t size)
 {
-	struct caller c = CALLER_HERE();
+	CALLER_IF_FULL(c)
 	size_t n;
 
 	if (__builtin_mul_overflow(k, size, &n)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return alloc_impl(n, 16, 1, &c);
+	return alloc_impl(n, 16, 1, c);
 }
 
 static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t n,
@@ -594,21 +611,21 @@ static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t 
 
 EXPORT void *realloc(void *p, size_t n)
 {
-	struct caller k = CALLER_HERE();
+	CALLER_IF_FULL(k)
 
-	return realloc_impl(p, n, &k);
+	return realloc_impl(p, n, k);
 }
 
 EXPORT void *reallocarray(void *p, size_t k, size_t size)
 {
-	struct caller c = CALLER_HERE();
+	CALLER_IF_FULL(c)
 	size_t n;
 
 	if (__builtin_mul_overflow(k, size, &n)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc_impl(p, n, &c);
+	return realloc_impl(p, n, c);
 }
 
 /* memalign and aligned_alloc: the real one (which judges the alignment) unless in full mode. */
@@ -622,21 +639,21 @@ aligned_impl(void *(*real)(size_t, size_t), size_t align, size_t n, const struct
 
 EXPORT void *memalign(size_t align, size_t n)
 {
-	struct caller k = CALLER_HERE();
+	CALLER_IF_FULL(k)
 
-	return aligned_impl(real_memalign, align, n, &k);
+	return aligned_impl(real_memalign, align, n, k);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	struct caller k = CALLER_HERE();
+	CALLER_IF_FULL(k)
 
-	return aligned_impl(real_aligned_alloc, align, n, &k);
+	return aligned_impl(real_aligned_alloc, align, n, k);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
-	struct caller k = CALLER_HERE();
+	CALLER_IF_FULL(k)
 	void *p;
 	int r;
 
@@ -648,7 +665,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 			sampled_alloc(*out, n);
 		return r;
 	}
-	p = alloc_impl(n, align, 0, &k);
+	p = alloc_impl(n, align, 0, k);
 	if (!p)
 		return ENOMEM;
 	*out = p;
@@ -657,17 +674,17 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 
 EXPORT void *valloc(size_t n)
 {
-	struct caller k = CALLER_HERE();
+	CALLER_IF_FULL(k)
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 
 	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
 		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real_valloc(n), n) : real_valloc(n);
-	return alloc_impl(n, page, 0, &k);
+	return alloc_impl(n, page, 0, k);
 }
 
 EXPORT void *pvalloc(size_t n)
 {
-	struct caller k = CALLER_HERE();
+	CALLER_IF_FULL(k)
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), rounded;
 
 	if (__builtin_add_overflow(n, page - 1, &rounded)) {
@@ -678,7 +695,7 @@ EXPORT void *pvalloc(size_t n)
 	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
 		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real_pvalloc(n), rounded)
 						: real_pvalloc(n);
-	return alloc_impl(rounded ? rounded : page, page, 0, &k);
+	return alloc_impl(rounded ? rounded : page, page, 0, k);
 }
 
 EXPORT size_t malloc_usable_size(void *p)
