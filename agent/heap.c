@@ -516,7 +516,7 @@ static size_t pow2_at_least(size_t a)
 
 /* Full mode's work, out of line: the interposed calls stay small for the other modes. */
 static __attribute__((noinline)) void *full_path(size_t n, size_t align, int zero,
-						   const struct caller *k)
+						 const struct caller *k)
 {
 	return full_alloc(n, align, zero, k);
 }

@@ -25,7 +25,6 @@
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
-#include <uv.h>
 
 #define OUT_CAP	     (4u << 20)
 #define STACK_CAP    (1u << 18) /* distinct stacks kept; more are dropped */
@@ -349,20 +348,6 @@ static void one_record(struct ring_state *rs, uint16_t type, size_t len)
 
 /* ------------------------------------------------------------------ windows and the process */
 
-static const char *handle_name(unsigned type)
-{
-	switch (type) {
-#define XX(uc, lc)                                                                                 \
-	case UV_##uc:                                                                              \
-		return #lc;
-		UV_HANDLE_TYPE_MAP(XX)
-#undef XX
-	case UV_FILE:
-		return "file";
-	}
-	return "unknown";
-}
-
 static uint64_t rss_bytes(void)
 {
 	char buf[128];
@@ -422,7 +407,9 @@ static void put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 			if (!w->handles[i])
 				continue;
 			loopscope__handle_count__init(&hc[n]);
-			hc[n].type = (char *)handle_name((unsigned)i);
+			hc[n].type = (char *)(lsc_handle_type_name((unsigned)i)
+						      ? lsc_handle_type_name((unsigned)i)
+						      : "unknown");
 			hc[n].has_count = 1;
 			hc[n].count = w->handles[i];
 			hcp[n] = &hc[n];

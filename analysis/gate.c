@@ -9,6 +9,7 @@
  */
 #include "lsc_gate.h"
 #include "lsc_error.h"
+#include "lsc_flame.h"
 #include "lsc_heap.h"
 #include "lsc_report.h"
 
@@ -327,51 +328,63 @@ struct measured {
 	int heap_ok;
 };
 
-/* Blocking time or count under fn, or CPU share under fn. */
+/* Whether stack id passes through a frame named like fn, every frame of it (not only the first
+ * few a report shows), each stack named once: memo[id] is 0 unknown, 1 no, 2 yes. */
+static int through(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint32_t id,
+		   const char *fn, uint8_t *memo, size_t nmemo)
+{
+	const Loopscope__Stack *st;
+	size_t f;
+	int in = 0;
+
+	if (id < nmemo && memo[id])
+		return memo[id] == 2;
+	st = lsc_recording_stack(r, id);
+	for (f = 0; st && f < st->n_frames && !in; f++) {
+		struct lsc_named_frame nf;
+
+		lsc_frame_name(r, sym, st->frames[f], f > 0, f < st->kernel_frames, &nf);
+		in = strstr(nf.name, fn) != NULL;
+	}
+	if (id < nmemo)
+		memo[id] = in ? 2 : 1;
+	return in;
+}
+
+/* Blocking time or count under fn, or the share of CPU samples under fn. */
 static double under(const struct lsc_recording *r, struct lsc_symbolizer *sym, const char *metric,
 		    const char *fn, int *have)
 {
+	size_t i, k, nmemo = r->nstacks ? r->stacks[r->nstacks - 1]->id + 1 : 1;
+	uint8_t *memo = calloc(nmemo, 1);
 	double total = 0, hit = 0;
-	size_t i, k;
+	int cpu = !strcmp(metric, "cpu.share");
 
-	if (!strcmp(metric, "cpu.share")) {
-		for (i = 0; i < r->nsamples; i++) {
-			const Loopscope__Samples *s = r->samples[i];
+	*have = !cpu;
+	for (i = 0; cpu && i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
 
-			if (s->kind != LOOPSCOPE__SAMPLE_KIND__CPU)
-				continue;
-			for (k = 0; k < s->n_stack_id; k++) {
-				struct lsc_report_stack st;
-				size_t f;
-				int in = 0;
-
-				memset(&st, 0, sizeof(st));
-				lsc_report_fill_stack(r, sym, s->stack_id[k], &st);
-				for (f = 0; f < st.nframes && !in; f++)
-					in = strstr(st.frames[f].name, fn) != NULL;
-				total += (double)s->value[k];
-				hit += in ? (double)s->value[k] : 0;
-			}
+		if (s->kind != LOOPSCOPE__SAMPLE_KIND__CPU)
+			continue;
+		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
+			total += (double)s->value[k];
+			if (through(r, sym, s->stack_id[k], fn, memo, memo ? nmemo : 0))
+				hit += (double)s->value[k];
 		}
-		*have = total > 0;
-		return total > 0 ? hit / total : 0;
 	}
-	*have = 1;
-	for (i = 0; i < r->nevents; i++) {
+	for (i = 0; !cpu && i < r->nevents; i++) {
 		const Loopscope__BlockingEvent *b = r->events[i]->blocking;
-		struct lsc_report_stack st;
-		size_t f;
-		int in = 0;
 
 		if (r->events[i]->body_case != LOOPSCOPE__EVENT__BODY_BLOCKING ||
 		    !strcmp(b->call, "(busy loop)"))
 			continue;
-		memset(&st, 0, sizeof(st));
-		lsc_report_fill_stack(r, sym, b->stack_id, &st);
-		for (f = 0; f < st.nframes && !in; f++)
-			in = strstr(st.frames[f].name, fn) != NULL;
-		if (in)
+		if (through(r, sym, b->stack_id, fn, memo, memo ? nmemo : 0))
 			hit += !strcmp(metric, "blocking.count") ? 1 : (double)b->duration_ns;
+	}
+	free(memo);
+	if (cpu) {
+		*have = total > 0;
+		return total > 0 ? hit / total : 0;
 	}
 	return hit;
 }

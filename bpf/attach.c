@@ -34,7 +34,6 @@
 #include <time.h>
 #include <signal.h>
 #include <unistd.h>
-#include <uv.h>
 
 #define MAX_NOTES 16
 
@@ -497,6 +496,24 @@ static uint32_t intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uint
 	return s.id;
 }
 
+/* Appends to a growing array of (stack, thread, value); 0, or -1 when memory ran out. */
+static int acc_push(struct acc **v, size_t *n, size_t *cap, uint32_t stack, uint32_t tid,
+		    uint64_t value)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		struct acc *m = realloc(*v, c * sizeof(*m));
+
+		if (!m)
+			return -1;
+		*v = m;
+		*cap = c;
+	}
+	(*v)[(*n)++] = (struct acc){stack, tid, value};
+	return 0;
+}
+
+/* Adds value to the (stack, thread) entry, made when new. */
 static void accumulate(struct acc **v, size_t *n, size_t *cap, uint32_t stack, uint32_t tid,
 		       uint64_t value)
 {
@@ -507,16 +524,7 @@ static void accumulate(struct acc **v, size_t *n, size_t *cap, uint32_t stack, u
 			(*v)[i].value += value;
 			return;
 		}
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 256;
-		struct acc *m = realloc(*v, c * sizeof(*m));
-
-		if (!m)
-			return;
-		*v = m;
-		*cap = c;
-	}
-	(*v)[(*n)++] = (struct acc){stack, tid, value};
+	acc_push(v, n, cap, stack, tid, value);
 }
 
 static void put_samples(struct lsc_attach *a, int kind, struct acc *v, size_t n, uint64_t period)
@@ -748,22 +756,6 @@ static int on_event(void *ctx, void *data, size_t len)
 
 /* ------------------------------------------------------------------ windows */
 
-/* libuv's handle types by number (the same in Debian's 1.44 and Node's 1.46), as the agent
- * names them. */
-const char *lsc_attach_handle_name(unsigned type)
-{
-	switch (type) {
-#define XX(uc, lc)                                                                                 \
-	case UV_##uc:                                                                              \
-		return #lc;
-		UV_HANDLE_TYPE_MAP(XX)
-#undef XX
-	case UV_FILE:
-		return "file";
-	}
-	return NULL;
-}
-
 static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_status *st)
 {
 	struct loop_bpf__bss *bss = a->skel->bss;
@@ -847,10 +839,10 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 			pw.active_handles = L.active_handles;
 			pw.active_reqs = L.active_reqs;
 			for (k = 1; k < LSCB_HANDLE_TYPES; k++) {
-				if (!L.handles[k] || !lsc_attach_handle_name(k))
+				if (!L.handles[k] || !lsc_handle_type_name(k))
 					continue;
 				loopscope__handle_count__init(&hc[nh]);
-				hc[nh].type = (char *)lsc_attach_handle_name(k);
+				hc[nh].type = (char *)lsc_handle_type_name(k);
 				hc[nh].has_count = 1;
 				hc[nh].count = L.handles[k];
 				hcp[nh] = &hc[nh];
@@ -928,14 +920,8 @@ static void put_stack_samples(struct lsc_attach *a, int counts, int kind, uint64
 		if (k.ustack >= 0 && bpf_map_lookup_elem(stacks, &k.ustack, ips) == 0)
 			for (i = 0; i < 127 && ips[i]; i++)
 				frames[nk + nu++] = ips[i];
-		if (n == cap) {
-			struct acc *m = realloc(cpu, (cap = cap ? cap * 2 : 1024) * sizeof(*m));
-
-			if (!m)
-				break;
-			cpu = m;
-		}
-		cpu[n++] = (struct acc){intern(a, frames, nk + nu, nk), k.tid, v};
+		if (acc_push(&cpu, &n, &cap, intern(a, frames, nk + nu, nk), k.tid, v))
+			break;
 	}
 	put_samples(a, kind, cpu, n, period);
 	free(cpu);
@@ -963,14 +949,8 @@ static void put_offcpu_samples(struct lsc_attach *a)
 				frames[nk++] = ips[i];
 		nu = v.n < LSCB_MAX_FRAMES ? v.n : LSCB_MAX_FRAMES;
 		memcpy(frames + nk, v.frames, nu * sizeof(uint64_t));
-		if (n == cap) {
-			struct acc *m = realloc(off, (cap = cap ? cap * 2 : 1024) * sizeof(*m));
-
-			if (!m)
-				break;
-			off = m;
-		}
-		off[n++] = (struct acc){intern(a, frames, nk + nu, nk), k.tid, v.ns};
+		if (acc_push(&off, &n, &cap, intern(a, frames, nk + nu, nk), k.tid, v.ns))
+			break;
 	}
 	put_samples(a, LOOPSCOPE__SAMPLE_KIND__OFFCPU, off, n, 0);
 	free(off);

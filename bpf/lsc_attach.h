@@ -59,9 +59,6 @@ int lsc_attach_tick(struct lsc_attach *a, struct lsc_attach_status *st);
  * the first write error. Frees a. */
 int lsc_attach_stop(struct lsc_attach *a);
 
-/* libuv's name of a handle type number ("tcp"), or NULL. */
-const char *lsc_attach_handle_name(unsigned type);
-
 /* The name of an x86-64 syscall number ("read"), or NULL. */
 const char *lsc_syscall_name(unsigned nr);
 

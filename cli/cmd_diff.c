@@ -33,7 +33,7 @@ static int render(FILE *f, const void *p)
 				 .base = c->scaled};
 
 	if (c->folded)
-		return lsc_render_folded_diff(f, c->base, c->cur, 1);
+		return lsc_render_folded_diff(f, c->base, c->cur);
 	return lsc_render_svg(f, c->cur, &o);
 }
 

@@ -34,10 +34,9 @@ static void handles_text(const struct lsc_attach_status *st, char *buf, size_t c
 
 	buf[0] = 0;
 	for (i = 1; i < LSC_ATTACH_HANDLE_TYPES && off < cap; i++)
-		if (st->handles[i] && lsc_attach_handle_name((unsigned)i))
+		if (st->handles[i] && lsc_handle_type_name((unsigned)i))
 			off += (size_t)snprintf(buf + off, cap - off, "%s%s %u", off ? ", " : "",
-						lsc_attach_handle_name((unsigned)i),
-						st->handles[i]);
+						lsc_handle_type_name((unsigned)i), st->handles[i]);
 }
 
 static void line(const struct lsc_attach_status *st)

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#include <uv.h>
 
 /* ------------------------------------------------------------------ writing */
 
@@ -613,4 +614,18 @@ uint64_t lsc_hash_frames(const uint64_t *f, uint32_t n)
 		h ^= h >> 29;
 	}
 	return h ? h : 1;
+}
+
+const char *lsc_handle_type_name(unsigned type)
+{
+	switch (type) {
+#define XX(uc, lc)                                                                                 \
+	case UV_##uc:                                                                              \
+		return #lc;
+		UV_HANDLE_TYPE_MAP(XX)
+#undef XX
+	case UV_FILE:
+		return "file";
+	}
+	return NULL;
 }

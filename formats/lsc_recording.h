@@ -41,6 +41,10 @@ void lsc_file_header(uint8_t out[LSC_FILE_HEADER_SIZE]);
  * Returns the bytes used, or -ENOSPC. For hot paths (the agent's writer thread). */
 ssize_t lsc_record_encode(const Loopscope__Record *r, uint8_t *buf, size_t cap);
 
+/* The name a Window's handle counts use for a libuv handle type number ("tcp", "timer"; the
+ * numbers are the same in Debian's libuv 1.44 and Node's 1.46), or NULL when it has none. */
+const char *lsc_handle_type_name(unsigned type);
+
 /* The hash of a stack's frames (leaf first), never 0: for writers that intern stacks (the agent,
  * attach). One multiply a frame: the agent runs it on every allocation in --heap full. */
 uint64_t lsc_hash_frames(const uint64_t *f, uint32_t n);

@@ -108,15 +108,13 @@ static int diff_line(void *ctx, const uint32_t *path, size_t depth, uint64_t sel
 		       : 0;
 }
 
-int lsc_render_folded_diff(FILE *out, const struct lsc_flame *base, const struct lsc_flame *cur,
-			   double scale)
+int lsc_render_folded_diff(FILE *out, const struct lsc_flame *base, const struct lsc_flame *cur)
 {
 	size_t nb, nc;
 	uint32_t *bc, *cb;
 	struct diff_ctx c;
 	int err;
 
-	(void)scale; /* two-column folded keeps raw counts, as flamegraph's difffolded does */
 	lsc_flame_nodes(base, &nb);
 	lsc_flame_nodes(cur, &nc);
 	bc = calloc(nb, sizeof(*bc));

@@ -36,9 +36,9 @@ struct lsc_profile_opts {
 };
 
 int lsc_render_folded(FILE *out, const struct lsc_flame *f);
-/* Two-column folded output ("stack base new") over both trees' stacks; base scaled by scale. */
-int lsc_render_folded_diff(FILE *out, const struct lsc_flame *base, const struct lsc_flame *cur,
-			   double scale);
+/* Two-column folded output ("stack base new") over both trees' stacks, raw counts (as
+ * flamegraph's difffolded.pl writes them), each stack once. */
+int lsc_render_folded_diff(FILE *out, const struct lsc_flame *base, const struct lsc_flame *cur);
 int lsc_render_svg(FILE *out, const struct lsc_flame *f, const struct lsc_svg_opts *o);
 int lsc_render_pprof(FILE *out, const struct lsc_flame *f, const struct lsc_profile_opts *o);
 int lsc_render_speedscope(FILE *out, const struct lsc_flame *f, const struct lsc_profile_opts *o);

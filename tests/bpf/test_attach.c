@@ -78,18 +78,17 @@ static int wait_exit(pid_t pid, double secs)
 }
 
 /* Attaches to pid (recording rec, until the target exits); returns attach's pid once in place. */
-static pid_t attach(int target, const char *rec, const char *log, const char *extra)
+/* extra: more options for attach, NULL-terminated; NULL for none. */
+static pid_t attach(int target, const char *rec, const char *log, const char *const *extra)
 {
 	static char pidarg[16];
-	const char *argv[10] = {LSC_BUILD_DIR "/loopscope", "attach", "-p", pidarg, "-o", rec};
+	const char *argv[16] = {LSC_BUILD_DIR "/loopscope", "attach", "-p", pidarg, "-o", rec};
 	int n = 6;
 	pid_t a;
 
 	snprintf(pidarg, sizeof(pidarg), "%d", target);
-	if (extra) {
-		argv[n++] = "--cpu-hz";
-		argv[n++] = extra;
-	}
+	while (extra && *extra && n < 15)
+		argv[n++] = *extra++;
 	argv[n] = NULL;
 	unlink(log);
 	a = spawn(argv, path("attach.out"), log, NULL);
@@ -461,7 +460,8 @@ TEST(node_pool_handles_and_cpu)
 
 	/* A hot JS function holds most CPU samples, by name (perf map). */
 	t = node("cpu", path("cpu.json"), "--perf-basic-prof", NULL);
-	a = attach(t, path("cpu.lsr"), path("attach.err"), "999");
+	a = attach(t, path("cpu.lsr"), path("attach.err"),
+		   (const char *const[]){"--cpu-hz", "999", NULL});
 	kill(t, SIGUSR2);
 	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
 	/* Time to a result: from the target's exit to a finalized, symbolized recording and the
@@ -663,22 +663,15 @@ TEST(attach_and_detach_under_load)
 TEST(offcpu_time_goes_where_the_loop_sleeps)
 {
 	const char *sargv[] = {LSC_BUILD_DIR "/tests/sleeper", "--wait-signal", NULL};
-	static char pidarg[16];
-	const char *aargv[] = {
-		LSC_BUILD_DIR "/loopscope", "attach", "-p", pidarg, "--offcpu", "-o", NULL, NULL};
 	struct lsc_recording *r;
 	double nap = 0, all = 0;
 	size_t i, k;
 	pid_t t, a;
 
 	capture_setup("attach");
-	aargv[6] = path("off.lsr");
 	t = spawn(sargv, path("sleeper.out"), path("sleeper.err"), NULL);
 	wait_text(path("sleeper.out"), "ready", 10);
-	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
-	unlink(path("off.attach"));
-	a = spawn(aargv, path("off.out"), path("off.attach"), NULL);
-	wait_text(path("off.attach"), "loopscope: attached to PID", 30);
+	a = attach(t, path("off.lsr"), path("off.attach"), (const char *const[]){"--offcpu", NULL});
 	kill(t, SIGUSR2);
 	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
 	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
@@ -710,7 +703,7 @@ TEST(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers)
 {
 	static const char *load[] = {"--duration", "2", "--self-load", "2", NULL};
 	const char *argv[12];
-	char exe[512], pidarg[16];
+	char exe[512];
 	struct lsc_recording *r;
 	double all = 0, whole = 0;
 	size_t i, k;
@@ -726,22 +719,8 @@ TEST(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers)
 	argv[5 + i] = NULL;
 	t = spawn(argv, path("hash.out"), path("hash.err"), NULL);
 	wait_text(path("hash.err"), "waiting for SIGUSR2", 10);
-	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
-	{
-		const char *aargv[] = {LSC_BUILD_DIR "/loopscope",
-				       "attach",
-				       "-p",
-				       pidarg,
-				       "--stacks",
-				       "dwarf",
-				       "-o",
-				       path("dwarf.lsr"),
-				       NULL};
-
-		unlink(path("dwarf.attach"));
-		a = spawn(aargv, path("dwarf.out"), path("dwarf.attach"), NULL);
-		wait_text(path("dwarf.attach"), "loopscope: attached to PID", 30);
-	}
+	a = attach(t, path("dwarf.lsr"), path("dwarf.attach"),
+		   (const char *const[]){"--stacks", "dwarf", NULL});
 	kill(t, SIGUSR2);
 	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
 	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
