@@ -58,6 +58,29 @@ static __attribute__((unused)) int stack_has(const struct lsc_recording *r, uint
 	return 0;
 }
 
+/* Samples of kind under a frame named like fn, summed, divided by scale (1e6: ns to ms); *all
+ * gets the sum over every stack. */
+static __attribute__((unused)) double samples_under(const struct lsc_recording *r, int kind,
+						    const char *fn, double scale, double *all)
+{
+	double under = 0;
+	size_t i, k;
+
+	*all = 0;
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if ((int)s->kind != kind)
+			continue;
+		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
+			*all += (double)s->value[k] / scale;
+			if (stack_has(r, s->stack_id[k], fn))
+				under += (double)s->value[k] / scale;
+		}
+	}
+	return under;
+}
+
 /* The start of a file as a string (empty when it cannot be read). */
 static __attribute__((unused)) const char *slurp(const char *file, char *buf, size_t cap)
 {

@@ -485,27 +485,6 @@ TEST(node_gc_events_match_perf_hooks_and_heap_full_mode_runs)
 	}
 }
 
-/* Off-CPU time (--wall) of the recording's OFFCPU samples under fn, in ms, and in all. */
-static double offcpu_under(const struct lsc_recording *r, const char *fn, double *all_ms)
-{
-	double under = 0, all = 0;
-	size_t i, k;
-
-	for (i = 0; i < r->nsamples; i++) {
-		const Loopscope__Samples *s = r->samples[i];
-
-		if (s->kind != LOOPSCOPE__SAMPLE_KIND__OFFCPU)
-			continue;
-		for (k = 0; k < s->n_stack_id; k++) {
-			all += (double)s->value[k] / 1e6;
-			if (stack_has(r, s->stack_id[k], fn))
-				under += (double)s->value[k] / 1e6;
-		}
-	}
-	*all_ms = all;
-	return under;
-}
-
 TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
 {
 	unsigned long long min_n, min_u, asked;
@@ -529,7 +508,8 @@ TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
 	ASSERT_CMP(min_n, >=, 150000000ULL);
 	ASSERT_CMP(min_u, >=, 100000000ULL);
 	r = read_rec(path("wall.lsr"));
-	nap = offcpu_under(r, "nap_nanosleep", &all) + offcpu_under(r, "nap_usleep", &all);
+	nap = samples_under(r, LOOPSCOPE__SAMPLE_KIND__OFFCPU, "nap_nanosleep", 1e6, &all) +
+	      samples_under(r, LOOPSCOPE__SAMPLE_KIND__OFFCPU, "nap_usleep", 1e6, &all);
 	printf("# sleeper: %.0f ms asked, %.0f ms off CPU under the naps, %.0f ms in all\n",
 	       (double)asked / 1e6, nap, all);
 	ASSERT_CMP(nap, >=, 0.8 * (double)asked / 1e6);
@@ -544,7 +524,7 @@ TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
 	proc_run(&p, argv, 60, NULL);
 	ASSERT_EQ(WEXITSTATUS(p.status), 0);
 	r = read_rec(path("wall.lsr"));
-	wait_ms = offcpu_under(r, "waitOnAtomics", &all);
+	wait_ms = samples_under(r, LOOPSCOPE__SAMPLE_KIND__OFFCPU, "waitOnAtomics", 1e6, &all);
 	printf("# node: %.0f ms off CPU under waitOnAtomics (1000 asked), %.0f ms in all\n",
 	       wait_ms, all);
 	ASSERT_CMP(wait_ms, >=, 800);
@@ -557,7 +537,7 @@ TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
 	argv[6] = "--", argv[7] = exe("tests/sleeper"), argv[8] = NULL;
 	proc_run(&p, argv, 60, NULL);
 	r = read_rec(path("wall.lsr"));
-	offcpu_under(r, "nap", &all);
+	samples_under(r, LOOPSCOPE__SAMPLE_KIND__OFFCPU, "nap", 1e6, &all);
 	ASSERT_EQ(all, 0);
 	lsc_recording_free(r);
 }

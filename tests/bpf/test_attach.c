@@ -665,7 +665,6 @@ TEST(offcpu_time_goes_where_the_loop_sleeps)
 	const char *sargv[] = {LSC_BUILD_DIR "/tests/sleeper", "--wait-signal", NULL};
 	struct lsc_recording *r;
 	double nap = 0, all = 0;
-	size_t i, k;
 	pid_t t, a;
 
 	capture_setup("attach");
@@ -676,21 +675,10 @@ TEST(offcpu_time_goes_where_the_loop_sleeps)
 	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
 	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
 	r = read_rec(path("off.lsr"));
-	for (i = 0; i < r->nsamples; i++) {
-		const Loopscope__Samples *s = r->samples[i];
-
-		if (s->kind != LOOPSCOPE__SAMPLE_KIND__OFFCPU)
-			continue;
-		for (k = 0; k < s->n_stack_id; k++) {
-			all += (double)s->value[k] / 1e6;
-			/* The naps: the user stack is a frame-pointer walk from libc's rule for
-			 * the syscall, so the libc frames without frame pointers above it
-			 * (nanosleep, usleep) hide the function that napped: the sleep itself is
-			 * what is checked. */
-			if (stack_has(r, s->stack_id[k], "clock_nanosleep"))
-				nap += (double)s->value[k] / 1e6;
-		}
-	}
+	/* The naps: the user stack is a frame-pointer walk from libc's rule for the syscall, so
+	 * the libc frames without frame pointers above it (nanosleep, usleep) hide the function
+	 * that napped: the sleep itself is what is checked. */
+	nap = samples_under(r, LOOPSCOPE__SAMPLE_KIND__OFFCPU, "clock_nanosleep", 1e6, &all);
 	/* five naps of 150 ms and five of 100 ms */
 	printf("# sleeper: %.0f ms off CPU in clock_nanosleep (1250 asked), %.0f ms in all\n", nap,
 	       all);
