@@ -281,6 +281,10 @@ struct lsc_agent_state {
 	_Atomic uint64_t flushes;	/* drains completed */
 	_Atomic int writer_done;
 	_Atomic uint64_t dropped_events; /* pushed to no ring (none could be made) */
+	_Atomic int exec_hold;	  /* an exec is under way: the --wall sampler sends nothing */
+	_Atomic int wall_sending; /* the --wall sampler is between its check and its tgkill */
+	_Atomic int writer_hold;  /* the writer parks after its next flush (exec) */
+	_Atomic int writer_parked;
 };
 extern struct lsc_agent_state lsc__A;
 
@@ -290,6 +294,10 @@ int lsc__writer_start(void);
 void lsc__writer_stop(unsigned limit_ms);
 /* From a signal handler: asks for a drain and waits for it, at most limit_ms. */
 void lsc__writer_flush_wait(unsigned limit_ms);
+/* Before an exec: a drain, then the writer parks (not inside a write the exec would cut);
+ * returns when it did (or after limit_ms). Release lets it go on (the exec failed). */
+void lsc__writer_hold(unsigned limit_ms);
+void lsc__writer_release(void);
 /* In a forked child: there is no writer thread here. */
 void lsc__writer_after_fork(void);
 

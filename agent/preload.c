@@ -38,8 +38,6 @@
 
 #include "refloop.h"
 
-#define EXPORT __attribute__((visibility("default")))
-
 struct lsc_agent_state lsc__A = {.fd = -1, .wake_fd = -1};
 #define A lsc__A
 
@@ -152,18 +150,9 @@ static int wake_writer(void)
 
 /* ------------------------------------------------------------------ real functions */
 
-#define REAL(name)		     real_##name
-#define DECLARE_REAL(ret, name, ...) static ret (*real_##name)(__VA_ARGS__)
-#define RESOLVE(name)                                                                              \
-	do {                                                                                       \
-		if (!real_##name)                                                                  \
-			real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name);            \
-	} while (0)
-
 DECLARE_REAL(int, epoll_pwait, int, struct epoll_event *, int, int, const sigset_t *);
 DECLARE_REAL(int, epoll_pwait2, int, struct epoll_event *, int, const struct timespec *,
 	     const sigset_t *);
-DECLARE_REAL(int, sigaction, int, const struct sigaction *, struct sigaction *);
 
 /* ------------------------------------------------------------------ loops */
 
@@ -731,7 +720,7 @@ static void on_wall_signal(void)
 	T.in_agent = 0;
 }
 
-static void on_sigprof(int sig, siginfo_t *si, void *uc)
+void lsc__on_sigprof(int sig, siginfo_t *si, void *uc)
 {
 	void *frames[LSC_AGENT_MAX_FRAMES + 2];
 	struct lsc_ev_cpu ev;
@@ -756,160 +745,6 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 	push(LSC_EV_CPU, &ev, sizeof(ev), frames + 2, (size_t)n * sizeof(void *));
 	T.in_agent = 0;
 	errno = saved;
-}
-
-/* ------------------------------------------------------------------ signals */
-
-/*
- * The agent keeps its own handlers on these signals and gives the program's handlers (caught
- * through sigaction() and signal() below) their turn: fatal signals are recorded (crash event,
- * flush) and re-raised; SIGINT and SIGTERM go to the program's handler when it has one, and
- * otherwise end the recording (footer) before the default action.
- */
-static const int managed_signals[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGTERM, SIGINT};
-static struct sigaction prog_sa[65];
-static int handlers_installed;
-
-static int managed(int sig)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(managed_signals) / sizeof(managed_signals[0]); i++)
-		if (managed_signals[i] == sig)
-			return 1;
-	return 0;
-}
-
-static int prog_has_handler(int sig)
-{
-	return (prog_sa[sig].sa_flags & SA_SIGINFO)
-		       ? prog_sa[sig].sa_sigaction != NULL
-		       : prog_sa[sig].sa_handler != SIG_DFL && prog_sa[sig].sa_handler != SIG_IGN;
-}
-
-static void call_prog(int sig, siginfo_t *si, void *uc)
-{
-	if (prog_sa[sig].sa_flags & SA_SIGINFO)
-		prog_sa[sig].sa_sigaction(sig, si, uc);
-	else
-		prog_sa[sig].sa_handler(sig);
-}
-
-static void reraise_default(int sig)
-{
-	struct sigaction dfl;
-	sigset_t set;
-
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	RESOLVE(sigaction);
-	REAL(sigaction)(sig, &dfl, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	raise(sig);
-}
-
-static _Atomic int crashing;
-
-static void on_managed_signal(int sig, siginfo_t *si, void *uc)
-{
-	int saved = errno;
-
-	if (sig == SIGTERM || sig == SIGINT) {
-		if (prog_sa[sig].sa_handler == SIG_IGN && !(prog_sa[sig].sa_flags & SA_SIGINFO))
-			return;
-		if (prog_has_handler(sig)) {
-			call_prog(sig, si, uc);
-			errno = saved;
-			return;
-		}
-		/* The default action ends the process: end the recording first (when there is one:
-		 * a forked child's agent is quiet and goes straight to the default). */
-		if (atomic_exchange(&A.active, 0))
-			lsc__writer_stop(2000);
-		reraise_default(sig);
-		return;
-	}
-	/* Fatal. A handler of the program's own (a wasm trap handler, a crash reporter) first. */
-	if (prog_has_handler(sig) && !atomic_load(&crashing)) {
-		call_prog(sig, si, uc);
-		errno = saved;
-		return;
-	}
-	if (!atomic_exchange(&crashing, 1) && atomic_load(&A.active) && !T.is_writer) {
-		void *frames[LSC_AGENT_MAX_FRAMES + 2];
-		struct lsc_ev_crash ev;
-		int n;
-
-		T.in_agent = 1;
-		n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
-		n = n > 2 ? n - 2 : 0;
-		ev = (struct lsc_ev_crash){rel_now(), si ? (uint64_t)(uintptr_t)si->si_addr : 0,
-					   sig, (uint32_t)n};
-		push(LSC_EV_CRASH, &ev, sizeof(ev), frames + 2, (size_t)n * sizeof(void *));
-		/* This thread's loop window so far goes in too (plain memory: safe here). */
-		if (T.loop && !T.loop->in_poll)
-			lsc_loop_maybe_close_window(T.loop, rel_now(), 0);
-		atomic_store(&A.active, 0);
-		lsc__writer_flush_wait(2000);
-	}
-	reraise_default(sig);
-}
-
-EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-	RESOLVE(sigaction);
-	if (!handlers_installed || !managed(sig))
-		return REAL(sigaction)(sig, act, old);
-	if (old)
-		*old = prog_sa[sig];
-	if (act)
-		prog_sa[sig] = *act;
-	return 0;
-}
-
-EXPORT sighandler_t signal(int sig, sighandler_t handler)
-{
-	struct sigaction sa, old;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = handler;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(sig, &sa, &old))
-		return SIG_ERR;
-	return (old.sa_flags & SA_SIGINFO) ? (sighandler_t)(void *)old.sa_sigaction
-					   : old.sa_handler;
-}
-
-static void install_handlers(void)
-{
-	struct sigaction sa;
-	size_t i;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_managed_signal;
-	sa.sa_flags = SA_SIGINFO | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(managed_signals) / sizeof(managed_signals[0]); i++)
-		REAL(sigaction)(managed_signals[i], &sa, &prog_sa[managed_signals[i]]);
-	handlers_installed = 1;
-	if (A.cfg.cpu_hz || A.cfg.wall) {
-		struct sigaction prof;
-		struct itimerval it;
-		long us = 1000000L / (A.cfg.cpu_hz ? A.cfg.cpu_hz : 1);
-
-		memset(&prof, 0, sizeof(prof));
-		prof.sa_sigaction = on_sigprof;
-		prof.sa_flags = SA_SIGINFO | SA_RESTART;
-		sigemptyset(&prof.sa_mask);
-		REAL(sigaction)(SIGPROF, &prof, NULL);
-		it.it_interval = (struct timeval){us / 1000000, us % 1000000};
-		it.it_value = it.it_interval;
-		if (A.cfg.cpu_hz)
-			setitimer(ITIMER_PROF, &it, NULL);
-	}
 }
 
 /* ------------------------------------------------------------------ refloop */
@@ -1031,6 +866,7 @@ static void child_after_fork(void)
 	atomic_store(&A.active, 0);
 	A.fd = -1;
 	lsc__writer_after_fork();
+	lsc__signals_after_fork();
 }
 
 /* What the program is: Node.js (its V8 GC API, or what of it is missing), refloop, or another
@@ -1054,6 +890,48 @@ static void runtime_and_notes(char *runtime, size_t cap, char *note, size_t note
 			 "node: %s is not exported by this binary: no GC events (the rest is "
 			 "recorded)",
 			 missing);
+}
+
+/*
+ * The recording: created here (a child's OUTPUT.PID) or by `loopscope run` (the main one), or
+ * appended to by the next image after an exec. Never through a symbolic link, and an existing
+ * file only when it can be this run's: a regular file with one link, owned by this user (a file
+ * planted in a shared directory such as /tmp is another user's, or a hard link to one).
+ */
+static int open_recording(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	RESOLVE(open);
+	fd = REAL(open)(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd >= 0 || errno != EEXIST)
+		return fd >= 0 ? fd : -errno;
+	fd = REAL(open)(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -EEXIST : -errno;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != geteuid()) {
+		close(fd);
+		return -EEXIST;
+	}
+	return fd;
+}
+
+/* `loopscope run` removes what the agent's processes leave behind (Node's perf maps) by PID:
+ * every process the agent loads into, recording or not, leaves its PID in LOOPSCOPE_RUN_DIR. */
+static void note_pid(void)
+{
+	const char *dir = getenv("LOOPSCOPE_RUN_DIR");
+	char path[4200];
+	int fd;
+
+	if (!dir || !*dir ||
+	    snprintf(path, sizeof(path), "%s/%d", dir, (int)getpid()) >= (int)sizeof(path))
+		return;
+	RESOLVE(open);
+	fd = REAL(open)(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		close(fd);
 }
 
 static int start(void)
@@ -1084,10 +962,12 @@ static int start(void)
 		strcpy(A.cfg.output, path);
 	}
 	A.t0 = lsc__now_ns();
-	RESOLVE(open);
-	A.fd = REAL(open)(A.cfg.output, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	A.fd = open_recording(A.cfg.output);
 	if (A.fd < 0) {
-		say(A.cfg.output, ": cannot open the recording; not recording\n");
+		say(A.cfg.output, A.fd == -EEXIST ? ": exists and is not this run's (a link, or "
+						    "another user's); not recording\n"
+						  : ": cannot open the recording; not recording\n");
+		A.fd = -1;
 		return -1;
 	}
 	runtime_and_notes(runtime, sizeof(runtime), note, sizeof(note));
@@ -1112,7 +992,7 @@ static int start(void)
 		say(A.cfg.output, ": cannot start the writer thread; not recording\n");
 		return -1;
 	}
-	install_handlers();
+	lsc__signals_install();
 	if (A.cfg.wall && lsc__wall_start())
 		say(A.cfg.output, ": cannot start the --wall sampler; no off-CPU samples\n");
 	pthread_atfork(NULL, NULL, child_after_fork);
@@ -1123,7 +1003,7 @@ __attribute__((constructor)) static void agent_init(void)
 {
 	T.in_agent = 1;
 	lsc__heap_resolve();
-	RESOLVE(sigaction);
+	note_pid();
 	RESOLVE(epoll_pwait);
 	RESOLVE(epoll_pwait2);
 	if (start())

@@ -8,7 +8,22 @@
 
 #include "agent.h"
 
+#include <dlfcn.h>
 #include <signal.h>
+
+/* What the library exports: the functions it interposes (agent.map lists them). */
+#ifndef EXPORT
+#define EXPORT __attribute__((visibility("default")))
+#endif
+
+/* The next definition of an interposed function (libc's), looked up once. */
+#define REAL(name)		     real_##name
+#define DECLARE_REAL(ret, name, ...) static ret (*real_##name)(__VA_ARGS__)
+#define RESOLVE(name)                                                                              \
+	do {                                                                                       \
+		if (!real_##name)                                                                  \
+			real_##name = (__typeof__(real_##name))dlsym(RTLD_NEXT, #name);            \
+	} while (0)
 
 struct tls {
 	int in_agent; /* re-entrancy guard: set while the agent runs on this thread */
@@ -33,6 +48,13 @@ void lsc__push(uint16_t type, const void *a, size_t alen, const void *b, size_t 
  * was not found), then registers the GC callbacks from the main thread's polls. */
 int lsc__node_lookup(const char **missing);
 void lsc__node_on_poll(uint32_t tid);
+
+/* SIGPROF: a CPU sample of this thread, or (--wall) where it is blocked (preload.c). */
+void lsc__on_sigprof(int sig, siginfo_t *si, void *uc);
+/* The program's signal dispositions behind the agent's handlers, SIGPROF and its timer
+ * (signals.c); from the constructor, once recording. */
+void lsc__signals_install(void);
+void lsc__signals_after_fork(void);
 
 /* --wall: starts the off-CPU sampler thread (wall.c). */
 int lsc__wall_start(void);

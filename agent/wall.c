@@ -62,7 +62,12 @@ static void visit(int i, struct lsc_loop *L, uint64_t period)
 		return;
 	}
 	atomic_fetch_add(&L->wall_pending, off);
-	syscall(SYS_tgkill, lsc__A.pid, L->tid, SIGPROF);
+	/* An exec (signals.c) waits for this flag to drop after it has raised exec_hold: either it
+	 * sees the flag, or this sees the hold. No SIGPROF lands on the new image. */
+	atomic_store(&lsc__A.wall_sending, 1);
+	if (!atomic_load(&lsc__A.exec_hold))
+		syscall(SYS_tgkill, lsc__A.pid, L->tid, SIGPROF);
+	atomic_store(&lsc__A.wall_sending, 0);
 }
 
 static void *sampler_main(void *arg)

@@ -731,6 +731,13 @@ static void *writer_main(void *arg)
 		}
 		flush();
 		atomic_fetch_add(&A.flushes, 1);
+		if (atomic_load(&A.writer_hold)) {
+			/* an exec is coming: nothing of ours may be half written when it lands */
+			atomic_store(&A.writer_parked, 1);
+			while (atomic_load(&A.writer_hold) && !atomic_load(&A.stop))
+				poll(NULL, 0, 5);
+			atomic_store(&A.writer_parked, 0);
+		}
 	}
 	drain();
 	footer();
@@ -819,6 +826,29 @@ void lsc__writer_flush_wait(unsigned limit_ms)
 	}
 	/* Two completed cycles: one that may have begun before our event was pushed, one after. */
 	wait_until(flushed_since, before, limit_ms);
+}
+
+static int parked(uint64_t unused)
+{
+	return atomic_load(&A.writer_parked) || atomic_load(&A.writer_done);
+}
+
+void lsc__writer_hold(unsigned limit_ms)
+{
+	uint64_t one = 1;
+
+	if (!W.started)
+		return;
+	atomic_store(&A.writer_hold, 1);
+	if (write(A.wake_fd, &one, sizeof(one)) < 0) {
+		/* the writer still wakes on its own within 250 ms */
+	}
+	wait_until(parked, 0, limit_ms);
+}
+
+void lsc__writer_release(void)
+{
+	atomic_store(&A.writer_hold, 0);
 }
 
 void lsc__writer_after_fork(void)
