@@ -273,6 +273,12 @@ int lsc__out_classify(const char *path, enum lsc_out_kind *kind, const char **wh
 		return 0;
 	}
 	if (S_ISREG(st.st_mode)) {
+		/* As fs.protected_regular does for O_CREAT: another user's file in /tmp may be a
+		 * trap set for whoever writes there next (they would own what we write). */
+		if (st.st_uid != geteuid() && in_sticky_dir(path)) {
+			*why = "it belongs to another user in a world-writable sticky directory";
+			return -EPERM;
+		}
 		*kind = LSC_OUT_REGULAR;
 		return 0;
 	}

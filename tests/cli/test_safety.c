@@ -249,6 +249,15 @@ TEST(run_removes_only_the_recording_it_created)
 	expect_content(path("victim"), "precious\n");
 	expect_link(tmplink, path("victim"));
 	unlink(tmplink);
+	/* Another user's file planted in /tmp: not written (they would own the recording). */
+	snprintf(tmplink, sizeof(tmplink), "/tmp/lsc-safety-%d-other.lsr", (int)getpid());
+	unlink(tmplink);
+	write_file(tmplink, "theirs\n");
+	ASSERT_OK(chown(tmplink, 65534, 65534));
+	RUN(&p, "run", "-o", tmplink, "--", "/bin/true");
+	expect_one_line(&p, 1, "belongs to another user in a world-writable sticky directory");
+	expect_content(tmplink, "theirs\n");
+	unlink(tmplink);
 	/* A link elsewhere to a regular file: refused too (never written through). */
 	ASSERT_OK(symlink(path("victim"), path("link.lsr")));
 	RUN(&p, "run", "-o", path("link.lsr"), "--", "/bin/true");
