@@ -312,6 +312,12 @@ int cmd_run(int argc, char **argv)
 	if (c)
 		return lsc_fail("cannot create recording '%s': %s", output,
 				why ? why : strerror(-c));
+	if (kind == LSC_OUT_INPLACE && follow)
+		return lsc_usage_error(
+			"run",
+			"--follow-children needs a file for -o, not the device or FIFO "
+			"'%s' (each child records to REC.PID beside it)",
+			output);
 	if (kind == LSC_OUT_NEW) {
 		fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		created = fd >= 0;

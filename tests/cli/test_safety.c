@@ -234,6 +234,12 @@ TEST(run_removes_only_the_recording_it_created)
 	RUN(&p, "run", "-o", path("null"), "--", "/bin/sh", "-c", "exit 5");
 	ASSERT_EQ(WEXITSTATUS(p.status), 5);
 	expect_chr(path("null"), 1, 3);
+	/* Children would record to REC.PID, files made beside the device: refused, nothing made. */
+	RUN(&p, "run", "--follow-children", "-o", path("null"), "--", "/bin/sh", "-c",
+	    "/bin/true; /bin/true");
+	expect_one_line(&p, 2, "--follow-children needs a file for -o");
+	expect_chr(path("null"), 1, 3);
+	expect_entries(4); /* null, old.lsr, victim, stdout */
 	/* A new path the program records nothing into (static: ignores LD_PRELOAD) is run's own
 	 * and goes; here, /bin/true records, so the file stays and is a recording. */
 	RUN(&p, "run", "-o", path("new.lsr"), "--", "/bin/true");
