@@ -178,6 +178,18 @@ static int alive(int pid)
 	return !(p && (p[2] == 'Z' || p[2] == 'X'));
 }
 
+/* The real uid of PID from /proc/PID/status (its /proc directory is root's when it is not
+ * dumpable), or -1. */
+static long owner_uid(int pid)
+{
+	char path[64], buf[2048], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strstr(buf, "\nUid:")))
+		return -1;
+	return strtol(p + 5, NULL, 10);
+}
+
 /*
  * Why PID cannot be attached to, in one line, before anything is loaded: no such process, one of
  * another user's without root, a kernel thread (no program, no loop: PID 2, kthreadd), a zombie,
@@ -236,6 +248,11 @@ static int target_problem(int pid, char *err, size_t errlen)
 			 "%s (%s; the process is protected, e.g. in another user namespace or by a "
 			 "security module)",
 			 pid, comm, path, strerror(e));
+	else if ((e == EACCES || e == EPERM) && owner_uid(pid) == (long)getuid())
+		snprintf(err, errlen,
+			 "PID %d (%s) cannot be traced by this user although it is its own (it is "
+			 "not dumpable: setuid, or it changed its credentials): run as root",
+			 pid, comm);
 	else if (e == EACCES || e == EPERM)
 		snprintf(err, errlen, "PID %d (%s) belongs to another user: run as root", pid,
 			 comm);

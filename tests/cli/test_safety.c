@@ -11,6 +11,7 @@
 #include "rec_builder.h"
 
 #include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/time.h>
@@ -628,6 +629,67 @@ TEST(attach_says_what_is_wrong_with_the_pid)
 		waitpid(z, NULL, 0);
 		expect_one_line(&p, 1, "is a zombie");
 		ASSERT_TRUE(!strstr(p.err, "run as root"));
+	}
+	/* Not root: another user's process, and one's own process that is not dumpable. */
+	{
+		char pid[16];
+		pid_t nd;
+		int go[2];
+
+		ASSERT_OK(pipe(go));
+		nd = fork();
+		if (nd == 0) {
+			char c;
+
+			if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+				_exit(1);
+			prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+			close(go[1]);
+			if (read(go[0], &c, 1) < 0) /* until the test closes its end */
+				_exit(1);
+			_exit(0);
+		}
+		close(go[0]);
+		usleep(100000);
+		snprintf(pid, sizeof(pid), "%d", (int)nd);
+		{
+			const char *const a[] = {"/usr/bin/setpriv",
+						 "--reuid=65534",
+						 "--regid=65534",
+						 "--clear-groups",
+						 "--inh-caps=-all",
+						 EXE,
+						 "attach",
+						 "-p",
+						 pid,
+						 "-o",
+						 "/tmp/lsc-safety-nobody.lsr",
+						 NULL};
+
+			proc_run(&p, a, 60, NULL);
+		}
+		close(go[1]);
+		waitpid(nd, NULL, 0);
+		expect_one_line(&p, 1, "is not dumpable");
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		{
+			const char *const a[] = {"/usr/bin/setpriv",
+						 "--reuid=65534",
+						 "--regid=65534",
+						 "--clear-groups",
+						 "--inh-caps=-all",
+						 EXE,
+						 "attach",
+						 "-p",
+						 pid,
+						 "-o",
+						 "/tmp/lsc-safety-nobody.lsr",
+						 NULL};
+
+			proc_run(&p, a, 60, NULL);
+		}
+		expect_one_line(&p, 1, "belongs to another user: run as root");
+		ASSERT_TRUE(!exists("/tmp/lsc-safety-nobody.lsr"));
 	}
 	/* PID 1 where the kernel hides its executable even from root (a sandbox's init): said as
 	 * such, not "run as root". Elsewhere attaching to init is not something a test does. */
