@@ -8,6 +8,7 @@
 #include "lsc_attach.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -151,7 +152,9 @@ int cmd_attach(int argc, char **argv)
 	long long uid;
 	uint64_t added;
 	uint64_t v, started;
-	struct stat pst;
+	struct stat pst, made;
+	enum lsc_out_kind kind;
+	const char *why;
 
 	optind = 1;
 	out[0] = 0;
@@ -211,10 +214,31 @@ int cmd_attach(int argc, char **argv)
 	snprintf(perf, sizeof(perf), "/proc/%d", o.pid);
 	uid = stat(perf, &pst) == 0 ? (long long)pst.st_uid : -1;
 	started = process_start_ns(o.pid);
+	/* The recording, as run's: a new path is made here (O_EXCL | O_NOFOLLOW) and is then ours
+	 * to remove if attaching fails; a device or FIFO is written in place and not read back; a
+	 * link, or another user's file in /tmp, is refused (lsc__out_classify). */
+	e = lsc__out_classify(out, &kind, &why);
+	if (e)
+		return lsc_fail("cannot create recording '%s': %s", out, why ? why : strerror(-e));
+	if (kind == LSC_OUT_NEW) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+		if (fd < 0 || fstat(fd, &made)) {
+			e = errno;
+			if (fd >= 0)
+				close(fd);
+			return lsc_fail("cannot create recording '%s': %s", out, strerror(e));
+		}
+		close(fd);
+	}
 	o.output = out;
 	e = lsc_attach_start(&o, &a, err, sizeof(err));
-	if (e)
+	if (e) {
+		if (kind == LSC_OUT_NEW && lstat(out, &pst) == 0 && S_ISREG(pst.st_mode) &&
+		    pst.st_dev == made.st_dev && pst.st_ino == made.st_ino)
+			unlink(out); /* made above, in this run */
 		return lsc_fail("%s", err);
+	}
 	for (notes = lsc_attach_notes(a); *notes; notes++)
 		lsc_warn("%s", *notes);
 	memset(&sa, 0, sizeof(sa));
@@ -238,7 +262,18 @@ int cmd_attach(int argc, char **argv)
 	e = lsc_attach_stop(a);
 	if (e)
 		return lsc_fail("could not write the recording '%s': %s", out, lsc_strerror(e));
-	/* Name the frames while the binaries (and node's perf map) are at hand. */
+	if (kind == LSC_OUT_INPLACE) {
+		fprintf(stderr,
+			"loopscope: PID %d recorded; the recording went to '%s' (not a regular file: "
+			"not symbolized, no summary)\n",
+			o.pid, out);
+		return LSC_EXIT_OK;
+	}
+	/* Name the frames while the binaries (and node's perf map) are at hand. The map must be
+	 * the target's own (lsc_cli_perf_map); its lower bound is the process's start, not the
+	 * attach: node appends to its map only when it compiles, so the map of a process started
+	 * an hour ago is legitimately older than this recording, while a stale map of a previous
+	 * process with the same PID predates this one's start. */
 	if (lsc_recording_symbolize(
 		    out,
 		    started && lsc_cli_perf_map((unsigned)o.pid, uid, started, perf, sizeof(perf))

@@ -691,6 +691,33 @@ TEST(attach_says_what_is_wrong_with_the_pid)
 		expect_one_line(&p, 1, "belongs to another user: run as root");
 		ASSERT_TRUE(!exists("/tmp/lsc-safety-nobody.lsr"));
 	}
+	/* The recording: a planted link is refused before anything is attached. */
+	{
+		const char *sl[] = {"/bin/sleep", "30", NULL};
+		char pid[16], tmplink[128];
+		pid_t t = fork();
+
+		if (t == 0) {
+			execv(sl[0], (char *const *)sl);
+			_exit(127);
+		}
+		snprintf(pid, sizeof(pid), "%d", (int)t);
+		write_file(path("victim"), "precious\n");
+		ASSERT_OK(symlink(path("victim"), path("att.lsr")));
+		snprintf(tmplink, sizeof(tmplink), "/tmp/lsc-safety-%d-att.lsr", (int)getpid());
+		unlink(tmplink);
+		ASSERT_OK(symlink(path("victim"), tmplink));
+		RUN(&p, "attach", "-p", pid, "-d", "1", "-o", path("att.lsr"));
+		expect_one_line(&p, 1, "is a symbolic link");
+		RUN(&p, "attach", "-p", pid, "-d", "1", "-o", tmplink);
+		expect_one_line(&p, 1, "symbolic link in a world-writable sticky directory");
+		kill(t, SIGKILL);
+		waitpid(t, NULL, 0);
+		expect_content(path("victim"), "precious\n");
+		expect_link(path("att.lsr"), path("victim"));
+		expect_link(tmplink, path("victim"));
+		unlink(tmplink);
+	}
 	/* PID 1 where the kernel hides its executable even from root (a sandbox's init): said as
 	 * such, not "run as root". Elsewhere attaching to init is not something a test does. */
 	if (readlink("/proc/1/exe", exe, sizeof(exe)) < 0 && errno == EACCES) {
