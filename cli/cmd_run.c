@@ -6,8 +6,12 @@
  * The agent is configured through LOOPSCOPE_* variables (agent/README.md). LOOPSCOPE_TARGET_PID
  * names the process run started, so that children it forks or execs stay quiet unless
  * --follow-children. When CMD is node, --perf-basic-prof --interpreted-frames-native-stack go into
- * NODE_OPTIONS so JS frames have names; the perf map and isolate logs that causes are removed
- * afterwards.
+ * NODE_OPTIONS so JS frames have names; the perf maps (of CMD and of every process the agent
+ * listed in LOOPSCOPE_RUN_DIR) and isolate logs that causes are removed afterwards.
+ *
+ * Key invariant: run removes nothing it did not create in this run. Its recording is removed only
+ * while it is still the inode run created; a device or FIFO given as -o is never touched; a perf
+ * map goes only when it is a regular file of the program's user written since the run started.
  */
 #include "cli.h"
 #include "lsc_render.h"
