@@ -392,11 +392,17 @@ int lsc_cli_emit(const char *output, int (*render)(FILE *f, const void *ctx), co
 
 	if (err)
 		return lsc_fail("cannot write '%s': %s", output, out.why ? out.why : strerror(err));
+	errno = 0;
 	err = render(out.f, ctx);
 	if (err) {
+		/* A renderer that failed on a write says EIO; the stream knows why (ENOSPC on
+		 * /dev/full). */
+		int why = ferror(out.f) && errno ? errno : 0;
+
 		lsc_out_abort(&out);
 		return lsc_fail("cannot write %s%s%s: %s", output ? "'" : "the output",
-				output ? output : "", output ? "'" : "", lsc_strerror(err));
+				output ? output : "", output ? "'" : "",
+				why ? strerror(why) : lsc_strerror(err));
 	}
 	err = lsc_out_commit(&out);
 	if (err)

@@ -206,6 +206,16 @@ TEST(outputs_on_devices_fifos_and_links_are_not_replaced)
 		ASSERT_OK(lstat(path("blk"), &st));
 		ASSERT_TRUE(S_ISBLK(st.st_mode));
 	}
+	/* stdout on /dev/full: the cause, not a generic I/O error. */
+	{
+		const char *const fl[] = {EXE, "flame", GOLDEN "blocked.lsr", NULL};
+		const char *const rp[] = {EXE, "report", GOLDEN "blocked.lsr", NULL};
+
+		proc_run(&p, fl, 60, "/dev/full");
+		expect_one_line(&p, 1, "No space left on device");
+		proc_run(&p, rp, 60, "/dev/full");
+		expect_one_line(&p, 1, "No space left on device");
+	}
 	/* Nothing else appeared: no temporary beside any of them. */
 	expect_entries(8);
 	cleanup();
