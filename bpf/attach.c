@@ -178,6 +178,89 @@ static int alive(int pid)
 	return !(p && (p[2] == 'Z' || p[2] == 'X'));
 }
 
+/* The real uid of PID from /proc/PID/status (its /proc directory is root's when it is not
+ * dumpable), or -1. */
+static long owner_uid(int pid)
+{
+	char path[64], buf[2048], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strstr(buf, "\nUid:")))
+		return -1;
+	return strtol(p + 5, NULL, 10);
+}
+
+/*
+ * Why PID cannot be attached to, in one line, before anything is loaded: no such process, one of
+ * another user's without root, a kernel thread (no program, no loop: PID 2, kthreadd), a zombie,
+ * a process whose executable the kernel will not show even to root. Returns 0 when none applies.
+ */
+static int target_problem(int pid, char *err, size_t errlen)
+{
+	char path[64], buf[512], comm[64] = "?", *open_paren, *close_paren;
+	unsigned long flags = 0;
+	char exe[8], state = 0;
+	int e;
+
+	if (kill(pid, 0) && errno == ESRCH) {
+		snprintf(err, errlen, "no process with PID %d", pid);
+		return -ESRCH;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_small(path, buf, sizeof(buf)) <= 0) {
+		snprintf(err, errlen, "no process with PID %d", pid);
+		return -ESRCH;
+	}
+	open_paren = strchr(buf, '(');
+	close_paren = strrchr(buf, ')');
+	if (open_paren && close_paren > open_paren) {
+		snprintf(comm, sizeof(comm), "%.*s", (int)(close_paren - open_paren - 1),
+			 open_paren + 1);
+		/* after ") ": state, ppid, pgrp, session, tty_nr, tpgid, flags */
+		if (sscanf(close_paren + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) < 1)
+			state = 0;
+	}
+	if (flags & 0x00200000UL) { /* PF_KTHREAD */
+		snprintf(err, errlen,
+			 "PID %d (%s) is a kernel thread: it runs no program and no event loop to "
+			 "attach to",
+			 pid, comm);
+		return -EINVAL;
+	}
+	if (state == 'Z' || state == 'X') {
+		snprintf(
+			err, errlen,
+			"PID %d (%s) is a zombie: it has exited and waits for its parent to collect "
+			"its status; there is nothing left to attach to",
+			pid, comm);
+		return -ESRCH;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (readlink(path, exe, sizeof(exe)) >= 0)
+		return 0;
+	e = errno;
+	if (e == ENOENT)
+		snprintf(err, errlen,
+			 "PID %d (%s) has no program left to attach to (it is exiting)", pid, comm);
+	else if ((e == EACCES || e == EPERM) && geteuid() == 0)
+		snprintf(err, errlen,
+			 "PID %d (%s) cannot be traced: the kernel refuses even root access to "
+			 "%s (%s; the process is protected, e.g. in another user namespace or by a "
+			 "security module)",
+			 pid, comm, path, strerror(e));
+	else if ((e == EACCES || e == EPERM) && owner_uid(pid) == (long)getuid())
+		snprintf(err, errlen,
+			 "PID %d (%s) cannot be traced by this user although it is its own (it is "
+			 "not dumpable: setuid, or it changed its credentials): run as root",
+			 pid, comm);
+	else if (e == EACCES || e == EPERM)
+		snprintf(err, errlen, "PID %d (%s) belongs to another user: run as root", pid,
+			 comm);
+	else
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+	return -e;
+}
+
 /* ------------------------------------------------------------------ ELF: symbols, build-ids */
 
 struct want {
@@ -1041,11 +1124,13 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	ssize_t k;
 
 	*out = NULL;
-	if (o->pid <= 0 || kill(o->pid, 0)) {
-		snprintf(err, errlen, "no process with PID %d%s", o->pid,
-			 errno == EPERM ? " that this user may trace: run as root" : "");
+	if (o->pid <= 0) {
+		snprintf(err, errlen, "no process with PID %d", o->pid);
 		return -ESRCH;
 	}
+	e = target_problem(o->pid, err, errlen);
+	if (e)
+		return e;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -1053,9 +1138,10 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	snprintf(path, sizeof(path), "/proc/%d/exe", o->pid);
 	k = readlink(path, a->exe, sizeof(a->exe) - 1);
 	if (k <= 0) {
-		snprintf(err, errlen, "cannot read %s: %s (run as root)", path, strerror(errno));
+		e = errno;
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
 		free(a);
-		return -errno;
+		return -e;
 	}
 	a->exe[k] = 0;
 	/* Symbols: one pass over the binary's tables. */

@@ -7,6 +7,7 @@
 #ifndef LSC_CLI_H
 #define LSC_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "lsc_recording.h"
@@ -31,16 +32,30 @@ void lsc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a command's help to stdout; returns 0. */
 int lsc_help(const char *cmd);
 
-/* An output file written to "PATH.tmp.PID" and renamed over PATH on commit; "-" is stdout. */
+/*
+ * An output. "-" is stdout. A new path or a regular file is written to "PATH.tmp.PID" (created
+ * with O_EXCL) and renamed over PATH on commit. A character device or FIFO (/dev/null, /dev/full,
+ * a pipe), or a symbolic link to one, is written in place: never created, truncated, replaced or
+ * removed. Anything else is refused (lsc__out_classify says why).
+ */
 struct lsc_out {
 	FILE *f;
 	char *path;
-	char *tmp;
+	char *tmp;	 /* NULL when written in place */
+	const char *why; /* after a failed open: why the path was refused, or NULL for errno */
 };
+/* Returns 0 or an errno; on a refusal o->why explains it in words. */
 int lsc_out_open(struct lsc_out *o, const char *path);
-/* Flushes, closes and renames; on any failure removes the temporary file. Returns 0 or errno. */
+/* Flushes, closes and renames; on any failure removes the temporary file (only that: never a path
+ * it did not create). Returns 0 or errno (ENOSPC from /dev/full). */
 int lsc_out_commit(struct lsc_out *o);
 void lsc_out_abort(struct lsc_out *o);
+
+/* What writing to a path would do: create it, replace a regular file, or write a device or FIFO
+ * in place. A path that must not be written returns a negative errno, with *why set when the
+ * errno alone would not say it (a symbolic link, a block device). */
+enum lsc_out_kind { LSC_OUT_NEW, LSC_OUT_REGULAR, LSC_OUT_INPLACE };
+int lsc__out_classify(const char *path, enum lsc_out_kind *kind, const char **why);
 
 /* Writes one output: opens it (lsc_out_open), calls render, commits. On any failure says so in
  * one line (naming output, or "the output" for stdout) and leaves no file. Returns an exit code. */
@@ -66,6 +81,19 @@ int cmd_heap(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+/* A whole number from min to max for option opt ("--window"), or one usage line naming the
+ * option, the value and the range, with unit ("ms"; "" for none) after it (returns non-zero). */
+int lsc_cli_parse_num(const char *cmd, const char *opt, const char *v, uint64_t min, uint64_t max,
+		      const char *unit, uint64_t *out);
+/*
+ * Whether /tmp/perf-PID.map belongs to the process recorded: a regular file (not a symbolic
+ * link), owned by uid (when uid < 0, unknown: by the caller or root), modified no earlier than
+ * not_before_ns (wall clock, ns since the epoch; the filesystem's coarse clock allowed for).
+ * Writes the path into path and returns 1 when it does, else 0. The one check every reader of a
+ * JIT map in cli/ goes through: a stale map of a reused PID, or a link planted in /tmp, is not
+ * read.
+ */
+int lsc_cli_perf_map(unsigned pid, long long uid, uint64_t not_before_ns, char *path, size_t cap);
 /* A process id from an option value, or a usage error (returns non-zero). */
 int lsc_cli_parse_pid(const char *cmd, const char *v, int *pid);
 

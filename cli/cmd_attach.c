@@ -8,10 +8,12 @@
 #include "lsc_attach.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,19 +30,25 @@ int lsc_cli_parse_pid(const char *cmd, const char *v, int *pid)
 	long n;
 
 	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || *end || n <= 0 || n > 1 << 22)
-		return lsc_usage_error(cmd, "'%s' is not a process id", v);
+	n = *v >= '0' && *v <= '9' ? strtol(v, &end, 10) : 0;
+	if (*v < '0' || *v > '9' || errno || *end || n <= 0 || n > 1 << 22)
+		return lsc_usage_error(cmd, "'%s' is not a process id (1 to %d)", v, 1 << 22);
 	*pid = (int)n;
 	return 0;
 }
 
+#define MAX_DURATION_S (7 * 24 * 3600.0)
+
+/* 10, 10s, 500ms, 2m, 1.5s: from 1 ms to a week. No "inf", "nan" or exponents. */
 static int parse_duration(const char *v, double *secs)
 {
 	char *end;
-	double d = strtod(v, &end);
+	double d;
 
-	if (end == v || d <= 0)
+	if (*v < '0' || *v > '9' || strpbrk(v, "eExXpP"))
+		return -1;
+	d = strtod(v, &end);
+	if (end == v)
 		return -1;
 	if (!strcmp(end, "ms"))
 		d /= 1000;
@@ -48,8 +56,40 @@ static int parse_duration(const char *v, double *secs)
 		d *= 60;
 	else if (*end && strcmp(end, "s"))
 		return -1;
+	if (!(d >= 0.001 && d <= MAX_DURATION_S))
+		return -1;
 	*secs = d;
 	return 0;
+}
+
+/* When the process started, wall clock ns: its perf map cannot be older (an older one is a
+ * stale map of a reused PID). 0 when unknown. */
+static uint64_t process_start_ns(int pid)
+{
+	struct timespec real, boot;
+	unsigned long long ticks;
+	char path[64], buf[1024], *p;
+	long hz = sysconf(_SC_CLK_TCK);
+	FILE *f;
+	size_t n;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* the name may hold spaces and parentheses */
+	for (i = 0; p && i < 20; i++)
+		p = strchr(p + 1, ' ');
+	if (!p || sscanf(p, " %llu", &ticks) != 1 || hz <= 0 ||
+	    clock_gettime(CLOCK_REALTIME, &real) || clock_gettime(CLOCK_BOOTTIME, &boot))
+		return 0;
+	return (uint64_t)real.tv_sec * 1000000000ULL + (uint64_t)real.tv_nsec -
+	       ((uint64_t)boot.tv_sec * 1000000000ULL + (uint64_t)boot.tv_nsec) +
+	       ticks * (1000000000ULL / (unsigned long long)hz);
 }
 
 static void default_output(int pid, char *out, size_t cap)
@@ -109,9 +149,12 @@ int cmd_attach(int argc, char **argv)
 	const char *const *notes;
 	double secs = 0;
 	int c, tty = isatty(2), e;
+	long long uid;
 	uint64_t added;
-	char *end;
-	unsigned long long v;
+	uint64_t v, started;
+	struct stat pst, made;
+	enum lsc_out_kind kind;
+	const char *why;
 
 	optind = 1;
 	out[0] = 0;
@@ -123,21 +166,20 @@ int cmd_attach(int argc, char **argv)
 			break;
 		case 'd':
 			if (parse_duration(optarg, &secs))
-				return lsc_usage_error(
-					"attach", "'%s' is not a duration (10, 10s, 500ms, 2m)",
-					optarg);
+				return lsc_usage_error("attach",
+						       "'%s' is not a duration for --duration (10, "
+						       "10s, 500ms, 2m; 1ms to 7 days)",
+						       optarg);
 			break;
 		case 'o':
 			snprintf(out, sizeof(out), "%s", optarg);
 			break;
 		case 'c':
 		case 'b':
-			errno = 0;
-			v = strtoull(optarg, &end, 10);
-			if (errno || *end || !*optarg || *optarg == '-' || v > 100000)
-				return lsc_usage_error("attach", "'%s' is not a number for --%s",
-						       optarg,
-						       c == 'c' ? "cpu-hz" : "block-threshold");
+			if (lsc_cli_parse_num("attach", c == 'c' ? "--cpu-hz" : "--block-threshold",
+					      optarg, 0, c == 'c' ? 10000 : 3600000,
+					      c == 'c' ? "samples a second" : "ms", &v))
+				return LSC_EXIT_USAGE;
 			if (c == 'c')
 				o.cpu_hz = (unsigned)v;
 			else
@@ -168,10 +210,35 @@ int cmd_attach(int argc, char **argv)
 		return lsc_usage_error("attach", "unexpected argument '%s'", argv[optind]);
 	if (!out[0])
 		default_output(o.pid, out, sizeof(out));
+	/* Who the process is, for its perf map later: its user and its start. */
+	snprintf(perf, sizeof(perf), "/proc/%d", o.pid);
+	uid = stat(perf, &pst) == 0 ? (long long)pst.st_uid : -1;
+	started = process_start_ns(o.pid);
+	/* The recording, as run's: a new path is made here (O_EXCL | O_NOFOLLOW) and is then ours
+	 * to remove if attaching fails; a device or FIFO is written in place and not read back; a
+	 * link, or another user's file in /tmp, is refused (lsc__out_classify). */
+	e = lsc__out_classify(out, &kind, &why);
+	if (e)
+		return lsc_fail("cannot create recording '%s': %s", out, why ? why : strerror(-e));
+	if (kind == LSC_OUT_NEW) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+		if (fd < 0 || fstat(fd, &made)) {
+			e = errno;
+			if (fd >= 0)
+				close(fd);
+			return lsc_fail("cannot create recording '%s': %s", out, strerror(e));
+		}
+		close(fd);
+	}
 	o.output = out;
 	e = lsc_attach_start(&o, &a, err, sizeof(err));
-	if (e)
+	if (e) {
+		if (kind == LSC_OUT_NEW && lstat(out, &pst) == 0 && S_ISREG(pst.st_mode) &&
+		    pst.st_dev == made.st_dev && pst.st_ino == made.st_ino)
+			unlink(out); /* made above, in this run */
 		return lsc_fail("%s", err);
+	}
 	for (notes = lsc_attach_notes(a); *notes; notes++)
 		lsc_warn("%s", *notes);
 	memset(&sa, 0, sizeof(sa));
@@ -195,10 +262,24 @@ int cmd_attach(int argc, char **argv)
 	e = lsc_attach_stop(a);
 	if (e)
 		return lsc_fail("could not write the recording '%s': %s", out, lsc_strerror(e));
-	/* Name the frames while the binaries (and node's perf map) are at hand. */
-	snprintf(perf, sizeof(perf), "/tmp/perf-%d.map", o.pid);
-	if (lsc_recording_symbolize(out, access(perf, R_OK) == 0 ? perf : NULL, "/proc/kallsyms",
-				    &added))
+	if (kind == LSC_OUT_INPLACE) {
+		fprintf(stderr,
+			"loopscope: PID %d recorded; the recording went to '%s' (not a regular file: "
+			"not symbolized, no summary)\n",
+			o.pid, out);
+		return LSC_EXIT_OK;
+	}
+	/* Name the frames while the binaries (and node's perf map) are at hand. The map must be
+	 * the target's own (lsc_cli_perf_map); its lower bound is the process's start, not the
+	 * attach: node appends to its map only when it compiles, so the map of a process started
+	 * an hour ago is legitimately older than this recording, while a stale map of a previous
+	 * process with the same PID predates this one's start. */
+	if (lsc_recording_symbolize(
+		    out,
+		    started && lsc_cli_perf_map((unsigned)o.pid, uid, started, perf, sizeof(perf))
+			    ? perf
+			    : NULL,
+		    "/proc/kallsyms", &added))
 		lsc_warn("could not add symbols to '%s'; 'loopscope symbolize' can retry", out);
 	snprintf(subject, sizeof(subject), "PID %d", o.pid);
 	lsc_cli_summary(out, subject, "recorded",

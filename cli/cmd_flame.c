@@ -37,10 +37,13 @@ static int heap_kind(int kind)
 
 enum { FMT_SVG, FMT_FOLDED, FMT_PPROF, FMT_SPEEDSCOPE };
 
+/* A plain decimal (0.1, 2): no sign, exponent, "inf" or "nan". */
 static int parse_number(const char *s, double *out)
 {
 	char *e;
 
+	if (*s < '0' || *s > '9' || strpbrk(s, "eExXpP"))
+		return 0;
 	*out = strtod(s, &e);
 	return e != s && !*e && *out >= 0;
 }
@@ -94,6 +97,7 @@ int cmd_flame(int argc, char **argv)
 	char subtitle[512];
 	int c, k = 0, fmt = FMT_SVG, err, ret = LSC_EXIT_FAIL;
 	unsigned long tid = 0;
+	uint64_t n;
 	double num;
 	size_t i;
 
@@ -130,13 +134,20 @@ int cmd_flame(int argc, char **argv)
 			svg.title = optarg;
 			break;
 		case 'w':
-			if (!parse_number(optarg, &num) || num < 100 || num > 100000)
-				return lsc_usage_error("flame", "invalid width '%s'", optarg);
-			svg.width = (int)num;
+			if (lsc_cli_parse_num("flame", "--width", optarg, 100, 100000, "px", &n))
+				return LSC_EXIT_USAGE;
+			svg.width = (int)n;
 			break;
 		case 'm':
 			if (!parse_number(optarg, &num))
-				return lsc_usage_error("flame", "invalid minwidth '%s'", optarg);
+				return lsc_usage_error("flame",
+						       "'%s' is not a number for --minwidth (0 to "
+						       "1000 px)",
+						       optarg);
+			if (num > 1000)
+				return lsc_usage_error(
+					"flame", "--minwidth %s is out of range (0 to 1000 px)",
+					optarg);
 			svg.minwidth = num;
 			break;
 		case 'r':
@@ -146,9 +157,9 @@ int cmd_flame(int argc, char **argv)
 			svg.countname = optarg;
 			break;
 		case 'T':
-			if (!parse_number(optarg, &num) || num < 1)
-				return lsc_usage_error("flame", "invalid thread id '%s'", optarg);
-			tid = (unsigned long)num;
+			if (lsc_cli_parse_num("flame", "--tid", optarg, 1, 1 << 22, "", &n))
+				return LSC_EXIT_USAGE;
+			tid = (unsigned long)n;
 			break;
 		case 'h':
 			return lsc_help("flame");

@@ -74,7 +74,7 @@ static int run(int argc, char **argv, int leaks)
 	struct lsc_heap_report h;
 	struct lsc_recording *rec;
 	struct lsc_symbolizer *sym;
-	char title[600], *end;
+	char title[600];
 	int c, json = 0, err, code;
 
 	optind = 1;
@@ -87,12 +87,13 @@ static int run(int argc, char **argv, int leaks)
 			out = optarg;
 			break;
 		case 'm':
-			ctx.min_bytes = strtoull(optarg, &end, 10);
-			if (!leaks || !*optarg || *optarg == '-' || *end)
+			if (!leaks)
 				return lsc_usage_error(cmd,
-						       "'%s' is not a number of bytes for "
-						       "--min-bytes",
-						       optarg);
+						       "--min-bytes is an option of leaks, not "
+						       "of heap");
+			if (lsc_cli_parse_num(cmd, "--min-bytes", optarg, 0, 1ULL << 50, "bytes",
+					      &ctx.min_bytes))
+				return LSC_EXIT_USAGE;
 			break;
 		case 'h':
 			return lsc_help(cmd);

@@ -6,8 +6,12 @@
  * The agent is configured through LOOPSCOPE_* variables (agent/README.md). LOOPSCOPE_TARGET_PID
  * names the process run started, so that children it forks or execs stay quiet unless
  * --follow-children. When CMD is node, --perf-basic-prof --interpreted-frames-native-stack go into
- * NODE_OPTIONS so JS frames have names; the perf map and isolate logs that causes are removed
- * afterwards.
+ * NODE_OPTIONS so JS frames have names; the perf maps (of CMD and of every process the agent
+ * listed in LOOPSCOPE_RUN_DIR) and isolate logs that causes are removed afterwards.
+ *
+ * Key invariant: run removes nothing it did not create in this run. Its recording is removed only
+ * while it is still the inode run created; a device or FIFO given as -o is never touched; a perf
+ * map goes only when it is a regular file of the program's user written since the run started.
  */
 #include "cli.h"
 #include "lsc_render.h"
@@ -88,6 +92,119 @@ static size_t list_isolate_logs(char names[][256], size_t cap)
 	return n;
 }
 
+/* The program execvp() would run, found as it would find it: a name with a slash as is,
+ * otherwise along PATH. Checked before the recording is created, so that a command that does not
+ * exist leaves no file behind and no existing file emptied. */
+static int command_exists(const char *cmd)
+{
+	const char *path = getenv("PATH"), *p, *colon;
+	char full[PATH_MAX];
+	struct stat st;
+
+	if (strchr(cmd, '/'))
+		return stat(cmd, &st) == 0;
+	if (!*cmd)
+		return 0;
+	for (p = path && *path ? path : "/bin:/usr/bin"; p; p = colon ? colon + 1 : NULL) {
+		size_t n;
+
+		colon = strchr(p, ':');
+		n = colon ? (size_t)(colon - p) : strlen(p);
+		if (snprintf(full, sizeof(full), "%.*s/%s", (int)n, n ? p : ".", cmd) >=
+		    (int)sizeof(full))
+			continue;
+		if (stat(full, &st) == 0 && S_ISREG(st.st_mode) && access(full, X_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether path is still the file this run created (same device and inode, a regular file, not
+ * a link): the only kind of path run ever removes. */
+static int still_ours(const char *path, const struct stat *made)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == made->st_dev &&
+	       st.st_ino == made->st_ino;
+}
+
+static int mtime_at_or_after(const struct stat *st, const struct timespec *t)
+{
+	return st->st_mtim.tv_sec > t->tv_sec ||
+	       (st->st_mtim.tv_sec == t->tv_sec && st->st_mtim.tv_nsec >= t->tv_nsec);
+}
+
+/* Removes /tmp/perf-PID.map when the run caused it: a regular file (no link), owned by the user
+ * the program ran as, written since the run started (start is the run directory's own mtime,
+ * stamped by the same filesystem clock). */
+static void remove_perf_map(long pid, uid_t uid, const struct timespec *start)
+{
+	char perf[64];
+	struct stat st;
+
+	snprintf(perf, sizeof(perf), "/tmp/perf-%ld.map", pid);
+	if (lstat(perf, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid &&
+	    mtime_at_or_after(&st, start))
+		unlink(perf);
+}
+
+/*
+ * The run directory (LOOPSCOPE_RUN_DIR): the agent leaves an empty file named by its decimal PID
+ * in it in every process it loads into. With maps set, the perf map of each PID listed (and of the
+ * main process, which run knows) is removed. Then the directory goes, with whatever is in it
+ * (it is ours: mkdtemp, mode 0700).
+ */
+static void sweep_run_dir(const char *dir, const struct timespec *start, uid_t uid, pid_t main_pid,
+			  int maps)
+{
+	char path[PATH_MAX];
+	struct dirent *e;
+	DIR *d;
+
+	if (!dir[0])
+		return;
+	if (maps && main_pid > 0)
+		remove_perf_map((long)main_pid, uid, start);
+	d = opendir(dir);
+	while (d && (e = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		errno = 0;
+		pid = strtol(e->d_name, &end, 10);
+		if (maps && e->d_name[0] >= '1' && e->d_name[0] <= '9' && !*end && !errno &&
+		    pid <= 4194304)
+			remove_perf_map(pid, uid, start);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
+			unlink(path);
+	}
+	if (d)
+		closedir(d);
+	if (rmdir(dir))
+		lsc_warn("could not remove the run directory '%s': %s", dir, strerror(errno));
+}
+
+static int exit_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* The ranges the options take: what a user could mean, all inside what agent/config.c accepts. */
+static const struct {
+	int c;
+	const char *name, *unit, *env;
+	uint64_t min, max;
+} numeric[] = {
+	{'S', "--sample-interval", "bytes", "LOOPSCOPE_SAMPLE_INTERVAL", 1, 1ULL << 30},
+	{'c', "--cpu-hz", "samples a second", "LOOPSCOPE_CPU_HZ", 0, 10000},
+	{'b', "--block-threshold", "ms", "LOOPSCOPE_BLOCK_THRESHOLD_MS", 0, 3600000},
+	{'w', "--window", "ms", "LOOPSCOPE_WINDOW_MS", 10, 3600000},
+};
+#define NNUMERIC (sizeof(numeric) / sizeof(numeric[0]))
+
 int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -105,17 +222,21 @@ int cmd_run(int argc, char **argv)
 	};
 	static char isolate_before[256][256], isolate_after[256][256];
 	char agent[PATH_MAX], output[PATH_MAX], preload[PATH_MAX + 4096], perf[64], nodeopts[8192];
-	const char *out_arg = NULL, *heap = NULL, *interval = NULL, *hz = NULL, *thr = NULL,
-		   *win = NULL;
-	int c, follow = 0, wall = 0, js = 1, errpipe[2], status = 0, exec_err = 0, fd;
+	char rundir[64] = "";
+	const char *out_arg = NULL, *heap = NULL, *numval[NNUMERIC] = {0}, *why = NULL, *cmd;
+	int c, follow = 0, wall = 0, js = 1, maps, errpipe[2] = {-1, -1}, status = 0, exec_err = 0,
+	       fd, created = 0, code;
 	size_t nbefore = 0, nafter, i, k, added;
+	enum lsc_out_kind kind;
+	struct timespec start;
+	struct stat made, st;
 	struct sigaction sa;
-	pid_t pid;
+	uint64_t num;
+	pid_t pid = -1;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
 		const char *v = optarg;
-		char *end;
 
 		switch (c) {
 		case 'o':
@@ -131,13 +252,12 @@ int cmd_run(int argc, char **argv)
 		case 'c':
 		case 'b':
 		case 'w':
-			if (!*v || *v == '-' || (strtoull(v, &end, 10), *end))
-				return lsc_usage_error("run", "'%s' is not a number for --%s", v,
-						       c == 'S'	  ? "sample-interval"
-						       : c == 'c' ? "cpu-hz"
-						       : c == 'b' ? "block-threshold"
-								  : "window");
-			*(c == 'S' ? &interval : c == 'c' ? &hz : c == 'b' ? &thr : &win) = v;
+			for (i = 0; numeric[i].c != c; i++)
+				;
+			if (lsc_cli_parse_num("run", numeric[i].name, v, numeric[i].min,
+					      numeric[i].max, numeric[i].unit, &num))
+				return LSC_EXIT_USAGE;
+			numval[i] = v;
 			break;
 		case 'W':
 			wall = 1;
@@ -158,18 +278,20 @@ int cmd_run(int argc, char **argv)
 	if (optind >= argc)
 		return lsc_usage_error("run",
 				       "no command given (loopscope run [options] -- CMD ...)");
+	cmd = argv[optind];
+	maps = js && is_node(cmd);
 	if (find_agent(agent, sizeof(agent)))
 		return lsc_fail("cannot find the agent 'libloopscope_agent.so' next to loopscope; "
 				"set LOOPSCOPE_AGENT to its path");
 	if (out_arg) {
 		snprintf(output, sizeof(output), "%s", out_arg);
 	} else {
-		char cmd[256], stamp[32];
+		char name[256], stamp[32];
 		time_t now = time(NULL);
 
-		snprintf(cmd, sizeof(cmd), "%s", argv[optind]);
+		snprintf(name, sizeof(name), "%s", cmd);
 		strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", localtime(&now));
-		snprintf(output, sizeof(output), "%s-%s.lsr", basename(cmd), stamp);
+		snprintf(output, sizeof(output), "%s-%s.lsr", basename(name), stamp);
 	}
 	/* An absolute path: the program may chdir. Created here, so a failure is ours to say. */
 	if (output[0] != '/') {
@@ -181,19 +303,73 @@ int cmd_run(int argc, char **argv)
 		if (snprintf(output, sizeof(output), "%s/%s", cwd, tmp) >= (int)sizeof(output))
 			return lsc_fail("cannot create recording '%s': the path is too long", tmp);
 	}
-	fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
+	if (!command_exists(cmd))
+		return lsc_fail("cannot run '%s': command not found", cmd), 127;
+	/*
+	 * The recording. A new path is created here with O_EXCL | O_NOFOLLOW: it is then this run's
+	 * own, the only kind of path run removes on failure (and in a sticky /tmp no other user can
+	 * swap it before the agent opens it). An existing regular file is emptied, not replaced
+	 * (the agent appends to it). A device or FIFO (/dev/null) is the agent's to write: never
+	 * created, truncated, read back or removed. Links are refused as lsc__out_classify says.
+	 */
+	c = lsc__out_classify(output, &kind, &why);
+	if (c)
+		return lsc_fail("cannot create recording '%s': %s", output,
+				why ? why : strerror(-c));
+	if (kind == LSC_OUT_INPLACE && follow)
+		return lsc_usage_error(
+			"run",
+			"--follow-children needs a file for -o, not the device or FIFO "
+			"'%s' (each child records to REC.PID beside it)",
+			output);
+	if (kind == LSC_OUT_NEW) {
+		fd = open(output, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		created = fd >= 0;
+	} else if (kind == LSC_OUT_REGULAR) {
+		fd = open(output, O_WRONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	} else {
+		fd = -2;
+	}
+	if (fd == -1)
 		return lsc_fail("cannot create recording '%s': %s", output, strerror(errno));
-	close(fd);
-	if (js && is_node(argv[optind]))
+	if (fd >= 0) {
+		if (fstat(fd, &made) || !S_ISREG(made.st_mode) ||
+		    (kind == LSC_OUT_REGULAR && ftruncate(fd, 0))) {
+			int e = errno ? errno : EPERM;
+
+			close(fd);
+			if (created && still_ours(output, &made))
+				unlink(output);
+			return lsc_fail("cannot create recording '%s': %s", output, strerror(e));
+		}
+		close(fd);
+	}
+	/* The run directory: private (0700), in /tmp beside the perf maps, so that its mtime is
+	 * the run's start on the clock their mtimes come from. */
+	snprintf(rundir, sizeof(rundir), "/tmp/loopscope-run-XXXXXX");
+	if (!mkdtemp(rundir) || lstat(rundir, &st)) {
+		int e = errno;
+
+		rundir[0] = 0;
+		if (created && still_ours(output, &made))
+			unlink(output);
+		return lsc_fail("cannot create the run directory in '/tmp': %s", strerror(e));
+	}
+	start = st.st_mtim;
+	if (maps)
 		nbefore = list_isolate_logs(isolate_before, 256);
-	if (pipe2(errpipe, O_CLOEXEC))
-		return lsc_fail("cannot start '%s': %s", argv[optind], strerror(errno));
+	if (pipe2(errpipe, O_CLOEXEC)) {
+		code = lsc_fail("cannot start '%s': %s", cmd, strerror(errno));
+		goto fail;
+	}
 
 	fflush(NULL);
 	pid = fork();
-	if (pid < 0)
-		return lsc_fail("cannot start '%s': %s", argv[optind], strerror(errno));
+	if (pid < 0) {
+		code = lsc_fail("cannot start '%s': %s", cmd, strerror(errno));
+		pid = -1;
+		goto fail;
+	}
 	if (pid == 0) {
 		const char *old = getenv("LD_PRELOAD"), *nopt = getenv("NODE_OPTIONS");
 		char mypid[32];
@@ -203,29 +379,25 @@ int cmd_run(int argc, char **argv)
 			 old ? old : "");
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("LOOPSCOPE_OUTPUT", output, 1);
+		setenv("LOOPSCOPE_RUN_DIR", rundir, 1);
 		snprintf(mypid, sizeof(mypid), "%d", (int)getpid());
 		setenv("LOOPSCOPE_TARGET_PID", mypid, 1);
 		if (heap)
 			setenv("LOOPSCOPE_HEAP", heap, 1);
-		if (interval)
-			setenv("LOOPSCOPE_SAMPLE_INTERVAL", interval, 1);
-		if (hz)
-			setenv("LOOPSCOPE_CPU_HZ", hz, 1);
-		if (thr)
-			setenv("LOOPSCOPE_BLOCK_THRESHOLD_MS", thr, 1);
-		if (win)
-			setenv("LOOPSCOPE_WINDOW_MS", win, 1);
+		for (i = 0; i < NNUMERIC; i++)
+			if (numval[i])
+				setenv(numeric[i].env, numval[i], 1);
 		if (follow)
 			setenv("LOOPSCOPE_FOLLOW_CHILDREN", "1", 1);
 		if (wall)
 			setenv("LOOPSCOPE_WALL", "1", 1);
-		if (js && is_node(argv[optind])) {
+		if (maps) {
 			snprintf(nodeopts, sizeof(nodeopts),
 				 "%.4000s%s--perf-basic-prof --interpreted-frames-native-stack",
 				 nopt ? nopt : "", nopt ? " " : "");
 			setenv("NODE_OPTIONS", nodeopts, 1);
 		}
-		execvp(argv[optind], argv + optind);
+		execvp(cmd, argv + optind);
 		exec_err = errno;
 		if (write(errpipe[1], &exec_err, sizeof(exec_err)) < 0) {
 			/* the parent then sees exit status 127 */
@@ -234,6 +406,7 @@ int cmd_run(int argc, char **argv)
 	}
 	child = pid;
 	close(errpipe[1]);
+	errpipe[1] = -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = forward;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
@@ -243,43 +416,67 @@ int cmd_run(int argc, char **argv)
 			  NULL);
 	if (read(errpipe[0], &exec_err, sizeof(exec_err)) == sizeof(exec_err)) {
 		waitpid(pid, &status, 0);
-		unlink(output);
-		return exec_err == ENOENT
-			       ? (lsc_fail("cannot run '%s': command not found", argv[optind]), 127)
-			       : (lsc_fail("cannot run '%s': %s", argv[optind], strerror(exec_err)),
-				  126);
+		child = -1;
+		code = exec_err == ENOENT
+			       ? (lsc_fail("cannot run '%s': command not found", cmd), 127)
+			       : (lsc_fail("cannot run '%s': %s", cmd, strerror(exec_err)), 126);
+		goto fail;
 	}
 	close(errpipe[0]);
+	errpipe[0] = -1;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
 	child = -1;
+	code = exit_code(status);
 
-	/* Finalize: name the frames while the binaries (and node's perf map) are still here. */
-	snprintf(perf, sizeof(perf), "/tmp/perf-%d.map", (int)pid);
-	{
-		struct stat st;
-
-		if (stat(output, &st) || st.st_size == 0) {
-			unlink(output);
-			lsc_fail("'%s' ran, but the agent recorded nothing (a static or setuid "
-				 "program ignores LD_PRELOAD)",
-				 argv[optind]);
-			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-		}
+	if (kind == LSC_OUT_INPLACE) {
+		/* Written where it is; nothing to read back, symbolize or remove. */
+		sweep_run_dir(rundir, &start, geteuid(), pid, maps);
+		fprintf(stderr,
+			"loopscope: '%s' %s; the recording went to '%s' (not a regular "
+			"file: not symbolized, no summary)\n",
+			cmd, WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited", output);
+		return code;
 	}
-	if (lsc_recording_symbolize(output, access(perf, R_OK) == 0 ? perf : NULL, NULL, &added))
+	if (lstat(output, &st) || st.st_size == 0) {
+		lsc_fail("'%s' ran, but the agent recorded nothing (a static or setuid program "
+			 "ignores LD_PRELOAD)",
+			 cmd);
+		goto fail;
+	}
+	/* Finalize: name the frames while the binaries (and node's perf map) are still here. */
+	if (lsc_recording_symbolize(output,
+				    lsc_cli_perf_map((unsigned)pid, geteuid(),
+						     (uint64_t)start.tv_sec * 1000000000ULL +
+							     (uint64_t)start.tv_nsec,
+						     perf, sizeof(perf))
+					    ? perf
+					    : NULL,
+				    NULL, &added))
 		lsc_warn("could not add symbols to '%s'; 'loopscope symbolize' can retry", output);
-	if (js && is_node(argv[optind])) {
-		unlink(perf);
+	sweep_run_dir(rundir, &start, geteuid(), pid, maps);
+	if (maps) {
 		nafter = list_isolate_logs(isolate_after, 256);
 		for (i = 0; i < nafter; i++) {
 			for (k = 0; k < nbefore && strcmp(isolate_before[k], isolate_after[i]); k++)
 				;
-			if (k == nbefore)
+			if (k == nbefore && lstat(isolate_after[i], &st) == 0 &&
+			    S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
+			    mtime_at_or_after(&st, &start))
 				unlink(isolate_after[i]);
 		}
 	}
-	lsc_cli_summary(output, argv[optind], "ran",
+	lsc_cli_summary(output, cmd, "ran",
 			WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
-	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	return code;
+fail:
+	/* Only what this run created goes: never a path that was there before (/dev/null). */
+	if (errpipe[0] >= 0)
+		close(errpipe[0]);
+	if (errpipe[1] >= 0)
+		close(errpipe[1]);
+	if (created && still_ours(output, &made))
+		unlink(output);
+	sweep_run_dir(rundir, &start, geteuid(), pid, maps);
+	return code;
 }

@@ -13,9 +13,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const struct lsc_cmd commands[] = {
@@ -219,30 +221,135 @@ int lsc_help(const char *cmd)
 	return lsc_usage_error(NULL, "no command '%s'", cmd);
 }
 
+/* Whether dir (the directory part of path) is world-writable and sticky, like /tmp: a link
+ * there may have been planted by another user. */
+static int in_sticky_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	return stat(dir, &st) == 0 && (st.st_mode & S_ISVTX) && (st.st_mode & S_IWOTH);
+}
+
+/*
+ * A symbolic link is never replaced and never written through to a regular file: as root, a
+ * link that points at a file the user did not name is how a planted link (/tmp/report.txt ->
+ * /etc/passwd) turns a report into damage, and writing "through" it would replace a file this
+ * command does not own. Whoever means the target can name it. A link to a character device or a
+ * FIFO (/dev/stdout -> /proc/self/fd/1 on a terminal or a pipe) is written in place, as the
+ * device itself would be, since nothing is replaced -- except in a world-writable sticky
+ * directory, where any link is refused.
+ */
+int lsc__out_classify(const char *path, enum lsc_out_kind *kind, const char **why)
+{
+	struct stat st, target;
+
+	*why = NULL;
+	if (lstat(path, &st)) {
+		if (errno != ENOENT)
+			return -errno;
+		*kind = LSC_OUT_NEW;
+		return 0;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		if (in_sticky_dir(path)) {
+			*why = "it is a symbolic link in a world-writable sticky directory (another "
+			       "user may have planted it); name its target";
+			return -EPERM;
+		}
+		if (stat(path, &target) || !(S_ISCHR(target.st_mode) || S_ISFIFO(target.st_mode))) {
+			*why = "it is a symbolic link, and loopscope does not replace a file through "
+			       "one; name its target ('-' for stdout)";
+			return -EPERM;
+		}
+		*kind = LSC_OUT_INPLACE;
+		return 0;
+	}
+	if (S_ISREG(st.st_mode)) {
+		/* As fs.protected_regular does for O_CREAT: another user's file in /tmp may be a
+		 * trap set for whoever writes there next (they would own what we write). */
+		if (st.st_uid != geteuid() && in_sticky_dir(path)) {
+			*why = "it belongs to another user in a world-writable sticky directory";
+			return -EPERM;
+		}
+		*kind = LSC_OUT_REGULAR;
+		return 0;
+	}
+	if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)) {
+		*kind = LSC_OUT_INPLACE;
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
+	*why = S_ISBLK(st.st_mode) ? "it is a block device (loopscope writes regular files, "
+				     "character devices and FIFOs)"
+				   : "it is a socket (loopscope writes regular files, character "
+				     "devices and FIFOs)";
+	return -EPERM;
+}
+
 int lsc_out_open(struct lsc_out *o, const char *path)
 {
-	int fd;
+	enum lsc_out_kind kind;
+	const char *why = NULL;
+	struct stat st;
+	int fd = -1, err;
 
 	memset(o, 0, sizeof(*o));
 	if (!path || strcmp(path, "-") == 0) {
 		o->f = stdout;
 		return 0;
 	}
+	err = lsc__out_classify(path, &kind, &why);
+	if (err) {
+		o->why = why;
+		return -err;
+	}
 	o->path = strdup(path);
-	if (!o->path || asprintf(&o->tmp, "%s.tmp.%d", path, (int)getpid()) < 0)
-		return ENOMEM;
-	fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (!o->path) {
+		err = ENOMEM;
+		goto fail;
+	}
+	if (kind == LSC_OUT_INPLACE) {
+		/* A device or FIFO: written where it is, never created, truncated or removed. */
+		fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (fd >= 0 && (fstat(fd, &st) || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)))) {
+			why = "it changed while being opened";
+			err = EPERM;
+			goto fail;
+		}
+	} else {
+		/* A new path or a regular file: written beside it, renamed over it on commit. */
+		if (asprintf(&o->tmp, "%s.tmp.%d", path, (int)getpid()) < 0) {
+			o->tmp = NULL;
+			err = ENOMEM;
+			goto fail;
+		}
+		fd = open(o->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	}
 	if (fd < 0 || !(o->f = fdopen(fd, "w"))) {
-		int e = errno;
-
-		if (fd >= 0)
-			close(fd);
-		free(o->path);
-		free(o->tmp);
-		memset(o, 0, sizeof(*o));
-		return e;
+		err = errno;
+		goto fail;
 	}
 	return 0;
+fail:
+	if (fd >= 0) {
+		close(fd);
+		if (o->tmp)
+			unlink(o->tmp); /* created by O_EXCL just now */
+	}
+	free(o->path);
+	free(o->tmp);
+	memset(o, 0, sizeof(*o));
+	o->why = why;
+	return err;
 }
 
 int lsc_out_commit(struct lsc_out *o)
@@ -250,15 +357,16 @@ int lsc_out_commit(struct lsc_out *o)
 	int err = 0;
 
 	if (o->f == stdout)
-		return fflush(stdout) ? errno : 0;
+		return fflush(stdout) || ferror(stdout) ? (errno ? errno : EIO) : 0;
+	errno = 0;
 	if (fflush(o->f) || ferror(o->f))
 		err = errno ? errno : EIO;
 	if (fclose(o->f) && !err)
+		err = errno ? errno : EIO;
+	if (o->tmp && !err && rename(o->tmp, o->path))
 		err = errno;
-	if (!err && rename(o->tmp, o->path))
-		err = errno;
-	if (err)
-		unlink(o->tmp);
+	if (o->tmp && err)
+		unlink(o->tmp); /* ours: created with O_EXCL by lsc_out_open */
 	free(o->path);
 	free(o->tmp);
 	memset(o, 0, sizeof(*o));
@@ -269,7 +377,8 @@ void lsc_out_abort(struct lsc_out *o)
 {
 	if (o->f && o->f != stdout) {
 		fclose(o->f);
-		unlink(o->tmp);
+		if (o->tmp)
+			unlink(o->tmp); /* ours; a device written in place is left as it is */
 	}
 	free(o->path);
 	free(o->tmp);
@@ -282,12 +391,18 @@ int lsc_cli_emit(const char *output, int (*render)(FILE *f, const void *ctx), co
 	int err = lsc_out_open(&out, output);
 
 	if (err)
-		return lsc_fail("cannot write '%s': %s", output, strerror(err));
+		return lsc_fail("cannot write '%s': %s", output, out.why ? out.why : strerror(err));
+	errno = 0;
 	err = render(out.f, ctx);
 	if (err) {
+		/* A renderer that failed on a write says EIO; the stream knows why (ENOSPC on
+		 * /dev/full). */
+		int why = ferror(out.f) && errno ? errno : 0;
+
 		lsc_out_abort(&out);
 		return lsc_fail("cannot write %s%s%s: %s", output ? "'" : "the output",
-				output ? output : "", output ? "'" : "", lsc_strerror(err));
+				output ? output : "", output ? "'" : "",
+				why ? strerror(why) : lsc_strerror(err));
 	}
 	err = lsc_out_commit(&out);
 	if (err)
@@ -320,6 +435,48 @@ int lsc_cli_read_recording(const char *path, struct lsc_recording **out)
 	return 0;
 }
 
+int lsc_cli_parse_num(const char *cmd, const char *opt, const char *v, uint64_t min, uint64_t max,
+		      const char *unit, uint64_t *out)
+{
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = *v >= '0' && *v <= '9' ? strtoull(v, &end, 10) : 0;
+	if (*v < '0' || *v > '9' || *end)
+		return lsc_usage_error(cmd, "'%s' is not a number for %s (%llu to %llu%s%s)", v,
+				       opt, (unsigned long long)min, (unsigned long long)max,
+				       *unit ? " " : "", unit);
+	if (errno == ERANGE || n < min || n > max)
+		return lsc_usage_error(cmd, "%s %s is out of range (%llu to %llu%s%s)", opt, v,
+				       (unsigned long long)min, (unsigned long long)max,
+				       *unit ? " " : "", unit);
+	*out = n;
+	return 0;
+}
+
+/* The filesystem stamps times from a coarse clock, up to a tick (10 ms at HZ=100) behind the
+ * clock_gettime() reading a recording's start comes from. */
+#define MTIME_SLACK_NS 20000000ULL
+
+int lsc_cli_perf_map(unsigned pid, long long uid, uint64_t not_before_ns, char *path, size_t cap)
+{
+	struct stat st;
+	uint64_t mtime;
+
+	if (!pid)
+		return 0;
+	snprintf(path, cap, "/tmp/perf-%u.map", pid);
+	/* lstat: a link is not the process's map. /tmp is sticky, so a map owned by the process's
+	 * user cannot be swapped by another user between this check and the read. */
+	if (lstat(path, &st) || !S_ISREG(st.st_mode))
+		return 0;
+	if (uid >= 0 ? st.st_uid != (uid_t)uid : st.st_uid != geteuid() && st.st_uid != 0)
+		return 0;
+	mtime = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
+	return mtime + MTIME_SLACK_NS >= not_before_ns;
+}
+
 struct lsc_symbolizer *lsc_cli_symbolizer(const struct lsc_recording *r)
 {
 	struct lsc_symbolizer *s = NULL;
@@ -327,11 +484,10 @@ struct lsc_symbolizer *lsc_cli_symbolizer(const struct lsc_recording *r)
 
 	if (lsc_symbolizer_from_recording(r, &s))
 		return NULL;
-	if (r->header && r->header->pid) {
-		snprintf(perf, sizeof(perf), "/tmp/perf-%u.map", r->header->pid);
-		if (access(perf, R_OK) == 0)
-			lsc_symbolizer_set_perf_map(s, perf);
-	}
+	/* A recording does not say its process's user: the caller's own or root's map only. */
+	if (r->header && r->header->pid &&
+	    lsc_cli_perf_map(r->header->pid, -1, r->header->start_unix_ns, perf, sizeof(perf)))
+		lsc_symbolizer_set_perf_map(s, perf);
 	return s;
 }
 

@@ -207,7 +207,7 @@ TEST(help_version_and_usage_errors)
 	RUN(&r, "flame", GOLDEN "blocked.lsr", "--format", "png");
 	expect_error(&r, 2, "unknown format 'png'");
 	RUN(&r, "flame", GOLDEN "blocked.lsr", "--width", "-3");
-	expect_error(&r, 2, "invalid width '-3'");
+	expect_error(&r, 2, "'-3' is not a number for --width (100 to 100000 px)");
 	RUN(&r, "flame", "--folded", "x", GOLDEN "blocked.lsr");
 	expect_error(&r, 2, "--folded takes no recording");
 }
