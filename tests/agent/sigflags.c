@@ -149,6 +149,7 @@ static void old_value(int sig)
 int main(int argc, char **argv)
 {
 	const char *m = argc > 1 ? argv[1] : "";
+	volatile int *volatile bad = (volatile int *)(uintptr_t)8;
 	struct sigaction q;
 
 	if (!strcmp(m, "resethand")) { /* handler once, then the default action */
@@ -205,7 +206,7 @@ int main(int argc, char **argv)
 		raise(SIGTERM);
 	} else if (!strcmp(m, "default_segv")) {
 		say("faulting\n");
-		*(volatile int *)(uintptr_t)8 = 1;
+		*bad = 1;
 	} else {
 		say("unknown mode\n");
 		return 2;
