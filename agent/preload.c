@@ -953,7 +953,15 @@ static int start(void)
 	/* `loopscope run` names the process it started; a child that exec's gets its own
 	 * recording only when children are followed. */
 	target = getenv("LOOPSCOPE_TARGET_PID");
-	if (target && atoi(target) != A.pid) {
+	if (!target) {
+		/* Preloaded by hand: this process is the one recorded, and its children, which
+		 * inherit LOOPSCOPE_OUTPUT, must not append to its file (records of several
+		 * processes interleaved in one file are unreadable). Named as `run` names it. */
+		char pid[16];
+
+		snprintf(pid, sizeof(pid), "%d", (int)A.pid);
+		setenv("LOOPSCOPE_TARGET_PID", pid, 1);
+	} else if (atoi(target) != A.pid) {
 		if (!A.cfg.follow_children)
 			return -1;
 		snprintf(path, sizeof(path), "%s.%d", A.cfg.output, A.pid);
