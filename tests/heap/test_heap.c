@@ -81,6 +81,41 @@ static const char *str(json_object *o, const char *a, const char *b)
 	return json_object_get_string(b ? get(get(o, a), b) : get(o, a));
 }
 
+static int by_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Bytes per second: the median slope between pairs of the history's points after t0 + span/4. */
+static double theil_sen_after_warmup(json_object *hist, double t0, double t1)
+{
+	size_t n = json_object_array_length(hist), i, j, k = 0;
+	double cut = t0 + (t1 - t0) / 4, *s = calloc(n * n / 2 + 1, sizeof(double)), med;
+
+	ASSERT_TRUE(s != NULL);
+	for (i = 0; i < n; i++) {
+		json_object *a = json_object_array_get_idx(hist, i);
+
+		if (num(a, "t_ns", NULL) < cut)
+			continue;
+		for (j = i + 1; j < n; j++) {
+			json_object *b = json_object_array_get_idx(hist, j);
+			double dt = (num(b, "t_ns", NULL) - num(a, "t_ns", NULL)) / 1e9;
+
+			if (dt > 0)
+				s[k++] = (num(b, "live_after", NULL) - num(a, "live_after", NULL)) /
+					 dt;
+		}
+	}
+	ASSERT_CMP(k, >=, 3);
+	qsort(s, k, sizeof(*s), by_double);
+	med = k % 2 ? s[k / 2] : (s[k / 2 - 1] + s[k / 2]) / 2;
+	free(s);
+	return med;
+}
+
 TEST(managed_leak_is_a_leak_with_its_type_and_rate)
 {
 	static const char *args[] = {"--duration", "4", "--self-load", "2", NULL};
@@ -96,16 +131,19 @@ TEST(managed_leak_is_a_leak_with_its_type_and_rate)
 	ASSERT_STR_EQ(json_object_get_string(
 			      get(json_object_array_get_idx(get(h, "growth_types"), 0), "type")),
 		      "SessionCacheEntry");
-	/* the scenario's own rate: live after GC, first to last collection */
+	/* The scenario's own rate, measured as docs/heap.md says the verdict measures it: live
+	 * after GC, the median of the pairwise slopes after the first quarter of the time. (First
+	 * to last collection is another estimator: on a machine whose other cores are busy the
+	 * leak grows unevenly, and the two part by 25 % while both are right.) */
 	hist = get(get(st, "gc"), "history");
 	first = json_object_array_get_idx(hist, 0);
 	last = json_object_array_get_idx(hist, json_object_array_length(hist) - 1);
-	truth = (num(last, "live_after", NULL) - num(first, "live_after", NULL)) /
-		((num(last, "t_ns", NULL) - num(first, "t_ns", NULL)) / 1e9);
+	truth = theil_sen_after_warmup(hist, num(first, "t_ns", NULL), num(last, "t_ns", NULL));
 	rate = num(h, "managed", "rate_bytes_per_s");
 	printf("# cache-leak: %.0f KiB/s recorded, %.0f KiB/s by the scenario\n", rate / 1024,
 	       truth / 1024);
-	ASSERT_CMP(fabs(rate / truth - 1), <=, 0.20);
+	ASSERT_CMP(truth, >, 0);
+	ASSERT_CMP(fabs(rate / truth - 1), <=, 0.10);
 	json_object_put(h);
 	json_object_put(st);
 }
