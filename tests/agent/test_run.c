@@ -418,7 +418,8 @@ TEST(native_leak_exact_in_full_mode_estimated_in_sampled)
 			ASSERT_CMP(fabs(live / leaked - 1), <, 0.10);
 		}
 		/* The windows show native memory growing. Windows of 250 ms, so that even a run
-		 * slowed by a busy machine has several (a last sliver of a window is not written). */
+		 * slowed by a busy machine has several (a last sliver of a window is not written).
+		 */
 		for (i = 0, nwin = 0; i < r->nwindows; i++) {
 			if (!r->windows[i]->has_malloc_live_bytes)
 				continue;
