@@ -359,8 +359,18 @@ TEST(torture_threads_forks_and_exits_in_every_heap_mode)
 		for (i = 0; i < r->nwindows; i++)
 			if (r->windows[i]->rss_bytes > rss)
 				rss = r->windows[i]->rss_bytes;
-		/* Threads that were sampled are named in the recording; memory stayed bounded. */
-		ASSERT_CMP(threads, >=, 40);
+		/* Every thread that was sampled is named in the recording, though rings pass from
+		 * exited threads to new ones; memory stayed bounded. How many threads a sample
+		 * lands on follows the CPU time the program gets, so that count is only a floor. */
+		for (i = 0; i < r->nsamples; i++) {
+			size_t k;
+
+			for (k = 0; k < r->samples[i]->n_tid; k++)
+				if (!lsc_recording_thread(r, r->samples[i]->tid[k]))
+					LSC_FAIL("--heap %s: sampled thread %u is not named",
+						 modes[m], r->samples[i]->tid[k]);
+		}
+		ASSERT_CMP(threads, >=, 8);
 		ASSERT_CMP(rss, <, 256u << 20);
 		lsc_recording_free(r);
 	}

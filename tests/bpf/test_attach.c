@@ -437,8 +437,9 @@ TEST(node_pool_handles_and_cpu)
 		if (r->windows[i]->pool_depth_max > peak)
 			peak = r->windows[i]->pool_depth_max;
 	printf("# node pool: peak depth %u\n", peak);
+	/* 32 at most: all of them queued before a worker took one, as on a busy machine */
 	ASSERT_CMP(peak, >=, 27);
-	ASSERT_CMP(peak, <=, 31);
+	ASSERT_CMP(peak, <=, 32);
 	lsc_recording_free(r);
 
 	/* 10 clients connected: 11 tcp handles (the listener too), then back to 1. */
@@ -491,6 +492,22 @@ TEST(node_pool_handles_and_cpu)
 	ASSERT_CMP(hot / all, >=, 0.5);
 }
 
+/* Until the process has exec'd into the program named comm. */
+static void wait_comm(pid_t pid, const char *comm, double limit_s)
+{
+	double deadline = proc_now() + limit_s;
+	char f[64], buf[64], want[64];
+
+	snprintf(f, sizeof(f), "/proc/%d/comm", (int)pid);
+	snprintf(want, sizeof(want), "%s\n", comm);
+	while (proc_now() < deadline) {
+		if (!strcmp(slurp(f, buf, sizeof(buf)), want))
+			return;
+		usleep(2000);
+	}
+	LSC_FAIL("process %d did not become '%s' within %.0f s", (int)pid, comm, limit_s);
+}
+
 /* One line naming the problem, a non-zero exit, no recording left behind. */
 static void expect_error(const char *const *argv, const char *rec, const char *want)
 {
@@ -535,6 +552,7 @@ TEST(errors_a_user_meets_and_a_second_attach)
 	/* Without privileges: a process of nobody's, attached by nobody. */
 	t = spawn(sleeper, path("sleep.out"), path("sleep.err"), NULL);
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
+	wait_comm(t, "sleep", 10); /* until then it is setpriv, root's, not nobody's */
 	{
 		const char *as_nobody[] = {"/usr/bin/setpriv",
 					   "--reuid=65534",
@@ -728,7 +746,9 @@ TEST(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers)
 	}
 	printf("# hash-on-loop: %.0f of %.0f loop-thread CPU samples reach rl_app_main\n", whole,
 	       all);
-	ASSERT_CMP(all, >, 100);
+	/* Whether a stack reaches main is decided per sample, not by their number: twenty are
+	 * enough (the count follows the CPU the program gets, which other load takes). */
+	ASSERT_CMP(all, >=, 20);
 	ASSERT_CMP(whole / all, >=, 0.9);
 	lsc_recording_free(r);
 }
