@@ -127,9 +127,9 @@ struct lsc_loop {
 	int epfd;
 	uint32_t tid;
 	void *uv_loop; /* the uv_loop_t polling epfd, when it is libuv's default loop */
-	/* the poll in progress */
-	uint64_t enter_ns;
-	int in_poll;
+	/* the poll in progress: idle counted up to enter_ns; when it began, and its timeout */
+	uint64_t enter_ns, wait_start_ns;
+	int in_poll, wait_timeout_ms;
 	/* Who may touch the windows: LOOP_OWNED (the loop thread, between polls), LOOP_PARKED (in
 	 * epoll: the writer may claim it), LOOP_CLAIMED (the writer is closing a window). */
 	_Atomic int owner;

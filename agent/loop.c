@@ -17,7 +17,9 @@
  *   when epoll returns, waiting out a claim in progress (a few microseconds).
  * - Lag: what a 1 ms repeating timer (Node's monitorEventLoopDelay) would report: the interval
  *   between its firings. While the loop waits in epoll the timer would wake it on time; while it
- *   is busy the timer waits for the next poll boundary.
+ *   is busy the timer waits for the next poll boundary. A wait that timed out but returned late
+ *   (the thread was runnable and another took the CPU: a busy machine) wakes the timer late as
+ *   well, at the return: that lateness is lag a real timer sees too.
  */
 #include "agent.h"
 
@@ -58,7 +60,8 @@ uint64_t lsc_loop_poll_enter(struct lsc_loop *L, uint64_t t, int timeout)
 	uint64_t busy = t > L->busy_start_ns ? t - L->busy_start_ns : 0;
 	int pair = L->after_empty_check && busy < MERGE_GAP_NS;
 
-	L->enter_ns = t;
+	L->enter_ns = L->wait_start_ns = t;
+	L->wait_timeout_ms = timeout;
 	L->in_poll = 1;
 	L->after_empty_check = 0;
 	if (!pair) {
@@ -106,6 +109,12 @@ void lsc_loop_poll_exit(struct lsc_loop *L, uint64_t t, int timeout, int nevents
 	if (timeout == 0) {
 		L->after_empty_check = nevents == 0;
 		return;
+	}
+	/* Timed out, late: on time up to when it was to return, then the timer once, late. */
+	if (nevents == 0 && timeout > 0 && L->wait_start_ns + (uint64_t)timeout * 1000000ULL < t) {
+		idle_until(L, L->wait_start_ns + (uint64_t)timeout * 1000000ULL);
+		if (L->next_due_ns <= t)
+			fire(L, t);
 	}
 	idle_until(L, t);
 }

@@ -51,7 +51,7 @@ struct thread_state {
 	__u64 sys_enter_ns, pool_at_ns, pool_head[2];
 	__s64 sys_nr;
 	__u64 gc_start_ns;
-	__u32 gc_kind, pad;
+	__u32 gc_kind, timeout_ms; /* the epoll wait's timeout; 0: none known (or infinite) */
 	/* --offcpu: when it left the CPU, and where */
 	__u64 off_ns;
 	__s32 off_kstack;
@@ -429,6 +429,7 @@ static __always_inline void poll_enter(__u32 tid, struct thread_state *t, __u64 
 	t->enter_ns = now;
 	t->in_poll = 1;
 	t->timeout_nz = timeout != 0;
+	t->timeout_ms = timeout > 0 ? (__u32)timeout : 0;
 	t->after_empty_check = 0;
 	if (!pair) {
 		L->iterations++;
@@ -450,7 +451,7 @@ static __always_inline void poll_exit(struct thread_state *t, __u64 now, long re
 {
 	__u32 slot = t->slot;
 	struct lscb_loop *L;
-	__u64 n;
+	__u64 n, wake;
 
 	if (slot >= LSCB_MAX_LOOPS)
 		return;
@@ -465,13 +466,20 @@ static __always_inline void poll_exit(struct thread_state *t, __u64 now, long re
 	L->in_wait = 0;
 	if (now > t->enter_ns)
 		L->idle_ns += now - t->enter_ns;
-	/* Waiting in epoll, the timer would have woken the loop on time, once per period. */
-	if (t->next_due_ns <= now) {
-		n = (now - t->next_due_ns) / LSCB_LAG_PERIOD_NS + 1;
+	/* Waiting in epoll, the timer would have woken the loop on time, once per period, up to
+	 * when the wait was to end. One that timed out but returned late (runnable, not running:
+	 * a busy machine) wakes the timer late too, once, at the return (agent/loop.c the same). */
+	wake = now;
+	if (ret == 0 && t->timeout_ms && t->enter_ns + (__u64)t->timeout_ms * 1000000ULL < now)
+		wake = t->enter_ns + (__u64)t->timeout_ms * 1000000ULL;
+	if (t->next_due_ns <= wake) {
+		n = (wake - t->next_due_ns) / LSCB_LAG_PERIOD_NS + 1;
 		hist_add(slot, LSCB_HIST_LAG, LSCB_LAG_PERIOD_NS, n);
 		t->last_fire_ns = t->next_due_ns + (n - 1) * LSCB_LAG_PERIOD_NS;
 		t->next_due_ns = t->last_fire_ns + LSCB_LAG_PERIOD_NS;
 	}
+	if (wake < now && t->next_due_ns <= now)
+		fire(t, now);
 }
 
 static __always_inline int epoll_timeout(struct pt_regs *regs, long id)
@@ -537,6 +545,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			return 0;
 		t->in_poll = 1;
 		t->timeout_nz = 1;
+		t->timeout_ms = 0;
 		t->enter_ns = attach_ns;
 	}
 	now = bpf_ktime_get_ns();

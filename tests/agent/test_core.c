@@ -108,6 +108,29 @@ TEST(idle_loop_lag_is_the_timer_period)
 	free(L);
 }
 
+TEST(a_wait_that_returns_late_makes_the_timer_late)
+{
+	struct lsc_loop *L = new_loop();
+
+	/* Waits of 10 ms that time out on time: ten firings each, 1 ms apart. */
+	lsc_loop_poll_enter(L, 0, 10);
+	lsc_loop_poll_exit(L, 10 * MS, 10, 0);
+	ASSERT_EQ(L->win[0].lag.total, 10);
+	ASSERT_EQ(L->win[0].lag.max, 1 * MS);
+	/* One that returns 6 ms after its timeout (the thread runnable, the CPU taken): on time
+	 * up to its end, then once at the return, 6 ms late, as a real 1 ms timer would be. */
+	lsc_loop_poll_enter(L, 10 * MS, 10);
+	lsc_loop_poll_exit(L, 26 * MS, 10, 0);
+	ASSERT_EQ(L->win[0].lag.total, 21);
+	ASSERT_EQ(L->win[0].lag.max, 6 * MS);
+	/* A wait ended by an event, not its timeout: nothing was late. */
+	lsc_loop_poll_enter(L, 26 * MS, 100);
+	lsc_loop_poll_exit(L, 56 * MS, 100, 1);
+	ASSERT_EQ(L->win[0].lag.total, 51);
+	ASSERT_EQ(L->win[0].lag.max, 6 * MS);
+	free(L);
+}
+
 TEST(windows_go_to_the_writer_or_merge)
 {
 	struct lsc_loop *L = new_loop();
@@ -383,6 +406,7 @@ TEST_MAIN(TEST_ENTRY(elu_is_time_not_waiting_in_epoll),
 	  TEST_ENTRY(node_double_poll_is_one_iteration),
 	  TEST_ENTRY(steady_load_polls_with_timeout_zero),
 	  TEST_ENTRY(idle_loop_lag_is_the_timer_period),
+	  TEST_ENTRY(a_wait_that_returns_late_makes_the_timer_late),
 	  TEST_ENTRY(windows_go_to_the_writer_or_merge),
 	  TEST_ENTRY(writer_closes_the_window_of_a_loop_parked_in_epoll),
 	  TEST_ENTRY(ring_wraps_and_drops_without_blocking),
