@@ -1,0 +1,347 @@
+/*
+ * blocking.c — the calls that block a loop thread, timed where the loop runs them: file reads
+ * and writes, open and the stat family (both glibc name sets: Node imports the old ones), fsync,
+ * the sleeps, getaddrinfo, connect, locks, waitpid and system. A call on a loop thread, outside
+ * epoll and outside the agent, that lasts the threshold or longer becomes a blocking event with
+ * the stack it was called from; everything else goes straight through (one TLS load and a
+ * compare). The sleeps resume when the agent's own SIGPROF (--wall) cut them short.
+ *
+ * Same rules as preload.c: no allocation, no stdio, no lock; errno preserved.
+ */
+#include "preload.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libunwind.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define A lsc__A
+#define T lsc__T
+
+static uint64_t rel_now(void)
+{
+	return lsc__now_ns() - A.t0;
+}
+
+static inline int timing_on(void)
+{
+	return T.loop && !T.loop->in_poll && !T.in_agent &&
+	       atomic_load_explicit(&A.active, memory_order_relaxed);
+}
+
+static __attribute__((noinline)) void blocking_done(unsigned call, uint64_t t0, uint64_t t1,
+						    int64_t result)
+{
+	void *frames[LSC_AGENT_MAX_FRAMES + 1];
+	struct lsc_ev_blocking ev;
+	int saved = errno, n;
+
+	T.in_agent = 1;
+	/* frames[0] is this function: the interposed call is the leaf. */
+	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 1);
+	n = n > 1 ? n - 1 : 0;
+	ev = (struct lsc_ev_blocking){t0, t1 - t0, result, call, (uint32_t)n};
+	lsc__push(LSC_EV_BLOCKING, &ev, sizeof(ev), frames + 1, (size_t)n * sizeof(void *));
+	T.in_agent = 0;
+	errno = saved;
+}
+
+#define TIMED(call, name, expr)                                                                    \
+	do {                                                                                       \
+		uint64_t t0_, t1_;                                                                 \
+		__typeof__(expr) r_;                                                               \
+		RESOLVE(name);                                                                     \
+		if (!timing_on())                                                                  \
+			return expr;                                                               \
+		t0_ = rel_now();                                                                   \
+		r_ = expr;                                                                         \
+		t1_ = rel_now();                                                                   \
+		if (t1_ - t0_ >= A.cfg.block_threshold_ns) /* the common case stops here */        \
+			blocking_done(call, t0_, t1_, (int64_t)r_);                                \
+		return r_;                                                                         \
+	} while (0)
+
+DECLARE_REAL(ssize_t, read, int, void *, size_t);
+DECLARE_REAL(ssize_t, pread, int, void *, size_t, off_t);
+DECLARE_REAL(ssize_t, pread64, int, void *, size_t, off_t);
+DECLARE_REAL(ssize_t, readv, int, const struct iovec *, int);
+DECLARE_REAL(ssize_t, preadv, int, const struct iovec *, int, off_t);
+DECLARE_REAL(ssize_t, preadv64, int, const struct iovec *, int, off_t);
+DECLARE_REAL(ssize_t, write, int, const void *, size_t);
+DECLARE_REAL(ssize_t, pwrite, int, const void *, size_t, off_t);
+DECLARE_REAL(ssize_t, pwrite64, int, const void *, size_t, off_t);
+DECLARE_REAL(ssize_t, writev, int, const struct iovec *, int);
+DECLARE_REAL(int, open, const char *, int, ...);
+DECLARE_REAL(int, open64, const char *, int, ...);
+DECLARE_REAL(int, openat, int, const char *, int, ...);
+DECLARE_REAL(int, openat64, int, const char *, int, ...);
+DECLARE_REAL(int, fsync, int);
+DECLARE_REAL(int, fdatasync, int);
+DECLARE_REAL(int, stat, const char *, struct stat *);
+DECLARE_REAL(int, lstat, const char *, struct stat *);
+DECLARE_REAL(int, fstat, int, struct stat *);
+DECLARE_REAL(int, __xstat64, int, const char *, struct stat *);
+DECLARE_REAL(int, __lxstat64, int, const char *, struct stat *);
+DECLARE_REAL(int, __fxstat64, int, int, struct stat *);
+DECLARE_REAL(int, __xstat, int, const char *, struct stat *);
+DECLARE_REAL(int, __lxstat, int, const char *, struct stat *);
+DECLARE_REAL(int, __fxstat, int, int, struct stat *);
+DECLARE_REAL(int, statx, int, const char *, int, unsigned, struct statx *);
+DECLARE_REAL(int, nanosleep, const struct timespec *, struct timespec *);
+DECLARE_REAL(int, clock_nanosleep, clockid_t, int, const struct timespec *, struct timespec *);
+DECLARE_REAL(int, usleep, useconds_t);
+DECLARE_REAL(unsigned, sleep, unsigned);
+DECLARE_REAL(int, getaddrinfo, const char *, const char *, const struct addrinfo *,
+	     struct addrinfo **);
+DECLARE_REAL(int, connect, int, const struct sockaddr *, socklen_t);
+DECLARE_REAL(int, flock, int, int);
+DECLARE_REAL(int, fcntl, int, int, ...);
+DECLARE_REAL(int, fcntl64, int, int, ...);
+DECLARE_REAL(pid_t, waitpid, pid_t, int *, int);
+DECLARE_REAL(int, system, const char *);
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	TIMED(CALL_READ, read, REAL(read)(fd, buf, n));
+}
+EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	TIMED(CALL_PREAD, pread, REAL(pread)(fd, buf, n, off));
+}
+EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	TIMED(CALL_PREAD, pread64, REAL(pread64)(fd, buf, n, off));
+}
+EXPORT ssize_t readv(int fd, const struct iovec *v, int n)
+{
+	TIMED(CALL_READV, readv, REAL(readv)(fd, v, n));
+}
+EXPORT ssize_t preadv(int fd, const struct iovec *v, int n, off_t off)
+{
+	TIMED(CALL_PREADV, preadv, REAL(preadv)(fd, v, n, off));
+}
+EXPORT ssize_t preadv64(int fd, const struct iovec *v, int n, off_t off)
+{
+	TIMED(CALL_PREADV, preadv64, REAL(preadv64)(fd, v, n, off));
+}
+EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	TIMED(CALL_WRITE, write, REAL(write)(fd, buf, n));
+}
+EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	TIMED(CALL_PWRITE, pwrite, REAL(pwrite)(fd, buf, n, off));
+}
+EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	TIMED(CALL_PWRITE, pwrite64, REAL(pwrite64)(fd, buf, n, off));
+}
+EXPORT ssize_t writev(int fd, const struct iovec *v, int n)
+{
+	TIMED(CALL_WRITE, writev, REAL(writev)(fd, v, n));
+}
+
+/* open's mode is there only with O_CREAT or O_TMPFILE. */
+#define MODE_ARG(flags, mode)                                                                      \
+	do {                                                                                       \
+		if ((flags) & (O_CREAT | __O_TMPFILE)) {                                           \
+			va_list ap_;                                                               \
+			va_start(ap_, flags);                                                      \
+			mode = va_arg(ap_, mode_t);                                                \
+			va_end(ap_);                                                               \
+		}                                                                                  \
+	} while (0)
+
+EXPORT int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	TIMED(CALL_OPEN, open, REAL(open)(path, flags, mode));
+}
+EXPORT int open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	TIMED(CALL_OPEN, open64, REAL(open64)(path, flags, mode));
+}
+EXPORT int openat(int dir, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	TIMED(CALL_OPENAT, openat, REAL(openat)(dir, path, flags, mode));
+}
+EXPORT int openat64(int dir, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	TIMED(CALL_OPENAT, openat64, REAL(openat64)(dir, path, flags, mode));
+}
+EXPORT int fsync(int fd)
+{
+	TIMED(CALL_FSYNC, fsync, REAL(fsync)(fd));
+}
+EXPORT int fdatasync(int fd)
+{
+	TIMED(CALL_FDATASYNC, fdatasync, REAL(fdatasync)(fd));
+}
+EXPORT int stat(const char *path, struct stat *st)
+{
+	TIMED(CALL_STAT, stat, REAL(stat)(path, st));
+}
+EXPORT int lstat(const char *path, struct stat *st)
+{
+	TIMED(CALL_LSTAT, lstat, REAL(lstat)(path, st));
+}
+EXPORT int fstat(int fd, struct stat *st)
+{
+	TIMED(CALL_FSTAT, fstat, REAL(fstat)(fd, st));
+}
+/* The old glibc names that Node 20 still imports. */
+EXPORT int __xstat64(int ver, const char *path, struct stat *st)
+{
+	TIMED(CALL_STAT, __xstat64, REAL(__xstat64)(ver, path, st));
+}
+EXPORT int __lxstat64(int ver, const char *path, struct stat *st)
+{
+	TIMED(CALL_LSTAT, __lxstat64, REAL(__lxstat64)(ver, path, st));
+}
+EXPORT int __fxstat64(int ver, int fd, struct stat *st)
+{
+	TIMED(CALL_FSTAT, __fxstat64, REAL(__fxstat64)(ver, fd, st));
+}
+EXPORT int __xstat(int ver, const char *path, struct stat *st)
+{
+	TIMED(CALL_STAT, __xstat, REAL(__xstat)(ver, path, st));
+}
+EXPORT int __lxstat(int ver, const char *path, struct stat *st)
+{
+	TIMED(CALL_LSTAT, __lxstat, REAL(__lxstat)(ver, path, st));
+}
+EXPORT int __fxstat(int ver, int fd, struct stat *st)
+{
+	TIMED(CALL_FSTAT, __fxstat, REAL(__fxstat)(ver, fd, st));
+}
+EXPORT int statx(int dir, const char *path, int flags, unsigned mask, struct statx *st)
+{
+	TIMED(CALL_STATX, statx, REAL(statx)(dir, path, flags, mask, st));
+}
+/*
+ * A sleep that the agent's own SIGPROF cut short (--wall signals threads that are off CPU) goes
+ * on for what is left: the program asked for all of it. Returns clock_nanosleep's error number.
+ */
+static int sleep_on(clockid_t c, int flags, const struct timespec *req, struct timespec *rem)
+{
+	struct timespec left = *req, r = {0, 0};
+	int e;
+
+	RESOLVE(clock_nanosleep);
+	for (;;) {
+		T.prof_hit = 0;
+		e = REAL(clock_nanosleep)(c, flags, &left, &r);
+		if (e != EINTR || !T.prof_hit)
+			break;
+		if (!(flags & TIMER_ABSTIME))
+			left = r;
+	}
+	if (e == EINTR && rem && !(flags & TIMER_ABSTIME))
+		*rem = r;
+	return e;
+}
+
+static int errno_of(int e)
+{
+	if (!e)
+		return 0;
+	errno = e;
+	return -1;
+}
+
+static unsigned sleep_seconds(unsigned s)
+{
+	struct timespec ts = {(time_t)s, 0}, rem = {0, 0};
+
+	return sleep_on(CLOCK_MONOTONIC, 0, &ts, &rem) == EINTR
+		       ? (unsigned)rem.tv_sec + (rem.tv_nsec > 0)
+		       : 0;
+}
+
+static int sleep_us(useconds_t us)
+{
+	struct timespec ts = {(time_t)(us / 1000000), (long)(us % 1000000) * 1000};
+
+	return errno_of(sleep_on(CLOCK_MONOTONIC, 0, &ts, NULL));
+}
+
+EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	TIMED(CALL_NANOSLEEP, nanosleep, errno_of(sleep_on(CLOCK_MONOTONIC, 0, req, rem)));
+}
+EXPORT int clock_nanosleep(clockid_t c, int flags, const struct timespec *req, struct timespec *rem)
+{
+	TIMED(CALL_NANOSLEEP, clock_nanosleep, sleep_on(c, flags, req, rem));
+}
+EXPORT int usleep(useconds_t us)
+{
+	TIMED(CALL_USLEEP, usleep, sleep_us(us));
+}
+EXPORT unsigned sleep(unsigned s)
+{
+	TIMED(CALL_SLEEP, sleep, sleep_seconds(s));
+}
+EXPORT int getaddrinfo(const char *node, const char *svc, const struct addrinfo *hints,
+		       struct addrinfo **res)
+{
+	TIMED(CALL_GETADDRINFO, getaddrinfo, REAL(getaddrinfo)(node, svc, hints, res));
+}
+EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	TIMED(CALL_CONNECT, connect, REAL(connect)(fd, addr, len));
+}
+EXPORT int flock(int fd, int op)
+{
+	TIMED(CALL_FLOCK, flock, REAL(flock)(fd, op));
+}
+EXPORT pid_t waitpid(pid_t pid, int *status, int options)
+{
+	TIMED(CALL_WAITPID, waitpid, REAL(waitpid)(pid, status, options));
+}
+EXPORT int system(const char *cmd)
+{
+	TIMED(CALL_SYSTEM, system, REAL(system)(cmd));
+}
+
+/* fcntl's third argument is an int or a pointer: pass it on as a pointer-sized word. Only
+ * F_SETLKW waits; everything else goes straight through. */
+#define FCNTL_BODY(name)                                                                           \
+	va_list ap;                                                                                \
+	void *arg;                                                                                 \
+	va_start(ap, cmd);                                                                         \
+	arg = va_arg(ap, void *);                                                                  \
+	va_end(ap);                                                                                \
+	RESOLVE(name);                                                                             \
+	if (cmd != F_SETLKW && cmd != F_OFD_SETLKW)                                                \
+		return REAL(name)(fd, cmd, arg);                                                   \
+	TIMED(CALL_FCNTL_LOCK, name, REAL(name)(fd, cmd, arg))
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	FCNTL_BODY(fcntl);
+}
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	FCNTL_BODY(fcntl64);
+}
+
