@@ -344,4 +344,3 @@ EXPORT int fcntl64(int fd, int cmd, ...)
 {
 	FCNTL_BODY(fcntl64);
 }
-
