@@ -33,6 +33,17 @@ static const char *path(const char *name)
 	return p[k];
 }
 
+/* A file of the build tree: a program or library the tests run (four names may be in use). */
+static __attribute__((unused)) const char *built(const char *name)
+{
+	static char p[4][512];
+	static int k;
+
+	k = (k + 1) % 4;
+	snprintf(p[k], sizeof(p[k]), "%s/%s", LSC_BUILD_DIR, name);
+	return p[k];
+}
+
 static __attribute__((unused)) struct lsc_recording *read_rec(const char *file)
 {
 	struct lsc_recording *r;

@@ -10,23 +10,13 @@
 
 #include <sys/stat.h>
 
-static const char *exe(const char *name)
-{
-	static char p[4][512];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof(p[k]), "%s/%s", LSC_BUILD_DIR, name);
-	return p[k];
-}
-
 /* /bin/true with the agent preloaded by hand, recording to out; its stderr comes back. */
 static void preload_true(const char *out, struct proc *p)
 {
 	char preload[600], output[600];
 	const char *argv[] = {"/usr/bin/env", preload, output, "/bin/true", NULL};
 
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", exe("libloopscope_agent.so"));
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", built("libloopscope_agent.so"));
 	snprintf(output, sizeof(output), "LOOPSCOPE_OUTPUT=%s", out);
 	proc_run(p, argv, 30, NULL);
 	ASSERT_EQ(p->status, 0); /* the program itself is never disturbed */
@@ -88,7 +78,7 @@ TEST(every_process_names_itself_in_the_run_dir)
 
 	capture_setup("files");
 	mkdir(path("run"), 0700);
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", exe("libloopscope_agent.so"));
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", built("libloopscope_agent.so"));
 	snprintf(output, sizeof(output), "LOOPSCOPE_OUTPUT=%s", path("rec.lsr"));
 	snprintf(dir, sizeof(dir), "LOOPSCOPE_RUN_DIR=%s", path("run"));
 	/* the shell and a child that prints its own PID */

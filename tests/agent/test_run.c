@@ -13,16 +13,6 @@
 #include <math.h>
 #include <sys/stat.h>
 
-static const char *exe(const char *name)
-{
-	static char p[4][512];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof(p[k]), "%s/%s", LSC_BUILD_DIR, name);
-	return p[k];
-}
-
 /* ELU over the main loop's windows: 1 - idle / wall. (Node runs a second, mostly idle loop.) */
 static double recorded_elu(const struct lsc_recording *r)
 {
@@ -115,8 +105,8 @@ static void run_scenario(struct proc *p, const char *rec, const char *stats, con
 			 const char *a1, const char *a2, const char *a3, const char *a4,
 			 const char *a5, const char *a6)
 {
-	const char *argv[24] = {exe("loopscope"), "run",     "-o",  rec,       "--",
-				exe(scenario),	  "--stats", stats, "--quiet", "1"};
+	const char *argv[24] = {built("loopscope"), "run",     "-o",  rec,	 "--",
+				built(scenario),    "--stats", stats, "--quiet", "1"};
 	int n = 10;
 
 	if (a1)
@@ -256,13 +246,14 @@ TEST(sigkill_loses_at_most_the_last_window)
 
 TEST(exit_status_and_errors)
 {
-	const char *missing[] = {exe("loopscope"),	 "run", "-o", path("x.lsr"), "--",
+	const char *missing[] = {built("loopscope"),	 "run", "-o", path("x.lsr"), "--",
 				 "/nonexistent/program", NULL};
-	const char *badopt[] = {exe("loopscope"), "run", "--cpu-hz", "fast", "--", "true", NULL};
-	const char *nodir[] = {exe("loopscope"), "run", "-o", "/nonexistent/dir/x.lsr", "--",
-			       "true",		 NULL};
-	const char *status3[] = {exe("loopscope"), "run", "-o", path("three.lsr"), "--", "sh", "-c",
-				 "exit 3",	   NULL};
+	const char *badopt[] = {built("loopscope"), "run", "--cpu-hz", "fast", "--", "true", NULL};
+	const char *nodir[] = {
+		built("loopscope"), "run", "-o", "/nonexistent/dir/x.lsr", "--", "true", NULL};
+	const char *status3[] = {
+		built("loopscope"), "run", "-o", path("three.lsr"), "--", "sh", "-c",
+		"exit 3",	    NULL};
 	struct proc p;
 
 	capture_setup("agent");
@@ -289,7 +280,7 @@ TEST(node_elu_and_readfilesync_attribution)
 	double elu, ms, share_js, share_fs;
 
 	capture_setup("agent");
-	argv[0] = exe("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("node.lsr");
+	argv[0] = built("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("node.lsr");
 	argv[4] = "--", argv[5] = "/usr/bin/node";
 	argv[6] = LSC_SOURCE_DIR "/tests/agent/node_sync_read.js";
 	argv[7] = path("video.bin"), argv[8] = "3", argv[9] = path("node.json"), argv[10] = NULL;
@@ -322,7 +313,7 @@ TEST(torture_threads_forks_and_exits_in_every_heap_mode)
 
 	capture_setup("agent");
 	for (m = 0; m < 3; m++) {
-		const char *argv[] = {exe("loopscope"),
+		const char *argv[] = {built("loopscope"),
 				      "run",
 				      "-o",
 				      path("torture.lsr"),
@@ -333,7 +324,7 @@ TEST(torture_threads_forks_and_exits_in_every_heap_mode)
 				      "--block-threshold",
 				      "0",
 				      "--",
-				      exe("tests/torture"),
+				      built("tests/torture"),
 				      "40",
 				      NULL};
 		struct lsc_recording *r;
@@ -386,7 +377,7 @@ TEST(native_leak_exact_in_full_mode_estimated_in_sampled)
 	capture_setup("agent");
 	for (m = 0; m < 2; m++) {
 		double leaked, count, live, live_count, grow_first = -1, grow_last = 0;
-		const char *argv[] = {exe("loopscope"),
+		const char *argv[] = {built("loopscope"),
 				      "run",
 				      "-o",
 				      path("native.lsr"),
@@ -395,7 +386,7 @@ TEST(native_leak_exact_in_full_mode_estimated_in_sampled)
 				      "--window",
 				      "250",
 				      "--",
-				      exe("examples/native-leak"),
+				      built("examples/native-leak"),
 				      "--stats",
 				      path("native.json"),
 				      "--quiet",
@@ -459,7 +450,7 @@ TEST(node_gc_events_match_perf_hooks_and_heap_full_mode_runs)
 		const Loopscope__GcEvent *last = NULL;
 		double pause = 0, count = 0, used;
 
-		argv[0] = exe("loopscope"), argv[1] = "run", argv[2] = "-o";
+		argv[0] = built("loopscope"), argv[1] = "run", argv[2] = "-o";
 		argv[3] = path("gc.lsr"), argv[4] = "--heap", argv[5] = modes[m], argv[6] = "--";
 		argv[7] = "/usr/bin/node", argv[8] = "--expose-gc";
 		argv[9] = LSC_SOURCE_DIR "/tests/agent/node_gc.js", argv[10] = path("gc.json");
@@ -513,8 +504,8 @@ TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
 	capture_setup("agent");
 	/* A C loop napping in nanosleep and usleep: the naps are found, and none is cut short by
 	 * the signals --wall sends. */
-	argv[0] = exe("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("wall.lsr");
-	argv[4] = "--wall", argv[5] = "--", argv[6] = exe("tests/sleeper"), argv[7] = NULL;
+	argv[0] = built("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("wall.lsr");
+	argv[4] = "--wall", argv[5] = "--", argv[6] = built("tests/sleeper"), argv[7] = NULL;
 	proc_run(&p, argv, 60, path("sleeper.out"));
 	ASSERT_EQ(WEXITSTATUS(p.status), 0);
 	slurp(path("sleeper.out"), out, sizeof(out));
@@ -550,7 +541,7 @@ TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
 	/* Without --wall, no off-CPU samples. */
 	argv[4] = "--heap";
 	argv[5] = "off";
-	argv[6] = "--", argv[7] = exe("tests/sleeper"), argv[8] = NULL;
+	argv[6] = "--", argv[7] = built("tests/sleeper"), argv[8] = NULL;
 	proc_run(&p, argv, 60, NULL);
 	r = read_rec(path("wall.lsr"));
 	samples_under(r, LOOPSCOPE__SAMPLE_KIND__OFFCPU, "nap", 1e6, &all);
@@ -565,8 +556,9 @@ TEST(full_mode_tells_apart_stacks_that_meet_at_the_same_frame)
 	struct proc p;
 
 	capture_setup("agent");
-	argv[0] = exe("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("callers.lsr");
-	argv[4] = "--heap", argv[5] = "full", argv[6] = "--", argv[7] = exe("tests/callers");
+	argv[0] = built("loopscope"), argv[1] = "run", argv[2] = "-o",
+	argv[3] = path("callers.lsr");
+	argv[4] = "--heap", argv[5] = "full", argv[6] = "--", argv[7] = built("tests/callers");
 	argv[8] = NULL;
 	proc_run(&p, argv, 60, NULL);
 	if (!WIFEXITED(p.status) || WEXITSTATUS(p.status))

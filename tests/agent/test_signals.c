@@ -18,16 +18,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-static const char *exe(const char *name)
-{
-	static char p[4][512];
-	static int k;
-
-	k = (k + 1) % 4;
-	snprintf(p[k], sizeof(p[k]), "%s/%s", LSC_BUILD_DIR, name);
-	return p[k];
-}
-
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
@@ -96,7 +86,7 @@ struct outcome {
 static void run_once(const char *const *argv, const char *rec, int sig, int ready_ms,
 		     struct outcome *o)
 {
-	const char *full[32] = {exe("loopscope"), "run", "-o", rec, "--window", "200", "--"};
+	const char *full[32] = {built("loopscope"), "run", "-o", rec, "--window", "200", "--"};
 	const char *const *use = argv;
 	char outf[512];
 	int n = 7, i, st, pidfd = -1;
@@ -268,7 +258,7 @@ TEST(cluster_worker_kill_ends_the_worker)
 		"} else { http.createServer((q, s) => s.end('ok')).listen(0, '127.0.0.1'); }";
 	char ms_plain[64], ms_agent[64], rec[512], ms_file[512], rec_file[512];
 	const char *argv[] = {"/usr/bin/node", "-e", js, ms_file, NULL};
-	const char *full[] = {exe("loopscope"),
+	const char *full[] = {built("loopscope"),
 			      "run",
 			      "-o",
 			      rec_file,
@@ -323,7 +313,7 @@ TEST(cluster_worker_kill_ends_the_worker)
 TEST(refloop_stop_path)
 {
 	const char *argv[] = {
-		exe("examples/healthy"), "--duration", "0", "--port", "0", "--quiet", "1", NULL};
+		built("examples/healthy"), "--duration", "0", "--port", "0", "--quiet", "1", NULL};
 
 	capture_setup("signals");
 	same_both_ways(argv, SIGTERM, 300, 0, "refloop.lsr", 1);
@@ -357,7 +347,7 @@ TEST(sigaction_flags_behave_as_without_the_agent)
 		char cmd[1024], rec[64];
 		const char *argv[] = {"/bin/sh", "-c", cmd, NULL};
 
-		snprintf(cmd, sizeof(cmd), "trap '' INT; exec %s %s", exe("tests/sigflags"),
+		snprintf(cmd, sizeof(cmd), "trap '' INT; exec %s %s", built("tests/sigflags"),
 			 modes[m][0]);
 		snprintf(rec, sizeof(rec), "%s.lsr", modes[m][0]);
 		fprintf(stderr, "mode %s\n", modes[m][0]);
@@ -381,7 +371,7 @@ static void exec_chain_runs(const char *const *chain, const char *heap, int runs
 	char out[4096], preload[600];
 	int i;
 
-	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", exe("libloopscope_agent.so"));
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", built("libloopscope_agent.so"));
 	for (i = 0; i < runs; i++) {
 		char output[600], heap_env[64];
 		/* preloaded by hand: the children (seq, env's exec'd python3's parent bash, sh)
