@@ -17,9 +17,10 @@
  *   when epoll returns, waiting out a claim in progress (a few microseconds).
  * - Lag: what a 1 ms repeating timer (Node's monitorEventLoopDelay) would report: the interval
  *   between its firings. While the loop waits in epoll the timer would wake it on time; while it
- *   is busy the timer waits for the next poll boundary. A wait that timed out but returned late
- *   (the thread was runnable and another took the CPU: a busy machine) wakes the timer late as
- *   well, at the return: that lateness is lag a real timer sees too.
+ *   is busy the timer waits for the next poll boundary. A wait that returned after its timeout
+ *   (the thread was runnable and another took the CPU: a busy machine), with or without events,
+ *   leaves the timer due from the timeout on: it runs at the next poll boundary, late, and that
+ *   lateness is lag a real timer sees too.
  */
 #include "agent.h"
 
@@ -76,19 +77,24 @@ uint64_t lsc_loop_poll_enter(struct lsc_loop *L, uint64_t t, int timeout)
 	return pair ? 0 : busy;
 }
 
-/* The wait from L->enter_ns to t was idle: count it, and the timer firings in it. */
+/* The wait from L->enter_ns to t was idle: count it, and the timer firings in it. A wait past
+ * its own timeout (the thread runnable, not running) fires nothing after the timeout: the timer
+ * then runs at the next poll boundary, late, as a real one would. */
 static void idle_until(struct lsc_loop *L, uint64_t t)
 {
 	struct lsc_window *w = &L->win[L->cur];
-	uint64_t n;
+	uint64_t n, due_by = t;
 
 	if (t <= L->enter_ns)
 		return;
 	w->idle_ns += t - L->enter_ns;
 	L->enter_ns = t;
+	if (L->wait_timeout_ms > 0 &&
+	    L->wait_start_ns + (uint64_t)L->wait_timeout_ms * 1000000ULL < due_by)
+		due_by = L->wait_start_ns + (uint64_t)L->wait_timeout_ms * 1000000ULL;
 	/* Waiting in epoll, the timer would have woken the loop on time, once per period. */
-	if (L->next_due_ns <= t) {
-		n = (t - L->next_due_ns) / LSC_AGENT_LAG_PERIOD_NS + 1;
+	if (L->next_due_ns <= due_by) {
+		n = (due_by - L->next_due_ns) / LSC_AGENT_LAG_PERIOD_NS + 1;
 		lsc_hist_add_n(&w->lag, LSC_AGENT_LAG_PERIOD_NS, n);
 		L->last_fire_ns = L->next_due_ns + (n - 1) * LSC_AGENT_LAG_PERIOD_NS;
 		L->next_due_ns = L->last_fire_ns + LSC_AGENT_LAG_PERIOD_NS;
@@ -109,12 +115,6 @@ void lsc_loop_poll_exit(struct lsc_loop *L, uint64_t t, int timeout, int nevents
 	if (timeout == 0) {
 		L->after_empty_check = nevents == 0;
 		return;
-	}
-	/* Timed out, late: on time up to when it was to return, then the timer once, late. */
-	if (nevents == 0 && timeout > 0 && L->wait_start_ns + (uint64_t)timeout * 1000000ULL < t) {
-		idle_until(L, L->wait_start_ns + (uint64_t)timeout * 1000000ULL);
-		if (L->next_due_ns <= t)
-			fire(L, t);
 	}
 	idle_until(L, t);
 }

@@ -467,10 +467,11 @@ static __always_inline void poll_exit(struct thread_state *t, __u64 now, long re
 	if (now > t->enter_ns)
 		L->idle_ns += now - t->enter_ns;
 	/* Waiting in epoll, the timer would have woken the loop on time, once per period, up to
-	 * when the wait was to end. One that timed out but returned late (runnable, not running:
-	 * a busy machine) wakes the timer late too, once, at the return (agent/loop.c the same). */
+	 * when the wait was to end. One that returned after its timeout (runnable, not running: a
+	 * busy machine) leaves the timer due from then on: it runs at the next poll boundary,
+	 * late (agent/loop.c the same). */
 	wake = now;
-	if (ret == 0 && t->timeout_ms && t->enter_ns + (__u64)t->timeout_ms * 1000000ULL < now)
+	if (t->timeout_ms && t->enter_ns + (__u64)t->timeout_ms * 1000000ULL < now)
 		wake = t->enter_ns + (__u64)t->timeout_ms * 1000000ULL;
 	if (t->next_due_ns <= wake) {
 		n = (wake - t->next_due_ns) / LSCB_LAG_PERIOD_NS + 1;
@@ -478,8 +479,6 @@ static __always_inline void poll_exit(struct thread_state *t, __u64 now, long re
 		t->last_fire_ns = t->next_due_ns + (n - 1) * LSCB_LAG_PERIOD_NS;
 		t->next_due_ns = t->last_fire_ns + LSCB_LAG_PERIOD_NS;
 	}
-	if (wake < now && t->next_due_ns <= now)
-		fire(t, now);
 }
 
 static __always_inline int epoll_timeout(struct pt_regs *regs, long id)

@@ -117,17 +117,20 @@ TEST(a_wait_that_returns_late_makes_the_timer_late)
 	lsc_loop_poll_exit(L, 10 * MS, 10, 0);
 	ASSERT_EQ(L->win[0].lag.total, 10);
 	ASSERT_EQ(L->win[0].lag.max, 1 * MS);
-	/* One that returns 6 ms after its timeout (the thread runnable, the CPU taken): on time
-	 * up to its end, then once at the return, 6 ms late, as a real 1 ms timer would be. */
+	/* One that returns 6 ms after its timeout, with an event that came meanwhile (the thread
+	 * runnable, the CPU taken): on time up to its timeout; then the timer waits for the next
+	 * poll boundary, 1 ms of callbacks later: 7 ms after its last firing. */
 	lsc_loop_poll_enter(L, 10 * MS, 10);
-	lsc_loop_poll_exit(L, 26 * MS, 10, 0);
+	lsc_loop_poll_exit(L, 26 * MS, 10, 1);
+	ASSERT_EQ(L->win[0].lag.total, 20);
+	ASSERT_EQ(L->win[0].idle_ns, 26 * MS);
+	lsc_loop_poll_enter(L, 27 * MS, 100);
 	ASSERT_EQ(L->win[0].lag.total, 21);
-	ASSERT_EQ(L->win[0].lag.max, 6 * MS);
-	/* A wait ended by an event, not its timeout: nothing was late. */
-	lsc_loop_poll_enter(L, 26 * MS, 100);
-	lsc_loop_poll_exit(L, 56 * MS, 100, 1);
+	ASSERT_EQ(L->win[0].lag.max, 7 * MS);
+	/* A wait ended by an event before its timeout: nothing was late. */
+	lsc_loop_poll_exit(L, 57 * MS, 100, 1);
 	ASSERT_EQ(L->win[0].lag.total, 51);
-	ASSERT_EQ(L->win[0].lag.max, 6 * MS);
+	ASSERT_EQ(L->win[0].lag.max, 7 * MS);
 	free(L);
 }
 
