@@ -14,6 +14,7 @@ pkgs=(
 	libxml2-utils                                      # xmllint: the SVG check
 	libncurses-dev                                     # loopscope top's live view
 	linux-libc-dev                                     # syscall names for attach
+	python3                                            # the agent's exec-in-place test
 )
 
 # dpkg-query exits non-zero when a package is unknown to it; that is what we are looking for.

@@ -374,7 +374,7 @@ static void exec_chain_runs(const char *const *chain, const char *heap, int runs
 	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", built("libloopscope_agent.so"));
 	for (i = 0; i < runs; i++) {
 		char output[600], heap_env[64];
-		/* preloaded by hand: the children (seq, env's exec'd python3's parent bash, sh)
+		/* preloaded by hand: the children that do not exec in place (seq, the shells)
 		 * inherit LOOPSCOPE_OUTPUT and must leave the first process's file alone */
 		const char *argv[24] = {"/usr/bin/env", preload, output, heap_env,
 					"LOOPSCOPE_CPU_HZ=999"};
@@ -397,7 +397,7 @@ static void exec_chain_runs(const char *const *chain, const char *heap, int runs
 
 static const char *const bash_chain[] = {
 	"/bin/bash", "-c",
-	"s=0; for i in $(seq 300); do s=$((s+i)); done; exec env env env env python3 -S -c "
+	"s=0; for i in $(seq 300); do s=$((s+i)); done; exec env env env env /usr/bin/python3 -S -c "
 	"'import sys; print(sum(range(300000)), sys.argv[1])' $s",
 	NULL};
 
@@ -437,7 +437,7 @@ TEST(node_execfilesync_children_survive_the_profiling_timer)
 		"/usr/bin/node", "-e",
 		"const cp = require('child_process'); let s = 0;"
 		"for (let i = 0; i < 3; i++) s += Number(cp.execFileSync('/bin/sh',"
-		"  ['-c', 'exec env python3 -c \"print(sum(range(200000)))\"']));"
+		"  ['-c', 'exec env /usr/bin/python3 -S -c \"print(sum(range(200000)))\"']));"
 		"console.log(s);",
 		NULL};
 
