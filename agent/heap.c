@@ -41,6 +41,10 @@
 #define LIKELY(x)   __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+static int mode = LSC_HEAP_OFF;	   /* the writer's view (LSC_HEAP_*) */
+static uintptr_t self_lo, self_hi; /* this library's code: its frames are left off stacks */
+
+#ifndef LSC_AGENT_NOHEAP
 /* ------------------------------------------------------------------ the real allocator */
 
 static void *(*real_malloc)(size_t);
@@ -58,11 +62,9 @@ static size_t (*real_usable)(void *);
  * not resolved yet) to one of the others. From S_OFF up, the real allocator serves. */
 enum { S_BOOT, S_FULL, S_OFF, S_SAMPLED };
 static _Atomic int state;
-static int mode = LSC_HEAP_OFF; /* the writer's view (LSC_HEAP_*) */
 static uint64_t interval;
 static struct lsc_heap_sites sites;
 static struct lsc_heap_samples samples;
-static uintptr_t self_lo, self_hi; /* this library's code: its frames are left off stacks */
 
 /* ------------------------------------------------------------------ bootstrap arena */
 
@@ -843,6 +845,8 @@ EXPORT size_t malloc_usable_size(void *p)
 	return real_usable(p);
 }
 
+#endif /* LSC_AGENT_NOHEAP */
+
 /* ------------------------------------------------------------------ lifecycle */
 
 static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
@@ -864,6 +868,26 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+#ifdef LSC_AGENT_NOHEAP
+void lsc__heap_resolve(void)
+{
+}
+
+void lsc__heap_start(int m, uint64_t every)
+{
+	dl_iterate_phdr(find_self, (void *)(uintptr_t)lsc__heap_start);
+}
+
+struct lsc_heap_sites *lsc__heap_sites(void)
+{
+	return NULL;
+}
+
+uint64_t lsc__heap_dropped(void)
+{
+	return 0;
+}
+#else
 void lsc__heap_resolve(void)
 {
 #define RESOLVE_ALLOC(var, name) var = (__typeof__(var))dlsym(RTLD_NEXT, name)
@@ -908,22 +932,23 @@ void lsc__heap_start(int m, uint64_t every)
 			      memory_order_release);
 }
 
-int lsc__own_frame(uintptr_t ip)
-{
-	return ip >= self_lo && ip < self_hi;
-}
-
 struct lsc_heap_sites *lsc__heap_sites(void)
 {
 	return mode == LSC_HEAP_OFF ? NULL : &sites;
 }
 
-int lsc__heap_mode(void)
-{
-	return mode;
-}
-
 uint64_t lsc__heap_dropped(void)
 {
 	return mode == LSC_HEAP_SAMPLED ? atomic_load(&samples.dropped) : 0;
+}
+#endif /* LSC_AGENT_NOHEAP */
+
+int lsc__own_frame(uintptr_t ip)
+{
+	return ip >= self_lo && ip < self_hi;
+}
+
+int lsc__heap_mode(void)
+{
+	return mode;
 }
