@@ -3,15 +3,35 @@
  * posix_memalign, aligned_alloc, memalign, valloc, pvalloc and malloc_usable_size.
  *
  * Modes (LOOPSCOPE_HEAP, fixed at start):
- *  - off: every call goes straight to the real allocator;
- *  - sampled: Poisson sampling by bytes (a sample point every Exp(interval) bytes, counted down
- *    per thread); a sampled allocation's stack is taken, and it stands for the bytes and the
- *    count that make per-site sums unbiased (heap_sites.c). A free() costs one read of a small
- *    filter unless the pointer may have been sampled;
+ *  - off: `loopscope run` preloads the agent built without this file's allocator
+ *    (libloopscope_agent_noheap.so, LSC_AGENT_NOHEAP): the program's malloc is glibc's own. The
+ *    full agent preloaded by hand with heap tracking off forwards every call;
+ *  - sampled (the default): Poisson sampling by bytes (a sample point every Exp(interval) bytes,
+ *    counted down per thread); a sampled allocation's stack is taken, and it stands for the
+ *    bytes and the count that make per-site sums unbiased (heap_sites.c);
  *  - full: every allocation carries a 16-byte header in front of it (its site, its size, the
  *    distance back to the real block), so that free() needs no lookup and the live set at any
  *    moment is exact, per site. The header keeps malloc's 16-byte alignment; larger alignments
  *    get a block of size + alignment. malloc_usable_size() answers for the caller's part.
+ *
+ * Sampled mode's fast path is what a program that allocates all the time pays, so it is kept to
+ * what cannot go: one load of the state, the thread's countdown (a subtraction in initial-exec
+ * TLS, the only store) and a tail call to the real function; free() is a test of the pointer's
+ * low bits, a range check for the bootstrap arena, and a tail call. No function call of ours, no
+ * atomic, no table read. That holds because the decision to sample comes before the block is
+ * made: a sampled block is made by the real memalign at a page boundary, so free() and realloc()
+ * know every other block by its address; a page-aligned pointer (a sample, or one of glibc's own
+ * in about 256, or any valloc'd block) takes the rare path, a read of the per-page filter and
+ * the sample table (heap_sites.c). A sampled block is an ordinary block of the real allocator,
+ * so realloc, malloc_usable_size and a free that bypasses us need nothing of ours; realloc moves
+ * a block to a page boundary when a sample point falls in its new size. Whether a sampled block
+ * was temporary (freed before its thread's next allocation) is told without a store per
+ * allocation: the thread's countdown moves with every allocation, so it still holds, at the
+ * free, the value it had when the sample was taken only if none came in between.
+ * Every allocation counts down, the agent's own included; a sample point that falls in one of
+ * those is dropped. The points that fall in the program's bytes remain a Poisson process of the
+ * same rate, so the estimates stay unbiased. Everything else (bootstrap, full mode, the sample
+ * itself, page-aligned pointers) is out of line.
  *
  * Bootstrap: until the constructor has resolved the real allocator and read the configuration,
  * allocations (ld.so's, libc's, dlsym's own) come from a static arena and are never given back;
@@ -20,7 +40,9 @@
  *
  * Safety: no lock, no stdio, no allocation of our own on these paths; the re-entrancy guard
  * (lsc__T.in_agent) makes the allocator's own use of malloc (libunwind, dlsym, a signal handler
- * that interrupts us and allocates) pass straight through, with a header in full mode.
+ * that interrupts us and allocates) pass straight through, with a header in full mode. A signal
+ * handler that allocates between the countdown's load and store loses its own count: a sample
+ * point moves by a few bytes, no more.
  */
 #include "preload.h"
 
