@@ -671,14 +671,23 @@ static __attribute__((noinline)) void free_rare(void *p)
 	}
 	if (s == S_SAMPLED)
 		sampled_release(p);
-	if (real_free)
+	if (s != S_BOOT)
 		real_free(p);
 }
 
+/* Before the real allocator: a block not from the arena is not ours to give back. */
+static void boot_free(void *p)
+{
+}
+
+/* What free() hands an ordinary block to (not NULL, not page-aligned, not from the arena): the
+ * real free, or full mode's; set with the state, so the fast path does not read the state. */
+static _Atomic(void (*)(void *)) free_to = boot_free;
+
 EXPORT void free(void *p)
 {
-	if (LIKELY(state_now() >= S_OFF) && LIKELY(!tagged(p)) && LIKELY(!is_boot_fast(p))) {
-		real_free(p);
+	if (LIKELY(!tagged(p)) && LIKELY(!is_boot_fast(p))) {
+		atomic_load_explicit(&free_to, memory_order_relaxed)(p);
 		return;
 	}
 	free_rare(p);
@@ -947,6 +956,8 @@ void lsc__heap_start(int m, uint64_t every)
 	}
 	mode = m;
 	interval = every ? every : 1;
+	atomic_store_explicit(&free_to, m == LSC_HEAP_FULL ? full_free : real_free,
+			      memory_order_relaxed);
 	atomic_store_explicit(&state,
 			      m == LSC_HEAP_FULL      ? S_FULL
 			      : m == LSC_HEAP_SAMPLED ? S_SAMPLED
