@@ -3,8 +3,9 @@
  *  - allocation sites: one per distinct stack, with atomic counters (allocated, live,
  *    temporary); a site is found by the hash of its frames and never moves or goes away;
  *  - sampled allocations (--heap sampled): the live sampled pointers, with their site and the
- *    bytes and count each one stands for, behind a counting filter so that a free() of a pointer
- *    that was not sampled (nearly every free) costs one read of a small array;
+ *    bytes and count each one stands for, found from their page, behind a counting filter by
+ *    page so that a look-up of a pointer that was not sampled costs one read of a small array
+ *    (heap.c looks up only page-aligned pointers: every sample, and few others);
  *  - the sampling arithmetic: Poisson sampling by bytes (a sample point every Exp(interval)
  *    bytes) and the weights that make the estimates unbiased.
  *
