@@ -3,15 +3,35 @@
  * posix_memalign, aligned_alloc, memalign, valloc, pvalloc and malloc_usable_size.
  *
  * Modes (LOOPSCOPE_HEAP, fixed at start):
- *  - off: every call goes straight to the real allocator;
- *  - sampled: Poisson sampling by bytes (a sample point every Exp(interval) bytes, counted down
- *    per thread); a sampled allocation's stack is taken, and it stands for the bytes and the
- *    count that make per-site sums unbiased (heap_sites.c). A free() costs one read of a small
- *    filter unless the pointer may have been sampled;
+ *  - off: `loopscope run` preloads the agent built without this file's allocator
+ *    (libloopscope_agent_noheap.so, LSC_AGENT_NOHEAP): the program's malloc is glibc's own. The
+ *    full agent preloaded by hand with heap tracking off forwards every call;
+ *  - sampled (the default): Poisson sampling by bytes (a sample point every Exp(interval) bytes,
+ *    counted down per thread); a sampled allocation's stack is taken, and it stands for the
+ *    bytes and the count that make per-site sums unbiased (heap_sites.c);
  *  - full: every allocation carries a 16-byte header in front of it (its site, its size, the
  *    distance back to the real block), so that free() needs no lookup and the live set at any
  *    moment is exact, per site. The header keeps malloc's 16-byte alignment; larger alignments
  *    get a block of size + alignment. malloc_usable_size() answers for the caller's part.
+ *
+ * Sampled mode's fast path is what a program that allocates all the time pays, so it is kept to
+ * what cannot go: one load of the state, the thread's countdown (a subtraction in initial-exec
+ * TLS, the only store) and a tail call to the real function; free() is a test of the pointer's
+ * low bits, a range check for the bootstrap arena, and a tail call. No function call of ours, no
+ * atomic, no table read. That holds because the decision to sample comes before the block is
+ * made: a sampled block is made by the real memalign at a page boundary, so free() and realloc()
+ * know every other block by its address; a page-aligned pointer (a sample, or one of glibc's own
+ * in about 256, or any valloc'd block) takes the rare path, a read of the per-page filter and
+ * the sample table (heap_sites.c). A sampled block is an ordinary block of the real allocator,
+ * so realloc, malloc_usable_size and a free that bypasses us need nothing of ours; realloc moves
+ * a block to a page boundary when a sample point falls in its new size. Whether a sampled block
+ * was temporary (freed before its thread's next allocation) is told without a store per
+ * allocation: the thread's countdown moves with every allocation, so it still holds, at the
+ * free, the value it had when the sample was taken only if none came in between.
+ * Every allocation counts down, the agent's own included; a sample point that falls in one of
+ * those is dropped. The points that fall in the program's bytes remain a Poisson process of the
+ * same rate, so the estimates stay unbiased. Everything else (bootstrap, full mode, the sample
+ * itself, page-aligned pointers) is out of line.
  *
  * Bootstrap: until the constructor has resolved the real allocator and read the configuration,
  * allocations (ld.so's, libc's, dlsym's own) come from a static arena and are never given back;
@@ -20,7 +40,9 @@
  *
  * Safety: no lock, no stdio, no allocation of our own on these paths; the re-entrancy guard
  * (lsc__T.in_agent) makes the allocator's own use of malloc (libunwind, dlsym, a signal handler
- * that interrupts us and allocates) pass straight through, with a header in full mode.
+ * that interrupts us and allocates) pass straight through, with a header in full mode. A signal
+ * handler that allocates between the countdown's load and store loses its own count: a sample
+ * point moves by a few bytes, no more.
  */
 #include "preload.h"
 
@@ -41,6 +63,10 @@
 #define LIKELY(x)   __builtin_expect(!!(x), 1)
 #define UNLIKELY(x) __builtin_expect(!!(x), 0)
 
+static int mode = LSC_HEAP_OFF;	   /* the writer's view (LSC_HEAP_*) */
+static uintptr_t self_lo, self_hi; /* this library's code: its frames are left off stacks */
+
+#ifndef LSC_AGENT_NOHEAP
 /* ------------------------------------------------------------------ the real allocator */
 
 static void *(*real_malloc)(size_t);
@@ -54,12 +80,13 @@ static void *(*real_valloc)(size_t);
 static void *(*real_pvalloc)(size_t);
 static size_t (*real_usable)(void *);
 
-static _Atomic int ready; /* the real allocator is resolved and the mode is set */
-static int mode = LSC_HEAP_OFF;
+/* What the interposed calls do, read once per call; set once, from S_BOOT (the real allocator is
+ * not resolved yet) to one of the others. From S_OFF up, the real allocator serves. */
+enum { S_BOOT, S_FULL, S_OFF, S_SAMPLED };
+static _Atomic int state;
 static uint64_t interval;
 static struct lsc_heap_sites sites;
 static struct lsc_heap_samples samples;
-static uintptr_t self_lo, self_hi; /* this library's code: its frames are left off stacks */
 
 /* ------------------------------------------------------------------ bootstrap arena */
 
@@ -141,16 +168,6 @@ struct caller {
 	((struct caller){(uintptr_t)__builtin_return_address(0),                                   \
 			 (uintptr_t)__builtin_frame_address(0) + 16,                               \
 			 *(uintptr_t *)__builtin_frame_address(0)})
-
-/* Only full mode looks at the caller's frame: the other modes get NULL and keep the interposed
- * calls lean (no frame stored on their way to the real allocator). */
-#define CALLER_IF_FULL(name)                                                                       \
-	struct caller name##_frame;                                                                \
-	const struct caller *name = NULL;                                                          \
-	if (mode == LSC_HEAP_FULL) {                                                               \
-		name##_frame = CALLER_HERE();                                                      \
-		name = &name##_frame;                                                              \
-	}
 
 #define UC_ENTRIES 32
 #define UC_CACHES  512
@@ -458,53 +475,128 @@ static void *full_realloc(void *p, size_t n, const struct caller *k)
 
 /* ------------------------------------------------------------------ sampled */
 
-static __attribute__((noinline)) void sample_slow(void *p, size_t n)
+/*
+ * A sampled block starts at a page boundary (TAG): free() and realloc() look a pointer up only
+ * when its low bits are zero, which glibc gives about one block in 256 of its own (and every
+ * page-aligned one: valloc, memalign(4096)); the lookup then reads the per-page filter and, when
+ * a sample lives in that page, the table. The block comes from the real memalign, so it is a
+ * block of the real allocator like any other: realloc, malloc_usable_size and a free that
+ * bypasses us (a library calling __libc_free) treat it as theirs.
+ */
+#define TAG 4096u
+
+static inline int tagged(const void *p)
 {
+	return ((uintptr_t)p & (TAG - 1)) == 0; /* NULL too: it goes the rare way */
+}
+
+/* The countdown, sampled mode's only work per allocation: whether a sample point falls in these
+ * n bytes. Every allocation counts, the agent's own too (they are left out at the point: the
+ * points that fall in the program's bytes are still a Poisson process of the same rate). */
+static inline int sample_due(size_t n)
+{
+	T.heap_gap -= (int64_t)n;
+	return UNLIKELY(T.heap_gap <= 0);
+}
+
+/* Past a sample point: draws the next one; whether this allocation is a sample (not the thread's
+ * first draw, whose countdown was not a real one, and the program's allocation). */
+static int sample_point(void)
+{
+	int saved = errno, real = 1;
+
+	if (!T.heap_rng) {
+		T.heap_rng =
+			lsc__now_ns() ^ ((uint64_t)syscall(SYS_gettid) << 32) ^ (uintptr_t)&saved;
+		T.heap_gap += lsc_heap_next_gap(&T.heap_rng, interval);
+		real = T.heap_gap <= 0;
+	}
+	while (T.heap_gap <= 0)
+		T.heap_gap += lsc_heap_next_gap(&T.heap_rng, interval);
+	errno = saved;
+	return real && tracking();
+}
+
+/* A block for a sample of n bytes, at a page boundary (or align's, when larger), recorded with
+ * the caller's stack. The thread's countdown at this moment tells whether another allocation
+ * came before its free (a temporary one): the fast path stores nothing. */
+static void *sample_block(size_t n, size_t align, int zero)
+{
+	void *p = real_memalign(align > TAG ? align : TAG, n);
 	uint64_t bytes, milli;
 	uint32_t s;
 	int saved = errno;
 
-	if (!T.heap_rng) {
-		/* this thread's first draw: the countdown so far was not a real one */
-		T.heap_rng = lsc__now_ns() ^ ((uint64_t)syscall(SYS_gettid) << 32) ^ (uintptr_t)p;
-		T.heap_gap += lsc_heap_next_gap(&T.heap_rng, interval);
-		if (T.heap_gap > 0) {
-			errno = saved;
-			return;
-		}
-	}
-	while (T.heap_gap <= 0)
-		T.heap_gap += lsc_heap_next_gap(&T.heap_rng, interval);
+	if (!p)
+		return NULL;
+	if (zero)
+		memset(p, 0, n);
 	lsc_heap_weight(n, interval, &bytes, &milli);
 	s = site_here();
 	lsc_heap_count_alloc(&sites, s, bytes, milli);
 	if (lsc_heap_samples_put(&samples, (uintptr_t)p, s, bytes, milli))
 		lsc_heap_count_free(&sites, s, bytes, milli, 0); /* cannot follow it: not live */
+	T.last_alloc = p;
+	T.last_gap = T.heap_gap;
 	errno = saved;
-}
-
-static inline void *sampled_alloc(void *p, size_t n)
-{
-	if (LIKELY(p != NULL) && LIKELY(tracking())) {
-		T.last_alloc = p;
-		T.heap_gap -= (int64_t)n;
-		if (UNLIKELY(T.heap_gap <= 0))
-			sample_slow(p, n);
-	}
 	return p;
 }
 
-static inline void sampled_release(void *p)
+/* malloc, calloc (zero) past a sample point. */
+static __attribute__((noinline)) void *sampled_alloc(size_t n, int zero)
+{
+	if (sample_point())
+		return sample_block(n, 16, zero);
+	return zero ? real_calloc(1, n) : real_malloc(n);
+}
+
+/* The memalign family past a sample point; an alignment memalign would not take as it is (not
+ * a power of two) goes to the real call unsampled, which judges it. */
+static __attribute__((noinline)) void *sampled_aligned(void *(*real)(size_t, size_t), size_t align,
+						       size_t n)
+{
+	if (sample_point() && align && !(align & (align - 1)))
+		return sample_block(n, align, 0);
+	return real(align, n);
+}
+
+/* realloc of a block of the real allocator (p) past a sample point: the new block is a sample,
+ * so it moves to a page boundary. */
+static __attribute__((noinline)) void *sampled_realloc(void *p, size_t n)
+{
+	size_t old;
+	void *q;
+
+	if (!sample_point())
+		return real_realloc(p, n);
+	q = sample_block(n, 16, 0);
+	if (!q)
+		return NULL;
+	old = real_usable(p);
+	memcpy(q, p, old < n ? old : n);
+	real_free(p);
+	return q;
+}
+
+/* free() of a page-aligned block: a sample or not. */
+static void sampled_release(void *p)
 {
 	uint64_t bytes, milli;
 	uint32_t s;
 
 	if (lsc_heap_samples_take(&samples, (uintptr_t)p, &s, &bytes, &milli))
-		lsc_heap_count_free(&sites, s, bytes, milli, T.last_alloc == p);
+		lsc_heap_count_free(&sites, s, bytes, milli,
+				    T.last_alloc == p && T.last_gap == T.heap_gap);
 }
 
 /* ------------------------------------------------------------------ the interposed calls */
 
+/*
+ * Each entry point reads the state once. Off and sampled (the default) stay in the entry point:
+ * a compare or two, the countdown, and a tail call to the real allocator; the rest (bootstrap,
+ * full mode, a sample, a page-aligned free) is out of line. Full mode's cache key is the frame
+ * of the program's call, taken in the entry point itself.
+ */
 static size_t pow2_at_least(size_t a)
 {
 	size_t p = 16;
@@ -514,6 +606,16 @@ static size_t pow2_at_least(size_t a)
 	return p;
 }
 
+static inline int is_boot_fast(const void *p)
+{
+	return (uintptr_t)p - (uintptr_t)boot < sizeof(boot);
+}
+
+static inline int state_now(void)
+{
+	return atomic_load_explicit(&state, memory_order_acquire);
+}
+
 /* Full mode's work, out of line: the interposed calls stay small for the other modes. */
 static __attribute__((noinline)) void *full_path(size_t n, size_t align, int zero,
 						 const struct caller *k)
@@ -521,66 +623,110 @@ static __attribute__((noinline)) void *full_path(size_t n, size_t align, int zer
 	return full_alloc(n, align, zero, k);
 }
 
-/* Every allocating entry point, with the frame of the program's call (full mode's cache key). */
-static inline __attribute__((always_inline)) void *alloc_impl(size_t n, size_t align, int zero,
-							      const struct caller *k)
+/* Every allocating entry point's rare cases, with the frame of the program's call. */
+static __attribute__((noinline)) void *alloc_rare(size_t n, size_t align, int zero,
+						  const struct caller *k)
 {
-	void *p;
+	int s = state_now();
 
-	if (UNLIKELY(!atomic_load_explicit(&ready, memory_order_acquire)))
+	if (s == S_BOOT)
 		return boot_alloc(n, pow2_at_least(align));
-	if (mode == LSC_HEAP_FULL)
+	if (s == S_FULL)
 		return full_path(n, pow2_at_least(align), zero, k);
+	if (s == S_SAMPLED && sample_due(n))
+		return align <= 16 ? sampled_alloc(n, zero)
+				   : sampled_aligned(real_memalign, align, n);
 	if (align <= 16)
-		p = zero ? real_calloc(1, n) : real_malloc(n);
-	else
-		p = real_memalign(align, n);
-	return mode == LSC_HEAP_SAMPLED ? sampled_alloc(p, n) : p;
+		return zero ? real_calloc(1, n) : real_malloc(n);
+	return real_memalign(align, n);
 }
 
 EXPORT void *malloc(size_t n)
 {
-	CALLER_IF_FULL(k)
+	int s = state_now();
 
-	return alloc_impl(n, 16, 0, k);
+	if (LIKELY(s == S_SAMPLED)) {
+		if (sample_due(n))
+			return sampled_alloc(n, 0);
+		return real_malloc(n);
+	}
+	if (LIKELY(s == S_OFF))
+		return real_malloc(n);
+	{
+		struct caller k = CALLER_HERE();
+
+		return alloc_rare(n, 16, 0, &k);
+	}
 }
 
-EXPORT void free(void *p)
+static __attribute__((noinline)) void free_rare(void *p)
 {
-	if (!p || UNLIKELY(is_boot(p)))
+	int s = state_now();
+
+	if (!p || is_boot(p))
 		return;
-	if (mode == LSC_HEAP_FULL) {
+	if (s == S_FULL) {
 		full_free(p);
 		return;
 	}
-	if (mode == LSC_HEAP_SAMPLED)
+	if (s == S_SAMPLED)
 		sampled_release(p);
-	real_free(p);
+	if (s != S_BOOT)
+		real_free(p);
+}
+
+/* Before the real allocator: a block not from the arena is not ours to give back. */
+static void boot_free(void *p)
+{
+}
+
+/* What free() hands an ordinary block to (not NULL, not page-aligned, not from the arena): the
+ * real free, or full mode's; set with the state, so the fast path does not read the state. */
+static _Atomic(void (*)(void *)) free_to = boot_free;
+
+EXPORT void free(void *p)
+{
+	if (LIKELY(!tagged(p)) && LIKELY(!is_boot_fast(p))) {
+		atomic_load_explicit(&free_to, memory_order_relaxed)(p);
+		return;
+	}
+	free_rare(p);
 }
 
 EXPORT void *calloc(size_t k, size_t size)
 {
-	CALLER_IF_FULL(c)
+	int s = state_now();
 	size_t n;
 
+	if (LIKELY(s >= S_OFF)) {
+		if (s == S_SAMPLED && !__builtin_mul_overflow(k, size, &n) && sample_due(n))
+			return sampled_alloc(n, 1);
+		return real_calloc(k, size);
+	}
 	if (__builtin_mul_overflow(k, size, &n)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return alloc_impl(n, 16, 1, c);
+	{
+		struct caller c = CALLER_HERE();
+
+		return alloc_rare(n, 16, 1, &c);
+	}
 }
 
-static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t n,
-								const struct caller *k)
+/* realloc's rare cases: no block yet, a bootstrap block, size 0, full mode, a page-aligned
+ * block (a sample, maybe). */
+static __attribute__((noinline)) void *realloc_rare(void *p, size_t n, const struct caller *k)
 {
+	int s = state_now();
 	void *q;
 
 	if (!p)
-		return alloc_impl(n, 16, 0, k);
+		return alloc_rare(n, 16, 0, k);
 	if (UNLIKELY(is_boot(p))) {
 		size_t old = boot_size(p);
 
-		q = alloc_impl(n, 16, 0, k);
+		q = alloc_rare(n, 16, 0, k);
 		if (q)
 			memcpy(q, p, old < n ? old : n);
 		return q;
@@ -589,83 +735,95 @@ static inline __attribute__((always_inline)) void *realloc_impl(void *p, size_t 
 		free(p);
 		return NULL;
 	}
-	if (mode == LSC_HEAP_FULL)
+	if (s == S_FULL)
 		return full_realloc(p, n, k);
-	if (mode == LSC_HEAP_SAMPLED) {
+	if (s == S_SAMPLED) {
 		uint64_t bytes, milli;
-		uint32_t s;
-		int was = lsc_heap_samples_take(&samples, (uintptr_t)p, &s, &bytes, &milli);
+		uint32_t site;
+		int was = lsc_heap_samples_take(&samples, (uintptr_t)p, &site, &bytes, &milli);
 
-		q = real_realloc(p, n);
+		q = sample_due(n) ? sampled_realloc(p, n) : real_realloc(p, n);
 		if (!q) {
 			if (was) /* p lives on */
-				lsc_heap_samples_put(&samples, (uintptr_t)p, s, bytes, milli);
+				lsc_heap_samples_put(&samples, (uintptr_t)p, site, bytes, milli);
 			return NULL;
 		}
 		if (was)
-			lsc_heap_count_free(&sites, s, bytes, milli, 0);
-		return sampled_alloc(q, n);
+			lsc_heap_count_free(&sites, site, bytes, milli, 0);
+		return q;
 	}
 	return real_realloc(p, n);
 }
 
 EXPORT void *realloc(void *p, size_t n)
 {
-	CALLER_IF_FULL(k)
+	int s = state_now();
 
-	return realloc_impl(p, n, k);
+	if (LIKELY(s >= S_OFF) && LIKELY(!tagged(p)) && LIKELY(!is_boot_fast(p)) && LIKELY(n)) {
+		if (s == S_SAMPLED && sample_due(n))
+			return sampled_realloc(p, n);
+		return real_realloc(p, n);
+	}
+	{
+		struct caller k = CALLER_HERE();
+
+		return realloc_rare(p, n, &k);
+	}
 }
 
 EXPORT void *reallocarray(void *p, size_t k, size_t size)
 {
-	CALLER_IF_FULL(c)
+	struct caller c = CALLER_HERE();
 	size_t n;
 
 	if (__builtin_mul_overflow(k, size, &n)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	return realloc_impl(p, n, c);
+	return realloc_rare(p, n, &c);
 }
 
 /* memalign and aligned_alloc: the real one (which judges the alignment) unless in full mode. */
 static inline __attribute__((always_inline)) void *
 aligned_impl(void *(*real)(size_t, size_t), size_t align, size_t n, const struct caller *k)
 {
-	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
-		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real(align, n), n) : real(align, n);
-	return alloc_impl(n, align, 0, k);
+	int s = state_now();
+
+	if (LIKELY(s >= S_OFF)) {
+		if (s == S_SAMPLED && sample_due(n))
+			return sampled_aligned(real, align, n);
+		return real(align, n);
+	}
+	return alloc_rare(n, align, 0, k);
 }
 
 EXPORT void *memalign(size_t align, size_t n)
 {
-	CALLER_IF_FULL(k)
+	struct caller k = CALLER_HERE();
 
-	return aligned_impl(real_memalign, align, n, k);
+	return aligned_impl(real_memalign, align, n, &k);
 }
 
 EXPORT void *aligned_alloc(size_t align, size_t n)
 {
-	CALLER_IF_FULL(k)
+	struct caller k = CALLER_HERE();
 
-	return aligned_impl(real_aligned_alloc, align, n, k);
+	return aligned_impl(real_aligned_alloc, align, n, &k);
 }
 
 EXPORT int posix_memalign(void **out, size_t align, size_t n)
 {
-	CALLER_IF_FULL(k)
+	struct caller k = CALLER_HERE();
+	int s = state_now(), saved;
 	void *p;
-	int r;
 
 	if (!align || (align & (align - 1)) || align % sizeof(void *))
 		return EINVAL;
-	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire)) {
-		r = real_posix_memalign(out, align, n);
-		if (r == 0 && mode == LSC_HEAP_SAMPLED)
-			sampled_alloc(*out, n);
-		return r;
-	}
-	p = alloc_impl(n, align, 0, k);
+	if (s >= S_OFF && !(s == S_SAMPLED && sample_due(n)))
+		return real_posix_memalign(out, align, n);
+	saved = errno; /* posix_memalign leaves errno alone */
+	p = s >= S_OFF ? sampled_aligned(real_memalign, align, n) : alloc_rare(n, align, 0, &k);
+	errno = saved;
 	if (!p)
 		return ENOMEM;
 	*out = p;
@@ -674,28 +832,34 @@ EXPORT int posix_memalign(void **out, size_t align, size_t n)
 
 EXPORT void *valloc(size_t n)
 {
-	CALLER_IF_FULL(k)
+	struct caller k = CALLER_HERE();
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	int s = state_now();
 
-	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
-		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real_valloc(n), n) : real_valloc(n);
-	return alloc_impl(n, page, 0, k);
+	if (s >= S_OFF)
+		return s == S_SAMPLED && sample_due(n) ? sampled_aligned(real_memalign, page, n)
+						       : real_valloc(n);
+	return alloc_rare(n, page, 0, &k);
 }
 
 EXPORT void *pvalloc(size_t n)
 {
-	CALLER_IF_FULL(k)
+	struct caller k = CALLER_HERE();
 	size_t page = (size_t)sysconf(_SC_PAGESIZE), rounded;
+	int s = state_now();
 
 	if (__builtin_add_overflow(n, page - 1, &rounded)) {
 		errno = ENOMEM;
 		return NULL;
 	}
 	rounded &= ~(page - 1);
-	if (mode != LSC_HEAP_FULL && atomic_load_explicit(&ready, memory_order_acquire))
-		return mode == LSC_HEAP_SAMPLED ? sampled_alloc(real_pvalloc(n), rounded)
-						: real_pvalloc(n);
-	return alloc_impl(rounded ? rounded : page, page, 0, k);
+	if (!rounded)
+		rounded = page;
+	if (s >= S_OFF)
+		return s == S_SAMPLED && sample_due(rounded)
+			       ? sampled_aligned(real_memalign, page, rounded)
+			       : real_pvalloc(n);
+	return alloc_rare(rounded, page, 0, &k);
 }
 
 EXPORT size_t malloc_usable_size(void *p)
@@ -711,6 +875,8 @@ EXPORT size_t malloc_usable_size(void *p)
 	}
 	return real_usable(p);
 }
+
+#endif /* LSC_AGENT_NOHEAP */
 
 /* ------------------------------------------------------------------ lifecycle */
 
@@ -733,6 +899,26 @@ static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
 	return 0;
 }
 
+#ifdef LSC_AGENT_NOHEAP
+void lsc__heap_resolve(void)
+{
+}
+
+void lsc__heap_start(int m, uint64_t every)
+{
+	dl_iterate_phdr(find_self, (void *)(uintptr_t)lsc__heap_start);
+}
+
+struct lsc_heap_sites *lsc__heap_sites(void)
+{
+	return NULL;
+}
+
+uint64_t lsc__heap_dropped(void)
+{
+	return 0;
+}
+#else
 void lsc__heap_resolve(void)
 {
 #define RESOLVE_ALLOC(var, name) var = (__typeof__(var))dlsym(RTLD_NEXT, name)
@@ -751,7 +937,7 @@ void lsc__heap_resolve(void)
 
 void lsc__heap_start(int m, uint64_t every)
 {
-	if (atomic_load(&ready))
+	if (atomic_load(&state) != S_BOOT)
 		return;
 	if (!real_malloc || !real_free || !real_calloc || !real_realloc || !real_memalign ||
 	    !real_posix_memalign || !real_aligned_alloc || !real_valloc || !real_pvalloc ||
@@ -770,12 +956,13 @@ void lsc__heap_start(int m, uint64_t every)
 	}
 	mode = m;
 	interval = every ? every : 1;
-	atomic_store_explicit(&ready, 1, memory_order_release);
-}
-
-int lsc__own_frame(uintptr_t ip)
-{
-	return ip >= self_lo && ip < self_hi;
+	atomic_store_explicit(&free_to, m == LSC_HEAP_FULL ? full_free : real_free,
+			      memory_order_relaxed);
+	atomic_store_explicit(&state,
+			      m == LSC_HEAP_FULL      ? S_FULL
+			      : m == LSC_HEAP_SAMPLED ? S_SAMPLED
+						      : S_OFF,
+			      memory_order_release);
 }
 
 struct lsc_heap_sites *lsc__heap_sites(void)
@@ -783,12 +970,18 @@ struct lsc_heap_sites *lsc__heap_sites(void)
 	return mode == LSC_HEAP_OFF ? NULL : &sites;
 }
 
-int lsc__heap_mode(void)
-{
-	return mode;
-}
-
 uint64_t lsc__heap_dropped(void)
 {
 	return mode == LSC_HEAP_SAMPLED ? atomic_load(&samples.dropped) : 0;
+}
+#endif /* LSC_AGENT_NOHEAP */
+
+int lsc__own_frame(uintptr_t ip)
+{
+	return ip >= self_lo && ip < self_hi;
+}
+
+int lsc__heap_mode(void)
+{
+	return mode;
 }

@@ -36,6 +36,7 @@ struct tls {
 	int64_t heap_gap;	/* bytes to the next sample point (--heap sampled) */
 	uint64_t heap_rng;	/* 0 until this thread's first sample draw */
 	const void *last_alloc; /* a free of this is a temporary allocation */
+	int64_t last_gap;	/* sampled: heap_gap after last_alloc; moved since: not temporary */
 	struct ucache *ucache;	/* --heap full: the stacks this thread unwound (heap.c) */
 	int no_ucache;
 };

@@ -68,6 +68,20 @@ static int find_agent(char *out, size_t cap)
 	return -ENOENT;
 }
 
+/* --heap off preloads the agent built without the malloc family (AGENT_noheap.so), when it is
+ * there: the program's malloc and free are then glibc's own, untouched. */
+static const char *agent_for(const char *agent, const char *heap, char *buf, size_t cap)
+{
+	const char *mode = heap ? heap : getenv("LOOPSCOPE_HEAP");
+	size_t n = strlen(agent);
+
+	if (!mode || strcmp(mode, "off") || n < 3 || strcmp(agent + n - 3, ".so") ||
+	    snprintf(buf, cap, "%.*s_noheap.so", (int)(n - 3), agent) >= (int)cap ||
+	    access(buf, R_OK))
+		return agent;
+	return buf;
+}
+
 static int is_node(const char *cmd)
 {
 	const char *b = strrchr(cmd, '/');
@@ -372,10 +386,11 @@ int cmd_run(int argc, char **argv)
 	}
 	if (pid == 0) {
 		const char *old = getenv("LD_PRELOAD"), *nopt = getenv("NODE_OPTIONS");
-		char mypid[32];
+		char mypid[32], noheap[PATH_MAX];
 
 		close(errpipe[0]);
-		snprintf(preload, sizeof(preload), "%s%s%.4000s", agent, old ? ":" : "",
+		snprintf(preload, sizeof(preload), "%s%s%.4000s",
+			 agent_for(agent, heap, noheap, sizeof(noheap)), old ? ":" : "",
 			 old ? old : "");
 		setenv("LD_PRELOAD", preload, 1);
 		setenv("LOOPSCOPE_OUTPUT", output, 1);

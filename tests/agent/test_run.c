@@ -573,6 +573,47 @@ TEST(full_mode_tells_apart_stacks_that_meet_at_the_same_frame)
 	lsc_recording_free(r);
 }
 
+/* Every call of the malloc family, with every allocation sampled (so each sampled block sits at a
+ * page boundary and every free and realloc goes through the sample table): contents, zeroing,
+ * alignment and usable sizes hold in every mode, a realloc-grown leak is counted to the byte,
+ * and --heap off leaves malloc to libc. */
+TEST(the_malloc_family_holds_with_every_block_sampled)
+{
+	static const char *modes[] = {"off", "sampled", "full"};
+	char want[128], out[256];
+	struct proc p;
+	size_t m;
+
+	capture_setup("agent");
+	for (m = 0; m < 3; m++) {
+		const char *argv[] = {
+			built("loopscope"),  "run", "-o", path("allocs.lsr"),	 "--heap", modes[m],
+			"--sample-interval", "1",   "--", built("tests/allocs"), NULL};
+		struct lsc_recording *r;
+		ssize_t n;
+		int fd;
+
+		proc_run(&p, argv, 120, path("allocs.out"));
+		if (!WIFEXITED(p.status) || WEXITSTATUS(p.status))
+			LSC_FAIL("allocs under --heap %s: status 0x%x: %s", modes[m], p.status,
+				 p.err);
+		fd = open(path("allocs.out"), O_RDONLY);
+		n = read(fd, out, sizeof(out) - 1);
+		close(fd);
+		out[n > 0 ? n : 0] = 0;
+		snprintf(want, sizeof(want), "allocs ok: malloc from %s\n",
+			 m ? "libloopscope_agent.so" : "libc.so.6");
+		ASSERT_STR_EQ(out, want);
+		if (!m)
+			continue;
+		r = read_rec(path("allocs.lsr"));
+		ASSERT_EQ(heap_under(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, "grow_kept"),
+			  4000.0 * 100);
+		ASSERT_EQ(heap_under(r, LOOPSCOPE__SAMPLE_KIND__LIVE_COUNT, "grow_kept"), 100.0);
+		lsc_recording_free(r);
+	}
+}
+
 TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
 	  TEST_ENTRY(handle_leak_shows_in_the_windows),
 	  TEST_ENTRY(a_crash_leaves_a_readable_recording_with_its_stack),
@@ -582,4 +623,5 @@ TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
 	  TEST_ENTRY(native_leak_exact_in_full_mode_estimated_in_sampled),
 	  TEST_ENTRY(node_gc_events_match_perf_hooks_and_heap_full_mode_runs),
 	  TEST_ENTRY(wall_samples_put_off_cpu_time_where_the_loop_sleeps),
-	  TEST_ENTRY(full_mode_tells_apart_stacks_that_meet_at_the_same_frame))
+	  TEST_ENTRY(full_mode_tells_apart_stacks_that_meet_at_the_same_frame),
+	  TEST_ENTRY(the_malloc_family_holds_with_every_block_sampled))
