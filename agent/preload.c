@@ -670,6 +670,15 @@ static int start(void)
 		return -1;
 	}
 	runtime_and_notes(runtime, sizeof(runtime), note, sizeof(note));
+#ifdef LSC_AGENT_NOHEAP
+	/* This build has no malloc family (what `run --heap off` preloads): the recording must
+	 * not claim heap tracking that a hand-set LOOPSCOPE_HEAP asked for. */
+	if (A.cfg.heap_mode != LSC_HEAP_OFF && !note[0])
+		snprintf(note, sizeof(note),
+			 "LOOPSCOPE_HEAP asked for heap tracking, but this agent "
+			 "(libloopscope_agent_noheap.so) has none");
+	A.cfg.heap_mode = LSC_HEAP_OFF;
+#endif
 	if (write_header(runtime, note[0] ? note : NULL)) {
 		say(A.cfg.output, ": cannot write the recording; not recording\n");
 		return -1;
