@@ -328,26 +328,43 @@ struct measured {
 	int heap_ok;
 };
 
-/* Whether stack id passes through a frame named like fn, every frame of it (not only the first
- * few a report shows), each stack named once: memo[id] is 0 unknown, 1 no, 2 yes. */
-static int through(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint32_t id,
-		   const char *fn, uint8_t *memo, size_t nmemo)
+/* Where stack id sits in the recording's stacks (sorted by id), or nstacks when it has none:
+ * the memo below is indexed by it, so that its size follows the stacks present, not the ids. */
+static size_t stack_index(const struct lsc_recording *r, uint32_t id)
 {
-	const Loopscope__Stack *st;
-	size_t f;
+	size_t lo = 0, hi = r->nstacks;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (r->stacks[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->nstacks && r->stacks[lo]->id == id ? lo : r->nstacks;
+}
+
+/* Whether stack id passes through a frame named like fn, every frame of it (not only the first
+ * few a report shows), each stack named once: memo (nstacks + 1 entries, the last for ids
+ * without a stack) is 0 unknown, 1 no, 2 yes. */
+static int through(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint32_t id,
+		   const char *fn, uint8_t *memo)
+{
+	size_t at = stack_index(r, id), f;
+	const Loopscope__Stack *st = at < r->nstacks ? r->stacks[at] : NULL;
 	int in = 0;
 
-	if (id < nmemo && memo[id])
-		return memo[id] == 2;
-	st = lsc_recording_stack(r, id);
+	if (memo && memo[at])
+		return memo[at] == 2;
 	for (f = 0; st && f < st->n_frames && !in; f++) {
 		struct lsc_named_frame nf;
 
 		lsc_frame_name(r, sym, st->frames[f], f > 0, f < st->kernel_frames, &nf);
 		in = strstr(nf.name, fn) != NULL;
 	}
-	if (id < nmemo)
-		memo[id] = in ? 2 : 1;
+	if (memo)
+		memo[at] = in ? 2 : 1;
 	return in;
 }
 
@@ -355,8 +372,8 @@ static int through(const struct lsc_recording *r, struct lsc_symbolizer *sym, ui
 static double under(const struct lsc_recording *r, struct lsc_symbolizer *sym, const char *metric,
 		    const char *fn, int *have)
 {
-	size_t i, k, nmemo = r->nstacks ? r->stacks[r->nstacks - 1]->id + 1 : 1;
-	uint8_t *memo = calloc(nmemo, 1);
+	uint8_t *memo = calloc(r->nstacks + 1, 1);
+	size_t i, k;
 	double total = 0, hit = 0;
 	int cpu = !strcmp(metric, "cpu.share");
 
@@ -368,17 +385,18 @@ static double under(const struct lsc_recording *r, struct lsc_symbolizer *sym, c
 			continue;
 		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
 			total += (double)s->value[k];
-			if (through(r, sym, s->stack_id[k], fn, memo, memo ? nmemo : 0))
+			if (through(r, sym, s->stack_id[k], fn, memo))
 				hit += (double)s->value[k];
 		}
 	}
 	for (i = 0; !cpu && i < r->nevents; i++) {
 		const Loopscope__BlockingEvent *b = r->events[i]->blocking;
 
+		/* call is optional: a call without a name is still a blocking call */
 		if (r->events[i]->body_case != LOOPSCOPE__EVENT__BODY_BLOCKING ||
-		    !strcmp(b->call, "(busy loop)"))
+		    (b->call && !strcmp(b->call, "(busy loop)")))
 			continue;
-		if (through(r, sym, b->stack_id, fn, memo, memo ? nmemo : 0))
+		if (through(r, sym, b->stack_id, fn, memo))
 			hit += !strcmp(metric, "blocking.count") ? 1 : (double)b->duration_ns;
 	}
 	free(memo);

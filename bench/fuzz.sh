@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Long fuzzing runs of the libFuzzer targets in tests/fuzz (built by `make build` in
+# build/fuzz), resumable: each target's corpus grows in WORK/<target> across runs and sessions,
+# and WORK/<target>.total adds up the executions of every run, the figure docs/fuzzing.md
+# records. The checked-in corpus (tests/fuzz/corpus/<target>) is read, never written, except
+# by `merge`.
+#
+#   bench/fuzz.sh run [-t SECONDS] [-n RUNS] [TARGET...]   fuzz each target in turn (default:
+#                                                         all, 600 s each), niced
+#   bench/fuzz.sh total [TARGET...]                       executions so far, per target
+#   bench/fuzz.sh merge [TARGET...]                       add to the checked-in corpus the
+#                                                         inputs of WORK/<target> that add
+#                                                         coverage (libFuzzer -merge=1)
+#
+# BUILD (default build) and WORK (default $BUILD/fuzz/work) come from the environment. A crash
+# stops that target's run and leaves its input as WORK/<target>.crash-*: fix it, add the input
+# to the corpus (it is then a regression case of the ctest smoke), run again.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$root/build}
+work=${WORK:-$build/fuzz/work}
+cmd=${1:-run}
+shift || true
+secs=600 runs=-1
+while getopts "t:n:" o; do
+	case $o in
+	t) secs=$OPTARG ;;
+	n) runs=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+	for f in "$root"/tests/fuzz/fuzz_*.c; do
+		f=${f##*/fuzz_}
+		targets+=("${f%.c}")
+	done
+fi
+mkdir -p "$work"
+
+for t in "${targets[@]}"; do
+	bin=$build/fuzz/fuzz_$t
+	seeds=$root/tests/fuzz/corpus/$t
+	[ -x "$bin" ] || { echo "fuzz: no $bin; run 'make build' first" >&2; exit 1; }
+	case $cmd in
+	run)
+		mkdir -p "$work/$t"
+		log=$work/$t.log
+		# libFuzzer writes new inputs to the first directory only
+		rc=0
+		nice -n 19 "$bin" -max_total_time="$secs" -runs="$runs" -timeout=20 \
+			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/$t." \
+			"$work/$t" "$seeds" >"$log" 2>&1 || rc=$?
+		n=$(awk '/^stat::number_of_executed_units:/ { print $2 }' "$log" | tail -1)
+		n=${n:-0}
+		total=$(( $(cat "$work/$t.total" 2>/dev/null || echo 0) + n ))
+		echo "$total" >"$work/$t.total"
+		echo "fuzz_$t: $n executions this run, $total in all, exit $rc"
+		if [ "$rc" != 0 ]; then
+			grep -E "^(==[0-9]+==ERROR|SUMMARY|.*runtime error)" "$log" | head -5 >&2
+			exit 1
+		fi
+		;;
+	total)
+		echo "fuzz_$t: $(cat "$work/$t.total" 2>/dev/null || echo 0)"
+		;;
+	merge)
+		# Into the checked-in corpus: only inputs that add coverage are copied, and none
+		# is removed (the named seeds and regression inputs stay).
+		"$bin" -merge=1 -timeout=20 -rss_limit_mb=2048 "$seeds" "$work/$t" \
+			>"$work/$t.merge.log" 2>&1
+		echo "fuzz_$t: $(ls "$seeds" | wc -l) inputs, $(du -sk "$seeds" | cut -f1) KiB"
+		;;
+	*)
+		echo "usage: bench/fuzz.sh run|total|merge [-t SECONDS] [-n RUNS] [TARGET...]" >&2
+		exit 2
+		;;
+	esac
+done
