@@ -96,6 +96,23 @@ void lsc_gate_format(const char *metric, double v, char *buf, size_t cap)
 
 /* ------------------------------------------------------------------ parsing */
 
+/* The largest limit anyone can mean, by unit: a week of time; the 256 TiB (2^48 bytes) a 64-bit
+ * process can address, and as much a second; 2^32 of a count (handle counts and pool depths are
+ * 32-bit in the recording). Shares and ratios lie in [0, 1], checked with the comparison. A
+ * relative delta in percent is at most 10,000 %: a hundred times the baseline is no limit. */
+#define MAX_PERCENT_DELTA 100.0
+static const struct {
+	double max;
+	const char *why;
+} unit_max[] = {
+	[U_TIME] = {7 * 86400e9, "impossible limit: more than a week"},
+	[U_BYTES] = {281474976710656.0, "impossible limit: more than 256 TiB"},
+	[U_RATE] = {281474976710656.0, "impossible limit: more than 256 TiB/s"},
+	[U_COUNT] = {4294967296.0, "impossible limit: more than 2^32"},
+	[U_SHARE] = {INFINITY, NULL},
+	[U_RATIO] = {INFINITY, NULL},
+};
+
 /* A number with a unit fitting the metric's; *percent set for "%" (a share, or relative). */
 static int value(const char *s, int unit, int relative, double *out, int *percent, const char **why)
 {
@@ -131,6 +148,10 @@ static int value(const char *s, int unit, int relative, double *out, int *percen
 						: "a size needs its unit (B, KiB, MiB, GiB)";
 			return -1;
 		}
+		if (fabs(v) > unit_max[unit].max) {
+			*why = unit_max[unit].why;
+			return -1;
+		}
 		*out = v;
 		return 0;
 	}
@@ -141,6 +162,10 @@ static int value(const char *s, int unit, int relative, double *out, int *percen
 		}
 		*percent = 1;
 		*out = v / 100;
+		if (relative && fabs(*out) > MAX_PERCENT_DELTA) {
+			*why = "impossible limit: more than 10000 % of the baseline";
+			return -1;
+		}
 		return 0;
 	}
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
@@ -150,6 +175,11 @@ static int value(const char *s, int unit, int relative, double *out, int *percen
 				return -1;
 			}
 			*out = v * units[i].scale;
+			/* 1e308s is a finite number of seconds, and no number of nanoseconds */
+			if (!(fabs(*out) <= unit_max[unit].max)) {
+				*why = unit_max[unit].why;
+				return -1;
+			}
 			return 0;
 		}
 	*why = "unknown unit";
@@ -227,6 +257,10 @@ static int parse_line(struct lsc_gate_check *c, char *line, const char **why)
 			*why = "a tolerance is an amount in the metric's unit";
 			return -1;
 		}
+		if ((m->unit == U_SHARE || m->unit == U_RATIO) && c->tolerance > 1) {
+			*why = "impossible tolerance: a share or a ratio lies between 0 and 1";
+			return -1;
+		}
 	}
 	for (q = lim + strlen(lim); q > lim && isspace((unsigned char)q[-1]); q--)
 		*(q - 1) = 0;
@@ -248,6 +282,20 @@ static int parse_line(struct lsc_gate_check *c, char *line, const char **why)
 			p++;
 		if (value(p, m->unit, 1, &c->limit, &c->delta_percent, why))
 			return -1;
+		if (c->limit < 0) {
+			*why = "expected baseline + N or baseline - N with N not negative";
+			return -1;
+		}
+		if ((m->unit == U_SHARE || m->unit == U_RATIO) && !c->delta_percent &&
+		    c->limit > 1) {
+			*why = "impossible limit: a share or a ratio lies between 0 and 1";
+			return -1;
+		}
+		/* Whatever the baseline, 100 % or more below it is zero or less. */
+		if (sign < 0 && c->delta_percent && c->limit >= 1) {
+			*why = "impossible limit: 100 % or more below the baseline is zero or less";
+			return -1;
+		}
 		c->limit *= sign;
 		return 0;
 	}
@@ -275,6 +323,7 @@ int lsc_gate_parse(const char *text, const char *file, struct lsc_gate *g, char 
 	char buf[512];
 
 	memset(g, 0, sizeof(*g));
+	snprintf(g->file, sizeof(g->file), "%s", file);
 	for (; *s; s = *eol ? eol + 1 : eol) {
 		const char *why = NULL;
 		struct lsc_gate_check *c;
@@ -598,6 +647,21 @@ int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, 
 				break;
 			}
 			lim = c->baseline + (c->delta_percent ? c->baseline * c->limit : c->limit);
+			/* "baseline - 2ms" against a baseline of 1 ms: a limit no time can meet,
+			 * or one every time meets; either way not what was meant */
+			if (lim < 0 && m->unit != U_RATE) {
+				char b[64], l[64];
+
+				lsc_gate_format(c->metric, c->baseline, b, sizeof(b));
+				lsc_gate_format(c->metric, lim, l, sizeof(l));
+				snprintf(
+					err, errlen,
+					"%s:%u: impossible limit: %s with this baseline (%s), below "
+					"zero, which %s never is: '%s'",
+					g->file, c->line, l, b, c->metric, c->text);
+				e = LSC_EBADBUDGET;
+				break;
+			}
 		}
 		/* the tolerance forgives: it moves the limit away from the measured side */
 		c->effective = c->op == LSC_OP_LE || c->op == LSC_OP_LT ? lim + c->tolerance

@@ -225,6 +225,67 @@ TEST(budget_mistakes_are_named_by_their_line)
 	}
 }
 
+/* Limits nobody can mean are refused where they are written, as the other mistakes are. */
+TEST(limits_that_cannot_be_meant)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"lag.p99 <= baseline - 200%\n", "budget.bad:1: impossible limit: 100 % or more"},
+		{"# ok\nlag.p99 >= baseline - 100%\n", "budget.bad:2: impossible limit: 100 %"},
+		{"lag.p99 <= 1e308s\n", "budget.bad:1: impossible limit: more than a week"},
+		{"gc.pause_total <= 700000s\n", "budget.bad:1: impossible limit: more than a week"},
+		{"heap.leaked <= 1e300GiB\n", "budget.bad:1: impossible limit: more than 256 TiB"},
+		{"heap.native_rate >= -1e20MiB/s\n",
+		 "budget.bad:1: impossible limit: more than 256"},
+		{"handles.max <= 1e20\n", "budget.bad:1: impossible limit: more than 2^32"},
+		{"lag.p99 <= baseline + 1e308%\n",
+		 "budget.bad:1: impossible limit: more than 10000"},
+		{"lag.p99 <= baseline + 1e300ms\n",
+		 "budget.bad:1: impossible limit: more than a week"},
+		{"lag.p99 <= baseline - -5%\n", "budget.bad:1: expected baseline + N or"},
+		{"lag.p99 <= 20ms tolerance 1e308s\n",
+		 "budget.bad:1: impossible limit: more than a"},
+		{"elu.mean <= 0.5 tolerance 2\n", "budget.bad:1: impossible tolerance"},
+		{"elu.mean <= baseline + 3\n",
+		 "budget.bad:1: impossible limit: a share or a ratio"},
+	};
+	char out[4096], file[600];
+	struct proc p;
+	size_t i;
+
+	capture_setup("gate");
+	build(path("any.lsr"), 1000000);
+	snprintf(file, sizeof(file), "%s", path("budget.bad"));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[] = {path("any.lsr"), "--budget",	file,
+				      "--baseline",    path("any.lsr"), NULL};
+
+		write_file(file, bad[i].text);
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 2);
+		if (!strstr(p.err, bad[i].want))
+			LSC_FAIL("budget '%s': expected '%s' in: %s", bad[i].text, bad[i].want,
+				 p.err);
+		ASSERT_TRUE(strchr(p.err, '\n') == strrchr(p.err, '\n'));
+	}
+	/* "baseline - 5ms" is refused once the baseline says it comes out below zero (the lag
+	 * p99 of any.lsr is 3 ms), with the file's line; 0.5 ms less still judges */
+	write_file(file, "lag.p50 <= 1s\nlag.p99 <= baseline - 5ms\n");
+	{
+		const char *args[] = {path("any.lsr"), "--budget",	file,
+				      "--baseline",    path("any.lsr"), NULL};
+
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 2);
+		printf("%s", p.err);
+		ASSERT_TRUE(strstr(p.err, "budget.bad:2: impossible limit: -2.0 ms with this "
+					  "baseline (3.0 ms), below zero") != NULL);
+		ASSERT_TRUE(strchr(p.err, '\n') == strrchr(p.err, '\n'));
+		write_file(file, "lag.p99 <= baseline - 0.5ms\n");
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 1);
+		ASSERT_TRUE(strstr(out, "FAIL  lag.p99 <= baseline - 0.5ms") != NULL);
+	}
+}
+
 /* A blocking event's call is optional (proto2): without one it is still a blocking call. */
 TEST(blocking_events_without_a_call)
 {
@@ -400,7 +461,7 @@ TEST(diff_shows_the_hash_moving_onto_the_loop)
 
 TEST_MAIN(TEST_ENTRY(healthy_passes_sync_read_fails_naming_the_handler),
 	  TEST_ENTRY(baseline_relative_limits), TEST_ENTRY(budget_mistakes_are_named_by_their_line),
-	  TEST_ENTRY(blocking_events_without_a_call),
+	  TEST_ENTRY(limits_that_cannot_be_meant), TEST_ENTRY(blocking_events_without_a_call),
 	  TEST_ENTRY(gate_on_a_golden_recording_with_a_call_flipped_away),
 	  TEST_ENTRY(the_documented_ci_example_runs),
 	  TEST_ENTRY(diff_shows_the_hash_moving_onto_the_loop))
