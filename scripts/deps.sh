@@ -14,6 +14,7 @@ pkgs=(
 	libxml2-utils                                      # xmllint: the SVG check
 	libncurses-dev                                     # loopscope top's live view
 	linux-libc-dev                                     # syscall names for attach
+	libclang-rt-14-dev                                 # libFuzzer's runtime (tests/fuzz)
 )
 
 # dpkg-query exits non-zero when a package is unknown to it; that is what we are looking for.
