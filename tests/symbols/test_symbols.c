@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <sys/stat.h>
 
 void *lsc_fixture_exported(int *line);
 void *lsc_fixture_call_local(int *line);
@@ -335,8 +336,28 @@ TEST(symbolize_a_recording_cut_at_every_byte_offset)
 	unlink(ksyms);
 }
 
+/* A recording names its modules' paths, and anyone can write a recording: a FIFO or a device
+ * there is refused at once (the old open blocked on a FIFO until a writer came). */
+TEST(modules_are_regular_files_only)
+{
+	struct lsc_module *m = NULL;
+	char fifo[256];
+
+	snprintf(fifo, sizeof(fifo), "/tmp/lsc-fifo-%d", (int)getpid());
+	unlink(fifo);
+	ASSERT_OK(mkfifo(fifo, 0600));
+	alarm(5); /* a blocked open fails the case here, not at the harness's watchdog */
+	ASSERT_EQ(lsc_module_open(fifo, &m), LSC_ENOELF);
+	ASSERT_EQ(lsc_module_open("/dev/zero", &m), LSC_ENOELF);
+	ASSERT_EQ(lsc_module_open("/proc/self", &m), LSC_ENOELF);
+	alarm(0);
+	ASSERT_TRUE(m == NULL);
+	unlink(fifo);
+}
+
 TEST_MAIN(TEST_ENTRY(function_file_and_line_from_dwarf), TEST_ENTRY(cpp_names_are_demangled),
 	  TEST_ENTRY(stripped_copy_has_dynsym_names_only), TEST_ENTRY(perf_map_names_jit_frames),
 	  TEST_ENTRY(kallsyms_names_kernel_frames),
 	  TEST_ENTRY(finalize_adds_symbols_only_from_the_recorded_build),
-	  TEST_ENTRY(symbolize_a_recording_cut_at_every_byte_offset))
+	  TEST_ENTRY(symbolize_a_recording_cut_at_every_byte_offset),
+	  TEST_ENTRY(modules_are_regular_files_only))
