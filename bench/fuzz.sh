@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Long fuzzing runs of the libFuzzer targets in tests/fuzz (built by `make build` in
 # build/fuzz), resumable: each target's corpus grows in WORK/<target> across runs and sessions,
-# and WORK/<target>.total adds up the executions of every run, the figure docs/fuzzing.md
-# records. The checked-in corpus (tests/fuzz/corpus/<target>) is read, never written, except
+# each run's output stays in WORK/logs/<target>-<time>.log, and `total` adds up the executions
+# of every run (its final stats, or the last progress line of a run cut short), the figure
+# docs/fuzzing.md records. The checked-in corpus (tests/fuzz/corpus/<target>) is read, never written, except
 # by `merge`.
 #
 #   bench/fuzz.sh run [-t SECONDS] [-n RUNS] [TARGET...]   fuzz each target in turn (default:
@@ -37,7 +38,23 @@ if [ ${#targets[@]} -eq 0 ]; then
 		targets+=("${f%.c}")
 	done
 fi
-mkdir -p "$work"
+mkdir -p "$work/logs"
+
+# The executions of one run: libFuzzer's final stats, or the last "#N" progress line.
+executions() {
+	local n
+	n=$(awk '/^stat::number_of_executed_units:/ { n = $2 } END { print n }' "$1")
+	[ -n "$n" ] || n=$(awk '/^#[0-9]+\t/ { n = substr($1, 2) } END { print n + 0 }' "$1")
+	echo "$n"
+}
+
+total() {
+	local t=$1 sum=0 f
+	for f in "$work/logs/$t"-*.log; do
+		[ -e "$f" ] && sum=$((sum + $(executions "$f")))
+	done
+	echo "$sum"
+}
 
 for t in "${targets[@]}"; do
 	bin=$build/fuzz/fuzz_$t
@@ -46,30 +63,26 @@ for t in "${targets[@]}"; do
 	case $cmd in
 	run)
 		mkdir -p "$work/$t"
-		log=$work/$t.log
+		log=$work/logs/$t-$(date -u +%Y%m%dT%H%M%S).log
 		# libFuzzer writes new inputs to the first directory only
 		rc=0
 		nice -n 19 "$bin" -max_total_time="$secs" -runs="$runs" -timeout=20 \
 			-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/$t." \
 			"$work/$t" "$seeds" >"$log" 2>&1 || rc=$?
-		n=$(awk '/^stat::number_of_executed_units:/ { print $2 }' "$log" | tail -1)
-		n=${n:-0}
-		total=$(( $(cat "$work/$t.total" 2>/dev/null || echo 0) + n ))
-		echo "$total" >"$work/$t.total"
-		echo "fuzz_$t: $n executions this run, $total in all, exit $rc"
+		echo "fuzz_$t: $(executions "$log") executions this run, $(total "$t") in all, exit $rc"
 		if [ "$rc" != 0 ]; then
 			grep -E "^(==[0-9]+==ERROR|SUMMARY|.*runtime error)" "$log" | head -5 >&2
 			exit 1
 		fi
 		;;
 	total)
-		echo "fuzz_$t: $(cat "$work/$t.total" 2>/dev/null || echo 0)"
+		echo "fuzz_$t: $(total "$t") executions"
 		;;
 	merge)
 		# Into the checked-in corpus: only inputs that add coverage are copied, and none
 		# is removed (the named seeds and regression inputs stay).
 		"$bin" -merge=1 -timeout=20 -rss_limit_mb=2048 "$seeds" "$work/$t" \
-			>"$work/$t.merge.log" 2>&1
+			>"$work/logs/$t.merge" 2>&1
 		echo "fuzz_$t: $(ls "$seeds" | wc -l) inputs, $(du -sk "$seeds" | cut -f1) KiB"
 		;;
 	*)
