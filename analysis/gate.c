@@ -51,6 +51,12 @@ static const struct metric {
 	{"cpu.share", U_SHARE, 2, "CPU samples (--cpu-hz above 0)"},
 };
 
+/* Rates and the growth of the handle count can go below zero; nothing else a budget checks can. */
+static int never_negative(const struct metric *m)
+{
+	return m->unit != U_RATE && strcmp(m->name, "handles.growth") != 0;
+}
+
 static const struct metric *metric_of(const char *name)
 {
 	size_t i;
@@ -305,11 +311,11 @@ static int parse_line(struct lsc_gate_check *c, char *line, const char **why)
 		*why = "impossible limit: a share or a ratio lies between 0 and 1 (0 % and 100 %)";
 		return -1;
 	}
-	if (c->limit < 0 && m->unit != U_RATE) {
+	if (c->limit < 0 && never_negative(m)) {
 		*why = "impossible limit: this metric is never negative";
 		return -1;
 	}
-	if ((c->op == LSC_OP_LT && c->limit <= 0 && m->unit != U_RATE)) {
+	if (c->op == LSC_OP_LT && c->limit <= 0 && never_negative(m)) {
 		*why = "impossible limit: nothing is below zero";
 		return -1;
 	}
@@ -649,7 +655,7 @@ int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, 
 			lim = c->baseline + (c->delta_percent ? c->baseline * c->limit : c->limit);
 			/* "baseline - 2ms" against a baseline of 1 ms: a limit no time can meet,
 			 * or one every time meets; either way not what was meant */
-			if (lim < 0 && m->unit != U_RATE) {
+			if (lim < 0 && never_negative(m)) {
 				char b[64], l[64];
 
 				lsc_gate_format(c->metric, c->baseline, b, sizeof(b));

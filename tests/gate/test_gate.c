@@ -283,6 +283,11 @@ TEST(limits_that_cannot_be_meant)
 		write_file(file, "lag.p99 <= baseline - 0.5ms\n");
 		ASSERT_EQ(gate(args, out, sizeof(out), &p), 1);
 		ASSERT_TRUE(strstr(out, "FAIL  lag.p99 <= baseline - 0.5ms") != NULL);
+		/* the handle count can shrink: its growth may be below zero, and so its limit */
+		write_file(file, "handles.growth <= baseline - 2\nhandles.growth >= -3\n");
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 1);
+		ASSERT_TRUE(strstr(out, "FAIL  handles.growth <= baseline - 2") != NULL);
+		ASSERT_TRUE(strstr(out, "PASS  handles.growth >= -3") != NULL);
 	}
 }
 
