@@ -79,6 +79,7 @@ struct lsc_flame {
 	 */
 	struct child_slot *children;
 	size_t child_cap, nchildren;
+	uint64_t added; /* the sum of every value added: the root's total, at most 2^64 - 1 */
 };
 
 static uint64_t hash_bytes(const void *data, size_t len)
@@ -353,11 +354,15 @@ static int64_t add_path(struct lsc_flame *f, const uint32_t *names, size_t n, ui
 	uint32_t node = 0;
 	size_t i;
 
+	/* Every total is then at most the root's, and no sum in the tree wraps. */
+	if (value > UINT64_MAX - f->added)
+		return -ERANGE;
 	for (i = 0; i < n; i++) {
 		node = child(f, node, names[i]);
 		if (!node)
 			return -ENOMEM;
 	}
+	f->added += value;
 	f->nodes[node].self += value;
 	return node;
 }
@@ -555,10 +560,15 @@ static int folded_line(struct folded *st, const char *line, size_t len)
 	if (!sp || sp == line || sp + 1 == line + len)
 		return LSC_EBADFOLDED;
 	for (p = sp + 1; p < line + len; p++) {
-		if (*p < '0' || *p > '9')
+		/* a digit, and a count that fits in 64 bits */
+		if (*p < '0' || *p > '9' || count > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
 			return LSC_EBADFOLDED;
 		count = count * 10 + (uint64_t)(*p - '0');
 	}
+	/* the counts are added to the tree at the end: their sum must fit as add_path's do */
+	if (count > UINT64_MAX - st->f->added)
+		return LSC_EBADFOLDED;
+	st->f->added += count;
 	stack_len = (size_t)(sp - line);
 	hash128(line, stack_len, &ha, &hb);
 	if ((st->n + 1) * 2 > st->cap && seen_grow(st))
