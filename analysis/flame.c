@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,7 +525,8 @@ struct folded {
 
 static int seen_grow(struct folded *st)
 {
-	size_t ncap = st->cap ? st->cap * 2 : 65536, i;
+	/* Small first: a file of a few stacks scans and frees a few KiB, not megabytes. */
+	size_t ncap = st->cap ? st->cap * 2 : 1024, i;
 	struct seen *nt = big_grow(NULL, 0, ncap * sizeof(*nt));
 
 	if (!nt)
@@ -617,6 +619,7 @@ int lsc_flame_from_folded(const char *path, struct lsc_flame **out, uint64_t *ba
 	char *buf = NULL;
 	size_t have = 0, cap = piece;
 	uint64_t lineno = 0;
+	struct stat sb;
 	int fd, err = 0, eof = 0;
 
 	*out = NULL;
@@ -624,6 +627,9 @@ int lsc_flame_from_folded(const char *path, struct lsc_flame **out, uint64_t *ba
 	fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* A file smaller than a piece gets a buffer of its size (and room for a last newline). */
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < piece)
+		cap = (size_t)sb.st_size + 1;
 	err = lsc_flame_new(&st.f);
 	buf = malloc(cap);
 	if (!err && !buf)
