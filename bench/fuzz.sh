@@ -9,8 +9,9 @@
 #   bench/fuzz.sh run [-t SECONDS] [-n RUNS] [TARGET...]   fuzz each target in turn (default:
 #                                                         all, 600 s each), niced
 #   bench/fuzz.sh total [TARGET...]                       executions so far, per target
-#   bench/fuzz.sh merge [TARGET...]                       add to the checked-in corpus the
-#                                                         inputs of WORK/<target> that add
+#   bench/fuzz.sh merge [-m BYTES] [TARGET...]            add to the checked-in corpus the
+#                                                         inputs of WORK/<target> (at most
+#                                                         BYTES long, default 2048) that add
 #                                                         coverage (libFuzzer -merge=1)
 #
 # BUILD (default build) and WORK (default $BUILD/fuzz/work) come from the environment. A crash
@@ -22,11 +23,12 @@ build=${BUILD:-$root/build}
 work=${WORK:-$build/fuzz/work}
 cmd=${1:-run}
 shift || true
-secs=600 runs=-1
-while getopts "t:n:" o; do
+secs=600 runs=-1 maxbytes=2048
+while getopts "t:n:m:" o; do
 	case $o in
 	t) secs=$OPTARG ;;
 	n) runs=$OPTARG ;;
+	m) maxbytes=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
@@ -80,13 +82,18 @@ for t in "${targets[@]}"; do
 		;;
 	merge)
 		# Into the checked-in corpus: only inputs that add coverage are copied, and none
-		# is removed (the named seeds and regression inputs stay).
-		"$bin" -merge=1 -timeout=20 -rss_limit_mb=2048 "$seeds" "$work/$t" \
+		# is removed (the named seeds and regression inputs stay). Short inputs only, and
+		# only for new edges (-use_counters=0: not for new hit counts of known ones), so
+		# that the corpus stays small and the ctest smoke fast.
+		small=$(mktemp -d)
+		find "$work/$t" -type f -size -$((maxbytes + 1))c -exec cp {} "$small" \;
+		"$bin" -merge=1 -use_counters=0 -timeout=20 -rss_limit_mb=2048 "$seeds" "$small" \
 			>"$work/logs/$t.merge" 2>&1
-		echo "fuzz_$t: $(ls "$seeds" | wc -l) inputs, $(du -sk "$seeds" | cut -f1) KiB"
+		rm -rf "$small"
+		echo "fuzz_$t: $(ls "$seeds" | wc -l) inputs, $(cat "$seeds"/* | wc -c) bytes"
 		;;
 	*)
-		echo "usage: bench/fuzz.sh run|total|merge [-t SECONDS] [-n RUNS] [TARGET...]" >&2
+		echo "usage: bench/fuzz.sh run|total|merge [-t SECONDS] [-n RUNS] [-m BYTES] [TARGET...]" >&2
 		exit 2
 		;;
 	esac
