@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,7 @@ struct lsc_flame {
 	 */
 	struct child_slot *children;
 	size_t child_cap, nchildren;
+	uint64_t added; /* the sum of every value added: the root's total, at most 2^64 - 1 */
 };
 
 static uint64_t hash_bytes(const void *data, size_t len)
@@ -353,11 +355,15 @@ static int64_t add_path(struct lsc_flame *f, const uint32_t *names, size_t n, ui
 	uint32_t node = 0;
 	size_t i;
 
+	/* Every total is then at most the root's, and no sum in the tree wraps. */
+	if (value > UINT64_MAX - f->added)
+		return -ERANGE;
 	for (i = 0; i < n; i++) {
 		node = child(f, node, names[i]);
 		if (!node)
 			return -ENOMEM;
 	}
+	f->added += value;
 	f->nodes[node].self += value;
 	return node;
 }
@@ -519,7 +525,8 @@ struct folded {
 
 static int seen_grow(struct folded *st)
 {
-	size_t ncap = st->cap ? st->cap * 2 : 65536, i;
+	/* Small first: a file of a few stacks scans and frees a few KiB, not megabytes. */
+	size_t ncap = st->cap ? st->cap * 2 : 1024, i;
 	struct seen *nt = big_grow(NULL, 0, ncap * sizeof(*nt));
 
 	if (!nt)
@@ -555,10 +562,15 @@ static int folded_line(struct folded *st, const char *line, size_t len)
 	if (!sp || sp == line || sp + 1 == line + len)
 		return LSC_EBADFOLDED;
 	for (p = sp + 1; p < line + len; p++) {
-		if (*p < '0' || *p > '9')
+		/* a digit, and a count that fits in 64 bits */
+		if (*p < '0' || *p > '9' || count > (UINT64_MAX - (uint64_t)(*p - '0')) / 10)
 			return LSC_EBADFOLDED;
 		count = count * 10 + (uint64_t)(*p - '0');
 	}
+	/* the counts are added to the tree at the end: their sum must fit as add_path's do */
+	if (count > UINT64_MAX - st->f->added)
+		return LSC_EBADFOLDED;
+	st->f->added += count;
 	stack_len = (size_t)(sp - line);
 	hash128(line, stack_len, &ha, &hb);
 	if ((st->n + 1) * 2 > st->cap && seen_grow(st))
@@ -607,6 +619,7 @@ int lsc_flame_from_folded(const char *path, struct lsc_flame **out, uint64_t *ba
 	char *buf = NULL;
 	size_t have = 0, cap = piece;
 	uint64_t lineno = 0;
+	struct stat sb;
 	int fd, err = 0, eof = 0;
 
 	*out = NULL;
@@ -614,6 +627,9 @@ int lsc_flame_from_folded(const char *path, struct lsc_flame **out, uint64_t *ba
 	fd = strcmp(path, "-") == 0 ? 0 : open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
+	/* A file smaller than a piece gets a buffer of its size (and room for a last newline). */
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < piece)
+		cap = (size_t)sb.st_size + 1;
 	err = lsc_flame_new(&st.f);
 	buf = malloc(cap);
 	if (!err && !buf)

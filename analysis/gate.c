@@ -51,6 +51,12 @@ static const struct metric {
 	{"cpu.share", U_SHARE, 2, "CPU samples (--cpu-hz above 0)"},
 };
 
+/* Rates and the growth of the handle count can go below zero; nothing else a budget checks can. */
+static int never_negative(const struct metric *m)
+{
+	return m->unit != U_RATE && strcmp(m->name, "handles.growth") != 0;
+}
+
 static const struct metric *metric_of(const char *name)
 {
 	size_t i;
@@ -96,6 +102,23 @@ void lsc_gate_format(const char *metric, double v, char *buf, size_t cap)
 
 /* ------------------------------------------------------------------ parsing */
 
+/* The largest limit anyone can mean, by unit: a week of time; the 256 TiB (2^48 bytes) a 64-bit
+ * process can address, and as much a second; 2^32 of a count (handle counts and pool depths are
+ * 32-bit in the recording). Shares and ratios lie in [0, 1], checked with the comparison. A
+ * relative delta in percent is at most 10,000 %: a hundred times the baseline is no limit. */
+#define MAX_PERCENT_DELTA 100.0
+static const struct {
+	double max;
+	const char *why;
+} unit_max[] = {
+	[U_TIME] = {7 * 86400e9, "impossible limit: more than a week"},
+	[U_BYTES] = {281474976710656.0, "impossible limit: more than 256 TiB"},
+	[U_RATE] = {281474976710656.0, "impossible limit: more than 256 TiB/s"},
+	[U_COUNT] = {4294967296.0, "impossible limit: more than 2^32"},
+	[U_SHARE] = {INFINITY, NULL},
+	[U_RATIO] = {INFINITY, NULL},
+};
+
 /* A number with a unit fitting the metric's; *percent set for "%" (a share, or relative). */
 static int value(const char *s, int unit, int relative, double *out, int *percent, const char **why)
 {
@@ -131,6 +154,10 @@ static int value(const char *s, int unit, int relative, double *out, int *percen
 						: "a size needs its unit (B, KiB, MiB, GiB)";
 			return -1;
 		}
+		if (fabs(v) > unit_max[unit].max) {
+			*why = unit_max[unit].why;
+			return -1;
+		}
 		*out = v;
 		return 0;
 	}
@@ -141,6 +168,10 @@ static int value(const char *s, int unit, int relative, double *out, int *percen
 		}
 		*percent = 1;
 		*out = v / 100;
+		if (relative && fabs(*out) > MAX_PERCENT_DELTA) {
+			*why = "impossible limit: more than 10000 % of the baseline";
+			return -1;
+		}
 		return 0;
 	}
 	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
@@ -150,6 +181,11 @@ static int value(const char *s, int unit, int relative, double *out, int *percen
 				return -1;
 			}
 			*out = v * units[i].scale;
+			/* 1e308s is a finite number of seconds, and no number of nanoseconds */
+			if (!(fabs(*out) <= unit_max[unit].max)) {
+				*why = unit_max[unit].why;
+				return -1;
+			}
 			return 0;
 		}
 	*why = "unknown unit";
@@ -227,6 +263,10 @@ static int parse_line(struct lsc_gate_check *c, char *line, const char **why)
 			*why = "a tolerance is an amount in the metric's unit";
 			return -1;
 		}
+		if ((m->unit == U_SHARE || m->unit == U_RATIO) && c->tolerance > 1) {
+			*why = "impossible tolerance: a share or a ratio lies between 0 and 1";
+			return -1;
+		}
 	}
 	for (q = lim + strlen(lim); q > lim && isspace((unsigned char)q[-1]); q--)
 		*(q - 1) = 0;
@@ -248,6 +288,20 @@ static int parse_line(struct lsc_gate_check *c, char *line, const char **why)
 			p++;
 		if (value(p, m->unit, 1, &c->limit, &c->delta_percent, why))
 			return -1;
+		if (c->limit < 0) {
+			*why = "expected baseline + N or baseline - N with N not negative";
+			return -1;
+		}
+		if ((m->unit == U_SHARE || m->unit == U_RATIO) && !c->delta_percent &&
+		    c->limit > 1) {
+			*why = "impossible limit: a share or a ratio lies between 0 and 1";
+			return -1;
+		}
+		/* Whatever the baseline, 100 % or more below it is zero or less. */
+		if (sign < 0 && c->delta_percent && c->limit >= 1) {
+			*why = "impossible limit: 100 % or more below the baseline is zero or less";
+			return -1;
+		}
 		c->limit *= sign;
 		return 0;
 	}
@@ -257,11 +311,11 @@ static int parse_line(struct lsc_gate_check *c, char *line, const char **why)
 		*why = "impossible limit: a share or a ratio lies between 0 and 1 (0 % and 100 %)";
 		return -1;
 	}
-	if (c->limit < 0 && m->unit != U_RATE) {
+	if (c->limit < 0 && never_negative(m)) {
 		*why = "impossible limit: this metric is never negative";
 		return -1;
 	}
-	if ((c->op == LSC_OP_LT && c->limit <= 0 && m->unit != U_RATE)) {
+	if (c->op == LSC_OP_LT && c->limit <= 0 && never_negative(m)) {
 		*why = "impossible limit: nothing is below zero";
 		return -1;
 	}
@@ -275,6 +329,7 @@ int lsc_gate_parse(const char *text, const char *file, struct lsc_gate *g, char 
 	char buf[512];
 
 	memset(g, 0, sizeof(*g));
+	snprintf(g->file, sizeof(g->file), "%s", file);
 	for (; *s; s = *eol ? eol + 1 : eol) {
 		const char *why = NULL;
 		struct lsc_gate_check *c;
@@ -328,26 +383,43 @@ struct measured {
 	int heap_ok;
 };
 
-/* Whether stack id passes through a frame named like fn, every frame of it (not only the first
- * few a report shows), each stack named once: memo[id] is 0 unknown, 1 no, 2 yes. */
-static int through(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint32_t id,
-		   const char *fn, uint8_t *memo, size_t nmemo)
+/* Where stack id sits in the recording's stacks (sorted by id), or nstacks when it has none:
+ * the memo below is indexed by it, so that its size follows the stacks present, not the ids. */
+static size_t stack_index(const struct lsc_recording *r, uint32_t id)
 {
-	const Loopscope__Stack *st;
-	size_t f;
+	size_t lo = 0, hi = r->nstacks;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (r->stacks[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < r->nstacks && r->stacks[lo]->id == id ? lo : r->nstacks;
+}
+
+/* Whether stack id passes through a frame named like fn, every frame of it (not only the first
+ * few a report shows), each stack named once: memo (nstacks + 1 entries, the last for ids
+ * without a stack) is 0 unknown, 1 no, 2 yes. */
+static int through(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint32_t id,
+		   const char *fn, uint8_t *memo)
+{
+	size_t at = stack_index(r, id), f;
+	const Loopscope__Stack *st = at < r->nstacks ? r->stacks[at] : NULL;
 	int in = 0;
 
-	if (id < nmemo && memo[id])
-		return memo[id] == 2;
-	st = lsc_recording_stack(r, id);
+	if (memo && memo[at])
+		return memo[at] == 2;
 	for (f = 0; st && f < st->n_frames && !in; f++) {
 		struct lsc_named_frame nf;
 
 		lsc_frame_name(r, sym, st->frames[f], f > 0, f < st->kernel_frames, &nf);
 		in = strstr(nf.name, fn) != NULL;
 	}
-	if (id < nmemo)
-		memo[id] = in ? 2 : 1;
+	if (memo)
+		memo[at] = in ? 2 : 1;
 	return in;
 }
 
@@ -355,8 +427,8 @@ static int through(const struct lsc_recording *r, struct lsc_symbolizer *sym, ui
 static double under(const struct lsc_recording *r, struct lsc_symbolizer *sym, const char *metric,
 		    const char *fn, int *have)
 {
-	size_t i, k, nmemo = r->nstacks ? r->stacks[r->nstacks - 1]->id + 1 : 1;
-	uint8_t *memo = calloc(nmemo, 1);
+	uint8_t *memo = calloc(r->nstacks + 1, 1);
+	size_t i, k;
 	double total = 0, hit = 0;
 	int cpu = !strcmp(metric, "cpu.share");
 
@@ -368,17 +440,18 @@ static double under(const struct lsc_recording *r, struct lsc_symbolizer *sym, c
 			continue;
 		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
 			total += (double)s->value[k];
-			if (through(r, sym, s->stack_id[k], fn, memo, memo ? nmemo : 0))
+			if (through(r, sym, s->stack_id[k], fn, memo))
 				hit += (double)s->value[k];
 		}
 	}
 	for (i = 0; !cpu && i < r->nevents; i++) {
 		const Loopscope__BlockingEvent *b = r->events[i]->blocking;
 
+		/* call is optional: a call without a name is still a blocking call */
 		if (r->events[i]->body_case != LOOPSCOPE__EVENT__BODY_BLOCKING ||
-		    !strcmp(b->call, "(busy loop)"))
+		    (b->call && !strcmp(b->call, "(busy loop)")))
 			continue;
-		if (through(r, sym, b->stack_id, fn, memo, memo ? nmemo : 0))
+		if (through(r, sym, b->stack_id, fn, memo))
 			hit += !strcmp(metric, "blocking.count") ? 1 : (double)b->duration_ns;
 	}
 	free(memo);
@@ -580,6 +653,21 @@ int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, 
 				break;
 			}
 			lim = c->baseline + (c->delta_percent ? c->baseline * c->limit : c->limit);
+			/* "baseline - 2ms" against a baseline of 1 ms: a limit no time can meet,
+			 * or one every time meets; either way not what was meant */
+			if (lim < 0 && never_negative(m)) {
+				char b[64], l[64];
+
+				lsc_gate_format(c->metric, c->baseline, b, sizeof(b));
+				lsc_gate_format(c->metric, lim, l, sizeof(l));
+				snprintf(
+					err, errlen,
+					"%s:%u: impossible limit: %s with this baseline (%s), below "
+					"zero, which %s never is: '%s'",
+					g->file, c->line, l, b, c->metric, c->text);
+				e = LSC_EBADBUDGET;
+				break;
+			}
 		}
 		/* the tolerance forgives: it moves the limit away from the measured side */
 		c->effective = c->op == LSC_OP_LE || c->op == LSC_OP_LT ? lim + c->tolerance

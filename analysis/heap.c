@@ -79,6 +79,13 @@ static double theil_sen(const struct lsc_heap_point *p, size_t n, double *rising
 	return med;
 }
 
+static int by_time(const void *a, const void *b)
+{
+	const struct lsc_heap_point *x = a, *y = b;
+
+	return x->t < y->t ? -1 : x->t > y->t;
+}
+
 static double median_bytes(const struct lsc_heap_point *p, size_t n)
 {
 	double *v = malloc((n ? n : 1) * sizeof(*v)), m;
@@ -129,6 +136,9 @@ void lsc_heap_trend(const struct lsc_heap_series *s, struct lsc_heap_trend *out)
 	}
 	for (i = 0; i < MAX_POINTS && i < s->n; i++)
 		pts[n++] = s->p[s->n <= MAX_POINTS ? i : i * (s->n - 1) / (MAX_POINTS - 1)];
+	/* In time order: the warm-up cut and the quarters below assume it, and a recording's
+	 * windows and GCs are in file order, which another loop's or a clock's step can break. */
+	qsort(pts, n, sizeof(*pts), by_time);
 	t0 = pts[0].t;
 	span = pts[n - 1].t - t0;
 	out->first = pts[0].bytes;
@@ -252,10 +262,12 @@ static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
 	}
 	for (i = 0; !err && i < r->nevents; i++) {
 		const Loopscope__Event *e = r->events[i];
-		double t = (double)(e->t_ns + (e->gc ? e->gc->pause_ns : 0)) / 1e9;
+		double t;
 
+		/* gc, blocking and crash share a union: e->gc means something only here */
 		if (e->body_case != LOOPSCOPE__EVENT__BODY_GC)
 			continue;
+		t = (double)(e->t_ns + e->gc->pause_ns) / 1e9;
 		err = push(&h->gc, &cg, t, (double)e->gc->pause_ns);
 		/* the managed heap after full collections when there are enough to judge by;
 		 * where only the eBPF path ran, the RSS at each GC's end stands in for it */
@@ -270,20 +282,61 @@ static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
 
 /* ------------------------------------------------------------------ snapshots */
 
-struct snap {
-	uint64_t *v; /* by stack id */
+/* The stacks heap snapshots name, sorted and each once: sites are indexed by their place here,
+ * so memory follows the stacks present in the file, never the size of an id read from it. */
+struct ids {
+	uint32_t *v;
 	size_t n;
 };
 
-static int snap_load(const struct lsc_recording *r, int kind, uint32_t upto, uint32_t max_id,
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int ids_collect(const struct lsc_recording *r, struct ids *ids)
+{
+	size_t i, k, n = 0, w;
+
+	for (i = 0; i < r->nsamples; i++)
+		n += r->samples[i]->snapshot ? r->samples[i]->n_stack_id : 0;
+	ids->v = malloc((n ? n : 1) * sizeof(*ids->v));
+	if (!ids->v)
+		return -ENOMEM;
+	for (i = 0, n = 0; i < r->nsamples; i++)
+		for (k = 0; r->samples[i]->snapshot && k < r->samples[i]->n_stack_id; k++)
+			ids->v[n++] = r->samples[i]->stack_id[k];
+	if (n)
+		qsort(ids->v, n, sizeof(*ids->v), u32_cmp);
+	for (i = 0, w = 0; i < n; i++)
+		if (!w || ids->v[i] != ids->v[w - 1])
+			ids->v[w++] = ids->v[i];
+	ids->n = w;
+	return 0;
+}
+
+/* The place of id in ids, or ids->n when absent. */
+static size_t ids_find(const struct ids *ids, uint32_t id)
+{
+	const uint32_t *p = ids->n ? bsearch(&id, ids->v, ids->n, sizeof(id), u32_cmp) : NULL;
+
+	return p ? (size_t)(p - ids->v) : ids->n;
+}
+
+struct snap {
+	uint64_t *v; /* by place in struct ids */
+};
+
+static int snap_load(const struct lsc_recording *r, int kind, uint32_t upto, const struct ids *ids,
 		     struct snap *s)
 {
 	struct lsc_heap_values hv;
-	size_t k;
+	size_t k, at;
 	int err;
 
-	s->n = (size_t)max_id + 1;
-	s->v = calloc(s->n, sizeof(*s->v));
+	s->v = calloc(ids->n + 1, sizeof(*s->v));
 	if (!s->v)
 		return -ENOMEM;
 	err = lsc_recording_heap_snapshot(r, kind, upto, &hv);
@@ -292,9 +345,29 @@ static int snap_load(const struct lsc_recording *r, int kind, uint32_t upto, uin
 	if (err)
 		return err;
 	for (k = 0; k < hv.n; k++)
-		if (hv.stack_id[k] < s->n)
-			s->v[hv.stack_id[k]] = hv.value[k];
+		if ((at = ids_find(ids, hv.stack_id[k])) < ids->n)
+			s->v[at] = hv.value[k];
 	lsc_heap_values_free(&hv);
+	return 0;
+}
+
+/* The numbers of the complete snapshots, ascending, each once. */
+static int complete_snapshots(const struct lsc_recording *r, struct ids *c)
+{
+	size_t i, n = 0, w;
+
+	c->v = malloc((r->nsamples ? r->nsamples : 1) * sizeof(*c->v));
+	if (!c->v)
+		return -ENOMEM;
+	for (i = 0; i < r->nsamples; i++)
+		if (r->samples[i]->snapshot && r->samples[i]->snapshot_end)
+			c->v[n++] = r->samples[i]->snapshot;
+	if (n)
+		qsort(c->v, n, sizeof(*c->v), u32_cmp);
+	for (i = 0, w = 0; i < n; i++)
+		if (!w || c->v[i] != c->v[w - 1])
+			c->v[w++] = c->v[i];
+	c->n = w;
 	return 0;
 }
 
@@ -338,18 +411,16 @@ static int sites(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		 struct lsc_heap_report *h)
 {
 	struct snap first = {0}, last = {0}, count = {0}, ab = {0}, ac = {0}, tc = {0};
-	uint32_t lo = 0, hi = 0, max_id = 0, id;
+	struct ids ids = {0}, snaps = {0};
+	uint32_t lo = 0, hi = 0;
 	uint64_t t_lo = 0, t_hi = 0;
 	double total_growth = 0;
-	size_t i, k, n = 0;
+	size_t i, k, j, n = 0;
 	int err;
 
 	for (i = 0; i < r->nsamples; i++) {
 		const Loopscope__Samples *s = r->samples[i];
 
-		for (k = 0; k < s->n_stack_id; k++)
-			if (s->stack_id[k] > max_id)
-				max_id = s->stack_id[k];
 		if (!s->snapshot || !s->snapshot_end)
 			continue;
 		if (!lo || s->snapshot < lo) {
@@ -366,53 +437,63 @@ static int sites(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	h->snapshots = hi;
 	h->first_snapshot_s = (double)t_lo / 1e9;
 	h->last_snapshot_s = (double)t_hi / 1e9;
-	err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, lo, max_id, &first);
+	err = ids_collect(r, &ids);
 	if (!err)
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, 0, max_id, &last);
+		err = complete_snapshots(r, &snaps);
 	if (!err)
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_COUNT, 0, max_id, &count);
+		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, lo, &ids, &first);
 	if (!err)
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, 0, max_id, &ab);
+		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, 0, &ids, &last);
 	if (!err)
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__ALLOC_COUNT, 0, max_id, &ac);
+		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_COUNT, 0, &ids, &count);
 	if (!err)
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT, 0, max_id, &tc);
+		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, 0, &ids, &ab);
+	if (!err)
+		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__ALLOC_COUNT, 0, &ids, &ac);
+	if (!err)
+		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT, 0, &ids, &tc);
 	if (!err) {
-		for (id = 1; id <= max_id; id++)
-			n += last.v[id] || first.v[id] || tc.v[id];
+		for (j = 0; j < ids.n; j++)
+			n += ids.v[j] && (last.v[j] || first.v[j] || tc.v[j]);
 		h->sites = calloc(n ? n : 1, sizeof(*h->sites));
 		if (!h->sites)
 			err = -ENOMEM;
 	}
-	for (id = 1; !err && id <= max_id; id++) {
+	for (j = 0; !err && j < ids.n; j++) {
 		struct lsc_heap_site *s;
 
-		if (!last.v[id] && !first.v[id] && !tc.v[id])
+		if (!ids.v[j] || (!last.v[j] && !first.v[j] && !tc.v[j]))
 			continue;
 		s = &h->sites[h->nsites++];
-		s->stack_id = id;
-		s->stack.total = last.v[id];
-		s->growth = (int64_t)last.v[id] - (int64_t)first.v[id];
-		s->live_count = count.v[id];
-		s->alloc_bytes = ab.v[id];
-		s->alloc_count = ac.v[id];
-		s->temp_count = tc.v[id];
-		h->live_bytes += last.v[id];
-		h->live_count += count.v[id];
+		s->stack_id = ids.v[j];
+		s->stack.total = last.v[j];
+		s->growth = (int64_t)last.v[j] - (int64_t)first.v[j];
+		s->live_count = count.v[j];
+		s->alloc_bytes = ab.v[j];
+		s->alloc_count = ac.v[j];
+		s->temp_count = tc.v[j];
+		h->live_bytes += last.v[j];
+		h->live_count += count.v[j];
 		if (s->growth > 0)
 			total_growth += (double)s->growth;
 		s->likely_leak = s->growth > 0;
 	}
-	/* A likely leak never shrank from one snapshot to the next while it grew. */
-	for (k = lo + 1; !err && k <= hi && h->nsites; k++) {
+	/* A likely leak never shrank from one complete snapshot to the next while it grew. Sites
+	 * are in id order here, as ids are, so each one's place in ids is found by walking both. */
+	for (k = 1; !err && k < snaps.n && h->nsites; k++) {
 		struct snap now = {0}, before = {0};
 
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, k - 1, max_id, &before);
+		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, snaps.v[k - 1], &ids,
+				&before);
 		if (!err)
-			err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, k, max_id, &now);
-		for (i = 0; !err && i < h->nsites; i++)
-			if (now.v[h->sites[i].stack_id] < before.v[h->sites[i].stack_id])
+			err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, snaps.v[k], &ids,
+					&now);
+		for (i = 0, j = 0; !err && i < h->nsites; i++) {
+			while (ids.v[j] != h->sites[i].stack_id)
+				j++;
+			if (now.v[j] < before.v[j])
 				h->sites[i].likely_leak = 0;
+		}
 		free(now.v);
 		free(before.v);
 	}
@@ -444,6 +525,8 @@ static int sites(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	free(ab.v);
 	free(ac.v);
 	free(tc.v);
+	free(ids.v);
+	free(snaps.v);
 	return err;
 }
 
@@ -474,13 +557,16 @@ static void types(const struct lsc_recording *r, struct lsc_heap_report *h)
 	if (!first)
 		return;
 	for (i = 0; i < last->n_types && n < 256; i++) {
-		struct lsc_heap_type *t = &all[n++];
+		struct lsc_heap_type *t;
 
+		if (!last->types[i]->name) /* optional: a type without a name says nothing */
+			continue;
+		t = &all[n++];
 		memset(t, 0, sizeof(*t));
 		snprintf(t->name, sizeof(t->name), "%s", last->types[i]->name);
 		t->last = last->types[i]->bytes;
 		for (k = 0; k < first->n_types; k++)
-			if (!strcmp(first->types[k]->name, t->name))
+			if (first->types[k]->name && !strcmp(first->types[k]->name, t->name))
 				t->first = first->types[k]->bytes;
 		t->growth = (int64_t)t->last - (int64_t)t->first;
 	}

@@ -38,7 +38,8 @@ void lsc_flame_free(struct lsc_flame *f);
 /* Interns a frame; returns its id (>= 1) or a negative errno. */
 int64_t lsc_flame_intern(struct lsc_flame *f, const char *name, size_t len, int kind,
 			 const char *file, unsigned line);
-/* Adds value at the path names[0] (outermost) .. names[n-1] (leaf). */
+/* Adds value at the path names[0] (outermost) .. names[n-1] (leaf). -ERANGE when the tree's
+ * total would pass 2^64 - 1 (nothing is added): no total in a tree ever wraps. */
 int lsc_flame_add(struct lsc_flame *f, const uint32_t *names, size_t n, uint64_t value);
 /* Computes totals and orders children by name (flamegraph.pl's merge order). Call once after
  * the last add, before reading nodes. */
@@ -52,7 +53,8 @@ size_t lsc_flame_nnames(const struct lsc_flame *f);
 uint64_t lsc_flame_total(const struct lsc_flame *f);
 
 /* Folded stacks from a file (or "-" for stdin). Lines that are not "stack count" fail the read
- * with LSC_EBADFOLDED and *bad_line set, so a wrong input is named, not half-drawn. */
+ * with LSC_EBADFOLDED and *bad_line set, so a wrong input is named, not half-drawn; so does the
+ * line whose count takes the total past 2^64 - 1. */
 int lsc_flame_from_folded(const char *path, struct lsc_flame **out, uint64_t *bad_line);
 
 /* The kind of code a frame name suggests (JIT names, runtime prefixes, flamegraph.pl's _[k] /
@@ -64,7 +66,8 @@ int lsc_flame_guess_kind(const char *name, size_t *len);
 int lsc_flame_match(const struct lsc_flame *a, const struct lsc_flame *b, uint32_t *match);
 
 /* Samples of one kind from a recording. tid 0: all threads. sym may be NULL; it is asked only for
- * addresses the recording's own symbols do not cover. */
+ * addresses the recording's own symbols do not cover. -ERANGE when the values add up past
+ * 2^64 - 1 (a corrupt recording). */
 int lsc_flame_from_recording(const struct lsc_recording *r, int sample_kind, uint32_t tid,
 			     struct lsc_symbolizer *sym, struct lsc_flame **out);
 

@@ -34,6 +34,7 @@ struct lsc_gate {
 	struct lsc_gate_check checks[LSC_GATE_MAX_CHECKS];
 	size_t n;
 	int needs_baseline;
+	char file[256]; /* the budget's name, for errors found when judging */
 };
 
 /* Parses a budget; 0, or LSC_EBADBUDGET with one line in err naming the file's line and the
@@ -43,7 +44,9 @@ int lsc_gate_parse(const char *text, const char *file, struct lsc_gate *g, char 
 
 /* Judges every check against the median over recs (n >= 1) and base (may be NULL unless a
  * check is relative). 0 when judged (pass/fail in each check); LSC_ENODATA with one line in err
- * when a metric is not in a recording, naming the capture option that provides it. */
+ * when a metric is not in a recording, naming the capture option that provides it;
+ * LSC_EBADBUDGET with one line in err naming the file's line when a relative limit comes out
+ * below zero for a metric that never is ("baseline - 2ms" against a baseline of 1 ms). */
 int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, size_t n,
 		   const struct lsc_recording *base, struct lsc_symbolizer *const *syms,
 		   struct lsc_symbolizer *base_sym, char *err, size_t errlen);

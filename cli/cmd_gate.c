@@ -199,7 +199,8 @@ int cmd_gate(int argc, char **argv)
 	e = lsc_gate_judge(g, (const struct lsc_recording *const *)recs, n, base, syms, base_sym,
 			   err, sizeof(err));
 	if (e) {
-		fprintf(stderr, "loopscope: %s\n", e == LSC_ENODATA ? err : lsc_strerror(e));
+		fprintf(stderr, "loopscope: %s\n",
+			e == LSC_ENODATA || e == LSC_EBADBUDGET ? err : lsc_strerror(e));
 		goto out;
 	}
 	for (i = 0; i < g->n; i++) {

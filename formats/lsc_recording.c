@@ -531,13 +531,30 @@ int lsc_recording_kind_is_snapshot(const struct lsc_recording *r, int kind)
 	return 0;
 }
 
+/* One value of a snapshot batch, with its place in the file: the last one for a stack wins. */
+struct heap_entry {
+	uint32_t stack_id;
+	size_t order;
+	uint64_t value;
+};
+
+static int by_stack_then_order(const void *a, const void *b)
+{
+	const struct heap_entry *x = a, *y = b;
+
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Memory in proportion to the values present in the file, never to a stack id read from it. */
 int lsc_recording_heap_snapshot(const struct lsc_recording *r, int kind, uint32_t upto,
 				struct lsc_heap_values *out)
 {
 	uint32_t last = 0, max_id = 0;
-	uint64_t t = 0, *value;
-	uint8_t *seen;
-	size_t i, k;
+	uint64_t t = 0;
+	struct heap_entry *e;
+	size_t i, k, n = 0, total = 0;
 
 	memset(out, 0, sizeof(*out));
 	for (i = 0; i < r->nsamples; i++) {
@@ -555,16 +572,18 @@ int lsc_recording_heap_snapshot(const struct lsc_recording *r, int kind, uint32_
 		for (k = 0; k < s->n_stack_id && k < s->n_value; k++)
 			if (s->stack_id[k] > max_id)
 				max_id = s->stack_id[k];
+		total += s->n_stack_id < s->n_value ? s->n_stack_id : s->n_value;
 		if (s->snapshot == last)
 			t = s->t_ns;
 	}
 	if (!last || (!max_id && !t))
 		return LSC_ENODATA;
-	value = calloc((size_t)max_id + 1, sizeof(*value));
-	seen = calloc((size_t)max_id + 1, 1);
-	if (!value || !seen) {
-		free(value);
-		free(seen);
+	e = malloc((total ? total : 1) * sizeof(*e));
+	out->stack_id = malloc((total ? total : 1) * sizeof(*out->stack_id));
+	out->value = malloc((total ? total : 1) * sizeof(*out->value));
+	if (!e || !out->stack_id || !out->value) {
+		free(e);
+		lsc_heap_values_free(out);
 		return -ENOMEM;
 	}
 	for (i = 0; i < r->nsamples; i++) {
@@ -572,28 +591,20 @@ int lsc_recording_heap_snapshot(const struct lsc_recording *r, int kind, uint32_
 
 		if ((int)s->kind != kind || !s->snapshot || s->snapshot > last)
 			continue;
-		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
-			value[s->stack_id[k]] = s->value[k];
-			seen[s->stack_id[k]] = 1;
-		}
+		for (k = 0; k < s->n_stack_id && k < s->n_value; k++, n++)
+			e[n] = (struct heap_entry){s->stack_id[k], n, s->value[k]};
 	}
-	out->stack_id = malloc(((size_t)max_id + 1) * sizeof(*out->stack_id));
-	out->value = malloc(((size_t)max_id + 1) * sizeof(*out->value));
-	if (!out->stack_id || !out->value) {
-		free(value);
-		free(seen);
-		lsc_heap_values_free(out);
-		return -ENOMEM;
-	}
-	for (i = 0; i <= max_id; i++)
-		if (seen[i] && value[i]) {
-			out->stack_id[out->n] = (uint32_t)i;
-			out->value[out->n++] = value[i];
+	if (n)
+		qsort(e, n, sizeof(*e), by_stack_then_order);
+	/* a stack's value is the last one written for it; those that came back to 0 are gone */
+	for (i = 0; i < n; i++)
+		if ((i + 1 == n || e[i + 1].stack_id != e[i].stack_id) && e[i].value) {
+			out->stack_id[out->n] = e[i].stack_id;
+			out->value[out->n++] = e[i].value;
 		}
 	out->snapshot = last;
 	out->t_ns = t;
-	free(value);
-	free(seen);
+	free(e);
 	return 0;
 }
 

@@ -15,6 +15,7 @@ pkgs=(
 	libncurses-dev                                     # loopscope top's live view
 	linux-libc-dev                                     # syscall names for attach
 	python3                                            # the agent's exec-in-place test
+	libclang-rt-14-dev                                 # libFuzzer's runtime (tests/fuzz)
 )
 
 # dpkg-query exits non-zero when a package is unknown to it; that is what we are looking for.

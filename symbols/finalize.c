@@ -4,6 +4,7 @@
  * kallsyms, and append the answers as Symbol records, so the recording reads the same on another
  * machine or after the binaries changed. Also the reader's fallback: a symbolizer built from a
  * recording's mappings, for recordings that were never finalized (the process crashed).
+ * Invariant: a readable recording stays readable; a cut tail is removed before appending.
  */
 #include "lsc_symbols.h"
 #include "lsc_recording.h"
@@ -11,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int lsc_symbolizer_from_recording(const struct lsc_recording *r, struct lsc_symbolizer **out)
 {
@@ -107,6 +109,15 @@ int lsc_recording_symbolize(const char *path, const char *perf_map, const char *
 		lsc_symbolizer_set_perf_map(s, perf_map); /* optional: JIT frames stay unnamed */
 	if (need_kernel)
 		lsc_symbolizer_set_kallsyms(s, kallsyms);
+	if (!n)
+		goto out; /* nothing to add: the file stays as it is */
+	/* A recording cut by a crash ends inside a record. Appended after that tail, the first
+	 * symbols would be read as the tail's missing bytes: cut it off first, back to the end of
+	 * the last complete record, which is what every reader stops at anyway. */
+	if (r->info.truncated && truncate(path, (off_t)r->info.truncated_at)) {
+		err = -errno;
+		goto out;
+	}
 	err = lsc_writer_append_to(path, &w);
 	for (i = 0; !err && i < n; i++) {
 		Loopscope__Record rec = LOOPSCOPE__RECORD__INIT;

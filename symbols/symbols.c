@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
@@ -151,6 +152,7 @@ static void open_dwarf(struct lsc_module *m)
 int lsc_module_open(const char *path, struct lsc_module **out)
 {
 	struct lsc_module *m;
+	struct stat st;
 	size_t i, nph, w;
 	int err = 0;
 
@@ -161,9 +163,15 @@ int lsc_module_open(const char *path, struct lsc_module **out)
 		return -ENOMEM;
 	m->debug_fd = -1;
 	m->path = strdup(path);
-	m->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Paths come from recordings, which anyone can write: a FIFO would block the open, a
+	 * device would be mapped. Only a regular file can be a module. */
+	m->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (m->fd < 0) {
 		err = -errno;
+		goto out;
+	}
+	if (fstat(m->fd, &st) || !S_ISREG(st.st_mode)) {
+		err = LSC_ENOELF;
 		goto out;
 	}
 	m->elf = elf_begin(m->fd, ELF_C_READ_MMAP, NULL);

@@ -187,8 +187,66 @@ TEST(svg_leaves_out_frames_narrower_than_minwidth)
 	lsc_flame_free(f);
 }
 
+/* Weights are 64-bit: a count that does not fit, or one that takes the total past 2^64 - 1, is a
+ * bad line, and a recording whose values add up past it is refused, so that no total wraps and
+ * no frame is drawn wider than its parent (fuzz_folded found a frame 10^20 pixels wide, its
+ * label length cast from a double out of range). Up to 2^64 - 1 every frame still fits. */
+TEST(weights_past_64_bits)
+{
+	static const uint64_t frames[] = {0x401000};
+	static const uint32_t ids[] = {1, 1};
+	static const uint64_t values[] = {10000000000000000000ULL, 10000000000000000000ULL};
+	struct lsc_recording *r;
+	struct lsc_flame *f;
+	const struct lsc_flame_node *nodes;
+	char *svg, *p;
+	uint64_t bad;
+	size_t n, i, drawn = 0;
+	struct rb b;
+
+	write_file("a;b 1\na 18446744073709551616\n"); /* 2^64 */
+	ASSERT_EQ(lsc_flame_from_folded(path, &f, &bad), LSC_EBADFOLDED);
+	ASSERT_EQ(bad, 2);
+	write_file("main;read 10000000000000000000\n"
+		   "main;poll 8446744073709551615\n"
+		   "other 1\n");
+	ASSERT_EQ(lsc_flame_from_folded(path, &f, &bad), LSC_EBADFOLDED);
+	ASSERT_EQ(bad, 3);
+	write_file("main;read 10000000000000000000\n"
+		   "main;poll 8446744073709551614\n"
+		   "other 1\n");
+	ASSERT_OK(lsc_flame_from_folded(path, &f, &bad));
+	unlink(path);
+	nodes = lsc_flame_nodes(f, &n);
+	ASSERT_EQ(lsc_flame_total(f), UINT64_MAX);
+	for (i = 1; i < n; i++)
+		ASSERT_CMP(nodes[i].total, <=, nodes[nodes[i].parent].total);
+	svg = render(f, 1, 0.1);
+	/* every frame fits in the 1200-pixel graph (1180 between the paddings) */
+	for (p = svg; (p = strstr(p, "<rect x=\"")); p++) {
+		double x, w;
+
+		if (sscanf(p, "<rect x=\"%lf\" y=\"%*f\" width=\"%lf\"", &x, &w) != 2)
+			continue;
+		ASSERT_CMP(x + w, <=, 1190.05);
+		drawn++;
+	}
+	ASSERT_CMP(drawn, >=, 4); /* all, main, read, poll */
+	lsc_flame_free(f);
+	/* the same sum from a recording's samples */
+	rb_open(&b, path);
+	rb_stack(&b, frames, 1, 0);
+	rb_samples(&b, LOOPSCOPE__SAMPLE_KIND__CPU, ids, values, NULL, 2);
+	rb_close(&b);
+	ASSERT_OK(lsc_recording_read(path, &r, NULL));
+	unlink(path);
+	ASSERT_EQ(lsc_flame_from_recording(r, LOOPSCOPE__SAMPLE_KIND__CPU, 0, NULL, &f), -ERANGE);
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(folded_lines_merge_into_one_tree), TEST_ENTRY(bad_lines_are_named),
 	  TEST_ENTRY(a_line_longer_than_the_read_buffer),
 	  TEST_ENTRY(kinds_from_names_and_annotations),
 	  TEST_ENTRY(recording_samples_by_kind_and_thread),
-	  TEST_ENTRY(svg_leaves_out_frames_narrower_than_minwidth))
+	  TEST_ENTRY(svg_leaves_out_frames_narrower_than_minwidth),
+	  TEST_ENTRY(weights_past_64_bits))

@@ -225,6 +225,150 @@ TEST(budget_mistakes_are_named_by_their_line)
 	}
 }
 
+/* Limits nobody can mean are refused where they are written, as the other mistakes are. */
+TEST(limits_that_cannot_be_meant)
+{
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{"lag.p99 <= baseline - 200%\n", "budget.bad:1: impossible limit: 100 % or more"},
+		{"# ok\nlag.p99 >= baseline - 100%\n", "budget.bad:2: impossible limit: 100 %"},
+		{"lag.p99 <= 1e308s\n", "budget.bad:1: impossible limit: more than a week"},
+		{"gc.pause_total <= 700000s\n", "budget.bad:1: impossible limit: more than a week"},
+		{"heap.leaked <= 1e300GiB\n", "budget.bad:1: impossible limit: more than 256 TiB"},
+		{"heap.native_rate >= -1e20MiB/s\n",
+		 "budget.bad:1: impossible limit: more than 256"},
+		{"handles.max <= 1e20\n", "budget.bad:1: impossible limit: more than 2^32"},
+		{"lag.p99 <= baseline + 1e308%\n",
+		 "budget.bad:1: impossible limit: more than 10000"},
+		{"lag.p99 <= baseline + 1e300ms\n",
+		 "budget.bad:1: impossible limit: more than a week"},
+		{"lag.p99 <= baseline - -5%\n", "budget.bad:1: expected baseline + N or"},
+		{"lag.p99 <= 20ms tolerance 1e308s\n",
+		 "budget.bad:1: impossible limit: more than a"},
+		{"elu.mean <= 0.5 tolerance 2\n", "budget.bad:1: impossible tolerance"},
+		{"elu.mean <= baseline + 3\n",
+		 "budget.bad:1: impossible limit: a share or a ratio"},
+	};
+	char out[4096], file[600];
+	struct proc p;
+	size_t i;
+
+	capture_setup("gate");
+	build(path("any.lsr"), 1000000);
+	snprintf(file, sizeof(file), "%s", path("budget.bad"));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[] = {path("any.lsr"), "--budget",	file,
+				      "--baseline",    path("any.lsr"), NULL};
+
+		write_file(file, bad[i].text);
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 2);
+		if (!strstr(p.err, bad[i].want))
+			LSC_FAIL("budget '%s': expected '%s' in: %s", bad[i].text, bad[i].want,
+				 p.err);
+		ASSERT_TRUE(strchr(p.err, '\n') == strrchr(p.err, '\n'));
+	}
+	/* "baseline - 5ms" is refused once the baseline says it comes out below zero (the lag
+	 * p99 of any.lsr is 3 ms), with the file's line; 0.5 ms less still judges */
+	write_file(file, "lag.p50 <= 1s\nlag.p99 <= baseline - 5ms\n");
+	{
+		const char *args[] = {path("any.lsr"), "--budget",	file,
+				      "--baseline",    path("any.lsr"), NULL};
+
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 2);
+		printf("%s", p.err);
+		ASSERT_TRUE(strstr(p.err, "budget.bad:2: impossible limit: -2.0 ms with this "
+					  "baseline (3.0 ms), below zero") != NULL);
+		ASSERT_TRUE(strchr(p.err, '\n') == strrchr(p.err, '\n'));
+		write_file(file, "lag.p99 <= baseline - 0.5ms\n");
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 1);
+		ASSERT_TRUE(strstr(out, "FAIL  lag.p99 <= baseline - 0.5ms") != NULL);
+		/* the handle count can shrink: its growth may be below zero, and so its limit */
+		write_file(file, "handles.growth <= baseline - 2\nhandles.growth >= -3\n");
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 1);
+		ASSERT_TRUE(strstr(out, "FAIL  handles.growth <= baseline - 2") != NULL);
+		ASSERT_TRUE(strstr(out, "PASS  handles.growth >= -3") != NULL);
+	}
+}
+
+/* A blocking event's call is optional (proto2): without one it is still a blocking call. */
+TEST(blocking_events_without_a_call)
+{
+	static const uint64_t frames[] = {0x401100, 0x401000};
+	char out[4096];
+	struct proc p;
+	struct rb b;
+	uint32_t st;
+	int i;
+
+	capture_setup("gate");
+	write_file(path("fn.txt"), "blocking.total(handle_upload) <= 10ms\n"
+				   "blocking.count(handle_upload) <= 5\n");
+	rb_open(&b, path("nocall.lsr"));
+	rb_header(&b, 100, "/srv/app", "synthetic");
+	st = rb_stack(&b, frames, 2, 0);
+	rb_symbol(&b, 0x401100, "handle_upload", "app.c", 12, 0, 0);
+	rb_symbol(&b, 0x401000, "main", "app.c", 3, 0, 0);
+	for (i = 0; i < 3; i++)
+		rb_blocking(&b, (uint64_t)i * 1000000000ULL, NULL, 20000000, st, 100);
+	rb_footer(&b, 5000000000ULL);
+	rb_close(&b);
+	{
+		const char *args[] = {path("nocall.lsr"), "--budget", path("fn.txt"), NULL};
+
+		/* 3 calls of 20 ms under handle_upload: the time fails, the count passes */
+		ASSERT_EQ(gate(args, out, sizeof(out), &p), 1);
+		printf("%s", out);
+		ASSERT_TRUE(strstr(out, "FAIL  blocking.total(handle_upload) <= 10ms") != NULL);
+		ASSERT_TRUE(strstr(out, "measured 60.0 ms") != NULL);
+		ASSERT_TRUE(strstr(out, "PASS  blocking.count(handle_upload) <= 5") != NULL);
+	}
+}
+
+/* The fuzzer's first find, as the issue reported it: byte 7745 of the golden blocked.lsr is the
+ * tag of a BlockingEvent's call; flipped, the event has none, and gate used to crash on it. */
+TEST(gate_on_a_golden_recording_with_a_call_flipped_away)
+{
+	const char *args[] = {NULL,
+			      "--budget",
+			      LSC_SOURCE_DIR "/examples/ci/budget.txt",
+			      "--baseline",
+			      LSC_SOURCE_DIR "/examples/ci/baseline.lsr",
+			      NULL};
+	static uint8_t buf[1 << 16];
+	struct lsc_recording *r;
+	char out[8192];
+	struct proc p;
+	size_t i, n = 0;
+	FILE *f;
+	int nocall = 0, rc;
+
+	capture_setup("gate");
+	f = fopen(LSC_SOURCE_DIR "/tests/golden/blocked.lsr", "rb");
+	ASSERT_TRUE(f != NULL);
+	n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	ASSERT_CMP(n, >, 7745);
+	buf[7745] ^= 0xff;
+	f = fopen(path("flipped.lsr"), "wb");
+	ASSERT_TRUE(f != NULL);
+	ASSERT_EQ(fwrite(buf, 1, n, f), n);
+	fclose(f);
+	/* the flip did what this test is about: a blocking event lost its call */
+	r = read_rec(path("flipped.lsr"));
+	for (i = 0; i < r->nevents; i++)
+		nocall += r->events[i]->body_case == LOOPSCOPE__EVENT__BODY_BLOCKING &&
+			  !r->events[i]->blocking->call;
+	lsc_recording_free(r);
+	ASSERT_EQ(nocall, 1);
+	args[0] = path("flipped.lsr");
+	rc = gate(args, out, sizeof(out), &p);
+	printf("%s%s", out, p.err);
+	ASSERT_EQ(rc, 1); /* judged (blocked.lsr fails the healthy budget), not a crash */
+	ASSERT_TRUE(strstr(out, "FAIL  blocking.total <= 100ms") != NULL);
+	ASSERT_TRUE(strstr(out, "FAIL: 1 of 7 checks passed") != NULL);
+}
+
 TEST(the_documented_ci_example_runs)
 {
 	const char *argv[] = {"/bin/sh", LSC_SOURCE_DIR "/examples/ci/loopscope-gate.sh",
@@ -322,5 +466,7 @@ TEST(diff_shows_the_hash_moving_onto_the_loop)
 
 TEST_MAIN(TEST_ENTRY(healthy_passes_sync_read_fails_naming_the_handler),
 	  TEST_ENTRY(baseline_relative_limits), TEST_ENTRY(budget_mistakes_are_named_by_their_line),
+	  TEST_ENTRY(limits_that_cannot_be_meant), TEST_ENTRY(blocking_events_without_a_call),
+	  TEST_ENTRY(gate_on_a_golden_recording_with_a_call_flipped_away),
 	  TEST_ENTRY(the_documented_ci_example_runs),
 	  TEST_ENTRY(diff_shows_the_hash_moving_onto_the_loop))

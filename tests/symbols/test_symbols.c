@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <link.h>
+#include <sys/stat.h>
 
 void *lsc_fixture_exported(int *line);
 void *lsc_fixture_call_local(int *line);
@@ -244,7 +245,119 @@ TEST(finalize_adds_symbols_only_from_the_recorded_build)
 	ASSERT_STR_EQ(fn, "");
 }
 
+static void put_file(const char *file, const void *data, size_t len)
+{
+	FILE *f = fopen(file, "wb");
+
+	ASSERT_TRUE(f != NULL);
+	ASSERT_EQ(fwrite(data, 1, len, f), len);
+	ASSERT_EQ(fclose(f), 0);
+}
+
+/*
+ * A crash leaves a recording cut anywhere, and symbolize is what is run on it. The golden
+ * node.lsr without its Symbol records is such a recording before finalize: JIT frames for a perf
+ * map to name, kernel frames for kallsyms. Cut at every byte offset, symbolized, it reads back
+ * whole: every complete record of the cut, then the symbols added, and no cut tail in between
+ * (the old code appended after the tail, whose missing bytes the first symbols then filled:
+ * read back, the file was corrupt or lost the symbols).
+ */
+TEST(symbolize_a_recording_cut_at_every_byte_offset)
+{
+	static const char perf[] = "3e5a00001000 100 JS:*fib /app/cpu.js:2:13\n"
+				   "3e5a00001f00 200 JS:~main /app/cpu.js:9:1\n";
+	static const char kallsyms[] = "ffffffff81a00000 T ksys_write\n"
+				       "ffffffff81c00000 T entry_SYSCALL_64_after_hwframe\n"
+				       "ffffffff81d00000 T end_of_text\n";
+	char file[256], pmap[256], ksyms[256];
+	struct lsc_recording *g, *r;
+	struct lsc_writer *w;
+	struct lsc_read_info info;
+	uint8_t *buf;
+	size_t i, len, cut, added, symbolized = 0;
+	FILE *f;
+	int err;
+
+	snprintf(file, sizeof(file), "/tmp/lsc-cut-%d.lsr", (int)getpid());
+	snprintf(pmap, sizeof(pmap), "/tmp/lsc-cut-%d.map", (int)getpid());
+	snprintf(ksyms, sizeof(ksyms), "/tmp/lsc-cut-%d.kallsyms", (int)getpid());
+	put_file(pmap, perf, strlen(perf));
+	put_file(ksyms, kallsyms, strlen(kallsyms));
+	/* the golden, as the capture wrote it before finalize: every record but the symbols */
+	ASSERT_OK(lsc_recording_read(LSC_SOURCE_DIR "/tests/golden/node.lsr", &g, NULL));
+	ASSERT_OK(lsc_writer_open(file, &w));
+	for (i = 0; i < g->nrecords_; i++)
+		if (g->records_[i]->body_case != LOOPSCOPE__RECORD__BODY_SYMBOL)
+			ASSERT_OK(lsc_writer_append(w, g->records_[i]));
+	ASSERT_OK(lsc_writer_close(w));
+	lsc_recording_free(g);
+	f = fopen(file, "rb");
+	ASSERT_TRUE(f != NULL);
+	buf = malloc(1 << 16);
+	len = fread(buf, 1, 1 << 16, f);
+	fclose(f);
+	ASSERT_CMP(len, >, LSC_FILE_HEADER_SIZE);
+	for (cut = 0; cut <= len; cut++) {
+		put_file(file, buf, cut);
+		err = lsc_recording_symbolize(file, pmap, ksyms, &added);
+		if (cut < LSC_FILE_HEADER_SIZE) {
+			ASSERT_EQ(err, LSC_ENOTREC); /* not a recording yet: left as it is */
+			continue;
+		}
+		ASSERT_OK(err);
+		err = lsc_recording_read(file, &r, &info);
+		if (err)
+			LSC_FAIL("cut at %zu of %zu, %zu symbols added: %s at byte %llu", cut, len,
+				 added, lsc_strerror(err), (unsigned long long)info.error_at);
+		/* nothing to add leaves the file as it was; otherwise the tail is gone */
+		if (added)
+			ASSERT_EQ(info.truncated, 0);
+		ASSERT_EQ(r->nsymbols, added);
+		/* every JIT and kernel frame of every stack in the cut is named now (the native
+		 * ones depend on this machine's libc) */
+		for (i = 0; i < r->nstacks; i++) {
+			size_t k;
+
+			for (k = 0; k < r->stacks[i]->n_frames; k++)
+				if ((r->stacks[i]->frames[k] >> 32 == 0x3e5a ||
+				     r->stacks[i]->frames[k] >> 63) &&
+				    !lsc_recording_symbol(r, r->stacks[i]->frames[k]))
+					LSC_FAIL("cut at %zu: no symbol for 0x%llx", cut,
+						 (unsigned long long)r->stacks[i]->frames[k]);
+		}
+		symbolized += added > 0;
+		lsc_recording_free(r);
+	}
+	printf("# %zu cuts of %zu bytes, %zu of them symbolized\n", len + 1, len, symbolized);
+	ASSERT_CMP(symbolized, >, len / 4); /* the test saw symbols added behind most cuts */
+	free(buf);
+	unlink(file);
+	unlink(pmap);
+	unlink(ksyms);
+}
+
+/* A recording names its modules' paths, and anyone can write a recording: a FIFO or a device
+ * there is refused at once (the old open blocked on a FIFO until a writer came). */
+TEST(modules_are_regular_files_only)
+{
+	struct lsc_module *m = NULL;
+	char fifo[256];
+
+	snprintf(fifo, sizeof(fifo), "/tmp/lsc-fifo-%d", (int)getpid());
+	unlink(fifo);
+	ASSERT_OK(mkfifo(fifo, 0600));
+	alarm(5); /* a blocked open fails the case here, not at the harness's watchdog */
+	ASSERT_EQ(lsc_module_open(fifo, &m), LSC_ENOELF);
+	ASSERT_EQ(lsc_module_open("/dev/zero", &m), LSC_ENOELF);
+	ASSERT_EQ(lsc_module_open("/proc/self", &m), LSC_ENOELF);
+	alarm(0);
+	ASSERT_TRUE(m == NULL);
+	unlink(fifo);
+}
+
 TEST_MAIN(TEST_ENTRY(function_file_and_line_from_dwarf), TEST_ENTRY(cpp_names_are_demangled),
 	  TEST_ENTRY(stripped_copy_has_dynsym_names_only), TEST_ENTRY(perf_map_names_jit_frames),
 	  TEST_ENTRY(kallsyms_names_kernel_frames),
-	  TEST_ENTRY(finalize_adds_symbols_only_from_the_recorded_build))
+	  TEST_ENTRY(finalize_adds_symbols_only_from_the_recorded_build),
+	  TEST_ENTRY(symbolize_a_recording_cut_at_every_byte_offset),
+	  TEST_ENTRY(modules_are_regular_files_only))
