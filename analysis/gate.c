@@ -383,30 +383,13 @@ struct measured {
 	int heap_ok;
 };
 
-/* Where stack id sits in the recording's stacks (sorted by id), or nstacks when it has none:
- * the memo below is indexed by it, so that its size follows the stacks present, not the ids. */
-static size_t stack_index(const struct lsc_recording *r, uint32_t id)
-{
-	size_t lo = 0, hi = r->nstacks;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (r->stacks[mid]->id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo < r->nstacks && r->stacks[lo]->id == id ? lo : r->nstacks;
-}
-
 /* Whether stack id passes through a frame named like fn, every frame of it (not only the first
  * few a report shows), each stack named once: memo (nstacks + 1 entries, the last for ids
  * without a stack) is 0 unknown, 1 no, 2 yes. */
 static int through(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint32_t id,
 		   const char *fn, uint8_t *memo)
 {
-	size_t at = stack_index(r, id), f;
+	size_t at = lsc_recording_stack_index(r, id), f;
 	const Loopscope__Stack *st = at < r->nstacks ? r->stacks[at] : NULL;
 	int in = 0;
 

@@ -461,7 +461,7 @@ void lsc_recording_free(struct lsc_recording *r)
 	free(r);
 }
 
-const Loopscope__Stack *lsc_recording_stack(const struct lsc_recording *r, uint32_t id)
+size_t lsc_recording_stack_index(const struct lsc_recording *r, uint32_t id)
 {
 	size_t lo = 0, hi = r->nstacks;
 
@@ -473,7 +473,14 @@ const Loopscope__Stack *lsc_recording_stack(const struct lsc_recording *r, uint3
 		else
 			hi = mid;
 	}
-	return lo < r->nstacks && r->stacks[lo]->id == id ? r->stacks[lo] : NULL;
+	return lo < r->nstacks && r->stacks[lo]->id == id ? lo : r->nstacks;
+}
+
+const Loopscope__Stack *lsc_recording_stack(const struct lsc_recording *r, uint32_t id)
+{
+	size_t at = lsc_recording_stack_index(r, id);
+
+	return at < r->nstacks ? r->stacks[at] : NULL;
 }
 
 const Loopscope__Symbol *lsc_recording_symbol(const struct lsc_recording *r, uint64_t addr)

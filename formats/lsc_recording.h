@@ -88,6 +88,9 @@ int lsc_recording_parse(const uint8_t *buf, size_t len, struct lsc_recording **o
 void lsc_recording_free(struct lsc_recording *r);
 
 const Loopscope__Stack *lsc_recording_stack(const struct lsc_recording *r, uint32_t id);
+/* Where stack id sits in r->stacks (sorted by id), or r->nstacks when the recording has none:
+ * an index for tables sized by the stacks present, not by the ids a file may claim. */
+size_t lsc_recording_stack_index(const struct lsc_recording *r, uint32_t id);
 const Loopscope__Symbol *lsc_recording_symbol(const struct lsc_recording *r, uint64_t addr);
 const Loopscope__Mapping *lsc_recording_mapping(const struct lsc_recording *r, uint64_t addr);
 const Loopscope__Thread *lsc_recording_thread(const struct lsc_recording *r, uint32_t tid);
