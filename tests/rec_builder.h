@@ -249,6 +249,27 @@ static inline void rb_samples(struct rb *b, int kind, const uint32_t *stacks,
 	rb_put(b, &r);
 }
 
+/* One batch of heap snapshot n (kind: LIVE_BYTES, ...), its last when end is set. */
+static inline void rb_heap_snapshot(struct rb *b, int kind, uint32_t n, int end, uint64_t t_ns,
+				    const uint32_t *stacks, const uint64_t *values, size_t count)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Samples s = LOOPSCOPE__SAMPLES__INIT;
+
+	s.has_kind = s.has_snapshot = s.has_snapshot_end = s.has_t_ns = 1;
+	s.kind = kind;
+	s.snapshot = n;
+	s.snapshot_end = end;
+	s.t_ns = t_ns;
+	s.stack_id = (uint32_t *)stacks;
+	s.n_stack_id = count;
+	s.value = (uint64_t *)values;
+	s.n_value = count;
+	r.body_case = LOOPSCOPE__RECORD__BODY_SAMPLES;
+	r.samples = &s;
+	rb_put(b, &r);
+}
+
 static inline void rb_footer(struct rb *b, uint64_t end_ns)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;

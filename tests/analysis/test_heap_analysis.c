@@ -115,21 +115,7 @@ TEST(managed_types_without_names)
 static void snapshot(struct rb *b, int kind, uint32_t n, const uint32_t *ids,
 		     const uint64_t *values, size_t count)
 {
-	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
-	Loopscope__Samples s = LOOPSCOPE__SAMPLES__INIT;
-
-	s.has_kind = s.has_snapshot = s.has_snapshot_end = s.has_t_ns = 1;
-	s.kind = kind;
-	s.snapshot = n;
-	s.snapshot_end = 1;
-	s.t_ns = n * 1000000000ULL;
-	s.stack_id = (uint32_t *)ids;
-	s.n_stack_id = count;
-	s.value = (uint64_t *)values;
-	s.n_value = count;
-	r.body_case = LOOPSCOPE__RECORD__BODY_SAMPLES;
-	r.samples = &s;
-	rb_put(b, &r);
+	rb_heap_snapshot(b, kind, n, 1, n * 1000000000ULL, ids, values, count);
 }
 
 /* A site's stack id is any 32-bit number: 0xfffffff0 costs what one site costs. The old code

@@ -231,21 +231,8 @@ TEST(append_keeps_the_file_readable)
 static void snapshot_batch(struct rb *b, uint32_t n, int end, const uint32_t *ids,
 			   const uint64_t *values, size_t count)
 {
-	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
-	Loopscope__Samples s = LOOPSCOPE__SAMPLES__INIT;
-
-	s.has_kind = s.has_snapshot = s.has_snapshot_end = s.has_t_ns = 1;
-	s.kind = LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES;
-	s.snapshot = n;
-	s.snapshot_end = end;
-	s.t_ns = n * 1000ULL;
-	s.stack_id = (uint32_t *)ids;
-	s.n_stack_id = count;
-	s.value = (uint64_t *)values;
-	s.n_value = count;
-	r.body_case = LOOPSCOPE__RECORD__BODY_SAMPLES;
-	r.samples = &s;
-	rb_put(b, &r);
+	rb_heap_snapshot(b, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, n, end, n * 1000ULL, ids, values,
+			 count);
 }
 
 /* A snapshot rebuilt from changes: the last value written for a stack wins, a stack back at 0
