@@ -221,6 +221,17 @@ struct lsc_heap_samples {
 };
 
 int lsc_heap_samples_init(struct lsc_heap_samples *s, uint32_t slots, uint32_t filter);
+/* The filter's cell for p's page: how many live samples hash there (255 sticks). */
+static inline _Atomic uint8_t *lsc_heap_samples_cell(const struct lsc_heap_samples *s, uintptr_t p)
+{
+	return &s->filter[(p >> 12) & s->fmask];
+}
+/* 1 when p is certainly not a sample: no sample lives in its page (one byte read). */
+static inline int lsc_heap_samples_none(const struct lsc_heap_samples *s, uintptr_t p)
+{
+	return s->filter &&
+	       !atomic_load_explicit(lsc_heap_samples_cell(s, p), memory_order_relaxed);
+}
 /* Remembers a sampled pointer; -1 when its neighbourhood of the table is full (dropped). */
 int lsc_heap_samples_put(struct lsc_heap_samples *s, uintptr_t p, uint32_t site, uint64_t bytes,
 			 uint64_t milli);
@@ -289,7 +300,11 @@ struct lsc_agent_state {
 extern struct lsc_agent_state lsc__A;
 
 uint64_t lsc__now_ns(void); /* CLOCK_MONOTONIC: async-signal-safe (vDSO) */
+/* Maps the writer's memory; its cycles run inline until lsc__writer_spawn. */
 int lsc__writer_start(void);
+/* The program polls a loop or starts a second thread: the writer's cycles move to a thread of
+ * their own (once; a no-op after). */
+void lsc__writer_spawn(void);
 /* Drains, writes a footer, ends the writer thread; returns when it did (or after limit_ms). */
 void lsc__writer_stop(unsigned limit_ms);
 /* From a signal handler: asks for a drain and waits for it, at most limit_ms. */

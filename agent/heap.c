@@ -19,19 +19,19 @@
  * TLS, the only store) and a tail call to the real function; free() is a test of the pointer's
  * low bits, a range check for the bootstrap arena, and a tail call. No function call of ours, no
  * atomic, no table read. That holds because the decision to sample comes before the block is
- * made: a sampled block is made by the real memalign at a page boundary, so free() and realloc()
- * know every other block by its address; a page-aligned pointer (a sample, or one of glibc's own
- * in about 256, or any valloc'd block) takes the rare path, a read of the per-page filter and
- * the sample table (heap_sites.c). A sampled block is an ordinary block of the real allocator,
- * so realloc, malloc_usable_size and a free that bypasses us need nothing of ours; realloc moves
- * a block to a page boundary when a sample point falls in its new size. Whether a sampled block
- * was temporary (freed before its thread's next allocation) is told without a store per
- * allocation: the thread's countdown moves with every allocation, so it still holds, at the
+ * made: a sampled block is made by the real memalign at a 256-byte boundary, so free() and
+ * realloc() know every other block by its address; a 256-byte aligned pointer (a sample, or one
+ * of glibc's own in about 16, or any valloc'd block) takes the rare path, a read of the per-page
+ * filter and the sample table (heap_sites.c). A sampled block is an ordinary block of the real
+ * allocator, so realloc, malloc_usable_size and a free that bypasses us need nothing of ours;
+ * realloc moves a block to a 256-byte boundary when a sample point falls in its new size. Whether a
+ * sampled block was temporary (freed before its thread's next allocation) is told without a store
+ * per allocation: the thread's countdown moves with every allocation, so it still holds, at the
  * free, the value it had when the sample was taken only if none came in between.
  * Every allocation counts down, the agent's own included; a sample point that falls in one of
  * those is dropped. The points that fall in the program's bytes remain a Poisson process of the
  * same rate, so the estimates stay unbiased. Everything else (bootstrap, full mode, the sample
- * itself, page-aligned pointers) is out of line.
+ * itself, 256-byte aligned pointers) is out of line.
  *
  * Bootstrap: until the constructor has resolved the real allocator and read the configuration,
  * allocations (ld.so's, libc's, dlsym's own) come from a static arena and are never given back;
@@ -105,7 +105,9 @@ static void *boot_alloc(size_t n, size_t align)
 	if (align < 16)
 		align = 16;
 	do {
-		p = (start + sizeof(uint64_t) + align - 1) & ~(align - 1);
+		/* the address is aligned, not the offset: the arena itself is aligned to 64 only */
+		p = (((uintptr_t)boot + start + sizeof(uint64_t) + align - 1) & ~(align - 1)) -
+		    (uintptr_t)boot;
 		end = p + n;
 		if (n > sizeof(boot) || end > sizeof(boot)) {
 			errno = ENOMEM;
@@ -476,14 +478,18 @@ static void *full_realloc(void *p, size_t n, const struct caller *k)
 /* ------------------------------------------------------------------ sampled */
 
 /*
- * A sampled block starts at a page boundary (TAG): free() and realloc() look a pointer up only
- * when its low bits are zero, which glibc gives about one block in 256 of its own (and every
- * page-aligned one: valloc, memalign(4096)); the lookup then reads the per-page filter and, when
- * a sample lives in that page, the table. The block comes from the real memalign, so it is a
- * block of the real allocator like any other: realloc, malloc_usable_size and a free that
- * bypasses us (a library calling __libc_free) treat it as theirs.
+ * A sampled block starts at a 256-byte boundary (TAG): free() and realloc() look a pointer up
+ * only when its low 8 bits are zero, which glibc gives about one block in 16 of its own (and
+ * every more aligned one); the lookup then reads the per-page filter and, when a sample lives in
+ * that page, the table. The block comes from the real memalign, so it is a block of the real
+ * allocator like any other: realloc, malloc_usable_size and a free that bypasses us (a library
+ * calling __libc_free) treat it as theirs. Why 256 and not a page: memalign(4096) splits off up
+ * to 4 KiB in front of each sample and hands it back to the free lists, which made every other
+ * malloc and free of malloc_mixed slower (sampled 1.088× plain with a page, 1.058× with 256
+ * bytes, 1.046× with no alignment at all; docs/performance.md); the filter read that one free in
+ * 16 then costs is smaller than that.
  */
-#define TAG 4096u
+#define TAG 256u
 
 static inline int tagged(const void *p)
 {
@@ -517,7 +523,7 @@ static int sample_point(void)
 	return real && tracking();
 }
 
-/* A block for a sample of n bytes, at a page boundary (or align's, when larger), recorded with
+/* A block for a sample of n bytes, at a TAG boundary (or align's, when larger), recorded with
  * the caller's stack. The thread's countdown at this moment tells whether another allocation
  * came before its free (a temporary one): the fast path stores nothing. */
 static void *sample_block(size_t n, size_t align, int zero)
@@ -561,7 +567,7 @@ static __attribute__((noinline)) void *sampled_aligned(void *(*real)(size_t, siz
 }
 
 /* realloc of a block of the real allocator (p) past a sample point: the new block is a sample,
- * so it moves to a page boundary. */
+ * so it moves to a TAG boundary. */
 static __attribute__((noinline)) void *sampled_realloc(void *p, size_t n)
 {
 	size_t old;
@@ -578,7 +584,7 @@ static __attribute__((noinline)) void *sampled_realloc(void *p, size_t n)
 	return q;
 }
 
-/* free() of a page-aligned block: a sample or not. */
+/* free() of a TAG-aligned block: a sample or not. */
 static void sampled_release(void *p)
 {
 	uint64_t bytes, milli;
@@ -594,7 +600,7 @@ static void sampled_release(void *p)
 /*
  * Each entry point reads the state once. Off and sampled (the default) stay in the entry point:
  * a compare or two, the countdown, and a tail call to the real allocator; the rest (bootstrap,
- * full mode, a sample, a page-aligned free) is out of line. Full mode's cache key is the frame
+ * full mode, a sample, a TAG-aligned free) is out of line. Full mode's cache key is the frame
  * of the program's call, taken in the entry point itself.
  */
 static size_t pow2_at_least(size_t a)
@@ -680,13 +686,20 @@ static void boot_free(void *p)
 {
 }
 
-/* What free() hands an ordinary block to (not NULL, not page-aligned, not from the arena): the
+/* What free() hands an ordinary block to (not NULL, not TAG-aligned, not from the arena): the
  * real free, or full mode's; set with the state, so the fast path does not read the state. */
 static _Atomic(void (*)(void *)) free_to = boot_free;
 
+/* A TAG-aligned pointer in a page where no sample lives (in sampled mode, most of them) is told
+ * by one read of the filter, without leaving the entry point. */
+static inline int not_a_sample(const void *p)
+{
+	return LIKELY(!tagged(p)) || (p && lsc_heap_samples_none(&samples, (uintptr_t)p));
+}
+
 EXPORT void free(void *p)
 {
-	if (LIKELY(!tagged(p)) && LIKELY(!is_boot_fast(p))) {
+	if (LIKELY(!is_boot_fast(p)) && not_a_sample(p)) {
 		atomic_load_explicit(&free_to, memory_order_relaxed)(p);
 		return;
 	}
@@ -714,7 +727,7 @@ EXPORT void *calloc(size_t k, size_t size)
 	}
 }
 
-/* realloc's rare cases: no block yet, a bootstrap block, size 0, full mode, a page-aligned
+/* realloc's rare cases: no block yet, a bootstrap block, size 0, full mode, a TAG-aligned
  * block (a sample, maybe). */
 static __attribute__((noinline)) void *realloc_rare(void *p, size_t n, const struct caller *k)
 {
@@ -759,7 +772,7 @@ EXPORT void *realloc(void *p, size_t n)
 {
 	int s = state_now();
 
-	if (LIKELY(s >= S_OFF) && LIKELY(!tagged(p)) && LIKELY(!is_boot_fast(p)) && LIKELY(n)) {
+	if (LIKELY(s >= S_OFF) && LIKELY(!is_boot_fast(p)) && not_a_sample(p) && LIKELY(n)) {
 		if (s == S_SAMPLED && sample_due(n))
 			return sampled_realloc(p, n);
 		return real_realloc(p, n);

@@ -5,7 +5,8 @@
  *  - sampled allocations (--heap sampled): the live sampled pointers, with their site and the
  *    bytes and count each one stands for, found from their page, behind a counting filter by
  *    page so that a look-up of a pointer that was not sampled costs one read of a small array
- *    (heap.c looks up only page-aligned pointers: every sample, and few others);
+ *    (heap.c looks up only 256-byte aligned pointers: every sample, and one block in 16 of
+ *    the others);
  *  - the sampling arithmetic: Poisson sampling by bytes (a sample point every Exp(interval)
  *    bytes) and the weights that make the estimates unbiased.
  *
@@ -128,19 +129,15 @@ int lsc_heap_samples_init(struct lsc_heap_samples *s, uint32_t slots, uint32_t f
 	return 0;
 }
 
-/* By page, not by hash: the frees of a program hit few pages at a time, so the cells they read
- * stay in cache; a page holding a sample sends the frees in it to the table (few: a sample is
- * taken every interval bytes). */
-static _Atomic uint8_t *filter_cell(struct lsc_heap_samples *s, uintptr_t p)
-{
-	return &s->filter[(p >> 12) & s->fmask];
-}
+/* The filter is by page, not by hash (lsc_heap_samples_cell): the frees of a program hit few
+ * pages at a time, so the cells they read stay in cache; a page holding a sample sends the frees
+ * in it to the table (few: a sample is taken every interval bytes). */
 
-/* Where the search for p starts: its page. The agent's samples start pages (agent/heap.c), so the
- * live samples of a heap occupy a stretch of the table as long as the heap, about one slot per
- * 4 KiB of it, and the table's pages that a program touches, and misses in cache and TLB, are in
- * proportion to its heap rather than the whole table at random (8 MiB: it cost malloc_mixed 6 %).
- * Pointers inside a page are spread by their offset. */
+/* Where the search for p starts: its page. So the live samples of a heap occupy a stretch of
+ * the table as long as the heap, about one slot per 4 KiB of it, and the table's pages that a
+ * program touches, and misses in cache and TLB, are in proportion to its heap rather than the whole
+ * table at random (8 MiB: it cost malloc_mixed 6 %). Pointers inside a page are spread by their
+ * offset. */
 static uint32_t home(const struct lsc_heap_samples *s, uintptr_t p)
 {
 	return (uint32_t)((p >> 12) + ((p >> 4) & 0xff) * 0x9e3779b1u) & s->mask;
@@ -149,7 +146,7 @@ static uint32_t home(const struct lsc_heap_samples *s, uintptr_t p)
 int lsc_heap_samples_put(struct lsc_heap_samples *s, uintptr_t p, uint32_t site, uint64_t bytes,
 			 uint64_t milli)
 {
-	_Atomic uint8_t *c = filter_cell(s, p);
+	_Atomic uint8_t *c = lsc_heap_samples_cell(s, p);
 	uint32_t j = home(s, p), k;
 	uint8_t v;
 
@@ -175,7 +172,7 @@ int lsc_heap_samples_put(struct lsc_heap_samples *s, uintptr_t p, uint32_t site,
 int lsc_heap_samples_take(struct lsc_heap_samples *s, uintptr_t p, uint32_t *site, uint64_t *bytes,
 			  uint64_t *milli)
 {
-	_Atomic uint8_t *c = filter_cell(s, p);
+	_Atomic uint8_t *c = lsc_heap_samples_cell(s, p);
 	uint8_t v = atomic_load_explicit(c, memory_order_relaxed);
 	uint32_t j, k;
 

@@ -219,6 +219,8 @@ static struct lsc_loop *loop_for(int epfd)
 
 		if (atomic_compare_exchange_strong(&A.loops[i], &expected, L)) {
 			T.loop = L;
+			lsc__writer_spawn(); /* windows close once per window: they need the thread
+					      */
 			return L;
 		}
 	}

@@ -1,86 +1,34 @@
 /*
- * writer.c — the agent's writer thread: the one place that turns what the application threads
- * pushed (rings) and what the loop threads closed (windows) into recording records, and writes
- * them with write(2) at least once per window, so a SIGKILL loses at most the last one.
+ * writer.c — the agent's writer: the one place that turns what the application threads pushed
+ * (rings) and what the loop threads closed (windows) into recording records (records.c), and
+ * writes them with write(2) at least once per window, so a SIGKILL loses at most the last one.
  *
- * It owns the stack table (frames → stack id, each Stack record written once), the mappings
- * written so far (read from the dynamic linker, build-ids from the mapped notes), and the
- * per-cycle sample totals. It blocks every signal, so the program's signals and the agent's
- * SIGPROF land on the program's threads. Its memory is mmap'd and bounded: when the stack table
- * is full, new stacks are counted as dropped, not stored.
+ * Its cycles run on a thread of its own once the program has a second thread or a loop, and
+ * inline on the program's only thread before that (see "who runs the cycles" below). It owns
+ * the stack table (frames → stack id, each Stack record written once), the mappings written so
+ * far (read from the dynamic linker, build-ids from the mapped notes), the per-cycle sample
+ * totals and the heap snapshots. Its thread blocks every signal, so the program's signals and
+ * the agent's SIGPROF land on the program's threads. Its memory is mmap'd and bounded: when the
+ * stack table is full, new stacks are counted as dropped, not stored.
  */
-#include "lsc_recording.h"
-#include "preload.h"
+#include "writer.h"
 
-#include <dirent.h>
-#include <elf.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <link.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
-#define OUT_CAP	     (4u << 20)
-#define STACK_CAP    (1u << 18) /* distinct stacks kept; more are dropped */
-#define ACC_CAP	     16384	/* distinct (stack, thread) pairs per cycle */
-#define MAX_MAPPINGS 4096
-
 void lsc__mark_writer_thread(void);
 
-struct stack_slot {
-	uint64_t hash;
-	uint32_t id;
-	uint32_t nframes;
-	uint64_t frames_off;
-};
-
-struct acc {
-	uint32_t stack, tid;
-	uint64_t value;
-};
-
-struct ring_state {
-	struct lsc_ring *ring;
-	uint32_t tid; /* the thread the Thread record was written for */
-	uint64_t last_cpu_t;
-	uint32_t last_cpu_stack;
-};
-
-static struct {
-	pthread_t thread;
-	int started;
-	uint8_t *out;
-	size_t len;
-	struct stack_slot *stacks;
-	uint64_t *frames;
-	uint64_t frames_used, frames_cap;
-	uint32_t nstacks;
-	uint64_t dropped_stacks, dropped_samples;
-	struct acc *cpu, *blk, *off;
-	size_t ncpu, nblk, noff;
-	uint64_t mapped[MAX_MAPPINGS];
-	size_t nmapped;
-	struct ring_state rings[1024];
-	size_t nrings;
-	uint64_t last_maps_ns;
-	uint8_t rec[65536];
-	uint32_t hidx[2][LSC_HIST_BUCKETS];
-	uint64_t hcnt[2][LSC_HIST_BUCKETS];
-	/* the native heap: the last snapshot's totals, and its columns */
-	uint64_t last_heap_ns, heap_live, heap_alloc;
-	uint64_t loop_alloc[LSC_AGENT_MAX_LOOPS]; /* heap_alloc at each loop's last window */
-	uint32_t snapshot;
-	uint32_t *hstack;
-	uint64_t *hval[5];
-} W;
+struct lsc_writer lsc__W;
 
 #define A lsc__A
+#define W lsc__W
+#define T lsc__T
 
 static void flush(void)
 {
@@ -98,7 +46,7 @@ static void flush(void)
 	W.len = 0;
 }
 
-static void put(const Loopscope__Record *r)
+void lsc__w_put(const Loopscope__Record *r)
 {
 	ssize_t n = lsc_record_encode(r, W.out + W.len, OUT_CAP - W.len);
 
@@ -114,7 +62,7 @@ static void put(const Loopscope__Record *r)
 /* ------------------------------------------------------------------ stacks */
 
 /* The id of this stack, writing its Stack record the first time; 0 when the table is full. */
-static uint32_t intern(const uint64_t *f, uint32_t n)
+uint32_t lsc__w_intern(const uint64_t *f, uint32_t n)
 {
 	uint64_t h = lsc_hash_frames(f, n);
 	size_t j = h & (STACK_CAP * 2 - 1);
@@ -145,11 +93,11 @@ static uint32_t intern(const uint64_t *f, uint32_t n)
 	s.n_frames = n;
 	r.body_case = LOOPSCOPE__RECORD__BODY_STACK;
 	r.stack = &s;
-	put(&r);
+	lsc__w_put(&r);
 	return slot->id;
 }
 
-static void accumulate(struct acc *v, size_t *n, uint32_t stack, uint32_t tid, uint64_t value)
+void lsc__w_accumulate(struct acc *v, size_t *n, uint32_t stack, uint32_t tid, uint64_t value)
 {
 	size_t i;
 
@@ -190,324 +138,9 @@ static void put_samples(int kind, struct acc *v, size_t *n)
 	s.n_tid = *n;
 	r.body_case = LOOPSCOPE__RECORD__BODY_SAMPLES;
 	r.samples = &s;
-	put(&r);
+	lsc__w_put(&r);
 	*n = 0;
 }
-
-/* ------------------------------------------------------------------ events */
-
-static void put_event(uint64_t t, Loopscope__Event *e)
-{
-	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
-
-	e->has_t_ns = 1;
-	e->t_ns = t;
-	r.body_case = LOOPSCOPE__RECORD__BODY_EVENT;
-	r.event = e;
-	put(&r);
-}
-
-static void put_thread(struct ring_state *rs)
-{
-	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
-	Loopscope__Thread t = LOOPSCOPE__THREAD__INIT;
-	char path[64], name[32] = "";
-	int fd;
-
-	rs->last_cpu_t = 0;
-	snprintf(path, sizeof(path), "/proc/self/task/%u/comm", rs->tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		ssize_t n = read(fd, name, sizeof(name) - 1);
-
-		close(fd);
-		name[n > 0 ? n : 0] = 0;
-		name[strcspn(name, "\n")] = 0;
-	}
-	t.has_tid = t.has_loop = 1;
-	t.tid = rs->tid;
-	t.name = name;
-	t.loop = rs->ring->is_loop;
-	r.body_case = LOOPSCOPE__RECORD__BODY_THREAD;
-	r.thread = &t;
-	put(&r);
-}
-
-static void one_record(struct ring_state *rs, uint16_t type, size_t len)
-{
-	uint32_t tid = rs->tid, stack;
-	Loopscope__Event e = LOOPSCOPE__EVENT__INIT;
-
-	switch (type) {
-	case LSC_EV_BLOCKING: {
-		struct lsc_ev_blocking *b = (void *)W.rec;
-		Loopscope__BlockingEvent be = LOOPSCOPE__BLOCKING_EVENT__INIT;
-
-		if (len < sizeof(*b) || sizeof(*b) + b->nframes * 8 > len)
-			return;
-		stack = intern((uint64_t *)(b + 1), b->nframes);
-		be.call = (char *)lsc_agent_call_names[b->call];
-		be.has_duration_ns = be.has_stack_id = be.has_tid = be.has_result = 1;
-		be.duration_ns = b->duration_ns;
-		be.stack_id = stack;
-		be.tid = tid;
-		be.result = b->result;
-		e.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
-		e.blocking = &be;
-		put_event(b->t_ns, &e);
-		accumulate(W.blk, &W.nblk, stack, tid, b->duration_ns);
-		break;
-	}
-	case LSC_EV_CPU: {
-		struct lsc_ev_cpu *c = (void *)W.rec;
-
-		if (len < sizeof(*c) || sizeof(*c) + c->nframes * 8 > len)
-			return;
-		stack = intern((uint64_t *)(c + 1), c->nframes);
-		accumulate(W.cpu, &W.ncpu, stack, tid, 1);
-		rs->last_cpu_t = c->t_ns;
-		rs->last_cpu_stack = stack;
-		break;
-	}
-	case LSC_EV_WALL: {
-		struct lsc_ev_wall *wv = (void *)W.rec;
-
-		if (len < sizeof(*wv) || sizeof(*wv) + wv->nframes * 8 > len)
-			return;
-		stack = intern((uint64_t *)(wv + 1), wv->nframes);
-		accumulate(W.off, &W.noff, stack, wv->tid, wv->offcpu_ns);
-		break;
-	}
-	case LSC_EV_BUSY: {
-		struct lsc_ev_busy *b = (void *)W.rec;
-		Loopscope__BlockingEvent be = LOOPSCOPE__BLOCKING_EVENT__INIT;
-
-		if (len < sizeof(*b))
-			return;
-		/* A CPU sample that fell inside the segment says where it was spent. */
-		be.call = (char *)lsc_agent_call_names[CALL_BUSY];
-		be.has_duration_ns = be.has_stack_id = be.has_tid = 1;
-		be.duration_ns = b->duration_ns;
-		be.stack_id = rs->last_cpu_t >= b->start_ns &&
-					      rs->last_cpu_t <= b->start_ns + b->duration_ns
-				      ? rs->last_cpu_stack
-				      : 0;
-		be.tid = tid;
-		e.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
-		e.blocking = &be;
-		put_event(b->start_ns, &e);
-		break;
-	}
-	case LSC_EV_GC: {
-		struct lsc_ev_gc *g = (void *)W.rec;
-		struct lsc_ev_gc_type *t = (void *)(g + 1);
-		Loopscope__GcEvent ge = LOOPSCOPE__GC_EVENT__INIT;
-		Loopscope__TypeStat ts[64], *tsp[64];
-		uint32_t i;
-
-		if (len < sizeof(*g) || g->ntypes > 64 || sizeof(*g) + g->ntypes * sizeof(*t) > len)
-			return;
-		for (i = 0; i < g->ntypes; i++) {
-			loopscope__type_stat__init(&ts[i]);
-			ts[i].name = t[i].name;
-			ts[i].has_count = ts[i].has_bytes = 1;
-			ts[i].count = t[i].count;
-			ts[i].bytes = t[i].bytes;
-			tsp[i] = &ts[i];
-		}
-		ge.has_kind = ge.has_pause_ns = ge.has_heap_before = ge.has_heap_after = 1;
-		ge.kind = g->kind;
-		ge.pause_ns = g->pause_ns;
-		ge.heap_before = g->before;
-		ge.heap_after = g->after;
-		ge.types = tsp;
-		ge.n_types = g->ntypes;
-		e.body_case = LOOPSCOPE__EVENT__BODY_GC;
-		e.gc = &ge;
-		put_event(g->t_ns, &e);
-		break;
-	}
-	case LSC_EV_CRASH: {
-		struct lsc_ev_crash *c = (void *)W.rec;
-		Loopscope__CrashEvent ce = LOOPSCOPE__CRASH_EVENT__INIT;
-
-		if (len < sizeof(*c) || sizeof(*c) + c->nframes * 8 > len)
-			return;
-		ce.has_signal = ce.has_stack_id = ce.has_tid = ce.has_fault_addr = 1;
-		ce.signal = c->signal;
-		ce.stack_id = intern((uint64_t *)(c + 1), c->nframes);
-		ce.tid = tid;
-		ce.fault_addr = c->fault_addr;
-		e.body_case = LOOPSCOPE__EVENT__BODY_CRASH;
-		e.crash = &ce;
-		put_event(c->t_ns, &e);
-		break;
-	}
-	}
-}
-
-/* ------------------------------------------------------------------ windows and the process */
-
-static uint64_t rss_bytes(void)
-{
-	char buf[128];
-	unsigned long long size = 0, res = 0;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
-		return 0;
-	return res * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-static uint32_t open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	uint32_t n = 0;
-
-	if (!d)
-		return 0;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n ? n - 1 : 0; /* not the directory's own fd */
-}
-
-static void put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
-{
-	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
-	Loopscope__Window pw = LOOPSCOPE__WINDOW__INIT;
-	Loopscope__Histogram busy, lag;
-	Loopscope__HandleCount hc[LSC_AGENT_HANDLE_TYPES], *hcp[LSC_AGENT_HANDLE_TYPES];
-	struct rlimit rl;
-	uint64_t len = w->end_ns > w->start_ns ? w->end_ns - w->start_ns : 1;
-	size_t i, n = 0;
-
-	pw.has_start_ns = pw.has_length_ns = pw.has_loop_tid = pw.has_elu = pw.has_iterations = 1;
-	pw.start_ns = w->start_ns;
-	pw.length_ns = len;
-	pw.loop_tid = L->tid;
-	pw.elu = w->idle_ns >= len ? 0 : 1.0 - (double)w->idle_ns / (double)len;
-	pw.iterations = w->iterations;
-	lsc_hist_to_proto(&w->busy, &busy, W.hidx[0], W.hcnt[0]);
-	lsc_hist_to_proto(&w->lag, &lag, W.hidx[1], W.hcnt[1]);
-	pw.busy = &busy;
-	pw.lag = &lag;
-	if (w->handles_known) {
-		pw.has_active_handles = pw.has_active_reqs = 1;
-		pw.active_handles = w->active_handles;
-		pw.active_reqs = w->active_reqs;
-		for (i = 1; i < LSC_AGENT_HANDLE_TYPES; i++) {
-			if (!w->handles[i])
-				continue;
-			loopscope__handle_count__init(&hc[n]);
-			hc[n].type = (char *)(lsc_handle_type_name((unsigned)i)
-						      ? lsc_handle_type_name((unsigned)i)
-						      : "unknown");
-			hc[n].has_count = 1;
-			hc[n].count = w->handles[i];
-			hcp[n] = &hc[n];
-			n++;
-		}
-		pw.handles = hcp;
-		pw.n_handles = n;
-	}
-	if (lsc__heap_sites()) {
-		pw.has_malloc_live_bytes = pw.has_malloc_alloc_bytes = 1;
-		pw.malloc_live_bytes = W.heap_live;
-		pw.malloc_alloc_bytes = W.heap_alloc - W.loop_alloc[slot];
-		W.loop_alloc[slot] = W.heap_alloc;
-	}
-	pw.has_open_fds = pw.has_rss_bytes = 1;
-	pw.open_fds = open_fds();
-	pw.rss_bytes = rss_bytes();
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
-		pw.has_fd_limit = 1;
-		pw.fd_limit = rl.rlim_cur > UINT32_MAX ? UINT32_MAX : (uint32_t)rl.rlim_cur;
-	}
-	r.body_case = LOOPSCOPE__RECORD__BODY_WINDOW;
-	r.window = &pw;
-	put(&r);
-}
-
-/* One Mapping per executable segment of every loaded object, with its build-id. */
-static int map_one(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	static char exe[4096];
-	const char *path = info->dlpi_name;
-	const uint8_t *bid = NULL;
-	size_t bid_len = 0;
-	int i;
-
-	if (!path || !*path) {
-		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-
-		exe[n > 0 ? n : 0] = 0;
-		path = exe;
-	}
-	if (path[0] != '/')
-		return 0; /* the vDSO */
-	for (i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		const uint8_t *p, *end;
-
-		if (ph->p_type != PT_NOTE)
-			continue;
-		p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
-		end = p + ph->p_memsz;
-		while (p + sizeof(ElfW(Nhdr)) <= end) {
-			const ElfW(Nhdr) *nh = (const void *)p;
-			const uint8_t *name = p + sizeof(*nh),
-				      *desc = name + ((nh->n_namesz + 3) & ~3u);
-
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-			    !memcmp(name, "GNU", 4)) {
-				bid = desc;
-				bid_len = nh->n_descsz;
-			}
-			p = desc + ((nh->n_descsz + 3) & ~3u);
-		}
-	}
-	for (i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
-		Loopscope__Mapping m = LOOPSCOPE__MAPPING__INIT;
-		uint64_t start, page = 4096;
-		size_t k;
-
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		start = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
-		for (k = 0; k < W.nmapped && W.mapped[k] != start; k++)
-			;
-		if (k < W.nmapped || W.nmapped == MAX_MAPPINGS)
-			continue;
-		W.mapped[W.nmapped++] = start;
-		m.has_id = m.has_start = m.has_end = m.has_file_offset = 1;
-		m.id = (uint32_t)W.nmapped;
-		m.start = start;
-		m.end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-		m.file_offset = ph->p_offset & ~(page - 1);
-		m.path = (char *)path;
-		if (bid) {
-			m.has_build_id = 1;
-			m.build_id.data = (uint8_t *)bid;
-			m.build_id.len = bid_len;
-		}
-		r.body_case = LOOPSCOPE__RECORD__BODY_MAPPING;
-		r.mapping = &m;
-		put(&r);
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------------ the thread */
 
 /* ------------------------------------------------------------------ the native heap */
 
@@ -539,7 +172,7 @@ static void put_heap_batch(size_t n, int end)
 		}
 		r.body_case = LOOPSCOPE__RECORD__BODY_SAMPLES;
 		r.samples = &s;
-		put(&r);
+		lsc__w_put(&r);
 	}
 }
 
@@ -587,7 +220,7 @@ static void heap_snapshot(void)
 		    am == e->w_alloc_milli && tm == e->w_temp_milli)
 			continue;
 		if (!e->rec_id)
-			e->rec_id = intern(t->frames + e->frames_off, e->nframes);
+			e->rec_id = lsc__w_intern(t->frames + e->frames_off, e->nframes);
 		if (!e->rec_id)
 			continue; /* the stack table is full: counted in dropped_stacks */
 		e->w_live_bytes = lb;
@@ -640,10 +273,10 @@ static void drain(void)
 			if (type == LSC_EV_OWNER && len == sizeof(uint32_t)) {
 				/* A new thread owns the ring from here on. */
 				memcpy(&rs->tid, W.rec, sizeof(uint32_t));
-				put_thread(rs);
+				lsc__w_put_thread(rs);
 				continue;
 			}
-			one_record(rs, type, len);
+			lsc__w_one_record(rs, type, len);
 		}
 	}
 	if (lsc__now_ns() - A.t0 - W.last_heap_ns >= A.cfg.window_ns || atomic_load(&A.stop) ||
@@ -657,7 +290,7 @@ static void drain(void)
 		if (L)
 			lsc_loop_close_parked(L, lsc__now_ns() - A.t0, A.cfg.window_ns);
 		while (L && (k = lsc_loop_take_window(L)) >= 0) {
-			put_window(L, i, &L->win[k]);
+			lsc__w_put_window(L, i, &L->win[k]);
 			lsc_loop_release_window(L, k);
 		}
 	}
@@ -702,7 +335,47 @@ static void footer(void)
 	f.n_counters = 2;
 	r.body_case = LOOPSCOPE__RECORD__BODY_FOOTER;
 	r.footer = &f;
-	put(&r);
+	lsc__w_put(&r);
+}
+
+/* ------------------------------------------------------------------ who runs the cycles */
+
+/*
+ * glibc's malloc skips its arena lock and the atomics in free while the process has one
+ * thread; an idle second thread costs a malloc-bound program about 11 % (docs/performance.md).
+ * So the writer's thread starts only when the program has a second thread of its own or polls a
+ * loop (lsc__writer_spawn). Until then the program's one thread runs the writer's cycles itself,
+ * where it ends: at exit, before an exec, at a crash or a deadly signal. Such a process (one
+ * thread, no loop) that is SIGKILLed leaves a recording with its header and nothing more.
+ */
+enum { RUN_NOBODY, RUN_THREAD, RUN_INLINE };
+static _Atomic int runner;
+
+DECLARE_REAL(int, pthread_create, pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+/* One cycle: what the rings hold and the loops closed, then (final) the footer; written. */
+static void cycle(int final)
+{
+	if (!W.maps_done) {
+		/* the mappings before the first stack that points into them */
+		dl_iterate_phdr(lsc__w_map_one, NULL);
+		flush();
+		W.last_maps_ns = lsc__now_ns();
+		W.maps_done = 1;
+	}
+	drain();
+	atomic_store(&A.flush_req, 0);
+	/* Libraries dlopen'd since: their mappings, once a window. */
+	if (lsc__now_ns() - W.last_maps_ns >= A.cfg.window_ns) {
+		dl_iterate_phdr(lsc__w_map_one, NULL);
+		W.last_maps_ns = lsc__now_ns();
+	}
+	if (final)
+		footer();
+	flush();
+	atomic_fetch_add(&A.flushes, 1);
+	if (final)
+		atomic_store(&A.writer_done, 1);
 }
 
 static void *writer_main(void *arg)
@@ -712,9 +385,6 @@ static void *writer_main(void *arg)
 	int stop = 0;
 
 	lsc__mark_writer_thread();
-	dl_iterate_phdr(map_one, NULL);
-	flush();
-	W.last_maps_ns = lsc__now_ns();
 	while (!stop) {
 		int timeout = (int)(A.cfg.window_ns / 4000000);
 
@@ -722,15 +392,9 @@ static void *writer_main(void *arg)
 		if (read(A.wake_fd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
 			break;
 		stop = atomic_load(&A.stop);
-		drain();
-		atomic_store(&A.flush_req, 0);
-		/* Libraries dlopen'd since: their mappings, once a window. */
-		if (lsc__now_ns() - W.last_maps_ns >= A.cfg.window_ns) {
-			dl_iterate_phdr(map_one, NULL);
-			W.last_maps_ns = lsc__now_ns();
-		}
-		flush();
-		atomic_fetch_add(&A.flushes, 1);
+		if (stop)
+			break;
+		cycle(0);
 		if (atomic_load(&A.writer_hold)) {
 			/* an exec is coming: nothing of ours may be half written when it lands */
 			atomic_store(&A.writer_parked, 1);
@@ -739,18 +403,26 @@ static void *writer_main(void *arg)
 			atomic_store(&A.writer_parked, 0);
 		}
 	}
-	drain();
-	footer();
-	flush();
-	atomic_store(&A.writer_done, 1);
+	cycle(1);
 	return NULL;
+}
+
+/* A cycle on the calling thread, when no writer thread runs them: 0 when it ran. A final one
+ * keeps the cycles to itself for good: nothing is written after the footer. */
+static int run_inline(int final)
+{
+	int nobody = RUN_NOBODY;
+
+	if (!W.prepared || !atomic_compare_exchange_strong(&runner, &nobody, RUN_INLINE))
+		return -1;
+	cycle(final);
+	if (!final)
+		atomic_store(&runner, RUN_NOBODY);
+	return 0;
 }
 
 int lsc__writer_start(void)
 {
-	sigset_t all, old;
-	int err;
-
 	W.out = lsc_map_zeroed(OUT_CAP);
 	W.stacks = lsc_map_zeroed(STACK_CAP * 2 * sizeof(*W.stacks));
 	W.frames_cap = (uint64_t)STACK_CAP * 32;
@@ -769,15 +441,40 @@ int lsc__writer_start(void)
 	}
 	if (!W.out || !W.stacks || !W.frames || !W.cpu || !W.blk || !W.off || A.wake_fd < 0)
 		return -ENOMEM;
+	RESOLVE(pthread_create);
+	if (!REAL(pthread_create))
+		return -ENOSYS;
+	W.prepared = 1;
+	return 0;
+}
+
+void lsc__writer_spawn(void)
+{
+	int nobody = RUN_NOBODY, was = T.in_agent;
+	sigset_t all, old;
+
+	if (!W.prepared || atomic_load_explicit(&runner, memory_order_relaxed) != RUN_NOBODY ||
+	    !atomic_compare_exchange_strong(&runner, &nobody, RUN_THREAD))
+		return;
+	T.in_agent = 1;
 	/* The thread starts with every signal blocked, and keeps it so. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&W.thread, NULL, writer_main, NULL);
+	if (REAL(pthread_create)(&W.thread, NULL, writer_main, NULL))
+		atomic_store(&runner, RUN_NOBODY); /* the cycles stay inline */
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
-		return -err;
-	W.started = 1;
-	return 0;
+	T.in_agent = was;
+}
+
+/* The program's own second thread: from now on glibc's malloc locks anyway, and the writer's
+ * thread costs the program nothing more. */
+EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	RESOLVE(pthread_create);
+	if (atomic_load_explicit(&runner, memory_order_relaxed) == RUN_NOBODY &&
+	    atomic_load(&A.active))
+		lsc__writer_spawn();
+	return REAL(pthread_create)(t, attr, fn, arg);
 }
 
 static void wait_until(int (*done)(uint64_t), uint64_t arg, unsigned limit_ms)
@@ -801,29 +498,34 @@ static int flushed_since(uint64_t before)
 	return atomic_load(&A.flushes) >= before + 2 || atomic_load(&A.writer_done);
 }
 
-void lsc__writer_stop(unsigned limit_ms)
+static void wake(void)
 {
 	uint64_t one = 1;
 
-	if (!W.started)
-		return;
-	atomic_store(&A.stop, 1);
 	if (write(A.wake_fd, &one, sizeof(one)) < 0) {
 		/* the writer still wakes on its own within 250 ms */
 	}
+}
+
+/* Each of these runs the cycle inline when there is no writer thread; when a cycle of this
+ * thread's is what a signal interrupted, they leave it be (its records are not written). */
+void lsc__writer_stop(unsigned limit_ms)
+{
+	atomic_store(&A.stop, 1); /* the last cycle: with a heap snapshot, and a footer */
+	if (run_inline(1) == 0 || atomic_load(&runner) != RUN_THREAD)
+		return;
+	wake();
 	wait_until(writer_finished, 0, limit_ms);
 }
 
 void lsc__writer_flush_wait(unsigned limit_ms)
 {
-	uint64_t one = 1, before = atomic_load(&A.flushes);
+	uint64_t before = atomic_load(&A.flushes);
 
-	if (!W.started)
-		return;
 	atomic_store(&A.flush_req, 1); /* with a heap snapshot: what was live at the crash */
-	if (write(A.wake_fd, &one, sizeof(one)) < 0) {
-		/* the writer still wakes on its own within 250 ms */
-	}
+	if (run_inline(0) == 0 || atomic_load(&runner) != RUN_THREAD)
+		return;
+	wake();
 	/* Two completed cycles: one that may have begun before our event was pushed, one after. */
 	wait_until(flushed_since, before, limit_ms);
 }
@@ -835,14 +537,10 @@ static int parked(uint64_t unused)
 
 void lsc__writer_hold(unsigned limit_ms)
 {
-	uint64_t one = 1;
-
-	if (!W.started)
+	if (run_inline(0) == 0 || atomic_load(&runner) != RUN_THREAD)
 		return;
 	atomic_store(&A.writer_hold, 1);
-	if (write(A.wake_fd, &one, sizeof(one)) < 0) {
-		/* the writer still wakes on its own within 250 ms */
-	}
+	wake();
 	wait_until(parked, 0, limit_ms);
 }
 
@@ -853,5 +551,7 @@ void lsc__writer_release(void)
 
 void lsc__writer_after_fork(void)
 {
-	W.started = 0;
+	/* the child is quiet (preload.c): no cycle of the parent's writer state runs in it */
+	W.prepared = 0;
+	atomic_store(&runner, RUN_NOBODY);
 }

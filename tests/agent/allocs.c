@@ -3,7 +3,8 @@
  * usable size checked, for the agent's heap modes to be run against (test_run.c runs it with
  * every allocation sampled, where each sampled block sits at a page boundary). grow_kept() keeps
  * KEPT blocks grown by realloc to 4000 bytes, a leak whose size the test asserts. Prints which
- * object serves malloc (the agent, or libc under --heap off).
+ * object serves malloc (the agent, or libc under --heap off). It links early_allocs.c, whose
+ * constructor allocates before the agent's constructor has run.
  *   allocs      prints "allocs ok: malloc from <object>"
  */
 #include <dlfcn.h>
@@ -16,6 +17,8 @@
 #include <unistd.h>
 
 #define KEPT 100
+
+const char *early_allocs_check(void); /* early_allocs.c */
 
 static void *kept[KEPT];
 
@@ -73,6 +76,8 @@ int main(void)
 	Dl_info info;
 	int round;
 
+	if (early_allocs_check())
+		fail(early_allocs_check(), 0);
 	for (round = 0; round < 20; round++) {
 		for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 			size_t n = sizes[i], k;

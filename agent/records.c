@@ -1,0 +1,331 @@
+/*
+ * records.c — the writer's record builders: one ring record (a blocking call, a CPU or off-CPU
+ * sample, a busy stretch, a GC, a crash) into an Event or into the cycle's sample totals; a
+ * thread's name; a loop's closed window with the process's RSS and descriptors; the executable
+ * segments of a loaded object. Called only from the writer's cycles (writer.c).
+ */
+#include "writer.h"
+
+#include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define A lsc__A
+#define W lsc__W
+
+/* ------------------------------------------------------------------ events */
+
+static void put_event(uint64_t t, Loopscope__Event *e)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+
+	e->has_t_ns = 1;
+	e->t_ns = t;
+	r.body_case = LOOPSCOPE__RECORD__BODY_EVENT;
+	r.event = e;
+	lsc__w_put(&r);
+}
+
+void lsc__w_put_thread(struct ring_state *rs)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Thread t = LOOPSCOPE__THREAD__INIT;
+	char path[64], name[32] = "";
+	int fd;
+
+	rs->last_cpu_t = 0;
+	snprintf(path, sizeof(path), "/proc/self/task/%u/comm", rs->tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, name, sizeof(name) - 1);
+
+		close(fd);
+		name[n > 0 ? n : 0] = 0;
+		name[strcspn(name, "\n")] = 0;
+	}
+	t.has_tid = t.has_loop = 1;
+	t.tid = rs->tid;
+	t.name = name;
+	t.loop = rs->ring->is_loop;
+	r.body_case = LOOPSCOPE__RECORD__BODY_THREAD;
+	r.thread = &t;
+	lsc__w_put(&r);
+}
+
+void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
+{
+	uint32_t tid = rs->tid, stack;
+	Loopscope__Event e = LOOPSCOPE__EVENT__INIT;
+
+	switch (type) {
+	case LSC_EV_BLOCKING: {
+		struct lsc_ev_blocking *b = (void *)W.rec;
+		Loopscope__BlockingEvent be = LOOPSCOPE__BLOCKING_EVENT__INIT;
+
+		if (len < sizeof(*b) || sizeof(*b) + b->nframes * 8 > len)
+			return;
+		stack = lsc__w_intern((uint64_t *)(b + 1), b->nframes);
+		be.call = (char *)lsc_agent_call_names[b->call];
+		be.has_duration_ns = be.has_stack_id = be.has_tid = be.has_result = 1;
+		be.duration_ns = b->duration_ns;
+		be.stack_id = stack;
+		be.tid = tid;
+		be.result = b->result;
+		e.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
+		e.blocking = &be;
+		put_event(b->t_ns, &e);
+		lsc__w_accumulate(W.blk, &W.nblk, stack, tid, b->duration_ns);
+		break;
+	}
+	case LSC_EV_CPU: {
+		struct lsc_ev_cpu *c = (void *)W.rec;
+
+		if (len < sizeof(*c) || sizeof(*c) + c->nframes * 8 > len)
+			return;
+		stack = lsc__w_intern((uint64_t *)(c + 1), c->nframes);
+		lsc__w_accumulate(W.cpu, &W.ncpu, stack, tid, 1);
+		rs->last_cpu_t = c->t_ns;
+		rs->last_cpu_stack = stack;
+		break;
+	}
+	case LSC_EV_WALL: {
+		struct lsc_ev_wall *wv = (void *)W.rec;
+
+		if (len < sizeof(*wv) || sizeof(*wv) + wv->nframes * 8 > len)
+			return;
+		stack = lsc__w_intern((uint64_t *)(wv + 1), wv->nframes);
+		lsc__w_accumulate(W.off, &W.noff, stack, wv->tid, wv->offcpu_ns);
+		break;
+	}
+	case LSC_EV_BUSY: {
+		struct lsc_ev_busy *b = (void *)W.rec;
+		Loopscope__BlockingEvent be = LOOPSCOPE__BLOCKING_EVENT__INIT;
+
+		if (len < sizeof(*b))
+			return;
+		/* A CPU sample that fell inside the segment says where it was spent. */
+		be.call = (char *)lsc_agent_call_names[CALL_BUSY];
+		be.has_duration_ns = be.has_stack_id = be.has_tid = 1;
+		be.duration_ns = b->duration_ns;
+		be.stack_id = rs->last_cpu_t >= b->start_ns &&
+					      rs->last_cpu_t <= b->start_ns + b->duration_ns
+				      ? rs->last_cpu_stack
+				      : 0;
+		be.tid = tid;
+		e.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
+		e.blocking = &be;
+		put_event(b->start_ns, &e);
+		break;
+	}
+	case LSC_EV_GC: {
+		struct lsc_ev_gc *g = (void *)W.rec;
+		struct lsc_ev_gc_type *t = (void *)(g + 1);
+		Loopscope__GcEvent ge = LOOPSCOPE__GC_EVENT__INIT;
+		Loopscope__TypeStat ts[64], *tsp[64];
+		uint32_t i;
+
+		if (len < sizeof(*g) || g->ntypes > 64 || sizeof(*g) + g->ntypes * sizeof(*t) > len)
+			return;
+		for (i = 0; i < g->ntypes; i++) {
+			loopscope__type_stat__init(&ts[i]);
+			ts[i].name = t[i].name;
+			ts[i].has_count = ts[i].has_bytes = 1;
+			ts[i].count = t[i].count;
+			ts[i].bytes = t[i].bytes;
+			tsp[i] = &ts[i];
+		}
+		ge.has_kind = ge.has_pause_ns = ge.has_heap_before = ge.has_heap_after = 1;
+		ge.kind = g->kind;
+		ge.pause_ns = g->pause_ns;
+		ge.heap_before = g->before;
+		ge.heap_after = g->after;
+		ge.types = tsp;
+		ge.n_types = g->ntypes;
+		e.body_case = LOOPSCOPE__EVENT__BODY_GC;
+		e.gc = &ge;
+		put_event(g->t_ns, &e);
+		break;
+	}
+	case LSC_EV_CRASH: {
+		struct lsc_ev_crash *c = (void *)W.rec;
+		Loopscope__CrashEvent ce = LOOPSCOPE__CRASH_EVENT__INIT;
+
+		if (len < sizeof(*c) || sizeof(*c) + c->nframes * 8 > len)
+			return;
+		ce.has_signal = ce.has_stack_id = ce.has_tid = ce.has_fault_addr = 1;
+		ce.signal = c->signal;
+		ce.stack_id = lsc__w_intern((uint64_t *)(c + 1), c->nframes);
+		ce.tid = tid;
+		ce.fault_addr = c->fault_addr;
+		e.body_case = LOOPSCOPE__EVENT__BODY_CRASH;
+		e.crash = &ce;
+		put_event(c->t_ns, &e);
+		break;
+	}
+	}
+}
+
+/* ------------------------------------------------------------------ windows and the process */
+
+static uint64_t rss_bytes(void)
+{
+	char buf[128];
+	unsigned long long size = 0, res = 0;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
+		return 0;
+	return res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static uint32_t open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	uint32_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n ? n - 1 : 0; /* not the directory's own fd */
+}
+
+void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Window pw = LOOPSCOPE__WINDOW__INIT;
+	Loopscope__Histogram busy, lag;
+	Loopscope__HandleCount hc[LSC_AGENT_HANDLE_TYPES], *hcp[LSC_AGENT_HANDLE_TYPES];
+	struct rlimit rl;
+	uint64_t len = w->end_ns > w->start_ns ? w->end_ns - w->start_ns : 1;
+	size_t i, n = 0;
+
+	pw.has_start_ns = pw.has_length_ns = pw.has_loop_tid = pw.has_elu = pw.has_iterations = 1;
+	pw.start_ns = w->start_ns;
+	pw.length_ns = len;
+	pw.loop_tid = L->tid;
+	pw.elu = w->idle_ns >= len ? 0 : 1.0 - (double)w->idle_ns / (double)len;
+	pw.iterations = w->iterations;
+	lsc_hist_to_proto(&w->busy, &busy, W.hidx[0], W.hcnt[0]);
+	lsc_hist_to_proto(&w->lag, &lag, W.hidx[1], W.hcnt[1]);
+	pw.busy = &busy;
+	pw.lag = &lag;
+	if (w->handles_known) {
+		pw.has_active_handles = pw.has_active_reqs = 1;
+		pw.active_handles = w->active_handles;
+		pw.active_reqs = w->active_reqs;
+		for (i = 1; i < LSC_AGENT_HANDLE_TYPES; i++) {
+			if (!w->handles[i])
+				continue;
+			loopscope__handle_count__init(&hc[n]);
+			hc[n].type = (char *)(lsc_handle_type_name((unsigned)i)
+						      ? lsc_handle_type_name((unsigned)i)
+						      : "unknown");
+			hc[n].has_count = 1;
+			hc[n].count = w->handles[i];
+			hcp[n] = &hc[n];
+			n++;
+		}
+		pw.handles = hcp;
+		pw.n_handles = n;
+	}
+	if (lsc__heap_sites()) {
+		pw.has_malloc_live_bytes = pw.has_malloc_alloc_bytes = 1;
+		pw.malloc_live_bytes = W.heap_live;
+		pw.malloc_alloc_bytes = W.heap_alloc - W.loop_alloc[slot];
+		W.loop_alloc[slot] = W.heap_alloc;
+	}
+	pw.has_open_fds = pw.has_rss_bytes = 1;
+	pw.open_fds = open_fds();
+	pw.rss_bytes = rss_bytes();
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		pw.has_fd_limit = 1;
+		pw.fd_limit = rl.rlim_cur > UINT32_MAX ? UINT32_MAX : (uint32_t)rl.rlim_cur;
+	}
+	r.body_case = LOOPSCOPE__RECORD__BODY_WINDOW;
+	r.window = &pw;
+	lsc__w_put(&r);
+}
+
+/* One Mapping per executable segment of every loaded object, with its build-id. */
+int lsc__w_map_one(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	static char exe[4096];
+	const char *path = info->dlpi_name;
+	const uint8_t *bid = NULL;
+	size_t bid_len = 0;
+	int i;
+
+	if (!path || !*path) {
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+		exe[n > 0 ? n : 0] = 0;
+		path = exe;
+	}
+	if (path[0] != '/')
+		return 0; /* the vDSO */
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const uint8_t *p, *end;
+
+		if (ph->p_type != PT_NOTE)
+			continue;
+		p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+		end = p + ph->p_memsz;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const void *)p;
+			const uint8_t *name = p + sizeof(*nh),
+				      *desc = name + ((nh->n_namesz + 3) & ~3u);
+
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    !memcmp(name, "GNU", 4)) {
+				bid = desc;
+				bid_len = nh->n_descsz;
+			}
+			p = desc + ((nh->n_descsz + 3) & ~3u);
+		}
+	}
+	for (i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+		Loopscope__Mapping m = LOOPSCOPE__MAPPING__INIT;
+		uint64_t start, page = 4096;
+		size_t k;
+
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		start = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
+		for (k = 0; k < W.nmapped && W.mapped[k] != start; k++)
+			;
+		if (k < W.nmapped || W.nmapped == MAX_MAPPINGS)
+			continue;
+		W.mapped[W.nmapped++] = start;
+		m.has_id = m.has_start = m.has_end = m.has_file_offset = 1;
+		m.id = (uint32_t)W.nmapped;
+		m.start = start;
+		m.end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
+		m.file_offset = ph->p_offset & ~(page - 1);
+		m.path = (char *)path;
+		if (bid) {
+			m.has_build_id = 1;
+			m.build_id.data = (uint8_t *)bid;
+			m.build_id.len = bid_len;
+		}
+		r.body_case = LOOPSCOPE__RECORD__BODY_MAPPING;
+		r.mapping = &m;
+		lsc__w_put(&r);
+	}
+	return 0;
+}

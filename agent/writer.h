@@ -1,0 +1,81 @@
+/*
+ * writer.h — what the writer's two files share: its state (the stack table, the per-cycle
+ * sample totals, the output buffer) and the record builders. writer.c runs the cycles (on the
+ * writer thread, or inline on the program's only thread); records.c turns one ring record, one
+ * closed window or one loaded object into recording records.
+ */
+#ifndef LSC_WRITER_H
+#define LSC_WRITER_H
+
+#include "lsc_recording.h"
+#include "preload.h"
+
+#include <link.h>
+#include <pthread.h>
+
+#define OUT_CAP	     (4u << 20)
+#define STACK_CAP    (1u << 18) /* distinct stacks kept; more are dropped */
+#define ACC_CAP	     16384	/* distinct (stack, thread) pairs per cycle */
+#define MAX_MAPPINGS 4096
+
+struct stack_slot {
+	uint64_t hash;
+	uint32_t id;
+	uint32_t nframes;
+	uint64_t frames_off;
+};
+
+struct acc {
+	uint32_t stack, tid;
+	uint64_t value;
+};
+
+struct ring_state {
+	struct lsc_ring *ring;
+	uint32_t tid; /* the thread the Thread record was written for */
+	uint64_t last_cpu_t;
+	uint32_t last_cpu_stack;
+};
+
+struct lsc_writer {
+	pthread_t thread;
+	int prepared; /* its memory is mapped: cycles can run */
+	int maps_done;
+	uint8_t *out;
+	size_t len;
+	struct stack_slot *stacks;
+	uint64_t *frames;
+	uint64_t frames_used, frames_cap;
+	uint32_t nstacks;
+	uint64_t dropped_stacks, dropped_samples;
+	struct acc *cpu, *blk, *off;
+	size_t ncpu, nblk, noff;
+	uint64_t mapped[MAX_MAPPINGS];
+	size_t nmapped;
+	struct ring_state rings[1024];
+	size_t nrings;
+	uint64_t last_maps_ns;
+	uint8_t rec[65536];
+	uint32_t hidx[2][LSC_HIST_BUCKETS];
+	uint64_t hcnt[2][LSC_HIST_BUCKETS];
+	/* the native heap: the last snapshot's totals, and its columns */
+	uint64_t last_heap_ns, heap_live, heap_alloc;
+	uint64_t loop_alloc[LSC_AGENT_MAX_LOOPS]; /* heap_alloc at each loop's last window */
+	uint32_t snapshot;
+	uint32_t *hstack;
+	uint64_t *hval[5];
+};
+extern struct lsc_writer lsc__W;
+
+/* writer.c: the output buffer, the stack table, the per-cycle totals */
+void lsc__w_put(const Loopscope__Record *r);
+uint32_t lsc__w_intern(const uint64_t *f, uint32_t n); /* 0: the table is full */
+void lsc__w_accumulate(struct acc *v, size_t *n, uint32_t stack, uint32_t tid, uint64_t value);
+
+/* records.c */
+void lsc__w_put_thread(struct ring_state *rs);
+void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len);
+void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w);
+int lsc__w_map_one(struct dl_phdr_info *info, size_t size, void *arg);
+
+#endif
