@@ -45,13 +45,29 @@ int lsc_agent_config_parse(struct lsc_agent_config *c, const char *(*get)(const 
 /* ------------------------------------------------------------------ rings */
 
 enum lsc_ev_type {
-	LSC_EV_BLOCKING = 1, /* struct lsc_ev_blocking + frames */
-	LSC_EV_CPU = 2,	     /* struct lsc_ev_cpu + frames */
-	LSC_EV_BUSY = 3,     /* struct lsc_ev_busy: a long busy segment */
-	LSC_EV_GC = 4,	     /* struct lsc_ev_gc + type table */
-	LSC_EV_CRASH = 5,    /* struct lsc_ev_crash + frames */
-	LSC_EV_OWNER = 6,    /* uint32_t tid: the records that follow are this thread's */
-	LSC_EV_WALL = 7,     /* struct lsc_ev_wall + frames: time a loop thread spent off CPU */
+	LSC_EV_BLOCKING = 1,	/* struct lsc_ev_blocking + frames */
+	LSC_EV_CPU = 2,		/* struct lsc_ev_cpu + frames */
+	LSC_EV_BUSY = 3,	/* struct lsc_ev_busy: a long busy segment */
+	LSC_EV_GC = 4,		/* struct lsc_ev_gc + type table */
+	LSC_EV_CRASH = 5,	/* struct lsc_ev_crash + frames */
+	LSC_EV_OWNER = 6,	/* uint32_t tid: the records that follow are this thread's */
+	LSC_EV_WALL = 7,	/* struct lsc_ev_wall + frames: time a loop thread spent off CPU */
+	LSC_EV_POOL_SUBMIT = 8, /* struct lsc_ev_pool_submit + frames: a job for the pool */
+	LSC_EV_POOL_PICKUP = 9, /* struct lsc_ev_pool_pickup: a worker took a job */
+};
+
+struct lsc_ev_pool_submit {
+	uint64_t t_ns;
+	uint32_t depth;	 /* jobs waiting, this one included */
+	uint32_t weight; /* submissions this stack stands for (0: no stack taken) */
+	uint32_t nframes;
+	uint32_t pad;
+};
+
+struct lsc_ev_pool_pickup {
+	uint64_t t_ns;
+	uint64_t wait_ns; /* UINT64_MAX: not known (submitted before the agent saw it) */
+	uint32_t busy, threads;
 };
 
 struct lsc_ev_blocking {

@@ -672,6 +672,11 @@ static int start(void)
 		return -1;
 	}
 	runtime_and_notes(runtime, sizeof(runtime), note, sizeof(note));
+	/* Before any thread of libuv's pool exists: its workers start through pool.c. */
+	if (lsc__pool_find() && dlsym(RTLD_DEFAULT, "uv_queue_work") && !note[0])
+		snprintf(note, sizeof(note),
+			 "libuv's thread pool was not found in the executable's symbol table "
+			 "(stripped, or libuv linked as a shared library): no thread-pool data");
 #ifdef LSC_AGENT_NOHEAP
 	/* This build has no malloc family (what `run --heap off` preloads): the recording must
 	 * not claim heap tracking that a hand-set LOOPSCOPE_HEAP asked for. */
@@ -716,6 +721,7 @@ __attribute__((constructor)) static void agent_init(void)
 	note_pid();
 	RESOLVE(epoll_pwait);
 	RESOLVE(epoll_pwait2);
+	lsc__pool_resolve();
 	if (start())
 		lsc__heap_start(LSC_HEAP_OFF, 0); /* not recording: the allocator passes through */
 	T.in_agent = 0;

@@ -39,6 +39,11 @@ struct tls {
 	int64_t last_gap;	/* sampled: heap_gap after last_alloc; moved since: not temporary */
 	struct ucache *ucache;	/* --heap full: the stacks this thread unwound (heap.c) */
 	int no_ucache;
+	/* the thread pool's (pool.c) */
+	int pool_worker;	 /* one of libuv's pool threads */
+	uint32_t pool_unsampled; /* submissions since this thread's last submission stack */
+	uint64_t pool_credit;	 /* ns: the submission stacks' token bucket */
+	uint64_t pool_last_ns;
 };
 extern __thread struct tls lsc__T __attribute__((tls_model("initial-exec")));
 
@@ -56,6 +61,14 @@ void lsc__on_sigprof(int sig, siginfo_t *si, void *uc);
  * (signals.c); from the constructor, once recording. */
 void lsc__signals_install(void);
 void lsc__signals_after_fork(void);
+
+/* libuv's thread pool (pool.c): its statics found in the executable's symbol table (0, or -1
+ * when there is none); the next pthread_mutex_lock/unlock resolved; the start routine a new
+ * thread gets (a marking trampoline for the pool's workers); the pool's size. */
+int lsc__pool_find(void);
+void lsc__pool_resolve(void);
+void *(*lsc__pool_start_routine(void *(*fn)(void *)))(void *);
+unsigned lsc__pool_threads(void);
 
 /* --wall: starts the off-CPU sampler thread (wall.c). */
 int lsc__wall_start(void);

@@ -150,6 +150,33 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		put_event(g->t_ns, &e);
 		break;
 	}
+	case LSC_EV_POOL_SUBMIT: {
+		struct lsc_ev_pool_submit *ps = (void *)W.rec;
+
+		if (len < sizeof(*ps) || sizeof(*ps) + ps->nframes * 8 > len)
+			return;
+		W.pool.seen = 1;
+		if (ps->depth > W.pool.depth_max)
+			W.pool.depth_max = ps->depth;
+		if (ps->weight && ps->nframes) {
+			stack = lsc__w_intern((uint64_t *)(ps + 1), ps->nframes);
+			lsc__w_accumulate(W.sub, &W.nsub, stack, tid, ps->weight);
+		}
+		break;
+	}
+	case LSC_EV_POOL_PICKUP: {
+		struct lsc_ev_pool_pickup *pp = (void *)W.rec;
+
+		if (len < sizeof(*pp))
+			return;
+		W.pool.seen = 1;
+		if (pp->busy > W.pool.busy_max)
+			W.pool.busy_max = pp->busy;
+		W.pool.threads = pp->threads;
+		if (pp->wait_ns != UINT64_MAX)
+			lsc_hist_add(&W.pool.wait, pp->wait_ns);
+		break;
+	}
 	case LSC_EV_CRASH: {
 		struct lsc_ev_crash *c = (void *)W.rec;
 		Loopscope__CrashEvent ce = LOOPSCOPE__CRASH_EVENT__INIT;
@@ -206,7 +233,7 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Window pw = LOOPSCOPE__WINDOW__INIT;
-	Loopscope__Histogram busy, lag;
+	Loopscope__Histogram busy, lag, wait;
 	Loopscope__HandleCount hc[LSC_AGENT_HANDLE_TYPES], *hcp[LSC_AGENT_HANDLE_TYPES];
 	struct rlimit rl;
 	uint64_t len = w->end_ns > w->start_ns ? w->end_ns - w->start_ns : 1;
@@ -240,6 +267,18 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 		}
 		pw.handles = hcp;
 		pw.n_handles = n;
+	}
+	/* The pool serves the whole process: its figures go with the main thread's loop. */
+	if (L->tid == (uint32_t)A.pid && (W.pool.seen || lsc__pool_threads())) {
+		pw.has_pool_threads = pw.has_pool_depth_max = pw.has_pool_busy_max = 1;
+		pw.pool_threads = W.pool.threads ? W.pool.threads : lsc__pool_threads();
+		pw.pool_depth_max = W.pool.depth_max;
+		pw.pool_busy_max = W.pool.busy_max;
+		lsc_hist_to_proto(&W.pool.wait, &wait, W.hidx[2], W.hcnt[2]);
+		pw.pool_wait = &wait;
+		W.pool.seen = 0;
+		W.pool.depth_max = W.pool.busy_max = 0;
+		lsc_hist_init(&W.pool.wait);
 	}
 	if (lsc__heap_sites()) {
 		pw.has_malloc_live_bytes = pw.has_malloc_alloc_bytes = 1;

@@ -297,6 +297,7 @@ static void drain(void)
 	put_samples(LOOPSCOPE__SAMPLE_KIND__CPU, W.cpu, &W.ncpu);
 	put_samples(LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, W.blk, &W.nblk);
 	put_samples(LOOPSCOPE__SAMPLE_KIND__OFFCPU, W.off, &W.noff);
+	put_samples(LOOPSCOPE__SAMPLE_KIND__POOL_SUBMITS, W.sub, &W.nsub);
 }
 
 static void footer(void)
@@ -430,6 +431,7 @@ int lsc__writer_start(void)
 	W.cpu = lsc_map_zeroed(ACC_CAP * sizeof(*W.cpu));
 	W.blk = lsc_map_zeroed(ACC_CAP * sizeof(*W.blk));
 	W.off = lsc_map_zeroed(ACC_CAP * sizeof(*W.off));
+	W.sub = lsc_map_zeroed(ACC_CAP * sizeof(*W.sub));
 	if (lsc__heap_sites()) {
 		int k;
 
@@ -439,7 +441,8 @@ int lsc__writer_start(void)
 		if (!W.hstack || !W.hval[4])
 			W.hstack = NULL; /* no snapshots; the rest goes on */
 	}
-	if (!W.out || !W.stacks || !W.frames || !W.cpu || !W.blk || !W.off || A.wake_fd < 0)
+	if (!W.out || !W.stacks || !W.frames || !W.cpu || !W.blk || !W.off || !W.sub ||
+	    A.wake_fd < 0)
 		return -ENOMEM;
 	RESOLVE(pthread_create);
 	if (!REAL(pthread_create))
@@ -467,14 +470,15 @@ void lsc__writer_spawn(void)
 }
 
 /* The program's own second thread: from now on glibc's malloc locks anyway, and the writer's
- * thread costs the program nothing more. */
+ * thread costs the program nothing more. libuv's pool workers start through pool.c's
+ * trampoline, which marks them. */
 EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
 {
 	RESOLVE(pthread_create);
 	if (atomic_load_explicit(&runner, memory_order_relaxed) == RUN_NOBODY &&
 	    atomic_load(&A.active))
 		lsc__writer_spawn();
-	return REAL(pthread_create)(t, attr, fn, arg);
+	return REAL(pthread_create)(t, attr, lsc__pool_start_routine(fn), arg);
 }
 
 static void wait_until(int (*done)(uint64_t), uint64_t arg, unsigned limit_ms)

@@ -56,14 +56,22 @@ struct lsc_writer {
 	size_t nrings;
 	uint64_t last_maps_ns;
 	uint8_t rec[65536];
-	uint32_t hidx[2][LSC_HIST_BUCKETS];
-	uint64_t hcnt[2][LSC_HIST_BUCKETS];
+	uint32_t hidx[3][LSC_HIST_BUCKETS];
+	uint64_t hcnt[3][LSC_HIST_BUCKETS];
 	/* the native heap: the last snapshot's totals, and its columns */
 	uint64_t last_heap_ns, heap_live, heap_alloc;
 	uint64_t loop_alloc[LSC_AGENT_MAX_LOOPS]; /* heap_alloc at each loop's last window */
 	uint32_t snapshot;
 	uint32_t *hstack;
 	uint64_t *hval[5];
+	/* the thread pool since the main loop's last window, and the stacks that submitted */
+	struct {
+		int seen;
+		uint32_t depth_max, busy_max, threads;
+		struct lsc_hist wait;
+	} pool;
+	struct acc *sub;
+	size_t nsub;
 };
 extern struct lsc_writer lsc__W;
 

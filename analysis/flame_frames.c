@@ -23,7 +23,7 @@ static int is_library(const char *module)
 	const char *b = module ? strrchr(module, '/') : NULL;
 
 	b = b ? b + 1 : module;
-	return b && strncmp(b, "lib", 3) == 0 && strstr(b, ".so");
+	return b && (strncmp(b, "lib", 3) == 0 || strncmp(b, "ld-", 3) == 0) && strstr(b, ".so");
 }
 
 /* Runtime source trees whose static functions carry no prefix: refloop's runtime/, libuv, node's

@@ -67,6 +67,12 @@ struct lsc_report {
 	int has_pool;
 	uint32_t pool_threads, pool_depth_max;
 	uint64_t pool_wait_p50, pool_wait_p99, pool_wait_max;
+	/* where jobs were submitted from (the agent's POOL_SUBMITS samples): the owner frame with
+	 * the most, and its share of all */
+	uint64_t pool_submits;
+	int has_pool_submitter;
+	struct lsc_report_frame pool_submitter;
+	double pool_submitter_share;
 	/* GC */
 	uint64_t gc_count, gc_pause_total, gc_pause_max, gc_worst_second;
 	/* heap */

@@ -20,11 +20,13 @@
 
 /* ------------------------------------------------------------------ frames */
 
-/* The program's own code: what a person can open and change (see lsc_frame_name()). */
+/* The program's own code: what a person can open and change (see lsc_frame_name()). A bare
+ * address (no symbol, in no mapped file: JIT code the recording cannot name) is not something
+ * to open: the owner is looked for further down. */
 static int is_own_code(const struct lsc_named_frame *nf)
 {
 	return (nf->kind == LSC_CODE_JIT || nf->kind == LSC_CODE_NATIVE) &&
-	       strncmp(nf->name, "[no stack]", 10) != 0;
+	       strncmp(nf->name, "[no stack]", 10) != 0 && strncmp(nf->name, "0x", 2) != 0;
 }
 
 static void copy_frame(struct lsc_report_frame *dst, const struct lsc_named_frame *nf)
@@ -296,6 +298,62 @@ static int gc_section(const struct lsc_recording *r, struct lsc_report *rep)
 	return 0;
 }
 
+/* The owner frame that submitted most jobs to the thread pool: the stacks with the most
+ * submissions, merged by their owner (one function reaches the pool by several paths). */
+static int pool_submitters(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			   struct lsc_report *rep)
+{
+	struct agg *sub = NULL;
+	size_t nsub = 0, i, j, k;
+	uint64_t best = 0;
+	struct lsc_report_stack *top;
+
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (s->kind != LOOPSCOPE__SAMPLE_KIND__POOL_SUBMITS)
+			continue;
+		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
+			struct agg *a = agg_find(&sub, &nsub, s->stack_id[k], "submit");
+
+			if (!a) {
+				free(sub);
+				return -ENOMEM;
+			}
+			a->total += s->value[k];
+			rep->pool_submits += s->value[k];
+		}
+	}
+	if (!nsub)
+		return 0;
+	qsort(sub, nsub, sizeof(*sub), agg_by_total);
+	if (nsub > LSC_REPORT_TOP)
+		nsub = LSC_REPORT_TOP;
+	top = calloc(nsub, sizeof(*top));
+	if (!top) {
+		free(sub);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nsub; i++)
+		lsc_report_fill_stack(r, sym, sub[i].stack_id, &top[i]);
+	for (i = 0; i < nsub; i++) {
+		uint64_t sum = 0;
+
+		for (j = 0; j < nsub; j++)
+			if (strcmp(top[i].owner.name, top[j].owner.name) == 0)
+				sum += sub[j].total;
+		if (sum > best) {
+			best = sum;
+			rep->pool_submitter = top[i].owner;
+		}
+	}
+	rep->has_pool_submitter = 1;
+	rep->pool_submitter_share = (double)best / (double)rep->pool_submits;
+	free(top);
+	free(sub);
+	return 0;
+}
+
 static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			 struct lsc_report *rep)
 {
@@ -358,6 +416,9 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 			rep->cpu_total += s->value[k];
 		}
 	}
+	err = pool_submitters(r, sym, rep);
+	if (err)
+		goto out;
 	if (nblk)
 		qsort(blk, nblk, sizeof(*blk), agg_by_total);
 	if (ncpu)
@@ -549,13 +610,23 @@ static void diagnose(struct lsc_report *rep)
 	    (rep->pool_depth_max >= rep->pool_threads || rep->pool_wait_p99 >= 10 * MS)) {
 		f = finding(rep, "pool-saturated", LSC_SEV_WARNING);
 		if (f) {
+			char from[900] = "";
+
+			if (rep->has_pool_submitter) {
+				lsc_report_frame_where(&rep->pool_submitter, where, sizeof(where));
+				snprintf(from, sizeof(from),
+					 "; %.0f %% of the jobs submitted from %s",
+					 100 * rep->pool_submitter_share, where);
+				f->has_frame = 1;
+				f->frame = rep->pool_submitter;
+			}
 			snprintf(f->title, sizeof(f->title), "the thread pool is saturated");
 			snprintf(
 				f->evidence, sizeof(f->evidence),
 				"queue depth up to %u with %u threads; queue wait p99 %.1f ms, max "
-				"%.1f ms (raise UV_THREADPOOL_SIZE or submit less at once)",
+				"%.1f ms%s (raise UV_THREADPOOL_SIZE or submit less at once)",
 				rep->pool_depth_max, rep->pool_threads, rep->pool_wait_p99 / 1e6,
-				rep->pool_wait_max / 1e6);
+				rep->pool_wait_max / 1e6, from);
 		}
 	}
 	if (rep->has_handles && rep->handles_last >= rep->handles_first + 10 &&

@@ -24,6 +24,7 @@ static const struct {
 	{"temp-count", LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT, "allocations", "temporary_objects",
 	 "count"},
 	{"blocking", LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, "ns", "blocking", "nanoseconds"},
+	{"pool-submits", LOOPSCOPE__SAMPLE_KIND__POOL_SUBMITS, "jobs", "pool_submits", "count"},
 };
 
 static int heap_kind(int kind)

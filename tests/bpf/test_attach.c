@@ -8,6 +8,7 @@
 #include "task.h"
 #include "proc.h"
 #include "capture.h"
+#include "capture_json.h"
 #include "lsc_recording.h"
 
 #include <json-c/json.h>
@@ -118,24 +119,6 @@ static double elu_of(const struct lsc_recording *r, uint64_t *from, uint64_t *to
 	}
 	ASSERT_CMP(wall, >, 0);
 	return 1 - idle / wall;
-}
-
-static json_object *json_file(const char *file)
-{
-	json_object *o = json_object_from_file(file);
-
-	if (!o)
-		LSC_FAIL("no JSON in %s", file);
-	return o;
-}
-
-static double json_at(json_object *o, const char *a, const char *b)
-{
-	json_object *x, *y;
-
-	if (!json_object_object_get_ex(o, a, &x) || (b && !json_object_object_get_ex(x, b, &y)))
-		LSC_FAIL("no %s.%s", a, b ? b : "");
-	return json_object_get_double(b ? y : x);
 }
 
 /* ------------------------------------------------------------------ refloop */

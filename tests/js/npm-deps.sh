@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the independent readers the format checks use (pprof-format, speedscope's schema, ajv)
-# from the npm registry into BUILD/npm, once: a second run with them present does nothing.
+# Installs from the npm registry into BUILD/npm, once (a second run with them present does
+# nothing): the independent readers the format checks use (pprof-format, speedscope's schema,
+# ajv) and the frameworks the Node.js tests build their apps on (fastify).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 dest=$1/npm
