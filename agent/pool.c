@@ -61,7 +61,29 @@ static struct {
 	/* under libuv's mutex */
 	uint64_t *fifo;
 	uint32_t fifo_head, fifo_n;
+	uint32_t depth;	       /* the queue's length since the last submission or pickup */
+	uint64_t depth_t;      /* ns: when it became that */
+	_Atomic uint64_t area; /* the queue's length integrated over time, job-ns */
 } P;
+
+/* Under libuv's mutex: the queue held depth jobs from P.depth_t until t. */
+static void depth_becomes(uint32_t depth, uint64_t t)
+{
+	if (t > P.depth_t)
+		atomic_store_explicit(&P.area,
+				      atomic_load_explicit(&P.area, memory_order_relaxed) +
+					      (uint64_t)P.depth * (t - P.depth_t),
+				      memory_order_relaxed);
+	P.depth = depth;
+	P.depth_t = t;
+}
+
+uint64_t lsc__pool_area(uint64_t t)
+{
+	uint64_t at = P.depth_t, area = atomic_load_explicit(&P.area, memory_order_relaxed);
+
+	return area + (t > at ? (uint64_t)P.depth * (t - at) : 0);
+}
 
 /* ------------------------------------------------------------------ finding the statics */
 
@@ -267,6 +289,7 @@ static __attribute__((noinline)) int submit(pthread_mutex_t *m)
 			P.fifo_n++;
 		}
 		ev.depth = depth + 1;
+		depth_becomes(depth + 1, t);
 	}
 	ev.t_ns = t;
 	ev.nframes = (uint32_t)n;
@@ -292,6 +315,7 @@ static __attribute__((noinline)) void pickup(void)
 		P.fifo_n--;
 		ev.wait_ns = ev.t_ns > at ? ev.t_ns - at : 0;
 	}
+	depth_becomes(P.depth ? P.depth - 1 : 0, ev.t_ns);
 	ev.threads = threads;
 	ev.busy = threads >= idle ? threads - idle : 0;
 	lsc__push(LSC_EV_POOL_PICKUP, &ev, sizeof(ev), NULL, 0);

@@ -69,6 +69,8 @@ int lsc__pool_find(void);
 void lsc__pool_resolve(void);
 void *(*lsc__pool_start_routine(void *(*fn)(void *)))(void *);
 unsigned lsc__pool_threads(void);
+/* The pool's queue length integrated over time until t (job-ns, racy reads: for the writer). */
+uint64_t lsc__pool_area(uint64_t t);
 
 /* --wall: starts the off-CPU sampler thread (wall.c). */
 int lsc__wall_start(void);

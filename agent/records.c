@@ -274,6 +274,17 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 		pw.pool_threads = W.pool.threads ? W.pool.threads : lsc__pool_threads();
 		pw.pool_depth_max = W.pool.depth_max;
 		pw.pool_busy_max = W.pool.busy_max;
+		{
+			uint64_t area = lsc__pool_area(w->end_ns);
+
+			if (area >= W.pool.area && w->end_ns > W.pool.area_t) {
+				pw.has_pool_depth_mean = 1;
+				pw.pool_depth_mean = (double)(area - W.pool.area) /
+						     (double)(w->end_ns - W.pool.area_t);
+			}
+			W.pool.area = area;
+			W.pool.area_t = w->end_ns;
+		}
 		lsc_hist_to_proto(&W.pool.wait, &wait, W.hidx[2], W.hcnt[2]);
 		pw.pool_wait = &wait;
 		W.pool.seen = 0;

@@ -68,6 +68,7 @@ struct lsc_writer {
 	struct {
 		int seen;
 		uint32_t depth_max, busy_max, threads;
+		uint64_t area, area_t; /* lsc__pool_area at the main loop's last window */
 		struct lsc_hist wait;
 	} pool;
 	struct acc *sub;

@@ -66,6 +66,8 @@ struct lsc_report {
 	/* the thread pool */
 	int has_pool;
 	uint32_t pool_threads, pool_depth_max;
+	int has_pool_depth_mean;
+	double pool_depth_mean; /* over the windows that have it, weighted by their length */
 	uint64_t pool_wait_p50, pool_wait_p99, pool_wait_max;
 	/* where jobs were submitted from (the agent's POOL_SUBMITS samples): the owner frame with
 	 * the most, and its share of all */

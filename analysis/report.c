@@ -118,6 +118,7 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 	struct lsc_hist *busy = malloc(sizeof(*busy)), *lag = malloc(sizeof(*lag)),
 			*wait = malloc(sizeof(*wait)), *tmp = malloc(sizeof(*tmp));
 	double *elus = calloc(r->nwindows + 1, sizeof(double)), wsum = 0, lsum = 0;
+	double depth_area = 0, depth_len = 0;
 	uint32_t prev_handles = 0, main_tid = lsc_recording_main_loop(r);
 	size_t i, nel = 0, rises = 0, steps = 0;
 	int err = 0;
@@ -158,6 +159,10 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 			if (w->pool_depth_max > rep->pool_depth_max)
 				rep->pool_depth_max = w->pool_depth_max;
 		}
+		if (w->has_pool_depth_mean) {
+			depth_area += w->pool_depth_mean * (double)w->length_ns;
+			depth_len += (double)w->length_ns;
+		}
 		if (w->has_active_handles) {
 			if (!rep->has_handles)
 				rep->handles_first = w->active_handles;
@@ -191,6 +196,8 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 		rep->elu_p50 = elus[(nel - 1) / 2];
 		rep->elu_mean = lsum > 0 ? wsum / lsum : 0;
 	}
+	rep->has_pool_depth_mean = depth_len > 0;
+	rep->pool_depth_mean = depth_len > 0 ? depth_area / depth_len : 0;
 	rep->handles_growing = steps ? (double)rises / (double)steps : 0;
 	rep->busy_p50 = lsc_hist_quantile(busy, 0.5);
 	rep->busy_p99 = lsc_hist_quantile(busy, 0.99);

@@ -103,6 +103,10 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 		o = json_object_new_object();
 		put(o, "threads", u64(r->pool_threads));
 		put(o, "depth_max", u64(r->pool_depth_max));
+		put(o, "depth_mean",
+		    r->has_pool_depth_mean ? json_object_new_double(r->pool_depth_mean) : NULL);
+		put(o, "submitted_from",
+		    r->has_pool_submitter ? lsc__frame_json(&r->pool_submitter) : NULL);
 		put(o, "wait_p50_ns", u64(r->pool_wait_p50));
 		put(o, "wait_p99_ns", u64(r->pool_wait_p99));
 		put(o, "wait_max_ns", u64(r->pool_wait_max));

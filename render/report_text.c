@@ -90,12 +90,22 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 	}
 	fputs("\nThread pool\n", o);
 	if (r->has_pool) {
-		fprintf(o, "  %u threads, queue depth max %u; ", r->pool_threads,
-			r->pool_depth_max);
+		fprintf(o, "  %u threads, queue depth max %u", r->pool_threads, r->pool_depth_max);
+		if (r->has_pool_depth_mean)
+			fprintf(o, ", mean %.1f", r->pool_depth_mean);
+		fputs("; ", o);
 		ms(o, "queue wait p50", r->pool_wait_p50);
 		ms(o, ", p99", r->pool_wait_p99);
 		ms(o, ", max", r->pool_wait_max);
 		fputc('\n', o);
+		if (r->has_pool_submitter) {
+			char where[800];
+
+			lsc_report_frame_where(&r->pool_submitter, where, sizeof(where));
+			fprintf(o, "  %.0f %% of %llu jobs submitted from %s\n",
+				100 * r->pool_submitter_share, (unsigned long long)r->pool_submits,
+				where);
+		}
 	} else {
 		fputs("  no thread-pool data\n", o);
 	}

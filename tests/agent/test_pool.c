@@ -16,6 +16,7 @@
 struct pool_seen {
 	uint32_t peak, threads;
 	uint64_t wait_max, waits;
+	double mean_max; /* the largest window mean of the queue's depth */
 };
 
 static struct pool_seen pool_of(const struct lsc_recording *r)
@@ -34,6 +35,8 @@ static struct pool_seen pool_of(const struct lsc_recording *r)
 			s.wait_max = w->pool_wait->max;
 		if (w->pool_wait)
 			s.waits += w->pool_wait->total;
+		if (w->has_pool_depth_mean && w->pool_depth_mean > s.mean_max)
+			s.mean_max = w->pool_depth_mean;
 	}
 	return s;
 }
@@ -105,6 +108,9 @@ TEST(refloop_pool_depth_and_wait_as_refloop_counts_them)
 	       s.peak, json_at(st, "pool", "peak_depth"), s.wait_max / 1e6, wait_max / 1e6,
 	       s.threads);
 	ASSERT_EQ(s.threads, 4);
+	/* a window's mean depth: above 0 with bursts queued, and never above the peak */
+	ASSERT_CMP(s.mean_max, >, 0.5);
+	ASSERT_CMP(s.mean_max, <=, s.peak);
 	ASSERT_CMP(fabs(s.peak - json_at(st, "pool", "peak_depth")), <=, 1);
 	/* every job's wait, within 10 % (and a millisecond) of refloop's own */
 	ASSERT_CMP(s.waits, >=, json_at(st, "pool", "started") - 4);
@@ -157,6 +163,8 @@ TEST(node_fastify_pool_saturation_is_found_and_named)
 	       "threads\n",
 	       s.peak, expect, json_at(st, "jobs", NULL), s.wait_max / 1e6, s.threads);
 	ASSERT_EQ(s.threads, 2);
+	ASSERT_CMP(s.mean_max, >, 0.5);
+	ASSERT_CMP(s.mean_max, <=, s.peak);
 	ASSERT_CMP(fabs(s.peak - expect), <=, 0.1 * expect);
 	ASSERT_CMP(s.waits, >=, json_at(st, "jobs", NULL));
 	json_object_put(st);
