@@ -4,9 +4,10 @@
 #     preloaded (libloopscope_agent_noheap.so, CPU samples off): the interposition alone, per
 #     call, for a mutex that is not the pool's.
 #  2. node: tests/agent/node_pool.js (fastify, 8 pbkdf2 per request, UV_THREADPOOL_SIZE=2, 384
-#     jobs), plain and under `loopscope run --heap off`: a program that submits a job every
-#     couple of milliseconds, with everything the agent does (not the pool's part alone).
-# ROUNDS interleaved rounds (plain, agent); prints each round's CPU seconds (user + system, from
+#     jobs), plain and with the agent preloaded as `run --heap off` preloads it (CPU samples at
+#     99 Hz; without run's finalize step and its NODE_OPTIONS): everything the agent does in a
+#     process that submits a job every few milliseconds, the pool's part included.
+#  ROUNDS interleaved rounds (plain, agent); prints each round's CPU seconds (user + system, from
 # /usr/bin/time) and the median of the per-round ratios. Not a test: figures go to
 # docs/performance.md.
 #   bench/pool_overhead.sh [BUILD_DIR] [ROUNDS] [OPS]
@@ -41,7 +42,7 @@ for what in mutex node; do
 			rm -f "$tmp/m.lsr"
 		else
 			a=$(cpu node "$src/tests/agent/node_pool.js" "$tmp/out.json")
-			b=$(cpu "$build/loopscope" run -o "$tmp/n.lsr" --heap off -- \
+			b=$(cpu env LOOPSCOPE_OUTPUT="$tmp/n.lsr" LD_PRELOAD="$noheap" \
 				node "$src/tests/agent/node_pool.js" "$tmp/out.json")
 			rm -f "$tmp/n.lsr"
 		fi
