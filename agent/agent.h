@@ -54,6 +54,16 @@ enum lsc_ev_type {
 	LSC_EV_WALL = 7,	/* struct lsc_ev_wall + frames: time a loop thread spent off CPU */
 	LSC_EV_POOL_SUBMIT = 8, /* struct lsc_ev_pool_submit + frames: a job for the pool */
 	LSC_EV_POOL_PICKUP = 9, /* struct lsc_ev_pool_pickup: a worker took a job */
+	LSC_EV_CODE = 10,	/* struct lsc_ev_code + name: V8 added, moved or removed code */
+};
+
+enum { LSC_CODE_ADD = 0, LSC_CODE_MOVE = 1, LSC_CODE_REMOVE = 2 };
+
+struct lsc_ev_code {
+	uint64_t t_ns;
+	uint64_t start, len, new_start; /* new_start: LSC_CODE_MOVE's */
+	uint32_t what;			/* LSC_CODE_* */
+	uint32_t namelen;		/* the name follows (LSC_CODE_ADD) */
 };
 
 struct lsc_ev_pool_submit {
@@ -127,6 +137,8 @@ struct lsc_ring *lsc_ring_new(size_t cap);
 /* Appends one record of two parts; 0, or -1 when it does not fit (counted in dropped). */
 int lsc_ring_push(struct lsc_ring *r, uint16_t type, const void *a, size_t alen, const void *b,
 		  size_t blen);
+/* Whether a record of len bytes fits now (the producer's view: the writer only makes room). */
+int lsc_ring_fits(struct lsc_ring *r, size_t len);
 /* Takes the next record into buf; returns its length, 0 when empty. *type set. */
 size_t lsc_ring_pop(struct lsc_ring *r, uint16_t *type, void *buf, size_t cap);
 

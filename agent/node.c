@@ -133,6 +133,8 @@ int lsc__node_lookup(const char **missing)
 	V8_SYM(stats_init, "_ZN2v814HeapStatisticsC1Ev", "v8::HeapStatistics::HeapStatistics");
 	V8_SYM(get_stats, "_ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE",
 	       "v8::Isolate::GetHeapStatistics");
+	if (lsc__node_jit_lookup() && !*missing)
+		*missing = "v8::Isolate::SetJitCodeEventHandler";
 	if (add_prologue && add_epilogue)
 		atomic_store(&state, PENDING);
 	return 1;
@@ -161,5 +163,6 @@ void lsc__node_on_poll(uint32_t tid)
 	}
 	add_prologue(isolate, on_prologue, NULL, 31 /* kGCTypeAll */);
 	add_epilogue(isolate, on_epilogue, NULL, 31);
+	lsc__node_jit_register(isolate); /* and the code that exists, enumerated now */
 	atomic_store(&state, REGISTERED);
 }

@@ -141,6 +141,24 @@ void lsc__push(uint16_t type, const void *a, size_t alen, const void *b, size_t 
 	push(type, a, alen, b, blen);
 }
 
+static int wake_writer(void);
+
+int lsc__push_wait(uint16_t type, const void *a, size_t alen, const void *b, size_t blen,
+		   unsigned limit_ms)
+{
+	struct timespec step = {0, 1000000};
+	struct lsc_ring *r = my_ring();
+	unsigned waited = 0;
+
+	if (!r)
+		return -1;
+	while (!lsc_ring_fits(r, alen + blen) && waited++ < limit_ms) {
+		wake_writer();
+		nanosleep(&step, NULL);
+	}
+	return lsc_ring_push(r, type, a, alen, b, blen);
+}
+
 static int wake_writer(void)
 {
 	uint64_t one = 1;

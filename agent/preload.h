@@ -49,11 +49,18 @@ extern __thread struct tls lsc__T __attribute__((tls_model("initial-exec")));
 
 /* Appends a record to this thread's ring (made on first use). */
 void lsc__push(uint16_t type, const void *a, size_t alen, const void *b, size_t blen);
+/* The same, waiting up to limit_ms for the writer to make room (not from a signal handler):
+ * for records that must not be dropped (V8's code events). -1 when it still does not fit. */
+int lsc__push_wait(uint16_t type, const void *a, size_t alen, const void *b, size_t blen,
+		   unsigned limit_ms);
 
 /* Node.js: finds V8's GC API (returns 1 when the program is Node; *missing names a symbol that
  * was not found), then registers the GC callbacks from the main thread's polls. */
 int lsc__node_lookup(const char **missing);
 void lsc__node_on_poll(uint32_t tid);
+/* V8's JIT code events (node_jit.c): the handler found (0), registered on the isolate. */
+int lsc__node_jit_lookup(void);
+void lsc__node_jit_register(void *isolate);
 
 /* SIGPROF: a CPU sample of this thread, or (--wall) where it is blocked (preload.c). */
 void lsc__on_sigprof(int sig, siginfo_t *si, void *uc);

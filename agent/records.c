@@ -10,6 +10,7 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -177,6 +178,14 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 			lsc_hist_add(&W.pool.wait, pp->wait_ns);
 		break;
 	}
+	case LSC_EV_CODE: {
+		struct lsc_ev_code *ce = (void *)W.rec;
+
+		if (len < sizeof(*ce) || sizeof(*ce) + ce->namelen > len)
+			return;
+		lsc__js_code_event(ce, (const char *)(ce + 1));
+		break;
+	}
 	case LSC_EV_CRASH: {
 		struct lsc_ev_crash *c = (void *)W.rec;
 		Loopscope__CrashEvent ce = LOOPSCOPE__CRASH_EVENT__INIT;
@@ -309,6 +318,35 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 	lsc__w_put(&r);
 }
 
+/* A Mapping record, once per start address. */
+static void put_mapping(uint64_t start, uint64_t end, uint64_t off, const char *path,
+			const uint8_t *bid, size_t bid_len)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Mapping m = LOOPSCOPE__MAPPING__INIT;
+	size_t k;
+
+	for (k = 0; k < W.nmapped && W.mapped[k] != start; k++)
+		;
+	if (k < W.nmapped || W.nmapped == MAX_MAPPINGS)
+		return;
+	W.mapped[W.nmapped++] = start;
+	m.has_id = m.has_start = m.has_end = m.has_file_offset = 1;
+	m.id = (uint32_t)W.nmapped;
+	m.start = start;
+	m.end = end;
+	m.file_offset = off;
+	m.path = (char *)path;
+	if (bid) {
+		m.has_build_id = 1;
+		m.build_id.data = (uint8_t *)bid;
+		m.build_id.len = bid_len;
+	}
+	r.body_case = LOOPSCOPE__RECORD__BODY_MAPPING;
+	r.mapping = &m;
+	lsc__w_put(&r);
+}
+
 /* One Mapping per executable segment of every loaded object, with its build-id. */
 int lsc__w_map_one(struct dl_phdr_info *info, size_t size, void *arg)
 {
@@ -347,35 +385,88 @@ int lsc__w_map_one(struct dl_phdr_info *info, size_t size, void *arg)
 			p = desc + ((nh->n_descsz + 3) & ~3u);
 		}
 	}
+	if (bid && bid_len <= sizeof(W.known[0].bid) && strlen(path) < sizeof(W.known[0].path) &&
+	    W.nknown < sizeof(W.known) / sizeof(W.known[0])) {
+		size_t k;
+
+		for (k = 0; k < W.nknown && strcmp(W.known[k].path, path); k++)
+			;
+		if (k == W.nknown) {
+			strcpy(W.known[k].path, path);
+			memcpy(W.known[k].bid, bid, bid_len);
+			W.known[k].bid_len = bid_len;
+			W.nknown++;
+		}
+	}
 	for (i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
-		Loopscope__Mapping m = LOOPSCOPE__MAPPING__INIT;
 		uint64_t start, page = 4096;
-		size_t k;
 
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
 		start = (info->dlpi_addr + ph->p_vaddr) & ~(page - 1);
-		for (k = 0; k < W.nmapped && W.mapped[k] != start; k++)
-			;
-		if (k < W.nmapped || W.nmapped == MAX_MAPPINGS)
-			continue;
-		W.mapped[W.nmapped++] = start;
-		m.has_id = m.has_start = m.has_end = m.has_file_offset = 1;
-		m.id = (uint32_t)W.nmapped;
-		m.start = start;
-		m.end = info->dlpi_addr + ph->p_vaddr + ph->p_memsz;
-		m.file_offset = ph->p_offset & ~(page - 1);
-		m.path = (char *)path;
-		if (bid) {
-			m.has_build_id = 1;
-			m.build_id.data = (uint8_t *)bid;
-			m.build_id.len = bid_len;
-		}
-		r.body_case = LOOPSCOPE__RECORD__BODY_MAPPING;
-		r.mapping = &m;
-		lsc__w_put(&r);
+		put_mapping(start, info->dlpi_addr + ph->p_vaddr + ph->p_memsz,
+			    ph->p_offset & ~(page - 1), path, bid, bid_len);
 	}
 	return 0;
+}
+
+/* A line of /proc/self/maps: "start-end perms offset dev inode path". */
+static void maps_line(char *l)
+{
+	uint64_t start, end, off;
+	char *p = l, *path;
+	size_t k;
+
+	start = strtoull(p, &p, 16);
+	if (*p++ != '-')
+		return;
+	end = strtoull(p, &p, 16);
+	if (*p++ != ' ' || strlen(p) < 5 || p[2] != 'x')
+		return;
+	p += 5;
+	off = strtoull(p, &p, 16);
+	path = strchr(p, '/');
+	if (!path || start >= end)
+		return;
+	for (k = 0; k < W.nknown && strcmp(W.known[k].path, path); k++)
+		;
+	if (k < W.nknown)
+		put_mapping(start, end, off, path, W.known[k].bid, W.known[k].bid_len);
+	else
+		put_mapping(start, end, off, path, NULL, 0);
+}
+
+/*
+ * Executable file mappings the dynamic linker does not list: a file mapped again elsewhere (V8
+ * maps node's embedded builtins next to the code it generates, "short builtin calls" on x64, by
+ * mapping the node file a second time) or code a program mmaps from a file. From
+ * /proc/self/maps, after the loader's; a file the loader listed lends its build-id.
+ */
+void lsc__w_file_maps(void)
+{
+	static char buf[65536];
+	size_t have = 0;
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		char *l, *nl;
+
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = 0;
+		for (l = buf; (nl = strchr(l, '\n')); l = nl + 1) {
+			*nl = 0;
+			maps_line(l);
+		}
+		have -= (size_t)(l - buf);
+		memmove(buf, l, have);
+		if (have == sizeof(buf) - 1)
+			have = 0; /* a line longer than the buffer: dropped */
+	}
+	close(fd);
 }

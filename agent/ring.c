@@ -44,6 +44,14 @@ static void copy_out(const struct lsc_ring *r, uint64_t pos, void *dst, size_t l
 	memcpy((uint8_t *)dst + first, r->data, len - first);
 }
 
+int lsc_ring_fits(struct lsc_ring *r, size_t len)
+{
+	uint64_t used = atomic_load_explicit(&r->head, memory_order_relaxed) -
+			atomic_load_explicit(&r->tail, memory_order_acquire);
+
+	return ((sizeof(struct rec_hdr) + len + 7) & ~(size_t)7) <= r->cap - used;
+}
+
 int lsc_ring_push(struct lsc_ring *r, uint16_t type, const void *a, size_t alen, const void *b,
 		  size_t blen)
 {

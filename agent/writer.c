@@ -62,13 +62,21 @@ void lsc__w_put(const Loopscope__Record *r)
 /* ------------------------------------------------------------------ stacks */
 
 /* The id of this stack, writing its Stack record the first time; 0 when the table is full. */
-uint32_t lsc__w_intern(const uint64_t *f, uint32_t n)
+uint32_t lsc__w_intern(const uint64_t *raw, uint32_t n)
 {
-	uint64_t h = lsc_hash_frames(f, n);
-	size_t j = h & (STACK_CAP * 2 - 1);
+	uint64_t f[LSC_AGENT_MAX_FRAMES + 8], h;
+	size_t j;
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Stack s = LOOPSCOPE__STACK__INIT;
 	struct stack_slot *slot;
+
+	/* JS frames named after the code at their address now (jsmap.c) */
+	if (n > sizeof(f) / sizeof(f[0]))
+		n = sizeof(f) / sizeof(f[0]);
+	memcpy(f, raw, n * sizeof(*f));
+	lsc__js_rewrite(f, n);
+	h = lsc_hash_frames(f, n);
+	j = h & (STACK_CAP * 2 - 1);
 
 	for (; W.stacks[j].hash; j = (j + 1) & (STACK_CAP * 2 - 1)) {
 		slot = &W.stacks[j];
@@ -360,15 +368,18 @@ static void cycle(int final)
 	if (!W.maps_done) {
 		/* the mappings before the first stack that points into them */
 		dl_iterate_phdr(lsc__w_map_one, NULL);
+		lsc__w_file_maps();
 		flush();
 		W.last_maps_ns = lsc__now_ns();
 		W.maps_done = 1;
 	}
 	drain();
+	lsc__js_name_early();
 	atomic_store(&A.flush_req, 0);
 	/* Libraries dlopen'd since: their mappings, once a window. */
 	if (lsc__now_ns() - W.last_maps_ns >= A.cfg.window_ns) {
 		dl_iterate_phdr(lsc__w_map_one, NULL);
+		lsc__w_file_maps();
 		W.last_maps_ns = lsc__now_ns();
 	}
 	if (final)

@@ -52,6 +52,12 @@ struct lsc_writer {
 	size_t ncpu, nblk, noff;
 	uint64_t mapped[MAX_MAPPINGS];
 	size_t nmapped;
+	struct { /* build-ids of the files the loader listed, for their other mappings */
+		char path[512];
+		uint8_t bid[64];
+		size_t bid_len;
+	} known[128];
+	size_t nknown;
 	struct ring_state rings[1024];
 	size_t nrings;
 	uint64_t last_maps_ns;
@@ -81,10 +87,17 @@ void lsc__w_put(const Loopscope__Record *r);
 uint32_t lsc__w_intern(const uint64_t *f, uint32_t n); /* 0: the table is full */
 void lsc__w_accumulate(struct acc *v, size_t *n, uint32_t stack, uint32_t tid, uint64_t value);
 
+/* jsmap.c: V8's code, and JS frames named as the code at their address when interned */
+void lsc__js_code_event(const struct lsc_ev_code *ev, const char *name);
+void lsc__js_rewrite(uint64_t *frames, uint32_t n);
+uint64_t lsc__js_dropped(void);
+void lsc__js_name_early(void); /* once a cycle */
+
 /* records.c */
 void lsc__w_put_thread(struct ring_state *rs);
 void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len);
 void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w);
 int lsc__w_map_one(struct dl_phdr_info *info, size_t size, void *arg);
+void lsc__w_file_maps(void);
 
 #endif

@@ -38,8 +38,10 @@ static void classify(struct lsc_named_frame *out)
 {
 	if (out->kind == LSC_CODE_NATIVE && (is_library(out->module) || is_runtime_file(out->file)))
 		out->kind = LSC_CODE_RUNTIME;
-	/* Node's own JavaScript (its built-in modules, "node:fs:708:18") is runtime code too. */
-	if (out->kind == LSC_CODE_JIT && strstr(out->name, " node:"))
+	/* Node's own JavaScript (its built-in modules: "node:fs", or "JS:~readSync node:fs:708:18"
+	 * as a perf map names it) is runtime code too. */
+	if (out->kind == LSC_CODE_JIT &&
+	    (strstr(out->name, " node:") || (out->file && !strncmp(out->file, "node:", 5))))
 		out->kind = LSC_CODE_RUNTIME;
 }
 

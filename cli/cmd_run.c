@@ -5,9 +5,11 @@
  *
  * The agent is configured through LOOPSCOPE_* variables (agent/README.md). LOOPSCOPE_TARGET_PID
  * names the process run started, so that children it forks or execs stay quiet unless
- * --follow-children. When CMD is node, --perf-basic-prof --interpreted-frames-native-stack go into
- * NODE_OPTIONS so JS frames have names; the perf maps (of CMD and of every process the agent
- * listed in LOOPSCOPE_RUN_DIR) and isolate logs that causes are removed afterwards.
+ * --follow-children. JS frames are named by the agent from V8's own code events
+ * (agent/node_jit.c); when CMD is node, --interpreted-frames-native-stack goes into NODE_OPTIONS
+ * so that interpreted functions have code of their own to be named by. A perf map or isolate log
+ * that a program writes under run (its own --perf-basic-prof) is removed afterwards, as before,
+ * when it belongs to a process the agent listed in LOOPSCOPE_RUN_DIR.
  *
  * Key invariant: run removes nothing it did not create in this run. Its recording is removed only
  * while it is still the inode run created; a device or FIFO given as -o is never touched; a perf
@@ -408,8 +410,8 @@ int cmd_run(int argc, char **argv)
 			setenv("LOOPSCOPE_WALL", "1", 1);
 		if (maps) {
 			snprintf(nodeopts, sizeof(nodeopts),
-				 "%.4000s%s--perf-basic-prof --interpreted-frames-native-stack",
-				 nopt ? nopt : "", nopt ? " " : "");
+				 "%.4000s%s--interpreted-frames-native-stack", nopt ? nopt : "",
+				 nopt ? " " : "");
 			setenv("NODE_OPTIONS", nodeopts, 1);
 		}
 		execvp(cmd, argv + optind);

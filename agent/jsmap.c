@@ -1,0 +1,413 @@
+/*
+ * jsmap.c — the writer's map of V8's generated code (node_jit.c's events), and the names of the
+ * JavaScript frames in the recording.
+ *
+ * A JS frame is named when its stack is interned, from the code that is at its address then:
+ * the writer applies the code events of a thread's ring in order with the samples and calls of
+ * that thread, so a function V8 frees and whose address it gives to another is named right on
+ * either side of the change. The frame's address is replaced by a synthetic one that stands for
+ * the function: 0x4000000000000000 + its id, an address no process can have (non-canonical on
+ * x86-64), with a Symbol record written once (function, script, line; jit). One function is one
+ * id whatever V8's tier ("JS:~f", "JS:^f", "JS:+f", "JS:*f": interpreted, Sparkplug, Maglev,
+ * TurboFan): every output merges them, as a person thinks of them.
+ *
+ * The map: code ranges sorted by start, each with the function's id and the sequence number of
+ * its event; additions go to a small unsorted list first and are merged in before a lookup, the
+ * newer of two overlapping ranges winning (V8 reuses the memory of code it freed without telling:
+ * CODE_REMOVED is rare). Code that is not a JS function's (builtins, stubs, handlers: the node
+ * binary's symbols name those that are in it) is kept as a range of function 0, so that a JS
+ * name does not outlive its code. Bounded: 1 M ranges, 256 K functions, 32 MiB of names; beyond
+ * that code is counted as dropped and its frames stay addresses.
+ *
+ * Written here, not taken from a library: it lives in the agent, allocates nothing after start
+ * (mmap'd, bounded), and is only ever touched by the writer.
+ */
+#include "writer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define W	     lsc__W
+
+#define JS_SYNTH     0x4000000000000000ULL
+#define CODES_CAP    (1u << 20)
+#define PENDING_CAP  (1u << 14)
+#define FUNCS_CAP    (1u << 18) /* slots in the function table (half may be used) */
+#define ARENA_CAP    (32u << 20)
+#define NAME_KEY_MAX 1100
+#define EARLY_CAP    (1u << 16)
+
+struct code {
+	uint64_t start, end, seq;
+	uint32_t fid;
+};
+
+struct func {
+	uint64_t hash;
+	uint32_t key_off, key_len; /* V8's name without the tier: the function's identity */
+	uint32_t name_off, name_len, script_off, script_len;
+	uint32_t line;
+	uint32_t fid;
+	int written; /* its Symbol record is in the file */
+};
+
+static struct {
+	int ready;
+	struct code *codes, *pending, *merge;
+	size_t ncodes, npending;
+	uint64_t seq;
+	struct func *funcs; /* open addressing, FUNCS_CAP slots */
+	struct func **by_id;
+	uint32_t nfuncs;
+	char *arena;
+	size_t arena_used;
+	uint64_t *early; /* frames interned before any code event, to be named later */
+	size_t nearly;
+	uint64_t dropped;
+} M;
+
+static int ready(void)
+{
+	if (M.ready)
+		return M.ready > 0;
+	M.codes = lsc_map_zeroed(CODES_CAP * sizeof(*M.codes));
+	M.pending = lsc_map_zeroed(PENDING_CAP * sizeof(*M.pending));
+	M.merge = lsc_map_zeroed(CODES_CAP * sizeof(*M.merge));
+	M.funcs = lsc_map_zeroed(FUNCS_CAP * sizeof(*M.funcs));
+	M.by_id = lsc_map_zeroed(FUNCS_CAP / 2 * sizeof(*M.by_id));
+	M.arena = lsc_map_zeroed(ARENA_CAP);
+	M.early = lsc_map_zeroed(EARLY_CAP * sizeof(*M.early));
+	M.ready = M.codes && M.pending && M.merge && M.funcs && M.by_id && M.arena ? 1 : -1;
+	return M.ready > 0;
+}
+
+/* ------------------------------------------------------------------ functions */
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (n--)
+		h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
+	return h | 1;
+}
+
+static int64_t arena_put(const char *s, size_t n)
+{
+	size_t at = M.arena_used;
+
+	if (n > ARENA_CAP - M.arena_used)
+		return -1;
+	memcpy(M.arena + at, s, n);
+	M.arena_used += n;
+	return (int64_t)at;
+}
+
+static uint32_t digits(const char *s, size_t n)
+{
+	uint32_t v = 0;
+
+	while (n-- && *s >= '0' && *s <= '9')
+		v = v * 10 + (uint32_t)(*s++ - '0');
+	return v;
+}
+
+/* "name script:line:col" (V8's, the tag and tier taken off): where the script starts, or len
+ * when there is none. A script is an absolute path, a URL or a node: module; a name may have
+ * spaces ("get x"), and so may a path, so the start is looked for by what follows the space. */
+static size_t script_at(const char *s, size_t len)
+{
+	static const char *const starts[] = {" /",	" node:", " file:",    " http:",
+					     " https:", " data:", " webpack:", " evalmachine"};
+	size_t i, k, n;
+
+	for (k = 0; k < sizeof(starts) / sizeof(starts[0]); k++) {
+		n = strlen(starts[k]);
+		for (i = 0; i + n <= len; i++)
+			if (memcmp(s + i, starts[k], n) == 0)
+				return i;
+	}
+	for (i = len; i-- > 0;)
+		if (s[i] == ' ')
+			return i;
+	return len;
+}
+
+/* The function a V8 code name stands for; 0 for code that is not a JS function's (builtins,
+ * stubs, handlers: the node binary's symbols name the ones that are in it) or no room. */
+static uint32_t func_of(const char *name, size_t len)
+{
+	char key[NAME_KEY_MAX];
+	const char *rest;
+	size_t klen, tag, r, sa, j;
+	uint64_t h;
+	struct func *f;
+
+	if (len >= 3 && !memcmp(name, "JS:", 3))
+		tag = 3;
+	else if (len >= 7 && !memcmp(name, "RegExp:", 7))
+		tag = 7;
+	else
+		return 0;
+	rest = name + tag;
+	r = len - tag;
+	if (tag == 3 && r && strchr("~^+*", rest[0]))
+		rest++, r--; /* the tier */
+	klen = tag + r < sizeof(key) ? tag + r : sizeof(key);
+	memcpy(key, name, tag);
+	memcpy(key + tag, rest, klen - tag);
+	h = hash_bytes(key, klen);
+	for (j = h & (FUNCS_CAP - 1);; j = (j + 1) & (FUNCS_CAP - 1)) {
+		f = &M.funcs[j];
+		if (!f->hash)
+			break;
+		if (f->hash == h && f->key_len == klen && !memcmp(M.arena + f->key_off, key, klen))
+			return f->fid;
+	}
+	if (M.nfuncs + 1 >= FUNCS_CAP / 2)
+		return 0;
+	{
+		int64_t ko = arena_put(key, klen), no, so;
+		size_t line_at, col_at;
+
+		if (ko < 0)
+			return 0;
+		if (tag == 7) { /* RegExp:pattern: the whole as its name */
+			no = arena_put(name, len);
+			so = ko;
+			sa = r = 0;
+			line_at = col_at = 0;
+		} else {
+			sa = script_at(rest, r);
+			no = arena_put(rest, sa);
+			so = sa < r ? arena_put(rest + sa + 1, r - sa - 1) : ko;
+			/* script:line:col: the last two colons */
+			col_at = line_at = 0;
+			for (j = r; j-- > sa + 1;)
+				if (rest[j] == ':') {
+					if (!col_at)
+						col_at = j;
+					else {
+						line_at = j;
+						break;
+					}
+				}
+		}
+		if (no < 0 || so < 0)
+			return 0;
+		f->hash = h;
+		f->key_off = (uint32_t)ko;
+		f->key_len = (uint32_t)klen;
+		f->name_off = (uint32_t)no;
+		f->name_len = (uint32_t)(tag == 7 ? len : sa);
+		f->script_off = (uint32_t)so;
+		f->script_len = 0;
+		f->line = 0;
+		if (tag == 3 && sa < r) {
+			/* the script without ":line:col" when both are there */
+			size_t end = line_at ? line_at : r;
+
+			f->script_len = (uint32_t)(end - sa - 1);
+			if (line_at)
+				f->line = digits(rest + line_at + 1, col_at - line_at - 1);
+		}
+		f->fid = ++M.nfuncs;
+		M.by_id[f->fid] = f;
+		return f->fid;
+	}
+}
+
+/* A Symbol record naming addr (the function's synthetic address, or a raw one) as f. */
+static void write_symbol(struct func *f, uint64_t addr)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Symbol s = LOOPSCOPE__SYMBOL__INIT;
+	char name[512], script[1024];
+	size_t n = f->name_len < sizeof(name) - 1 ? f->name_len : sizeof(name) - 1;
+	size_t k = f->script_len < sizeof(script) - 1 ? f->script_len : sizeof(script) - 1;
+
+	memcpy(name, M.arena + f->name_off, n);
+	name[n] = 0;
+	memcpy(script, M.arena + f->script_off, k);
+	script[k] = 0;
+	s.has_addr = s.has_jit = s.jit = 1;
+	s.addr = addr;
+	s.function = n ? name : (char *)"(anonymous)";
+	s.file = k ? script : NULL;
+	s.has_line = f->line != 0;
+	s.line = f->line;
+	r.body_case = LOOPSCOPE__RECORD__BODY_SYMBOL;
+	r.symbol = &s;
+	lsc__w_put(&r);
+}
+
+/* ------------------------------------------------------------------ code ranges */
+
+static int by_start(const void *a, const void *b)
+{
+	const struct code *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The pending additions merged in; of two overlapping ranges the newer stays. */
+static void merge(void)
+{
+	size_t i = 0, j = 0, n = 0;
+
+	if (!M.npending)
+		return;
+	qsort(M.pending, M.npending, sizeof(*M.pending), by_start);
+	while (i < M.ncodes || j < M.npending) {
+		struct code c = j == M.npending || (i < M.ncodes &&
+						    by_start(&M.codes[i], &M.pending[j]) < 0)
+					? M.codes[i++]
+					: M.pending[j++];
+
+		if (c.end <= c.start)
+			continue; /* taken back (moved, removed) */
+		while (n && M.merge[n - 1].end > c.start) {
+			if (M.merge[n - 1].seq > c.seq)
+				goto skip; /* c is older than what covers its start */
+			n--;
+		}
+		if (n < CODES_CAP)
+			M.merge[n++] = c;
+		else
+			M.dropped++;
+	skip:;
+	}
+	memcpy(M.codes, M.merge, n * sizeof(*M.codes));
+	M.ncodes = n;
+	M.npending = 0;
+}
+
+static void add(uint64_t start, uint64_t len, uint32_t fid)
+{
+	if (M.npending == PENDING_CAP)
+		merge();
+	M.pending[M.npending++] = (struct code){start, start + (len ? len : 1), ++M.seq, fid};
+}
+
+static struct code *find(uint64_t addr)
+{
+	size_t lo = 0, hi = M.ncodes;
+
+	merge();
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (M.codes[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo && addr < M.codes[lo - 1].end ? &M.codes[lo - 1] : NULL;
+}
+
+void lsc__js_code_event(const struct lsc_ev_code *ev, const char *name)
+{
+	struct code *c;
+	uint32_t fid;
+
+	if (!ready())
+		return;
+	switch (ev->what) {
+	case LSC_CODE_ADD:
+		/* fid 0: code that is no JS function's now covers the range */
+		add(ev->start, ev->len, func_of(name, ev->namelen));
+		break;
+	case LSC_CODE_MOVE:
+		c = find(ev->start);
+		if (c && c->start == ev->start) {
+			fid = c->fid;
+			c->end = c->start;
+			add(ev->new_start, ev->len, fid);
+		}
+		break;
+	case LSC_CODE_REMOVE:
+		c = find(ev->start);
+		if (c && c->start == ev->start)
+			c->end = c->start;
+		break;
+	}
+}
+
+/*
+ * Frames interned before V8 reported any code (the handler is registered at the main loop's
+ * first poll: Node's bootstrap and the main script's first run come before) stay addresses;
+ * each cycle, those that the map now covers get a Symbol record of their own, named after the
+ * code there now (not necessarily then: the best there is for them).
+ */
+static void note_early(uint64_t addr, int ret)
+{
+	uint64_t key = addr | (ret ? 1ULL << 63 : 0), h = key * 0x9e3779b97f4a7c15ULL;
+	size_t j;
+
+	if (!M.early || M.nearly >= EARLY_CAP / 2)
+		return;
+	for (j = h >> 48 & (EARLY_CAP - 1);; j = (j + 1) & (EARLY_CAP - 1)) {
+		if (M.early[j] == key)
+			return;
+		if (!M.early[j]) {
+			M.early[j] = key;
+			M.nearly++;
+			return;
+		}
+	}
+}
+
+void lsc__js_rewrite(uint64_t *frames, uint32_t n)
+{
+	uint32_t k;
+
+	if (!ready())
+		return;
+	for (k = 0; k < n; k++) {
+		/* a caller's frame holds a return address: the call is just before it */
+		struct code *c;
+		struct func *f;
+
+		if (!M.seq) { /* no code reported yet */
+			note_early(frames[k], k > 0);
+			continue;
+		}
+		c = find(frames[k] - (k > 0));
+
+		if (!c || !c->fid)
+			continue;
+		f = M.by_id[c->fid];
+		if (!f->written) {
+			write_symbol(f, JS_SYNTH + f->fid);
+			f->written = 1;
+		}
+		frames[k] = JS_SYNTH + c->fid;
+	}
+}
+
+void lsc__js_name_early(void)
+{
+	size_t j;
+
+	if (M.ready <= 0 || !M.seq || !M.nearly)
+		return;
+	for (j = 0; j < EARLY_CAP; j++) {
+		uint64_t key = M.early[j], addr = key & ~(1ULL << 63);
+		struct code *c;
+
+		if (!key || key == 1)
+			continue;
+		c = find(addr - (key >> 63));
+		if (c && c->fid)
+			write_symbol(M.by_id[c->fid], addr);
+		M.early[j] = 1; /* a tombstone: looked at once, named or not */
+	}
+	M.nearly = 0;
+}
+
+uint64_t lsc__js_dropped(void)
+{
+	return M.dropped;
+}
