@@ -60,6 +60,8 @@ static __attribute__((noinline)) void blocking_done(unsigned call, uint64_t t0, 
 		uint64_t t0_, t1_;                                                                 \
 		__typeof__(expr) r_;                                                               \
 		RESOLVE(name);                                                                     \
+		if (__builtin_expect(lsc__node_pending, 0) && !T.in_agent)                         \
+			lsc__node_early();                                                         \
 		if (!timing_on())                                                                  \
 			return expr;                                                               \
 		t0_ = rel_now();                                                                   \

@@ -14,9 +14,7 @@
  * The map: code ranges sorted by start, each with the function's id and the sequence number of
  * its event; additions go to a small unsorted list first and are merged in before a lookup, the
  * newer of two overlapping ranges winning (V8 reuses the memory of code it freed without telling:
- * CODE_REMOVED is rare). Code that is not a JS function's (builtins, stubs, handlers: the node
- * binary's symbols name those that are in it) is kept as a range of function 0, so that a JS
- * name does not outlive its code. Bounded: 1 M ranges, 256 K functions, 32 MiB of names; beyond
+ * CODE_REMOVED is rare). Bounded: 1 M ranges, 256 K functions, 32 MiB of names; beyond
  * that code is counted as dropped and its frames stay addresses.
  *
  * Written here, not taken from a library: it lives in the agent, allocates nothing after start
@@ -49,6 +47,7 @@ struct func {
 	uint32_t line;
 	uint32_t fid;
 	int written; /* its Symbol record is in the file */
+	int v8;	     /* V8's own code, not a JS function */
 };
 
 static struct {
@@ -61,7 +60,8 @@ static struct {
 	uint32_t nfuncs;
 	char *arena;
 	size_t arena_used;
-	uint64_t *early; /* frames interned before any code event, to be named later */
+	uint64_t lo, hi; /* where JS code has been: V8's code area */
+	uint64_t *early; /* frames interned before their code event, to be named later */
 	size_t nearly;
 	uint64_t dropped;
 } M;
@@ -133,8 +133,8 @@ static size_t script_at(const char *s, size_t len)
 	return len;
 }
 
-/* The function a V8 code name stands for; 0 for code that is not a JS function's (builtins,
- * stubs, handlers: the node binary's symbols name the ones that are in it) or no room. */
+/* The function a V8 code name stands for (a JS function's without its tier; V8's own code,
+ * builtins, stubs, handlers, by their whole name); 0 when there is no room. */
 static uint32_t func_of(const char *name, size_t len)
 {
 	char key[NAME_KEY_MAX];
@@ -148,7 +148,7 @@ static uint32_t func_of(const char *name, size_t len)
 	else if (len >= 7 && !memcmp(name, "RegExp:", 7))
 		tag = 7;
 	else
-		return 0;
+		tag = 0; /* V8's own code (a builtin, stub or handler): its name as it is */
 	rest = name + tag;
 	r = len - tag;
 	if (tag == 3 && r && strchr("~^+*", rest[0]))
@@ -172,7 +172,7 @@ static uint32_t func_of(const char *name, size_t len)
 
 		if (ko < 0)
 			return 0;
-		if (tag == 7) { /* RegExp:pattern: the whole as its name */
+		if (tag != 3) { /* RegExp:pattern, Builtin:X: the whole as its name */
 			no = arena_put(name, len);
 			so = ko;
 			sa = r = 0;
@@ -199,7 +199,8 @@ static uint32_t func_of(const char *name, size_t len)
 		f->key_off = (uint32_t)ko;
 		f->key_len = (uint32_t)klen;
 		f->name_off = (uint32_t)no;
-		f->name_len = (uint32_t)(tag == 7 ? len : sa);
+		f->name_len = (uint32_t)(tag != 3 ? len : sa);
+		f->v8 = tag == 0;
 		f->script_off = (uint32_t)so;
 		f->script_len = 0;
 		f->line = 0;
@@ -230,7 +231,8 @@ static void write_symbol(struct func *f, uint64_t addr)
 	name[n] = 0;
 	memcpy(script, M.arena + f->script_off, k);
 	script[k] = 0;
-	s.has_addr = s.has_jit = s.jit = 1;
+	s.has_addr = s.has_jit = 1;
+	s.jit = !f->v8; /* V8's own is runtime code, by its name ("Builtin:", "Stub:") */
 	s.addr = addr;
 	s.function = n ? name : (char *)"(anonymous)";
 	s.file = k ? script : NULL;
@@ -286,6 +288,10 @@ static void merge(void)
 
 static void add(uint64_t start, uint64_t len, uint32_t fid)
 {
+	if (fid && (!M.lo || start < M.lo))
+		M.lo = start;
+	if (fid && start + len > M.hi)
+		M.hi = start + len;
 	if (M.npending == PENDING_CAP)
 		merge();
 	M.pending[M.npending++] = (struct code){start, start + (len ? len : 1), ++M.seq, fid};
@@ -337,18 +343,23 @@ void lsc__js_code_event(const struct lsc_ev_code *ev, const char *name)
 
 /*
  * Frames interned before V8 reported any code (the handler is registered at the main loop's
- * first poll: Node's bootstrap and the main script's first run come before) stay addresses;
- * each cycle, those that the map now covers get a Symbol record of their own, named after the
- * code there now (not necessarily then: the best there is for them).
+ * first poll: Node's bootstrap and the main script's first run come before) stay addresses, and
+ * so do frames in V8's code area whose code was reported on another thread's ring not drained
+ * yet (a concurrent compile). At the end of each cycle those that the map now covers get a
+ * Symbol record of their own, named after the code there then (for the early ones not
+ * necessarily the code of their time: the best there is for them).
  */
 static void note_early(uint64_t addr, int ret)
 {
 	uint64_t key = addr | (ret ? 1ULL << 63 : 0), h = key * 0x9e3779b97f4a7c15ULL;
 	size_t j;
 
+	unsigned probe;
+
 	if (!M.early || M.nearly >= EARLY_CAP / 2)
 		return;
-	for (j = h >> 48 & (EARLY_CAP - 1);; j = (j + 1) & (EARLY_CAP - 1)) {
+	j = h >> 48 & (EARLY_CAP - 1);
+	for (probe = 0; probe < 64; probe++, j = (j + 1) & (EARLY_CAP - 1)) {
 		if (M.early[j] == key)
 			return;
 		if (!M.early[j]) {
@@ -375,6 +386,8 @@ void lsc__js_rewrite(uint64_t *frames, uint32_t n)
 			continue;
 		}
 		c = find(frames[k] - (k > 0));
+		if (!c && frames[k] >= M.lo && frames[k] < M.hi)
+			note_early(frames[k], k > 0);
 
 		if (!c || !c->fid)
 			continue;
@@ -397,12 +410,12 @@ void lsc__js_name_early(void)
 		uint64_t key = M.early[j], addr = key & ~(1ULL << 63);
 		struct code *c;
 
-		if (!key || key == 1)
+		if (!key)
 			continue;
 		c = find(addr - (key >> 63));
 		if (c && c->fid)
 			write_symbol(M.by_id[c->fid], addr);
-		M.early[j] = 1; /* a tombstone: looked at once, named or not */
+		M.early[j] = 0; /* looked at once, named or not */
 	}
 	M.nearly = 0;
 }

@@ -5,10 +5,9 @@
  *   v8::Isolate::GetCurrent()
  *   v8::Isolate::AddGCPrologueCallback(cb, data, GCType), AddGCEpilogueCallback(…)
  *   v8::HeapStatistics::HeapStatistics(), v8::Isolate::GetHeapStatistics(HeapStatistics *)
- * Registration happens on the main thread's first poll, after the main script has run: calling
- * GetCurrent() before V8 is initialised crashes (its thread-local key does not exist yet), and
- * the first poll is the first moment known to be after. Collections during the main script's
- * synchronous first run are therefore not seen. Each
+ * Registration happens on the main thread's first file call once V8 is initialised (calling
+ * GetCurrent() before crashes: its thread-local key does not exist yet), or at its first poll;
+ * the JIT code event handler (node_jit.c) is registered with the GC callbacks. Each
  * prologue/epilogue pair is one pause (as Node's own perf_hooks 'gc' entries measure it), with
  * the heap used before and after.
  *
@@ -22,7 +21,10 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #define T lsc__T
 
@@ -37,7 +39,14 @@ static void (*get_stats)(void *isolate, void *stats);
 enum { NOT_NODE, PENDING, REGISTERED, GAVE_UP };
 static _Atomic int state = NOT_NODE;
 static int tries;
-static int sizes_ok; /* the HeapStatistics layout checked out */
+static int sizes_ok;			    /* the HeapStatistics layout checked out */
+static const volatile bool *v8_initialized; /* node::per_process::v8_initialized */
+static bool (*in_context)(void *isolate);   /* v8::Isolate::InContext */
+
+static uint32_t gettid_now(void)
+{
+	return (uint32_t)syscall(SYS_gettid);
+}
 
 struct heap_stats { /* v8::HeapStatistics of V8 11.x, with room to spare */
 	size_t total, executable, physical, available, used, limit;
@@ -135,22 +144,28 @@ int lsc__node_lookup(const char **missing)
 	       "v8::Isolate::GetHeapStatistics");
 	if (lsc__node_jit_lookup() && !*missing)
 		*missing = "v8::Isolate::SetJitCodeEventHandler";
-	if (add_prologue && add_epilogue)
+	v8_initialized = (const volatile bool *)dlsym(RTLD_DEFAULT,
+						      "_ZN4node11per_process14v8_initializedE");
+	in_context = (bool (*)(void *))dlsym(RTLD_DEFAULT, "_ZN2v87Isolate9InContextEv");
+	if (add_prologue && add_epilogue) {
 		atomic_store(&state, PENDING);
+		lsc__node_pending = 1;
+	}
 	return 1;
 }
 
-void lsc__node_on_poll(uint32_t tid)
+static void try_register(int at_poll)
 {
 	struct heap_stats s;
 	void *isolate;
 
-	if (atomic_load_explicit(&state, memory_order_relaxed) != PENDING ||
-	    tid != (uint32_t)lsc__A.pid)
-		return;
 	isolate = get_current();
+	/* Before the first poll: only from inside a context (JS running, a binding called), not
+	 * while V8 sets the isolate up (it opens the node binary then, to map its builtins). */
+	if (!at_poll && (!isolate || !in_context || !in_context(isolate)))
+		return;
 	if (!isolate) {
-		if (++tries > 1000) /* never entered an isolate on this thread: not a Node main */
+		if (at_poll && ++tries > 1000) /* never entered an isolate here: not a Node main */
 			atomic_store(&state, GAVE_UP);
 		return;
 	}
@@ -165,4 +180,31 @@ void lsc__node_on_poll(uint32_t tid)
 	add_epilogue(isolate, on_epilogue, NULL, 31);
 	lsc__node_jit_register(isolate); /* and the code that exists, enumerated now */
 	atomic_store(&state, REGISTERED);
+	lsc__node_pending = 0;
+}
+
+void lsc__node_on_poll(uint32_t tid)
+{
+	if (atomic_load_explicit(&state, memory_order_relaxed) != PENDING ||
+	    tid != (uint32_t)lsc__A.pid)
+		return;
+	try_register(1);
+}
+
+/*
+ * Earlier than the first poll, so that Node's bootstrap and a main script that never polls are
+ * named too: the main thread's first file call (an open or a stat: the module loader reading the
+ * main script) once V8 is up (node::per_process::v8_initialized, exported) and a context is
+ * entered on this thread (v8::Isolate::InContext: JS is running; not while V8 sets the isolate
+ * up, which opens the node binary too). It then comes from a V8 API callback (a binding of fs),
+ * where V8's own profilers also start (the inspector's, from JS).
+ */
+int lsc__node_pending;
+
+void lsc__node_early(void)
+{
+	if (atomic_load_explicit(&state, memory_order_relaxed) != PENDING || !v8_initialized ||
+	    !*v8_initialized || gettid_now() != (uint32_t)lsc__A.pid)
+		return;
+	try_register(0);
 }

@@ -58,6 +58,9 @@ int lsc__push_wait(uint16_t type, const void *a, size_t alen, const void *b, siz
  * was not found), then registers the GC callbacks from the main thread's polls. */
 int lsc__node_lookup(const char **missing);
 void lsc__node_on_poll(uint32_t tid);
+/* The same from the main thread's file calls, before its first poll (node.c says when). */
+extern int lsc__node_pending;
+void lsc__node_early(void);
 /* V8's JIT code events (node_jit.c): the handler found (0), registered on the isolate. */
 int lsc__node_jit_lookup(void);
 void lsc__node_jit_register(void *isolate);

@@ -223,6 +223,20 @@ static int name_tab_grow(struct lsc_flame *f)
 	return 0;
 }
 
+/* JS functions are told apart by their script and line too: "(anonymous)", "handler" and
+ * "next" are everywhere. (A native function's line is where its sample was: not its identity.) */
+static int same_place(const struct lsc_flame *f, const struct name *n, const char *file,
+		      unsigned line)
+{
+	const char *nf = n->file_off ? f->strings.p + n->file_off : NULL;
+
+	if (n->kind != LSC_CODE_JIT)
+		return 0;
+	if (!nf || !file)
+		return !nf && !file;
+	return n->line == line && strcmp(nf, file) == 0;
+}
+
 int64_t lsc_flame_intern(struct lsc_flame *f, const char *s, size_t len, int kind, const char *file,
 			 unsigned line)
 {
@@ -235,7 +249,8 @@ int64_t lsc_flame_intern(struct lsc_flame *f, const char *s, size_t len, int kin
 	j = hash_bytes(s, len) & (f->name_tab_cap - 1);
 	for (; f->name_tab[j]; j = (j + 1) & (f->name_tab_cap - 1)) {
 		n = &f->names[f->name_tab[j]];
-		if (n->len == len && memcmp(f->strings.p + n->off, s, len) == 0)
+		if (n->len == len && memcmp(f->strings.p + n->off, s, len) == 0 &&
+		    (kind != LSC_CODE_JIT || same_place(f, n, file, line)))
 			return f->name_tab[j];
 	}
 	if (f->nnames == f->names_cap) {
@@ -490,10 +505,14 @@ int lsc_flame_guess_kind(const char *s, size_t *len)
 		}
 	}
 	if (has_prefix(s, n, "JS:") || has_prefix(s, n, "LazyCompile:") ||
-	    has_prefix(s, n, "Function:") || has_prefix(s, n, "Builtin:") ||
-	    has_prefix(s, n, "BytecodeHandler:") || has_prefix(s, n, "Script:") ||
-	    has_prefix(s, n, "[jit]"))
+	    has_prefix(s, n, "Function:") || has_prefix(s, n, "Script:") ||
+	    has_prefix(s, n, "RegExp:") || has_prefix(s, n, "Eval:") || has_prefix(s, n, "[jit]"))
 		return LSC_CODE_JIT;
+	/* V8's own generated code, as V8 names it: not the program's */
+	if (has_prefix(s, n, "Builtin:") || has_prefix(s, n, "BytecodeHandler:") ||
+	    has_prefix(s, n, "Stub:") || has_prefix(s, n, "Handler:") ||
+	    has_prefix(s, n, "Callback:"))
+		return LSC_CODE_RUNTIME;
 	if (has_prefix(s, n, "uv_") || has_prefix(s, n, "uv__") || has_prefix(s, n, "rl_") ||
 	    has_prefix(s, n, "rl__") || has_prefix(s, n, "node::") || has_prefix(s, n, "v8::") ||
 	    has_prefix(s, n, "Builtins_") || has_prefix(s, n, "libc.so") ||

@@ -93,21 +93,6 @@ static int is_node(const char *cmd)
 	       (b[4] == 0 || b[4] == '.' || (b[4] >= '0' && b[4] <= '9'));
 }
 
-/* isolate-*.log files in the working directory, to remove the ones the run created. */
-static size_t list_isolate_logs(char names[][256], size_t cap)
-{
-	DIR *d = opendir(".");
-	struct dirent *e;
-	size_t n = 0;
-
-	while (d && (e = readdir(d)) && n < cap)
-		if (!strncmp(e->d_name, "isolate-", 8) && strstr(e->d_name, ".log"))
-			snprintf(names[n++], 256, "%s", e->d_name);
-	if (d)
-		closedir(d);
-	return n;
-}
-
 /* The program execvp() would run, found as it would find it: a name with a slash as is,
  * otherwise along PATH. Checked before the recording is created, so that a command that does not
  * exist leaves no file behind and no existing file emptied. */
@@ -145,34 +130,12 @@ static int still_ours(const char *path, const struct stat *made)
 	       st.st_ino == made->st_ino;
 }
 
-static int mtime_at_or_after(const struct stat *st, const struct timespec *t)
-{
-	return st->st_mtim.tv_sec > t->tv_sec ||
-	       (st->st_mtim.tv_sec == t->tv_sec && st->st_mtim.tv_nsec >= t->tv_nsec);
-}
-
-/* Removes /tmp/perf-PID.map when the run caused it: a regular file (no link), owned by the user
- * the program ran as, written since the run started (start is the run directory's own mtime,
- * stamped by the same filesystem clock). */
-static void remove_perf_map(long pid, uid_t uid, const struct timespec *start)
-{
-	char perf[64];
-	struct stat st;
-
-	snprintf(perf, sizeof(perf), "/tmp/perf-%ld.map", pid);
-	if (lstat(perf, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == uid &&
-	    mtime_at_or_after(&st, start))
-		unlink(perf);
-}
-
 /*
  * The run directory (LOOPSCOPE_RUN_DIR): the agent leaves an empty file named by its decimal PID
- * in it in every process it loads into. With maps set, the perf map of each PID listed (and of the
- * main process, which run knows) is removed. Then the directory goes, with whatever is in it
- * (it is ours: mkdtemp, mode 0700).
+ * in it in every process it loads into (the processes of the run). It goes at the end, with
+ * whatever is in it (it is ours: mkdtemp, mode 0700).
  */
-static void sweep_run_dir(const char *dir, const struct timespec *start, uid_t uid, pid_t main_pid,
-			  int maps)
+static void sweep_run_dir(const char *dir)
 {
 	char path[PATH_MAX];
 	struct dirent *e;
@@ -180,20 +143,10 @@ static void sweep_run_dir(const char *dir, const struct timespec *start, uid_t u
 
 	if (!dir[0])
 		return;
-	if (maps && main_pid > 0)
-		remove_perf_map((long)main_pid, uid, start);
 	d = opendir(dir);
 	while (d && (e = readdir(d))) {
-		char *end;
-		long pid;
-
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		errno = 0;
-		pid = strtol(e->d_name, &end, 10);
-		if (maps && e->d_name[0] >= '1' && e->d_name[0] <= '9' && !*end && !errno &&
-		    pid <= 4194304)
-			remove_perf_map(pid, uid, start);
 		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) < (int)sizeof(path))
 			unlink(path);
 	}
@@ -236,13 +189,12 @@ int cmd_run(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	static char isolate_before[256][256], isolate_after[256][256];
 	char agent[PATH_MAX], output[PATH_MAX], preload[PATH_MAX + 4096], perf[64], nodeopts[8192];
 	char rundir[64] = "";
 	const char *out_arg = NULL, *heap = NULL, *numval[NNUMERIC] = {0}, *why = NULL, *cmd;
 	int c, follow = 0, wall = 0, js = 1, maps, errpipe[2] = {-1, -1}, status = 0, exec_err = 0,
 	       fd, created = 0, code;
-	size_t nbefore = 0, nafter, i, k, added;
+	size_t i, added;
 	enum lsc_out_kind kind;
 	struct timespec start;
 	struct stat made, st;
@@ -360,8 +312,9 @@ int cmd_run(int argc, char **argv)
 		}
 		close(fd);
 	}
-	/* The run directory: private (0700), in /tmp beside the perf maps, so that its mtime is
-	 * the run's start on the clock their mtimes come from. */
+	/* The run directory: private (0700), in /tmp; its mtime is the run's start (a perf map the
+	 * program writes itself, with its own --perf-basic-prof, is used for names only when it was
+	 * written since). */
 	snprintf(rundir, sizeof(rundir), "/tmp/loopscope-run-XXXXXX");
 	if (!mkdtemp(rundir) || lstat(rundir, &st)) {
 		int e = errno;
@@ -372,8 +325,6 @@ int cmd_run(int argc, char **argv)
 		return lsc_fail("cannot create the run directory in '/tmp': %s", strerror(e));
 	}
 	start = st.st_mtim;
-	if (maps)
-		nbefore = list_isolate_logs(isolate_before, 256);
 	if (pipe2(errpipe, O_CLOEXEC)) {
 		code = lsc_fail("cannot start '%s': %s", cmd, strerror(errno));
 		goto fail;
@@ -448,7 +399,7 @@ int cmd_run(int argc, char **argv)
 
 	if (kind == LSC_OUT_INPLACE) {
 		/* Written where it is; nothing to read back, symbolize or remove. */
-		sweep_run_dir(rundir, &start, geteuid(), pid, maps);
+		sweep_run_dir(rundir);
 		fprintf(stderr,
 			"loopscope: '%s' %s; the recording went to '%s' (not a regular "
 			"file: not symbolized, no summary)\n",
@@ -471,18 +422,8 @@ int cmd_run(int argc, char **argv)
 					    : NULL,
 				    NULL, &added))
 		lsc_warn("could not add symbols to '%s'; 'loopscope symbolize' can retry", output);
-	sweep_run_dir(rundir, &start, geteuid(), pid, maps);
-	if (maps) {
-		nafter = list_isolate_logs(isolate_after, 256);
-		for (i = 0; i < nafter; i++) {
-			for (k = 0; k < nbefore && strcmp(isolate_before[k], isolate_after[i]); k++)
-				;
-			if (k == nbefore && lstat(isolate_after[i], &st) == 0 &&
-			    S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-			    mtime_at_or_after(&st, &start))
-				unlink(isolate_after[i]);
-		}
-	}
+	sweep_run_dir(rundir);
+
 	lsc_cli_summary(output, cmd, "ran",
 			WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "exited");
 	return code;
@@ -494,6 +435,6 @@ fail:
 		close(errpipe[1]);
 	if (created && still_ours(output, &made))
 		unlink(output);
-	sweep_run_dir(rundir, &start, geteuid(), pid, maps);
+	sweep_run_dir(rundir);
 	return code;
 }

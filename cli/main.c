@@ -36,7 +36,8 @@ static const struct lsc_cmd commands[] = {
 	 "  --sample-interval BYTES  mean bytes between heap samples (default 524288)\n"
 	 "  --wall                 off-CPU samples of loop threads (flame --kind offcpu)\n"
 	 "  --follow-children      children CMD starts get recordings of their own (REC.PID)\n"
-	 "  --no-js-symbols        for node, do not add --perf-basic-prof to NODE_OPTIONS\n"
+	 "  --no-js-symbols        for node, do not add --interpreted-frames-native-stack to\n"
+	 "                         NODE_OPTIONS (interpreted JS frames then go unnamed)\n"
 	 "\n"
 	 "The agent also works preloaded by hand: agent/README.md lists its LOOPSCOPE_* settings.\n",
 	 cmd_run},

@@ -149,6 +149,9 @@ int lsc_render_pprof(FILE *out, const struct lsc_flame *f, const struct lsc_prof
 		if (file) {
 			fn[i].filename = str_add(&t, file);
 			map.has_filenames = map.has_line_numbers = 1;
+			/* a JS function's line is where it starts (V8's name says so) */
+			if (lsc_flame_kind(f, (uint32_t)i) == LSC_CODE_JIT)
+				fn[i].start_line = ln;
 		}
 		fnp[i - 1] = &fn[i];
 		perftools__profiles__line__init(&line[i]);
