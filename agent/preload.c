@@ -555,6 +555,8 @@ static int write_header(const char *runtime, const char *note)
 		h.has_heap_sample_interval = 1;
 		h.heap_sample_interval = A.cfg.sample_interval;
 	}
+	h.has_cpu_sample_hz = 1;
+	h.cpu_sample_hz = A.cfg.cpu_hz;
 	rec.body_case = LOOPSCOPE__RECORD__BODY_HEADER;
 	rec.header = &h;
 	off = 0;

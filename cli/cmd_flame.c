@@ -222,6 +222,25 @@ int cmd_flame(int argc, char **argv)
 								     : "loopscope";
 	if (rec && rec->header)
 		prof.time_nanos = (int64_t)rec->header->start_unix_ns;
+	if (rec) {
+		size_t w;
+
+		prof.duration_nanos = rec->footer && rec->footer->has_end_ns
+					      ? (int64_t)rec->footer->end_ns
+					      : 0;
+		for (w = 0; !prof.duration_nanos && w < rec->nwindows; w++)
+			if ((int64_t)(rec->windows[w]->start_ns + rec->windows[w]->length_ns) >
+			    prof.duration_nanos)
+				prof.duration_nanos = (int64_t)(rec->windows[w]->start_ns +
+								rec->windows[w]->length_ns);
+	}
+	/* CPU samples: one every 1/hz s of CPU time, as pprof's period says */
+	if (!folded && kinds[k].kind == LOOPSCOPE__SAMPLE_KIND__CPU && rec && rec->header &&
+	    rec->header->cpu_sample_hz) {
+		prof.period = 1000000000LL / rec->header->cpu_sample_hz;
+		prof.period_type = "cpu";
+		prof.period_unit = "nanoseconds";
+	}
 
 	job = (struct job){fmt, flame, &svg, &prof};
 	ret = lsc_cli_emit(output, render, &job);

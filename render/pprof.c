@@ -125,8 +125,8 @@ int lsc_render_pprof(FILE *out, const struct lsc_flame *f, const struct lsc_prof
 	p.sample_type = &stp;
 	p.n_sample_type = 1;
 	if (o->period) {
-		pt.type = type_s;
-		pt.unit = unit_s;
+		pt.type = o->period_type ? str_add(&t, o->period_type) : type_s;
+		pt.unit = o->period_unit ? str_add(&t, o->period_unit) : unit_s;
 		p.period_type = &pt;
 		p.period = o->period;
 	}
