@@ -92,7 +92,11 @@ static void ring_release(void *ring)
 
 static struct lsc_ring *my_ring(void)
 {
-	size_t cap = T.loop ? (1u << 20) : (256u << 10);
+	/* The main thread's takes V8's enumeration of the code that exists (Node.js: tens of
+	 * thousands of code events at once, node_jit.c) without waiting for the writer. */
+	size_t cap = gettid_cached() == (uint32_t)A.pid ? (4u << 20)
+		     : T.loop				? (1u << 20)
+							: (256u << 10);
 	struct lsc_ring *r = T.ring, *head;
 
 	if (r)

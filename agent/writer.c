@@ -492,14 +492,19 @@ EXPORT int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(
 	return REAL(pthread_create)(t, attr, lsc__pool_start_routine(fn), arg);
 }
 
+/* Waits for the writer, in steps from 100 us up to 5 ms: a process that exits at once (node -e 0,
+ * a CLI tool) is not held a whole step after its last cycle. */
 static void wait_until(int (*done)(uint64_t), uint64_t arg, unsigned limit_ms)
 {
-	struct timespec step = {0, 5000000};
-	unsigned waited = 0;
+	uint64_t step_ns = 100000, waited_ns = 0, limit_ns = (uint64_t)limit_ms * 1000000;
 
-	while (!done(arg) && waited < limit_ms) {
+	while (!done(arg) && waited_ns < limit_ns) {
+		struct timespec step = {0, (long)step_ns};
+
 		nanosleep(&step, NULL);
-		waited += 5;
+		waited_ns += step_ns;
+		if (step_ns < 5000000)
+			step_ns *= 2;
 	}
 }
 

@@ -225,9 +225,8 @@ int cmd_flame(int argc, char **argv)
 	if (rec) {
 		size_t w;
 
-		prof.duration_nanos = rec->footer && rec->footer->has_end_ns
-					      ? (int64_t)rec->footer->end_ns
-					      : 0;
+		prof.duration_nanos =
+			rec->footer && rec->footer->has_end_ns ? (int64_t)rec->footer->end_ns : 0;
 		for (w = 0; !prof.duration_nanos && w < rec->nwindows; w++)
 			if ((int64_t)(rec->windows[w]->start_ns + rec->windows[w]->length_ns) >
 			    prof.duration_nanos)

@@ -32,7 +32,7 @@ struct lsc_profile_opts {
 	const char *mapping; /* file name for pprof's one mapping, e.g. the executable */
 	int64_t period;	     /* pprof period; 0 for none */
 	const char *period_type, *period_unit; /* NULL: the sample type's */
-	int64_t time_nanos;  /* when the profile started (unix ns); 0 unknown */
+	int64_t time_nanos;		       /* when the profile started (unix ns); 0 unknown */
 	int64_t duration_nanos;
 };
 

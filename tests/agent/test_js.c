@@ -35,24 +35,16 @@ static void count_bare(const struct lsc_recording *r, uint32_t stack_id, size_t 
 
 TEST(node_js_frames_are_named_from_v8_code_events)
 {
-	const char *npm_argv[] = {LSC_SOURCE_DIR "/tests/js/npm-deps.sh", LSC_BUILD_DIR, NULL};
 	const char *argv[8];
 	const Loopscope__Symbol *round = NULL;
 	struct lsc_recording *r;
 	struct proc p;
-	char deps[600];
 	double cpu_under, cpu_all, busy_under = 0, busy_all = 0;
 	size_t i, k, named = 0, bare = 0;
 	json_object *st;
 
 	capture_setup("agent");
-	if (access("/usr/bin/node", X_OK))
-		LSC_FAIL("/usr/bin/node is missing: Node.js 20 is the real-world target");
-	proc_run(&p, npm_argv, 300, NULL);
-	if (p.status)
-		LSC_FAIL("tests/js/npm-deps.sh failed: %s", p.err);
-	snprintf(deps, sizeof(deps), "%s/npm/node_modules", LSC_BUILD_DIR);
-	setenv("NODE_PATH", deps, 1);
+	node_apps_ready(); /* fastify */
 	argv[0] = built("loopscope"), argv[1] = "run", argv[2] = "-o", argv[3] = path("json.lsr");
 	argv[4] = "--", argv[5] = "/usr/bin/node";
 	argv[6] = LSC_SOURCE_DIR "/tests/agent/node_json.js";

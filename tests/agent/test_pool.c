@@ -124,8 +124,6 @@ TEST(refloop_pool_depth_and_wait_as_refloop_counts_them)
 
 TEST(node_fastify_pool_saturation_is_found_and_named)
 {
-	char deps[600], npm_path[600];
-	const char *npm_argv[] = {LSC_SOURCE_DIR "/tests/js/npm-deps.sh", LSC_BUILD_DIR, NULL};
 	const char *argv[9];
 	struct lsc_recording *r;
 	struct pool_seen s;
@@ -139,15 +137,7 @@ TEST(node_fastify_pool_saturation_is_found_and_named)
 	argv[3] = path("node_pool.lsr"), argv[4] = "--", argv[5] = "/usr/bin/node";
 	argv[6] = LSC_SOURCE_DIR "/tests/agent/node_pool.js", argv[7] = path("node_pool.json");
 	argv[8] = NULL;
-	if (access("/usr/bin/node", X_OK))
-		LSC_FAIL("/usr/bin/node is missing: Node.js 20 is the real-world target");
-	/* fastify from the npm registry, once into the build tree */
-	proc_run(&p, npm_argv, 300, NULL);
-	if (p.status)
-		LSC_FAIL("tests/js/npm-deps.sh failed: %s", p.err);
-	snprintf(deps, sizeof(deps), "%s/npm/node_modules", LSC_BUILD_DIR);
-	snprintf(npm_path, sizeof(npm_path), "%s", deps);
-	setenv("NODE_PATH", npm_path, 1);
+	node_apps_ready(); /* fastify */
 	setenv("UV_THREADPOOL_SIZE", "2", 1);
 	proc_run(&p, argv, 120, NULL);
 	unsetenv("NODE_PATH");
