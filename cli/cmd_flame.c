@@ -49,12 +49,55 @@ static int parse_number(const char *s, double *out)
 	return e != s && !*e && *out >= 0;
 }
 
+#define MAX_PROFILES 64
+
 struct job {
 	int fmt;
 	const struct lsc_flame *flame;
 	const struct lsc_svg_opts *svg;
 	const struct lsc_profile_opts *prof;
+	/* speedscope: a profile per thread, when the samples say their thread */
+	size_t nthreads;
+	const struct lsc_flame *per_thread[MAX_PROFILES];
+	const char *thread_names[MAX_PROFILES];
 };
+
+/* The threads with samples of this kind (at most MAX_PROFILES), and a tree for each. */
+static int per_thread(const struct lsc_recording *r, int kind, struct lsc_symbolizer *sym,
+		      struct job *j, char names[][160], const char *kind_name)
+{
+	uint32_t tids[MAX_PROFILES];
+	size_t n = 0, i, k, t;
+
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if ((int)s->kind != kind || s->snapshot)
+			continue;
+		for (k = 0; k < s->n_tid; k++) {
+			for (t = 0; t < n && tids[t] != s->tid[k]; t++)
+				;
+			if (t == n && n < MAX_PROFILES)
+				tids[n++] = s->tid[k];
+		}
+	}
+	for (t = 0; t < n; t++) {
+		const Loopscope__Thread *th = lsc_recording_thread(r, tids[t]);
+		struct lsc_flame *f;
+		int err = lsc_flame_from_recording(r, kind, tids[t], sym, &f);
+
+		if (err == LSC_ENODATA)
+			continue;
+		if (err)
+			return err;
+		snprintf(names[j->nthreads], 160, "%s: %s (tid %u)%s", kind_name,
+			 th && th->name && *th->name ? th->name : "thread", tids[t],
+			 th && th->loop ? ", a loop" : "");
+		j->thread_names[j->nthreads] = names[j->nthreads];
+		j->per_thread[j->nthreads++] = f;
+	}
+	return 0;
+}
 
 static int render(FILE *f, const void *ctx)
 {
@@ -68,6 +111,9 @@ static int render(FILE *f, const void *ctx)
 	case FMT_PPROF:
 		return lsc_render_pprof(f, j->flame, j->prof);
 	default:
+		if (j->nthreads > 1)
+			return lsc_render_speedscope_profiles(f, j->per_thread, j->thread_names,
+							      j->nthreads, j->prof);
 		return lsc_render_speedscope(f, j->flame, j->prof);
 	}
 }
@@ -93,7 +139,8 @@ int cmd_flame(int argc, char **argv)
 	struct lsc_recording *rec = NULL;
 	struct lsc_symbolizer *sym = NULL;
 	struct lsc_flame *flame = NULL;
-	struct job job;
+	struct job job = {0};
+	static char thread_names[MAX_PROFILES][160];
 	const char *output = NULL, *folded = NULL, *src;
 	char subtitle[512];
 	int c, k = 0, fmt = FMT_SVG, err, ret = LSC_EXIT_FAIL;
@@ -241,9 +288,19 @@ int cmd_flame(int argc, char **argv)
 		prof.period_unit = "nanoseconds";
 	}
 
-	job = (struct job){fmt, flame, &svg, &prof};
+	job = (struct job){.fmt = fmt, .flame = flame, .svg = &svg, .prof = &prof};
+	if (fmt == FMT_SPEEDSCOPE && rec && !tid && !heap_kind(kinds[k].kind)) {
+		err = per_thread(rec, kinds[k].kind, sym, &job, thread_names, kinds[k].name);
+		if (err) {
+			lsc_fail("cannot build the flame graph of '%s': %s", src,
+				 lsc_strerror(err));
+			goto out;
+		}
+	}
 	ret = lsc_cli_emit(output, render, &job);
 out:
+	for (i = 0; i < job.nthreads; i++)
+		lsc_flame_free((struct lsc_flame *)job.per_thread[i]);
 	lsc_flame_free(flame);
 	lsc_symbolizer_free(sym);
 	lsc_recording_free(rec);

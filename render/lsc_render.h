@@ -43,6 +43,10 @@ int lsc_render_folded_diff(FILE *out, const struct lsc_flame *base, const struct
 int lsc_render_svg(FILE *out, const struct lsc_flame *f, const struct lsc_svg_opts *o);
 int lsc_render_pprof(FILE *out, const struct lsc_flame *f, const struct lsc_profile_opts *o);
 int lsc_render_speedscope(FILE *out, const struct lsc_flame *f, const struct lsc_profile_opts *o);
+/* One speedscope profile per tree (per thread), named by names[i], over one frame table. */
+int lsc_render_speedscope_profiles(FILE *out, const struct lsc_flame *const *flames,
+				   const char *const *names, size_t nprofiles,
+				   const struct lsc_profile_opts *o);
 
 int lsc_render_report_text(FILE *out, const struct lsc_report *r);
 int lsc_render_report_json(FILE *out, const struct lsc_report *r);

@@ -33,6 +33,62 @@ static void count_bare(const struct lsc_recording *r, uint32_t stack_id, size_t 
 	}
 }
 
+/* speedscope: valid against its published schema (ajv), every CPU sample in it, one profile per
+ * thread, and roundTrip a frame with its script and line. */
+static void speedscope_per_thread(double cpu_samples)
+{
+	char total[32], schema[600];
+	const char *flame[] = {built("loopscope"),
+			       "flame",
+			       path("json.lsr"),
+			       "--format",
+			       "speedscope",
+			       "-o",
+			       path("json.speedscope.json"),
+			       NULL};
+	const char *check[] = {"/usr/bin/node",
+			       LSC_SOURCE_DIR "/tests/js/check_speedscope.js",
+			       path("json.speedscope.json"),
+			       schema,
+			       total,
+			       "roundTrip",
+			       NULL};
+	json_object *doc, *profiles, *frames, *f, *x;
+	struct proc p;
+	size_t i;
+	int found = 0;
+
+	proc_run(&p, flame, 60, NULL);
+	ASSERT_EQ(p.status, 0);
+	snprintf(total, sizeof(total), "%.0f", cpu_samples);
+	snprintf(schema, sizeof(schema),
+		 "%s/npm/node_modules/speedscope/dist/release/"
+		 "file-format-schema.json",
+		 LSC_BUILD_DIR);
+	proc_run(&p, check, 60, NULL);
+	if (p.status)
+		LSC_FAIL("check_speedscope.js: %s", p.err);
+	doc = json_file(path("json.speedscope.json"));
+	ASSERT_TRUE(json_object_object_get_ex(doc, "profiles", &profiles));
+	printf("# speedscope: %zu profiles\n", json_object_array_length(profiles));
+	ASSERT_CMP(json_object_array_length(profiles), >=, 2); /* main, and V8's own threads */
+	ASSERT_TRUE(json_object_object_get_ex(doc, "shared", &x) &&
+		    json_object_object_get_ex(x, "frames", &frames));
+	for (i = 0; i < json_object_array_length(frames); i++) {
+		f = json_object_array_get_idx(frames, i);
+		if (!json_object_object_get_ex(f, "name", &x) ||
+		    strcmp(json_object_get_string(x), "roundTrip"))
+			continue;
+		found++;
+		ASSERT_TRUE(json_object_object_get_ex(f, "file", &x) &&
+			    ends_with(json_object_get_string(x), "/tests/agent/node_json.js"));
+		ASSERT_TRUE(json_object_object_get_ex(f, "line", &x) &&
+			    json_object_get_int(x) == 12);
+	}
+	ASSERT_EQ(found, 1);
+	json_object_put(doc);
+}
+
 TEST(node_js_frames_are_named_from_v8_code_events)
 {
 	const char *argv[8];
@@ -55,7 +111,6 @@ TEST(node_js_frames_are_named_from_v8_code_events)
 
 		proc_run(&p, a, 120, NULL);
 	}
-	unsetenv("NODE_PATH");
 	if (p.status)
 		LSC_FAIL("node_json.js under the agent: status 0x%x: %s", p.status, p.err);
 	st = json_file(path("json.json"));
@@ -117,6 +172,7 @@ TEST(node_js_frames_are_named_from_v8_code_events)
 	ASSERT_CMP(busy_all, >, 0);
 	ASSERT_CMP(busy_under, >=, 0.5 * busy_all);
 	lsc_recording_free(r);
+	speedscope_per_thread(cpu_all);
 }
 
 TEST_MAIN(TEST_ENTRY(node_js_frames_are_named_from_v8_code_events))
