@@ -103,59 +103,27 @@ static int64_t arena_put(const char *s, size_t n)
 	return (int64_t)at;
 }
 
-static uint32_t digits(const char *s, size_t n)
-{
-	uint32_t v = 0;
-
-	while (n-- && *s >= '0' && *s <= '9')
-		v = v * 10 + (uint32_t)(*s++ - '0');
-	return v;
-}
-
-/* "name script:line:col" (V8's, the tag and tier taken off): where the script starts, or len
- * when there is none. A script is an absolute path, a URL or a node: module; a name may have
- * spaces ("get x"), and so may a path, so the start is looked for by what follows the space. */
-static size_t script_at(const char *s, size_t len)
-{
-	static const char *const starts[] = {" /",	" node:", " file:",    " http:",
-					     " https:", " data:", " webpack:", " evalmachine"};
-	size_t i, k, n;
-
-	for (k = 0; k < sizeof(starts) / sizeof(starts[0]); k++) {
-		n = strlen(starts[k]);
-		for (i = 0; i + n <= len; i++)
-			if (memcmp(s + i, starts[k], n) == 0)
-				return i;
-	}
-	for (i = len; i-- > 0;)
-		if (s[i] == ' ')
-			return i;
-	return len;
-}
-
 /* The function a V8 code name stands for (a JS function's without its tier; V8's own code,
  * builtins, stubs, handlers, by their whole name); 0 when there is no room. */
 static uint32_t func_of(const char *name, size_t len)
 {
 	char key[NAME_KEY_MAX];
-	const char *rest;
-	size_t klen, tag, r, sa, j;
+	struct lsc_js_name jn;
+	size_t klen, j;
 	uint64_t h;
 	struct func *f;
+	int64_t ko, no, so;
 
-	if (len >= 3 && !memcmp(name, "JS:", 3))
-		tag = 3;
-	else if (len >= 7 && !memcmp(name, "RegExp:", 7))
-		tag = 7;
-	else
-		tag = 0; /* V8's own code (a builtin, stub or handler): its name as it is */
-	rest = name + tag;
-	r = len - tag;
-	if (tag == 3 && r && strchr("~^+*", rest[0]))
-		rest++, r--; /* the tier */
-	klen = tag + r < sizeof(key) ? tag + r : sizeof(key);
-	memcpy(key, name, tag);
-	memcpy(key + tag, rest, klen - tag);
+	/* its identity: V8's name without the tier marker */
+	lsc_js_name_parse(name, len, &jn);
+	if (jn.tier_at != LSC_JS_NO_TIER) {
+		klen = len - 1 < sizeof(key) ? len - 1 : sizeof(key);
+		memcpy(key, name, jn.tier_at);
+		memcpy(key + jn.tier_at, name + jn.tier_at + 1, klen - jn.tier_at);
+	} else {
+		klen = len < sizeof(key) ? len : sizeof(key);
+		memcpy(key, name, klen);
+	}
 	h = hash_bytes(key, klen);
 	for (j = h & (FUNCS_CAP - 1);; j = (j + 1) & (FUNCS_CAP - 1)) {
 		f = &M.funcs[j];
@@ -166,56 +134,23 @@ static uint32_t func_of(const char *name, size_t len)
 	}
 	if (M.nfuncs + 1 >= FUNCS_CAP / 2)
 		return 0;
-	{
-		int64_t ko = arena_put(key, klen), no, so;
-		size_t line_at, col_at;
-
-		if (ko < 0)
-			return 0;
-		if (tag != 3) { /* RegExp:pattern, Builtin:X: the whole as its name */
-			no = arena_put(name, len);
-			so = ko;
-			sa = r = 0;
-			line_at = col_at = 0;
-		} else {
-			sa = script_at(rest, r);
-			no = arena_put(rest, sa);
-			so = sa < r ? arena_put(rest + sa + 1, r - sa - 1) : ko;
-			/* script:line:col: the last two colons */
-			col_at = line_at = 0;
-			for (j = r; j-- > sa + 1;)
-				if (rest[j] == ':') {
-					if (!col_at)
-						col_at = j;
-					else {
-						line_at = j;
-						break;
-					}
-				}
-		}
-		if (no < 0 || so < 0)
-			return 0;
-		f->hash = h;
-		f->key_off = (uint32_t)ko;
-		f->key_len = (uint32_t)klen;
-		f->name_off = (uint32_t)no;
-		f->name_len = (uint32_t)(tag != 3 ? len : sa);
-		f->v8 = tag == 0;
-		f->script_off = (uint32_t)so;
-		f->script_len = 0;
-		f->line = 0;
-		if (tag == 3 && sa < r) {
-			/* the script without ":line:col" when both are there */
-			size_t end = line_at ? line_at : r;
-
-			f->script_len = (uint32_t)(end - sa - 1);
-			if (line_at)
-				f->line = digits(rest + line_at + 1, col_at - line_at - 1);
-		}
-		f->fid = ++M.nfuncs;
-		M.by_id[f->fid] = f;
-		return f->fid;
-	}
+	ko = arena_put(key, klen);
+	no = arena_put(name + jn.fn_off, jn.fn_len);
+	so = arena_put(name + jn.script_off, jn.script_len);
+	if (ko < 0 || no < 0 || so < 0)
+		return 0;
+	f->hash = h;
+	f->key_off = (uint32_t)ko;
+	f->key_len = (uint32_t)klen;
+	f->name_off = (uint32_t)no;
+	f->name_len = (uint32_t)jn.fn_len;
+	f->script_off = (uint32_t)so;
+	f->script_len = (uint32_t)jn.script_len;
+	f->line = jn.line;
+	f->v8 = jn.kind == LSC_JS_V8;
+	f->fid = ++M.nfuncs;
+	M.by_id[f->fid] = f;
+	return f->fid;
 }
 
 /* A Symbol record naming addr (the function's synthetic address, or a raw one) as f. */
