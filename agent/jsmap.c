@@ -309,7 +309,8 @@ void lsc__js_rewrite(uint64_t *frames, uint32_t n)
 {
 	uint32_t k;
 
-	if (!ready())
+	/* a program that is not Node.js has no code events coming: nothing to map or remember */
+	if ((!lsc__js_expected && M.ready == 0) || !ready())
 		return;
 	for (k = 0; k < n; k++) {
 		/* a caller's frame holds a return address: the call is just before it */

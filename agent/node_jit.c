@@ -108,8 +108,11 @@ int lsc__node_jit_lookup(void)
 		RTLD_DEFAULT,
 		"_ZN2v87Isolate22SetJitCodeEventHandlerENS_19JitCodeEventOptionsEPFvPKNS_"
 		"12JitCodeEventEE");
+	lsc__js_expected = set_handler != NULL;
 	return set_handler ? 0 : -1;
 }
+
+int lsc__js_expected;
 
 void lsc__node_jit_register(void *isolate)
 {

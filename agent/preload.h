@@ -63,6 +63,7 @@ extern int lsc__node_pending;
 void lsc__node_early(void);
 /* V8's JIT code events (node_jit.c): the handler found (0), registered on the isolate. */
 int lsc__node_jit_lookup(void);
+extern int lsc__js_expected; /* V8's code events will come: the writer keeps early frames */
 void lsc__node_jit_register(void *isolate);
 
 /* SIGPROF: a CPU sample of this thread, or (--wall) where it is blocked (preload.c). */
