@@ -43,9 +43,12 @@ static int sizes_ok;			    /* the HeapStatistics layout checked out */
 static const volatile bool *v8_initialized; /* node::per_process::v8_initialized */
 static bool (*in_context)(void *isolate);   /* v8::Isolate::InContext */
 
+/* This thread's id, cached where the agent caches it (no syscall per file call). */
 static uint32_t gettid_now(void)
 {
-	return (uint32_t)syscall(SYS_gettid);
+	if (!T.tid)
+		T.tid = (uint32_t)syscall(SYS_gettid);
+	return T.tid;
 }
 
 struct heap_stats { /* v8::HeapStatistics of V8 11.x, with room to spare */
@@ -165,8 +168,11 @@ static void try_register(int at_poll)
 	if (!at_poll && (!isolate || !in_context || !in_context(isolate)))
 		return;
 	if (!isolate) {
-		if (at_poll && ++tries > 1000) /* never entered an isolate here: not a Node main */
+		/* never entered an isolate here: not a Node main */
+		if (at_poll && ++tries > 1000) {
 			atomic_store(&state, GAVE_UP);
+			lsc__node_pending = 0; /* the file calls stop asking */
+		}
 		return;
 	}
 	if (stats_init && get_stats) {
