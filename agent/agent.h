@@ -33,6 +33,7 @@ struct lsc_agent_config {
 	unsigned cpu_hz;	     /* LOOPSCOPE_CPU_HZ, default 99; 0 off */
 	int heap_mode;		     /* LOOPSCOPE_HEAP: off | sampled | full */
 	uint64_t sample_interval;    /* LOOPSCOPE_SAMPLE_INTERVAL bytes, default 512 KiB */
+	uint64_t js_heap_interval;   /* LOOPSCOPE_JS_HEAP_INTERVAL bytes, default 128 KiB; 0 off */
 	int follow_children;	     /* LOOPSCOPE_FOLLOW_CHILDREN=1 */
 	int wall;		     /* LOOPSCOPE_WALL=1: off-CPU samples of loop threads */
 };
@@ -72,6 +73,23 @@ enum lsc_ev_type {
 	LSC_EV_POOL_SUBMIT = 8, /* struct lsc_ev_pool_submit + frames: a job for the pool */
 	LSC_EV_POOL_PICKUP = 9, /* struct lsc_ev_pool_pickup: a worker took a job */
 	LSC_EV_CODE = 10,	/* struct lsc_ev_code + name: V8 added, moved or removed code */
+	LSC_EV_JSNODE = 11,	/* struct lsc_ev_jsnode + name + script: V8's allocation profile */
+	LSC_EV_JSHEAP_END = 12, /* struct lsc_ev_jsheap_end: one reading of it is complete */
+};
+
+/* A node of V8's sampling heap profile (a JS stack that allocated objects still live). */
+struct lsc_ev_jsnode {
+	uint64_t bytes, count;	     /* live there, V8's estimates from its samples */
+	uint32_t node_id, parent_id; /* V8's, never reused; parent 0: under the root */
+	uint32_t line, column;	     /* of the function, 1-based; 0: none */
+	uint16_t namelen, scriptlen; /* the name and script follow (a node new to the writer) */
+	uint32_t reading;	     /* the reading it belongs to (one that lost its end is void) */
+};
+
+struct lsc_ev_jsheap_end {
+	uint64_t t_ns, took_ns; /* when, and how long the loop thread spent reading */
+	uint32_t nodes, ok;	/* ok 0: a node did not fit in the ring; the reading is void */
+	uint32_t reading, pad;
 };
 
 enum { LSC_CODE_ADD = 0, LSC_CODE_MOVE = 1, LSC_CODE_REMOVE = 2 };

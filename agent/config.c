@@ -37,6 +37,7 @@ int lsc_agent_config_parse(struct lsc_agent_config *c, const char *(*get)(const 
 	c->cpu_hz = 99;
 	c->heap_mode = LSC_HEAP_SAMPLED;
 	c->sample_interval = 512 * 1024;
+	c->js_heap_interval = 128 * 1024;
 	*bad = NULL;
 
 	v = get("LOOPSCOPE_OUTPUT");
@@ -59,6 +60,7 @@ int lsc_agent_config_parse(struct lsc_agent_config *c, const char *(*get)(const 
 	NUM("LOOPSCOPE_BUSY_THRESHOLD_MS", busy_threshold_ns, 1000000ULL, 1, 3600000)
 	NUM("LOOPSCOPE_CPU_HZ", cpu_hz, 1, 0, 10000)
 	NUM("LOOPSCOPE_SAMPLE_INTERVAL", sample_interval, 1, 1, 1ULL << 40)
+	NUM("LOOPSCOPE_JS_HEAP_INTERVAL", js_heap_interval, 1, 0, 1ULL << 30)
 #undef NUM
 	v = get("LOOPSCOPE_HEAP");
 	if (v) {

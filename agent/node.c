@@ -7,7 +7,8 @@
  *   v8::HeapStatistics::HeapStatistics(), v8::Isolate::GetHeapStatistics(HeapStatistics *)
  * Registration happens on the main thread's first file call once V8 is initialised (calling
  * GetCurrent() before crashes: its thread-local key does not exist yet), or at its first poll;
- * the JIT code event handler (node_jit.c) is registered with the GC callbacks. Each
+ * the JIT code event handler (node_jit.c) and the sampling heap profiler (node_heap.c) start
+ * with the GC callbacks. Each
  * prologue/epilogue pair is one pause (as Node's own perf_hooks 'gc' entries measure it), with
  * the heap used before and after.
  *
@@ -185,16 +186,21 @@ static void try_register(int at_poll)
 	add_prologue(isolate, on_prologue, NULL, 31 /* kGCTypeAll */);
 	add_epilogue(isolate, on_epilogue, NULL, 31);
 	lsc__node_jit_register(isolate); /* and the code that exists, enumerated now */
+	lsc__node_heap_start(isolate);	 /* V8's sampling heap profiler */
 	atomic_store(&state, REGISTERED);
 	lsc__node_pending = 0;
 }
 
 void lsc__node_on_poll(uint32_t tid)
 {
-	if (atomic_load_explicit(&state, memory_order_relaxed) != PENDING ||
-	    tid != (uint32_t)lsc__A.pid)
+	int s = atomic_load_explicit(&state, memory_order_relaxed);
+
+	if (tid != (uint32_t)lsc__A.pid)
 		return;
-	try_register(1);
+	if (s == PENDING)
+		try_register(1);
+	else if (s == REGISTERED)
+		lsc__node_heap_poll(); /* once a window: the JS heap by allocation site */
 }
 
 /*

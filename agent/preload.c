@@ -559,6 +559,10 @@ static int write_header(const char *runtime, const char *note)
 		h.has_heap_sample_interval = 1;
 		h.heap_sample_interval = A.cfg.sample_interval;
 	}
+	if (A.cfg.heap_mode != LSC_HEAP_OFF && A.cfg.js_heap_interval) {
+		h.has_js_heap_sample_interval = 1; /* Node.js only: V8's sampling heap profiler */
+		h.js_heap_sample_interval = A.cfg.js_heap_interval;
+	}
 	h.has_cpu_sample_hz = 1;
 	h.cpu_sample_hz = A.cfg.cpu_hz;
 	rec.body_case = LOOPSCOPE__RECORD__BODY_HEADER;

@@ -65,6 +65,11 @@ void lsc__node_early(void);
 int lsc__node_jit_lookup(void);
 extern int lsc__js_expected; /* V8's code events will come: the writer keeps early frames */
 void lsc__node_jit_register(void *isolate);
+/* V8's sampling heap profiler (node_heap.c): started on the isolate; read at the main thread's
+ * polls, once a window. */
+int lsc__node_heap_lookup(void);
+void lsc__node_heap_start(void *isolate);
+void lsc__node_heap_poll(void);
 
 /* SIGPROF: a CPU sample of this thread, or (--wall) where it is blocked (preload.c). */
 void lsc__on_sigprof(int sig, siginfo_t *si, void *uc);

@@ -186,6 +186,18 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		lsc__js_code_event(ce, (const char *)(ce + 1));
 		break;
 	}
+	case LSC_EV_JSNODE: {
+		struct lsc_ev_jsnode *jn = (void *)W.rec;
+
+		if (len < sizeof(*jn) || sizeof(*jn) + (size_t)jn->namelen + jn->scriptlen > len)
+			return;
+		lsc__jsheap_node(jn, (const char *)(jn + 1));
+		break;
+	}
+	case LSC_EV_JSHEAP_END:
+		if (len >= sizeof(struct lsc_ev_jsheap_end))
+			lsc__jsheap_end((const struct lsc_ev_jsheap_end *)(void *)W.rec);
+		break;
 	case LSC_EV_CRASH: {
 		struct lsc_ev_crash *c = (void *)W.rec;
 		Loopscope__CrashEvent ce = LOOPSCOPE__CRASH_EVENT__INIT;

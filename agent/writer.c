@@ -312,7 +312,7 @@ static void footer(void)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Footer f = LOOPSCOPE__FOOTER__INIT;
-	Loopscope__Counter c[2], *cp[2];
+	Loopscope__Counter c[4], *cp[4];
 	struct lsc_ring *ring;
 	uint64_t dropped = atomic_load(&A.dropped_events), merged = 0;
 	int i;
@@ -338,10 +338,18 @@ static void footer(void)
 	c[1].name = "stacks";
 	c[1].has_value = 1;
 	c[1].value = W.nstacks;
-	cp[0] = &c[0];
-	cp[1] = &c[1];
+	loopscope__counter__init(&c[2]);
+	c[2].name = "js_heap_readings"; /* V8's heap profile read, and the loop's time on it */
+	c[2].has_value = 1;
+	c[2].value = lsc__jsheap_readings();
+	loopscope__counter__init(&c[3]);
+	c[3].name = "js_heap_read_ns";
+	c[3].has_value = 1;
+	c[3].value = lsc__jsheap_read_ns();
+	for (i = 0; i < 4; i++)
+		cp[i] = &c[i];
 	f.counters = cp;
-	f.n_counters = 2;
+	f.n_counters = lsc__jsheap_readings() ? 4 : 2;
 	r.body_case = LOOPSCOPE__RECORD__BODY_FOOTER;
 	r.footer = &f;
 	lsc__w_put(&r);

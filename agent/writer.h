@@ -92,6 +92,12 @@ void lsc__js_code_event(const struct lsc_ev_code *ev, const char *name);
 void lsc__js_rewrite(uint64_t *frames, uint32_t n);
 uint64_t lsc__js_dropped(void);
 void lsc__js_name_early(void); /* once a cycle */
+uint64_t lsc__js_func_addr(const char *name, size_t len);
+
+/* jsheap.c: V8's sampling heap profile readings (node_heap.c) into JS heap snapshots */
+void lsc__jsheap_node(const struct lsc_ev_jsnode *ev, const char *text);
+void lsc__jsheap_end(const struct lsc_ev_jsheap_end *ev);
+uint64_t lsc__jsheap_read_ns(void), lsc__jsheap_readings(void);
 
 /* records.c */
 void lsc__w_put_thread(struct ring_state *rs);

@@ -11,6 +11,7 @@
  * during the warm-up is warm-up then flat; anything else is flat.
  */
 #include "lsc_heap.h"
+#include "heap_internal.h"
 #include "lsc_error.h"
 
 #include <errno.h>
@@ -235,25 +236,12 @@ static int is_full(const Loopscope__GcEvent *g)
 	       g->kind == LOOPSCOPE__GC_EVENT__KIND__FULL;
 }
 
-static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
+int lsc_heap_managed_series(const struct lsc_recording *r, struct lsc_heap_series *out, int *is_rss)
 {
-	uint32_t main_tid = lsc_recording_main_loop(r);
-	size_t i, cn = 0, cm = 0, cr = 0, cg = 0, nfull = 0;
+	size_t i, cap = 0, nfull = 0;
 	int err = 0, any_after = 0;
 
-	for (i = 0; !err && i < r->nwindows; i++) {
-		const Loopscope__Window *w = r->windows[i];
-		double t = (double)(w->start_ns + w->length_ns) / 1e9;
-
-		if (w->loop_tid != main_tid)
-			continue;
-		if (w->has_malloc_live_bytes)
-			err = push(&h->native, &cn, t, (double)w->malloc_live_bytes);
-		if (!err && w->has_rss_bytes)
-			err = push(&h->rss, &cr, t, (double)w->rss_bytes);
-		if (t > h->duration_s)
-			h->duration_s = t;
-	}
+	memset(out, 0, sizeof(*out));
 	for (i = 0; i < r->nevents; i++) {
 		nfull += r->events[i]->body_case == LOOPSCOPE__EVENT__BODY_GC &&
 			 r->events[i]->gc->has_heap_after && is_full(r->events[i]->gc);
@@ -268,19 +256,67 @@ static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
 		if (e->body_case != LOOPSCOPE__EVENT__BODY_GC)
 			continue;
 		t = (double)(e->t_ns + e->gc->pause_ns) / 1e9;
-		err = push(&h->gc, &cg, t, (double)e->gc->pause_ns);
-		/* the managed heap after full collections when there are enough to judge by;
-		 * where only the eBPF path ran, the RSS at each GC's end stands in for it */
-		if (!err && e->gc->has_heap_after && (nfull < 4 || is_full(e->gc)))
-			err = push(&h->managed, &cm, t, (double)e->gc->heap_after);
-		else if (!err && !any_after && e->gc->has_rss_bytes)
-			err = push(&h->managed, &cm, t, (double)e->gc->rss_bytes);
+		if (e->gc->has_heap_after && (nfull < 4 || is_full(e->gc)))
+			err = push(out, &cap, t, (double)e->gc->heap_after);
+		else if (!any_after && e->gc->has_rss_bytes)
+			err = push(out, &cap, t, (double)e->gc->rss_bytes);
 	}
-	h->managed_is_rss = !any_after && h->managed.n > 0;
+	*is_rss = !any_after && out->n > 0;
+	if (err) {
+		free(out->p);
+		memset(out, 0, sizeof(*out));
+	}
+	return err;
+}
+
+static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
+{
+	uint32_t main_tid = lsc_recording_main_loop(r);
+	size_t i, cn = 0, cr = 0, cg = 0;
+	int err = 0;
+
+	for (i = 0; !err && i < r->nwindows; i++) {
+		const Loopscope__Window *w = r->windows[i];
+		double t = (double)(w->start_ns + w->length_ns) / 1e9;
+
+		if (w->loop_tid != main_tid)
+			continue;
+		if (w->has_malloc_live_bytes)
+			err = push(&h->native, &cn, t, (double)w->malloc_live_bytes);
+		if (!err && w->has_rss_bytes)
+			err = push(&h->rss, &cr, t, (double)w->rss_bytes);
+		if (t > h->duration_s)
+			h->duration_s = t;
+	}
+	for (i = 0; !err && i < r->nevents; i++) {
+		const Loopscope__Event *e = r->events[i];
+
+		if (e->body_case == LOOPSCOPE__EVENT__BODY_GC)
+			err = push(&h->gc, &cg, (double)(e->t_ns + e->gc->pause_ns) / 1e9,
+				   (double)e->gc->pause_ns);
+	}
+	if (!err)
+		err = lsc_heap_managed_series(r, &h->managed, &h->managed_is_rss);
 	return err;
 }
 
 /* ------------------------------------------------------------------ snapshots */
+
+const struct lsc_heap_family lsc__native_heap = {
+	LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES,  LOOPSCOPE__SAMPLE_KIND__LIVE_COUNT,
+	LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, LOOPSCOPE__SAMPLE_KIND__ALLOC_COUNT,
+	LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT,
+};
+const struct lsc_heap_family lsc__js_heap = {LOOPSCOPE__SAMPLE_KIND__JS_LIVE_BYTES,
+					     LOOPSCOPE__SAMPLE_KIND__JS_LIVE_COUNT, -1, -1, -1};
+
+static int in_family(const struct lsc_heap_family *f, const Loopscope__Samples *s)
+{
+	int k = (int)s->kind;
+
+	return s->snapshot && (k == f->live_b || k == f->live_c || k == f->alloc_b ||
+			       k == f->alloc_c || k == f->temp_c);
+}
 
 /* The stacks heap snapshots name, sorted and each once: sites are indexed by their place here,
  * so memory follows the stacks present in the file, never the size of an id read from it. */
@@ -296,24 +332,32 @@ static int u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int ids_collect(const struct lsc_recording *r, struct ids *ids)
+static void ids_unique(struct ids *ids, size_t n)
 {
-	size_t i, k, n = 0, w;
+	size_t i, w;
 
-	for (i = 0; i < r->nsamples; i++)
-		n += r->samples[i]->snapshot ? r->samples[i]->n_stack_id : 0;
-	ids->v = malloc((n ? n : 1) * sizeof(*ids->v));
-	if (!ids->v)
-		return -ENOMEM;
-	for (i = 0, n = 0; i < r->nsamples; i++)
-		for (k = 0; r->samples[i]->snapshot && k < r->samples[i]->n_stack_id; k++)
-			ids->v[n++] = r->samples[i]->stack_id[k];
 	if (n)
 		qsort(ids->v, n, sizeof(*ids->v), u32_cmp);
 	for (i = 0, w = 0; i < n; i++)
 		if (!w || ids->v[i] != ids->v[w - 1])
 			ids->v[w++] = ids->v[i];
 	ids->n = w;
+}
+
+static int ids_collect(const struct lsc_recording *r, const struct lsc_heap_family *f,
+		       struct ids *ids)
+{
+	size_t i, k, n = 0;
+
+	for (i = 0; i < r->nsamples; i++)
+		n += in_family(f, r->samples[i]) ? r->samples[i]->n_stack_id : 0;
+	ids->v = malloc((n ? n : 1) * sizeof(*ids->v));
+	if (!ids->v)
+		return -ENOMEM;
+	for (i = 0, n = 0; i < r->nsamples; i++)
+		for (k = 0; in_family(f, r->samples[i]) && k < r->samples[i]->n_stack_id; k++)
+			ids->v[n++] = r->samples[i]->stack_id[k];
+	ids_unique(ids, n);
 	return 0;
 }
 
@@ -339,6 +383,8 @@ static int snap_load(const struct lsc_recording *r, int kind, uint32_t upto, con
 	s->v = calloc(ids->n + 1, sizeof(*s->v));
 	if (!s->v)
 		return -ENOMEM;
+	if (kind < 0)
+		return 0;
 	err = lsc_recording_heap_snapshot(r, kind, upto, &hv);
 	if (err == LSC_ENODATA)
 		return 0;
@@ -351,23 +397,33 @@ static int snap_load(const struct lsc_recording *r, int kind, uint32_t upto, con
 	return 0;
 }
 
-/* The numbers of the complete snapshots, ascending, each once. */
-static int complete_snapshots(const struct lsc_recording *r, struct ids *c)
+/* The numbers of the heap's complete snapshots, ascending, each once; the times of the first and
+ * the last. */
+static int complete_snapshots(const struct lsc_recording *r, const struct lsc_heap_family *f,
+			      struct ids *c, uint64_t *t_lo, uint64_t *t_hi)
 {
-	size_t i, n = 0, w;
+	size_t i, n = 0;
+	uint32_t lo = 0, hi = 0;
 
 	c->v = malloc((r->nsamples ? r->nsamples : 1) * sizeof(*c->v));
 	if (!c->v)
 		return -ENOMEM;
-	for (i = 0; i < r->nsamples; i++)
-		if (r->samples[i]->snapshot && r->samples[i]->snapshot_end)
-			c->v[n++] = r->samples[i]->snapshot;
-	if (n)
-		qsort(c->v, n, sizeof(*c->v), u32_cmp);
-	for (i = 0, w = 0; i < n; i++)
-		if (!w || c->v[i] != c->v[w - 1])
-			c->v[w++] = c->v[i];
-	c->n = w;
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (!in_family(f, s) || !s->snapshot_end)
+			continue;
+		c->v[n++] = s->snapshot;
+		if (!lo || s->snapshot < lo) {
+			lo = s->snapshot;
+			*t_lo = s->t_ns;
+		}
+		if (s->snapshot > hi) {
+			hi = s->snapshot;
+			*t_hi = s->t_ns;
+		}
+	}
+	ids_unique(c, n);
 	return 0;
 }
 
@@ -407,56 +463,43 @@ static void name_site(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			       strstr(s->stack.frames[f].name, "+0x") != NULL;
 }
 
-static int sites(const struct lsc_recording *r, struct lsc_symbolizer *sym,
-		 struct lsc_heap_report *h)
+int lsc__heap_family_sites(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			   const struct lsc_heap_family *fam, size_t name_upto,
+			   struct lsc_heap_site_set *o, size_t *unresolved)
 {
 	struct snap first = {0}, last = {0}, count = {0}, ab = {0}, ac = {0}, tc = {0};
 	struct ids ids = {0}, snaps = {0};
-	uint32_t lo = 0, hi = 0;
 	uint64_t t_lo = 0, t_hi = 0;
 	double total_growth = 0;
 	size_t i, k, j, n = 0;
 	int err;
 
-	for (i = 0; i < r->nsamples; i++) {
-		const Loopscope__Samples *s = r->samples[i];
-
-		if (!s->snapshot || !s->snapshot_end)
-			continue;
-		if (!lo || s->snapshot < lo) {
-			lo = s->snapshot;
-			t_lo = s->t_ns;
-		}
-		if (s->snapshot > hi) {
-			hi = s->snapshot;
-			t_hi = s->t_ns;
-		}
+	err = complete_snapshots(r, fam, &snaps, &t_lo, &t_hi);
+	if (err || !snaps.n) {
+		free(snaps.v);
+		return err;
 	}
-	if (!hi)
-		return 0;
-	h->snapshots = hi;
-	h->first_snapshot_s = (double)t_lo / 1e9;
-	h->last_snapshot_s = (double)t_hi / 1e9;
-	err = ids_collect(r, &ids);
+	o->snapshots = (uint32_t)snaps.n;
+	o->first_s = (double)t_lo / 1e9;
+	o->last_s = (double)t_hi / 1e9;
+	err = ids_collect(r, fam, &ids);
 	if (!err)
-		err = complete_snapshots(r, &snaps);
+		err = snap_load(r, fam->live_b, snaps.v[0], &ids, &first);
 	if (!err)
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, lo, &ids, &first);
+		err = snap_load(r, fam->live_b, 0, &ids, &last);
 	if (!err)
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, 0, &ids, &last);
+		err = snap_load(r, fam->live_c, 0, &ids, &count);
 	if (!err)
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_COUNT, 0, &ids, &count);
+		err = snap_load(r, fam->alloc_b, 0, &ids, &ab);
 	if (!err)
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, 0, &ids, &ab);
+		err = snap_load(r, fam->alloc_c, 0, &ids, &ac);
 	if (!err)
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__ALLOC_COUNT, 0, &ids, &ac);
-	if (!err)
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT, 0, &ids, &tc);
+		err = snap_load(r, fam->temp_c, 0, &ids, &tc);
 	if (!err) {
 		for (j = 0; j < ids.n; j++)
 			n += ids.v[j] && (last.v[j] || first.v[j] || tc.v[j]);
-		h->sites = calloc(n ? n : 1, sizeof(*h->sites));
-		if (!h->sites)
+		o->sites = calloc(n ? n : 1, sizeof(*o->sites));
+		if (!o->sites)
 			err = -ENOMEM;
 	}
 	for (j = 0; !err && j < ids.n; j++) {
@@ -464,7 +507,7 @@ static int sites(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 
 		if (!ids.v[j] || (!last.v[j] && !first.v[j] && !tc.v[j]))
 			continue;
-		s = &h->sites[h->nsites++];
+		s = &o->sites[o->nsites++];
 		s->stack_id = ids.v[j];
 		s->stack.total = last.v[j];
 		s->growth = (int64_t)last.v[j] - (int64_t)first.v[j];
@@ -472,52 +515,51 @@ static int sites(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		s->alloc_bytes = ab.v[j];
 		s->alloc_count = ac.v[j];
 		s->temp_count = tc.v[j];
-		h->live_bytes += last.v[j];
-		h->live_count += count.v[j];
+		s->stacks = 1;
+		o->live_bytes += last.v[j];
+		o->live_count += count.v[j];
 		if (s->growth > 0)
 			total_growth += (double)s->growth;
 		s->likely_leak = s->growth > 0;
 	}
 	/* A likely leak never shrank from one complete snapshot to the next while it grew. Sites
 	 * are in id order here, as ids are, so each one's place in ids is found by walking both. */
-	for (k = 1; !err && k < snaps.n && h->nsites; k++) {
+	for (k = 1; !err && k < snaps.n && o->nsites; k++) {
 		struct snap now = {0}, before = {0};
 
-		err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, snaps.v[k - 1], &ids,
-				&before);
+		err = snap_load(r, fam->live_b, snaps.v[k - 1], &ids, &before);
 		if (!err)
-			err = snap_load(r, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, snaps.v[k], &ids,
-					&now);
-		for (i = 0, j = 0; !err && i < h->nsites; i++) {
-			while (ids.v[j] != h->sites[i].stack_id)
+			err = snap_load(r, fam->live_b, snaps.v[k], &ids, &now);
+		for (i = 0, j = 0; !err && i < o->nsites; i++) {
+			while (ids.v[j] != o->sites[i].stack_id)
 				j++;
 			if (now.v[j] < before.v[j])
-				h->sites[i].likely_leak = 0;
+				o->sites[i].likely_leak = 0;
 		}
 		free(now.v);
 		free(before.v);
 	}
-	for (i = 0; !err && i < h->nsites; i++) {
-		struct lsc_heap_site *s = &h->sites[i];
+	for (i = 0; !err && i < o->nsites; i++) {
+		struct lsc_heap_site *s = &o->sites[i];
 
 		s->share = total_growth > 0 && s->growth > 0 ? (double)s->growth / total_growth : 0;
 		/* steady, and large enough to matter: a percent of the growth, 64 KiB at least */
 		s->likely_leak &= s->growth >= 65536 && s->share >= 0.01;
 	}
-	if (!err && h->nsites) {
+	if (!err && o->nsites) {
 		/* Name the stacks worth showing: the temporaries, the most live, the most grown. */
-		qsort(h->sites, h->nsites, sizeof(*h->sites), by_temp);
-		for (i = 0; i < h->nsites && i < LSC_HEAP_TOP && h->sites[i].temp_count; i++) {
-			h->temp[h->ntemp] = h->sites[i];
-			name_site(r, sym, &h->temp[h->ntemp++], &h->unresolved_frames);
+		qsort(o->sites, o->nsites, sizeof(*o->sites), by_temp);
+		for (i = 0; i < o->nsites && i < LSC_HEAP_TOP && o->sites[i].temp_count; i++) {
+			o->temp[o->ntemp] = o->sites[i];
+			name_site(r, sym, &o->temp[o->ntemp++], unresolved);
 		}
-		qsort(h->sites, h->nsites, sizeof(*h->sites), by_live);
-		for (i = 0; i < h->nsites && i < NAMED; i++)
-			name_site(r, sym, &h->sites[i], &h->unresolved_frames);
-		qsort(h->sites, h->nsites, sizeof(*h->sites), by_growth);
-		for (i = 0; i < h->nsites && i < NAMED; i++)
-			if (!h->sites[i].stack.nframes)
-				name_site(r, sym, &h->sites[i], &h->unresolved_frames);
+		qsort(o->sites, o->nsites, sizeof(*o->sites), by_live);
+		for (i = 0; i < o->nsites && i < name_upto; i++)
+			name_site(r, sym, &o->sites[i], unresolved);
+		qsort(o->sites, o->nsites, sizeof(*o->sites), by_growth);
+		for (i = 0; i < o->nsites && i < name_upto; i++)
+			if (!o->sites[i].stack.nframes)
+				name_site(r, sym, &o->sites[i], unresolved);
 	}
 	free(first.v);
 	free(last.v);
@@ -527,6 +569,25 @@ static int sites(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	free(tc.v);
 	free(ids.v);
 	free(snaps.v);
+	return err;
+}
+
+static int sites(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		 struct lsc_heap_report *h)
+{
+	struct lsc_heap_site_set o = {0};
+	int err =
+		lsc__heap_family_sites(r, sym, &lsc__native_heap, NAMED, &o, &h->unresolved_frames);
+
+	h->sites = o.sites;
+	h->nsites = o.nsites;
+	h->snapshots = o.snapshots;
+	h->first_snapshot_s = o.first_s;
+	h->last_snapshot_s = o.last_s;
+	h->live_bytes = o.live_bytes;
+	h->live_count = o.live_count;
+	memcpy(h->temp, o.temp, sizeof(h->temp));
+	h->ntemp = o.ntemp;
 	return err;
 }
 
@@ -593,12 +654,14 @@ int lsc_heap_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	err = series(r, h);
 	if (!err)
 		err = sites(r, sym, h);
+	if (!err)
+		err = lsc__heap_js(r, sym, h);
 	if (err) {
 		lsc_heap_free(h);
 		return err;
 	}
 	types(r, h);
-	if (!h->native.n && !h->managed.n && !h->rss.n && !h->snapshots) {
+	if (!h->native.n && !h->managed.n && !h->rss.n && !h->snapshots && !h->js.snapshots) {
 		lsc_heap_free(h);
 		return LSC_ENODATA;
 	}
@@ -614,5 +677,6 @@ void lsc_heap_free(struct lsc_heap_report *h)
 	free(h->rss.p);
 	free(h->gc.p);
 	free(h->sites);
+	free(h->js.sites);
 	memset(h, 0, sizeof(*h));
 }

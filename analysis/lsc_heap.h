@@ -47,6 +47,22 @@ struct lsc_heap_site {
 	uint64_t live_count; /* at the end */
 	uint64_t alloc_bytes, alloc_count, temp_count;
 	int likely_leak; /* grew steadily over the snapshots */
+	int engine;	 /* native: the JS engine's own (no JS frame, in V8's code), not a leak
+			  * of the program's when the JS heap explains the growth */
+	size_t stacks;	 /* JS: the stacks merged into this site (one function, several paths) */
+};
+
+/* Node.js: the JS heap by allocation site, from V8's sampling heap profiler (the agent's
+ * JS_LIVE_* snapshots): estimates, each sample standing for `interval` bytes on average. */
+struct lsc_heap_js {
+	uint32_t snapshots; /* complete ones */
+	double first_s, last_s;
+	uint64_t interval;
+	uint64_t live_bytes, live_count; /* at the last snapshot */
+	int64_t growth;			 /* live bytes, last snapshot minus first */
+	struct lsc_heap_site *sites;	 /* one per owner function (the first frame of the
+					  * program's own code), by growth */
+	size_t nsites;
 };
 
 struct lsc_heap_type {
@@ -64,8 +80,8 @@ struct lsc_heap_report {
 	struct lsc_heap_series native, managed, rss, gc; /* gc: pause ns at each GC */
 	int managed_is_rss; /* no heap size at GCs (the eBPF path): RSS at each GC's end */
 	struct lsc_heap_trend native_trend, managed_trend;
-	/* snapshots */
-	uint32_t snapshots;
+	/* native snapshots */
+	uint32_t snapshots; /* complete ones */
 	double first_snapshot_s, last_snapshot_s;
 	uint64_t live_bytes, live_count; /* at the last snapshot, all sites */
 	struct lsc_heap_site *sites;	 /* every site live at the end or grown, by growth */
@@ -75,10 +91,17 @@ struct lsc_heap_report {
 	struct lsc_heap_type types[LSC_HEAP_TOP]; /* managed types by growth */
 	size_t ntypes;
 	size_t unresolved_frames; /* frames no symbol could name */
+	struct lsc_heap_js js;
 };
 
-/* 0; LSC_ENODATA when the recording has neither heap snapshots nor GC events nor memory
- * windows; -ENOMEM. */
+/* The managed heap's series, one definition for every command: V8's (or refloop's) heap used
+ * right after each full collection (mark-compact), or after every collection when there are
+ * fewer than 4 full ones; where only the eBPF path ran, RSS at each GC's end (*is_rss). */
+int lsc_heap_managed_series(const struct lsc_recording *r, struct lsc_heap_series *out,
+			    int *is_rss);
+
+/* 0; LSC_ENODATA when the recording has neither heap snapshots (native or JS) nor GC events
+ * nor memory windows; -ENOMEM. */
 int lsc_heap_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		   struct lsc_heap_report *out);
 void lsc_heap_free(struct lsc_heap_report *h);

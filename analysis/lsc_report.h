@@ -80,8 +80,9 @@ struct lsc_report {
 	/* heap */
 	int has_native, has_managed;
 	uint64_t native_first, native_last, native_max;
-	uint64_t managed_first, managed_last; /* live after GC */
-	double managed_slope;		      /* bytes per second, least squares over GCs */
+	uint64_t managed_first, managed_last; /* live after GC: lsc_heap_managed_series()'s */
+	unsigned managed_points;	      /* GCs in that series */
+	double managed_slope;		      /* bytes per second, least squares over them */
 	double managed_r2;
 	char managed_top_type[128];
 	uint64_t managed_top_type_growth;

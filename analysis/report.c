@@ -7,6 +7,7 @@
  * first frame of the program's own code ("owner"): the function a person should open.
  */
 #include "lsc_report.h"
+#include "lsc_heap.h"
 
 #include <errno.h>
 #include <math.h>
@@ -234,20 +235,34 @@ static const Loopscope__TypeStat *type_in(const Loopscope__GcEvent *g, const cha
 	return NULL;
 }
 
+static const Loopscope__GcEvent *gc_at(const struct lsc_recording *r, int last)
+{
+	size_t i;
+
+	for (i = 0; i < r->nevents; i++) {
+		const Loopscope__Event *e = r->events[last ? r->nevents - 1 - i : i];
+
+		if (e->body_case == LOOPSCOPE__EVENT__BODY_GC && e->gc->n_types)
+			return e->gc;
+	}
+	return NULL;
+}
+
 static int gc_section(const struct lsc_recording *r, struct lsc_report *rep)
 {
 	uint64_t *t = malloc((r->nevents + 1) * 2 * sizeof(uint64_t));
-	const Loopscope__GcEvent *first = NULL, *last = NULL;
+	const Loopscope__GcEvent *first, *last;
 	double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0, n = 0;
+	struct lsc_heap_series managed;
 	size_t i, k = 0, lo = 0;
 	uint64_t sum = 0;
+	int is_rss = 0, err;
 
 	if (!t)
 		return -ENOMEM;
 	for (i = 0; i < r->nevents; i++) {
 		const Loopscope__Event *e = r->events[i];
 		const Loopscope__GcEvent *g;
-		double x, y;
 
 		if (e->body_case != LOOPSCOPE__EVENT__BODY_GC)
 			continue;
@@ -259,14 +274,6 @@ static int gc_section(const struct lsc_recording *r, struct lsc_report *rep)
 		t[2 * k] = e->t_ns;
 		t[2 * k + 1] = g->pause_ns;
 		k++;
-		if (!g->has_heap_after)
-			continue;
-		if (!first)
-			first = g;
-		last = g;
-		x = (double)e->t_ns / 1e9;
-		y = (double)g->heap_after;
-		sx += x, sy += y, sxx += x * x, sxy += x * y, syy += y * y, n++;
 	}
 	/* Worst second: the most pause time whose starts fall within any 1 s. */
 	qsort(t, k, 2 * sizeof(uint64_t), u64_cmp);
@@ -278,28 +285,41 @@ static int gc_section(const struct lsc_recording *r, struct lsc_report *rep)
 			rep->gc_worst_second = sum;
 	}
 	free(t);
-	if (first) {
+	/* The managed heap as `heap` defines it (lsc_heap_managed_series): one number for both. */
+	err = lsc_heap_managed_series(r, &managed, &is_rss);
+	if (err)
+		return err;
+	for (i = 0; !is_rss && i < managed.n; i++) {
+		double x = managed.p[i].t, y = managed.p[i].bytes;
+
+		sx += x, sy += y, sxx += x * x, sxy += x * y, syy += y * y, n++;
+	}
+	if (n > 0) {
 		double den = n * sxx - sx * sx, vy = n * syy - sy * sy;
 
 		rep->has_managed = 1;
-		rep->managed_first = first->heap_after;
-		rep->managed_last = last->heap_after;
+		rep->managed_first = (uint64_t)managed.p[0].bytes;
+		rep->managed_last = (uint64_t)managed.p[managed.n - 1].bytes;
+		rep->managed_points = (unsigned)managed.n;
 		rep->managed_slope = den > 0 ? (n * sxy - sx * sy) / den : 0;
 		rep->managed_r2 = den > 0 && vy > 0 ? pow(n * sxy - sx * sy, 2) / (den * vy) : 0;
-		/* The type that grew most between the first and the last collection. */
-		for (i = 0; i < last->n_types; i++) {
-			const Loopscope__TypeStat *a = last->types[i], *b;
-			uint64_t before;
+	}
+	free(managed.p);
+	/* The type that grew most between the first and the last collection that counted them. */
+	first = gc_at(r, 0);
+	last = gc_at(r, 1);
+	for (i = 0; first && i < last->n_types; i++) {
+		const Loopscope__TypeStat *a = last->types[i], *b;
+		uint64_t before;
 
-			if (!a->name)
-				continue;
-			b = type_in(first, a->name);
-			before = b ? b->bytes : 0;
-			if (a->bytes > before && a->bytes - before > rep->managed_top_type_growth) {
-				rep->managed_top_type_growth = a->bytes - before;
-				snprintf(rep->managed_top_type, sizeof(rep->managed_top_type), "%s",
-					 a->name);
-			}
+		if (!a->name)
+			continue;
+		b = type_in(first, a->name);
+		before = b ? b->bytes : 0;
+		if (a->bytes > before && a->bytes - before > rep->managed_top_type_growth) {
+			rep->managed_top_type_growth = a->bytes - before;
+			snprintf(rep->managed_top_type, sizeof(rep->managed_top_type), "%s",
+				 a->name);
 		}
 	}
 	return 0;
@@ -646,7 +666,7 @@ static void diagnose(struct lsc_report *rep)
 				 rep->handles_first, rep->handles_last, 100 * rep->handles_growing);
 		}
 	}
-	if (rep->has_managed && rep->gc_count >= 3 && rep->managed_slope > 0 &&
+	if (rep->has_managed && rep->managed_points >= 3 && rep->managed_slope > 0 &&
 	    rep->managed_r2 >= 0.8 && rep->managed_last >= rep->managed_first * 1.2) {
 		f = finding(rep, "managed-heap-growth", LSC_SEV_WARNING);
 		if (f) {

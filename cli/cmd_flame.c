@@ -25,7 +25,16 @@ static const struct {
 	 "count"},
 	{"blocking", LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, "ns", "blocking", "nanoseconds"},
 	{"pool-submits", LOOPSCOPE__SAMPLE_KIND__POOL_SUBMITS, "jobs", "pool_submits", "count"},
+	{"js-live", LOOPSCOPE__SAMPLE_KIND__JS_LIVE_BYTES, "bytes", "js_inuse_space", "bytes"},
+	{"js-live-count", LOOPSCOPE__SAMPLE_KIND__JS_LIVE_COUNT, "objects", "js_inuse_objects",
+	 "count"},
 };
+
+static int js_kind(int kind)
+{
+	return kind == LOOPSCOPE__SAMPLE_KIND__JS_LIVE_BYTES ||
+	       kind == LOOPSCOPE__SAMPLE_KIND__JS_LIVE_COUNT;
+}
 
 static int heap_kind(int kind)
 {
@@ -33,7 +42,7 @@ static int heap_kind(int kind)
 	       kind == LOOPSCOPE__SAMPLE_KIND__ALLOC_COUNT ||
 	       kind == LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES ||
 	       kind == LOOPSCOPE__SAMPLE_KIND__LIVE_COUNT ||
-	       kind == LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT;
+	       kind == LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT || js_kind(kind);
 }
 
 enum { FMT_SVG, FMT_FOLDED, FMT_PPROF, FMT_SPEEDSCOPE };
@@ -241,6 +250,8 @@ int cmd_flame(int argc, char **argv)
 		if (err == LSC_ENODATA) {
 			lsc_fail("recording '%s' has no %s samples%s", src, kinds[k].name,
 				 !strcmp(kinds[k].name, "cpu") ? " (capture with --cpu-hz > 0)"
+				 : js_kind(kinds[k].kind)
+					 ? " (Node.js under loopscope run, with --heap not off)"
 				 : heap_kind(kinds[k].kind)
 					 ? " (capture with --heap sampled or full)"
 					 : "");

@@ -113,7 +113,7 @@ static int run(int argc, char **argv, int leaks)
 		return LSC_EXIT_FAIL;
 	sym = lsc_cli_symbolizer(rec);
 	err = lsc_heap_build(rec, sym, &h);
-	if (err == LSC_ENODATA || (!err && leaks && !h.snapshots)) {
+	if (err == LSC_ENODATA || (!err && leaks && !h.snapshots && !h.js.snapshots)) {
 		if (!err)
 			lsc_heap_free(&h);
 		lsc_symbolizer_free(sym);

@@ -56,7 +56,10 @@ static void site_lines(FILE *out, const struct lsc_heap_site *s, int growth)
 	if (growth)
 		fprintf(out, "  %+10.1f KiB  %5.1f%%  live %.1f KiB in %llu%s  at %s\n",
 			(double)s->growth / 1024, 100 * s->share, (double)s->stack.total / 1024,
-			(unsigned long long)s->live_count, s->likely_leak ? "  [likely leak]" : "",
+			(unsigned long long)s->live_count,
+			s->likely_leak ? "  [likely leak]"
+			: s->engine    ? "  [the JS engine's own]"
+				       : "",
 			w);
 	for (f = 0; f < s->stack.nframes && f < 4; f++) {
 		char fw[800];
@@ -64,6 +67,34 @@ static void site_lines(FILE *out, const struct lsc_heap_site *s, int growth)
 		lsc_report_frame_where(&s->stack.frames[f], fw, sizeof(fw));
 		fprintf(out, "      %s\n", fw);
 	}
+}
+
+/* Node.js: the JS heap's sites by growth. */
+static void js_text(FILE *out, const struct lsc_heap_report *h)
+{
+	size_t i, n = 0;
+
+	if (!h->js.snapshots)
+		return;
+	fprintf(out,
+		"\nWho grows (JS allocation sites, by function: V8's sampling heap profiler, a sample "
+		"every %.0f KiB)\n",
+		(double)h->js.interval / 1024);
+	fprintf(out,
+		"  JS heap live by its samples: %.1f MiB at the end, %+.1f MiB from the first "
+		"to the last of %u snapshots\n",
+		(double)h->js.live_bytes / MIB, (double)h->js.growth / MIB, h->js.snapshots);
+	for (i = 0; i < h->js.nsites && n < LSC_HEAP_TOP; i++) {
+		if (h->js.sites[i].growth <= 0)
+			break;
+		site_lines(out, &h->js.sites[i], 1);
+		n++;
+	}
+	if (!n)
+		fprintf(out, "  none grew\n");
+	else
+		fprintf(out,
+			"  as a flame graph: loopscope flame REC --kind js-live -o js-live.svg\n");
 }
 
 int lsc_render_heap_text(FILE *out, const struct lsc_heap_report *h)
@@ -92,6 +123,7 @@ int lsc_render_heap_text(FILE *out, const struct lsc_heap_report *h)
 		fprintf(out, "  %-22s %zu pauses, %.1f ms in all, max %.1f ms\n", "GC", h->gc.n,
 			total / 1e6, max / 1e6);
 	}
+	js_text(out, h);
 	fprintf(out, "\nWho grows (native allocation sites, first to last snapshot)\n");
 	for (i = 0; i < h->nsites && n < LSC_HEAP_TOP; i++) {
 		if (h->sites[i].growth <= 0)
@@ -163,10 +195,44 @@ static json_object *site_json(const struct lsc_heap_site *s)
 	json_object_object_add(o, "alloc_count", json_object_new_uint64(s->alloc_count));
 	json_object_object_add(o, "temp_count", json_object_new_uint64(s->temp_count));
 	json_object_object_add(o, "likely_leak", json_object_new_boolean(s->likely_leak));
+	if (s->engine)
+		json_object_object_add(o, "engine", json_object_new_boolean(1));
+	if (s->stacks > 1)
+		json_object_object_add(o, "stacks", json_object_new_uint64(s->stacks));
 	json_object_object_add(o, "at", lsc__frame_json(&s->stack.owner));
 	for (f = 0; f < s->stack.nframes; f++)
 		json_object_array_add(fr, lsc__frame_json(&s->stack.frames[f]));
 	json_object_object_add(o, "frames", fr);
+	return o;
+}
+
+static size_t *by_live_order(const struct lsc_heap_site *sites, size_t n);
+
+/* Node.js's JS heap: totals and sites, by growth (heap) or by live bytes (leaks). */
+static json_object *js_json(const struct lsc_heap_report *h, int growth)
+{
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	size_t i;
+
+	json_object_object_add(o, "source",
+			       json_object_new_string("V8's sampling heap profiler (estimates)"));
+	json_object_object_add(o, "sample_interval_bytes", json_object_new_uint64(h->js.interval));
+	json_object_object_add(o, "snapshots", json_object_new_uint64(h->js.snapshots));
+	json_object_object_add(o, "live_bytes", json_object_new_uint64(h->js.live_bytes));
+	json_object_object_add(o, "live_count", json_object_new_uint64(h->js.live_count));
+	json_object_object_add(o, "growth_bytes", json_object_new_int64(h->js.growth));
+	size_t *order = growth ? NULL : by_live_order(h->js.sites, h->js.nsites);
+
+	for (i = 0; i < h->js.nsites && (growth || order); i++) {
+		const struct lsc_heap_site *s = &h->js.sites[growth ? i : order[i]];
+
+		if (growth && (s->growth <= 0 || i >= LSC_HEAP_TOP))
+			break;
+		if (s->stack.total || growth)
+			json_object_array_add(a, site_json(s));
+	}
+	free(order);
+	json_object_object_add(o, growth ? "growth_sites" : "sites", a);
 	return o;
 }
 
@@ -196,6 +262,8 @@ int lsc_render_heap_json(FILE *out, const struct lsc_heap_report *h)
 	for (i = 0; i < h->nsites && i < LSC_HEAP_TOP && h->sites[i].growth > 0; i++)
 		json_object_array_add(a, site_json(&h->sites[i]));
 	json_object_object_add(root, "growth_sites", a);
+	if (h->js.snapshots)
+		json_object_object_add(root, "js", js_json(h, 1));
 	a = json_object_new_array();
 	for (i = 0; i < h->ntypes; i++) {
 		t = json_object_new_object();
@@ -405,60 +473,86 @@ int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char 
 
 /* ------------------------------------------------------------------ leaks */
 
-static const struct lsc_heap_report *sort_h;
+static const struct lsc_heap_site *sort_sites;
 
 static int by_live_desc(const void *a, const void *b)
 {
-	uint64_t x = sort_h->sites[*(const size_t *)a].stack.total,
-		 y = sort_h->sites[*(const size_t *)b].stack.total;
+	uint64_t x = sort_sites[*(const size_t *)a].stack.total,
+		 y = sort_sites[*(const size_t *)b].stack.total;
 
 	return x < y ? 1 : x > y ? -1 : 0;
 }
 
 /* The sites' indexes, most live bytes first (the caller frees). */
-static size_t *by_live_order(const struct lsc_heap_report *h)
+static size_t *by_live_order(const struct lsc_heap_site *sites, size_t n)
 {
-	size_t *o = malloc((h->nsites ? h->nsites : 1) * sizeof(*o)), i;
+	size_t *o = malloc((n ? n : 1) * sizeof(*o)), i;
 
 	if (!o)
 		return NULL;
-	for (i = 0; i < h->nsites; i++)
+	for (i = 0; i < n; i++)
 		o[i] = i;
-	sort_h = h;
-	qsort(o, h->nsites, sizeof(*o), by_live_desc);
+	sort_sites = sites;
+	qsort(o, n, sizeof(*o), by_live_desc);
 	return o;
 }
 
-int lsc_render_leaks_text(FILE *out, const struct lsc_heap_report *h, uint64_t min_bytes,
-			  const char *when)
+/* One heap's sites still live, most first, down to min_bytes (50 at most). */
+static void leak_list(FILE *out, const struct lsc_heap_site *sites, size_t nsites,
+		      uint64_t min_bytes, const char *unit, size_t *order)
 {
-	size_t i, n = 0, *order = by_live_order(h);
+	size_t i, n = 0;
 
-	if (!order)
-		return -ENOMEM;
-	fprintf(out, "loopscope leaks: %.1f MiB in %llu allocations still live at %s (%s)\n",
-		(double)h->live_bytes / MIB, (unsigned long long)h->live_count, when, mode_note(h));
-	if (h->unresolved_frames)
-		fprintf(out, "  (%zu frames could not be named: no symbols for them here)\n",
-			h->unresolved_frames);
-	fputc('\n', out);
-	for (i = 0; i < h->nsites; i++) {
-		const struct lsc_heap_site *s = &h->sites[order[i]];
+	for (i = 0; i < nsites; i++) {
+		const struct lsc_heap_site *s = &sites[order[i]];
 		char w[800];
 
 		if (s->stack.total < min_bytes || !s->stack.total)
 			break;
 		where(s, w, sizeof(w));
-		fprintf(out, "%12llu bytes in %8llu allocations%s  at %s\n",
-			(unsigned long long)s->stack.total, (unsigned long long)s->live_count,
-			s->likely_leak ? "  [likely leak]" : "", w);
+		fprintf(out, "%12llu bytes in %8llu %s%s  at %s\n",
+			(unsigned long long)s->stack.total, (unsigned long long)s->live_count, unit,
+			s->likely_leak ? "  [likely leak]"
+			: s->engine    ? "  [the JS engine's own]"
+				       : "",
+			w);
 		site_lines(out, s, 0);
 		if (++n == 50)
 			break;
 	}
 	if (!n)
 		fprintf(out, "nothing live of %llu bytes or more\n", (unsigned long long)min_bytes);
+}
+
+int lsc_render_leaks_text(FILE *out, const struct lsc_heap_report *h, uint64_t min_bytes,
+			  const char *when)
+{
+	size_t *order = by_live_order(h->sites, h->nsites), *js = NULL;
+
+	if (!order || (h->js.snapshots && !(js = by_live_order(h->js.sites, h->js.nsites)))) {
+		free(order);
+		return -ENOMEM;
+	}
+	fprintf(out, "loopscope leaks: what was still live at %s\n", when);
+	if (h->unresolved_frames)
+		fprintf(out, "  (%zu frames could not be named: no symbols for them here)\n",
+			h->unresolved_frames);
+	if (js) {
+		fprintf(out,
+			"\nJS heap: %.1f MiB in %llu objects (V8's sampling heap profiler: estimates, "
+			"a sample every %.0f KiB), by function\n",
+			(double)h->js.live_bytes / MIB, (unsigned long long)h->js.live_count,
+			(double)h->js.interval / 1024);
+		leak_list(out, h->js.sites, h->js.nsites, min_bytes, "objects", js);
+	}
+	if (h->snapshots || !js) {
+		fprintf(out, "\nNative heap: %.1f MiB in %llu allocations (%s)\n",
+			(double)h->live_bytes / MIB, (unsigned long long)h->live_count,
+			mode_note(h));
+		leak_list(out, h->sites, h->nsites, min_bytes, "allocations", order);
+	}
 	free(order);
+	free(js);
 	return ferror(out) ? -EIO : 0;
 }
 
@@ -466,7 +560,7 @@ int lsc_render_leaks_json(FILE *out, const struct lsc_heap_report *h, uint64_t m
 			  const char *when)
 {
 	json_object *root = json_object_new_object(), *a = json_object_new_array();
-	size_t i, *order = by_live_order(h);
+	size_t i, *order = by_live_order(h->sites, h->nsites);
 
 	if (!order) {
 		json_object_put(root);
@@ -485,5 +579,7 @@ int lsc_render_leaks_json(FILE *out, const struct lsc_heap_report *h, uint64_t m
 			json_object_array_add(a, site_json(&h->sites[order[i]]));
 	free(order);
 	json_object_object_add(root, "sites", a);
+	if (h->js.snapshots)
+		json_object_object_add(root, "js", js_json(h, 0));
 	return emit(out, root);
 }
