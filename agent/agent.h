@@ -75,6 +75,13 @@ enum lsc_ev_type {
 	LSC_EV_CODE = 10,	/* struct lsc_ev_code + name: V8 added, moved or removed code */
 	LSC_EV_JSNODE = 11,	/* struct lsc_ev_jsnode + name + script: V8's allocation profile */
 	LSC_EV_JSHEAP_END = 12, /* struct lsc_ev_jsheap_end: one reading of it is complete */
+	LSC_EV_RESOURCES = 13,	/* struct lsc_ev_resources + "Type=count;...": Node's own list */
+};
+
+/* Node.js's process.getActiveResourcesInfo(), counted by type (node_resources.c). */
+struct lsc_ev_resources {
+	uint64_t t_ns, took_ns;
+	uint32_t len, pad; /* the text follows */
 };
 
 /* A node of V8's sampling heap profile (a JS stack that allocated objects still live). */

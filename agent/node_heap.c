@@ -106,16 +106,19 @@ int lsc__node_heap_lookup(void)
 		       : -1;
 }
 
+/* The isolate kept for the readings at polls (Node's resources are read even without the heap
+ * profiler); the profiler started unless the heap is not recorded. */
 void lsc__node_heap_start(void *iso)
 {
-	if (A.cfg.heap_mode == LSC_HEAP_OFF || !A.cfg.js_heap_interval || !iso ||
-	    lsc__node_heap_lookup())
-		return;
-	profiler = get_profiler(iso);
-	if (!profiler || !start_sampling(profiler, A.cfg.js_heap_interval, STACK_DEPTH, 0))
+	if (!iso || lsc__node_heap_lookup())
 		return;
 	isolate = iso;
 	next_ns = 0; /* the first poll reads: the baseline growth is measured from */
+	if (A.cfg.heap_mode == LSC_HEAP_OFF || !A.cfg.js_heap_interval)
+		return;
+	profiler = get_profiler(iso);
+	if (profiler && !start_sampling(profiler, A.cfg.js_heap_interval, STACK_DEPTH, 0))
+		profiler = NULL;
 }
 
 /* A V8 string into buf (UTF-8, cut at cap bytes, invalid sequences replaced); its length. */
@@ -215,19 +218,15 @@ static int walk(const struct v8_node *root, uint32_t *upto)
 	return sent;
 }
 
-/* The main thread at a poll: once a window, the live JS heap by allocation stack. */
-void lsc__node_heap_poll(void)
+/* The live JS heap by allocation stack, pushed node by node, then the end of the reading. */
+static void heap_reading(uint64_t t0)
 {
 	alignas(16) char scope[64]; /* v8::HandleScope: 24 bytes in V8 10-12 */
 	struct lsc_ev_jsheap_end end = {0};
-	uint64_t t0 = lsc__now_ns();
 	uint32_t upto = sent_upto;
 	void *profile;
 	int sent;
 
-	if (!isolate || t0 < next_ns || !in_context(isolate))
-		return;
-	next_ns = t0 + A.cfg.window_ns;
 	scope_open(scope, isolate);
 	profile = get_profile(profiler);
 	if (profile) {
@@ -235,11 +234,11 @@ void lsc__node_heap_poll(void)
 
 		if (!checked) {
 			checked = 1;
-			if (!root || !layout_ok(root)) {
+			if (!root || !layout_ok(root)) { /* not the layout this was written for */
 				delete_profile(profile);
 				scope_close(scope);
 				stop_sampling(profiler);
-				isolate = NULL;
+				profiler = NULL;
 				atomic_fetch_add_explicit(&A.dropped_events, 1,
 							  memory_order_relaxed);
 				return;
@@ -257,4 +256,18 @@ void lsc__node_heap_poll(void)
 	end.took_ns = lsc__now_ns() - t0;
 	end.reading = reading++;
 	lsc__push_wait(LSC_EV_JSHEAP_END, &end, sizeof(end), NULL, 0, 0);
+}
+
+/* The main thread at a poll: once a window, the live JS heap by allocation site and Node's own
+ * count of its active resources. */
+void lsc__node_heap_poll(void)
+{
+	uint64_t t0 = lsc__now_ns();
+
+	if (!isolate || t0 < next_ns || !in_context(isolate))
+		return;
+	next_ns = t0 + A.cfg.window_ns;
+	if (profiler)
+		heap_reading(t0);
+	lsc__node_resources_read(isolate);
 }

@@ -70,6 +70,8 @@ void lsc__node_jit_register(void *isolate);
 int lsc__node_heap_lookup(void);
 void lsc__node_heap_start(void *isolate);
 void lsc__node_heap_poll(void);
+/* Node's active resources by type (node_resources.c), read with the heap. */
+void lsc__node_resources_read(void *isolate);
 
 /* SIGPROF: a CPU sample of this thread, or (--wall) where it is blocked (preload.c). */
 void lsc__on_sigprof(int sig, siginfo_t *si, void *uc);

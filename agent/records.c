@@ -57,6 +57,31 @@ void lsc__w_put_thread(struct ring_state *rs)
 	lsc__w_put(&r);
 }
 
+/* Node's "Type=count;..." into the last reading (node_resources.c); 32 types at most. */
+static void resources(const char *t, size_t len)
+{
+	size_t i = 0, k, n = 0;
+
+	while (i < len && n < 32) {
+		size_t eq = i, end;
+		uint32_t v = 0;
+
+		while (eq < len && t[eq] != '=' && t[eq] != ';')
+			eq++;
+		for (end = eq + 1; end < len && t[end] >= '0' && t[end] <= '9'; end++)
+			v = v * 10 + (uint32_t)(t[end] - '0');
+		if (eq >= len || t[eq] != '=' || eq == i)
+			break;
+		k = eq - i < sizeof(W.res.type[0]) ? eq - i : sizeof(W.res.type[0]) - 1;
+		memcpy(W.res.type[n], t + i, k);
+		W.res.type[n][k] = 0;
+		W.res.count[n++] = v;
+		i = end + 1; /* past the ';' */
+	}
+	W.res.n = n;
+	W.res.seen = 1;
+}
+
 void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 {
 	uint32_t tid = rs->tid, stack;
@@ -194,6 +219,13 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		lsc__jsheap_node(jn, (const char *)(jn + 1));
 		break;
 	}
+	case LSC_EV_RESOURCES: {
+		struct lsc_ev_resources *re = (void *)W.rec;
+
+		if (len >= sizeof(*re) && sizeof(*re) + re->len <= len)
+			resources((const char *)(re + 1), re->len);
+		break;
+	}
 	case LSC_EV_JSHEAP_END:
 		if (len >= sizeof(struct lsc_ev_jsheap_end))
 			lsc__jsheap_end((const struct lsc_ev_jsheap_end *)(void *)W.rec);
@@ -256,6 +288,7 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 	Loopscope__Window pw = LOOPSCOPE__WINDOW__INIT;
 	Loopscope__Histogram busy, lag, wait;
 	Loopscope__HandleCount hc[LSC_AGENT_HANDLE_TYPES], *hcp[LSC_AGENT_HANDLE_TYPES];
+	Loopscope__HandleCount rc[32], *rcp[32];
 	struct rlimit rl;
 	uint64_t len = w->end_ns > w->start_ns ? w->end_ns - w->start_ns : 1;
 	size_t i, n = 0;
@@ -288,6 +321,19 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 		}
 		pw.handles = hcp;
 		pw.n_handles = n;
+	}
+	/* Node's own count (its last reading), with the main thread's loop */
+	if (L->tid == (uint32_t)A.pid && W.res.seen) {
+		pw.has_resources_counted = pw.resources_counted = 1;
+		for (i = 0; i < W.res.n; i++) {
+			loopscope__handle_count__init(&rc[i]);
+			rc[i].type = W.res.type[i];
+			rc[i].has_count = 1;
+			rc[i].count = W.res.count[i];
+			rcp[i] = &rc[i];
+		}
+		pw.resources = rcp;
+		pw.n_resources = W.res.n;
 	}
 	/* The pool serves the whole process: its figures go with the main thread's loop. */
 	if (L->tid == (uint32_t)A.pid && (W.pool.seen || lsc__pool_threads())) {

@@ -79,6 +79,13 @@ struct lsc_writer {
 	} pool;
 	struct acc *sub;
 	size_t nsub;
+	/* Node.js: its own count of active resources, the last reading (node_resources.c) */
+	struct {
+		int seen;
+		size_t n;
+		char type[32][48];
+		uint32_t count[32];
+	} res;
 };
 extern struct lsc_writer lsc__W;
 

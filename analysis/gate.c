@@ -45,8 +45,8 @@ static const struct metric {
 	{"heap.native_rate", U_RATE, 0, "native heap windows (loopscope run --heap sampled|full)"},
 	{"heap.managed_rate", U_RATE, 0, "GC events with heap sizes (loopscope run)"},
 	{"heap.leaked", U_BYTES, 0, "heap snapshots (loopscope run --heap sampled|full)"},
-	{"handles.max", U_COUNT, 0, "handle counts (loopscope run or attach on a libuv program)"},
-	{"handles.growth", U_COUNT, 0,
+	{"handles.max", U_COUNT, 1, "handle counts (loopscope run or attach on a libuv program)"},
+	{"handles.growth", U_COUNT, 1,
 	 "handle counts (loopscope run or attach on a libuv program)"},
 	{"cpu.share", U_SHARE, 2, "CPU samples (--cpu-hz above 0)"},
 };
@@ -445,6 +445,21 @@ static double under(const struct lsc_recording *r, struct lsc_symbolizer *sym, c
 	return hit;
 }
 
+/* handles.max(TYPE), handles.growth(TYPE): one type of Node's resources ("Timeout"); 0 when
+ * Node counted resources but never this type. */
+static double resource_type(const struct lsc_report *p, const char *n, const char *type, int *have)
+{
+	size_t i;
+
+	*have = p->handles_node;
+	for (i = 0; i < p->nres_types; i++)
+		if (!strcmp(p->res_types[i].type, type))
+			return !strcmp(n, "handles.max") ? p->res_types[i].max
+							 : (double)p->res_types[i].last -
+								   (double)p->res_types[i].first;
+	return 0;
+}
+
 static double metric_value(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			   struct measured *m, const struct lsc_gate_check *c, int *have)
 {
@@ -502,6 +517,8 @@ static double metric_value(const struct lsc_recording *r, struct lsc_symbolizer 
 		return (double)m->heap.live_bytes;
 	}
 	*have = p->has_handles;
+	if (!strncmp(n, "handles.", 8) && c->function[0]) /* by type: Node's own count */
+		return resource_type(p, n, c->function, have);
 	if (!strcmp(n, "handles.max"))
 		return p->handles_max;
 	if (!strcmp(n, "handles.growth"))

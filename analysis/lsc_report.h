@@ -90,7 +90,21 @@ struct lsc_report {
 	/* handles and fds */
 	int has_handles;
 	uint32_t handles_first, handles_last, handles_max;
-	double handles_growing; /* share of windows where the count rose */
+	double handles_growing; /* of the windows where the count changed, the share it rose in */
+	/* Node.js: the figures above are Node's own count (process.getActiveResourcesInfo(): its
+	 * handles, requests, refed Timeouts and Immediates), here by type, most grown first; the
+	 * function that creates the type that grew most, from the JS heap's allocation sites */
+	int handles_node;
+	size_t nres_types;
+	struct lsc_report_resource {
+		char type[48];
+		uint32_t first, last, max;
+	} res_types[32];
+	int has_res_creator;
+	struct lsc_report_frame res_creator;
+	uint64_t res_creator_count; /* its live JS objects' growth, first to last JS snapshot */
+	int res_creator_exact;	    /* its stacks pass through the type's constructor; 0: its
+				     * objects grew most alongside (V8 inlined the constructor) */
 	uint32_t fds_max, fd_limit;
 	uint64_t requests;
 	/* calls and stacks */
@@ -114,6 +128,10 @@ struct lsc_report {
 	size_t nfindings;
 	struct lsc_finding findings[LSC_REPORT_FINDINGS];
 };
+
+/* report_node.c: Node's own resource counts into the handle figures (report.c calls it). */
+void lsc__report_resources(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			   struct lsc_report *rep);
 
 /* sym may be NULL; it symbolizes what the recording's own symbols do not cover. */
 int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,

@@ -168,7 +168,7 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 			if (!rep->has_handles)
 				rep->handles_first = w->active_handles;
 			else {
-				steps++;
+				steps += w->active_handles != prev_handles; /* a change */
 				rises += w->active_handles > prev_handles;
 			}
 			rep->has_handles = 1;
@@ -659,11 +659,35 @@ static void diagnose(struct lsc_report *rep)
 	if (rep->has_handles && rep->handles_last >= rep->handles_first + 10 &&
 	    rep->handles_growing >= 0.8) {
 		f = finding(rep, "handle-leak", LSC_SEV_WARNING);
-		if (f) {
+		if (f && rep->handles_node) {
+			const struct lsc_report_resource *t = &rep->res_types[0];
+			char at[800] = "";
+
+			if (rep->has_res_creator) {
+				lsc_report_frame_where(&rep->res_creator, at, sizeof(at));
+				f->has_frame = 1;
+				f->frame = rep->res_creator;
+			}
+			snprintf(f->title, sizeof(f->title),
+				 "Node's active resources only grow: %s", t->type);
+			snprintf(
+				f->evidence, sizeof(f->evidence),
+				"%s %u -> %u (process.getActiveResourcesInfo()); all resources %u -> "
+				"%u, rising in %.0f %% of the windows where the count changed%s%s",
+				t->type, t->first, t->last, rep->handles_first, rep->handles_last,
+				100 * rep->handles_growing,
+				!rep->has_res_creator	 ? ""
+				: rep->res_creator_exact ? "; most are made under "
+							 : "; the JS objects that grew most in "
+							   "number alongside were made under ",
+				at);
+		} else if (f) {
 			snprintf(f->title, sizeof(f->title), "active handles only grow");
-			snprintf(f->evidence, sizeof(f->evidence),
-				 "%u -> %u active handles; the count rose in %.0f %% of windows",
-				 rep->handles_first, rep->handles_last, 100 * rep->handles_growing);
+			snprintf(
+				f->evidence, sizeof(f->evidence),
+				"%u -> %u active handles; rising in %.0f %% of the windows where the "
+				"count changed",
+				rep->handles_first, rep->handles_last, 100 * rep->handles_growing);
 		}
 	}
 	if (rep->has_managed && rep->managed_points >= 3 && rep->managed_slope > 0 &&
@@ -725,6 +749,8 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		end = r->footer->end_ns;
 	rep->duration_ns = end;
 	err = loop_section(r, rep);
+	if (!err)
+		lsc__report_resources(r, sym, rep); /* Node's own count, where it was read */
 	if (!err)
 		err = gc_section(r, rep);
 	if (!err)

@@ -171,6 +171,7 @@ static const struct {
 	{'c', "--cpu-hz", "samples a second", "LOOPSCOPE_CPU_HZ", 0, 10000},
 	{'b', "--block-threshold", "ms", "LOOPSCOPE_BLOCK_THRESHOLD_MS", 0, 3600000},
 	{'w', "--window", "ms", "LOOPSCOPE_WINDOW_MS", 10, 3600000},
+	{'J', "--js-heap-interval", "bytes", "LOOPSCOPE_JS_HEAP_INTERVAL", 0, 1ULL << 30},
 };
 #define NNUMERIC (sizeof(numeric) / sizeof(numeric[0]))
 
@@ -180,6 +181,7 @@ int cmd_run(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"heap", required_argument, NULL, 'H'},
 		{"sample-interval", required_argument, NULL, 'S'},
+		{"js-heap-interval", required_argument, NULL, 'J'},
 		{"cpu-hz", required_argument, NULL, 'c'},
 		{"wall", no_argument, NULL, 'W'},
 		{"block-threshold", required_argument, NULL, 'b'},
@@ -220,6 +222,7 @@ int cmd_run(int argc, char **argv)
 		case 'c':
 		case 'b':
 		case 'w':
+		case 'J':
 			for (i = 0; numeric[i].c != c; i++)
 				;
 			if (lsc_cli_parse_num("run", numeric[i].name, v, numeric[i].min,

@@ -141,6 +141,21 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 		put(o, "growing_share", json_object_new_double(r->handles_growing));
 		put(o, "fds_max", u64(r->fds_max));
 		put(o, "fd_limit", u64(r->fd_limit));
+		put(o, "source", json_object_new_string(r->handles_node ? "node" : "libuv"));
+		if (r->handles_node) {
+			json_object *types = json_object_new_array(), *t;
+			size_t k;
+
+			for (k = 0; k < r->nres_types; k++) {
+				t = json_object_new_object();
+				put(t, "type", json_object_new_string(r->res_types[k].type));
+				put(t, "first", u64(r->res_types[k].first));
+				put(t, "last", u64(r->res_types[k].last));
+				put(t, "max", u64(r->res_types[k].max));
+				json_object_array_add(types, t);
+			}
+			put(o, "by_type", types);
+		}
 		put(root, "handles", o);
 	}
 	o = json_object_new_object();

@@ -130,7 +130,17 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 	if (!r->has_native && !r->has_managed && !r->rss_max)
 		fputs("  no memory data (capture with --heap sampled or full)\n", o);
 	fputs("\nHandles and file descriptors\n", o);
-	if (r->has_handles)
+	if (r->has_handles && r->handles_node) {
+		size_t k;
+
+		fprintf(o,
+			"  Node's active resources %u -> %u (max %u; process.getActiveResourcesInfo()); "
+			"fds max %u of %u\n",
+			r->handles_first, r->handles_last, r->handles_max, r->fds_max, r->fd_limit);
+		for (k = 0; k < r->nres_types && k < 8; k++)
+			fprintf(o, "    %-20s %u -> %u (max %u)\n", r->res_types[k].type,
+				r->res_types[k].first, r->res_types[k].last, r->res_types[k].max);
+	} else if (r->has_handles)
 		fprintf(o, "  active handles %u -> %u (max %u); fds max %u of %u\n",
 			r->handles_first, r->handles_last, r->handles_max, r->fds_max, r->fd_limit);
 	else

@@ -1,0 +1,124 @@
+/*
+ * test_node_resources.c — Node.js's active resources counted the way Node counts them
+ * (agent/node_resources.c, analysis/report_node.c): a fastify route that starts a setInterval per
+ * request and never clears it (tests/agent/node_timers.js, startWatch at line 12). libuv sees one
+ * timer; Node's process.getActiveResourcesInfo() sees thousands of Timeouts. The report's handle
+ * finding names the Timeouts with a count within 5 % of the app's own reading at exit and the
+ * function that makes them; `gate` checks handles.growth(Timeout).
+ */
+#include "task.h"
+#include "proc.h"
+#include "capture.h"
+#include "capture_json.h"
+
+#include <math.h>
+
+#define WATCH_LINE 12
+
+static json_object *get(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+
+	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
+/* loopscope gate REC with a one-line budget: its exit status and what it printed. */
+static int gate(const char *rec, const char *line, char *out, size_t cap)
+{
+	const char *argv[] = {built("loopscope"), "gate", rec, "--budget",
+			      path("budget.txt"), NULL};
+	struct proc p;
+	FILE *f = fopen(path("budget.txt"), "w");
+
+	ASSERT_TRUE(f != NULL);
+	fprintf(f, "%s\n", line);
+	fclose(f);
+	proc_run(&p, argv, 60, path("gate.txt"));
+	slurp(path("gate.txt"), out, cap);
+	printf("# gate '%s': %s", line, out);
+	return WIFEXITED(p.status) ? WEXITSTATUS(p.status) : -1;
+}
+
+TEST(node_timeouts_are_counted_as_node_counts_them)
+{
+	json_object *st, *rep, *types, *fnd, *t, *fr;
+	const char *title;
+	double timeouts, ours = -1, measured;
+	char out[4096], *m;
+	struct proc p;
+	size_t i;
+	int found = 0;
+
+	capture_setup("agent");
+	node_apps_ready(); /* fastify */
+	{
+		const char *run[] = {built("loopscope"),
+				     "run",
+				     "-o",
+				     path("timers.lsr"),
+				     "--",
+				     "/usr/bin/node",
+				     LSC_SOURCE_DIR "/tests/agent/node_timers.js",
+				     path("timers.json"),
+				     "3000",
+				     NULL};
+
+		proc_run(&p, run, 180, NULL);
+	}
+	if (p.status)
+		LSC_FAIL("node_timers.js under the agent: status 0x%x: %s", p.status, p.err);
+	st = json_file(path("timers.json"));
+	ASSERT_EQ(json_at(st, "requests", NULL), 3000);
+	timeouts = json_at(st, "timeouts", NULL);
+	json_object_put(st);
+	ASSERT_CMP(timeouts, >=, 3000);
+
+	{
+		const char *argv[] = {
+			built("loopscope"),	    "report", path("timers.lsr"), "--json", "-o",
+			path("timers.report.json"), NULL};
+
+		proc_run(&p, argv, 60, NULL);
+		ASSERT_EQ(p.status, 0);
+	}
+	rep = json_file(path("timers.report.json"));
+	ASSERT_TRUE(!strcmp(json_object_get_string(get(get(rep, "handles"), "source")), "node"));
+	types = get(get(rep, "handles"), "by_type");
+	ASSERT_TRUE(types != NULL);
+	for (i = 0; i < json_object_array_length(types); i++) {
+		t = json_object_array_get_idx(types, i);
+		if (!strcmp(json_object_get_string(get(t, "type")), "Timeout"))
+			ours = json_object_get_double(get(t, "last"));
+	}
+	printf("# Timeouts: %.0f by Node's own count at exit, %.0f in the last window\n", timeouts,
+	       ours);
+	ASSERT_CMP(fabs(ours - timeouts), <=, 0.05 * timeouts);
+
+	/* the finding: Timeouts, counted, and the function that makes them */
+	fnd = get(rep, "diagnosis");
+	for (i = 0; fnd && i < json_object_array_length(fnd); i++) {
+		t = json_object_array_get_idx(fnd, i);
+		if (strcmp(json_object_get_string(get(t, "id")), "handle-leak"))
+			continue;
+		found = 1;
+		title = json_object_get_string(get(t, "title"));
+		printf("# finding: %s: %s\n", title, json_object_get_string(get(t, "evidence")));
+		ASSERT_TRUE(strstr(title, "Timeout") != NULL);
+		fr = get(t, "frame");
+		ASSERT_TRUE(fr != NULL);
+		ASSERT_TRUE(!strcmp(json_object_get_string(get(fr, "function")), "startWatch"));
+		ASSERT_EQ(json_object_get_int(get(fr, "line")), WATCH_LINE);
+	}
+	ASSERT_TRUE(found);
+	json_object_put(rep);
+
+	/* gate: the Timeouts' growth, measured as Node counts it */
+	ASSERT_EQ(gate(path("timers.lsr"), "handles.growth(Timeout) <= 100", out, sizeof(out)), 1);
+	m = strstr(out, "measured");
+	ASSERT_TRUE(m && sscanf(m, "measured %lf", &measured) == 1);
+	ASSERT_CMP(fabs(measured - timeouts), <=, 0.05 * timeouts);
+	ASSERT_EQ(gate(path("timers.lsr"), "handles.growth(Timeout) <= 100000", out, sizeof(out)),
+		  0);
+}
+
+TEST_MAIN(TEST_ENTRY(node_timeouts_are_counted_as_node_counts_them))
