@@ -191,7 +191,7 @@ static void try_register(int at_poll)
 	lsc__node_pending = 0;
 }
 
-void lsc__node_on_poll(uint32_t tid)
+void lsc__node_on_poll(uint32_t tid, int main_loop)
 {
 	int s = atomic_load_explicit(&state, memory_order_relaxed);
 
@@ -199,8 +199,8 @@ void lsc__node_on_poll(uint32_t tid)
 		return;
 	if (s == PENDING)
 		try_register(1);
-	else if (s == REGISTERED)
-		lsc__node_heap_poll(); /* once a window: the JS heap by allocation site */
+	else if (s == REGISTERED && main_loop)
+		lsc__node_heap_poll(); /* once a window: the JS heap, Node's resources */
 }
 
 /*

@@ -308,7 +308,7 @@ static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 		return NULL;
 	T.in_agent = 1;
 	L = loop_for(epfd);
-	lsc__node_on_poll(gettid_cached());
+	lsc__node_on_poll(gettid_cached(), L && L->uv_loop); /* readings: the default loop's */
 	if (L && A.cfg.wall && !L->npoll_frames)
 		poll_stack(L);
 	if (L) {

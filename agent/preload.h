@@ -57,7 +57,9 @@ int lsc__push_wait(uint16_t type, const void *a, size_t alen, const void *b, siz
 /* Node.js: finds V8's GC API (returns 1 when the program is Node; *missing names a symbol that
  * was not found), then registers the GC callbacks from the main thread's polls. */
 int lsc__node_lookup(const char **missing);
-void lsc__node_on_poll(uint32_t tid);
+/* main_loop: the poll is of libuv's default loop (Node's main one), not a private loop such as
+ * spawnSync's, run from inside a JS call: the heap and resource readings wait for the former. */
+void lsc__node_on_poll(uint32_t tid, int main_loop);
 /* The same from the main thread's file calls, before its first poll (node.c says when). */
 extern int lsc__node_pending;
 void lsc__node_early(void);
