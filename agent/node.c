@@ -113,6 +113,8 @@ static void on_epilogue(void *isolate, int type, int flags, void *data)
 
 	if (gc.depth == 0 || --gc.depth > 0)
 		return;
+	if (type & 4) /* kGCTypeMarkSweepCompact: the JS heap profile is live objects only now */
+		lsc__node_full_gcs++;
 	T.in_agent = 1;
 	end = lsc__now_ns();
 	if (atomic_load_explicit(&lsc__A.active, memory_order_relaxed)) {
@@ -212,6 +214,7 @@ void lsc__node_on_poll(uint32_t tid, int main_loop)
  * where V8's own profilers also start (the inspector's, from JS).
  */
 int lsc__node_pending;
+unsigned lsc__node_full_gcs;
 
 void lsc__node_early(void)
 {

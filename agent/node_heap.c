@@ -80,9 +80,10 @@ static int (*write_utf8)(const void *str, void *isolate, char *buf, int cap, int
 			 int options);
 
 static void *isolate, *profiler;
-static uint64_t next_ns;
-static uint32_t sent_upto;   /* every node up to this number was sent in a complete reading */
-static uint32_t reading = 1; /* this reading's number, in each of its records */
+static uint64_t heap_ns, res_ns; /* the last readings; 0: none yet (the first poll reads) */
+static unsigned gcs_read;	 /* lsc__node_full_gcs at the last heap reading */
+static uint32_t sent_upto;	 /* every node up to this number was sent in a complete reading */
+static uint32_t reading = 1;	 /* this reading's number, in each of its records */
 static int checked;
 
 int lsc__node_heap_lookup(void)
@@ -113,7 +114,6 @@ void lsc__node_heap_start(void *iso)
 	if (!iso || lsc__node_heap_lookup())
 		return;
 	isolate = iso;
-	next_ns = 0; /* the first poll reads: the baseline growth is measured from */
 	if (A.cfg.heap_mode == LSC_HEAP_OFF || !A.cfg.js_heap_interval)
 		return;
 	profiler = get_profiler(iso);
@@ -258,16 +258,35 @@ static void heap_reading(uint64_t t0)
 	lsc__push_wait(LSC_EV_JSHEAP_END, &end, sizeof(end), NULL, 0, 0);
 }
 
-/* The main thread at a poll: once a window, the live JS heap by allocation site and Node's own
- * count of its active resources. */
+/*
+ * The main thread at a poll. Node's resources once a window. The JS heap once a window too, but
+ * right after a full collection when there was one since the last reading: V8 forgets a sample
+ * when the collector finds its object dead, so between full collections the profile still holds
+ * the old generation's garbage; read after one it is what survived it, the managed heap's own
+ * definition (heap.md). Without a full collection for HEAP_STALE windows it is read anyway.
+ */
+#define HEAP_STALE 5
+
 void lsc__node_heap_poll(void)
 {
-	uint64_t t0 = lsc__now_ns();
+	uint64_t t0 = lsc__now_ns(), w = A.cfg.window_ns;
+	int heap_due, res_due;
 
-	if (!isolate || t0 < next_ns || !in_context(isolate))
+	if (!isolate)
 		return;
-	next_ns = t0 + A.cfg.window_ns;
-	if (profiler)
+	heap_due =
+		profiler && (!heap_ns || (t0 >= heap_ns + w && (lsc__node_full_gcs != gcs_read ||
+								t0 >= heap_ns + HEAP_STALE * w)));
+	res_due = t0 >= res_ns + w;
+	if ((!heap_due && !res_due) || !in_context(isolate))
+		return;
+	if (heap_due) {
+		heap_ns = t0;
+		gcs_read = lsc__node_full_gcs;
 		heap_reading(t0);
-	lsc__node_resources_read(isolate);
+	}
+	if (res_due) {
+		res_ns = t0;
+		lsc__node_resources_read(isolate);
+	}
 }

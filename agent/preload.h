@@ -72,6 +72,7 @@ void lsc__node_jit_register(void *isolate);
 int lsc__node_heap_lookup(void);
 void lsc__node_heap_start(void *isolate);
 void lsc__node_heap_poll(void);
+extern unsigned lsc__node_full_gcs; /* mark-compacts of the main isolate so far (node.c) */
 /* Node's active resources by type (node_resources.c), read with the heap. */
 void lsc__node_resources_read(void *isolate);
 

@@ -222,8 +222,11 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 	case LSC_EV_RESOURCES: {
 		struct lsc_ev_resources *re = (void *)W.rec;
 
-		if (len >= sizeof(*re) && sizeof(*re) + re->len <= len)
+		if (len >= sizeof(*re) && sizeof(*re) + re->len <= len) {
 			resources((const char *)(re + 1), re->len);
+			W.res.readings++;
+			W.res.read_ns += re->took_ns;
+		}
 		break;
 	}
 	case LSC_EV_JSHEAP_END:

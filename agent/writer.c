@@ -308,11 +308,19 @@ static void drain(void)
 	put_samples(LOOPSCOPE__SAMPLE_KIND__POOL_SUBMITS, W.sub, &W.nsub);
 }
 
+static void counter(Loopscope__Counter *c, const char *name, uint64_t v)
+{
+	loopscope__counter__init(c);
+	c->name = (char *)name;
+	c->has_value = 1;
+	c->value = v;
+}
+
 static void footer(void)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Footer f = LOOPSCOPE__FOOTER__INIT;
-	Loopscope__Counter c[4], *cp[4];
+	Loopscope__Counter c[6], *cp[6];
 	struct lsc_ring *ring;
 	uint64_t dropped = atomic_load(&A.dropped_events), merged = 0;
 	int i;
@@ -330,26 +338,22 @@ static void footer(void)
 	f.dropped_events = dropped;
 	f.dropped_stacks = W.dropped_stacks;
 	f.dropped_samples = W.dropped_samples;
-	loopscope__counter__init(&c[0]);
-	c[0].name = "windows_merged";
-	c[0].has_value = 1;
-	c[0].value = merged;
-	loopscope__counter__init(&c[1]);
-	c[1].name = "stacks";
-	c[1].has_value = 1;
-	c[1].value = W.nstacks;
-	loopscope__counter__init(&c[2]);
-	c[2].name = "js_heap_readings"; /* V8's heap profile read, and the loop's time on it */
-	c[2].has_value = 1;
-	c[2].value = lsc__jsheap_readings();
-	loopscope__counter__init(&c[3]);
-	c[3].name = "js_heap_read_ns";
-	c[3].has_value = 1;
-	c[3].value = lsc__jsheap_read_ns();
-	for (i = 0; i < 4; i++)
-		cp[i] = &c[i];
+	counter(&c[0], "windows_merged", merged);
+	counter(&c[1], "stacks", W.nstacks);
 	f.counters = cp;
-	f.n_counters = lsc__jsheap_readings() ? 4 : 2;
+	f.n_counters = 2;
+	/* Node.js: V8's heap profile and Node's resources read, and the main thread's time on them
+	 */
+	if (lsc__jsheap_readings()) {
+		counter(&c[f.n_counters++], "js_heap_readings", lsc__jsheap_readings());
+		counter(&c[f.n_counters++], "js_heap_read_ns", lsc__jsheap_read_ns());
+	}
+	if (W.res.readings) {
+		counter(&c[f.n_counters++], "node_resources_readings", W.res.readings);
+		counter(&c[f.n_counters++], "node_resources_read_ns", W.res.read_ns);
+	}
+	for (i = 0; i < (int)f.n_counters; i++)
+		cp[i] = &c[i];
 	r.body_case = LOOPSCOPE__RECORD__BODY_FOOTER;
 	r.footer = &f;
 	lsc__w_put(&r);

@@ -85,6 +85,7 @@ struct lsc_writer {
 		size_t n;
 		char type[32][48];
 		uint32_t count[32];
+		uint64_t readings, read_ns; /* and the main thread's time on them */
 	} res;
 };
 extern struct lsc_writer lsc__W;

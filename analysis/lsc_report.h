@@ -55,6 +55,13 @@ struct lsc_report {
 	char source[32];
 	uint64_t duration_ns;
 	int complete; /* a footer was written (the process did not die) */
+	/* the capture's own counters (the footer's): what it dropped, merged, and its time on the
+	 * program's main thread ("js_heap_read_ns", "node_resources_read_ns") */
+	size_t ncounters;
+	struct {
+		char name[40];
+		uint64_t value;
+	} counters[16];
 	int truncated;
 	uint64_t windows;
 	/* the loop */

@@ -64,7 +64,14 @@ void lsc_report_fill_stack(const struct lsc_recording *r, struct lsc_symbolizer 
 
 void lsc_report_frame_where(const struct lsc_report_frame *f, char *buf, size_t cap)
 {
-	const char *b = strrchr(f->file, '/');
+	/* a file's name; in an npm package, the package and its path in it ("iconv-lite/lib/x.js"):
+	 * a dependency's "index.js" alone says nothing */
+	const char *nm = strstr(f->file, "/node_modules/"), *b = strrchr(f->file, '/');
+
+	while (nm && strstr(nm + 1, "/node_modules/"))
+		nm = strstr(nm + 1, "/node_modules/");
+	if (nm)
+		b = nm + strlen("/node_modules");
 
 	if (f->file[0] && f->line)
 		snprintf(buf, cap, "%s (%s:%u)", f->name, b ? b + 1 : f->file, f->line);
@@ -739,6 +746,12 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	}
 	rep->complete = r->footer != NULL;
 	rep->truncated = r->info.truncated;
+	for (i = 0; r->footer && i < r->footer->n_counters && rep->ncounters < 16; i++)
+		if (r->footer->counters[i]->name) {
+			snprintf(rep->counters[rep->ncounters].name, sizeof(rep->counters[0].name),
+				 "%s", r->footer->counters[i]->name);
+			rep->counters[rep->ncounters++].value = r->footer->counters[i]->value;
+		}
 	for (i = 0; i < r->nwindows; i++)
 		if (r->windows[i]->start_ns + r->windows[i]->length_ns > end)
 			end = r->windows[i]->start_ns + r->windows[i]->length_ns;

@@ -69,6 +69,10 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 	put(o, "complete", json_object_new_boolean(r->complete));
 	put(o, "truncated", json_object_new_boolean(r->truncated));
 	put(o, "windows", u64(r->windows));
+	a = json_object_new_object();
+	for (i = 0; i < r->ncounters; i++)
+		put(a, r->counters[i].name, u64(r->counters[i].value));
+	put(o, "counters", a);
 	put(root, "run", o);
 
 	a = json_object_new_array();

@@ -45,6 +45,29 @@ static void stack(FILE *o, const struct lsc_report_stack *s, const char *unit)
 	}
 }
 
+static uint64_t counter(const struct lsc_report *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->ncounters; i++)
+		if (!strcmp(r->counters[i].name, name))
+			return r->counters[i].value;
+	return 0;
+}
+
+/* Node.js: what the agent's readings cost the main thread. */
+static void node_readings(FILE *o, const struct lsc_report *r)
+{
+	uint64_t hn = counter(r, "js_heap_readings"), rn = counter(r, "node_resources_readings");
+
+	if (hn || rn)
+		fprintf(o,
+			"  the agent's readings on the main thread: JS heap %llu (%.1f ms), Node's "
+			"resources %llu (%.1f ms)\n",
+			(unsigned long long)hn, counter(r, "js_heap_read_ns") / 1e6,
+			(unsigned long long)rn, counter(r, "node_resources_read_ns") / 1e6);
+}
+
 int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 {
 	size_t i;
@@ -55,6 +78,7 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 		r->truncated  ? ", truncated (the process died; the last window may be missing)"
 		: r->complete ? ""
 			      : ", incomplete (no footer: the process died)");
+	node_readings(o, r);
 	fputs("\nDiagnosis\n", o);
 	if (!r->nfindings)
 		fputs("  no problem found by the default rules\n", o);
