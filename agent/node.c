@@ -193,7 +193,7 @@ static void try_register(int at_poll)
 	lsc__node_pending = 0;
 }
 
-void lsc__node_on_poll(uint32_t tid, int main_loop)
+void lsc__node_on_poll(uint32_t tid, int main_loop, int will_wait)
 {
 	int s = atomic_load_explicit(&state, memory_order_relaxed);
 
@@ -202,7 +202,7 @@ void lsc__node_on_poll(uint32_t tid, int main_loop)
 	if (s == PENDING)
 		try_register(1);
 	else if (s == REGISTERED && main_loop)
-		lsc__node_heap_poll(); /* once a window: the JS heap, Node's resources */
+		lsc__node_heap_poll(will_wait); /* the JS heap, Node's resources */
 }
 
 /*

@@ -263,20 +263,25 @@ static void heap_reading(uint64_t t0)
  * right after a full collection when there was one since the last reading: V8 forgets a sample
  * when the collector finds its object dead, so between full collections the profile still holds
  * the old generation's garbage; read after one it is what survived it, the managed heap's own
- * definition (heap.md). Without a full collection for HEAP_STALE windows it is read anyway.
+ * definition (heap.md). Without a full collection it is read anyway after HEAP_STALE windows,
+ * or after one before the loop waits. Before the loop waits, both are read sooner (a tenth of a
+ * window after the last reading): the state then holds for as long as the loop waits, and a
+ * program that exits once it wakes (a timer's process.exit()) leaves its last state, not one a
+ * window old.
  */
 #define HEAP_STALE 5
 
-void lsc__node_heap_poll(void)
+void lsc__node_heap_poll(int will_wait)
 {
-	uint64_t t0 = lsc__now_ns(), w = A.cfg.window_ns;
+	uint64_t t0 = lsc__now_ns(), w = will_wait ? A.cfg.window_ns / 10 : A.cfg.window_ns;
 	int heap_due, res_due;
 
 	if (!isolate)
 		return;
-	heap_due =
-		profiler && (!heap_ns || (t0 >= heap_ns + w && (lsc__node_full_gcs != gcs_read ||
-								t0 >= heap_ns + HEAP_STALE * w)));
+	heap_due = profiler &&
+		   (!heap_ns || (t0 >= heap_ns + w &&
+				 (lsc__node_full_gcs != gcs_read ||
+				  t0 >= heap_ns + (will_wait ? 1 : HEAP_STALE) * A.cfg.window_ns)));
 	res_due = t0 >= res_ns + w;
 	if ((!heap_due && !res_due) || !in_context(isolate))
 		return;

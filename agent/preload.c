@@ -308,7 +308,9 @@ static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 		return NULL;
 	T.in_agent = 1;
 	L = loop_for(epfd);
-	lsc__node_on_poll(gettid_cached(), L && L->uv_loop); /* readings: the default loop's */
+	/* Node's readings: at the default loop's polls; before a wait, fresher (its state now is
+	 * what holds while it waits, and at the exit that may follow) */
+	lsc__node_on_poll(gettid_cached(), L && L->uv_loop, timeout != 0);
 	if (L && A.cfg.wall && !L->npoll_frames)
 		poll_stack(L);
 	if (L) {

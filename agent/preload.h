@@ -59,7 +59,7 @@ int lsc__push_wait(uint16_t type, const void *a, size_t alen, const void *b, siz
 int lsc__node_lookup(const char **missing);
 /* main_loop: the poll is of libuv's default loop (Node's main one), not a private loop such as
  * spawnSync's, run from inside a JS call: the heap and resource readings wait for the former. */
-void lsc__node_on_poll(uint32_t tid, int main_loop);
+void lsc__node_on_poll(uint32_t tid, int main_loop, int will_wait);
 /* The same from the main thread's file calls, before its first poll (node.c says when). */
 extern int lsc__node_pending;
 void lsc__node_early(void);
@@ -71,7 +71,7 @@ void lsc__node_jit_register(void *isolate);
  * polls, once a window. */
 int lsc__node_heap_lookup(void);
 void lsc__node_heap_start(void *isolate);
-void lsc__node_heap_poll(void);
+void lsc__node_heap_poll(int will_wait);
 extern unsigned lsc__node_full_gcs; /* mark-compacts of the main isolate so far (node.c) */
 /* Node's active resources by type (node_resources.c), read with the heap. */
 void lsc__node_resources_read(void *isolate);

@@ -57,29 +57,46 @@ void lsc__w_put_thread(struct ring_state *rs)
 	lsc__w_put(&r);
 }
 
-/* Node's "Type=count;..." into the last reading (node_resources.c); 32 types at most. */
-static void resources(const char *t, size_t len)
+/* Node's "Type=count;..." taken at t, a reading of its own (32 types at most). */
+static void resources(uint64_t t, const char *text, size_t len)
 {
+	struct lsc_res_reading *rd = &W.res[W.nres % 4];
 	size_t i = 0, k, n = 0;
 
 	while (i < len && n < 32) {
 		size_t eq = i, end;
 		uint32_t v = 0;
 
-		while (eq < len && t[eq] != '=' && t[eq] != ';')
+		while (eq < len && text[eq] != '=' && text[eq] != ';')
 			eq++;
-		for (end = eq + 1; end < len && t[end] >= '0' && t[end] <= '9'; end++)
-			v = v * 10 + (uint32_t)(t[end] - '0');
-		if (eq >= len || t[eq] != '=' || eq == i)
+		for (end = eq + 1; end < len && text[end] >= '0' && text[end] <= '9'; end++)
+			v = v * 10 + (uint32_t)(text[end] - '0');
+		if (eq >= len || text[eq] != '=' || eq == i)
 			break;
-		k = eq - i < sizeof(W.res.type[0]) ? eq - i : sizeof(W.res.type[0]) - 1;
-		memcpy(W.res.type[n], t + i, k);
-		W.res.type[n][k] = 0;
-		W.res.count[n++] = v;
+		k = eq - i < sizeof(rd->type[0]) ? eq - i : sizeof(rd->type[0]) - 1;
+		memcpy(rd->type[n], text + i, k);
+		rd->type[n][k] = 0;
+		rd->count[n++] = v;
 		i = end + 1; /* past the ';' */
 	}
-	W.res.n = n;
-	W.res.seen = 1;
+	rd->n = n;
+	rd->t_ns = t;
+	W.nres++;
+}
+
+/* The latest reading taken by the time a window ended; NULL when none is kept. */
+static const struct lsc_res_reading *reading_at(uint64_t end_ns)
+{
+	const struct lsc_res_reading *best = NULL;
+	unsigned k;
+
+	for (k = 0; k < 4 && k < W.nres; k++) {
+		const struct lsc_res_reading *rd = &W.res[(W.nres - 1 - k) % 4];
+
+		if (rd->t_ns <= end_ns && (!best || rd->t_ns > best->t_ns))
+			best = rd;
+	}
+	return best;
 }
 
 void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
@@ -223,9 +240,8 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		struct lsc_ev_resources *re = (void *)W.rec;
 
 		if (len >= sizeof(*re) && sizeof(*re) + re->len <= len) {
-			resources((const char *)(re + 1), re->len);
-			W.res.readings++;
-			W.res.read_ns += re->took_ns;
+			resources(re->t_ns, (const char *)(re + 1), re->len);
+			W.res_read_ns += re->took_ns;
 		}
 		break;
 	}
@@ -292,6 +308,7 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 	Loopscope__Histogram busy, lag, wait;
 	Loopscope__HandleCount hc[LSC_AGENT_HANDLE_TYPES], *hcp[LSC_AGENT_HANDLE_TYPES];
 	Loopscope__HandleCount rc[32], *rcp[32];
+	const struct lsc_res_reading *rd;
 	struct rlimit rl;
 	uint64_t len = w->end_ns > w->start_ns ? w->end_ns - w->start_ns : 1;
 	size_t i, n = 0;
@@ -325,18 +342,18 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 		pw.handles = hcp;
 		pw.n_handles = n;
 	}
-	/* Node's own count (its last reading), with the main thread's loop */
-	if (L->tid == (uint32_t)A.pid && W.res.seen) {
+	/* Node's own count (its reading by the window's end), with the main thread's loop */
+	if (L->tid == (uint32_t)A.pid && (rd = reading_at(w->end_ns)) != NULL) {
 		pw.has_resources_counted = pw.resources_counted = 1;
-		for (i = 0; i < W.res.n; i++) {
+		for (i = 0; i < rd->n; i++) {
 			loopscope__handle_count__init(&rc[i]);
-			rc[i].type = W.res.type[i];
+			rc[i].type = (char *)rd->type[i];
 			rc[i].has_count = 1;
-			rc[i].count = W.res.count[i];
+			rc[i].count = rd->count[i];
 			rcp[i] = &rc[i];
 		}
 		pw.resources = rcp;
-		pw.n_resources = W.res.n;
+		pw.n_resources = rd->n;
 	}
 	/* The pool serves the whole process: its figures go with the main thread's loop. */
 	if (L->tid == (uint32_t)A.pid && (W.pool.seen || lsc__pool_threads())) {

@@ -348,9 +348,9 @@ static void footer(void)
 		counter(&c[f.n_counters++], "js_heap_readings", lsc__jsheap_readings());
 		counter(&c[f.n_counters++], "js_heap_read_ns", lsc__jsheap_read_ns());
 	}
-	if (W.res.readings) {
-		counter(&c[f.n_counters++], "node_resources_readings", W.res.readings);
-		counter(&c[f.n_counters++], "node_resources_read_ns", W.res.read_ns);
+	if (W.nres) {
+		counter(&c[f.n_counters++], "node_resources_readings", W.nres);
+		counter(&c[f.n_counters++], "node_resources_read_ns", W.res_read_ns);
 	}
 	for (i = 0; i < (int)f.n_counters; i++)
 		cp[i] = &c[i];

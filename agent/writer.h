@@ -79,14 +79,16 @@ struct lsc_writer {
 	} pool;
 	struct acc *sub;
 	size_t nsub;
-	/* Node.js: its own count of active resources, the last reading (node_resources.c) */
-	struct {
-		int seen;
+	/* Node.js: its own count of active resources, the last readings (node_resources.c): a
+	 * window takes the latest one taken before it ended */
+	struct lsc_res_reading {
+		uint64_t t_ns;
 		size_t n;
 		char type[32][48];
 		uint32_t count[32];
-		uint64_t readings, read_ns; /* and the main thread's time on them */
-	} res;
+	} res[4];
+	unsigned nres;	      /* readings so far: res[nres % 4] is the next one's */
+	uint64_t res_read_ns; /* the main thread's time on them */
 };
 extern struct lsc_writer lsc__W;
 

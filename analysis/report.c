@@ -46,6 +46,7 @@ void lsc_report_fill_stack(const struct lsc_recording *r, struct lsc_symbolizer 
 	int owner = 0;
 
 	out->nframes = 0;
+	memset(&out->owner, 0, sizeof(out->owner)); /* nothing of a stack filled before */
 	for (d = 0; d < n; d++) {
 		struct lsc_named_frame nf;
 
