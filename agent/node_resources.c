@@ -25,10 +25,12 @@
 
 #define A lsc__A
 
+/* No Map, no for-of, no Array.prototype method: nothing a program may have patched runs. */
 static const char script_src[] =
-	"(function(){if(typeof process!=='object'||typeof process.getActiveResourcesInfo!=="
-	"'function')return '';const c=new Map();for(const t of process.getActiveResourcesInfo())"
-	"c.set(t,(c.get(t)||0)+1);let s='';for(const [k,v] of c)s+=k+'='+v+';';return s})()\n"
+	"(function(){var p=globalThis.process;if(!p||typeof p.getActiveResourcesInfo!=='function')"
+	"return '';var a=p.getActiveResourcesInfo(),c={__proto__:null},k=[],s='',i,t;"
+	"for(i=0;i<a.length;i++){t=a[i];if(c[t]===undefined){c[t]=0;k[k.length]=t}c[t]++}"
+	"for(i=0;i<k.length;i++)s+=k[i]+'='+c[k[i]]+';';return s})()\n"
 	"//# sourceURL=loopscope:resources\n";
 
 static void *(*current_context)(void *isolate);
