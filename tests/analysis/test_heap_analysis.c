@@ -155,5 +155,74 @@ TEST(a_huge_stack_id_costs_one_site)
 	lsc_recording_free(r);
 }
 
+/*
+ * The native and the JS heap's snapshots interleave, numbered from one counter: each heap is
+ * read from its own. JS sites merge by owner (two paths into one app function are one site; a
+ * node: internal frame is not the owner), and a native site in V8's own code with no JS frame is
+ * the engine's, never a likely leak, once the JS heap is recorded.
+ */
+TEST(js_heap_sites_by_owner_and_the_engines_own)
+{
+	enum { HANDLER = 0x4000000000000001ULL, PARSE, ROUTE_A, ROUTE_B, INTERNAL };
+	static const uint64_t path_a[] = {HANDLER, ROUTE_A}, path_b[] = {HANDLER, ROUTE_B};
+	static const uint64_t deep[] = {INTERNAL, PARSE}, engine[] = {0x500000, 0x500100};
+	static const uint32_t js_ids[] = {1, 2, 3}, native_ids[] = {4};
+	static const uint64_t js0[] = {0, 0, 1 << 20}, js1[] = {30 << 20, 10 << 20, 1 << 20};
+	static const uint64_t js2[] = {60 << 20, 20 << 20, 1 << 20};
+	static const uint64_t n0[] = {1 << 20}, n1[] = {8 << 20}, n2[] = {16 << 20};
+	struct lsc_heap_report h;
+	struct lsc_recording *r;
+	struct rb b;
+
+	snprintf(file, sizeof(file), "/tmp/lsc-heap-%d.lsr", (int)getpid());
+	rb_open(&b, file);
+	rb_header(&b, 1, "/usr/bin/node", "agent");
+	rb_symbol(&b, HANDLER, "keepItems", "/srv/app.js", 18, 1, 0);
+	rb_symbol(&b, ROUTE_A, "handle", "/srv/node_modules/express/lib/router/index.js", 150, 1,
+		  0);
+	rb_symbol(&b, ROUTE_B, "next", "/srv/node_modules/express/lib/router/index.js", 189, 1, 0);
+	rb_symbol(&b, INTERNAL, "Timeout", "node:internal/timers", 160, 1, 0);
+	rb_symbol(&b, PARSE, "startWatch", "/srv/app.js", 12, 1, 0);
+	rb_symbol(&b, engine[0], "v8::internal::Scavenger::EvacuateInPlaceInternalizableString", "",
+		  0, 0, 0);
+	rb_symbol(&b, engine[1], "v8::internal::Heap::Scavenge", "", 0, 0, 0);
+	rb_stack(&b, path_a, 2, 0);
+	rb_stack(&b, path_b, 2, 0);
+	rb_stack(&b, deep, 2, 0);
+	rb_stack(&b, engine, 2, 0);
+	/* native 1, JS 2, native 3, JS 4, native 5, JS 6 */
+	snapshot(&b, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, 1, native_ids, n0, 1);
+	snapshot(&b, LOOPSCOPE__SAMPLE_KIND__JS_LIVE_BYTES, 2, js_ids, js0, 3);
+	snapshot(&b, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, 3, native_ids, n1, 1);
+	snapshot(&b, LOOPSCOPE__SAMPLE_KIND__JS_LIVE_BYTES, 4, js_ids, js1, 3);
+	snapshot(&b, LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES, 5, native_ids, n2, 1);
+	snapshot(&b, LOOPSCOPE__SAMPLE_KIND__JS_LIVE_BYTES, 6, js_ids, js2, 3);
+	rb_close(&b);
+	r = reread();
+	ASSERT_OK(lsc_heap_build(r, NULL, &h));
+	/* the native heap: its three snapshots, its one site, the engine's */
+	ASSERT_EQ(h.snapshots, 3);
+	ASSERT_EQ(h.nsites, 1);
+	ASSERT_EQ(h.sites[0].growth, 15 << 20);
+	ASSERT_EQ(h.sites[0].engine, 1);
+	ASSERT_EQ(h.sites[0].likely_leak, 0);
+	/* the JS heap: the two paths into keepItems are one site, first; Timeout's is startWatch's
+	 */
+	ASSERT_EQ(h.js.snapshots, 3);
+	ASSERT_EQ(h.js.nsites, 2);
+	ASSERT_STR_EQ(h.js.sites[0].stack.owner.name, "keepItems");
+	ASSERT_EQ(h.js.sites[0].stack.owner.line, 18);
+	ASSERT_EQ(h.js.sites[0].stacks, 2);
+	ASSERT_EQ(h.js.sites[0].growth, 80 << 20);
+	ASSERT_EQ(h.js.sites[0].stack.total, 80 << 20);
+	ASSERT_EQ(h.js.sites[0].likely_leak, 1);
+	ASSERT_STR_EQ(h.js.sites[1].stack.owner.name, "startWatch");
+	ASSERT_EQ(h.js.sites[1].growth, 0);
+	ASSERT_EQ(h.js.live_bytes, (80 << 20) + (1 << 20));
+	lsc_heap_free(&h);
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(trend_of_points_out_of_time_order), TEST_ENTRY(managed_types_without_names),
-	  TEST_ENTRY(a_huge_stack_id_costs_one_site))
+	  TEST_ENTRY(a_huge_stack_id_costs_one_site),
+	  TEST_ENTRY(js_heap_sites_by_owner_and_the_engines_own))
