@@ -33,7 +33,7 @@ struct lsc_agent_config {
 	unsigned cpu_hz;	     /* LOOPSCOPE_CPU_HZ, default 99; 0 off */
 	int heap_mode;		     /* LOOPSCOPE_HEAP: off | sampled | full */
 	uint64_t sample_interval;    /* LOOPSCOPE_SAMPLE_INTERVAL bytes, default 512 KiB */
-	uint64_t js_heap_interval;   /* LOOPSCOPE_JS_HEAP_INTERVAL bytes, default 128 KiB; 0 off */
+	uint64_t js_heap_interval;   /* LOOPSCOPE_JS_HEAP_INTERVAL bytes, default 256 KiB; 0 off */
 	int follow_children;	     /* LOOPSCOPE_FOLLOW_CHILDREN=1 */
 	int wall;		     /* LOOPSCOPE_WALL=1: off-CPU samples of loop threads */
 };

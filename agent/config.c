@@ -37,7 +37,7 @@ int lsc_agent_config_parse(struct lsc_agent_config *c, const char *(*get)(const 
 	c->cpu_hz = 99;
 	c->heap_mode = LSC_HEAP_SAMPLED;
 	c->sample_interval = 512 * 1024;
-	c->js_heap_interval = 128 * 1024;
+	c->js_heap_interval = 256 * 1024;
 	*bad = NULL;
 
 	v = get("LOOPSCOPE_OUTPUT");

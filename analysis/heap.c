@@ -305,10 +305,16 @@ static int series(const struct lsc_recording *r, struct lsc_heap_report *h)
 const struct lsc_heap_family lsc__native_heap = {
 	LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES,  LOOPSCOPE__SAMPLE_KIND__LIVE_COUNT,
 	LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, LOOPSCOPE__SAMPLE_KIND__ALLOC_COUNT,
-	LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT,
+	LOOPSCOPE__SAMPLE_KIND__TEMP_COUNT,  0,
 };
+/* V8 forgets a sample when a collector finds its object dead: a reading between full
+ * collections still counts some garbage, which the next one drops. */
 const struct lsc_heap_family lsc__js_heap = {LOOPSCOPE__SAMPLE_KIND__JS_LIVE_BYTES,
-					     LOOPSCOPE__SAMPLE_KIND__JS_LIVE_COUNT, -1, -1, -1};
+					     LOOPSCOPE__SAMPLE_KIND__JS_LIVE_COUNT,
+					     -1,
+					     -1,
+					     -1,
+					     0.10};
 
 static int in_family(const struct lsc_heap_family *f, const Loopscope__Samples *s)
 {
@@ -522,7 +528,8 @@ int lsc__heap_family_sites(const struct lsc_recording *r, struct lsc_symbolizer 
 			total_growth += (double)s->growth;
 		s->likely_leak = s->growth > 0;
 	}
-	/* A likely leak never shrank from one complete snapshot to the next while it grew. Sites
+	/* A likely leak never shrank from one complete snapshot to the next while it grew (the JS
+	 * heap's by more than fam->dip: garbage a reading still counted). Sites
 	 * are in id order here, as ids are, so each one's place in ids is found by walking both. */
 	for (k = 1; !err && k < snaps.n && o->nsites; k++) {
 		struct snap now = {0}, before = {0};
@@ -533,7 +540,7 @@ int lsc__heap_family_sites(const struct lsc_recording *r, struct lsc_symbolizer 
 		for (i = 0, j = 0; !err && i < o->nsites; i++) {
 			while (ids.v[j] != o->sites[i].stack_id)
 				j++;
-			if (now.v[j] < before.v[j])
+			if ((double)now.v[j] < (1 - fam->dip) * (double)before.v[j])
 				o->sites[i].likely_leak = 0;
 		}
 		free(now.v);

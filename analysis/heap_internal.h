@@ -11,6 +11,7 @@
  * from one counter: a batch belongs to the heap its kind says. */
 struct lsc_heap_family {
 	int live_b, live_c, alloc_b, alloc_c, temp_c;
+	double dip; /* a site still grows steadily through dips of this share of its live bytes */
 };
 extern const struct lsc_heap_family lsc__native_heap, lsc__js_heap;
 

@@ -35,7 +35,7 @@ static const struct lsc_cmd commands[] = {
 	 "  --heap off|sampled|full  native heap tracking (default sampled)\n"
 	 "  --sample-interval BYTES  mean bytes between heap samples (default 524288)\n"
 	 "  --js-heap-interval BYTES  Node.js: mean bytes between V8's JS heap samples\n"
-	 "                         (default 131072; 0: no JS heap sites)\n"
+	 "                         (default 262144; 0: no JS heap sites)\n"
 	 "  --wall                 off-CPU samples of loop threads (flame --kind offcpu)\n"
 	 "  --follow-children      children CMD starts get recordings of their own (REC.PID)\n"
 	 "  --no-js-symbols        for node, do not add --interpreted-frames-native-stack to\n"

@@ -67,6 +67,13 @@ static int keep_items_first(json_object *doc, const char *list, const char *valu
 	printf("# %s: first JS site %s (%s:%d), %s %.1f MiB; Node counted %.1f MiB\n", list,
 	       fn ? fn : "?", file ? file : "?", json_object_get_int(get(at, "line")), value,
 	       v / 1048576, node_growth / 1048576);
+	for (size_t i = 1; i < 3 && i < json_object_array_length(sites); i++) {
+		json_object *s = json_object_array_get_idx(sites, i), *a = get(s, "at");
+
+		printf("#   then %s (%s:%d) %.1f MiB\n", json_object_get_string(get(a, "function")),
+		       json_object_get_string(get(a, "file")), json_object_get_int(get(a, "line")),
+		       json_object_get_double(get(s, value)) / 1048576);
+	}
 	return fn && !strcmp(fn, "keepItems") && ends_with(file, "/tests/agent/node_keep.js") &&
 	       json_object_get_int(get(at, "line")) == KEEP_LINE && v >= 0.75 * node_growth &&
 	       v <= 1.25 * node_growth;
