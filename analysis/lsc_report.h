@@ -46,6 +46,11 @@ struct lsc_finding {
 	char evidence[1024];
 	int has_frame;
 	struct lsc_report_frame frame;
+	/* for the order: findings of one severity, the cause that holds the most of the run's time
+	 * first (0 for symptoms, delay and saturation, which the causes explain, and for what is
+	 * not a matter of time: growth, leaks), then in the rules' order */
+	double impact;
+	unsigned order;
 };
 
 struct lsc_report {

@@ -504,8 +504,9 @@ static struct lsc_finding *finding(struct lsc_report *rep, const char *id, int s
 
 	if (rep->nfindings == LSC_REPORT_FINDINGS)
 		return NULL;
-	f = &rep->findings[rep->nfindings++];
+	f = &rep->findings[rep->nfindings];
 	memset(f, 0, sizeof(*f));
+	f->order = (unsigned)rep->nfindings++;
 	snprintf(f->id, sizeof(f->id), "%s", id);
 	f->severity = sev;
 	return f;
@@ -535,7 +536,7 @@ static const struct lsc_report_frame *top_owner(const struct lsc_report *rep, do
 
 static void diagnose(struct lsc_report *rep)
 {
-	double busy_s = rep->elu_mean * (double)rep->duration_ns / 1e9, share;
+	double run_s = (double)rep->duration_ns / 1e9, busy_s = rep->elu_mean * run_s, share;
 	const struct lsc_report_frame *owner = top_owner(rep, &share);
 	struct lsc_finding *f;
 	char where[800];
@@ -573,6 +574,7 @@ static void diagnose(struct lsc_report *rep)
 				100 * cpu_ms / 1e3 / busy_s, where);
 			f->has_frame = 1;
 			f->frame = rep->busy[0].owner;
+			f->impact = run_s > 0 ? cpu_ms / 1e3 / run_s : 0;
 		}
 	}
 	if (rep->blocking_total_ns &&
@@ -596,6 +598,7 @@ static void diagnose(struct lsc_report *rep)
 				 (unsigned long long)rep->blocking_count,
 				 rep->blocking_total_ns / 1e6, 100 * of_busy, 100 * share,
 				 owner ? where : "an unknown frame");
+			f->impact = run_s > 0 ? (double)rep->blocking_total_ns / 1e9 / run_s : 0;
 		}
 	}
 	if (rep->has_loop && (rep->lag_p50 >= 10 * MS || rep->lag_max >= 100 * MS)) {
@@ -639,6 +642,7 @@ static void diagnose(struct lsc_report *rep)
 				 "collections, max pause %.1f ms",
 				 rep->gc_worst_second / 1e6, (unsigned long long)rep->gc_count,
 				 rep->gc_pause_max / 1e6);
+			f->impact = run_s > 0 ? (double)rep->gc_pause_total / 1e9 / run_s : 0;
 		}
 	}
 	if (rep->has_pool && rep->pool_threads &&
@@ -662,6 +666,9 @@ static void diagnose(struct lsc_report *rep)
 				"%.1f ms%s (raise UV_THREADPOOL_SIZE or submit less at once)",
 				rep->pool_depth_max, rep->pool_threads, rep->pool_wait_p99 / 1e6,
 				rep->pool_wait_max / 1e6, from);
+			/* jobs waited about as long as the queue was not empty: its mean length, up
+			 * to the whole run (a peak alone says a moment) */
+			f->impact = rep->has_pool_depth_mean ? fmin(1, rep->pool_depth_mean) : 0;
 		}
 	}
 	if (rep->has_handles && rep->handles_last >= rep->handles_first + 10 &&
@@ -727,7 +734,11 @@ static int by_severity(const void *a, const void *b)
 {
 	const struct lsc_finding *x = a, *y = b;
 
-	return y->severity - x->severity;
+	if (x->severity != y->severity)
+		return y->severity - x->severity;
+	if (x->impact != y->impact)
+		return x->impact < y->impact ? 1 : -1;
+	return x->order < y->order ? -1 : x->order > y->order;
 }
 
 int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
