@@ -300,6 +300,12 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 		atomic_store(&A.active, 0);
 		lsc__writer_stop(2000);
 		T.in_agent = 0;
+	} else if (!T.is_writer) {
+		/* A second one while another thread ends the recording (a SIGTERM sent to the
+		 * process and forwarded by `run`, or to the group): the process must not die before
+		 * that recording has its footer. The same bound: the writer finishes in
+		 * milliseconds. */
+		lsc__writer_stop(2000);
 	}
 	reraise_default(sig);
 }

@@ -71,6 +71,8 @@ static void wait_in_epoll(pid_t pid, double limit_s)
 	LSC_FAIL("%d did not wait in epoll within %.0f s", (int)pid, limit_s);
 }
 
+static int also_run; /* the signal goes to `loopscope run` too (pkill -f, a process group) */
+
 struct outcome {
 	int status;	/* as a shell reports it: the exit code, or 128 + the signal */
 	double exit_ms; /* from the kill to the program's exit */
@@ -119,6 +121,8 @@ static void run_once(const char *const *argv, const char *rec, int sig, int read
 			usleep((useconds_t)ready_ms * 1000);
 		o->kill_ns = now_ns();
 		ASSERT_OK(kill(target, sig));
+		if (also_run && rec) /* run forwards it: the program gets it twice, at once */
+			ASSERT_OK(kill(top, sig));
 		{
 			struct pollfd p = {pidfd, POLLIN, 0};
 
@@ -228,6 +232,23 @@ TEST(node_sigterm_handler_that_reraises)
 		     "process.once('SIGTERM', () => setTimeout(() => {"
 		     "  console.log('again'); process.kill(process.pid, 'SIGTERM'); }, 50));"),
 		SIGTERM, 300, 128 + SIGTERM, "reraise.lsr", 1);
+}
+
+/* SIGTERM to the program and to `loopscope run` at once (`pkill -f 'node app.js'` matches both;
+ * so does a signal to the process group): the program gets it twice, on two threads maybe. The
+ * second must not end the process before the first has written the recording's footer. The
+ * program is busy (JSON in a 5 ms interval) so that the writer has work when the signals land. */
+TEST(node_sigterm_twice_at_once_keeps_the_footer)
+{
+	int k;
+
+	need_node();
+	also_run = 1;
+	for (k = 0; k < 3; k++)
+		same_both_ways(NODE("setInterval(() => { for (let i = 0; i < 20000; i++) "
+				    "JSON.stringify({ i, s: 'x'.repeat(i % 50) }); }, 5)"),
+			       SIGTERM, 600, 128 + SIGTERM, "twice.lsr", 1);
+	also_run = 0;
 }
 
 TEST(node_sigint_and_sighup_without_handlers)
@@ -449,6 +470,7 @@ TEST(node_execfilesync_children_survive_the_profiling_timer)
 }
 
 TEST_MAIN(TEST_ENTRY(node_sigterm_without_a_handler_ends_it_at_once),
+	  TEST_ENTRY(node_sigterm_twice_at_once_keeps_the_footer),
 	  TEST_ENTRY(node_sigterm_handler_with_async_cleanup_then_exit),
 	  TEST_ENTRY(node_sigterm_handler_that_reraises),
 	  TEST_ENTRY(node_sigint_and_sighup_without_handlers),
