@@ -139,3 +139,21 @@ int lsc__heap_js(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	mark_engine(h);
 	return 0;
 }
+
+int lsc__report_js_top(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		       struct lsc_report *rep)
+{
+	struct lsc_heap_report h;
+	int err;
+
+	memset(&h, 0, sizeof(h));
+	err = lsc__heap_js(r, sym, &h);
+	if (!err && h.js.nsites && h.js.sites[0].growth > 0) {
+		rep->has_js_top = 1;
+		rep->js_top = h.js.sites[0].stack.owner;
+		rep->js_top_growth = h.js.sites[0].growth;
+		rep->js_top_share = h.js.sites[0].share;
+	}
+	free(h.js.sites);
+	return err;
+}

@@ -98,6 +98,11 @@ struct lsc_report {
 	double managed_r2;
 	char managed_top_type[128];
 	uint64_t managed_top_type_growth;
+	/* Node.js: the JS function whose allocations grew most (the JS heap's sites, by owner) */
+	int has_js_top;
+	struct lsc_report_frame js_top;
+	int64_t js_top_growth;
+	double js_top_share;
 	uint64_t rss_max;
 	/* handles and fds */
 	int has_handles;
@@ -111,6 +116,7 @@ struct lsc_report {
 	struct lsc_report_resource {
 		char type[48];
 		uint32_t first, last, max;
+		uint32_t changes, rises; /* windows where its count changed, and rose */
 	} res_types[32];
 	int has_res_creator;
 	struct lsc_report_frame res_creator;
@@ -140,6 +146,10 @@ struct lsc_report {
 	size_t nfindings;
 	struct lsc_finding findings[LSC_REPORT_FINDINGS];
 };
+
+/* heap_js.c: the JS heap's site that grew most, for the report (0, LSC_ENODATA, -ENOMEM). */
+int lsc__report_js_top(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		       struct lsc_report *rep);
 
 /* report_node.c: Node's own resource counts into the handle figures (report.c calls it). */
 void lsc__report_resources(const struct lsc_recording *r, struct lsc_symbolizer *sym,

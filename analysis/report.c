@@ -534,6 +534,21 @@ static const struct lsc_report_frame *top_owner(const struct lsc_report *rep, do
 	return best;
 }
 
+/* Handles only grow: by 10 or more, rising in 80 % of the windows where the count changed.
+ * Node's own count is judged by its type that grew most (sockets of a load come and go around
+ * a pile of Timeouts that only grows). */
+static int handles_grow(const struct lsc_report *rep)
+{
+	const struct lsc_report_resource *t = &rep->res_types[0];
+
+	if (!rep->has_handles)
+		return 0;
+	if (rep->handles_node)
+		return rep->nres_types && t->last >= t->first + 10 && t->changes &&
+		       t->rises >= 0.8 * t->changes;
+	return rep->handles_last >= rep->handles_first + 10 && rep->handles_growing >= 0.8;
+}
+
 static void diagnose(struct lsc_report *rep)
 {
 	double run_s = (double)rep->duration_ns / 1e9, busy_s = rep->elu_mean * run_s, share;
@@ -671,8 +686,7 @@ static void diagnose(struct lsc_report *rep)
 			f->impact = rep->has_pool_depth_mean ? fmin(1, rep->pool_depth_mean) : 0;
 		}
 	}
-	if (rep->has_handles && rep->handles_last >= rep->handles_first + 10 &&
-	    rep->handles_growing >= 0.8) {
+	if (handles_grow(rep)) {
 		f = finding(rep, "handle-leak", LSC_SEV_WARNING);
 		if (f && rep->handles_node) {
 			const struct lsc_report_resource *t = &rep->res_types[0];
@@ -687,10 +701,11 @@ static void diagnose(struct lsc_report *rep)
 				 "Node's active resources only grow: %s", t->type);
 			snprintf(
 				f->evidence, sizeof(f->evidence),
-				"%s %u -> %u (process.getActiveResourcesInfo()); all resources %u -> "
-				"%u, rising in %.0f %% of the windows where the count changed%s%s",
-				t->type, t->first, t->last, rep->handles_first, rep->handles_last,
-				100 * rep->handles_growing,
+				"%s %u -> %u (process.getActiveResourcesInfo()), rising in %.0f %% of "
+				"the windows where its count changed; all resources %u -> %u%s%s",
+				t->type, t->first, t->last,
+				t->changes ? 100.0 * t->rises / t->changes : 0, rep->handles_first,
+				rep->handles_last,
 				!rep->has_res_creator	 ? ""
 				: rep->res_creator_exact ? "; most are made under "
 							 : "; the JS objects that grew most in "
@@ -711,12 +726,25 @@ static void diagnose(struct lsc_report *rep)
 		if (f) {
 			snprintf(f->title, sizeof(f->title),
 				 "the managed heap grows after every GC");
+			char js[900] = "";
+
+			if (rep->has_js_top) {
+				lsc_report_frame_where(&rep->js_top, where, sizeof(where));
+				snprintf(
+					js, sizeof(js),
+					"; the JS heap's growth most under %s (%+.1f MiB, %.0f %% of "
+					"it; V8's samples)",
+					where, rep->js_top_growth / 1048576.0,
+					100 * rep->js_top_share);
+				f->has_frame = 1;
+				f->frame = rep->js_top;
+			}
 			snprintf(f->evidence, sizeof(f->evidence),
-				 "live after GC %.1f -> %.1f MiB, +%.1f KiB/s (R^2 %.2f)%s%s",
+				 "live after GC %.1f -> %.1f MiB, +%.1f KiB/s (R^2 %.2f)%s%s%s",
 				 rep->managed_first / 1048576.0, rep->managed_last / 1048576.0,
 				 rep->managed_slope / 1024, rep->managed_r2,
 				 rep->managed_top_type[0] ? "; most growth in " : "",
-				 rep->managed_top_type);
+				 rep->managed_top_type, js);
 		}
 	}
 	if (rep->has_native && rep->native_last > rep->native_first * 1.2 + (1 << 20)) {
@@ -776,6 +804,8 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	err = loop_section(r, rep);
 	if (!err)
 		lsc__report_resources(r, sym, rep); /* Node's own count, where it was read */
+	if (!err && (err = lsc__report_js_top(r, sym, rep)) == LSC_ENODATA)
+		err = 0;
 	if (!err)
 		err = gc_section(r, rep);
 	if (!err)

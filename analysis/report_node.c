@@ -170,7 +170,7 @@ void lsc__report_resources(const struct lsc_recording *r, struct lsc_symbolizer 
 			   struct lsc_report *rep)
 {
 	uint32_t main_tid = lsc_recording_main_loop(r), prev = 0;
-	size_t i, k, steps = 0, rises = 0, n = 0;
+	size_t i, k, steps = 0, rises = 0, n = 0, nknown = 0;
 
 	for (i = 0; i < r->nwindows; i++) {
 		const Loopscope__Window *w = r->windows[i];
@@ -178,8 +178,12 @@ void lsc__report_resources(const struct lsc_recording *r, struct lsc_symbolizer 
 
 		if (w->loop_tid != main_tid || !w->resources_counted)
 			continue;
-		for (k = 0; k < rep->nres_types; k++)
+		uint32_t before[32];
+
+		for (k = 0; k < rep->nres_types; k++) {
+			before[k] = rep->res_types[k].last;
 			rep->res_types[k].last = 0; /* a type absent now has none */
+		}
 		for (k = 0; k < w->n_resources; k++) {
 			struct lsc_report_resource *t;
 
@@ -192,6 +196,18 @@ void lsc__report_resources(const struct lsc_recording *r, struct lsc_symbolizer 
 				t->max = t->last;
 			total += t->last;
 		}
+		for (k = 0; n && k < rep->nres_types; k++) {
+			struct lsc_report_resource *t = &rep->res_types[k];
+			uint32_t was = k < sizeof(before) / sizeof(before[0]) ? before[k] : 0;
+
+			/* a type new in this window was at 0 before it (before[] is only as long as
+			 * the types known then: the new ones are past it) */
+			if (k >= nknown)
+				was = 0;
+			t->changes += t->last != was;
+			t->rises += t->last > was;
+		}
+		nknown = rep->nres_types;
 		if (!n++)
 			rep->handles_first = total, rep->handles_max = 0;
 		else

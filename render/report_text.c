@@ -16,11 +16,10 @@ static void ms(FILE *o, const char *label, uint64_t ns)
 
 static void where(FILE *o, const struct lsc_report_frame *f)
 {
-	const char *b = strrchr(f->file, '/');
+	char w[1024];
 
-	fputs(f->name, o);
-	if (f->file[0] && f->line)
-		fprintf(o, " (%s:%u)", b ? b + 1 : f->file, f->line);
+	lsc_report_frame_where(f, w, sizeof(w)); /* one way of naming a place, everywhere */
+	fputs(w, o);
 }
 
 static void stack(FILE *o, const struct lsc_report_stack *s, const char *unit)

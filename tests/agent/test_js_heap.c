@@ -5,7 +5,8 @@
  * global array (tests/agent/node_keep.js, keepItems at line 18): `heap` and `leaks` put that
  * function and line first among JS sites, with live bytes within 25 % of Node's own count (heap
  * used after a full GC, before and after the load); `flame --kind js-live` draws it; `report`
- * and `heap` give the same managed numbers; and a SIGKILL keeps the last reading.
+ * and `heap` give the same managed numbers and the report's managed-heap finding names it; and a
+ * SIGKILL keeps the last reading.
  */
 #include "task.h"
 #include "proc.h"
@@ -154,6 +155,24 @@ TEST(node_js_heap_growth_is_named_by_allocation_site)
 	ASSERT_CMP(fabs(json_at(report, "memory", "managed_live_last") -
 			json_object_get_double(get(m, "last_bytes"))),
 		   <=, 1e-5 * json_object_get_double(get(m, "last_bytes")));
+	/* and the report's finding on the growing managed heap names the same function */
+	{
+		json_object *diag = get(report, "diagnosis"), *fr = NULL;
+		size_t i;
+
+		for (i = 0; diag && i < json_object_array_length(diag); i++) {
+			json_object *f = json_object_array_get_idx(diag, i);
+
+			if (!strcmp(json_object_get_string(get(f, "id")), "managed-heap-growth")) {
+				printf("# report: %s\n",
+				       json_object_get_string(get(f, "evidence")));
+				fr = get(f, "frame");
+			}
+		}
+		ASSERT_TRUE(fr != NULL);
+		ASSERT_STR_EQ(json_object_get_string(get(fr, "function")), "keepItems");
+		ASSERT_EQ(json_object_get_int(get(fr, "line")), KEEP_LINE);
+	}
 	json_object_put(heap);
 	json_object_put(leaks);
 	json_object_put(report);
