@@ -45,6 +45,7 @@ static const struct metric {
 	{"heap.native_rate", U_RATE, 0, "native heap windows (loopscope run --heap sampled|full)"},
 	{"heap.managed_rate", U_RATE, 0, "GC events with heap sizes (loopscope run)"},
 	{"heap.leaked", U_BYTES, 0, "heap snapshots (loopscope run --heap sampled|full)"},
+	{"heap.js_growth", U_BYTES, 0, "JS heap snapshots (loopscope run on Node.js)"},
 	{"handles.max", U_COUNT, 1, "handle counts (loopscope run or attach on a libuv program)"},
 	{"handles.growth", U_COUNT, 1,
 	 "handle counts (loopscope run or attach on a libuv program)"},
@@ -54,7 +55,8 @@ static const struct metric {
 /* Rates and the growth of the handle count can go below zero; nothing else a budget checks can. */
 static int never_negative(const struct metric *m)
 {
-	return m->unit != U_RATE && strcmp(m->name, "handles.growth") != 0;
+	return m->unit != U_RATE && strcmp(m->name, "handles.growth") != 0 &&
+	       strcmp(m->name, "heap.js_growth") != 0;
 }
 
 static const struct metric *metric_of(const char *name)
@@ -511,6 +513,10 @@ static double metric_value(const struct lsc_recording *r, struct lsc_symbolizer 
 	if (!strcmp(n, "heap.managed_rate")) {
 		*have = m->heap_ok && m->heap.managed.n >= 2 && !m->heap.managed_is_rss;
 		return m->heap.managed_trend.rate;
+	}
+	if (!strcmp(n, "heap.js_growth")) { /* the JS heap's live bytes, first to last reading */
+		*have = m->heap_ok && m->heap.js.snapshots >= 2;
+		return (double)m->heap.js.growth;
 	}
 	if (!strcmp(n, "heap.leaked")) {
 		*have = m->heap_ok && m->heap.snapshots > 0;

@@ -155,6 +155,26 @@ TEST(node_js_heap_growth_is_named_by_allocation_site)
 	ASSERT_CMP(fabs(json_at(report, "memory", "managed_live_last") -
 			json_object_get_double(get(m, "last_bytes"))),
 		   <=, 1e-5 * json_object_get_double(get(m, "last_bytes")));
+	/* gate holds the JS heap's growth against a budget */
+	{
+		const char *argv[] = {built("loopscope"), "gate", path("keep.lsr"), "--budget",
+				      path("budget.txt"), NULL};
+		char out[2048], *at;
+		double measured;
+		FILE *f = fopen(path("budget.txt"), "w");
+
+		ASSERT_TRUE(f != NULL);
+		fputs("heap.js_growth <= 10MiB\n", f);
+		fclose(f);
+		proc_run(&p, argv, 60, path("gate.txt"));
+		slurp(path("gate.txt"), out, sizeof(out));
+		printf("# gate: %s", out);
+		ASSERT_EQ(WEXITSTATUS(p.status), 1);
+		at = strstr(out, "measured");
+		ASSERT_TRUE(at && sscanf(at, "measured %lf", &measured) == 1);
+		ASSERT_TRUE(strstr(at, "MiB") != NULL);
+		ASSERT_CMP(measured * 1048576, >=, 0.75 * growth);
+	}
 	/* and the report's finding on the growing managed heap names the same function */
 	{
 		json_object *diag = get(report, "diagnosis"), *fr = NULL;
