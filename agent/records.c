@@ -287,6 +287,26 @@ static uint64_t rss_bytes(void)
 	return res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+/* VmHWM from /proc/self/status: the peak RSS so far (read, never reset: resetting it through
+ * clear_refs would change what the program's own getrusage reports). */
+static uint64_t rss_peak_bytes(void)
+{
+	char buf[4096], *at;
+	unsigned long long kib = 0;
+	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	at = strstr(buf, "\nVmHWM:");
+	if (!at || sscanf(at + 7, " %llu", &kib) != 1)
+		return 0;
+	return (uint64_t)kib * 1024;
+}
+
 static uint32_t open_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");
@@ -387,6 +407,8 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 	pw.has_open_fds = pw.has_rss_bytes = 1;
 	pw.open_fds = open_fds();
 	pw.rss_bytes = rss_bytes();
+	pw.rss_peak_bytes = rss_peak_bytes();
+	pw.has_rss_peak_bytes = pw.rss_peak_bytes > 0;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		pw.has_fd_limit = 1;
 		pw.fd_limit = rl.rlim_cur > UINT32_MAX ? UINT32_MAX : (uint32_t)rl.rlim_cur;

@@ -103,7 +103,8 @@ struct lsc_report {
 	struct lsc_report_frame js_top;
 	int64_t js_top_growth;
 	double js_top_share;
-	uint64_t rss_max;
+	uint64_t rss_max; /* the high-water mark when the windows have it, else window ends' */
+	int rss_max_is_peak;
 	/* handles and fds */
 	int has_handles;
 	uint32_t handles_first, handles_last, handles_max;

@@ -190,6 +190,8 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 			rep->fd_limit = w->fd_limit;
 		if (w->rss_bytes > rep->rss_max)
 			rep->rss_max = w->rss_bytes;
+		if (w->rss_peak_bytes > rep->rss_max) /* the kernel's high-water mark: the peak */
+			rep->rss_max = w->rss_peak_bytes, rep->rss_max_is_peak = 1;
 		if (w->has_malloc_live_bytes) {
 			if (!rep->has_native)
 				rep->native_first = w->malloc_live_bytes;

@@ -136,6 +136,7 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 		put(o, "managed_top_type", json_object_new_string(r->managed_top_type));
 	}
 	put(o, "rss_max", u64(r->rss_max));
+	put(o, "rss_max_is_peak", json_object_new_boolean(r->rss_max_is_peak));
 	put(root, "memory", o);
 	if (r->has_handles) {
 		o = json_object_new_object();

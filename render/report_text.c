@@ -149,7 +149,8 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 			r->managed_slope / 1024, r->managed_r2,
 			r->managed_top_type[0] ? "; most growth in " : "", r->managed_top_type);
 	if (r->rss_max)
-		fprintf(o, "  RSS max %.1f MiB\n", r->rss_max / 1048576.0);
+		fprintf(o, "  RSS max %.1f MiB%s\n", r->rss_max / 1048576.0,
+			r->rss_max_is_peak ? " (the kernel's high-water mark)" : "");
 	if (!r->has_native && !r->has_managed && !r->rss_max)
 		fputs("  no memory data (capture with --heap sampled or full)\n", o);
 	fputs("\nHandles and file descriptors\n", o);

@@ -4,7 +4,8 @@
  * request and never clears it (tests/agent/node_timers.js, startWatch at line 12). libuv sees one
  * timer; Node's process.getActiveResourcesInfo() sees thousands of Timeouts. The report's handle
  * finding names the Timeouts with a count within 5 % of the app's own reading at exit and the
- * function that makes them; `gate` checks handles.growth(Timeout).
+ * function that makes them; `gate` checks handles.growth(Timeout). And the RSS peak, as the
+ * kernel keeps it, between windows.
  */
 #include "task.h"
 #include "proc.h"
@@ -129,4 +130,47 @@ TEST(node_timeouts_are_counted_as_node_counts_them)
 		  0);
 }
 
-TEST_MAIN(TEST_ENTRY(node_timeouts_are_counted_as_node_counts_them))
+/* RSS sampled at window ends misses a buffer that comes and goes between them; the report's
+ * RSS max is the kernel's high-water mark (VmHWM, in each window): 160 MiB touched and freed
+ * before the first window ends is seen, though no window end saw it. */
+TEST(rss_max_is_the_peak_not_a_window_end)
+{
+	const char *run[] = {
+		built("loopscope"),
+		"run",
+		"-o",
+		path("peak.lsr"),
+		"--",
+		"/usr/bin/node",
+		"--expose-gc",
+		"-e",
+		"let b = Buffer.alloc(160 << 20, 1); b = null; gc(); setTimeout(() => {}, 1500)",
+		NULL};
+	const char *rep[] = {built("loopscope"), "report", path("peak.lsr"), "--json", "-o",
+			     path("peak.json"),	 NULL};
+	struct lsc_recording *r;
+	json_object *doc;
+	uint64_t ends = 0;
+	struct proc p;
+	size_t i;
+
+	proc_run(&p, run, 60, NULL);
+	ASSERT_EQ(p.status, 0);
+	r = read_rec(path("peak.lsr"));
+	for (i = 0; i < r->nwindows; i++)
+		if (r->windows[i]->rss_bytes > ends)
+			ends = r->windows[i]->rss_bytes;
+	lsc_recording_free(r);
+	proc_run(&p, rep, 60, NULL);
+	ASSERT_EQ(p.status, 0);
+	doc = json_file(path("peak.json"));
+	printf("# RSS: %.1f MiB at most at a window's end, report's max %.1f MiB\n",
+	       ends / 1048576.0, json_at(doc, "memory", "rss_max") / 1048576.0);
+	ASSERT_CMP(ends, <, 160ull << 20);
+	ASSERT_CMP(json_at(doc, "memory", "rss_max"), >=, 160.0 * 1048576);
+	ASSERT_TRUE(json_object_get_boolean(get(get(doc, "memory"), "rss_max_is_peak")));
+	json_object_put(doc);
+}
+
+TEST_MAIN(TEST_ENTRY(node_timeouts_are_counted_as_node_counts_them),
+	  TEST_ENTRY(rss_max_is_the_peak_not_a_window_end))
