@@ -366,6 +366,9 @@ struct lsc_agent_state {
 	_Atomic int wall_sending; /* the --wall sampler is between its check and its tgkill */
 	_Atomic int writer_hold;  /* the writer parks after its next flush (exec) */
 	_Atomic int writer_parked;
+	/* A SIGTERM, SIGINT or SIGHUP reached a program that handles it: from then on it drains
+	 * (ns since t0, plus 1; 0: not yet). Windows that end after it are marked shutdown. */
+	_Atomic uint64_t shutdown_ns;
 };
 extern struct lsc_agent_state lsc__A;
 

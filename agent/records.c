@@ -408,6 +408,11 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 	pw.open_fds = open_fds();
 	pw.rss_bytes = rss_bytes();
 	pw.rss_peak_bytes = rss_peak_bytes();
+	{
+		uint64_t sd = atomic_load(&A.shutdown_ns);
+
+		pw.has_shutdown = pw.shutdown = sd && w->end_ns >= sd - 1;
+	}
 	pw.has_rss_peak_bytes = pw.rss_peak_bytes > 0;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		pw.has_fd_limit = 1;

@@ -75,6 +75,10 @@ struct lsc_report {
 	uint64_t iterations;
 	uint64_t busy_p50, busy_p99, busy_max; /* ns */
 	uint64_t lag_p50, lag_p99, lag_max;    /* ns */
+	/* the drain: windows after a SIGTERM/SIGINT/SIGHUP the program handles, left out of the
+	 * loop's figures above and shown apart */
+	uint64_t shutdown_windows, shutdown_ns;
+	double shutdown_elu;
 	/* the thread pool */
 	int has_pool;
 	uint32_t pool_threads, pool_depth_max;

@@ -127,7 +127,7 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 	struct lsc_hist *busy = malloc(sizeof(*busy)), *lag = malloc(sizeof(*lag)),
 			*wait = malloc(sizeof(*wait)), *tmp = malloc(sizeof(*tmp));
 	double *elus = calloc(r->nwindows + 1, sizeof(double)), wsum = 0, lsum = 0;
-	double depth_area = 0, depth_len = 0;
+	double depth_area = 0, depth_len = 0, drain_busy = 0;
 	uint32_t prev_handles = 0, main_tid = lsc_recording_main_loop(r);
 	size_t i, nel = 0, rises = 0, steps = 0;
 	int err = 0;
@@ -146,7 +146,14 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 		if (w->loop_tid != main_tid)
 			continue;
 		rep->windows++;
-		if (w->has_elu) {
+		/* Asked to stop, it drains: apart from the loop's figures (its memory still counts)
+		 */
+		if (w->shutdown) {
+			rep->shutdown_windows++;
+			rep->shutdown_ns += w->length_ns;
+			drain_busy += w->elu * (double)w->length_ns;
+		}
+		if (w->has_elu && !w->shutdown) {
 			rep->has_loop = 1;
 			elus[nel++] = w->elu;
 			wsum += w->elu * (double)w->length_ns;
@@ -154,11 +161,13 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 			if (w->elu > rep->elu_max)
 				rep->elu_max = w->elu;
 		}
-		rep->iterations += w->iterations;
-		if (lsc_hist_from_proto(tmp, w->busy) == 0)
-			lsc_hist_merge(busy, tmp);
-		if (lsc_hist_from_proto(tmp, w->lag) == 0)
-			lsc_hist_merge(lag, tmp);
+		if (!w->shutdown) {
+			rep->iterations += w->iterations;
+			if (lsc_hist_from_proto(tmp, w->busy) == 0)
+				lsc_hist_merge(busy, tmp);
+			if (lsc_hist_from_proto(tmp, w->lag) == 0)
+				lsc_hist_merge(lag, tmp);
+		}
 		if (lsc_hist_from_proto(tmp, w->pool_wait) == 0)
 			lsc_hist_merge(wait, tmp);
 		if (w->has_pool_threads || w->has_pool_depth_max) {
@@ -208,6 +217,7 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 		rep->elu_mean = lsum > 0 ? wsum / lsum : 0;
 	}
 	rep->has_pool_depth_mean = depth_len > 0;
+	rep->shutdown_elu = rep->shutdown_ns ? drain_busy / (double)rep->shutdown_ns : 0;
 	rep->pool_depth_mean = depth_len > 0 ? depth_area / depth_len : 0;
 	rep->handles_growing = steps ? (double)rises / (double)steps : 0;
 	rep->busy_p50 = lsc_hist_quantile(busy, 0.5);

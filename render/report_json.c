@@ -101,6 +101,11 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 		put(o, "lag_p50_ns", u64(r->lag_p50));
 		put(o, "lag_p99_ns", u64(r->lag_p99));
 		put(o, "lag_max_ns", u64(r->lag_max));
+		if (r->shutdown_windows) { /* left out of the figures above */
+			put(o, "shutdown_ns", u64(r->shutdown_ns));
+			put(o, "shutdown_windows", u64(r->shutdown_windows));
+			put(o, "shutdown_elu", json_object_new_double(r->shutdown_elu));
+		}
 		put(root, "loop", o);
 	}
 	if (r->has_pool) {

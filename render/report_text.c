@@ -107,6 +107,12 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 		ms(o, ", p99", r->lag_p99);
 		ms(o, ", max", r->lag_max);
 		fputc('\n', o);
+		if (r->shutdown_windows)
+			fprintf(o,
+				"  left out: the drain after the program was asked to stop (SIGTERM, "
+				"SIGINT or SIGHUP), %.1f s in %llu windows, ELU %.2f\n",
+				r->shutdown_ns / 1e9, (unsigned long long)r->shutdown_windows,
+				r->shutdown_elu);
 	} else {
 		fputs("  no loop windows in this recording (capture with loopscope run or attach)\n",
 		      o);

@@ -128,6 +128,7 @@ struct rb_window {
 	uint64_t pool_wait_ns, pool_wait_n;
 	uint32_t handles, fds;
 	uint64_t rss, native, requests;
+	int shutdown; /* after the program was asked to stop */
 };
 
 static inline void rb_window(struct rb *b, const struct rb_window *x)
@@ -173,6 +174,7 @@ static inline void rb_window(struct rb *b, const struct rb_window *x)
 	w.malloc_live_bytes = x->native;
 	w.has_requests = 1;
 	w.requests = x->requests;
+	w.has_shutdown = w.shutdown = x->shutdown;
 	r.body_case = LOOPSCOPE__RECORD__BODY_WINDOW;
 	r.window = &w;
 	rb_put(b, &r);

@@ -172,5 +172,40 @@ TEST(rss_max_is_the_peak_not_a_window_end)
 	json_object_put(doc);
 }
 
+/* A Node program that drains for 1.5 s of CPU after a SIGTERM it handles: the report's loop
+ * figures are the idle ones before it, and the drain is shown apart (#13: shutdown apart). */
+TEST(the_drain_after_sigterm_is_apart)
+{
+	const char *run[] = {built("loopscope"),
+			     "run",
+			     "-o",
+			     path("drain.lsr"),
+			     "--",
+			     "/usr/bin/node",
+			     "-e",
+			     "process.on('SIGTERM', () => { const end = Date.now() + 1500; "
+			     "while (Date.now() < end); process.exit(0); }); "
+			     "setInterval(() => {}, 1000); "
+			     "setTimeout(() => process.kill(process.pid, 'SIGTERM'), 2500)",
+			     NULL};
+	const char *rep[] = {built("loopscope"), "report", path("drain.lsr"), "--json", "-o",
+			     path("drain.json"), NULL};
+	json_object *doc;
+	struct proc p;
+
+	proc_run(&p, run, 60, NULL);
+	ASSERT_EQ(p.status, 0);
+	proc_run(&p, rep, 60, NULL);
+	ASSERT_EQ(p.status, 0);
+	doc = json_file(path("drain.json"));
+	printf("# ELU %.3f; drain %.2f s, ELU %.2f\n", json_at(doc, "loop", "elu_mean"),
+	       json_at(doc, "loop", "shutdown_ns") / 1e9, json_at(doc, "loop", "shutdown_elu"));
+	ASSERT_CMP(json_at(doc, "loop", "elu_mean"), <, 0.2);
+	ASSERT_CMP(json_at(doc, "loop", "shutdown_ns"), >=, 1.4e9);
+	ASSERT_CMP(json_at(doc, "loop", "shutdown_elu"), >, 0.5);
+	json_object_put(doc);
+}
+
 TEST_MAIN(TEST_ENTRY(node_timeouts_are_counted_as_node_counts_them),
+	  TEST_ENTRY(the_drain_after_sigterm_is_apart),
 	  TEST_ENTRY(rss_max_is_the_peak_not_a_window_end))
