@@ -128,6 +128,8 @@ struct lsc_ev_blocking {
 	int64_t result;
 	uint32_t call; /* index into lsc_agent_call_names */
 	uint32_t nframes;
+	uint32_t calls; /* the calls it stands for: 1, or short ones summed (blocking.c) */
+	uint32_t pad;
 };
 
 struct lsc_ev_cpu {

@@ -38,24 +38,61 @@ static inline int timing_on(void)
 	       atomic_load_explicit(&A.active, memory_order_relaxed);
 }
 
-static __attribute__((noinline)) void blocking_done(unsigned call, uint64_t t0, uint64_t t1,
-						    int64_t result)
+/* The stack, then the event: duration for `calls` calls (the interposed call is the leaf). */
+static __attribute__((noinline)) void blocking_event(unsigned call, uint64_t t0, uint64_t dur,
+						     int64_t result, uint32_t calls)
 {
-	void *frames[LSC_AGENT_MAX_FRAMES + 1];
+	void *frames[LSC_AGENT_MAX_FRAMES + 2];
 	struct lsc_ev_blocking ev;
 	int saved = errno, n;
 
 	T.in_agent = 1;
-	/* frames[0] is this function: the interposed call is the leaf. */
-	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 1);
-	n = n > 1 ? n - 1 : 0;
-	ev = (struct lsc_ev_blocking){t0, t1 - t0, result, call, (uint32_t)n};
-	lsc__push(LSC_EV_BLOCKING, &ev, sizeof(ev), frames + 1, (size_t)n * sizeof(void *));
+	/* frames[0] is this function, frames[1] the one that called it here */
+	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
+	n = n > 2 ? n - 2 : 0;
+	ev = (struct lsc_ev_blocking){t0, dur, result, call, (uint32_t)n, calls, 0};
+	lsc__push(LSC_EV_BLOCKING, &ev, sizeof(ev), frames + 2, (size_t)n * sizeof(void *));
 	T.in_agent = 0;
 	errno = saved;
 }
 
-#define TIMED(call, name, expr)                                                                    \
+static __attribute__((noinline)) void blocking_done(unsigned call, uint64_t t0, uint64_t t1,
+						    int64_t result)
+{
+	blocking_event(call, t0, t1 - t0, result, 1);
+	__asm__ volatile("" ::: "memory"); /* not a tail call: its frame is one the stack skips */
+}
+
+/*
+ * File calls under the threshold: one 16 MiB readFileSync from the page cache takes under a
+ * millisecond, and a handler that makes thousands of them blocks its loop all the same. Their
+ * time is summed per thread and, each time the sum reaches the threshold, written as one event
+ * that stands for those calls, with the stack of the call that got there: a sample by time, as a
+ * profiler takes it. Only the calls libuv's fs.c makes (its synchronous uv_fs_* on the loop
+ * thread: Node's fs.*Sync), told by where the call returns to: a read or write on a socket comes
+ * from libuv's streams and is the loop's ordinary work, not a blocking call. A program without
+ * libuv's symbols in its executable keeps only the calls over the threshold.
+ */
+static __attribute__((noinline)) void short_done(unsigned call, uint64_t t0, uint64_t t1,
+						 int64_t result)
+{
+	T.short_ns += t1 - t0;
+	T.short_calls++;
+	if (T.short_ns >= A.cfg.block_threshold_ns) {
+		blocking_event(call, t0, T.short_ns, result, T.short_calls);
+		T.short_ns = 0;
+		T.short_calls = 0;
+	}
+}
+
+static inline int from_uv_fs(uintptr_t ra)
+{
+	return ra - lsc__uv_fs_lo < lsc__uv_fs_hi - lsc__uv_fs_lo;
+}
+
+/* The timing of an interposed call; with counted, calls under the threshold made by libuv's
+ * fs.c are summed (above). */
+#define TIMED_SHORT(call, name, counted, expr)                                                     \
 	do {                                                                                       \
 		uint64_t t0_, t1_;                                                                 \
 		__typeof__(expr) r_;                                                               \
@@ -67,10 +104,16 @@ static __attribute__((noinline)) void blocking_done(unsigned call, uint64_t t0, 
 		t0_ = rel_now();                                                                   \
 		r_ = expr;                                                                         \
 		t1_ = rel_now();                                                                   \
-		if (t1_ - t0_ >= A.cfg.block_threshold_ns) /* the common case stops here */        \
+		if (t1_ - t0_ >= A.cfg.block_threshold_ns)                                         \
 			blocking_done(call, t0_, t1_, (int64_t)r_);                                \
+		else if ((counted) && from_uv_fs((uintptr_t)__builtin_return_address(0)))          \
+			short_done(call, t0_, t1_, (int64_t)r_);                                   \
 		return r_;                                                                         \
 	} while (0)
+
+#define TIMED(call, name, expr)	       TIMED_SHORT(call, name, 0, expr)
+#define TIMED_FD(call, name, fd, expr) TIMED_SHORT(call, name, 1, expr)
+#define TIMED_PATH(call, name, expr)   TIMED_SHORT(call, name, 1, expr)
 
 DECLARE_REAL(ssize_t, read, int, void *, size_t);
 DECLARE_REAL(ssize_t, pread, int, void *, size_t, off_t);
@@ -113,43 +156,43 @@ DECLARE_REAL(int, system, const char *);
 
 EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
-	TIMED(CALL_READ, read, REAL(read)(fd, buf, n));
+	TIMED_FD(CALL_READ, read, fd, REAL(read)(fd, buf, n));
 }
 EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
-	TIMED(CALL_PREAD, pread, REAL(pread)(fd, buf, n, off));
+	TIMED_FD(CALL_PREAD, pread, fd, REAL(pread)(fd, buf, n, off));
 }
 EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
 {
-	TIMED(CALL_PREAD, pread64, REAL(pread64)(fd, buf, n, off));
+	TIMED_FD(CALL_PREAD, pread64, fd, REAL(pread64)(fd, buf, n, off));
 }
 EXPORT ssize_t readv(int fd, const struct iovec *v, int n)
 {
-	TIMED(CALL_READV, readv, REAL(readv)(fd, v, n));
+	TIMED_FD(CALL_READV, readv, fd, REAL(readv)(fd, v, n));
 }
 EXPORT ssize_t preadv(int fd, const struct iovec *v, int n, off_t off)
 {
-	TIMED(CALL_PREADV, preadv, REAL(preadv)(fd, v, n, off));
+	TIMED_FD(CALL_PREADV, preadv, fd, REAL(preadv)(fd, v, n, off));
 }
 EXPORT ssize_t preadv64(int fd, const struct iovec *v, int n, off_t off)
 {
-	TIMED(CALL_PREADV, preadv64, REAL(preadv64)(fd, v, n, off));
+	TIMED_FD(CALL_PREADV, preadv64, fd, REAL(preadv64)(fd, v, n, off));
 }
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
-	TIMED(CALL_WRITE, write, REAL(write)(fd, buf, n));
+	TIMED_FD(CALL_WRITE, write, fd, REAL(write)(fd, buf, n));
 }
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
-	TIMED(CALL_PWRITE, pwrite, REAL(pwrite)(fd, buf, n, off));
+	TIMED_FD(CALL_PWRITE, pwrite, fd, REAL(pwrite)(fd, buf, n, off));
 }
 EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 {
-	TIMED(CALL_PWRITE, pwrite64, REAL(pwrite64)(fd, buf, n, off));
+	TIMED_FD(CALL_PWRITE, pwrite64, fd, REAL(pwrite64)(fd, buf, n, off));
 }
 EXPORT ssize_t writev(int fd, const struct iovec *v, int n)
 {
-	TIMED(CALL_WRITE, writev, REAL(writev)(fd, v, n));
+	TIMED_FD(CALL_WRITE, writev, fd, REAL(writev)(fd, v, n));
 }
 
 /* open's mode is there only with O_CREAT or O_TMPFILE. */
@@ -168,28 +211,28 @@ EXPORT int open(const char *path, int flags, ...)
 	mode_t mode = 0;
 
 	MODE_ARG(flags, mode);
-	TIMED(CALL_OPEN, open, REAL(open)(path, flags, mode));
+	TIMED_PATH(CALL_OPEN, open, REAL(open)(path, flags, mode));
 }
 EXPORT int open64(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
 	MODE_ARG(flags, mode);
-	TIMED(CALL_OPEN, open64, REAL(open64)(path, flags, mode));
+	TIMED_PATH(CALL_OPEN, open64, REAL(open64)(path, flags, mode));
 }
 EXPORT int openat(int dir, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
 	MODE_ARG(flags, mode);
-	TIMED(CALL_OPENAT, openat, REAL(openat)(dir, path, flags, mode));
+	TIMED_PATH(CALL_OPENAT, openat, REAL(openat)(dir, path, flags, mode));
 }
 EXPORT int openat64(int dir, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
 	MODE_ARG(flags, mode);
-	TIMED(CALL_OPENAT, openat64, REAL(openat64)(dir, path, flags, mode));
+	TIMED_PATH(CALL_OPENAT, openat64, REAL(openat64)(dir, path, flags, mode));
 }
 EXPORT int fsync(int fd)
 {
@@ -201,11 +244,11 @@ EXPORT int fdatasync(int fd)
 }
 EXPORT int stat(const char *path, struct stat *st)
 {
-	TIMED(CALL_STAT, stat, REAL(stat)(path, st));
+	TIMED_PATH(CALL_STAT, stat, REAL(stat)(path, st));
 }
 EXPORT int lstat(const char *path, struct stat *st)
 {
-	TIMED(CALL_LSTAT, lstat, REAL(lstat)(path, st));
+	TIMED_PATH(CALL_LSTAT, lstat, REAL(lstat)(path, st));
 }
 EXPORT int fstat(int fd, struct stat *st)
 {
@@ -214,11 +257,11 @@ EXPORT int fstat(int fd, struct stat *st)
 /* The old glibc names that Node 20 still imports. */
 EXPORT int __xstat64(int ver, const char *path, struct stat *st)
 {
-	TIMED(CALL_STAT, __xstat64, REAL(__xstat64)(ver, path, st));
+	TIMED_PATH(CALL_STAT, __xstat64, REAL(__xstat64)(ver, path, st));
 }
 EXPORT int __lxstat64(int ver, const char *path, struct stat *st)
 {
-	TIMED(CALL_LSTAT, __lxstat64, REAL(__lxstat64)(ver, path, st));
+	TIMED_PATH(CALL_LSTAT, __lxstat64, REAL(__lxstat64)(ver, path, st));
 }
 EXPORT int __fxstat64(int ver, int fd, struct stat *st)
 {
@@ -226,11 +269,11 @@ EXPORT int __fxstat64(int ver, int fd, struct stat *st)
 }
 EXPORT int __xstat(int ver, const char *path, struct stat *st)
 {
-	TIMED(CALL_STAT, __xstat, REAL(__xstat)(ver, path, st));
+	TIMED_PATH(CALL_STAT, __xstat, REAL(__xstat)(ver, path, st));
 }
 EXPORT int __lxstat(int ver, const char *path, struct stat *st)
 {
-	TIMED(CALL_LSTAT, __lxstat, REAL(__lxstat)(ver, path, st));
+	TIMED_PATH(CALL_LSTAT, __lxstat, REAL(__lxstat)(ver, path, st));
 }
 EXPORT int __fxstat(int ver, int fd, struct stat *st)
 {
@@ -238,7 +281,7 @@ EXPORT int __fxstat(int ver, int fd, struct stat *st)
 }
 EXPORT int statx(int dir, const char *path, int flags, unsigned mask, struct statx *st)
 {
-	TIMED(CALL_STATX, statx, REAL(statx)(dir, path, flags, mask, st));
+	TIMED_PATH(CALL_STATX, statx, REAL(statx)(dir, path, flags, mask, st));
 }
 /*
  * A sleep that the agent's own SIGPROF cut short (--wall signals threads that are off CPU) goes

@@ -100,7 +100,8 @@ static int find_in_image(const uint8_t *base, size_t size, uintptr_t bias)
 	const Elf64_Sym *sym;
 	const char *str;
 	size_t i, n;
-	int in_pool = 0, found = 0;
+	int in_pool = 0, in_fs = 0, found = 0, is_uv = 0;
+	uintptr_t fs_lo = UINTPTR_MAX, fs_hi = 0, lo = UINTPTR_MAX, hi = 0;
 
 	if (!eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh->e_shentsize != sizeof(Elf64_Shdr))
@@ -119,7 +120,7 @@ static int find_in_image(const uint8_t *base, size_t size, uintptr_t bias)
 	if (!sym || !str)
 		return -1;
 	n = symtab->sh_size / sizeof(Elf64_Sym);
-	for (i = 0; i < n && found != 0x7f; i++) {
+	for (i = 0; i < n; i++) {
 		const char *name;
 		uintptr_t at;
 
@@ -130,7 +131,21 @@ static int find_in_image(const uint8_t *base, size_t size, uintptr_t bias)
 		name = str + sym[i].st_name;
 		if (ELF64_ST_TYPE(sym[i].st_info) == STT_FILE) {
 			/* "threadpool.c", or "threadpool.c.o" in a CMake build */
+			if (in_fs && is_uv) /* the fs.c that was libuv's */
+				fs_lo = lo, fs_hi = hi;
 			in_pool = strncmp(name, "threadpool.c", 12) == 0;
+			in_fs = strcmp(name, "fs.c") == 0 || strcmp(name, "fs.c.o") == 0;
+			is_uv = 0, lo = UINTPTR_MAX, hi = 0;
+			continue;
+		}
+		if (in_fs && ELF64_ST_TYPE(sym[i].st_info) == STT_FUNC && sym[i].st_value &&
+		    !strstr(name, ".cold")) { /* a cold part lies far away, among others' */
+			/* libuv's fs.c (other projects have an fs.c too: the one with uv__fs_work),
+			 * where its file calls are made (blocking.c) */
+			at = bias + sym[i].st_value;
+			lo = at < lo ? at : lo;
+			hi = at + sym[i].st_size > hi ? at + sym[i].st_size : hi;
+			is_uv |= strcmp(name, "uv__fs_work") == 0;
 			continue;
 		}
 		if (!in_pool || !sym[i].st_value)
@@ -151,12 +166,20 @@ static int find_in_image(const uint8_t *base, size_t size, uintptr_t bias)
 		else if (!strcmp(name, "slow_io_pending_wq"))
 			P.slow_pending = (struct uvq *)at, found |= 64;
 	}
+	if (in_fs && is_uv) /* the last FILE's locals */
+		fs_lo = lo, fs_hi = hi;
+	if (fs_hi > fs_lo) {
+		lsc__uv_fs_lo = fs_lo;
+		lsc__uv_fs_hi = fs_hi;
+	}
 	if (found != 0x7f) {
 		memset(&P, 0, sizeof(P));
 		return -1;
 	}
 	return 0;
 }
+
+uintptr_t lsc__uv_fs_lo, lsc__uv_fs_hi;
 
 static int main_bias(struct dl_phdr_info *info, size_t size, void *arg)
 {

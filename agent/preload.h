@@ -26,7 +26,9 @@
 	} while (0)
 
 struct tls {
-	int in_agent; /* re-entrancy guard: set while the agent runs on this thread */
+	int in_agent;	      /* re-entrancy guard: set while the agent runs on this thread */
+	uint64_t short_ns;    /* file calls under the threshold since the last one recorded */
+	uint32_t short_calls; /* (blocking.c) */
 	int is_writer;
 	struct lsc_loop *loop; /* the loop this thread polls, once it has polled */
 	struct lsc_ring *ring;
@@ -90,6 +92,9 @@ int lsc__pool_find(void);
 void lsc__pool_resolve(void);
 void *(*lsc__pool_start_routine(void *(*fn)(void *)))(void *);
 unsigned lsc__pool_threads(void);
+/* libuv's fs.c in the executable (its local functions' span, found with the pool's statics):
+ * where its file calls return to; 0 when unknown. */
+extern uintptr_t lsc__uv_fs_lo, lsc__uv_fs_hi;
 /* The pool's queue length integrated over time until t (job-ns, racy reads: for the writer). */
 uint64_t lsc__pool_area(uint64_t t);
 

@@ -118,6 +118,8 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		be.stack_id = stack;
 		be.tid = tid;
 		be.result = b->result;
+		be.has_calls = b->calls > 1;
+		be.calls = b->calls;
 		e.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
 		e.blocking = &be;
 		put_event(b->t_ns, &e);
