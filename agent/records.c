@@ -272,18 +272,23 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 
 /* ------------------------------------------------------------------ windows and the process */
 
+/* A /proc file of this process into buf (NUL-terminated; empty when unreadable). */
+static void proc_text(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, buf, cap - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	buf[n > 0 ? n : 0] = 0;
+}
+
 static uint64_t rss_bytes(void)
 {
 	char buf[128];
 	unsigned long long size = 0, res = 0;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
+	proc_text("/proc/self/statm", buf, sizeof(buf));
 	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
 		return 0;
 	return res * (uint64_t)sysconf(_SC_PAGESIZE);
@@ -295,14 +300,8 @@ static uint64_t rss_peak_bytes(void)
 {
 	char buf[4096], *at;
 	unsigned long long kib = 0;
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
+	proc_text("/proc/self/status", buf, sizeof(buf));
 	at = strstr(buf, "\nVmHWM:");
 	if (!at || sscanf(at + 7, " %llu", &kib) != 1)
 		return 0;

@@ -156,6 +156,9 @@ struct lsc_report {
 int lsc__report_js_top(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		       struct lsc_report *rep);
 
+/* report_rules.c: the findings from the numbers, in their order (report.c calls it). */
+void lsc__report_diagnose(struct lsc_report *rep);
+
 /* report_node.c: Node's own resource counts into the handle figures (report.c calls it). */
 void lsc__report_resources(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			   struct lsc_report *rep);

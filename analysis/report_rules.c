@@ -1,0 +1,288 @@
+/*
+ * report_rules.c — the report's diagnosis (docs/report.md's rules): each rule turns some of the
+ * report's numbers into a finding with its evidence and, where a stack says where, the owner
+ * frame a person should open; then the order, most severe first and, within a severity, the
+ * cause that holds the most of the run's time. Split from report.c, which gathers the numbers.
+ */
+#include "lsc_report.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS 1000000ULL
+
+static struct lsc_finding *finding(struct lsc_report *rep, const char *id, int sev)
+{
+	struct lsc_finding *f;
+
+	if (rep->nfindings == LSC_REPORT_FINDINGS)
+		return NULL;
+	f = &rep->findings[rep->nfindings];
+	memset(f, 0, sizeof(*f));
+	f->order = (unsigned)rep->nfindings++;
+	snprintf(f->id, sizeof(f->id), "%s", id);
+	f->severity = sev;
+	return f;
+}
+
+/* The owner frame that holds most of the blocking time, summed over all blocking stacks shown. */
+static const struct lsc_report_frame *top_owner(const struct lsc_report *rep, double *share)
+{
+	const struct lsc_report_frame *best = NULL;
+	double best_share = 0;
+	size_t i, j;
+
+	for (i = 0; i < rep->nblocking; i++) {
+		double s = 0;
+
+		for (j = 0; j < rep->nblocking; j++)
+			if (strcmp(rep->blocking[i].owner.name, rep->blocking[j].owner.name) == 0)
+				s += rep->blocking[j].share;
+		if (s > best_share) {
+			best_share = s;
+			best = &rep->blocking[i].owner;
+		}
+	}
+	*share = best_share;
+	return best;
+}
+
+/* Handles only grow: by 10 or more, rising in 80 % of the windows where the count changed.
+ * Node's own count is judged by its type that grew most (sockets of a load come and go around
+ * a pile of Timeouts that only grows). */
+static int handles_grow(const struct lsc_report *rep)
+{
+	const struct lsc_report_resource *t = &rep->res_types[0];
+
+	if (!rep->has_handles)
+		return 0;
+	if (rep->handles_node)
+		return rep->nres_types && t->last >= t->first + 10 && t->changes &&
+		       t->rises >= 0.8 * t->changes;
+	return rep->handles_last >= rep->handles_first + 10 && rep->handles_growing >= 0.8;
+}
+
+static int by_severity(const void *a, const void *b)
+{
+	const struct lsc_finding *x = a, *y = b;
+
+	if (x->severity != y->severity)
+		return y->severity - x->severity;
+	if (x->impact != y->impact)
+		return x->impact < y->impact ? 1 : -1;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+void lsc__report_diagnose(struct lsc_report *rep)
+{
+	double run_s = (double)rep->duration_ns / 1e9, busy_s = rep->elu_mean * run_s, share;
+	const struct lsc_report_frame *owner = top_owner(rep, &share);
+	struct lsc_finding *f;
+	char where[800];
+
+	if (rep->crashed) {
+		f = finding(rep, "crash", LSC_SEV_CRITICAL);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "the process crashed (%s)",
+				 strsignal(rep->crash_signal));
+			lsc_report_frame_where(&rep->crash.owner, where, sizeof(where));
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "signal %d at address 0x%llx, in %s", rep->crash_signal,
+				 (unsigned long long)rep->crash_addr, where);
+			f->has_frame = 1;
+			f->frame = rep->crash.owner;
+		}
+	}
+	/* Long busy stretches that the blocking calls in them do not explain: CPU-bound callbacks
+	 * (a hash, a JSON parse). Fires on the unexplained part, at 25 % of the loop's busy time.
+	 */
+	if (busy_s > 0 && rep->nbusy && rep->busy_long_total_ns > rep->blocking_total_ns &&
+	    (double)(rep->busy_long_total_ns - rep->blocking_total_ns) / 1e9 >= 0.25 * busy_s) {
+		double cpu_ms = (rep->busy_long_total_ns - rep->blocking_total_ns) / 1e6;
+
+		f = finding(rep, "cpu-bound-callbacks", LSC_SEV_WARNING);
+		if (f) {
+			lsc_report_frame_where(&rep->busy[0].owner, where, sizeof(where));
+			snprintf(f->title, sizeof(f->title),
+				 "long CPU-bound callbacks hold the loop");
+			snprintf(
+				f->evidence, sizeof(f->evidence),
+				"%llu busy stretches of 10 ms or more; %.1f ms of them outside blocking "
+				"calls (%.0f %% of loop busy time); most under %s",
+				(unsigned long long)rep->busy_long_count, cpu_ms,
+				100 * cpu_ms / 1e3 / busy_s, where);
+			f->has_frame = 1;
+			f->frame = rep->busy[0].owner;
+			f->impact = run_s > 0 ? cpu_ms / 1e3 / run_s : 0;
+		}
+	}
+	if (rep->blocking_total_ns &&
+	    (busy_s <= 0 || (double)rep->blocking_total_ns / 1e9 >= 0.1 * busy_s)) {
+		double of_busy = busy_s > 0 ? (double)rep->blocking_total_ns / 1e9 / busy_s : 0;
+
+		f = finding(rep, "blocking-calls",
+			    of_busy >= 0.5 ? LSC_SEV_CRITICAL : LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title),
+				 "the loop is blocked by synchronous calls (%s)",
+				 rep->blocking[0].what);
+			if (owner) {
+				lsc_report_frame_where(owner, where, sizeof(where));
+				f->has_frame = 1;
+				f->frame = *owner;
+			}
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "%llu blocking calls, %.1f ms in all (%.0f %% of loop busy time); "
+				 "%.0f %% under %s",
+				 (unsigned long long)rep->blocking_count,
+				 rep->blocking_total_ns / 1e6, 100 * of_busy, 100 * share,
+				 owner ? where : "an unknown frame");
+			f->impact = run_s > 0 ? (double)rep->blocking_total_ns / 1e9 / run_s : 0;
+		}
+	}
+	if (rep->has_loop && (rep->lag_p50 >= 10 * MS || rep->lag_max >= 100 * MS)) {
+		f = finding(rep, "loop-delay",
+			    rep->lag_p50 >= 10 * MS ? LSC_SEV_CRITICAL : LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "event-loop delay is high");
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "lag p50 %.1f ms, p99 %.1f ms, max %.1f ms (thresholds: p50 >= 10 "
+				 "ms or max >= 100 ms)",
+				 rep->lag_p50 / 1e6, rep->lag_p99 / 1e6, rep->lag_max / 1e6);
+			if (owner) {
+				f->has_frame = 1;
+				f->frame = *owner;
+			}
+		}
+	}
+	if (rep->has_loop && rep->elu_p50 >= 0.95) {
+		f = finding(rep, "loop-saturated", LSC_SEV_CRITICAL);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "the event loop is saturated");
+			if (rep->ncpu) {
+				/* Saturated: the CPU profile says where the time goes. */
+				lsc_report_frame_where(&rep->cpu[0].owner, where, sizeof(where));
+				f->has_frame = 1;
+				f->frame = rep->cpu[0].owner;
+			}
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "ELU median %.2f over %llu windows (threshold 0.95), max %.2f%s%s",
+				 rep->elu_p50, (unsigned long long)rep->windows, rep->elu_max,
+				 rep->ncpu ? "; the most CPU samples under " : "",
+				 rep->ncpu ? where : "");
+		}
+	}
+	if (rep->gc_worst_second >= 100 * MS) {
+		f = finding(rep, "gc-pressure", LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "garbage collection stops the loop");
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "%.1f ms of GC pause within one second (threshold 100 ms); %llu "
+				 "collections, max pause %.1f ms",
+				 rep->gc_worst_second / 1e6, (unsigned long long)rep->gc_count,
+				 rep->gc_pause_max / 1e6);
+			f->impact = run_s > 0 ? (double)rep->gc_pause_total / 1e9 / run_s : 0;
+		}
+	}
+	if (rep->has_pool && rep->pool_threads &&
+	    (rep->pool_depth_max >= rep->pool_threads || rep->pool_wait_p99 >= 10 * MS)) {
+		f = finding(rep, "pool-saturated", LSC_SEV_WARNING);
+		if (f) {
+			char from[900] = "";
+
+			if (rep->has_pool_submitter) {
+				lsc_report_frame_where(&rep->pool_submitter, where, sizeof(where));
+				snprintf(from, sizeof(from),
+					 "; %.0f %% of the jobs submitted from %s",
+					 100 * rep->pool_submitter_share, where);
+				f->has_frame = 1;
+				f->frame = rep->pool_submitter;
+			}
+			snprintf(f->title, sizeof(f->title), "the thread pool is saturated");
+			snprintf(
+				f->evidence, sizeof(f->evidence),
+				"queue depth up to %u with %u threads; queue wait p99 %.1f ms, max "
+				"%.1f ms%s (raise UV_THREADPOOL_SIZE or submit less at once)",
+				rep->pool_depth_max, rep->pool_threads, rep->pool_wait_p99 / 1e6,
+				rep->pool_wait_max / 1e6, from);
+			/* jobs waited about as long as the queue was not empty: its mean length, up
+			 * to the whole run (a peak alone says a moment) */
+			f->impact = rep->has_pool_depth_mean ? fmin(1, rep->pool_depth_mean) : 0;
+		}
+	}
+	if (handles_grow(rep)) {
+		f = finding(rep, "handle-leak", LSC_SEV_WARNING);
+		if (f && rep->handles_node) {
+			const struct lsc_report_resource *t = &rep->res_types[0];
+			char at[800] = "";
+
+			if (rep->has_res_creator) {
+				lsc_report_frame_where(&rep->res_creator, at, sizeof(at));
+				f->has_frame = 1;
+				f->frame = rep->res_creator;
+			}
+			snprintf(f->title, sizeof(f->title),
+				 "Node's active resources only grow: %s", t->type);
+			snprintf(
+				f->evidence, sizeof(f->evidence),
+				"%s %u -> %u (process.getActiveResourcesInfo()), rising in %.0f %% of "
+				"the windows where its count changed; all resources %u -> %u%s%s",
+				t->type, t->first, t->last,
+				t->changes ? 100.0 * t->rises / t->changes : 0, rep->handles_first,
+				rep->handles_last,
+				!rep->has_res_creator	 ? ""
+				: rep->res_creator_exact ? "; most are made under "
+							 : "; the JS objects that grew most in "
+							   "number alongside were made under ",
+				at);
+		} else if (f) {
+			snprintf(f->title, sizeof(f->title), "active handles only grow");
+			snprintf(
+				f->evidence, sizeof(f->evidence),
+				"%u -> %u active handles; rising in %.0f %% of the windows where the "
+				"count changed",
+				rep->handles_first, rep->handles_last, 100 * rep->handles_growing);
+		}
+	}
+	if (rep->has_managed && rep->managed_points >= 3 && rep->managed_slope > 0 &&
+	    rep->managed_r2 >= 0.8 && rep->managed_last >= rep->managed_first * 1.2) {
+		f = finding(rep, "managed-heap-growth", LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title),
+				 "the managed heap grows after every GC");
+			char js[900] = "";
+
+			if (rep->has_js_top) {
+				lsc_report_frame_where(&rep->js_top, where, sizeof(where));
+				snprintf(
+					js, sizeof(js),
+					"; the JS heap's growth most under %s (%+.1f MiB, %.0f %% of "
+					"it; V8's samples)",
+					where, rep->js_top_growth / 1048576.0,
+					100 * rep->js_top_share);
+				f->has_frame = 1;
+				f->frame = rep->js_top;
+			}
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "live after GC %.1f -> %.1f MiB, +%.1f KiB/s (R^2 %.2f)%s%s%s",
+				 rep->managed_first / 1048576.0, rep->managed_last / 1048576.0,
+				 rep->managed_slope / 1024, rep->managed_r2,
+				 rep->managed_top_type[0] ? "; most growth in " : "",
+				 rep->managed_top_type, js);
+		}
+	}
+	if (rep->has_native && rep->native_last > rep->native_first * 1.2 + (1 << 20)) {
+		f = finding(rep, "native-growth", LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "native (malloc) memory grows");
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "live native bytes %.1f -> %.1f MiB",
+				 rep->native_first / 1048576.0, rep->native_last / 1048576.0);
+		}
+	}
+	if (rep->nfindings)
+		qsort(rep->findings, rep->nfindings, sizeof(*rep->findings), by_severity);
+}
