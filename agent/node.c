@@ -42,7 +42,6 @@ static _Atomic int state = NOT_NODE;
 static int tries;
 static int sizes_ok;			    /* the HeapStatistics layout checked out */
 static const volatile bool *v8_initialized; /* node::per_process::v8_initialized */
-static bool (*in_context)(void *isolate);   /* v8::Isolate::InContext */
 
 /* This thread's id, cached where the agent caches it (no syscall per file call). */
 static uint32_t gettid_now(void)
@@ -152,7 +151,12 @@ int lsc__node_lookup(const char **missing)
 		*missing = "v8::Isolate::SetJitCodeEventHandler";
 	v8_initialized = (const volatile bool *)dlsym(RTLD_DEFAULT,
 						      "_ZN4node11per_process14v8_initializedE");
-	in_context = (bool (*)(void *))dlsym(RTLD_DEFAULT, "_ZN2v87Isolate9InContextEv");
+	lsc__v8.in_context = (_Bool(*)(void *))dlsym(RTLD_DEFAULT, "_ZN2v87Isolate9InContextEv");
+	lsc__v8.scope_open = (void (*)(void *, void *))dlsym(RTLD_DEFAULT,
+							     "_ZN2v811HandleScopeC1EPNS_7IsolateE");
+	lsc__v8.scope_close = (void (*)(void *))dlsym(RTLD_DEFAULT, "_ZN2v811HandleScopeD1Ev");
+	lsc__v8.write_utf8 = (int (*)(const void *, void *, char *, int, int *, int))dlsym(
+		RTLD_DEFAULT, "_ZNK2v86String9WriteUtf8EPNS_7IsolateEPciPii");
 	if (add_prologue && add_epilogue) {
 		atomic_store(&state, PENDING);
 		lsc__node_pending = 1;
@@ -168,7 +172,7 @@ static void try_register(int at_poll)
 	isolate = get_current();
 	/* Before the first poll: only from inside a context (JS running, a binding called), not
 	 * while V8 sets the isolate up (it opens the node binary then, to map its builtins). */
-	if (!at_poll && (!isolate || !in_context || !in_context(isolate)))
+	if (!at_poll && (!isolate || !lsc__v8.in_context || !lsc__v8.in_context(isolate)))
 		return;
 	if (!isolate) {
 		/* never entered an isolate here: not a Node main */
@@ -215,6 +219,7 @@ void lsc__node_on_poll(uint32_t tid, int main_loop, int will_wait)
  */
 int lsc__node_pending;
 unsigned lsc__node_full_gcs;
+struct lsc_v8_api lsc__v8;
 
 void lsc__node_early(void)
 {

@@ -73,11 +73,6 @@ static void (*stop_sampling)(void *profiler);
 static void *(*get_profile)(void *profiler);
 static struct v8_node *(*root_of)(void *profile);
 static void (*delete_profile)(void *profile);
-static void (*scope_open)(void *scope, void *isolate);
-static void (*scope_close)(void *scope);
-static _Bool (*in_context)(void *isolate);
-static int (*write_utf8)(const void *str, void *isolate, char *buf, int cap, int *nchars,
-			 int options);
 
 static void *isolate, *profiler;
 static uint64_t heap_ns, res_ns; /* the last readings; 0: none yet (the first poll reads) */
@@ -96,13 +91,10 @@ int lsc__node_heap_lookup(void)
 	SYM(get_profile, "_ZN2v812HeapProfiler20GetAllocationProfileEv");
 	SYM(root_of, "_ZN2v88internal17AllocationProfile11GetRootNodeEv");
 	SYM(delete_profile, "_ZN2v88internal17AllocationProfileD0Ev");
-	SYM(scope_open, "_ZN2v811HandleScopeC1EPNS_7IsolateE");
-	SYM(scope_close, "_ZN2v811HandleScopeD1Ev");
-	SYM(write_utf8, "_ZNK2v86String9WriteUtf8EPNS_7IsolateEPciPii");
-	SYM(in_context, "_ZN2v87Isolate9InContextEv");
 #undef SYM
-	return in_context && get_profiler && start_sampling && stop_sampling && get_profile &&
-			       root_of && delete_profile && scope_open && scope_close && write_utf8
+	return lsc__v8.in_context && get_profiler && start_sampling && stop_sampling &&
+			       get_profile && root_of && delete_profile && lsc__v8.scope_open &&
+			       lsc__v8.scope_close && lsc__v8.write_utf8
 		       ? 0
 		       : -1;
 }
@@ -128,7 +120,8 @@ static uint16_t utf8(const void *str, char *buf, int cap)
 
 	if (!str)
 		return 0;
-	n = write_utf8(str, isolate, buf, cap, NULL, 2 /* NO_NULL_TERMINATION */ | 8 /* REPLACE */);
+	n = lsc__v8.write_utf8(str, isolate, buf, cap, NULL,
+			       2 /* NO_NULL_TERMINATION */ | 8 /* REPLACE */);
 	return n > 0 ? (uint16_t)n : 0;
 }
 
@@ -227,7 +220,7 @@ static void heap_reading(uint64_t t0)
 	void *profile;
 	int sent;
 
-	scope_open(scope, isolate);
+	lsc__v8.scope_open(scope, isolate);
 	profile = get_profile(profiler);
 	if (profile) {
 		const struct v8_node *root = root_of(profile);
@@ -236,7 +229,7 @@ static void heap_reading(uint64_t t0)
 			checked = 1;
 			if (!root || !layout_ok(root)) { /* not the layout this was written for */
 				delete_profile(profile);
-				scope_close(scope);
+				lsc__v8.scope_close(scope);
 				stop_sampling(profiler);
 				profiler = NULL;
 				atomic_fetch_add_explicit(&A.dropped_events, 1,
@@ -249,7 +242,7 @@ static void heap_reading(uint64_t t0)
 		end.ok = sent >= 0;
 		end.nodes = sent > 0 ? (uint32_t)sent : 0;
 	}
-	scope_close(scope);
+	lsc__v8.scope_close(scope);
 	if (end.ok)
 		sent_upto = upto; /* the writer has every node's place up to there */
 	end.t_ns = t0 - A.t0;
@@ -283,7 +276,7 @@ void lsc__node_heap_poll(int will_wait)
 				 (lsc__node_full_gcs != gcs_read ||
 				  t0 >= heap_ns + (will_wait ? 1 : HEAP_STALE) * A.cfg.window_ns)));
 	res_due = t0 >= res_ns + w;
-	if ((!heap_due && !res_due) || !in_context(isolate))
+	if ((!heap_due && !res_due) || !lsc__v8.in_context(isolate))
 		return;
 	if (heap_due) {
 		heap_ns = t0;

@@ -40,10 +40,6 @@ static void *(*run)(void *script, void *context);
 static void (*try_open)(void *tc, void *isolate);
 static void (*try_close)(void *tc);
 static _Bool (*terminating)(void *isolate);
-static void (*scope_open)(void *scope, void *isolate);
-static void (*scope_close)(void *scope);
-static int (*write_utf8)(const void *str, void *isolate, char *buf, int cap, int *nchars,
-			 int options);
 static int found = -1;
 
 static int lookup(void)
@@ -57,12 +53,9 @@ static int lookup(void)
 	SYM(try_open, "_ZN2v88TryCatchC1EPNS_7IsolateE");
 	SYM(try_close, "_ZN2v88TryCatchD1Ev");
 	SYM(terminating, "_ZN2v87Isolate22IsExecutionTerminatingEv");
-	SYM(scope_open, "_ZN2v811HandleScopeC1EPNS_7IsolateE");
-	SYM(scope_close, "_ZN2v811HandleScopeD1Ev");
-	SYM(write_utf8, "_ZNK2v86String9WriteUtf8EPNS_7IsolateEPciPii");
 #undef SYM
 	return current_context && new_string && compile && run && try_open && try_close &&
-	       terminating && scope_open && scope_close && write_utf8;
+	       terminating && lsc__v8.scope_open && lsc__v8.scope_close && lsc__v8.write_utf8;
 }
 
 /* On the main thread, at a poll, the isolate entered with a context (node_heap.c checks). */
@@ -79,7 +72,7 @@ void lsc__node_resources_read(void *isolate)
 		found = lookup();
 	if (!found || terminating(isolate))
 		return;
-	scope_open(scope, isolate);
+	lsc__v8.scope_open(scope, isolate);
 	try_open(tc, isolate);
 	ctx = current_context(isolate);
 	src = ctx ? new_string(isolate, script_src, 0 /* kNormal */, (int)sizeof(script_src) - 1)
@@ -87,10 +80,10 @@ void lsc__node_resources_read(void *isolate)
 	script = src ? compile(ctx, src, NULL) : NULL;
 	result = script ? run(script, ctx) : NULL;
 	if (result)
-		n = write_utf8(result, isolate, text, (int)sizeof(text), NULL,
-			       2 /* NO_NULL_TERMINATION */ | 8 /* REPLACE_INVALID_UTF8 */);
+		n = lsc__v8.write_utf8(result, isolate, text, (int)sizeof(text), NULL,
+				       2 /* NO_NULL_TERMINATION */ | 8 /* REPLACE_INVALID_UTF8 */);
 	try_close(tc);
-	scope_close(scope);
+	lsc__v8.scope_close(scope);
 	if (!result || n < 0)
 		return;
 	ev.t_ns = t0 - A.t0;

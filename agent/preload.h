@@ -69,6 +69,17 @@ void lsc__node_early(void);
 int lsc__node_jit_lookup(void);
 extern int lsc__js_expected; /* V8's code events will come: the writer keeps early frames */
 void lsc__node_jit_register(void *isolate);
+/* V8's API that more than one of node.c, node_heap.c, node_resources.c calls: resolved once by
+ * lsc__node_lookup (a member is NULL when the node binary lacks it). */
+struct lsc_v8_api {
+	_Bool (*in_context)(void *isolate);		/* v8::Isolate::InContext */
+	void (*scope_open)(void *scope, void *isolate); /* v8::HandleScope::HandleScope */
+	void (*scope_close)(void *scope);		/* v8::HandleScope::~HandleScope */
+	int (*write_utf8)(const void *str, void *isolate, char *buf, int cap, int *nchars,
+			  int options); /* v8::String::WriteUtf8 */
+};
+extern struct lsc_v8_api lsc__v8;
+
 /* V8's sampling heap profiler (node_heap.c): started on the isolate; read at the main thread's
  * polls, once a window. */
 int lsc__node_heap_lookup(void);

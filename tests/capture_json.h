@@ -27,6 +27,14 @@ static __attribute__((unused)) double json_at(json_object *o, const char *a, con
 	return json_object_get_double(b ? y : x);
 }
 
+/* o.k, or NULL (o NULL too): for walking documents that may lack a part. */
+static __attribute__((unused)) json_object *json_get(json_object *o, const char *k)
+{
+	json_object *v = NULL;
+
+	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
+}
+
 /* Node.js and the pinned npm packages (tests/js/package.json), with NODE_PATH pointing at them
  * for the processes the case starts next. Needs proc.h. */
 static __attribute__((unused)) void node_apps_ready(void)

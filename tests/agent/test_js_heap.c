@@ -40,19 +40,12 @@ static json_object *cli_json(const char *cmd, const char *rec)
 	return json_file(path("cli.json"));
 }
 
-static json_object *get(json_object *o, const char *k)
-{
-	json_object *v = NULL;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
 /* The first JS site of `leaks` (list "sites") or `heap` (list "growth_sites"): keepItems at its
  * line, holding what Node counted within 25 %. Returns 1 when it holds (why not printed). */
 static int keep_items_first(json_object *doc, const char *list, const char *value,
 			    double node_growth)
 {
-	json_object *js = get(doc, "js"), *sites = get(js, list), *first, *at;
+	json_object *js = json_get(doc, "js"), *sites = json_get(js, list), *first, *at;
 	const char *fn, *file;
 	double v;
 
@@ -61,22 +54,24 @@ static int keep_items_first(json_object *doc, const char *list, const char *valu
 		return 0;
 	}
 	first = json_object_array_get_idx(sites, 0);
-	at = get(first, "at");
-	fn = json_object_get_string(get(at, "function"));
-	file = json_object_get_string(get(at, "file"));
-	v = json_object_get_double(get(first, value));
+	at = json_get(first, "at");
+	fn = json_object_get_string(json_get(at, "function"));
+	file = json_object_get_string(json_get(at, "file"));
+	v = json_object_get_double(json_get(first, value));
 	printf("# %s: first JS site %s (%s:%d), %s %.1f MiB; Node counted %.1f MiB\n", list,
-	       fn ? fn : "?", file ? file : "?", json_object_get_int(get(at, "line")), value,
+	       fn ? fn : "?", file ? file : "?", json_object_get_int(json_get(at, "line")), value,
 	       v / 1048576, node_growth / 1048576);
 	for (size_t i = 1; i < 3 && i < json_object_array_length(sites); i++) {
-		json_object *s = json_object_array_get_idx(sites, i), *a = get(s, "at");
+		json_object *s = json_object_array_get_idx(sites, i), *a = json_get(s, "at");
 
-		printf("#   then %s (%s:%d) %.1f MiB\n", json_object_get_string(get(a, "function")),
-		       json_object_get_string(get(a, "file")), json_object_get_int(get(a, "line")),
-		       json_object_get_double(get(s, value)) / 1048576);
+		printf("#   then %s (%s:%d) %.1f MiB\n",
+		       json_object_get_string(json_get(a, "function")),
+		       json_object_get_string(json_get(a, "file")),
+		       json_object_get_int(json_get(a, "line")),
+		       json_object_get_double(json_get(s, value)) / 1048576);
 	}
 	return fn && !strcmp(fn, "keepItems") && ends_with(file, "/tests/agent/node_keep.js") &&
-	       json_object_get_int(get(at, "line")) == KEEP_LINE && v >= 0.75 * node_growth &&
+	       json_object_get_int(json_get(at, "line")) == KEEP_LINE && v >= 0.75 * node_growth &&
 	       v <= 1.25 * node_growth;
 }
 
@@ -114,9 +109,9 @@ TEST(node_js_heap_growth_is_named_by_allocation_site)
 	ASSERT_TRUE(heap && leaks);
 	ASSERT_TRUE(keep_items_first(heap, "growth_sites", "growth_bytes", growth));
 	ASSERT_TRUE(keep_items_first(leaks, "sites", "live_bytes", growth));
-	ASSERT_TRUE(json_object_get_boolean(
-		get(json_object_array_get_idx(get(get(heap, "js"), "growth_sites"), 0),
-		    "likely_leak")));
+	ASSERT_TRUE(json_object_get_boolean(json_get(
+		json_object_array_get_idx(json_get(json_get(heap, "js"), "growth_sites"), 0),
+		"likely_leak")));
 
 	/* The flame graph of what is live: its heaviest stack ends in keepItems. (Its argv made
 	 * here: path() names rotate.) */
@@ -146,15 +141,15 @@ TEST(node_js_heap_growth_is_named_by_allocation_site)
 
 	/* One managed heap: report's numbers are heap's. */
 	report = cli_json("report", path("keep.lsr"));
-	m = get(heap, "managed");
+	m = json_get(heap, "managed");
 	ASSERT_TRUE(report && m);
 	/* (heap's JSON has 6 significant digits) */
 	ASSERT_CMP(fabs(json_at(report, "memory", "managed_live_first") -
-			json_object_get_double(get(m, "first_bytes"))),
-		   <=, 1e-5 * json_object_get_double(get(m, "first_bytes")));
+			json_object_get_double(json_get(m, "first_bytes"))),
+		   <=, 1e-5 * json_object_get_double(json_get(m, "first_bytes")));
 	ASSERT_CMP(fabs(json_at(report, "memory", "managed_live_last") -
-			json_object_get_double(get(m, "last_bytes"))),
-		   <=, 1e-5 * json_object_get_double(get(m, "last_bytes")));
+			json_object_get_double(json_get(m, "last_bytes"))),
+		   <=, 1e-5 * json_object_get_double(json_get(m, "last_bytes")));
 	/* gate holds the JS heap's growth against a budget */
 	{
 		const char *argv[] = {built("loopscope"), "gate", path("keep.lsr"), "--budget",
@@ -177,21 +172,22 @@ TEST(node_js_heap_growth_is_named_by_allocation_site)
 	}
 	/* and the report's finding on the growing managed heap names the same function */
 	{
-		json_object *diag = get(report, "diagnosis"), *fr = NULL;
+		json_object *diag = json_get(report, "diagnosis"), *fr = NULL;
 		size_t i;
 
 		for (i = 0; diag && i < json_object_array_length(diag); i++) {
 			json_object *f = json_object_array_get_idx(diag, i);
 
-			if (!strcmp(json_object_get_string(get(f, "id")), "managed-heap-growth")) {
+			if (!strcmp(json_object_get_string(json_get(f, "id")),
+				    "managed-heap-growth")) {
 				printf("# report: %s\n",
-				       json_object_get_string(get(f, "evidence")));
-				fr = get(f, "frame");
+				       json_object_get_string(json_get(f, "evidence")));
+				fr = json_get(f, "frame");
 			}
 		}
 		ASSERT_TRUE(fr != NULL);
-		ASSERT_STR_EQ(json_object_get_string(get(fr, "function")), "keepItems");
-		ASSERT_EQ(json_object_get_int(get(fr, "line")), KEEP_LINE);
+		ASSERT_STR_EQ(json_object_get_string(json_get(fr, "function")), "keepItems");
+		ASSERT_EQ(json_object_get_int(json_get(fr, "line")), KEEP_LINE);
 	}
 	json_object_put(heap);
 	json_object_put(leaks);

@@ -16,13 +16,6 @@
 
 #define WATCH_LINE 12
 
-static json_object *get(json_object *o, const char *k)
-{
-	json_object *v = NULL;
-
-	return o && json_object_object_get_ex(o, k, &v) ? v : NULL;
-}
-
 /* loopscope gate REC with a one-line budget: its exit status and what it printed. */
 static int gate(const char *rec, const char *line, char *out, size_t cap)
 {
@@ -88,14 +81,15 @@ TEST(node_timeouts_are_counted_as_node_counts_them)
 		ASSERT_EQ(p.status, 0);
 	}
 	rep = json_file(path("timers.report.json"));
-	ASSERT_TRUE(!strcmp(json_object_get_string(get(get(rep, "handles"), "source")), "node"));
-	types = get(get(rep, "handles"), "by_type");
+	ASSERT_TRUE(!strcmp(json_object_get_string(json_get(json_get(rep, "handles"), "source")),
+			    "node"));
+	types = json_get(json_get(rep, "handles"), "by_type");
 	ASSERT_TRUE(types != NULL);
 	for (i = 0; i < json_object_array_length(types); i++) {
 		t = json_object_array_get_idx(types, i);
-		if (!strcmp(json_object_get_string(get(t, "type")), "Timeout")) {
-			ours = json_object_get_double(get(t, "last"));
-			first = json_object_get_double(get(t, "first"));
+		if (!strcmp(json_object_get_string(json_get(t, "type")), "Timeout")) {
+			ours = json_object_get_double(json_get(t, "last"));
+			first = json_object_get_double(json_get(t, "first"));
 		}
 	}
 	printf("# Timeouts: %.0f by Node's own count at exit, %.0f in the last window\n", timeouts,
@@ -103,19 +97,21 @@ TEST(node_timeouts_are_counted_as_node_counts_them)
 	ASSERT_CMP(fabs(ours - timeouts), <=, 0.05 * timeouts);
 
 	/* the finding: Timeouts, counted, and the function that makes them */
-	fnd = get(rep, "diagnosis");
+	fnd = json_get(rep, "diagnosis");
 	for (i = 0; fnd && i < json_object_array_length(fnd); i++) {
 		t = json_object_array_get_idx(fnd, i);
-		if (strcmp(json_object_get_string(get(t, "id")), "handle-leak"))
+		if (strcmp(json_object_get_string(json_get(t, "id")), "handle-leak"))
 			continue;
 		found = 1;
-		title = json_object_get_string(get(t, "title"));
-		printf("# finding: %s: %s\n", title, json_object_get_string(get(t, "evidence")));
+		title = json_object_get_string(json_get(t, "title"));
+		printf("# finding: %s: %s\n", title,
+		       json_object_get_string(json_get(t, "evidence")));
 		ASSERT_TRUE(strstr(title, "Timeout") != NULL);
-		fr = get(t, "frame");
+		fr = json_get(t, "frame");
 		ASSERT_TRUE(fr != NULL);
-		ASSERT_TRUE(!strcmp(json_object_get_string(get(fr, "function")), "startWatch"));
-		ASSERT_EQ(json_object_get_int(get(fr, "line")), WATCH_LINE);
+		ASSERT_TRUE(
+			!strcmp(json_object_get_string(json_get(fr, "function")), "startWatch"));
+		ASSERT_EQ(json_object_get_int(json_get(fr, "line")), WATCH_LINE);
 	}
 	ASSERT_TRUE(found);
 	json_object_put(rep);
@@ -168,7 +164,7 @@ TEST(rss_max_is_the_peak_not_a_window_end)
 	       ends / 1048576.0, json_at(doc, "memory", "rss_max") / 1048576.0);
 	ASSERT_CMP(ends, <, 160ull << 20);
 	ASSERT_CMP(json_at(doc, "memory", "rss_max"), >=, 160.0 * 1048576);
-	ASSERT_TRUE(json_object_get_boolean(get(get(doc, "memory"), "rss_max_is_peak")));
+	ASSERT_TRUE(json_object_get_boolean(json_get(json_get(doc, "memory"), "rss_max_is_peak")));
 	json_object_put(doc);
 }
 
