@@ -697,8 +697,8 @@ int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, 
 		     !strncmp(c->metric, "busy", 4) || !strncmp(c->metric, "elu", 3))) {
 			char w[700];
 
-			lsc_report_frame_where(&ms[0].rep.blocking[0].owner, w, sizeof(w));
-			snprintf(c->note, sizeof(c->note), "most blocking time under %s", w);
+			lsc_report_owner_where(&ms[0].rep.blocking[0].owner, "under", w, sizeof(w));
+			snprintf(c->note, sizeof(c->note), "most blocking time %s", w);
 		}
 	}
 	for (i = 0; i <= n; i++)

@@ -76,7 +76,9 @@ static size_t merge_by_owner(struct lsc_heap_site *s, size_t n, double total_gro
 		sum[k].share = total_growth > 0 && sum[k].growth > 0
 				       ? (double)sum[k].growth / total_growth
 				       : 0;
-		sum[k].likely_leak &= sum[k].growth >= 65536 && sum[k].share >= 0.01;
+		/* V8's pseudo-functions ("(V8 API)", "(IDLE)") hold what no JS function made */
+		sum[k].likely_leak &= sum[k].growth >= 65536 && sum[k].share >= 0.01 &&
+				      sum[k].stack.owner.tier < LSC_OWNER_RUNTIME;
 	}
 	memcpy(s, sum, m * sizeof(*s));
 	free(group);

@@ -19,11 +19,24 @@
 #define LSC_REPORT_FRAMES   12
 #define LSC_REPORT_FINDINGS 12
 
+/* What the owner frame is (owner.c): the best tier on a stack gives its owner. */
+enum lsc_owner_tier {
+	LSC_OWNER_APP = 0,	  /* the application's JS or native code */
+	LSC_OWNER_DEPENDENCY = 1, /* node_modules/: JS or a native addon */
+	LSC_OWNER_NODE_JS = 2,	  /* Node's built-in JS (node:fs, node:internal/...) */
+	LSC_OWNER_NODE = 3,	  /* the node binary's native code (node::, v8::, its libuv) */
+	LSC_OWNER_RUNTIME = 4,	  /* a linked-in runtime (libuv, refloop), V8's generated code */
+	LSC_OWNER_LIBRARY = 5,	  /* shared libraries: libc, ld.so, libuv.so */
+	LSC_OWNER_KERNEL = 6,
+	LSC_OWNER_UNNAMED = 7, /* an address nothing names */
+};
+
 struct lsc_report_frame {
 	char name[512];
 	char file[256];
 	unsigned line;
 	int kind;
+	int tier; /* enum lsc_owner_tier */
 };
 
 struct lsc_report_stack {
@@ -34,7 +47,7 @@ struct lsc_report_stack {
 	double share; /* of the relevant total */
 	size_t nframes;
 	struct lsc_report_frame frames[LSC_REPORT_FRAMES]; /* leaf first */
-	struct lsc_report_frame owner; /* the first frame of the program's own code */
+	struct lsc_report_frame owner;			   /* the frame to open (owner.c) */
 };
 
 enum lsc_severity { LSC_SEV_INFO = 0, LSC_SEV_WARNING = 1, LSC_SEV_CRITICAL = 2 };
@@ -167,10 +180,21 @@ void lsc__report_resources(const struct lsc_recording *r, struct lsc_symbolizer 
 int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		     struct lsc_report *out);
 
-/* A recorded stack, named (leaf first, the program's own first frame as owner). */
+/* owner.c: a named frame's tier; "app", "node-internals", ... for JSON; "Node internals" and
+ * the like for text ("" for the app's and its dependencies' code, and for unnamed addresses). */
+enum lsc_owner_tier lsc_owner_tier(const struct lsc_named_frame *nf);
+const char *lsc_owner_tier_name(enum lsc_owner_tier t);
+const char *lsc_owner_tier_label(enum lsc_owner_tier t);
+
+/* A recorded stack, named (leaf first; the owner: the leaf-most frame of the best tier). */
 void lsc_report_fill_stack(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			   uint32_t stack_id, struct lsc_report_stack *out);
 /* "function (file.c:12)", or the name alone. */
 void lsc_report_frame_where(const struct lsc_report_frame *f, char *buf, size_t cap);
+/* An owner frame, after a preposition: "under keepItems (app.js:18)"; when it is not the
+ * application's code, what it is instead: "in Node internals: readSync (node:fs:708)". With
+ * prep NULL, no preposition: "keepItems (app.js:18)", "Node internals: readSync (...)". */
+void lsc_report_owner_where(const struct lsc_report_frame *f, const char *prep, char *buf,
+			    size_t cap);
 
 #endif

@@ -20,21 +20,13 @@
 
 /* ------------------------------------------------------------------ frames */
 
-/* The program's own code: what a person can open and change (see lsc_frame_name()). A bare
- * address (no symbol, in no mapped file: JIT code the recording cannot name) is not something
- * to open: the owner is looked for further down. */
-static int is_own_code(const struct lsc_named_frame *nf)
-{
-	return (nf->kind == LSC_CODE_JIT || nf->kind == LSC_CODE_NATIVE) &&
-	       strncmp(nf->name, "[no stack]", 10) != 0 && strncmp(nf->name, "0x", 2) != 0;
-}
-
 static void copy_frame(struct lsc_report_frame *dst, const struct lsc_named_frame *nf)
 {
 	snprintf(dst->name, sizeof(dst->name), "%s", nf->name);
 	snprintf(dst->file, sizeof(dst->file), "%s", nf->file ? nf->file : "");
 	dst->line = nf->line;
 	dst->kind = nf->kind;
+	dst->tier = lsc_owner_tier(nf);
 }
 
 void lsc_report_fill_stack(const struct lsc_recording *r, struct lsc_symbolizer *sym,
@@ -42,24 +34,34 @@ void lsc_report_fill_stack(const struct lsc_recording *r, struct lsc_symbolizer 
 {
 	const Loopscope__Stack *st = lsc_recording_stack(r, stack_id);
 	size_t d, n = st ? st->n_frames : 0;
-	int owner = 0;
+	int best = LSC_OWNER_UNNAMED + 1;
 
 	out->nframes = 0;
 	memset(&out->owner, 0, sizeof(out->owner)); /* nothing of a stack filled before */
-	for (d = 0; d < n; d++) {
+	for (d = 0; d < n && best > LSC_OWNER_APP; d++) {
+		struct lsc_named_frame nf;
+		struct lsc_report_frame fr;
+
+		lsc_frame_name(r, sym, st->frames[d], d > 0, d < st->kernel_frames, &nf);
+		copy_frame(&fr, &nf);
+		if (out->nframes < LSC_REPORT_FRAMES)
+			out->frames[out->nframes++] = fr;
+		if (fr.tier < best) { /* the leaf-most frame of the best tier */
+			out->owner = fr;
+			best = fr.tier;
+		}
+	}
+	/* the frames shown past the owner's */
+	for (; d < n && out->nframes < LSC_REPORT_FRAMES; d++) {
 		struct lsc_named_frame nf;
 
 		lsc_frame_name(r, sym, st->frames[d], d > 0, d < st->kernel_frames, &nf);
-		if (out->nframes < LSC_REPORT_FRAMES)
-			copy_frame(&out->frames[out->nframes++], &nf);
-		if (!owner && is_own_code(&nf)) {
-			copy_frame(&out->owner, &nf);
-			owner = 1;
-		}
+		copy_frame(&out->frames[out->nframes++], &nf);
 	}
-	if (!owner)
-		snprintf(out->owner.name, sizeof(out->owner.name), "%s",
-			 out->nframes ? out->frames[0].name : "[no stack]");
+	if (best > LSC_OWNER_UNNAMED) {
+		snprintf(out->owner.name, sizeof(out->owner.name), "[no stack]");
+		out->owner.tier = LSC_OWNER_UNNAMED;
+	}
 }
 
 void lsc_report_frame_where(const struct lsc_report_frame *f, char *buf, size_t cap)
@@ -72,11 +74,28 @@ void lsc_report_frame_where(const struct lsc_report_frame *f, char *buf, size_t 
 		nm = strstr(nm + 1, "/node_modules/");
 	if (nm)
 		b = nm + strlen("/node_modules");
+	if (!strncmp(f->file, "node:", 5)) /* Node's module: its whole name */
+		b = NULL;
 
 	if (f->file[0] && f->line)
 		snprintf(buf, cap, "%s (%s:%u)", f->name, b ? b + 1 : f->file, f->line);
 	else
 		snprintf(buf, cap, "%s", f->name);
+}
+
+void lsc_report_owner_where(const struct lsc_report_frame *f, const char *prep, char *buf,
+			    size_t cap)
+{
+	const char *label = lsc_owner_tier_label((enum lsc_owner_tier)f->tier);
+	int k;
+
+	if (*label)
+		k = snprintf(buf, cap, "%s%s: ", prep ? "in " : "", label);
+	else
+		k = snprintf(buf, cap, "%s%s", prep ? prep : "", prep && *prep ? " " : "");
+	if (k < 0 || (size_t)k >= cap)
+		k = 0;
+	lsc_report_frame_where(f, buf + k, cap - (size_t)k);
 }
 
 /* ------------------------------------------------------------------ aggregation by stack */

@@ -137,7 +137,7 @@ static void creator(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		if (last.value[i] <= before)
 			continue;
 		lsc_report_fill_stack(r, sym, last.stack_id[i], &st);
-		if (!st.owner.file[0]) /* no frame of the program's own: nothing to open */
+		if (st.owner.tier > LSC_OWNER_DEPENDENCY) /* nothing of the app or its packages */
 			continue;
 		for (k = 0; k < nown && (strcmp(own[k].f.name, st.owner.name) ||
 					 strcmp(own[k].f.file, st.owner.file) ||

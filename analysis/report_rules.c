@@ -88,9 +88,9 @@ void lsc__report_diagnose(struct lsc_report *rep)
 		if (f) {
 			snprintf(f->title, sizeof(f->title), "the process crashed (%s)",
 				 strsignal(rep->crash_signal));
-			lsc_report_frame_where(&rep->crash.owner, where, sizeof(where));
+			lsc_report_owner_where(&rep->crash.owner, "in", where, sizeof(where));
 			snprintf(f->evidence, sizeof(f->evidence),
-				 "signal %d at address 0x%llx, in %s", rep->crash_signal,
+				 "signal %d at address 0x%llx, %s", rep->crash_signal,
 				 (unsigned long long)rep->crash_addr, where);
 			f->has_frame = 1;
 			f->frame = rep->crash.owner;
@@ -105,13 +105,13 @@ void lsc__report_diagnose(struct lsc_report *rep)
 
 		f = finding(rep, "cpu-bound-callbacks", LSC_SEV_WARNING);
 		if (f) {
-			lsc_report_frame_where(&rep->busy[0].owner, where, sizeof(where));
+			lsc_report_owner_where(&rep->busy[0].owner, "under", where, sizeof(where));
 			snprintf(f->title, sizeof(f->title),
 				 "long CPU-bound callbacks hold the loop");
 			snprintf(
 				f->evidence, sizeof(f->evidence),
 				"%llu busy stretches of 10 ms or more; %.1f ms of them outside blocking "
-				"calls (%.0f %% of loop busy time); most under %s",
+				"calls (%.0f %% of loop busy time); most %s",
 				(unsigned long long)rep->busy_long_count, cpu_ms,
 				100 * cpu_ms / 1e3 / busy_s, where);
 			f->has_frame = 1;
@@ -130,16 +130,16 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				 "the loop is blocked by synchronous calls (%s)",
 				 rep->blocking[0].what);
 			if (owner) {
-				lsc_report_frame_where(owner, where, sizeof(where));
+				lsc_report_owner_where(owner, "under", where, sizeof(where));
 				f->has_frame = 1;
 				f->frame = *owner;
 			}
 			snprintf(f->evidence, sizeof(f->evidence),
 				 "%llu blocking calls, %.1f ms in all (%.0f %% of loop busy time); "
-				 "%.0f %% under %s",
+				 "%.0f %% %s",
 				 (unsigned long long)rep->blocking_count,
 				 rep->blocking_total_ns / 1e6, 100 * of_busy, 100 * share,
-				 owner ? where : "an unknown frame");
+				 owner ? where : "under an unknown frame");
 			f->impact = run_s > 0 ? (double)rep->blocking_total_ns / 1e9 / run_s : 0;
 		}
 	}
@@ -164,14 +164,15 @@ void lsc__report_diagnose(struct lsc_report *rep)
 			snprintf(f->title, sizeof(f->title), "the event loop is saturated");
 			if (rep->ncpu) {
 				/* Saturated: the CPU profile says where the time goes. */
-				lsc_report_frame_where(&rep->cpu[0].owner, where, sizeof(where));
+				lsc_report_owner_where(&rep->cpu[0].owner, "under", where,
+						       sizeof(where));
 				f->has_frame = 1;
 				f->frame = rep->cpu[0].owner;
 			}
 			snprintf(f->evidence, sizeof(f->evidence),
 				 "ELU median %.2f over %llu windows (threshold 0.95), max %.2f%s%s",
 				 rep->elu_p50, (unsigned long long)rep->windows, rep->elu_max,
-				 rep->ncpu ? "; the most CPU samples under " : "",
+				 rep->ncpu ? "; the most CPU samples " : "",
 				 rep->ncpu ? where : "");
 		}
 	}
@@ -194,9 +195,9 @@ void lsc__report_diagnose(struct lsc_report *rep)
 			char from[900] = "";
 
 			if (rep->has_pool_submitter) {
-				lsc_report_frame_where(&rep->pool_submitter, where, sizeof(where));
-				snprintf(from, sizeof(from),
-					 "; %.0f %% of the jobs submitted from %s",
+				lsc_report_owner_where(&rep->pool_submitter, "from", where,
+						       sizeof(where));
+				snprintf(from, sizeof(from), "; %.0f %% of the jobs submitted %s",
 					 100 * rep->pool_submitter_share, where);
 				f->has_frame = 1;
 				f->frame = rep->pool_submitter;
@@ -220,7 +221,7 @@ void lsc__report_diagnose(struct lsc_report *rep)
 			char at[800] = "";
 
 			if (rep->has_res_creator) {
-				lsc_report_frame_where(&rep->res_creator, at, sizeof(at));
+				lsc_report_owner_where(&rep->res_creator, "under", at, sizeof(at));
 				f->has_frame = 1;
 				f->frame = rep->res_creator;
 			}
@@ -234,9 +235,9 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				t->changes ? 100.0 * t->rises / t->changes : 0, rep->handles_first,
 				rep->handles_last,
 				!rep->has_res_creator	 ? ""
-				: rep->res_creator_exact ? "; most are made under "
+				: rep->res_creator_exact ? "; most are made "
 							 : "; the JS objects that grew most in "
-							   "number alongside were made under ",
+							   "number alongside were made ",
 				at);
 		} else if (f) {
 			snprintf(f->title, sizeof(f->title), "active handles only grow");
@@ -256,13 +257,12 @@ void lsc__report_diagnose(struct lsc_report *rep)
 			char js[900] = "";
 
 			if (rep->has_js_top) {
-				lsc_report_frame_where(&rep->js_top, where, sizeof(where));
-				snprintf(
-					js, sizeof(js),
-					"; the JS heap's growth most under %s (%+.1f MiB, %.0f %% of "
-					"it; V8's samples)",
-					where, rep->js_top_growth / 1048576.0,
-					100 * rep->js_top_share);
+				lsc_report_owner_where(&rep->js_top, "under", where, sizeof(where));
+				snprintf(js, sizeof(js),
+					 "; the JS heap's growth most %s (%+.1f MiB, %.0f %% of "
+					 "it; V8's samples)",
+					 where, rep->js_top_growth / 1048576.0,
+					 100 * rep->js_top_share);
 				f->has_frame = 1;
 				f->frame = rep->js_top;
 			}

@@ -22,7 +22,7 @@
 
 static void where(const struct lsc_heap_site *s, char *buf, size_t cap)
 {
-	lsc_report_frame_where(&s->stack.owner, buf, cap);
+	lsc_report_owner_where(&s->stack.owner, NULL, buf, cap);
 }
 
 static const char *mode_note(const struct lsc_heap_report *h)

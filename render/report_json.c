@@ -26,6 +26,7 @@ json_object *lsc__frame_json(const struct lsc_report_frame *f)
 	put(o, "function", json_object_new_string(f->name));
 	put(o, "file", f->file[0] ? json_object_new_string(f->file) : NULL);
 	put(o, "line", f->line ? u64(f->line) : NULL);
+	put(o, "code", json_object_new_string(lsc_owner_tier_name((enum lsc_owner_tier)f->tier)));
 	return o;
 }
 

@@ -22,6 +22,15 @@ static void where(FILE *o, const struct lsc_report_frame *f)
 	fputs(w, o);
 }
 
+/* " under keepItems (app.js:18)", " in Node internals: readSync (node:fs:708)" */
+static void owner(FILE *o, const struct lsc_report_frame *f, const char *prep)
+{
+	char w[1100];
+
+	lsc_report_owner_where(f, prep, w, sizeof(w));
+	fputs(w, o);
+}
+
 static void stack(FILE *o, const struct lsc_report_stack *s, const char *unit)
 {
 	size_t i;
@@ -34,8 +43,8 @@ static void stack(FILE *o, const struct lsc_report_stack *s, const char *unit)
 			s->total / 1e6, s->max / 1e6);
 	else
 		fprintf(o, ": %llu samples", (unsigned long long)s->total);
-	fputs(" under ", o);
-	where(o, &s->owner);
+	fputc(' ', o);
+	owner(o, &s->owner, "under");
 	fputc('\n', o);
 	for (i = 0; i < s->nframes; i++) {
 		fputs("          ", o);
@@ -87,8 +96,8 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 		fprintf(o, "  [%s] %s\n         %s\n", sev_name[f->severity], f->title,
 			f->evidence);
 		if (f->has_frame) {
-			fputs("         at ", o);
-			where(o, &f->frame);
+			fputs("         ", o);
+			owner(o, &f->frame, "at");
 			fputc('\n', o);
 		}
 	}
@@ -130,8 +139,8 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 		if (r->has_pool_submitter) {
 			char where[800];
 
-			lsc_report_frame_where(&r->pool_submitter, where, sizeof(where));
-			fprintf(o, "  %.0f %% of %llu jobs submitted from %s\n",
+			lsc_report_owner_where(&r->pool_submitter, "from", where, sizeof(where));
+			fprintf(o, "  %.0f %% of %llu jobs submitted %s\n",
 				100 * r->pool_submitter_share, (unsigned long long)r->pool_submits,
 				where);
 		}

@@ -1,6 +1,7 @@
 /*
  * test_report_rules.c — the report's rules on recordings built with the real writer
- * (tests/rec_builder.h): the drain after a stop request stays out of the loop's figures.
+ * (tests/rec_builder.h): the owner frame (analysis/owner.c) on the stacks an outside user saw
+ * named wrongly on express apps; the drain after a stop request stays out of the loop's figures.
  */
 #include "task.h"
 #include "rec_builder.h"
@@ -10,6 +11,168 @@
 #include <unistd.h>
 
 static char file[256];
+
+/* Addresses: the node binary, libc, a refloop-like program with libuv linked in, JIT code. */
+#define NODE_LO 0x400000ULL
+#define LIBC_LO 0x7f0000000000ULL
+#define PROG_LO 0x500000ULL
+#define JIT(i)	(0x3a0000000000ULL + 0x100 * (i))
+
+static void owner_symbols(struct rb *b)
+{
+	rb_mapping(b, 1, NODE_LO, NODE_LO + 0x100000, 0, "/usr/bin/node");
+	rb_mapping(b, 2, LIBC_LO, LIBC_LO + 0x100000, 0x26000,
+		   "/usr/lib/x86_64-linux-gnu/libc.so.6");
+	rb_mapping(b, 3, PROG_LO, PROG_LO + 0x100000, 0, "/src/app/build/examples/sync-read");
+	rb_symbol(
+		b, NODE_LO + 0x10,
+		"non-virtual thunk to node::LibuvStreamWrap::DoTryWrite(uv_buf_t**, unsigned long*)",
+		NULL, 0, 0, 0);
+	rb_symbol(b, NODE_LO + 0x20, "uv__work_done", NULL, 0, 0, 0);
+	rb_symbol(b, NODE_LO + 0x30, "uv_run", NULL, 0, 0, 0);
+	rb_symbol(b, NODE_LO + 0x40, "void node::fs::AfterOpen<node::fs::FSReqBase>(uv_fs_s*)",
+		  NULL, 0, 0, 0);
+	rb_symbol(b, LIBC_LO + 0x10, "writev", NULL, 0, 0, 0);
+	rb_symbol(b, LIBC_LO + 0x20, "__munmap", NULL, 0, 0, 0);
+	rb_symbol(b, PROG_LO + 0x10, "handle_video", "/src/app/examples/sync_read.c", 33, 0, 0);
+	rb_symbol(b, PROG_LO + 0x20, "uv_run", "/src/app/deps/libuv/src/unix/core.c", 380, 0, 0);
+	rb_symbol(b, JIT(1), "json", "/app/node_modules/express/lib/response.js", 250, 1, 0);
+	rb_symbol(b, JIT(2), "listItems", "/app/server.js", 14, 1, 0);
+	rb_symbol(b, JIT(3), "spinInWorker", "/app/worker.js", 3, 1, 0);
+	rb_symbol(b, JIT(4), "readSync", "node:fs", 708, 1, 0);
+	rb_symbol(b, JIT(5), "readFileSync", "node:fs", 450, 1, 0);
+	rb_symbol(b, JIT(6), "(anonymous)", "/app/node_modules/send/index.js", 90, 1, 0);
+	rb_symbol(b, JIT(7), "listOnTimeout", "node:internal/timers", 512, 1, 0);
+	rb_symbol(b, JIT(8), "(V8 API)", NULL, 0, 1, 0);
+}
+
+/* Each stack (leaf first) with the owner it must give and what that owner is. */
+static const struct {
+	uint64_t frames[6];
+	const char *owner, *code, *text;
+} owner_cases[] = {
+	/* the lag finding an express app got "at non-virtual thunk to node::...DoTryWrite" */
+	{{LIBC_LO + 0x10, NODE_LO + 0x10, JIT(1), JIT(2), NODE_LO + 0x30},
+	 "listItems",
+	 "app",
+	 "under listItems (server.js:14)"},
+	/* a pool app's "at libc.so.6+0x8612b": nothing of the app; Node's own frame, said so */
+	{{LIBC_LO + 0x8612b, NODE_LO + 0x20, NODE_LO + 0x30},
+	 "uv__work_done",
+	 "node-internals",
+	 "in Node internals: uv__work_done"},
+	/* a worker's "at 0x7fc111f8784c" with spinInWorker on the stack */
+	{{0x7fc111f8784cULL, JIT(3), NODE_LO + 0x30},
+	 "spinInWorker",
+	 "app",
+	 "under spinInWorker (worker.js:3)"},
+	/* a dependency before Node's built-in JS */
+	{{JIT(4), JIT(5), JIT(6), JIT(7), NODE_LO + 0x30},
+	 "(anonymous)",
+	 "dependency",
+	 "under (anonymous) (send/index.js:90)"},
+	/* Node's JS before its native code; a template's return type is no disguise */
+	{{NODE_LO + 0x40, JIT(7), NODE_LO + 0x30},
+	 "listOnTimeout",
+	 "node-internals",
+	 "in Node internals: listOnTimeout (node:internal/timers:512)"},
+	{{NODE_LO + 0x40, NODE_LO + 0x30},
+	 "void node::fs::AfterOpen<node::fs::FSReqBase>(uv_fs_s*)",
+	 "node-internals",
+	 NULL},
+	/* a program with its runtime linked in: its own function before libc and libuv */
+	{{LIBC_LO + 0x20, PROG_LO + 0x10, PROG_LO + 0x20},
+	 "handle_video",
+	 "app",
+	 "under handle_video (sync_read.c:33)"},
+	{{LIBC_LO + 0x20, PROG_LO + 0x20},
+	 "uv_run",
+	 "runtime",
+	 "in the runtime: uv_run (core.c:380)"},
+	/* V8's pseudo-function is not the program's; an unnamed address only when alone */
+	{{JIT(8), NODE_LO + 0x30}, "uv_run", "node-internals", NULL},
+	{{0x7fc111f8784cULL}, "0x7fc111f8784c", "unnamed", "under 0x7fc111f8784c"},
+};
+
+TEST(the_owner_is_the_apps_first_frame_else_what_it_is)
+{
+	struct lsc_report_stack st;
+	struct lsc_recording *r;
+	uint32_t ids[sizeof(owner_cases) / sizeof(owner_cases[0])];
+	struct rb b;
+	size_t i, n;
+	char w[1200];
+
+	snprintf(file, sizeof(file), "/tmp/lsc-owner-%d.lsr", (int)getpid());
+	rb_open(&b, file);
+	rb_header(&b, 1, "/usr/bin/node", "agent");
+	owner_symbols(&b);
+	for (i = 0; i < sizeof(owner_cases) / sizeof(owner_cases[0]); i++) {
+		for (n = 0; n < 6 && owner_cases[i].frames[n]; n++)
+			;
+		ids[i] = rb_stack(&b, owner_cases[i].frames, n, 0);
+	}
+	rb_close(&b);
+	ASSERT_OK(lsc_recording_read(file, &r, NULL));
+	unlink(file);
+	for (i = 0; i < sizeof(owner_cases) / sizeof(owner_cases[0]); i++) {
+		lsc_report_fill_stack(r, NULL, ids[i], &st);
+		printf("# case %zu: %s (%s)\n", i, st.owner.name,
+		       lsc_owner_tier_name((enum lsc_owner_tier)st.owner.tier));
+		ASSERT_STR_EQ(st.owner.name, owner_cases[i].owner);
+		ASSERT_STR_EQ(lsc_owner_tier_name((enum lsc_owner_tier)st.owner.tier),
+			      owner_cases[i].code);
+		if (owner_cases[i].text) {
+			lsc_report_owner_where(&st.owner, "under", w, sizeof(w));
+			ASSERT_STR_EQ(w, owner_cases[i].text);
+		}
+	}
+	lsc_recording_free(r);
+}
+
+/* The blocking finding on Node's own lock wait says it is in Node's internals, not the app. */
+TEST(a_finding_with_no_app_frame_says_where_it_is)
+{
+	static const uint64_t lock[] = {LIBC_LO + 0x8612b, NODE_LO + 0x20, NODE_LO + 0x30};
+	struct lsc_report rep;
+	struct lsc_recording *r;
+	struct rb b;
+	uint32_t id;
+	size_t i;
+	int seen = 0;
+
+	snprintf(file, sizeof(file), "/tmp/lsc-owner2-%d.lsr", (int)getpid());
+	rb_open(&b, file);
+	rb_header(&b, 1, "/usr/bin/node", "agent");
+	owner_symbols(&b);
+	id = rb_stack(&b, lock, 3, 0);
+	for (i = 0; i < 3; i++) {
+		struct rb_window w = {0};
+
+		w.start_ns = i * 1000000000ULL;
+		w.length_ns = 1000000000ULL;
+		w.elu = 0.5;
+		w.iterations = 100;
+		w.busy_ns = 5000000;
+		w.busy_n = 100;
+		rb_window(&b, &w);
+		rb_blocking(&b, w.start_ns + 1000, "read", 400000000ULL, id, 1);
+	}
+	rb_close(&b);
+	ASSERT_OK(lsc_recording_read(file, &r, NULL));
+	unlink(file);
+	ASSERT_OK(lsc_report_build(r, NULL, &rep));
+	for (i = 0; i < rep.nfindings; i++)
+		if (!strcmp(rep.findings[i].id, "blocking-calls")) {
+			printf("# %s\n", rep.findings[i].evidence);
+			ASSERT_TRUE(strstr(rep.findings[i].evidence,
+					   "in Node internals: uv__work_done") != NULL);
+			ASSERT_EQ(rep.findings[i].frame.tier, LSC_OWNER_NODE);
+			seen = 1;
+		}
+	ASSERT_TRUE(seen);
+	lsc_recording_free(r);
+}
 
 /* Five idle windows, then two of a busy drain after a SIGTERM the program handles: the loop's
  * ELU and lag are the idle ones', the drain is counted apart, and no saturation is found. */
@@ -53,4 +216,6 @@ TEST(the_drain_after_a_stop_request_is_apart)
 	lsc_recording_free(r);
 }
 
-TEST_MAIN(TEST_ENTRY(the_drain_after_a_stop_request_is_apart))
+TEST_MAIN(TEST_ENTRY(the_owner_is_the_apps_first_frame_else_what_it_is),
+	  TEST_ENTRY(a_finding_with_no_app_frame_says_where_it_is),
+	  TEST_ENTRY(the_drain_after_a_stop_request_is_apart))
