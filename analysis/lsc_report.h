@@ -71,6 +71,7 @@ struct lsc_report {
 	uint32_t pid;
 	char executable[256];
 	char source[32];
+	char runtime[64]; /* the header's: "node", "libuv program", "unknown" */
 	uint64_t duration_ns;
 	int complete; /* a footer was written (the process did not die) */
 	/* the capture's own counters (the footer's): what it dropped, merged, and its time on the
@@ -92,6 +93,8 @@ struct lsc_report {
 	 * loop's figures above and shown apart */
 	uint64_t shutdown_windows, shutdown_ns;
 	double shutdown_elu;
+	/* windows in which the loop made no turn and did not wait (attach): held by one callback */
+	uint64_t frozen_windows, frozen_ns;
 	/* the thread pool */
 	int has_pool;
 	uint32_t pool_threads, pool_depth_max;

@@ -179,6 +179,10 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 			if (w->elu > rep->elu_max)
 				rep->elu_max = w->elu;
 		}
+		if (w->frozen && !w->shutdown) {
+			rep->frozen_windows++;
+			rep->frozen_ns += w->length_ns;
+		}
 		if (!w->shutdown) {
 			rep->iterations += w->iterations;
 			if (lsc_hist_from_proto(tmp, w->busy) == 0)
@@ -544,6 +548,8 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			 r->header->executable ? r->header->executable : "");
 		snprintf(rep->source, sizeof(rep->source), "%s",
 			 r->header->source ? r->header->source : "");
+		snprintf(rep->runtime, sizeof(rep->runtime), "%s",
+			 r->header->runtime ? r->header->runtime : "");
 	}
 	rep->complete = r->footer != NULL;
 	rep->truncated = r->info.truncated;

@@ -96,6 +96,21 @@ void lsc__report_diagnose(struct lsc_report *rep)
 			f->frame = rep->crash.owner;
 		}
 	}
+	/* Nothing of a loop: a target without libuv (attach --anyway), or a loop that never ran
+	 * while recorded. Said as a finding, never "no problem found". */
+	if (!rep->has_loop && !rep->shutdown_windows && rep->duration_ns > 0 &&
+	    (!strcmp(rep->source, "bpf") || !strcmp(rep->source, "agent"))) {
+		f = finding(rep, "no-event-loop", LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title), "no event loop was seen");
+			snprintf(f->evidence, sizeof(f->evidence),
+				 "the main thread made no loop turn and no epoll wait in %.1f s "
+				 "(runtime: %s): the program runs no libuv event loop, or its loop "
+				 "did not run while recorded; only CPU samples and system calls "
+				 "were measured",
+				 run_s, rep->runtime[0] ? rep->runtime : "unknown");
+		}
+	}
 	/* Long busy stretches that the blocking calls in them do not explain: CPU-bound callbacks
 	 * (a hash, a JSON parse). Fires on the unexplained part, at 25 % of the loop's busy time.
 	 */
@@ -147,11 +162,19 @@ void lsc__report_diagnose(struct lsc_report *rep)
 		f = finding(rep, "loop-delay",
 			    rep->lag_p50 >= 10 * MS ? LSC_SEV_CRITICAL : LSC_SEV_WARNING);
 		if (f) {
+			char frozen[160] = "";
+
+			if (rep->frozen_windows)
+				snprintf(frozen, sizeof(frozen),
+					 "; frozen (no loop turn) for %.1f s in %llu windows",
+					 rep->frozen_ns / 1e9,
+					 (unsigned long long)rep->frozen_windows);
 			snprintf(f->title, sizeof(f->title), "event-loop delay is high");
 			snprintf(f->evidence, sizeof(f->evidence),
 				 "lag p50 %.1f ms, p99 %.1f ms, max %.1f ms (thresholds: p50 >= 10 "
-				 "ms or max >= 100 ms)",
-				 rep->lag_p50 / 1e6, rep->lag_p99 / 1e6, rep->lag_max / 1e6);
+				 "ms or max >= 100 ms)%s",
+				 rep->lag_p50 / 1e6, rep->lag_p99 / 1e6, rep->lag_max / 1e6,
+				 frozen);
 			if (owner) {
 				f->has_frame = 1;
 				f->frame = *owner;

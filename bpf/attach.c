@@ -10,6 +10,7 @@
 #include "lsc_error.h"
 #include "lsc_recording.h"
 #include "lsc_unwind.h"
+#include "target.h"
 
 #include <linux/types.h>
 
@@ -117,305 +118,12 @@ static void put(struct lsc_attach *a, const Loopscope__Record *r)
 		a->write_err = (uint64_t)-err;
 }
 
-static int read_small(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return (int)n;
-}
-
-static uint64_t proc_rss(int pid)
-{
-	char path[64], buf[256];
-	unsigned long long size, res;
-
-	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0 || sscanf(buf, "%llu %llu", &size, &res) != 2)
-		return 0;
-	return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-static uint32_t proc_fds(int pid, uint32_t *limit)
-{
-	char path[64], buf[4096], *p;
-	struct dirent *d;
-	uint32_t n = 0;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	dir = opendir(path);
-	while (dir && (d = readdir(dir)))
-		n += d->d_name[0] != '.';
-	if (dir)
-		closedir(dir);
-	*limit = 0;
-	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
-	if (read_small(path, buf, sizeof(buf)) > 0 && (p = strstr(buf, "Max open files")))
-		*limit = (uint32_t)strtoul(p + 14, NULL, 10);
-	return n;
-}
-
-/* Whether the process still runs: a zombie (exited, not yet reaped by its parent) does not,
- * though kill(pid, 0) still finds it. */
-static int alive(int pid)
-{
-	char path[64], buf[512], *p;
-
-	if (kill(pid, 0) && errno == ESRCH)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0)
-		return 0;
-	p = strrchr(buf, ')'); /* the command name may hold anything; the state follows it */
-	return !(p && (p[2] == 'Z' || p[2] == 'X'));
-}
-
-/* The real uid of PID from /proc/PID/status (its /proc directory is root's when it is not
- * dumpable), or -1. */
-static long owner_uid(int pid)
-{
-	char path[64], buf[2048], *p;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0 || !(p = strstr(buf, "\nUid:")))
-		return -1;
-	return strtol(p + 5, NULL, 10);
-}
-
-/*
- * Why PID cannot be attached to, in one line, before anything is loaded: no such process, one of
- * another user's without root, a kernel thread (no program, no loop: PID 2, kthreadd), a zombie,
- * a process whose executable the kernel will not show even to root. Returns 0 when none applies.
- */
-static int target_problem(int pid, char *err, size_t errlen)
-{
-	char path[64], buf[512], comm[64] = "?", *open_paren, *close_paren;
-	unsigned long flags = 0;
-	char exe[8], state = 0;
-	int e;
-
-	if (kill(pid, 0) && errno == ESRCH) {
-		snprintf(err, errlen, "no process with PID %d", pid);
-		return -ESRCH;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	if (read_small(path, buf, sizeof(buf)) <= 0) {
-		snprintf(err, errlen, "no process with PID %d", pid);
-		return -ESRCH;
-	}
-	open_paren = strchr(buf, '(');
-	close_paren = strrchr(buf, ')');
-	if (open_paren && close_paren > open_paren) {
-		snprintf(comm, sizeof(comm), "%.*s", (int)(close_paren - open_paren - 1),
-			 open_paren + 1);
-		/* after ") ": state, ppid, pgrp, session, tty_nr, tpgid, flags */
-		if (sscanf(close_paren + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) < 1)
-			state = 0;
-	}
-	if (flags & 0x00200000UL) { /* PF_KTHREAD */
-		snprintf(err, errlen,
-			 "PID %d (%s) is a kernel thread: it runs no program and no event loop to "
-			 "attach to",
-			 pid, comm);
-		return -EINVAL;
-	}
-	if (state == 'Z' || state == 'X') {
-		snprintf(
-			err, errlen,
-			"PID %d (%s) is a zombie: it has exited and waits for its parent to collect "
-			"its status; there is nothing left to attach to",
-			pid, comm);
-		return -ESRCH;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	if (readlink(path, exe, sizeof(exe)) >= 0)
-		return 0;
-	e = errno;
-	if (e == ENOENT)
-		snprintf(err, errlen,
-			 "PID %d (%s) has no program left to attach to (it is exiting)", pid, comm);
-	else if ((e == EACCES || e == EPERM) && geteuid() == 0)
-		snprintf(err, errlen,
-			 "PID %d (%s) cannot be traced: the kernel refuses even root access to "
-			 "%s (%s; the process is protected, e.g. in another user namespace or by a "
-			 "security module)",
-			 pid, comm, path, strerror(e));
-	else if ((e == EACCES || e == EPERM) && owner_uid(pid) == (long)getuid())
-		snprintf(err, errlen,
-			 "PID %d (%s) cannot be traced by this user although it is its own (it is "
-			 "not dumpable: setuid, or it changed its credentials): run as root",
-			 pid, comm);
-	else if (e == EACCES || e == EPERM)
-		snprintf(err, errlen, "PID %d (%s) belongs to another user: run as root", pid,
-			 comm);
-	else
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
-	return -e;
-}
-
-/* ------------------------------------------------------------------ ELF: symbols, build-ids */
-
-struct want {
-	const char *name; /* exact; or, when sub, a function whose mangled name has both name and */
-	int sub;	  /* the class below in it (V8's mangled names carry lengths that change) */
-	uint64_t vaddr;
-	int found;
-	const char *cls;
-};
-
-/* One pass over .symtab and .dynsym. Returns 0, or -errno when the file cannot be read. */
-static int elf_find(const char *path, struct want *w, size_t nw, int *is_dyn, uint64_t *base_vaddr,
-		    Elf **keep)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	Elf_Scn *scn = NULL;
-	GElf_Ehdr eh;
-	size_t i, k, nph;
-	Elf *e;
-
-	if (fd < 0)
-		return -errno;
-	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!e || !gelf_getehdr(e, &eh)) {
-		if (e)
-			elf_end(e);
-		close(fd);
-		return LSC_ENOTREC;
-	}
-	*is_dyn = eh.e_type == ET_DYN;
-	*base_vaddr = UINT64_MAX;
-	if (elf_getphdrnum(e, &nph) == 0)
-		for (i = 0; i < nph; i++) {
-			GElf_Phdr ph;
-
-			if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD &&
-			    ph.p_vaddr < *base_vaddr)
-				*base_vaddr = ph.p_vaddr;
-		}
-	while ((scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-
-		if (!gelf_getshdr(scn, &sh) ||
-		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
-			continue;
-		d = elf_getdata(scn, NULL);
-		for (i = 0; d && sh.sh_entsize && i < sh.sh_size / sh.sh_entsize; i++) {
-			GElf_Sym s;
-			const char *name;
-
-			if (!gelf_getsym(d, (int)i, &s) || !s.st_value || s.st_shndx == SHN_UNDEF)
-				continue;
-			name = elf_strptr(e, sh.sh_link, s.st_name);
-			if (!name || !*name)
-				continue;
-			for (k = 0; k < nw; k++)
-				if (!w[k].found &&
-				    (w[k].sub ? GELF_ST_TYPE(s.st_info) == STT_FUNC &&
-							strstr(name, w[k].name) &&
-							strstr(name, w[k].cls)
-					      : strcmp(name, w[k].name) == 0)) {
-					w[k].vaddr = s.st_value;
-					w[k].found = 1;
-				}
-		}
-	}
-	*keep = e; /* for vaddr_to_offset; the fd stays open with it */
-	return 0;
-}
-
 static size_t eh_shstrndx(Elf *e)
 {
 	size_t n = 0;
 
 	elf_getshdrstrndx(e, &n);
 	return n;
-}
-
-static int vaddr_to_offset(Elf *e, uint64_t v, uint64_t *off)
-{
-	size_t i, nph;
-
-	if (elf_getphdrnum(e, &nph))
-		return -1;
-	for (i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-
-		if (gelf_getphdr(e, (int)i, &ph) && ph.p_type == PT_LOAD && v >= ph.p_vaddr &&
-		    v < ph.p_vaddr + ph.p_filesz) {
-			*off = v - ph.p_vaddr + ph.p_offset;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static size_t build_id(const char *path, uint8_t *out, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t i, nph, len = 0;
-	Elf *e;
-
-	if (fd < 0)
-		return 0;
-	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (e && elf_getphdrnum(e, &nph) == 0)
-		for (i = 0; i < nph && !len; i++) {
-			GElf_Phdr ph;
-			Elf_Data *d;
-			GElf_Nhdr nh;
-			size_t off = 0, name_off, desc_off;
-
-			if (!gelf_getphdr(e, (int)i, &ph) || ph.p_type != PT_NOTE)
-				continue;
-			d = elf_getdata_rawchunk(e, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_NHDR);
-			while (d && (off = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0)
-				if (nh.n_type == NT_GNU_BUILD_ID && nh.n_descsz <= cap) {
-					memcpy(out, (char *)d->d_buf + desc_off, nh.n_descsz);
-					len = nh.n_descsz;
-					break;
-				}
-		}
-	if (e)
-		elf_end(e);
-	close(fd);
-	return len;
-}
-
-/* The address the target's executable is loaded at, minus its ELF addresses (PIE), from maps. */
-static uint64_t load_bias(int pid, const char *exe, int is_dyn, uint64_t base_vaddr)
-{
-	char path[64], line[4608], file[4096];
-	unsigned long long start, end, off;
-	uint64_t bias = 0;
-	FILE *f;
-
-	if (!is_dyn)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		file[0] = 0;
-		if (sscanf(line, "%llx-%llx %*s %llx %*s %*s %4095[^\n]", &start, &end, &off,
-			   file) >= 3 &&
-		    off == 0 && !strcmp(file, exe)) {
-			bias = start - (base_vaddr & ~0xfffULL);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	return bias;
 }
 
 /*
@@ -659,7 +367,7 @@ static void put_thread(struct lsc_attach *a, uint32_t tid, int loop)
 	char path[96], name[64] = "";
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%u/comm", a->o.pid, tid);
-	if (read_small(path, name, sizeof(name)) > 0)
+	if (lsc__read_small(path, name, sizeof(name)) > 0)
 		name[strcspn(name, "\n")] = 0;
 	t.has_tid = t.has_loop = 1;
 	t.tid = tid;
@@ -679,7 +387,7 @@ static void put_header(struct lsc_attach *a, const char *runtime)
 	int n, argc = 0, off = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", a->o.pid);
-	n = read_small(path, cmdline, sizeof(cmdline));
+	n = lsc__read_small(path, cmdline, sizeof(cmdline));
 	while (n > 0 && off < n && argc < 256) {
 		argv[argc++] = cmdline + off;
 		off += (int)strlen(cmdline + off) + 1;
@@ -732,7 +440,7 @@ static void put_mappings(struct lsc_attach *a)
 		m.end = end;
 		m.file_offset = off;
 		m.path = file;
-		n = build_id(file, bid, sizeof(bid));
+		n = lsc__build_id(file, bid, sizeof(bid));
 		if (n) {
 			m.has_build_id = 1;
 			m.build_id.data = bid;
@@ -846,9 +554,9 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 	uint64_t len = now - a->window_start;
 	uint32_t fds, limit;
 	double status_len = (double)len / 1e9;
-	uint64_t rss = proc_rss(a->o.pid);
+	uint64_t rss = lsc__proc_rss(a->o.pid);
 
-	fds = proc_fds(a->o.pid, &limit);
+	fds = lsc__proc_fds(a->o.pid, &limit);
 	for (i = 0; i < nloops; i++) {
 		struct lscb_loop L = bss->loops[i];
 		struct loop_prev *p = &a->prev[i];
@@ -863,7 +571,7 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 		struct lsc_hist hb, hl;
 		uint64_t credit, idle;
 		size_t nh = 0;
-		int kind;
+		int kind, frozen;
 
 		if (!L.tid)
 			continue;
@@ -903,6 +611,15 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 		pw.elu = idle >= len ? 0 : 1.0 - (double)idle / (double)len;
 		pw.iterations = L.iterations - p->iterations;
 		p->iterations = L.iterations;
+		/* Frozen: no turn and no wait all window, busy since its last poll before the
+		 * window began. A 1 ms timer due since then is that late so far: one lag value of
+		 * at least the window's length (the turn that ends the freeze adds its own). */
+		frozen = !pw.iterations && !L.in_wait && !a->gone && L.last_ns && now > L.last_ns &&
+			 now - L.last_ns >= len;
+		if (frozen) {
+			lsc_hist_add(&hl, now - L.last_ns);
+			pw.has_frozen = pw.frozen = 1;
+		}
 		lsc_hist_to_proto(&hb, &busy, hidx[0], hcnt[0]);
 		pw.busy = &busy;
 		lsc_hist_to_proto(&hl, &lag, hidx[1], hcnt[1]);
@@ -948,6 +665,7 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 		put(a, &r);
 		if (L.tid == (uint32_t)a->o.pid && st) {
 			st->have_window = 1;
+			st->frozen_s = frozen ? (double)(now - L.last_ns) / 1e9 : 0;
 			st->elu = pw.elu;
 			st->iterations = pw.iterations;
 			st->window_s = status_len;
@@ -1115,11 +833,12 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		{"StopObservablePauseEv", 1, 0, 0, "8internal8GCTracer"},
 		{"PerformGarbageCollectionENS0_16GarbageCollector", 1, 0, 0, "8internal4Heap"},
 		{"rl_observer_register", 0, 0, 0, NULL},
+		{"uv_run", 0, 0, 0, NULL},
 	};
 	struct lsc_attach *a;
 	char path[64], runtime[160];
 	uint64_t base_vaddr = 0, bias, off;
-	int is_dyn = 0, e;
+	int is_dyn = 0, e, no_loop;
 	Elf *elf = NULL;
 	ssize_t k;
 
@@ -1128,7 +847,9 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		snprintf(err, errlen, "no process with PID %d", o->pid);
 		return -ESRCH;
 	}
-	e = target_problem(o->pid, err, errlen);
+	e = lsc__target_problem(o->pid, err, errlen);
+	if (!e)
+		e = lsc__no_privileges(err, errlen);
 	if (e)
 		return e;
 	a = calloc(1, sizeof(*a));
@@ -1145,18 +866,38 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	}
 	a->exe[k] = 0;
 	/* Symbols: one pass over the binary's tables. */
-	e = elf_find(path, w, sizeof(w) / sizeof(w[0]), &is_dyn, &base_vaddr, &elf);
+	e = lsc__elf_find(path, w, sizeof(w) / sizeof(w[0]), &is_dyn, &base_vaddr, &elf);
+	/* No libuv (neither its symbols, exported uv_run included, nor a libuv.so mapped): no loop
+	 * to measure. Unknown when the symbols cannot be read. */
+	no_loop = !e &&
+		  lsc__target_no_loop(o->pid, w[0].found || w[5].found || w[10].found, err, errlen);
 	if (e)
 		note(a,
 		     "%s: cannot read its symbols (%s): thread-pool, handle and GC probes "
 		     "skipped; the loop is measured from syscalls",
 		     a->exe, lsc_strerror(e));
-	else if (!w[0].found || !w[5].found)
+	else if ((!w[0].found || !w[5].found) && (w[10].found || !no_loop))
 		note(a,
 		     "%s has no libuv symbols (wq, default_loop_struct): thread-pool and "
 		     "handle probes skipped; the loop is measured from syscalls",
 		     a->exe);
-	bias = e ? 0 : load_bias(o->pid, a->exe, is_dyn, base_vaddr);
+	bias = e ? 0 : lsc__load_bias(o->pid, a->exe, is_dyn, base_vaddr);
+	/* Said at once, unless asked to record anyway. */
+	if (no_loop) {
+		if (!o->any_target) {
+			if (elf)
+				elf_end(elf);
+			while (a->nnotes)
+				free(a->notes[--a->nnotes]);
+			free(a);
+			return LSC_ENOLOOP;
+		}
+		note(a,
+		     "%s has no libuv: recorded with --anyway; no event loop to measure, CPU "
+		     "samples and system calls only",
+		     a->exe);
+		err[0] = 0;
+	}
 
 	libbpf_set_print(libbpf_log);
 	libbpf_set_strict_mode(LIBBPF_STRICT_ALL);
@@ -1216,13 +957,13 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		LIBBPF_OPTS(bpf_uprobe_opts, uo);
 		struct bpf_link *l1 = NULL, *l2 = NULL, *l3 = NULL;
 
-		if (vaddr_to_offset(elf, w[6].vaddr, &off) == 0)
+		if (lsc__vaddr_to_offset(elf, w[6].vaddr, &off) == 0)
 			l1 = bpf_program__attach_uprobe_opts(a->skel->progs.on_v8_pause_start,
 							     o->pid, a->exe, off, &uo);
-		if (vaddr_to_offset(elf, w[7].vaddr, &off) == 0)
+		if (lsc__vaddr_to_offset(elf, w[7].vaddr, &off) == 0)
 			l2 = bpf_program__attach_uprobe_opts(a->skel->progs.on_v8_pause_stop,
 							     o->pid, a->exe, off, &uo);
-		if (w[8].found && vaddr_to_offset(elf, w[8].vaddr, &off) == 0)
+		if (w[8].found && lsc__vaddr_to_offset(elf, w[8].vaddr, &off) == 0)
 			l3 = bpf_program__attach_uprobe_opts(a->skel->progs.on_v8_perform_gc,
 							     o->pid, a->exe, off, &uo);
 		a->skel->links.on_v8_pause_start = l1;
@@ -1288,7 +1029,7 @@ int lsc_attach_tick(struct lsc_attach *a, struct lsc_attach_status *st)
 	int closed = 0;
 
 	ring_buffer__consume(a->rb); /* records come without wakeups */
-	if (!a->gone && !alive(a->o.pid))
+	if (!a->gone && !lsc__target_alive(a->o.pid))
 		a->gone = 1;
 	if (now - a->window_start >= a->o.window_ns || a->gone) {
 		close_window(a, now, st);

@@ -19,6 +19,7 @@ struct lsc_attach_opts {
 	int stacks_dwarf;   /* CPU samples unwound in user space from a stack copy */
 	uint64_t block_threshold_ns;
 	uint64_t window_ns;
+	int any_target; /* a target without libuv: record CPU and syscalls anyway (--anyway) */
 };
 
 #define LSC_ATTACH_HANDLE_TYPES 20
@@ -27,6 +28,7 @@ struct lsc_attach_opts {
 struct lsc_attach_status {
 	double elapsed_s;
 	int have_window; /* a window has closed */
+	double frozen_s; /* the main loop completed no turn for this long (0: it turns) */
 	double elu;
 	uint64_t iterations;
 	double window_s;

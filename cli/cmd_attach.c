@@ -120,10 +120,10 @@ static void status_line(const struct lsc_attach_status *st, int tty)
 	if (st->pool_known)
 		snprintf(pool, sizeof(pool), "pool depth %u (max %u)", st->pool_depth,
 			 st->pool_depth_max);
-	fprintf(stderr, "%s%6.1f s  ELU %.2f  lag p99 %6.1f ms  %s  events %llu  drops %llu%s",
+	fprintf(stderr, "%s%6.1f s  ELU %.2f  lag p99 %6.1f ms%s  %s  events %llu  drops %llu%s",
 		tty ? "\r\033[K" : "", st->elapsed_s, st->elu,
-		lsc_hist_quantile(&st->lag, 0.99) / 1e6, pool, (unsigned long long)st->events,
-		(unsigned long long)st->dropped, tty ? "" : "\n");
+		lsc_hist_quantile(&st->lag, 0.99) / 1e6, st->frozen_s > 0 ? " (FROZEN)" : "", pool,
+		(unsigned long long)st->events, (unsigned long long)st->dropped, tty ? "" : "\n");
 	fflush(stderr);
 }
 
@@ -137,6 +137,7 @@ int cmd_attach(int argc, char **argv)
 		{"block-threshold", required_argument, NULL, 'b'},
 		{"offcpu", no_argument, NULL, 'F'},
 		{"stacks", required_argument, NULL, 's'},
+		{"anyway", no_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -187,6 +188,9 @@ int cmd_attach(int argc, char **argv)
 			break;
 		case 'F':
 			o.offcpu = 1;
+			break;
+		case 'A':
+			o.any_target = 1;
 			break;
 		case 's':
 			if (!strcmp(optarg, "fp"))

@@ -44,6 +44,9 @@ static void line(const struct lsc_attach_status *st)
 	char handles[256];
 
 	handles_text(st, handles, sizeof(handles));
+	if (st->frozen_s > 0)
+		printf("%.0f s  FROZEN: no loop turn for %.1f s (lag >= that)\n", st->elapsed_s,
+		       st->frozen_s);
 	printf("%.0f s  ELU %.2f  iter/s %.0f  busy p50/p99/max %.1f/%.1f/%.1f ms  lag "
 	       "p50/p99/max %.1f/%.1f/%.1f ms  pool depth %u (max %u) idle %u busy %u  handles %u [%s]  fds "
 	       "%u  GC %llu (%.1f ms)  RSS %.1f MiB  top blocking %s %.1f ms\n",
@@ -70,6 +73,8 @@ static void screen(const struct lsc_attach_status *st, int pid)
 	y++;
 	mvprintw(y++, 0, "event loop   ELU %.2f   %.0f iterations/s", st->elu,
 		 st->window_s > 0 ? st->iterations / st->window_s : 0);
+	if (st->frozen_s > 0)
+		printw("   FROZEN: no loop turn for %.1f s", st->frozen_s);
 	mvprintw(y++, 0, "busy         p50 %7.1f ms   p99 %7.1f ms   max %7.1f ms",
 		 ms(lsc_hist_quantile(&st->busy, 0.5)), ms(lsc_hist_quantile(&st->busy, 0.99)),
 		 ms(st->busy.max));
@@ -102,10 +107,12 @@ int cmd_top(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
+		{"anyway", no_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	struct lsc_attach_opts o = {.block_threshold_ns = 1000000ULL, .window_ns = 1000000000ULL};
+	const char *const *notes;
 	struct lsc_attach_status st;
 	struct lsc_attach *a;
 	struct sigaction sa;
@@ -119,6 +126,9 @@ int cmd_top(int argc, char **argv)
 			if (lsc_cli_parse_pid("top", optarg, &o.pid))
 				return LSC_EXIT_USAGE;
 			break;
+		case 'A':
+			o.any_target = 1;
+			break;
 		case 'h':
 			return lsc_help("top");
 		default:
@@ -131,6 +141,8 @@ int cmd_top(int argc, char **argv)
 	e = lsc_attach_start(&o, &a, err, sizeof(err));
 	if (e)
 		return lsc_fail("%s", err);
+	for (notes = lsc_attach_notes(a); *notes; notes++)
+		lsc_warn("%s", *notes);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigaction(SIGINT, &sa, NULL);

@@ -61,16 +61,20 @@ static const struct lsc_cmd commands[] = {
 	 "                          offcpu)\n"
 	 "  --stacks fp|dwarf       CPU stacks by frame pointers (default), or unwound from a copy\n"
 	 "                          of the stack with the binaries' CFI (code without frame pointers)\n"
+	 "  --anyway                record a process without libuv too (CPU and system calls only;\n"
+	 "                          without it, such a target is one clear error)\n"
 	 "\n"
 	 "Needs CAP_BPF and CAP_PERFMON (root). The target is not restarted and keeps running.\n",
 	 cmd_attach},
 	{"top", "a live view of a running process's event loop (root; eBPF)",
-	 "usage: loopscope top -p PID\n"
+	 "usage: loopscope top -p PID [--anyway]\n"
 	 "\n"
 	 "Attaches the same eBPF programs as attach and shows, every second: ELU, busy segments\n"
 	 "and lag (p50, p99, max), iterations per second, the thread pool's queue and busy and\n"
 	 "idle workers, active handles by type, open fds, GC pauses, RSS, and the longest\n"
-	 "blocking call of the last second. q quits. With output piped: one line a second.\n"
+	 "blocking call of the last second; a loop that made no turn in a second shows as\n"
+	 "FROZEN. q quits. With output piped: one line a second. A process without libuv is an\n"
+	 "error unless --anyway.\n"
 	 "Nothing is recorded: use attach for a recording.\n",
 	 cmd_top},
 	{"heap", "memory growth: a timeline, a verdict per heap, who grows",
@@ -533,11 +537,16 @@ void lsc_cli_summary(const char *path, const char *subject, const char *verb, co
 		fprintf(stderr, "loopscope: recording: %s\n", path);
 		goto out;
 	}
-	fprintf(stderr,
-		"loopscope: %s %s %.1f s (%s); ELU %.2f, lag p99 %.1f ms, %llu blocking calls "
-		"(%.1f ms)\n",
-		subject, verb, rep->duration_ns / 1e9, how, rep->elu_mean, rep->lag_p99 / 1e6,
-		(unsigned long long)rep->blocking_count, rep->blocking_total_ns / 1e6);
+	if (rep->has_loop)
+		fprintf(stderr,
+			"loopscope: %s %s %.1f s (%s); ELU %.2f, lag p99 %.1f ms, %llu blocking "
+			"calls (%.1f ms)\n",
+			subject, verb, rep->duration_ns / 1e9, how, rep->elu_mean,
+			rep->lag_p99 / 1e6, (unsigned long long)rep->blocking_count,
+			rep->blocking_total_ns / 1e6);
+	else
+		fprintf(stderr, "loopscope: %s %s %.1f s (%s); no event loop\n", subject, verb,
+			rep->duration_ns / 1e9, how);
 	if (rep->nfindings)
 		fprintf(stderr, "loopscope: %s: %s\n", rep->findings[0].title,
 			rep->findings[0].evidence);

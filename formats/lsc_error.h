@@ -16,7 +16,8 @@
 	X(NOSYMS, "no symbol table")                                                               \
 	X(BADFOLDED, "not a folded-stack file")                                                    \
 	X(NODATA, "no data of this kind")                                                          \
-	X(BADBUDGET, "not a valid budget")
+	X(BADBUDGET, "not a valid budget")                                                         \
+	X(NOLOOP, "no event loop in the target (no libuv)")
 
 enum lsc_error {
 	LSC__ERR_START = -10000,

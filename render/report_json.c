@@ -102,6 +102,10 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 		put(o, "lag_p50_ns", u64(r->lag_p50));
 		put(o, "lag_p99_ns", u64(r->lag_p99));
 		put(o, "lag_max_ns", u64(r->lag_max));
+		if (r->frozen_windows) {
+			put(o, "frozen_ns", u64(r->frozen_ns));
+			put(o, "frozen_windows", u64(r->frozen_windows));
+		}
 		if (r->shutdown_windows) { /* left out of the figures above */
 			put(o, "shutdown_ns", u64(r->shutdown_ns));
 			put(o, "shutdown_windows", u64(r->shutdown_windows));

@@ -116,6 +116,11 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 		ms(o, ", p99", r->lag_p99);
 		ms(o, ", max", r->lag_max);
 		fputc('\n', o);
+		if (r->frozen_windows)
+			fprintf(o,
+				"  frozen: %.1f s in %llu windows without a loop turn (one callback "
+				"held the thread; lag counts it)\n",
+				r->frozen_ns / 1e9, (unsigned long long)r->frozen_windows);
 		if (r->shutdown_windows)
 			fprintf(o,
 				"  left out: the drain after the program was asked to stop (SIGTERM, "

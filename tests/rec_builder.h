@@ -129,6 +129,7 @@ struct rb_window {
 	uint32_t handles, fds;
 	uint64_t rss, native, requests;
 	int shutdown; /* after the program was asked to stop */
+	int frozen;   /* no loop turn, no wait */
 };
 
 static inline void rb_window(struct rb *b, const struct rb_window *x)
@@ -175,6 +176,7 @@ static inline void rb_window(struct rb *b, const struct rb_window *x)
 	w.has_requests = 1;
 	w.requests = x->requests;
 	w.has_shutdown = w.shutdown = x->shutdown;
+	w.has_frozen = w.frozen = x->frozen;
 	r.body_case = LOOPSCOPE__RECORD__BODY_WINDOW;
 	r.window = &w;
 	rb_put(b, &r);

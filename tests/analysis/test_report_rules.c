@@ -216,6 +216,71 @@ TEST(the_drain_after_a_stop_request_is_apart)
 	lsc_recording_free(r);
 }
 
+/* Point 7: a loop that made no turn for two windows has lag of at least their length and the
+ * delay finding says it was frozen; a capture with no loop at all says so, never "no problem". */
+TEST(a_frozen_loop_and_no_loop_are_said)
+{
+	struct lsc_report rep;
+	struct lsc_recording *r;
+	struct rb b;
+	size_t i;
+	int seen = 0;
+
+	snprintf(file, sizeof(file), "/tmp/lsc-frozen-%d.lsr", (int)getpid());
+	rb_open(&b, file);
+	rb_header(&b, 1, "/usr/bin/node", "bpf");
+	for (i = 0; i < 6; i++) {
+		struct rb_window w = {0};
+
+		w.start_ns = i * 1000000000ULL;
+		w.length_ns = 1000000000ULL;
+		w.frozen = i == 2 || i == 3;
+		w.elu = w.frozen ? 1.0 : 0.05;
+		w.iterations = w.frozen ? 0 : 100;
+		w.busy_ns = w.frozen ? 0 : 500000;
+		w.busy_n = w.frozen ? 0 : 100;
+		/* attach's frozen window: one lag value, the lateness so far */
+		w.lag_ns = w.frozen ? (i - 1) * 1000000000ULL : 1000000;
+		w.lag_n = w.frozen ? 1 : 100;
+		rb_window(&b, &w);
+	}
+	rb_close(&b);
+	ASSERT_OK(lsc_recording_read(file, &r, NULL));
+	unlink(file);
+	ASSERT_OK(lsc_report_build(r, NULL, &rep));
+	ASSERT_EQ(rep.frozen_windows, 2);
+	ASSERT_CMP(rep.lag_max, >=, 1000000000ULL); /* at least a window */
+	for (i = 0; i < rep.nfindings; i++)
+		if (!strcmp(rep.findings[i].id, "loop-delay")) {
+			printf("# %s\n", rep.findings[i].evidence);
+			ASSERT_TRUE(strstr(rep.findings[i].evidence,
+					   "frozen (no loop turn) for 2.0 s"));
+			seen = 1;
+		}
+	ASSERT_TRUE(seen);
+	lsc_recording_free(r);
+
+	/* a bash wrapper recorded with --anyway: samples, no loop window */
+	rb_open(&b, file);
+	rb_header(&b, 1, "/usr/bin/bash", "bpf");
+	{
+		static const uint64_t f[] = {0x401000};
+		uint32_t id = rb_stack(&b, f, 1, 0), tid = 1;
+		uint64_t one = 1;
+
+		rb_samples(&b, LOOPSCOPE__SAMPLE_KIND__CPU, &id, &one, &tid, 1);
+	}
+	rb_footer(&b, 2000000000ULL);
+	rb_close(&b);
+	ASSERT_OK(lsc_recording_read(file, &r, NULL));
+	unlink(file);
+	ASSERT_OK(lsc_report_build(r, NULL, &rep));
+	ASSERT_CMP(rep.nfindings, >=, 1);
+	ASSERT_STR_EQ(rep.findings[0].id, "no-event-loop");
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(the_owner_is_the_apps_first_frame_else_what_it_is),
 	  TEST_ENTRY(a_finding_with_no_app_frame_says_where_it_is),
-	  TEST_ENTRY(the_drain_after_a_stop_request_is_apart))
+	  TEST_ENTRY(the_drain_after_a_stop_request_is_apart),
+	  TEST_ENTRY(a_frozen_loop_and_no_loop_are_said))

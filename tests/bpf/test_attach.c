@@ -518,10 +518,11 @@ TEST(errors_a_user_meets_and_a_second_attach)
 				 NULL};
 	const char *argv[16];
 	static const char *load[] = {"--duration", "0", "--self-load", "1", NULL};
-	char pidarg[16], exe[512];
+	char pidarg[16], exe[512], buf[4096];
 	struct lsc_recording *r;
 	struct proc p;
 	pid_t t, a1, a2;
+	int child;
 	size_t i, w1 = 0;
 
 	capture_setup("attach");
@@ -553,19 +554,53 @@ TEST(errors_a_user_meets_and_a_second_attach)
 		/* nobody's process is not a libuv program either: attach says so first */
 		expect_error(as_nobody, "/tmp/loopscope-nobody.lsr", "CAP_BPF");
 	}
-	/* Not a libuv program, as root: what is skipped is said, the rest still works. */
+	/* Not a libuv program, as root: one line saying so, for attach and top; with --anyway
+	 * it is recorded, and the report says there was no loop. */
 	argv[0] = LSC_BUILD_DIR "/loopscope", argv[1] = "attach", argv[2] = "-p";
 	argv[3] = pidarg, argv[4] = "-o", argv[5] = path("sleep.lsr"), argv[6] = "-d";
 	argv[7] = "1", argv[8] = NULL;
+	expect_error(argv, path("sleep.lsr"), "(sleep) has no libuv: it runs no Node.js");
+	{
+		const char *top[] = {LSC_BUILD_DIR "/loopscope", "top", "-p", pidarg, NULL};
+
+		expect_error(top, path("sleep.lsr"), "(sleep) has no libuv");
+	}
+	argv[8] = "--anyway", argv[9] = NULL;
 	proc_run(&p, argv, 60, NULL);
 	ASSERT_EQ(WEXITSTATUS(p.status), 0);
-	ASSERT_TRUE(strstr(p.err, "has no libuv symbols") != NULL);
+	ASSERT_TRUE(strstr(p.err, "recorded with --anyway") != NULL);
+	ASSERT_TRUE(strstr(p.err, "no event loop was seen") != NULL);
+	ASSERT_TRUE(strstr(p.err, "no problem found") == NULL);
 	r = read_rec(path("sleep.lsr"));
 	ASSERT_TRUE(r->footer != NULL);
 	ASSERT_CMP(r->header->n_notes, >=, 1);
 	lsc_recording_free(r);
 	kill(t, SIGKILL);
 	wait_exit(t, 10);
+
+	/* A shell wrapper (npm start, a bash script): the error names its node child. */
+	{
+		const char *wrap[] = {"/bin/sh", "-c",
+				      "/usr/bin/node -e \"console.log('up'); setInterval(() => {}, "
+				      "1000)\" & echo child $!; wait",
+				      NULL};
+		char want[64];
+		const char *c;
+
+		t = spawn(wrap, path("wrap.out"), path("wrap.err"), NULL);
+		wait_text(path("wrap.out"), "up", 30);
+		c = strstr(slurp(path("wrap.out"), buf, sizeof(buf)), "child ");
+		ASSERT_TRUE(c != NULL);
+		child = atoi(c + 6);
+		snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
+		argv[8] = NULL;
+		snprintf(want, sizeof(want), "PID %d (sh) has no libuv", (int)t);
+		expect_error(argv, path("sleep.lsr"), want);
+		snprintf(want, sizeof(want), "(node) does: loopscope attach -p %d", child);
+		expect_error(argv, path("sleep.lsr"), want);
+		kill(child, SIGTERM);
+		wait_exit(t, 10);
+	}
 
 	/* Two attaches to one process at once: both record it; it runs on after both detach. */
 	snprintf(exe, sizeof(exe), "%s/examples/healthy", LSC_BUILD_DIR);
@@ -596,7 +631,6 @@ TEST(errors_a_user_meets_and_a_second_attach)
 				     path("two.lsr"),
 				     NULL};
 		const char *top[] = {LSC_BUILD_DIR "/loopscope", "top", "-p", pidarg, NULL};
-		char buf[4096];
 
 		a1 = spawn(one, path("one.out"), path("one.attach"), NULL);
 		a2 = spawn(two, path("two.out2"), path("two.attach"), NULL);
@@ -622,6 +656,88 @@ TEST(errors_a_user_meets_and_a_second_attach)
 		ASSERT_CMP(r->windows[w1]->iterations, >, 0);
 		lsc_recording_free(r);
 	}
+}
+
+/* `loopscope report REC --json`, parsed. */
+static json_object *report_json(const char *rec)
+{
+	const char *argv[] = {LSC_BUILD_DIR "/loopscope", "report", rec, "--json", "-o",
+			      path("report.json"),	  NULL};
+	struct proc p;
+
+	proc_run(&p, argv, 60, NULL);
+	if (p.status)
+		LSC_FAIL("loopscope report %s: %s", rec, p.err);
+	return json_file(path("report.json"));
+}
+
+/* A loop held by one callback for 3.5 s: the windows it covers are frozen with lag of at least
+ * their length, `top` shows FROZEN, and the report's delay finding says so. */
+TEST(a_frozen_loop_is_late_by_the_window_and_top_says_frozen)
+{
+	const char *js = "process.on('SIGUSR2', () => { const t = Date.now(); "
+			 "while (Date.now() - t < 3500); console.log('thawed'); }); "
+			 "setInterval(() => {}, 20); console.log('up');";
+	const char *nargv[] = {"/usr/bin/node", "-e", js, NULL};
+	const char *top[] = {LSC_BUILD_DIR "/loopscope", "top", "-p", NULL, NULL};
+	char pidarg[16], buf[16384];
+	struct lsc_recording *r;
+	size_t i, frozen = 0;
+	pid_t t, a, tp;
+	json_object *rep, *f;
+	int seen = 0;
+
+	capture_setup("attach");
+	t = spawn(nargv, path("frz.out"), path("frz.err"), NULL);
+	wait_text(path("frz.out"), "up", 30);
+	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
+	top[3] = pidarg;
+	tp = spawn(top, path("frz.top"), path("frz.toperr"), NULL);
+	a = attach(t, path("frz.lsr"), path("frz.log"), NULL);
+	wait_text(path("frz.top"), "ELU", 30);
+	kill(t, SIGUSR2);
+	wait_text(path("frz.out"), "thawed", 30);
+	wait_text(path("frz.top"), "FROZEN: no loop turn for", 10);
+	kill(t, SIGTERM);
+	wait_exit(t, 30);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(tp, 30)), 0);
+	slurp(path("frz.top"), buf, sizeof(buf));
+	printf("# top:\n%s", buf);
+
+	r = read_rec(path("frz.lsr"));
+	for (i = 0; i < r->nwindows; i++) {
+		const Loopscope__Window *w = r->windows[i];
+		struct lsc_hist h;
+
+		if (w->loop_tid != (uint32_t)t || !w->frozen)
+			continue;
+		frozen++;
+		ASSERT_EQ(w->iterations, 0);
+		ASSERT_OK(lsc_hist_from_proto(&h, w->lag));
+		printf("# frozen window %zu: length %.0f ms, lag max %.0f ms\n", i,
+		       w->length_ns / 1e6, h.max / 1e6);
+		ASSERT_CMP(h.max, >=, w->length_ns);
+	}
+	lsc_recording_free(r);
+	ASSERT_CMP(frozen, >=, 2); /* 3.5 s holds two whole windows of 1 s */
+	rep = report_json(path("frz.lsr"));
+	f = json_object_object_get(rep, "diagnosis");
+	for (i = 0; f && i < json_object_array_length(f); i++) {
+		json_object *x = json_object_array_get_idx(f, i);
+
+		if (!strcmp(json_object_get_string(json_object_object_get(x, "id")),
+			    "loop-delay")) {
+			const char *ev =
+				json_object_get_string(json_object_object_get(x, "evidence"));
+
+			printf("# %s\n", ev);
+			ASSERT_TRUE(strstr(ev, "frozen (no loop turn)") != NULL);
+			seen = 1;
+		}
+	}
+	ASSERT_TRUE(seen);
+	json_object_put(rep);
 }
 
 TEST(attach_and_detach_under_load)
@@ -671,7 +787,9 @@ TEST(offcpu_time_goes_where_the_loop_sleeps)
 	capture_setup("attach");
 	t = spawn(sargv, path("sleeper.out"), path("sleeper.err"), NULL);
 	wait_text(path("sleeper.out"), "ready", 10);
-	a = attach(t, path("off.lsr"), path("off.attach"), (const char *const[]){"--offcpu", NULL});
+	/* the sleeper runs no libuv: --anyway (off-CPU time is any thread's) */
+	a = attach(t, path("off.lsr"), path("off.attach"),
+		   (const char *const[]){"--offcpu", "--anyway", NULL});
 	kill(t, SIGUSR2);
 	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
 	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
@@ -778,6 +896,7 @@ TEST(top_on_a_terminal_draws_and_quits_on_q)
 TEST_MAIN(TEST_ENTRY(refloop_elu_pool_depth_and_handles), TEST_ENTRY(node_elu_lag_and_gc),
 	  TEST_ENTRY(node_pool_handles_and_cpu),
 	  TEST_ENTRY(errors_a_user_meets_and_a_second_attach),
+	  TEST_ENTRY(a_frozen_loop_is_late_by_the_window_and_top_says_frozen),
 	  TEST_ENTRY(attach_and_detach_under_load),
 	  TEST_ENTRY(offcpu_time_goes_where_the_loop_sleeps),
 	  TEST_ENTRY(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers),
