@@ -128,8 +128,10 @@ struct lsc_ev_blocking {
 	int64_t result;
 	uint32_t call; /* index into lsc_agent_call_names */
 	uint32_t nframes;
-	uint32_t calls; /* the calls it stands for: 1, or short ones summed (blocking.c) */
-	uint32_t pad;
+	uint32_t calls;	   /* the calls it stands for: 1, or short ones summed (blocking.c) */
+	uint32_t switches; /* the scheduler's, during the call (sched_known) */
+	uint64_t run_queue_ns, on_cpu_ns;
+	uint32_t sched_known, pad;
 };
 
 struct lsc_ev_cpu {

@@ -6,6 +6,16 @@
  * the stack it was called from; everything else goes straight through (one TLS load and a
  * compare). The sleeps resume when the agent's own SIGPROF (--wall) cut them short.
  *
+ * Blocked, or only slow? A call over the threshold may have slept (a disk read, a lock, a
+ * sleep: the loop is blocked), or been runnable and preempted (a busy machine: CPU contention),
+ * or run in the kernel (a munmap of 32 MiB). The scheduler's own accounting says which: the
+ * thread's /proc/thread-self/schedstat (time on CPU, time runnable in a run queue, times it got
+ * the CPU), read with one pread before each timed call of a loop thread and after a long one
+ * (about 0.5 µs each), from an fd the loop thread opens once (O_CLOEXEC; reopened in a forked
+ * child; if the program closes it, or the number is reused, the reading fails to parse and the
+ * call is left unmeasured). The analysis (docs/report.md) calls a call blocking only when the
+ * thread slept for most of it.
+ *
  * Same rules as preload.c: no allocation, no stdio, no lock; errno preserved.
  */
 #include "preload.h"
@@ -19,6 +29,7 @@
 #include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -38,29 +49,99 @@ static inline int timing_on(void)
 	       atomic_load_explicit(&A.active, memory_order_relaxed);
 }
 
-/* The stack, then the event: duration for `calls` calls (the interposed call is the leaf). */
+/* The thread's scheduler figures (ns on CPU, ns runnable in a run queue, times it got a CPU). */
+struct sched {
+	uint64_t cpu_ns, runq_ns, slices;
+};
+
+/* The digits of one number and the character after them; NULL when there are none. */
+static const char *number(const char *p, const char *end, uint64_t *v)
+{
+	const char *s = p;
+
+	*v = 0;
+	while (p < end && *p >= '0' && *p <= '9')
+		*v = *v * 10 + (uint64_t)(*p++ - '0');
+	return p > s && p < end ? p : NULL;
+}
+
+/* One pread of this loop thread's schedstat ("cpu runq slices\n"); 0 when it cannot be had.
+ * Raw syscalls: the agent's own read and open must not be interposed calls. */
+static int sched_read(struct sched *s)
+{
+	char buf[96];
+	const char *p, *end;
+	long n;
+	int saved;
+
+	if (T.sched_fd < 0)
+		return 0;
+	saved = errno;
+	if (!T.sched_fd) {
+		long fd = syscall(SYS_openat, AT_FDCWD, "/proc/thread-self/schedstat",
+				  O_RDONLY | O_CLOEXEC);
+
+		T.sched_fd = fd >= 0 ? (int)fd + 1 : -1;
+		if (fd < 0) {
+			errno = saved;
+			return 0;
+		}
+	}
+	n = syscall(SYS_pread64, T.sched_fd - 1, buf, sizeof(buf), 0);
+	errno = saved;
+	if (n <= 0 || n >= (long)sizeof(buf))
+		return 0;
+	end = buf + n;
+	if (!(p = number(buf, end, &s->cpu_ns)) || *p != ' ' ||
+	    !(p = number(p + 1, end, &s->runq_ns)) || *p != ' ' ||
+	    !(p = number(p + 1, end, &s->slices)) || *p != '\n' || p + 1 != end)
+		return 0;
+	return 1;
+}
+
+/* The stack, then the event: duration for `calls` calls (the interposed call is the leaf);
+ * with s0 (the schedstat before the call), what the thread did during it. */
 static __attribute__((noinline)) void blocking_event(unsigned call, uint64_t t0, uint64_t dur,
-						     int64_t result, uint32_t calls)
+						     int64_t result, uint32_t calls,
+						     const struct sched *s0)
 {
 	void *frames[LSC_AGENT_MAX_FRAMES + 2];
 	struct lsc_ev_blocking ev;
+	struct sched s1;
 	int saved = errno, n;
 
 	T.in_agent = 1;
+	ev = (struct lsc_ev_blocking){t0, dur, result, call, 0, calls, 0, 0, 0, 0, 0};
+	if (s0 && sched_read(&s1) && s1.runq_ns >= s0->runq_ns && s1.cpu_ns >= s0->cpu_ns &&
+	    s1.slices >= s0->slices) {
+		ev.sched_known = 1;
+		ev.switches = (uint32_t)(s1.slices - s0->slices);
+		ev.run_queue_ns = s1.runq_ns - s0->runq_ns;
+		/* never off the CPU: on it all along (the kernel's figure lags up to a tick) */
+		ev.on_cpu_ns = ev.switches ? s1.cpu_ns - s0->cpu_ns : dur;
+	}
 	/* frames[0] is this function, frames[1] the one that called it here */
 	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
 	n = n > 2 ? n - 2 : 0;
-	ev = (struct lsc_ev_blocking){t0, dur, result, call, (uint32_t)n, calls, 0};
+	ev.nframes = (uint32_t)n;
 	lsc__push(LSC_EV_BLOCKING, &ev, sizeof(ev), frames + 2, (size_t)n * sizeof(void *));
 	T.in_agent = 0;
 	errno = saved;
 }
 
 static __attribute__((noinline)) void blocking_done(unsigned call, uint64_t t0, uint64_t t1,
-						    int64_t result)
+						    int64_t result, const struct sched *s0)
 {
-	blocking_event(call, t0, t1 - t0, result, 1);
+	blocking_event(call, t0, t1 - t0, result, 1, s0);
 	__asm__ volatile("" ::: "memory"); /* not a tail call: its frame is one the stack skips */
+}
+
+void lsc__blocking_after_fork(void)
+{
+	/* the parent's thread's: closed; this thread opens its own if it needs one */
+	if (T.sched_fd > 0)
+		syscall(SYS_close, T.sched_fd - 1);
+	T.sched_fd = 0;
 }
 
 /*
@@ -79,7 +160,7 @@ static __attribute__((noinline)) void short_done(unsigned call, uint64_t t0, uin
 	T.short_ns += t1 - t0;
 	T.short_calls++;
 	if (T.short_ns >= A.cfg.block_threshold_ns) {
-		blocking_event(call, t0, T.short_ns, result, T.short_calls);
+		blocking_event(call, t0, T.short_ns, result, T.short_calls, NULL);
 		T.short_ns = 0;
 		T.short_calls = 0;
 	}
@@ -96,16 +177,19 @@ static inline int from_uv_fs(uintptr_t ra)
 	do {                                                                                       \
 		uint64_t t0_, t1_;                                                                 \
 		__typeof__(expr) r_;                                                               \
+		struct sched s0_;                                                                  \
+		int k_;                                                                            \
 		RESOLVE(name);                                                                     \
 		if (__builtin_expect(lsc__node_pending, 0) && !T.in_agent)                         \
 			lsc__node_early();                                                         \
 		if (!timing_on())                                                                  \
 			return expr;                                                               \
+		k_ = sched_read(&s0_);                                                             \
 		t0_ = rel_now();                                                                   \
 		r_ = expr;                                                                         \
 		t1_ = rel_now();                                                                   \
 		if (t1_ - t0_ >= A.cfg.block_threshold_ns)                                         \
-			blocking_done(call, t0_, t1_, (int64_t)r_);                                \
+			blocking_done(call, t0_, t1_, (int64_t)r_, k_ ? &s0_ : NULL);              \
 		else if ((counted) && from_uv_fs((uintptr_t)__builtin_return_address(0)))          \
 			short_done(call, t0_, t1_, (int64_t)r_);                                   \
 		return r_;                                                                         \

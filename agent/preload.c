@@ -590,6 +590,7 @@ static void child_after_fork(void)
 	A.fd = -1;
 	lsc__writer_after_fork();
 	lsc__signals_after_fork();
+	lsc__blocking_after_fork();
 }
 
 /* What the program is: Node.js (its V8 GC API, or what of it is missing), refloop, or another

@@ -29,6 +29,8 @@ struct tls {
 	int in_agent;	      /* re-entrancy guard: set while the agent runs on this thread */
 	uint64_t short_ns;    /* file calls under the threshold since the last one recorded */
 	uint32_t short_calls; /* (blocking.c) */
+	int sched_fd;	      /* /proc/thread-self/schedstat + 1, once a loop thread's call opened
+				 it; -1: cannot be read (blocking.c) */
 	int is_writer;
 	struct lsc_loop *loop; /* the loop this thread polls, once it has polled */
 	struct lsc_ring *ring;
@@ -48,6 +50,9 @@ struct tls {
 	uint64_t pool_last_ns;
 };
 extern __thread struct tls lsc__T __attribute__((tls_model("initial-exec")));
+
+/* In a forked child: the schedstat fd was the parent thread's (blocking.c). */
+void lsc__blocking_after_fork(void);
 
 /* Appends a record to this thread's ring (made on first use). */
 void lsc__push(uint16_t type, const void *a, size_t alen, const void *b, size_t blen);

@@ -120,6 +120,12 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		be.result = b->result;
 		be.has_calls = b->calls > 1;
 		be.calls = b->calls;
+		if (b->sched_known) {
+			be.has_run_queue_ns = be.has_on_cpu_ns = be.has_switches = 1;
+			be.run_queue_ns = b->run_queue_ns;
+			be.on_cpu_ns = b->on_cpu_ns;
+			be.switches = b->switches;
+		}
 		e.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
 		e.blocking = &be;
 		put_event(b->t_ns, &e);

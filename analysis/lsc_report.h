@@ -146,10 +146,20 @@ struct lsc_report {
 				     * objects grew most alongside (V8 inlined the constructor) */
 	uint32_t fds_max, fd_limit;
 	uint64_t requests;
-	/* calls and stacks */
+	/* calls and stacks: the long calls in which the loop thread slept (blocking.c) */
 	uint64_t blocking_count, blocking_total_ns;
 	size_t nblocking;
 	struct lsc_report_stack blocking[LSC_REPORT_TOP];
+	/* of the blocking calls' time, where the capture measured it: asleep in the kernel, on
+	 * the CPU in it (copying a cached file), preempted (under half of each call) */
+	uint64_t blocking_measured_ns, blocking_asleep_ns, blocking_cpu_ns, blocking_runq_ns;
+	/* the long calls that were not blocking: runnable but preempted (contention, with their
+	 * stacks), waiting on the runtime's own locks; and the app's own lock waits, with their
+	 * stacks */
+	uint64_t contention_count, contention_ns;
+	uint64_t lock_runtime_count, lock_runtime_ns, lock_app_count, lock_app_ns;
+	size_t ncontention, nlocks;
+	struct lsc_report_stack contention[LSC_REPORT_TOP], locks[LSC_REPORT_TOP];
 	uint64_t cpu_total;
 	size_t ncpu;
 	struct lsc_report_stack cpu[LSC_REPORT_TOP];
@@ -182,6 +192,18 @@ void lsc__report_resources(const struct lsc_recording *r, struct lsc_symbolizer 
 /* sym may be NULL; it symbolizes what the recording's own symbols do not cover. */
 int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		     struct lsc_report *out);
+
+/* blocking.c: what a long call was, from the scheduler's figures around it. */
+enum lsc_call_kind {
+	LSC_CALL_BLOCKED = 0,	 /* its own time: asleep in the kernel, or running there */
+	LSC_CALL_CONTENTION = 1, /* runnable, not running, for half of it or more */
+	LSC_CALL_LOCK = 2,	 /* a lock wait: the runtime's or the app's (by the owner) */
+};
+enum lsc_call_kind lsc_call_kind(const Loopscope__BlockingEvent *b);
+const char *lsc_call_kind_name(enum lsc_call_kind k);
+/* Its duration in parts (with the figures): run queue, on CPU, asleep. */
+void lsc_call_split(const Loopscope__BlockingEvent *b, uint64_t *runq, uint64_t *cpu,
+		    uint64_t *asleep);
 
 /* owner.c: a named frame's tier; "app", "node-internals", ... for JSON; "Node internals" and
  * the like for text ("" for the app's and its dependencies' code, and for unnamed addresses). */

@@ -104,6 +104,7 @@ struct agg {
 	uint32_t stack_id;
 	const char *what;
 	uint64_t count, total, max;
+	int kind; /* enum lsc_call_kind */
 };
 
 static int agg_by_total(const void *a, const void *b)
@@ -115,20 +116,72 @@ static int agg_by_total(const void *a, const void *b)
 	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
 }
 
-static struct agg *agg_find(struct agg **v, size_t *n, uint32_t stack_id, const char *what)
+static struct agg *agg_find_kind(struct agg **v, size_t *n, uint32_t stack_id, const char *what,
+				 int kind)
 {
 	size_t i;
 	struct agg *nv;
 
 	for (i = 0; i < *n; i++)
-		if ((*v)[i].stack_id == stack_id && strcmp((*v)[i].what, what) == 0)
+		if ((*v)[i].stack_id == stack_id && (*v)[i].kind == kind &&
+		    strcmp((*v)[i].what, what) == 0)
 			return &(*v)[i];
 	nv = realloc(*v, (*n + 1) * sizeof(*nv));
 	if (!nv)
 		return NULL;
 	*v = nv;
-	nv[*n] = (struct agg){stack_id, what, 0, 0, 0};
+	nv[*n] = (struct agg){stack_id, what, 0, 0, 0, kind};
 	return &nv[(*n)++];
+}
+
+static struct agg *agg_find(struct agg **v, size_t *n, uint32_t stack_id, const char *what)
+{
+	return agg_find_kind(v, n, stack_id, what, 0);
+}
+
+/* The top stacks of one kind of call into out[] (at most LSC_REPORT_TOP), shares of total. */
+static size_t top_stacks(const struct lsc_recording *r, struct lsc_symbolizer *sym, struct agg *v,
+			 size_t n, int kind, uint64_t total, struct lsc_report_stack *out)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n && k < LSC_REPORT_TOP; i++) {
+		struct lsc_report_stack *s = &out[k];
+
+		if (v[i].kind != kind)
+			continue;
+		snprintf(s->what, sizeof(s->what), "%s", v[i].what);
+		s->count = v[i].count;
+		s->total = v[i].total;
+		s->max = v[i].max;
+		s->share = total ? (double)s->total / total : 0;
+		lsc_report_fill_stack(r, sym, v[i].stack_id, s);
+		k++;
+	}
+	return k;
+}
+
+/* Lock waits: on the runtime's own locks (no frame of the app or its packages on the stack)
+ * or on the app's; the latter become the kind LSC_CALL_LOCK + 1 for top_stacks. */
+static void split_locks(const struct lsc_recording *r, struct lsc_symbolizer *sym, struct agg *v,
+			size_t n, struct lsc_report *rep)
+{
+	struct lsc_report_stack st;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].kind != LSC_CALL_LOCK)
+			continue;
+		lsc_report_fill_stack(r, sym, v[i].stack_id, &st);
+		if (st.owner.tier <= LSC_OWNER_DEPENDENCY) {
+			v[i].kind = LSC_CALL_LOCK + 1;
+			rep->lock_app_count += v[i].count;
+			rep->lock_app_ns += v[i].total;
+		} else {
+			rep->lock_runtime_count += v[i].count;
+			rep->lock_runtime_ns += v[i].total;
+		}
+	}
 }
 
 /* ------------------------------------------------------------------ sections */
@@ -429,7 +482,7 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 	struct agg *blk = NULL, *cpu = NULL, *busy = NULL;
 	size_t nblk = 0, ncpu = 0, nbusy = 0, i, k;
 	uint64_t n;
-	int err = 0, is_busy;
+	int err = 0, is_busy, kind;
 
 	for (i = 0; i < r->nevents; i++) {
 		const Loopscope__Event *e = r->events[i];
@@ -440,8 +493,9 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 			continue;
 		b = e->blocking;
 		is_busy = b->call && strcmp(b->call, LSC_BUSY_CALL) == 0;
-		a = agg_find(is_busy ? &busy : &blk, is_busy ? &nbusy : &nblk, b->stack_id,
-			     b->call ? b->call : "?");
+		kind = is_busy ? 0 : (int)lsc_call_kind(b);
+		a = agg_find_kind(is_busy ? &busy : &blk, is_busy ? &nbusy : &nblk, b->stack_id,
+				  b->call ? b->call : "?", kind);
 		if (!a) {
 			err = -ENOMEM;
 			goto out;
@@ -456,9 +510,21 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		if (is_busy) {
 			rep->busy_long_count += n;
 			rep->busy_long_total_ns += b->duration_ns;
-		} else {
+		} else if (kind == LSC_CALL_BLOCKED) {
 			rep->blocking_count += n;
 			rep->blocking_total_ns += b->duration_ns;
+			if (b->has_run_queue_ns) {
+				uint64_t runq, on_cpu, asleep;
+
+				lsc_call_split(b, &runq, &on_cpu, &asleep);
+				rep->blocking_measured_ns += b->duration_ns;
+				rep->blocking_runq_ns += runq;
+				rep->blocking_cpu_ns += on_cpu;
+				rep->blocking_asleep_ns += asleep;
+			}
+		} else if (kind == LSC_CALL_CONTENTION) {
+			rep->contention_count += n;
+			rep->contention_ns += b->duration_ns;
 		}
 	}
 	for (i = 0; i < r->nevents; i++) {
@@ -508,16 +574,13 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		s->share = rep->busy_long_total_ns ? (double)s->total / rep->busy_long_total_ns : 0;
 		lsc_report_fill_stack(r, sym, busy[i].stack_id, s);
 	}
-	for (i = 0; i < nblk && i < LSC_REPORT_TOP; i++) {
-		struct lsc_report_stack *s = &rep->blocking[rep->nblocking++];
-
-		snprintf(s->what, sizeof(s->what), "%s", blk[i].what);
-		s->count = blk[i].count;
-		s->total = blk[i].total;
-		s->max = blk[i].max;
-		s->share = rep->blocking_total_ns ? (double)s->total / rep->blocking_total_ns : 0;
-		lsc_report_fill_stack(r, sym, blk[i].stack_id, s);
-	}
+	split_locks(r, sym, blk, nblk, rep);
+	rep->nblocking = top_stacks(r, sym, blk, nblk, LSC_CALL_BLOCKED, rep->blocking_total_ns,
+				    rep->blocking);
+	rep->ncontention = top_stacks(r, sym, blk, nblk, LSC_CALL_CONTENTION, rep->contention_ns,
+				      rep->contention);
+	rep->nlocks =
+		top_stacks(r, sym, blk, nblk, LSC_CALL_LOCK + 1, rep->lock_app_ns, rep->locks);
 	for (i = 0; i < ncpu && i < LSC_REPORT_TOP; i++) {
 		struct lsc_report_stack *s = &rep->cpu[rep->ncpu++];
 

@@ -82,6 +82,7 @@ void lsc__report_diagnose(struct lsc_report *rep)
 	const struct lsc_report_frame *owner = top_owner(rep, &share);
 	struct lsc_finding *f;
 	char where[800];
+	uint64_t waited;
 
 	if (rep->crashed) {
 		f = finding(rep, "crash", LSC_SEV_CRITICAL);
@@ -111,12 +112,14 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				 run_s, rep->runtime[0] ? rep->runtime : "unknown");
 		}
 	}
-	/* Long busy stretches that the blocking calls in them do not explain: CPU-bound callbacks
-	 * (a hash, a JSON parse). Fires on the unexplained part, at 25 % of the loop's busy time.
-	 */
-	if (busy_s > 0 && rep->nbusy && rep->busy_long_total_ns > rep->blocking_total_ns &&
-	    (double)(rep->busy_long_total_ns - rep->blocking_total_ns) / 1e9 >= 0.25 * busy_s) {
-		double cpu_ms = (rep->busy_long_total_ns - rep->blocking_total_ns) / 1e6;
+	/* Long busy stretches that the calls in them that waited (blocked, preempted, on a lock)
+	 * do not explain: CPU-bound callbacks (a hash, a JSON parse). Fires on the unexplained
+	 * part, at 25 % of the loop's busy time. */
+	waited = rep->blocking_total_ns + rep->contention_ns + rep->lock_app_ns +
+		 rep->lock_runtime_ns;
+	if (busy_s > 0 && rep->nbusy && rep->busy_long_total_ns > waited &&
+	    (double)(rep->busy_long_total_ns - waited) / 1e9 >= 0.25 * busy_s) {
+		double cpu_ms = (rep->busy_long_total_ns - waited) / 1e6;
 
 		f = finding(rep, "cpu-bound-callbacks", LSC_SEV_WARNING);
 		if (f) {
@@ -125,8 +128,8 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				 "long CPU-bound callbacks hold the loop");
 			snprintf(
 				f->evidence, sizeof(f->evidence),
-				"%llu busy stretches of 10 ms or more; %.1f ms of them outside blocking "
-				"calls (%.0f %% of loop busy time); most %s",
+				"%llu busy stretches of 10 ms or more; %.1f ms of them outside calls "
+				"that waited (%.0f %% of loop busy time); most %s",
 				(unsigned long long)rep->busy_long_count, cpu_ms,
 				100 * cpu_ms / 1e3 / busy_s, where);
 			f->has_frame = 1;
@@ -156,6 +159,57 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				 rep->blocking_total_ns / 1e6, 100 * of_busy, 100 * share,
 				 owner ? where : "under an unknown frame");
 			f->impact = run_s > 0 ? (double)rep->blocking_total_ns / 1e9 / run_s : 0;
+		}
+	}
+	/* Long calls the thread spent runnable but not running: the machine's CPU was taken. Not
+	 * the program's call; its own finding, at the blocking finding's 10 %. */
+	if (rep->contention_ns &&
+	    (busy_s <= 0 || (double)rep->contention_ns / 1e9 >= 0.1 * busy_s)) {
+		f = finding(rep, "cpu-contention", LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title),
+				 "the loop thread waits for a CPU (the machine is busy)");
+			where[0] = 0;
+			if (rep->ncontention) {
+				lsc_report_owner_where(&rep->contention[0].owner, "under", where,
+						       sizeof(where));
+				f->has_frame = 1;
+				f->frame = rep->contention[0].owner;
+			}
+			snprintf(
+				f->evidence, sizeof(f->evidence),
+				"%llu long calls, %.1f ms, were runnable but preempted for most of "
+				"their time (%.0f %% of loop busy time; the scheduler's run-queue "
+				"delay): another thread or process had the CPU, not the call; most "
+				"%s (%s)",
+				(unsigned long long)rep->contention_count, rep->contention_ns / 1e6,
+				busy_s > 0 ? 100 * rep->contention_ns / 1e9 / busy_s : 0,
+				rep->ncontention ? where : "?",
+				rep->ncontention ? rep->contention[0].what : "?");
+			f->impact = run_s > 0 ? (double)rep->contention_ns / 1e9 / run_s : 0;
+		}
+	}
+	/* The app's own lock waits (the runtime's are not the app's problem: no finding). */
+	if (rep->lock_app_ns && (busy_s <= 0 || (double)rep->lock_app_ns / 1e9 >= 0.1 * busy_s)) {
+		f = finding(rep, "lock-contention", LSC_SEV_WARNING);
+		if (f) {
+			snprintf(f->title, sizeof(f->title),
+				 "the loop waits on the program's locks");
+			where[0] = 0;
+			if (rep->nlocks) {
+				lsc_report_owner_where(&rep->locks[0].owner, "under", where,
+						       sizeof(where));
+				f->has_frame = 1;
+				f->frame = rep->locks[0].owner;
+			}
+			snprintf(
+				f->evidence, sizeof(f->evidence),
+				"%llu lock waits (%s), %.1f ms (%.0f %% of loop busy time); most %s",
+				(unsigned long long)rep->lock_app_count,
+				rep->nlocks ? rep->locks[0].what : "?", rep->lock_app_ns / 1e6,
+				busy_s > 0 ? 100 * rep->lock_app_ns / 1e9 / busy_s : 0,
+				rep->nlocks ? where : "?");
+			f->impact = run_s > 0 ? (double)rep->lock_app_ns / 1e9 / run_s : 0;
 		}
 	}
 	if (rep->has_loop && (rep->lag_p50 >= 10 * MS || rep->lag_max >= 100 * MS)) {

@@ -498,6 +498,12 @@ static int on_event(void *ctx, void *data, size_t len)
 		b.stack_id = intern(a, frames, n, 0);
 		b.tid = e->tid;
 		b.result = e->result;
+		if (e->sched_known) {
+			b.has_run_queue_ns = b.has_on_cpu_ns = b.has_switches = 1;
+			b.run_queue_ns = e->runq_ns;
+			b.on_cpu_ns = e->cpu_ns;
+			b.switches = e->switches;
+		}
 		ev.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
 		ev.blocking = &b;
 		accumulate(&a->blk, &a->nblk, &a->blk_cap, b.stack_id, e->tid, e->dur_ns);

@@ -49,6 +49,8 @@ struct thread_state {
 	__u32 in_poll, timeout_nz, after_empty_check;
 	__u64 enter_ns, busy_start_ns, next_due_ns, last_fire_ns;
 	__u64 sys_enter_ns, pool_at_ns, pool_head[2];
+	__u64 sys_runq0, sys_cpu0; /* at the syscall's entry: sched_info.run_delay, sum_exec */
+	__u64 sys_pcount0;
 	__s64 sys_nr;
 	__u64 gc_start_ns;
 	__u32 gc_kind, timeout_ms; /* the epoll wait's timeout; 0: none known (or infinite) */
@@ -496,6 +498,17 @@ static __always_inline int epoll_timeout(struct pt_regs *regs, long id)
 	return ts.tv_sec || ts.tv_nsec ? 1 : 0;
 }
 
+/* The current task's scheduler figures: run-queue delay (complete while it runs), time on CPU
+ * (sum_exec_runtime: updated at switches and ticks) and the times it got a CPU. */
+static __always_inline void sched_now(__u64 *runq, __u64 *cpu, __u64 *pcount)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	*runq = task->sched_info.run_delay;
+	*cpu = task->se.sum_exec_runtime;
+	*pcount = task->sched_info.pcount;
+}
+
 SEC("tp_btf/sys_enter")
 int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 {
@@ -517,6 +530,7 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 		return 0;
 	t->sys_enter_ns = now;
 	t->sys_nr = id;
+	sched_now(&t->sys_runq0, &t->sys_cpu0, &t->sys_pcount0);
 	return 0;
 }
 
@@ -574,6 +588,17 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 			e->result = ret;
 			e->nr = (__u32)t->sys_nr;
 			e->heap_before = e->heap_after = e->rss_bytes = 0;
+			{
+				__u64 runq, cpu, pcount;
+
+				sched_now(&runq, &cpu, &pcount);
+				e->sched_known = runq >= t->sys_runq0 && cpu >= t->sys_cpu0 &&
+						 pcount >= t->sys_pcount0;
+				e->runq_ns = runq - t->sys_runq0;
+				e->switches = (__u32)(pcount - t->sys_pcount0);
+				/* never off the CPU: on it all along (sum_exec lags a tick) */
+				e->cpu_ns = e->switches ? cpu - t->sys_cpu0 : dur;
+			}
 			e->nframes = syscall_stack(ctx, regs, e->frames);
 			copy_stack(regs, e);
 			bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);

@@ -56,7 +56,11 @@ struct lscb_event {
 	__u32 nr;     /* syscall number; GC: collector kind (loopscope.proto GcEvent.Kind) */
 	__u32 nframes;
 	__u64 heap_before, heap_after, rss_bytes; /* GC */
-	__u64 frames[LSCB_MAX_FRAMES];		  /* user stack, leaf first */
+	/* blocking: the scheduler's figures during the call (run-queue delay, time on CPU as the
+	 * task's sum_exec_runtime says it, times it got the CPU back) */
+	__u64 runq_ns, cpu_ns;
+	__u32 switches, sched_known;
+	__u64 frames[LSCB_MAX_FRAMES]; /* user stack, leaf first */
 	/* blocking: the registers an unwinder starts from (DWARF order: rbx, rbp, rsp, r12-r15,
 	 * rip) and the top of the stack, LSCB_STACK_CHUNK bytes at a time while readable */
 	__u64 regs[8];

@@ -30,6 +30,21 @@ json_object *lsc__frame_json(const struct lsc_report_frame *f)
 	return o;
 }
 
+static json_object *stacks_json(const struct lsc_report_stack *s, size_t n);
+
+/* {count, total_ns[, top]} of one kind of long call. */
+static json_object *kind_json(uint64_t count, uint64_t ns, const struct lsc_report_stack *s,
+			      size_t n)
+{
+	json_object *o = json_object_new_object();
+
+	put(o, "count", u64(count));
+	put(o, "total_ns", u64(ns));
+	if (s)
+		put(o, "top", stacks_json(s, n));
+	return o;
+}
+
 static json_object *stacks_json(const struct lsc_report_stack *s, size_t n)
 {
 	json_object *a = json_object_new_array();
@@ -177,6 +192,17 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 	put(o, "count", u64(r->blocking_count));
 	put(o, "total_ns", u64(r->blocking_total_ns));
 	put(o, "top", stacks_json(r->blocking, r->nblocking));
+	/* the long calls that were not blocking (docs/report.md) */
+	put(o, "contention",
+	    kind_json(r->contention_count, r->contention_ns, r->contention, r->ncontention));
+	if (r->blocking_measured_ns) { /* the blocking calls' time, where it was measured */
+		put(o, "measured_ns", u64(r->blocking_measured_ns));
+		put(o, "asleep_ns", u64(r->blocking_asleep_ns));
+		put(o, "on_cpu_ns", u64(r->blocking_cpu_ns));
+		put(o, "run_queue_ns", u64(r->blocking_runq_ns));
+	}
+	put(o, "lock_runtime", kind_json(r->lock_runtime_count, r->lock_runtime_ns, NULL, 0));
+	put(o, "lock_app", kind_json(r->lock_app_count, r->lock_app_ns, r->locks, r->nlocks));
 	put(root, "blocking", o);
 	if (r->nbusy) {
 		o = json_object_new_object();

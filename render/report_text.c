@@ -196,6 +196,32 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 		fputs("  none recorded\n", o);
 	for (i = 0; i < r->nblocking; i++)
 		stack(o, &r->blocking[i], "ms");
+	/* what the blocking calls' time was, and the long calls that were not blocking */
+	if (r->blocking_measured_ns)
+		fprintf(o,
+			"  of %.1f ms measured: %.1f ms asleep in the kernel (I/O, sleeps), %.1f ms "
+			"on the CPU in it (copies: a cached file), %.1f ms preempted\n",
+			r->blocking_measured_ns / 1e6, r->blocking_asleep_ns / 1e6,
+			r->blocking_cpu_ns / 1e6, r->blocking_runq_ns / 1e6);
+	if (r->contention_count || r->lock_runtime_count)
+		fprintf(o,
+			"  not blocking: %llu calls runnable but preempted for half their time or "
+			"more (CPU contention, %.1f ms); %llu waits on the runtime's own locks "
+			"(%.1f ms)\n",
+			(unsigned long long)r->contention_count, r->contention_ns / 1e6,
+			(unsigned long long)r->lock_runtime_count, r->lock_runtime_ns / 1e6);
+	if (r->nlocks) {
+		fprintf(o, "\nLock waits of the program on the loop (%llu, %.1f ms)\n",
+			(unsigned long long)r->lock_app_count, r->lock_app_ns / 1e6);
+		for (i = 0; i < r->nlocks; i++)
+			stack(o, &r->locks[i], "ms");
+	}
+	if (r->ncontention) {
+		fprintf(o, "\nCalls preempted on the loop: CPU contention (%llu, %.1f ms)\n",
+			(unsigned long long)r->contention_count, r->contention_ns / 1e6);
+		for (i = 0; i < r->ncontention; i++)
+			stack(o, &r->contention[i], "ms");
+	}
 	if (r->nbusy) {
 		fprintf(o, "\nLong busy stretches of the loop (%llu, %.1f ms)\n",
 			(unsigned long long)r->busy_long_count, r->busy_long_total_ns / 1e6);

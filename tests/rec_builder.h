@@ -126,6 +126,7 @@ struct rb_window {
 	uint64_t busy_n, lag_n;
 	uint32_t pool_threads, pool_depth;
 	uint64_t pool_wait_ns, pool_wait_n;
+	double pool_depth_mean; /* 0: not given */
 	uint32_t handles, fds;
 	uint64_t rss, native, requests;
 	int shutdown; /* after the program was asked to stop */
@@ -164,6 +165,8 @@ static inline void rb_window(struct rb *b, const struct rb_window *x)
 		w.has_pool_threads = w.has_pool_depth_max = 1;
 		w.pool_threads = x->pool_threads;
 		w.pool_depth_max = x->pool_depth;
+		w.has_pool_depth_mean = x->pool_depth_mean > 0;
+		w.pool_depth_mean = x->pool_depth_mean;
 	}
 	w.has_active_handles = w.has_open_fds = w.has_fd_limit = 1;
 	w.active_handles = x->handles;
@@ -208,6 +211,35 @@ static inline void rb_gc(struct rb *b, uint64_t t, uint64_t pause, uint64_t befo
 	}
 	e.body_case = LOOPSCOPE__EVENT__BODY_GC;
 	e.gc = &g;
+	r.body_case = LOOPSCOPE__RECORD__BODY_EVENT;
+	r.event = &e;
+	rb_put(b, &r);
+}
+
+/* A blocking event with the scheduler's figures (runq < 0: none). */
+static inline void rb_blocking_sched(struct rb *b, uint64_t t, const char *call, uint64_t dur,
+				     uint32_t stack, uint32_t tid, int64_t runq, uint64_t cpu,
+				     uint32_t switches)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Event e = LOOPSCOPE__EVENT__INIT;
+	Loopscope__BlockingEvent bl = LOOPSCOPE__BLOCKING_EVENT__INIT;
+
+	e.has_t_ns = 1;
+	e.t_ns = t;
+	bl.call = (char *)call;
+	bl.has_duration_ns = bl.has_stack_id = bl.has_tid = 1;
+	bl.duration_ns = dur;
+	bl.stack_id = stack;
+	bl.tid = tid;
+	if (runq >= 0) {
+		bl.has_run_queue_ns = bl.has_on_cpu_ns = bl.has_switches = 1;
+		bl.run_queue_ns = (uint64_t)runq;
+		bl.on_cpu_ns = cpu;
+		bl.switches = switches;
+	}
+	e.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
+	e.blocking = &bl;
 	r.body_case = LOOPSCOPE__RECORD__BODY_EVENT;
 	r.event = &e;
 	rb_put(b, &r);

@@ -280,7 +280,97 @@ TEST(a_frozen_loop_and_no_loop_are_said)
 	lsc_recording_free(r);
 }
 
+/* Point 3 and 4: a call is blocking when its own time (asleep, or on the CPU in the kernel) is
+ * most of it. Preempted calls are CPU contention, a futex under libuv's uv__work_done is the
+ * runtime's own lock (no finding), one under the app's function is lock contention; and a
+ * saturated pool with an idle loop comes before all of them. */
+TEST(blocked_preempted_kernel_and_lock_waits_are_told_apart)
+{
+	static const uint64_t app_read[] = {LIBC_LO + 0x10, JIT(2), NODE_LO + 0x30};
+	static const uint64_t app_write[] = {LIBC_LO + 0x10, JIT(1), JIT(2), NODE_LO + 0x30};
+	static const uint64_t uv_lock[] = {LIBC_LO + 0x8612b, NODE_LO + 0x20, NODE_LO + 0x30};
+	static const uint64_t app_lock[] = {LIBC_LO + 0x8612b, JIT(3), NODE_LO + 0x30};
+	struct lsc_report rep;
+	struct lsc_recording *r;
+	uint32_t s_read, s_write, s_uv, s_app;
+	struct rb b;
+	size_t i;
+	const char *first = NULL;
+	int blocking = 0, contention = 0, lock = 0;
+
+	snprintf(file, sizeof(file), "/tmp/lsc-waits-%d.lsr", (int)getpid());
+	rb_open(&b, file);
+	rb_header(&b, 1, "/usr/bin/node", "bpf");
+	owner_symbols(&b);
+	s_read = rb_stack(&b, app_read, 3, 0);
+	s_write = rb_stack(&b, app_write, 4, 0);
+	s_uv = rb_stack(&b, uv_lock, 3, 0);
+	s_app = rb_stack(&b, app_lock, 3, 0);
+	for (i = 0; i < 10; i++) {
+		struct rb_window w = {0};
+		uint64_t t = i * 1000000000ULL;
+
+		w.start_ns = t;
+		w.length_ns = 1000000000ULL;
+		w.elu = 0.09; /* an idle loop */
+		w.iterations = 100;
+		w.busy_ns = 900000;
+		w.busy_n = 100;
+		w.lag_ns = 1000000;
+		w.lag_n = 100;
+		w.pool_threads = 4;
+		w.pool_depth = 60; /* and a pool with 60 jobs waiting, never fewer than 40 */
+		w.pool_depth_mean = 50;
+		w.pool_wait_ns = 900000000;
+		w.pool_wait_n = 10;
+		rb_window(&b, &w);
+		/* slept 19 of 20 ms: blocking */
+		rb_blocking_sched(&b, t + 1000, "read", 20000000, s_read, 1, 0, 1000000, 1);
+		/* 15 ms, 12 of them in the run queue: contention */
+		rb_blocking_sched(&b, t + 2000, "writev", 15000000, s_write, 1, 12000000, 3000000,
+				  1);
+		/* 3 ms on CPU, never switched: the call's own work in the kernel, blocking */
+		rb_blocking_sched(&b, t + 3000, "munmap", 3000000, s_write, 1, 0, 3000000, 0);
+		/* libuv's own queue lock, 80 ms a second: not the app's */
+		rb_blocking_sched(&b, t + 4000, "futex", 80000000, s_uv, 1, 0, 100000, 1);
+		/* the app's lock, 30 ms a second */
+		rb_blocking_sched(&b, t + 5000, "futex", 30000000, s_app, 1, 0, 100000, 1);
+		/* an older recording's event: no figures, blocking as before */
+		rb_blocking_sched(&b, t + 6000, "fsync", 2000000, s_read, 1, -1, 0, 0);
+	}
+	rb_footer(&b, 10000000000ULL);
+	rb_close(&b);
+	ASSERT_OK(lsc_recording_read(file, &r, NULL));
+	unlink(file);
+	ASSERT_OK(lsc_report_build(r, NULL, &rep));
+	/* the reads, the kernel work and the fsyncs */
+	ASSERT_EQ(rep.blocking_count, 30);
+	ASSERT_EQ(rep.blocking_total_ns, 250000000ULL);
+	/* where measured: the reads asleep 19 of 20 ms, the munmaps on CPU */
+	ASSERT_EQ(rep.blocking_measured_ns, 230000000ULL);
+	ASSERT_EQ(rep.blocking_asleep_ns, 190000000ULL);
+	ASSERT_EQ(rep.blocking_cpu_ns, 40000000ULL);
+	ASSERT_EQ(rep.contention_count, 10);
+	ASSERT_EQ(rep.lock_runtime_count, 10);
+	ASSERT_EQ(rep.lock_app_count, 10);
+	ASSERT_STR_EQ(rep.locks[0].owner.name, "spinInWorker");
+	for (i = 0; i < rep.nfindings; i++) {
+		printf("# %s: %s\n", rep.findings[i].id, rep.findings[i].evidence);
+		if (!first)
+			first = rep.findings[i].id;
+		blocking |= !strcmp(rep.findings[i].id, "blocking-calls");
+		contention |= !strcmp(rep.findings[i].id, "cpu-contention");
+		lock |= !strcmp(rep.findings[i].id, "lock-contention");
+		/* libuv's own lock is never "the loop is blocked by synchronous calls (futex)" */
+		ASSERT_TRUE(!strstr(rep.findings[i].title, "futex"));
+	}
+	ASSERT_TRUE(blocking && contention && lock);
+	ASSERT_STR_EQ(first, "pool-saturated"); /* the pool's queue is never empty */
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(the_owner_is_the_apps_first_frame_else_what_it_is),
 	  TEST_ENTRY(a_finding_with_no_app_frame_says_where_it_is),
 	  TEST_ENTRY(the_drain_after_a_stop_request_is_apart),
-	  TEST_ENTRY(a_frozen_loop_and_no_loop_are_said))
+	  TEST_ENTRY(a_frozen_loop_and_no_loop_are_said),
+	  TEST_ENTRY(blocked_preempted_kernel_and_lock_waits_are_told_apart))

@@ -740,6 +740,56 @@ TEST(a_frozen_loop_is_late_by_the_window_and_top_says_frozen)
 	json_object_put(rep);
 }
 
+/* The scheduler's figures from the kernel: reads from /dev/zero pinned beside a busier task
+ * wait in the run queue for most of their time: attach calls them CPU contention, not blocking
+ * (the agent's counterpart: tests/agent/test_waits.c). */
+TEST(preempted_syscalls_are_cpu_contention_under_attach)
+{
+	const char *hog[] = {"/usr/bin/taskset",    "-c", "0", "/bin/sh", "-c",
+			     "while :; do :; done", NULL};
+	const char *app[] = {"/usr/bin/taskset",
+			     "-c",
+			     "0",
+			     "/usr/bin/nice",
+			     "-n",
+			     "5",
+			     "/usr/bin/node",
+			     LSC_SOURCE_DIR "/tests/agent/node_waits.js",
+			     "forever",
+			     NULL};
+	const char *dur[] = {"-d", "3", NULL};
+	json_object *rep, *b, *d;
+	pid_t h, t, a;
+	size_t i;
+	int seen = 0;
+
+	capture_setup("attach");
+	h = spawn(hog, path("hog.out"), path("hog.err"), NULL);
+	t = spawn(app, path("waits.out"), path("waits.err"), NULL);
+	wait_text(path("waits.out"), "up", 30);
+	a = attach(t, path("waits.lsr"), path("waits.log"), dur);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 60)), 0);
+	kill(t, SIGKILL);
+	kill(h, SIGKILL);
+	wait_exit(t, 10);
+	wait_exit(h, 10);
+	rep = report_json(path("waits.lsr"));
+	b = json_object_object_get(rep, "blocking");
+	printf("# attach beside a hog: %g blocking, %g contention (%.1f ms)\n",
+	       json_at(b, "count", NULL), json_at(b, "contention", "count"),
+	       json_at(b, "contention", "total_ns") / 1e6);
+	ASSERT_CMP(json_at(b, "contention", "count"), >=, 10);
+	d = json_object_object_get(rep, "diagnosis");
+	for (i = 0; d && i < json_object_array_length(d); i++) {
+		const char *id = json_object_get_string(
+			json_object_object_get(json_object_array_get_idx(d, i), "id"));
+
+		seen |= !strcmp(id, "cpu-contention");
+	}
+	ASSERT_TRUE(seen);
+	json_object_put(rep);
+}
+
 TEST(attach_and_detach_under_load)
 {
 	char exe[512], pidarg[16];
@@ -897,6 +947,7 @@ TEST_MAIN(TEST_ENTRY(refloop_elu_pool_depth_and_handles), TEST_ENTRY(node_elu_la
 	  TEST_ENTRY(node_pool_handles_and_cpu),
 	  TEST_ENTRY(errors_a_user_meets_and_a_second_attach),
 	  TEST_ENTRY(a_frozen_loop_is_late_by_the_window_and_top_says_frozen),
+	  TEST_ENTRY(preempted_syscalls_are_cpu_contention_under_attach),
 	  TEST_ENTRY(attach_and_detach_under_load),
 	  TEST_ENTRY(offcpu_time_goes_where_the_loop_sleeps),
 	  TEST_ENTRY(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers),
