@@ -137,7 +137,7 @@ struct lsc_ev_blocking {
 struct lsc_ev_cpu {
 	uint64_t t_ns;
 	uint32_t nframes;
-	uint32_t pad;
+	uint32_t loop; /* taken on a loop thread (its busy stretches share its samples) */
 };
 
 struct lsc_ev_wall {

@@ -452,7 +452,7 @@ void lsc__on_sigprof(int sig, siginfo_t *si, void *uc)
 	/* frames[0] is this handler, frames[1] the signal trampoline. */
 	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
 	n = n > 2 ? n - 2 : 0;
-	ev = (struct lsc_ev_cpu){rel_now(), (uint32_t)n, 0};
+	ev = (struct lsc_ev_cpu){rel_now(), (uint32_t)n, T.loop != NULL};
 	push(LSC_EV_CPU, &ev, sizeof(ev), frames + 2, (size_t)n * sizeof(void *));
 	T.in_agent = 0;
 	errno = saved;

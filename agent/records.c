@@ -141,6 +141,7 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		lsc__w_accumulate(W.cpu, &W.ncpu, stack, tid, 1);
 		rs->last_cpu_t = c->t_ns;
 		rs->last_cpu_stack = stack;
+		lsc__stretch_sample(tid, (int)c->loop, c->t_ns, stack);
 		break;
 	}
 	case LSC_EV_WALL: {
@@ -155,10 +156,14 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 	case LSC_EV_BUSY: {
 		struct lsc_ev_busy *b = (void *)W.rec;
 		Loopscope__BlockingEvent be = LOOPSCOPE__BLOCKING_EVENT__INIT;
+		static uint32_t sst[256], scnt[256];
+		uint32_t best;
+		size_t nst, i;
 
 		if (len < sizeof(*b))
 			return;
-		/* A CPU sample that fell inside the segment says where it was spent. */
+		/* The CPU samples that fell inside the stretch say where it was spent: all of
+		 * them, by stack; the most frequent is its stack. */
 		be.call = (char *)lsc_agent_call_names[CALL_BUSY];
 		be.has_duration_ns = be.has_stack_id = be.has_tid = 1;
 		be.duration_ns = b->duration_ns;
@@ -166,6 +171,15 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 					      rs->last_cpu_t <= b->start_ns + b->duration_ns
 				      ? rs->last_cpu_stack
 				      : 0;
+		nst = lsc__stretch_counts(tid, b->start_ns, b->start_ns + b->duration_ns, sst, scnt,
+					  sizeof(sst) / sizeof(sst[0]));
+		for (i = 0, best = 0; i < nst; i++)
+			if (scnt[i] > best)
+				best = scnt[i], be.stack_id = sst[i];
+		be.cpu_stack_ids = sst;
+		be.n_cpu_stack_ids = nst;
+		be.cpu_counts = scnt;
+		be.n_cpu_counts = nst;
 		be.tid = tid;
 		e.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
 		e.blocking = &be;

@@ -279,8 +279,11 @@ static void drain(void)
 			continue;
 		while ((len = lsc_ring_pop(ring, &type, W.rec, sizeof(W.rec)))) {
 			if (type == LSC_EV_OWNER && len == sizeof(uint32_t)) {
-				/* A new thread owns the ring from here on. */
+				/* A new thread owns the ring from here on: the last one's samples
+				 * (and any of an older thread with the new one's tid) go. */
+				lsc__stretch_forget(rs->tid);
 				memcpy(&rs->tid, W.rec, sizeof(uint32_t));
+				lsc__stretch_forget(rs->tid);
 				lsc__w_put_thread(rs);
 				continue;
 			}

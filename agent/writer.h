@@ -109,6 +109,12 @@ void lsc__jsheap_node(const struct lsc_ev_jsnode *ev, const char *text);
 void lsc__jsheap_end(const struct lsc_ev_jsheap_end *ev);
 uint64_t lsc__jsheap_read_ns(void), lsc__jsheap_readings(void);
 
+/* stretch.c: a loop thread's latest CPU samples, and those within a busy stretch by stack */
+void lsc__stretch_sample(uint32_t tid, int loop, uint64_t t, uint32_t stack);
+void lsc__stretch_forget(uint32_t tid);
+size_t lsc__stretch_counts(uint32_t tid, uint64_t start, uint64_t end, uint32_t *stacks,
+			   uint32_t *counts, size_t cap);
+
 /* records.c */
 void lsc__w_put_thread(struct ring_state *rs);
 void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len);

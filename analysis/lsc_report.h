@@ -18,6 +18,8 @@
 #define LSC_REPORT_TOP	    5
 #define LSC_REPORT_FRAMES   12
 #define LSC_REPORT_FINDINGS 12
+/* a long busy stretch with fewer CPU samples than this is said to have few */
+#define LSC_REPORT_STRETCH_SAMPLES 5
 
 /* What the owner frame is (owner.c): the best tier on a stack gives its owner. */
 enum lsc_owner_tier {
@@ -166,6 +168,13 @@ struct lsc_report {
 	/* long busy segments (the agent's "(busy loop)" events): CPU-bound stretches of the loop,
 	 * kept apart from blocking calls, which they contain */
 	uint64_t busy_long_count, busy_long_total_ns;
+	/* their time is shared among the CPU samples taken in each (the rows' count: samples);
+	 * stretches with fewer than LSC_REPORT_STRETCH_SAMPLES, and their time */
+	uint64_t busy_samples, busy_few_samples, busy_few_ns;
+	/* the owner frame that holds the most of their time, over every stack, and its share */
+	int has_busy_owner;
+	struct lsc_report_frame busy_owner;
+	double busy_owner_share;
 	size_t nbusy;
 	struct lsc_report_stack busy[LSC_REPORT_TOP];
 	/* the crash, when the process died of a signal */

@@ -161,6 +161,47 @@ static size_t top_stacks(const struct lsc_recording *r, struct lsc_symbolizer *s
 	return k;
 }
 
+/* The owner frame holding the most of the time of all the aggregates of one kind (not only the
+ * top stacks: each CPU sample of a stretch may be a stack of its own), and its share. */
+static int top_owner_all(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			 const struct agg *v, size_t n, int kind, struct lsc_report_frame *out,
+			 double *share)
+{
+	struct own {
+		struct lsc_report_frame f;
+		uint64_t total;
+	} *o = calloc(n ? n : 1, sizeof(*o));
+	struct lsc_report_stack st;
+	uint64_t all = 0;
+	size_t i, k, no = 0, best = 0;
+
+	if (!o)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (v[i].kind != kind)
+			continue;
+		lsc_report_fill_stack(r, sym, v[i].stack_id, &st);
+		for (k = 0;
+		     k < no && (strcmp(o[k].f.name, st.owner.name) ||
+				strcmp(o[k].f.file, st.owner.file) || o[k].f.line != st.owner.line);
+		     k++)
+			;
+		if (k == no)
+			o[no++].f = st.owner;
+		o[k].total += v[i].total;
+		all += v[i].total;
+	}
+	for (k = 1; k < no; k++)
+		if (o[k].total > o[best].total)
+			best = k;
+	if (no) {
+		*out = o[best].f;
+		*share = all ? (double)o[best].total / (double)all : 0;
+	}
+	free(o);
+	return no ? 0 : LSC_ENODATA;
+}
+
 /* Lock waits: on the runtime's own locks (no frame of the app or its packages on the stack)
  * or on the app's; the latter become the kind LSC_CALL_LOCK + 1 for top_stacks. */
 static void split_locks(const struct lsc_recording *r, struct lsc_symbolizer *sym, struct agg *v,
@@ -476,6 +517,41 @@ static int pool_submitters(const struct lsc_recording *r, struct lsc_symbolizer 
 	return 0;
 }
 
+/* A long busy stretch with the CPU samples taken in it: its time shared among their stacks by
+ * their counts (the rows' count is samples). */
+static int busy_from_samples(const Loopscope__BlockingEvent *b, struct agg **busy, size_t *nbusy,
+			     struct lsc_report *rep)
+{
+	uint64_t total = 0, given = 0;
+	size_t i, n = b->n_cpu_stack_ids < b->n_cpu_counts ? b->n_cpu_stack_ids : b->n_cpu_counts;
+
+	for (i = 0; i < n; i++)
+		total += b->cpu_counts[i];
+	if (!total)
+		return 0;
+	for (i = 0; i < n; i++) {
+		struct agg *a = agg_find(busy, nbusy, b->cpu_stack_ids[i], LSC_BUSY_CALL);
+		uint64_t part = i + 1 == n ? b->duration_ns - given
+					   : b->duration_ns * b->cpu_counts[i] / total;
+
+		if (!a)
+			return -ENOMEM;
+		given += part;
+		a->count += b->cpu_counts[i];
+		a->total += part;
+		if (part > a->max)
+			a->max = part;
+	}
+	rep->busy_long_count++;
+	rep->busy_long_total_ns += b->duration_ns;
+	rep->busy_samples += total;
+	if (total < LSC_REPORT_STRETCH_SAMPLES) {
+		rep->busy_few_samples++;
+		rep->busy_few_ns += b->duration_ns;
+	}
+	return 0;
+}
+
 static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			 struct lsc_report *rep)
 {
@@ -493,6 +569,12 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 			continue;
 		b = e->blocking;
 		is_busy = b->call && strcmp(b->call, LSC_BUSY_CALL) == 0;
+		if (is_busy && b->n_cpu_stack_ids) {
+			err = busy_from_samples(b, &busy, &nbusy, rep);
+			if (err)
+				goto out;
+			continue;
+		}
 		kind = is_busy ? 0 : (int)lsc_call_kind(b);
 		a = agg_find_kind(is_busy ? &busy : &blk, is_busy ? &nbusy : &nblk, b->stack_id,
 				  b->call ? b->call : "?", kind);
@@ -510,6 +592,8 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		if (is_busy) {
 			rep->busy_long_count += n;
 			rep->busy_long_total_ns += b->duration_ns;
+			rep->busy_few_samples++; /* none taken in it: its stack alone */
+			rep->busy_few_ns += b->duration_ns;
 		} else if (kind == LSC_CALL_BLOCKED) {
 			rep->blocking_count += n;
 			rep->blocking_total_ns += b->duration_ns;
@@ -564,6 +648,8 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		qsort(cpu, ncpu, sizeof(*cpu), agg_by_total);
 	if (nbusy)
 		qsort(busy, nbusy, sizeof(*busy), agg_by_total);
+	rep->has_busy_owner = nbusy && top_owner_all(r, sym, busy, nbusy, 0, &rep->busy_owner,
+						     &rep->busy_owner_share) == 0;
 	for (i = 0; i < nbusy && i < LSC_REPORT_TOP; i++) {
 		struct lsc_report_stack *s = &rep->busy[rep->nbusy++];
 

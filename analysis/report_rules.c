@@ -28,26 +28,34 @@ static struct lsc_finding *finding(struct lsc_report *rep, const char *id, int s
 	return f;
 }
 
-/* The owner frame that holds most of the blocking time, summed over all blocking stacks shown. */
-static const struct lsc_report_frame *top_owner(const struct lsc_report *rep, double *share)
+/* The owner frame that holds most of the time of stacks st[0..n), summed over the stacks shown
+ * (by owner: one function reached from two places is one). */
+static const struct lsc_report_frame *owner_of(const struct lsc_report_stack *st, size_t n,
+					       double *share)
 {
 	const struct lsc_report_frame *best = NULL;
 	double best_share = 0;
 	size_t i, j;
 
-	for (i = 0; i < rep->nblocking; i++) {
+	for (i = 0; i < n; i++) {
 		double s = 0;
 
-		for (j = 0; j < rep->nblocking; j++)
-			if (strcmp(rep->blocking[i].owner.name, rep->blocking[j].owner.name) == 0)
-				s += rep->blocking[j].share;
+		for (j = 0; j < n; j++)
+			if (strcmp(st[i].owner.name, st[j].owner.name) == 0 &&
+			    strcmp(st[i].owner.file, st[j].owner.file) == 0)
+				s += st[j].share;
 		if (s > best_share) {
 			best_share = s;
-			best = &rep->blocking[i].owner;
+			best = &st[i].owner;
 		}
 	}
 	*share = best_share;
 	return best;
+}
+
+static const struct lsc_report_frame *top_owner(const struct lsc_report *rep, double *share)
+{
+	return owner_of(rep->blocking, rep->nblocking, share);
 }
 
 /* Handles only grow: by 10 or more, rising in 80 % of the windows where the count changed.
@@ -123,17 +131,36 @@ void lsc__report_diagnose(struct lsc_report *rep)
 
 		f = finding(rep, "cpu-bound-callbacks", LSC_SEV_WARNING);
 		if (f) {
-			lsc_report_owner_where(&rep->busy[0].owner, "under", where, sizeof(where));
+			double bshare = rep->busy_owner_share;
+			const struct lsc_report_frame *bo = &rep->busy_owner;
+			char from[200] = "";
+
+			if (!rep->has_busy_owner)
+				bo = owner_of(rep->busy, rep->nbusy, &bshare);
+
+			lsc_report_owner_where(bo, "under", where, sizeof(where));
+			/* from every CPU sample in the stretches; few samples said */
+			if (rep->busy_samples)
+				snprintf(from, sizeof(from),
+					 " (%.0f %% of the stretches' time, from %llu CPU samples "
+					 "in them%s",
+					 100 * bshare, (unsigned long long)rep->busy_samples,
+					 rep->busy_few_samples ? "; " : ")");
+			if (rep->busy_samples && rep->busy_few_samples)
+				snprintf(from + strlen(from), sizeof(from) - strlen(from),
+					 "%llu stretches had fewer than %d)",
+					 (unsigned long long)rep->busy_few_samples,
+					 LSC_REPORT_STRETCH_SAMPLES);
 			snprintf(f->title, sizeof(f->title),
 				 "long CPU-bound callbacks hold the loop");
 			snprintf(
 				f->evidence, sizeof(f->evidence),
 				"%llu busy stretches of 10 ms or more; %.1f ms of them outside calls "
-				"that waited (%.0f %% of loop busy time); most %s",
+				"that waited (%.0f %% of loop busy time); most %s%s",
 				(unsigned long long)rep->busy_long_count, cpu_ms,
-				100 * cpu_ms / 1e3 / busy_s, where);
+				100 * cpu_ms / 1e3 / busy_s, where, from);
 			f->has_frame = 1;
-			f->frame = rep->busy[0].owner;
+			f->frame = *bo;
 			f->impact = run_s > 0 ? cpu_ms / 1e3 / run_s : 0;
 		}
 	}
@@ -145,7 +172,7 @@ void lsc__report_diagnose(struct lsc_report *rep)
 			    of_busy >= 0.5 ? LSC_SEV_CRITICAL : LSC_SEV_WARNING);
 		if (f) {
 			snprintf(f->title, sizeof(f->title),
-				 "the loop is blocked by synchronous calls (%s)",
+				 "the loop is blocked by synchronous calls (%.60s)",
 				 rep->blocking[0].what);
 			if (owner) {
 				lsc_report_owner_where(owner, "under", where, sizeof(where));

@@ -208,6 +208,9 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 		o = json_object_new_object();
 		put(o, "count", u64(r->busy_long_count));
 		put(o, "total_ns", u64(r->busy_long_total_ns));
+		put(o, "samples", u64(r->busy_samples)); /* top[].count: samples, when not 0 */
+		put(o, "few_samples", u64(r->busy_few_samples));
+		put(o, "few_samples_ns", u64(r->busy_few_ns));
 		put(o, "top", stacks_json(r->busy, r->nbusy));
 		put(root, "busy_long", o);
 	}

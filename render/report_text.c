@@ -38,6 +38,9 @@ static void stack(FILE *o, const struct lsc_report_stack *s, const char *unit)
 	fprintf(o, "  %5.1f%%  %s", 100 * s->share, s->what);
 	if (!*unit)
 		;
+	else if (!strcmp(unit, "stretch"))
+		fprintf(o, ": %.1f ms of the stretches, %llu CPU samples", s->total / 1e6,
+			(unsigned long long)s->count);
 	else if (!strcmp(unit, "ms"))
 		fprintf(o, ": %llu calls, %.1f ms total, max %.1f ms", (unsigned long long)s->count,
 			s->total / 1e6, s->max / 1e6);
@@ -225,8 +228,15 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 	if (r->nbusy) {
 		fprintf(o, "\nLong busy stretches of the loop (%llu, %.1f ms)\n",
 			(unsigned long long)r->busy_long_count, r->busy_long_total_ns / 1e6);
+		if (r->busy_samples)
+			fprintf(o,
+				"  their time shared among the %llu CPU samples taken in them; %llu "
+				"stretches had fewer than %d\n",
+				(unsigned long long)r->busy_samples,
+				(unsigned long long)r->busy_few_samples,
+				LSC_REPORT_STRETCH_SAMPLES);
 		for (i = 0; i < r->nbusy; i++)
-			stack(o, &r->busy[i], "ms");
+			stack(o, &r->busy[i], r->busy_samples ? "stretch" : "ms");
 	}
 	if (r->crashed) {
 		fprintf(o, "\nCrash: signal %d at 0x%llx\n", r->crash_signal,

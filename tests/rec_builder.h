@@ -216,6 +216,32 @@ static inline void rb_gc(struct rb *b, uint64_t t, uint64_t pause, uint64_t befo
 	rb_put(b, &r);
 }
 
+/* A "(busy loop)" stretch with the CPU samples taken in it, by stack. */
+static inline void rb_stretch(struct rb *b, uint64_t t, uint64_t dur, uint32_t stack, uint32_t tid,
+			      const uint32_t *stacks, const uint32_t *counts, size_t n)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Event e = LOOPSCOPE__EVENT__INIT;
+	Loopscope__BlockingEvent bl = LOOPSCOPE__BLOCKING_EVENT__INIT;
+
+	e.has_t_ns = 1;
+	e.t_ns = t;
+	bl.call = "(busy loop)";
+	bl.has_duration_ns = bl.has_stack_id = bl.has_tid = 1;
+	bl.duration_ns = dur;
+	bl.stack_id = stack;
+	bl.tid = tid;
+	bl.cpu_stack_ids = (uint32_t *)stacks;
+	bl.n_cpu_stack_ids = n;
+	bl.cpu_counts = (uint32_t *)counts;
+	bl.n_cpu_counts = n;
+	e.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
+	e.blocking = &bl;
+	r.body_case = LOOPSCOPE__RECORD__BODY_EVENT;
+	r.event = &e;
+	rb_put(b, &r);
+}
+
 /* A blocking event with the scheduler's figures (runq < 0: none). */
 static inline void rb_blocking_sched(struct rb *b, uint64_t t, const char *call, uint64_t dur,
 				     uint32_t stack, uint32_t tid, int64_t runq, uint64_t cpu,

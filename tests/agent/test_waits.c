@@ -5,7 +5,9 @@
  * from /dev/zero run in it: both are the calls' own time, blocking calls under their function,
  * told apart as asleep and on CPU. The same reads pinned to one CPU beside a busier task of
  * higher priority wait in the run queue for most of their time: CPU contention, its own
- * finding under readKernel, and no blocking finding.
+ * finding under readKernel, and no blocking finding. And long CPU-bound stretches
+ * (tests/agent/node_stretch.js) are attributed from every CPU sample in them: deepClone, not
+ * the tail that ends each one.
  */
 #include "task.h"
 #include "proc.h"
@@ -138,5 +140,50 @@ TEST(reads_preempted_by_a_busier_task_are_cpu_contention)
 	json_object_put(rep);
 }
 
+TEST(a_long_stretch_is_named_from_all_its_samples)
+{
+	const char *argv[] = {NULL,
+			      "run",
+			      "-o",
+			      NULL,
+			      "--",
+			      "/usr/bin/node",
+			      LSC_SOURCE_DIR "/tests/agent/node_stretch.js",
+			      NULL};
+	json_object *rep, *f, *busy;
+	struct proc p;
+	const char *ev;
+
+	capture_setup("agent"); /* before path(): it names the directory */
+	argv[0] = built("loopscope"), argv[3] = path("stretch.lsr");
+	proc_run(&p, argv, 120, NULL);
+	if (p.status)
+		LSC_FAIL("node_stretch.js under the agent: status 0x%x: %s", p.status, p.err);
+	rep = report_of(path("stretch.lsr"));
+	f = finding(rep, "cpu-bound-callbacks");
+	ASSERT_TRUE(f != NULL);
+	ASSERT_TRUE(frame_is(f, "deepClone", 7));
+	busy = json_get(rep, "busy_long");
+	printf("# %g stretches, %g samples in them, %g with few\n", json_at(busy, "count", NULL),
+	       json_at(busy, "samples", NULL), json_at(busy, "few_samples", NULL));
+	/* five stretches of about 200 ms at 99 Hz: about 100 samples */
+	ASSERT_CMP(json_at(busy, "samples", NULL), >=, 50);
+	ev = json_object_get_string(json_get(f, "evidence"));
+	{
+		const char *pc = strstr(ev, "% of the stretches' time");
+		int share = 0;
+
+		ASSERT_TRUE(pc != NULL);
+		while (pc > ev && pc[-1] == ' ')
+			pc--;
+		while (pc > ev && pc[-1] >= '0' && pc[-1] <= '9')
+			pc--;
+		share = atoi(pc);
+		ASSERT_CMP(share, >=, 80);
+	}
+	json_object_put(rep);
+}
+
 TEST_MAIN(TEST_ENTRY(a_fifo_open_sleeps_a_dev_zero_read_runs_both_block),
-	  TEST_ENTRY(reads_preempted_by_a_busier_task_are_cpu_contention))
+	  TEST_ENTRY(reads_preempted_by_a_busier_task_are_cpu_contention),
+	  TEST_ENTRY(a_long_stretch_is_named_from_all_its_samples))

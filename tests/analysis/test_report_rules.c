@@ -369,8 +369,76 @@ TEST(blocked_preempted_kernel_and_lock_waits_are_told_apart)
 	lsc_recording_free(r);
 }
 
+/* Point 2: a long stretch is attributed from every CPU sample taken in it, by owner. A 3.8 s
+ * stretch of 20 deepClone calls whose last sample fell in a dependency's skipOWS (the one sample
+ * the old rule used: its stack_id) is put under deepClone with its share; the samples of one
+ * function through many stacks are one owner; a stretch with 2 samples is counted as few. */
+TEST(a_stretch_is_attributed_from_all_its_samples)
+{
+	static const uint64_t clone_a[] = {NODE_LO + 0x40, JIT(9), JIT(2), NODE_LO + 0x30};
+	static const uint64_t clone_b[] = {LIBC_LO + 0x20, JIT(9), JIT(2), NODE_LO + 0x30};
+	static const uint64_t skip[] = {JIT(10), JIT(1), JIT(2), NODE_LO + 0x30};
+	struct lsc_report rep;
+	struct lsc_recording *r;
+	uint32_t ids[3], counts[3] = {200, 160, 20}, few[1], one[1] = {2};
+	struct rb b;
+	size_t i;
+	int seen = 0;
+
+	snprintf(file, sizeof(file), "/tmp/lsc-stretch-%d.lsr", (int)getpid());
+	rb_open(&b, file);
+	rb_header(&b, 1, "/usr/bin/node", "agent");
+	owner_symbols(&b);
+	rb_symbol(&b, JIT(9), "deepClone", "/app/clone.js", 7, 1, 0);
+	rb_symbol(&b, JIT(10), "skipOWS", "/app/node_modules/fast-json/lib/scan.js", 40, 1, 0);
+	ids[0] = rb_stack(&b, clone_a, 4, 0);
+	ids[1] = rb_stack(&b, clone_b, 4, 0);
+	ids[2] = rb_stack(&b, skip, 4, 0);
+	for (i = 0; i < 5; i++) {
+		struct rb_window w = {0};
+
+		w.start_ns = i * 1000000000ULL;
+		w.length_ns = 1000000000ULL;
+		w.elu = 0.95;
+		w.iterations = 10;
+		w.busy_ns = 50000000;
+		w.busy_n = 10;
+		w.lag_ns = 1000000;
+		w.lag_n = 10;
+		rb_window(&b, &w);
+	}
+	rb_stretch(&b, 100000000ULL, 3821000000ULL, ids[2], 1, ids, counts, 3);
+	few[0] = ids[2];
+	rb_stretch(&b, 4000000000ULL, 25000000ULL, ids[2], 1, few, one, 1);
+	rb_footer(&b, 5000000000ULL);
+	rb_close(&b);
+	ASSERT_OK(lsc_recording_read(file, &r, NULL));
+	unlink(file);
+	ASSERT_OK(lsc_report_build(r, NULL, &rep));
+	ASSERT_EQ(rep.busy_long_count, 2);
+	ASSERT_EQ(rep.busy_samples, 382);
+	ASSERT_EQ(rep.busy_few_samples, 1);
+	ASSERT_STR_EQ(rep.busy_owner.name, "deepClone");
+	printf("# owner %s, %.3f of the stretches' time\n", rep.busy_owner.name,
+	       rep.busy_owner_share);
+	/* 360 of 380 samples of the long one: 3.62 s of 3.85 s */
+	ASSERT_CMP(fabs(rep.busy_owner_share - 3821.0 * 360 / 380 / 3846.0), <, 0.01);
+	for (i = 0; i < rep.nfindings; i++)
+		if (!strcmp(rep.findings[i].id, "cpu-bound-callbacks")) {
+			printf("# %s\n", rep.findings[i].evidence);
+			ASSERT_STR_EQ(rep.findings[i].frame.name, "deepClone");
+			ASSERT_TRUE(strstr(rep.findings[i].evidence, "from 382 CPU samples"));
+			ASSERT_TRUE(
+				strstr(rep.findings[i].evidence, "1 stretches had fewer than 5"));
+			seen = 1;
+		}
+	ASSERT_TRUE(seen);
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(the_owner_is_the_apps_first_frame_else_what_it_is),
 	  TEST_ENTRY(a_finding_with_no_app_frame_says_where_it_is),
 	  TEST_ENTRY(the_drain_after_a_stop_request_is_apart),
 	  TEST_ENTRY(a_frozen_loop_and_no_loop_are_said),
-	  TEST_ENTRY(blocked_preempted_kernel_and_lock_waits_are_told_apart))
+	  TEST_ENTRY(blocked_preempted_kernel_and_lock_waits_are_told_apart),
+	  TEST_ENTRY(a_stretch_is_attributed_from_all_its_samples))
