@@ -370,10 +370,17 @@ struct lsc_agent_state {
 	_Atomic int wall_sending; /* the --wall sampler is between its check and its tgkill */
 	_Atomic int writer_hold;  /* the writer parks after its next flush (exec) */
 	_Atomic int writer_parked;
-	/* A SIGTERM, SIGINT or SIGHUP reached a program that handles it: from then on it drains
-	 * (ns since t0, plus 1; 0: not yet). Windows that end after it are marked shutdown. */
+	/* A SIGTERM, SIGINT or SIGHUP reached a program that handles it, or it closed its last
+	 * listening socket: from then on it drains (ns since t0, plus 1; 0: not yet). Windows
+	 * that end after it are marked shutdown; the writer writes a shutdown event once. */
 	_Atomic uint64_t shutdown_ns;
+	_Atomic int shutdown_why; /* the signal; LSC_SHUTDOWN_CLOSED: the last listener closed */
+	_Atomic int listeners;	  /* listening sockets open (listeners.c) */
 };
+#define LSC_SHUTDOWN_CLOSED (-1)
+
+/* The program is asked to stop, or stops serving (why: a signal, LSC_SHUTDOWN_CLOSED). Once. */
+void lsc__shutdown_begins(int why);
 extern struct lsc_agent_state lsc__A;
 
 uint64_t lsc__now_ns(void); /* CLOCK_MONOTONIC: async-signal-safe (vDSO) */

@@ -768,12 +768,22 @@ __attribute__((destructor)) static void agent_fini(void)
 	T.in_agent = 1;
 	setitimer(ITIMER_PROF, &off, NULL);
 	/* This thread's loops (the main loop, usually) end their last windows where they ended:
-	 * at their last poll's return, not now, after the process's own teardown. */
+	 * at their last poll's return, not now, after the process's own teardown. A program that
+	 * was stopping did its last drain work since then (a handler that flushes and exits): that
+	 * stretch is a busy event of the drain, with its CPU samples. */
 	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
 		struct lsc_loop *L = atomic_load(&A.loops[i]);
+		uint64_t now = rel_now();
 
-		if (L && L->tid == gettid_cached())
-			close_final_window(L);
+		if (!L || L->tid != gettid_cached())
+			continue;
+		if (atomic_load(&A.shutdown_ns) && !L->in_poll && now > L->busy_start_ns &&
+		    now - L->busy_start_ns >= A.cfg.busy_threshold_ns) {
+			struct lsc_ev_busy ev = {L->busy_start_ns, now - L->busy_start_ns};
+
+			push(LSC_EV_BUSY, &ev, sizeof(ev), NULL, 0);
+		}
+		close_final_window(L);
 	}
 	atomic_store(&A.active, 0);
 	lsc__writer_stop(5000);

@@ -31,6 +31,31 @@ static void put_event(uint64_t t, Loopscope__Event *e)
 	lsc__w_put(&r);
 }
 
+/* The moment the program began to stop, once, before the first window marked shutdown (and
+ * before the footer, when no window came after it). */
+void lsc__w_shutdown_event(void)
+{
+	static int written;
+	uint64_t sd = atomic_load(&A.shutdown_ns);
+	Loopscope__Event e = LOOPSCOPE__EVENT__INIT;
+	Loopscope__ShutdownEvent se = LOOPSCOPE__SHUTDOWN_EVENT__INIT;
+	char why[64];
+	int sig;
+
+	if (!sd || written)
+		return;
+	written = 1;
+	sig = atomic_load(&A.shutdown_why);
+	if (sig == LSC_SHUTDOWN_CLOSED)
+		snprintf(why, sizeof(why), "its last listening socket closed");
+	else
+		snprintf(why, sizeof(why), "SIG%s", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?");
+	se.reason = why;
+	e.body_case = LOOPSCOPE__EVENT__BODY_SHUTDOWN;
+	e.shutdown = &se;
+	put_event(sd - 1, &e);
+}
+
 void lsc__w_put_thread(struct ring_state *rs)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
@@ -433,6 +458,8 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 		uint64_t sd = atomic_load(&A.shutdown_ns);
 
 		pw.has_shutdown = pw.shutdown = sd && w->end_ns >= sd - 1;
+		if (pw.shutdown)
+			lsc__w_shutdown_event();
 	}
 	pw.has_rss_peak_bytes = pw.rss_peak_bytes > 0;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {

@@ -279,13 +279,8 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	int saved = errno;
 
 	if (is_handler(&p)) {
-		if (sig == SIGTERM || sig == SIGINT ||
-		    sig == SIGHUP) { /* asked to stop: draining */
-			uint64_t none = 0;
-
-			atomic_compare_exchange_strong(&A.shutdown_ns, &none,
-						       lsc__now_ns() - A.t0 + 1);
-		}
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) /* asked to stop: draining */
+			lsc__shutdown_begins(sig);
 		if (p.sa_flags & SA_RESETHAND)
 			reset_hand(sig, &p);
 		errno = saved;

@@ -328,6 +328,8 @@ static void footer(void)
 	uint64_t dropped = atomic_load(&A.dropped_events), merged = 0;
 	int i;
 
+	lsc__w_shutdown_event(); /* when no window came after it */
+
 	for (ring = atomic_load(&A.rings); ring; ring = ring->next)
 		dropped += atomic_load(&ring->dropped);
 	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {

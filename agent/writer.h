@@ -117,6 +117,7 @@ size_t lsc__stretch_counts(uint32_t tid, uint64_t start, uint64_t end, uint32_t 
 
 /* records.c */
 void lsc__w_put_thread(struct ring_state *rs);
+void lsc__w_shutdown_event(void);
 void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len);
 void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w);
 int lsc__w_map_one(struct dl_phdr_info *info, size_t size, void *arg);

@@ -95,6 +95,14 @@ struct lsc_report {
 	 * loop's figures above and shown apart */
 	uint64_t shutdown_windows, shutdown_ns;
 	double shutdown_elu;
+	/* the moment it began (the shutdown event: a signal, or its last listener closed), and
+	 * what ran after it: blocking calls and long busy stretches, left out of their figures */
+	int has_shutdown_at;
+	uint64_t shutdown_at_ns;
+	char shutdown_reason[64];
+	uint64_t drain_blocking_count, drain_blocking_ns, drain_busy_count, drain_busy_ns;
+	int has_drain_owner;
+	struct lsc_report_frame drain_owner; /* under the longest of them */
 	/* windows in which the loop made no turn and did not wait (attach): held by one callback */
 	uint64_t frozen_windows, frozen_ns;
 	/* the thread pool */

@@ -517,6 +517,29 @@ static int pool_submitters(const struct lsc_recording *r, struct lsc_symbolizer 
 	return 0;
 }
 
+/* A call or stretch after the program began to stop: counted apart; the longest names what
+ * ran. */
+static void drain_event(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			const Loopscope__BlockingEvent *b, int is_busy, uint64_t *longest,
+			struct lsc_report *rep)
+{
+	struct lsc_report_stack st;
+
+	if (is_busy) {
+		rep->drain_busy_count++;
+		rep->drain_busy_ns += b->duration_ns;
+	} else {
+		rep->drain_blocking_count += b->has_calls && b->calls > 1 ? b->calls : 1;
+		rep->drain_blocking_ns += b->duration_ns;
+	}
+	if (b->duration_ns > *longest) {
+		*longest = b->duration_ns;
+		lsc_report_fill_stack(r, sym, b->stack_id, &st);
+		rep->drain_owner = st.owner;
+		rep->has_drain_owner = 1;
+	}
+}
+
 /* A long busy stretch with the CPU samples taken in it: its time shared among their stacks by
  * their counts (the rows' count is samples). */
 static int busy_from_samples(const Loopscope__BlockingEvent *b, struct agg **busy, size_t *nbusy,
@@ -559,7 +582,16 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 	size_t nblk = 0, ncpu = 0, nbusy = 0, i, k;
 	uint64_t n;
 	int err = 0, is_busy, kind;
+	uint64_t drain_longest = 0;
 
+	for (i = 0; i < r->nevents && !rep->has_shutdown_at; i++)
+		if (r->events[i]->body_case == LOOPSCOPE__EVENT__BODY_SHUTDOWN) {
+			rep->has_shutdown_at = 1;
+			rep->shutdown_at_ns = r->events[i]->t_ns;
+			snprintf(rep->shutdown_reason, sizeof(rep->shutdown_reason), "%s",
+				 r->events[i]->shutdown->reason ? r->events[i]->shutdown->reason
+								: "");
+		}
 	for (i = 0; i < r->nevents; i++) {
 		const Loopscope__Event *e = r->events[i];
 		const Loopscope__BlockingEvent *b;
@@ -569,6 +601,12 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 			continue;
 		b = e->blocking;
 		is_busy = b->call && strcmp(b->call, LSC_BUSY_CALL) == 0;
+		/* the drain: what ran after the program began to stop, apart (a stretch in which
+		 * it began: by where most of it was) */
+		if (rep->has_shutdown_at && e->t_ns + b->duration_ns / 2 >= rep->shutdown_at_ns) {
+			drain_event(r, sym, b, is_busy, &drain_longest, rep);
+			continue;
+		}
 		if (is_busy && b->n_cpu_stack_ids) {
 			err = busy_from_samples(b, &busy, &nbusy, rep);
 			if (err)

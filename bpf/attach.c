@@ -79,6 +79,7 @@ struct lsc_attach {
 	char win_top[128];
 	uint64_t events, write_err;
 	int gone;
+	int shutdown_written;
 	struct lsc_unwinder *unw; /* NULL when elfutils cannot read the target */
 };
 
@@ -553,6 +554,28 @@ static int on_event(void *ctx, void *data, size_t len)
 
 /* ------------------------------------------------------------------ windows */
 
+/* The moment the target began to stop (a signal to its own handler), once. */
+static void put_shutdown(struct lsc_attach *a, uint64_t at, uint32_t sig)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Event ev = LOOPSCOPE__EVENT__INIT;
+	Loopscope__ShutdownEvent se = LOOPSCOPE__SHUTDOWN_EVENT__INIT;
+	char why[32];
+
+	if (a->shutdown_written || at < a->t0)
+		return;
+	a->shutdown_written = 1;
+	snprintf(why, sizeof(why), "SIG%s", sigabbrev_np((int)sig) ? sigabbrev_np((int)sig) : "?");
+	se.reason = why;
+	ev.has_t_ns = 1;
+	ev.t_ns = at - a->t0;
+	ev.body_case = LOOPSCOPE__EVENT__BODY_SHUTDOWN;
+	ev.shutdown = &se;
+	r.body_case = LOOPSCOPE__RECORD__BODY_EVENT;
+	r.event = &ev;
+	put(a, &r);
+}
+
 static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_status *st)
 {
 	struct loop_bpf__bss *bss = a->skel->bss;
@@ -665,6 +688,11 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 		if (limit) {
 			pw.has_fd_limit = 1;
 			pw.fd_limit = limit;
+		}
+		/* asked to stop before the window ended: the drain (the event once, first) */
+		if (bss->shutdown_ns && end >= bss->shutdown_ns) {
+			pw.has_shutdown = pw.shutdown = 1;
+			put_shutdown(a, bss->shutdown_ns, bss->shutdown_sig);
 		}
 		r.body_case = LOOPSCOPE__RECORD__BODY_WINDOW;
 		r.window = &pw;
@@ -950,6 +978,10 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	a->skel->bss->attach_ns = a->t0;
 	a->skel->links.on_sys_enter = bpf_program__attach(a->skel->progs.on_sys_enter);
 	a->skel->links.on_sys_exit = bpf_program__attach(a->skel->progs.on_sys_exit);
+	a->skel->links.on_signal = bpf_program__attach(a->skel->progs.on_signal);
+	if (!a->skel->links.on_signal)
+		note(a, "cannot attach to signal_deliver (%s): a stop request is not told apart",
+		     strerror(errno));
 	if (o->offcpu)
 		a->skel->links.on_switch = bpf_program__attach(a->skel->progs.on_switch);
 	if (!a->skel->links.on_sys_enter || !a->skel->links.on_sys_exit ||

@@ -43,6 +43,10 @@ struct lscb_loop loops[LSCB_MAX_LOOPS];
 __u64 hist[LSCB_MAX_LOOPS][2][LSCB_HIST_BUCKETS];
 __u32 nloops;
 __u64 dropped_events;
+/* The first SIGTERM, SIGINT or SIGHUP delivered to a handler of the target's own: it begins to
+ * stop (its drain). 0: not yet. */
+__u64 shutdown_ns;
+__u32 shutdown_sig;
 
 struct thread_state {
 	__u32 slot;
@@ -507,6 +511,21 @@ static __always_inline void sched_now(__u64 *runq, __u64 *cpu, __u64 *pcount)
 	*runq = task->sched_info.run_delay;
 	*cpu = task->se.sum_exec_runtime;
 	*pcount = task->sched_info.pcount;
+}
+
+SEC("tp_btf/signal_deliver")
+int BPF_PROG(on_signal, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
+{
+	__u32 tid;
+
+	if (!is_target(&tid) || shutdown_ns || (sig != 1 && sig != 2 && sig != 15))
+		return 0;
+	/* a handler of its own: not SIG_DFL (0), not SIG_IGN (1) */
+	if ((unsigned long)ka->sa.sa_handler <= 1)
+		return 0;
+	shutdown_sig = (__u32)sig;
+	shutdown_ns = bpf_ktime_get_ns();
+	return 0;
 }
 
 SEC("tp_btf/sys_enter")

@@ -125,6 +125,17 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 			put(o, "shutdown_ns", u64(r->shutdown_ns));
 			put(o, "shutdown_windows", u64(r->shutdown_windows));
 			put(o, "shutdown_elu", json_object_new_double(r->shutdown_elu));
+			if (r->has_shutdown_at) {
+				put(o, "shutdown_at_ns", u64(r->shutdown_at_ns));
+				put(o, "shutdown_reason",
+				    json_object_new_string(r->shutdown_reason));
+			}
+			put(o, "drain_blocking_count", u64(r->drain_blocking_count));
+			put(o, "drain_blocking_ns", u64(r->drain_blocking_ns));
+			put(o, "drain_busy_count", u64(r->drain_busy_count));
+			put(o, "drain_busy_ns", u64(r->drain_busy_ns));
+			if (r->has_drain_owner)
+				put(o, "drain_owner", lsc__frame_json(&r->drain_owner));
 		}
 		put(root, "loop", o);
 	}

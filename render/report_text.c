@@ -126,10 +126,24 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 				r->frozen_ns / 1e9, (unsigned long long)r->frozen_windows);
 		if (r->shutdown_windows)
 			fprintf(o,
-				"  left out: the drain after the program was asked to stop (SIGTERM, "
-				"SIGINT or SIGHUP), %.1f s in %llu windows, ELU %.2f\n",
+				"  left out: the drain after the program began to stop (%s), %.1f s "
+				"in %llu windows, ELU %.2f\n",
+				r->shutdown_reason[0] ? r->shutdown_reason
+						      : "SIGTERM, SIGINT or SIGHUP",
 				r->shutdown_ns / 1e9, (unsigned long long)r->shutdown_windows,
 				r->shutdown_elu);
+		if (r->drain_blocking_count || r->drain_busy_count) {
+			char w[1100] = "";
+
+			if (r->has_drain_owner)
+				lsc_report_owner_where(&r->drain_owner, "under", w, sizeof(w));
+			fprintf(o,
+				"  what ran in the drain: %llu blocking calls (%.1f ms), %llu long "
+				"busy stretches (%.1f ms); the longest %s\n",
+				(unsigned long long)r->drain_blocking_count,
+				r->drain_blocking_ns / 1e6, (unsigned long long)r->drain_busy_count,
+				r->drain_busy_ns / 1e6, w);
+		}
 	} else {
 		fputs("  no loop windows in this recording (capture with loopscope run or attach)\n",
 		      o);

@@ -168,6 +168,30 @@ TEST(rss_max_is_the_peak_not_a_window_end)
 	json_object_put(doc);
 }
 
+/* The drain's reason, its long busy stretch counted in it (over a second), and no finding
+ * built on it: the spin after the stop is not a CPU-bound callback of the run. */
+static void drain_apart(json_object *doc, const char *reason)
+{
+	json_object *d = json_get(doc, "diagnosis");
+	const char *why =
+		json_object_get_string(json_get(json_get(doc, "loop"), "shutdown_reason"));
+	size_t i;
+
+	printf("# drain: %s; %g long busy stretches, %.0f ms\n", why ? why : "?",
+	       json_at(doc, "loop", "drain_busy_count"),
+	       json_at(doc, "loop", "drain_busy_ns") / 1e6);
+	ASSERT_TRUE(why && !strcmp(why, reason));
+	ASSERT_CMP(json_at(doc, "loop", "drain_busy_ns"), >=, 1.0e9);
+	for (i = 0; d && i < json_object_array_length(d); i++) {
+		const char *id =
+			json_object_get_string(json_get(json_object_array_get_idx(d, i), "id"));
+
+		printf("# finding %s\n", id);
+		ASSERT_TRUE(strcmp(id, "cpu-bound-callbacks") && strcmp(id, "loop-saturated") &&
+			    strcmp(id, "loop-delay"));
+	}
+}
+
 /* A Node program that drains for 1.5 s of CPU after a SIGTERM it handles: the report's loop
  * figures are the idle ones before it, and the drain is shown apart (#13: shutdown apart). */
 TEST(the_drain_after_sigterm_is_apart)
@@ -199,9 +223,46 @@ TEST(the_drain_after_sigterm_is_apart)
 	ASSERT_CMP(json_at(doc, "loop", "elu_mean"), <, 0.2);
 	ASSERT_CMP(json_at(doc, "loop", "shutdown_ns"), >=, 1.4e9);
 	ASSERT_CMP(json_at(doc, "loop", "shutdown_elu"), >, 0.5);
+	drain_apart(doc, "SIGTERM");
+	json_object_put(doc);
+}
+
+/* The same when nothing signals it: the program closes its server (server.close(), its only
+ * listening socket) and spins 1.2 s before it exits. */
+TEST(the_drain_after_server_close_is_apart)
+{
+	const char *run[] = {NULL,
+			     "run",
+			     "-o",
+			     NULL,
+			     "--",
+			     "/usr/bin/node",
+			     "-e",
+			     "const s = require('http').createServer((q, r) => r.end('ok'))"
+			     ".listen(0, '127.0.0.1', () => setTimeout(() => { s.close(); "
+			     "const end = Date.now() + 1200; while (Date.now() < end); }, 2500));",
+			     NULL};
+	const char *rep[] = {NULL, "report", NULL, "--json", "-o", NULL, NULL};
+	json_object *doc;
+	struct proc p;
+
+	run[0] = rep[0] = built("loopscope");
+	run[3] = rep[2] = path("close.lsr");
+	rep[5] = path("close.json");
+	proc_run(&p, run, 60, NULL);
+	ASSERT_EQ(p.status, 0);
+	proc_run(&p, rep, 60, NULL);
+	ASSERT_EQ(p.status, 0);
+	doc = json_file(path("close.json"));
+	printf("# ELU %.3f; drain %.2f s, ELU %.2f\n", json_at(doc, "loop", "elu_mean"),
+	       json_at(doc, "loop", "shutdown_ns") / 1e9, json_at(doc, "loop", "shutdown_elu"));
+	ASSERT_CMP(json_at(doc, "loop", "elu_mean"), <, 0.2);
+	ASSERT_CMP(json_at(doc, "loop", "shutdown_ns"), >=, 1.0e9);
+	drain_apart(doc, "its last listening socket closed");
 	json_object_put(doc);
 }
 
 TEST_MAIN(TEST_ENTRY(node_timeouts_are_counted_as_node_counts_them),
 	  TEST_ENTRY(the_drain_after_sigterm_is_apart),
+	  TEST_ENTRY(the_drain_after_server_close_is_apart),
 	  TEST_ENTRY(rss_max_is_the_peak_not_a_window_end))

@@ -740,6 +740,38 @@ TEST(a_frozen_loop_is_late_by_the_window_and_top_says_frozen)
 	json_object_put(rep);
 }
 
+/* A SIGTERM to a handler of the target's own starts its drain: attach marks the windows after
+ * it, writes the moment, and the report keeps the drain's spin out of the loop's figures. */
+TEST(the_drain_after_sigterm_is_apart_under_attach)
+{
+	const char *js = "process.on('SIGTERM', () => { const end = Date.now() + 1500; "
+			 "while (Date.now() < end); process.exit(0); }); "
+			 "setInterval(() => {}, 100); console.log('up');";
+	const char *nargv[] = {"/usr/bin/node", "-e", js, NULL};
+	json_object *rep, *loop;
+	const char *why;
+	pid_t t, a;
+
+	capture_setup("attach");
+	t = spawn(nargv, path("drain.out"), path("drain.err"), NULL);
+	wait_text(path("drain.out"), "up", 30);
+	a = attach(t, path("drain.lsr"), path("drain.log"), NULL);
+	sleep(2);
+	kill(t, SIGTERM);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 30)), 0);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 60)), 0);
+	rep = report_json(path("drain.lsr"));
+	loop = json_object_object_get(rep, "loop");
+	why = json_object_get_string(json_object_object_get(loop, "shutdown_reason"));
+	printf("# ELU %.3f; drain %.2f s (%s), ELU %.2f\n", json_at(loop, "elu_mean", NULL),
+	       json_at(loop, "shutdown_ns", NULL) / 1e9, why ? why : "?",
+	       json_at(loop, "shutdown_elu", NULL));
+	ASSERT_TRUE(why && !strcmp(why, "SIGTERM"));
+	ASSERT_CMP(json_at(loop, "elu_mean", NULL), <, 0.2);
+	ASSERT_CMP(json_at(loop, "shutdown_elu", NULL), >, 0.5);
+	json_object_put(rep);
+}
+
 /* The scheduler's figures from the kernel: reads from /dev/zero pinned beside a busier task
  * wait in the run queue for most of their time: attach calls them CPU contention, not blocking
  * (the agent's counterpart: tests/agent/test_waits.c). */
@@ -948,6 +980,7 @@ TEST_MAIN(TEST_ENTRY(refloop_elu_pool_depth_and_handles), TEST_ENTRY(node_elu_la
 	  TEST_ENTRY(errors_a_user_meets_and_a_second_attach),
 	  TEST_ENTRY(a_frozen_loop_is_late_by_the_window_and_top_says_frozen),
 	  TEST_ENTRY(preempted_syscalls_are_cpu_contention_under_attach),
+	  TEST_ENTRY(the_drain_after_sigterm_is_apart_under_attach),
 	  TEST_ENTRY(attach_and_detach_under_load),
 	  TEST_ENTRY(offcpu_time_goes_where_the_loop_sleeps),
 	  TEST_ENTRY(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers),
