@@ -583,7 +583,7 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 	uint64_t len = now - a->window_start;
 	uint32_t fds, limit;
 	double status_len = (double)len / 1e9;
-	uint64_t rss = lsc__proc_rss(a->o.pid);
+	uint64_t rss = lsc__proc_rss(a->o.pid), rss_peak = lsc__proc_rss_peak(a->o.pid);
 
 	fds = lsc__proc_fds(a->o.pid, &limit);
 	for (i = 0; i < nloops; i++) {
@@ -682,8 +682,10 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 		}
 		/* (a process that has exited has neither any more) */
 		pw.has_rss_bytes = rss > 0;
+		pw.has_rss_peak_bytes = rss_peak > 0;
 		pw.has_open_fds = fds > 0;
 		pw.rss_bytes = rss;
+		pw.rss_peak_bytes = rss_peak;
 		pw.open_fds = fds;
 		if (limit) {
 			pw.has_fd_limit = 1;

@@ -43,6 +43,18 @@ uint64_t lsc__proc_rss(int pid)
 	return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+uint64_t lsc__proc_rss_peak(int pid)
+{
+	char path[64], buf[4096], *at;
+	unsigned long long kib = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (lsc__read_small(path, buf, sizeof(buf)) <= 0 || !(at = strstr(buf, "\nVmHWM:")) ||
+	    sscanf(at + 7, " %llu", &kib) != 1)
+		return 0;
+	return (uint64_t)kib * 1024;
+}
+
 uint32_t lsc__proc_fds(int pid, uint32_t *limit)
 {
 	char path[64], buf[4096], *p;

@@ -21,6 +21,8 @@ struct want {
 /* A small /proc file into buf (NUL-terminated); its length or -errno. */
 int lsc__read_small(const char *path, char *buf, size_t cap);
 uint64_t lsc__proc_rss(int pid);
+/* The kernel's high-water mark of its RSS (VmHWM): the peak between two window ends too. */
+uint64_t lsc__proc_rss_peak(int pid);
 uint32_t lsc__proc_fds(int pid, uint32_t *limit);
 /* Still running (a zombie is not). */
 int lsc__target_alive(int pid);

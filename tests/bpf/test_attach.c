@@ -740,6 +740,45 @@ TEST(a_frozen_loop_is_late_by_the_window_and_top_says_frozen)
 	json_object_put(rep);
 }
 
+/* RSS at window ends misses a buffer that comes and goes between them; attach's windows carry
+ * the kernel's high-water mark too, and the report's RSS max is that peak. */
+TEST(rss_max_is_the_peak_under_attach)
+{
+	const char *js = "process.on('SIGUSR2', () => { let b = Buffer.alloc(160 << 20, 1); "
+			 "b = null; gc(); console.log('freed'); }); "
+			 "setInterval(() => {}, 100); console.log('up');";
+	const char *nargv[] = {"/usr/bin/node", "--expose-gc", "-e", js, NULL};
+	const char *dur[] = {"-d", "3", NULL};
+	struct lsc_recording *r;
+	json_object *rep, *mem;
+	uint64_t ends = 0;
+	pid_t t, a;
+	size_t i;
+
+	capture_setup("attach");
+	t = spawn(nargv, path("peak.out"), path("peak.err"), NULL);
+	wait_text(path("peak.out"), "up", 30);
+	a = attach(t, path("peak.lsr"), path("peak.log"), dur);
+	kill(t, SIGUSR2);
+	wait_text(path("peak.out"), "freed", 30);
+	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 60)), 0);
+	kill(t, SIGKILL);
+	wait_exit(t, 10);
+	r = read_rec(path("peak.lsr"));
+	for (i = 0; i < r->nwindows; i++)
+		if (r->windows[i]->rss_bytes > ends)
+			ends = r->windows[i]->rss_bytes;
+	lsc_recording_free(r);
+	rep = report_json(path("peak.lsr"));
+	mem = json_object_object_get(rep, "memory");
+	printf("# RSS: %.1f MiB at most at a window's end, report's max %.1f MiB\n",
+	       ends / 1048576.0, json_at(mem, "rss_max", NULL) / 1048576.0);
+	ASSERT_CMP(ends, <, 160ull << 20);
+	ASSERT_CMP(json_at(mem, "rss_max", NULL), >=, 160.0 * 1048576);
+	ASSERT_TRUE(json_object_get_boolean(json_object_object_get(mem, "rss_max_is_peak")));
+	json_object_put(rep);
+}
+
 /* A SIGTERM to a handler of the target's own starts its drain: attach marks the windows after
  * it, writes the moment, and the report keeps the drain's spin out of the loop's figures. */
 TEST(the_drain_after_sigterm_is_apart_under_attach)
@@ -981,7 +1020,7 @@ TEST_MAIN(TEST_ENTRY(refloop_elu_pool_depth_and_handles), TEST_ENTRY(node_elu_la
 	  TEST_ENTRY(a_frozen_loop_is_late_by_the_window_and_top_says_frozen),
 	  TEST_ENTRY(preempted_syscalls_are_cpu_contention_under_attach),
 	  TEST_ENTRY(the_drain_after_sigterm_is_apart_under_attach),
-	  TEST_ENTRY(attach_and_detach_under_load),
+	  TEST_ENTRY(rss_max_is_the_peak_under_attach), TEST_ENTRY(attach_and_detach_under_load),
 	  TEST_ENTRY(offcpu_time_goes_where_the_loop_sleeps),
 	  TEST_ENTRY(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers),
 	  TEST_ENTRY(top_on_a_terminal_draws_and_quits_on_q))
