@@ -200,7 +200,8 @@ struct lsc_window {
 struct lsc_loop {
 	int epfd;
 	uint32_t tid;
-	void *uv_loop; /* the uv_loop_t polling epfd, when it is libuv's default loop */
+	int shutdown_split; /* its window was closed at the first poll after the drain began */
+	void *uv_loop;	    /* the uv_loop_t polling epfd, when it is libuv's default loop */
 	/* the poll in progress: idle counted up to enter_ns; when it began, and its timeout */
 	uint64_t enter_ns, wait_start_ns;
 	int in_poll, wait_timeout_ms;

@@ -278,12 +278,39 @@ static void snapshot_handles(struct lsc_loop *L, struct lsc_window *w)
 static void window_boundary(struct lsc_loop *L, uint64_t t)
 {
 	struct lsc_window *w = &L->win[L->cur];
+	uint64_t sd = atomic_load(&A.shutdown_ns);
+	/* the first poll after the program began to stop closes the window, so that the run's
+	 * part of it stays the run's and the windows after it are the drain's (records.c) */
+	int split = sd && !L->shutdown_split && w->start_ns < sd - 1;
 
-	if (t < w->start_ns + A.cfg.window_ns)
+	if (!split && t < w->start_ns + A.cfg.window_ns)
 		return;
 	snapshot_handles(L, w);
-	if (lsc_loop_maybe_close_window(L, t, A.cfg.window_ns))
+	if (lsc_loop_maybe_close_window(L, t, split ? 0 : A.cfg.window_ns)) {
+		L->shutdown_split |= split;
+		if (split) /* a window the writer may close while the loop waits: with handles */
+			snapshot_handles(L, &L->win[L->cur]);
 		wake_writer();
+	}
+}
+
+/* The program began to stop on this thread, outside a poll (its last listener closed): if it
+ * is a loop thread, its window ends here, the run's part apart from the drain's. */
+void lsc__shutdown_split_here(void)
+{
+	struct lsc_loop *L = T.loop;
+
+	if (!L || L->in_poll || L->shutdown_split || T.in_agent)
+		return;
+	T.in_agent = 1;
+	snapshot_handles(L, &L->win[L->cur]);
+	if (lsc_loop_maybe_close_window(L, rel_now(), 0)) {
+		L->shutdown_split = 1;
+		snapshot_handles(
+			L, &L->win[L->cur]); /* the new window's, should the writer close it */
+		wake_writer();
+	}
+	T.in_agent = 0;
 }
 
 /* --wall: the stack of this loop's wait, once; idle time off CPU is charged to it. */
@@ -315,6 +342,8 @@ static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 		poll_stack(L);
 	if (L) {
 		*t0 = rel_now();
+		if (L->uv_loop) /* a listener closed where epoll_ctl did not say (listeners.c) */
+			lsc__listeners_check(*t0);
 		window_boundary(L, *t0);
 		/* About to wait: count the handles (at most ten times a window), so that a window
 		 * the writer closes while the loop waits has them too. */

@@ -51,6 +51,11 @@ struct tls {
 };
 extern __thread struct tls lsc__T __attribute__((tls_model("initial-exec")));
 
+/* The drain began on this thread outside a poll: a loop thread's window ends here. */
+void lsc__shutdown_split_here(void);
+/* At the main loop's polls: its listening sockets still listen (listeners.c). */
+void lsc__listeners_check(uint64_t now);
+
 /* In a forked child: the schedstat fd was the parent thread's (blocking.c). */
 void lsc__blocking_after_fork(void);
 

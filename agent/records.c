@@ -457,7 +457,13 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 	{
 		uint64_t sd = atomic_load(&A.shutdown_ns);
 
-		pw.has_shutdown = pw.shutdown = sd && w->end_ns >= sd - 1;
+		/* the drain's: a window most of which came after it began (preload.c closes the
+		 * window at the first poll after it: the windows after that are wholly the
+		 * drain's; the one it closed, where most of it was) */
+		pw.has_shutdown = pw.shutdown =
+			sd &&
+			(w->start_ns >= sd - 1 ||
+			 (w->end_ns >= sd - 1 && w->end_ns - (sd - 1) >= (sd - 1) - w->start_ns));
 		if (pw.shutdown)
 			lsc__w_shutdown_event();
 	}

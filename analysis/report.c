@@ -766,6 +766,18 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		err = calls_section(r, sym, rep);
 	if (err)
 		return err;
+	/* The drain runs from the shutdown event to the end, windows or not (a program that
+	 * stops in one callback has no poll, so no window, after it): its busy share is at least
+	 * that of the stretches that ran in it. */
+	if (rep->has_shutdown_at && rep->duration_ns > rep->shutdown_at_ns) {
+		uint64_t len = rep->duration_ns - rep->shutdown_at_ns;
+		double busy = (double)rep->drain_busy_ns / (double)len;
+
+		if (len > rep->shutdown_ns)
+			rep->shutdown_ns = len;
+		if (busy > rep->shutdown_elu)
+			rep->shutdown_elu = busy > 1 ? 1 : busy;
+	}
 	lsc__report_diagnose(rep); /* report_rules.c: the findings, in their order */
 	return 0;
 }

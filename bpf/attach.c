@@ -79,7 +79,7 @@ struct lsc_attach {
 	char win_top[128];
 	uint64_t events, write_err;
 	int gone;
-	int shutdown_written;
+	int shutdown_written, shutdown_split;
 	struct lsc_unwinder *unw; /* NULL when elfutils cannot read the target */
 };
 
@@ -691,10 +691,10 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 			pw.has_fd_limit = 1;
 			pw.fd_limit = limit;
 		}
-		/* asked to stop before the window ended: the drain (the event once, first) */
-		if (bss->shutdown_ns && end >= bss->shutdown_ns) {
-			pw.has_shutdown = pw.shutdown = 1;
+		/* begun after the target was asked to stop: the drain (the event once, first) */
+		if (bss->shutdown_ns && start >= bss->shutdown_ns) {
 			put_shutdown(a, bss->shutdown_ns, bss->shutdown_sig);
+			pw.has_shutdown = pw.shutdown = 1;
 		}
 		r.body_case = LOOPSCOPE__RECORD__BODY_WINDOW;
 		r.window = &pw;
@@ -1071,7 +1071,11 @@ int lsc_attach_tick(struct lsc_attach *a, struct lsc_attach_status *st)
 	ring_buffer__consume(a->rb); /* records come without wakeups */
 	if (!a->gone && !lsc__target_alive(a->o.pid))
 		a->gone = 1;
-	if (now - a->window_start >= a->o.window_ns || a->gone) {
+	/* the first tick after the target began to stop closes the window: the run's part of it
+	 * stays the run's, the windows after it are the drain's */
+	if (now - a->window_start >= a->o.window_ns || a->gone ||
+	    (a->skel->bss->shutdown_ns && !a->shutdown_split)) {
+		a->shutdown_split |= a->skel->bss->shutdown_ns != 0;
 		close_window(a, now, st);
 		closed = 1;
 	}
@@ -1099,6 +1103,8 @@ int lsc_attach_stop(struct lsc_attach *a)
 		if (mono_ns() - a->window_start > a->o.window_ns / 10 && !a->gone)
 			close_window(a, mono_ns(), NULL);
 		put_samples(a, LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, a->blk, a->nblk, 0);
+		if (a->skel->bss->shutdown_ns) /* when no window began after it */
+			put_shutdown(a, a->skel->bss->shutdown_ns, a->skel->bss->shutdown_sig);
 		if (a->o.cpu_hz && !a->o.stacks_dwarf)
 			put_stack_samples(a, bpf_map__fd(a->skel->maps.cpu_counts),
 					  LOOPSCOPE__SAMPLE_KIND__CPU, 1000000000ULL / a->o.cpu_hz);

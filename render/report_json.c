@@ -121,7 +121,7 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 			put(o, "frozen_ns", u64(r->frozen_ns));
 			put(o, "frozen_windows", u64(r->frozen_windows));
 		}
-		if (r->shutdown_windows) { /* left out of the figures above */
+		if (r->shutdown_windows || r->has_shutdown_at) { /* left out of the figures above */
 			put(o, "shutdown_ns", u64(r->shutdown_ns));
 			put(o, "shutdown_windows", u64(r->shutdown_windows));
 			put(o, "shutdown_elu", json_object_new_double(r->shutdown_elu));

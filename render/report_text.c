@@ -124,10 +124,10 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 				"  frozen: %.1f s in %llu windows without a loop turn (one callback "
 				"held the thread; lag counts it)\n",
 				r->frozen_ns / 1e9, (unsigned long long)r->frozen_windows);
-		if (r->shutdown_windows)
+		if (r->shutdown_windows || r->has_shutdown_at)
 			fprintf(o,
 				"  left out: the drain after the program began to stop (%s), %.1f s "
-				"in %llu windows, ELU %.2f\n",
+				"(%llu windows), ELU %.2f\n",
 				r->shutdown_reason[0] ? r->shutdown_reason
 						      : "SIGTERM, SIGINT or SIGHUP",
 				r->shutdown_ns / 1e9, (unsigned long long)r->shutdown_windows,
