@@ -200,8 +200,9 @@ struct lsc_window {
 struct lsc_loop {
 	int epfd;
 	uint32_t tid;
-	int shutdown_split; /* its window was closed at the first poll after the drain began */
-	void *uv_loop;	    /* the uv_loop_t polling epfd, when it is libuv's default loop */
+	int shutdown_split;	/* its window was closed at the first poll after the drain began */
+	uint64_t idle_total_ns; /* every wait in epoll so far (blocking.c subtracts it) */
+	void *uv_loop;		/* the uv_loop_t polling epfd, when it is libuv's default loop */
 	/* the poll in progress: idle counted up to enter_ns; when it began, and its timeout */
 	uint64_t enter_ns, wait_start_ns;
 	int in_poll, wait_timeout_ms;

@@ -10,11 +10,16 @@
  * sleep: the loop is blocked), or been runnable and preempted (a busy machine: CPU contention),
  * or run in the kernel (a munmap of 32 MiB). The scheduler's own accounting says which: the
  * thread's /proc/thread-self/schedstat (time on CPU, time runnable in a run queue, times it got
- * the CPU), read with one pread before each timed call of a loop thread and after a long one
- * (about 0.5 µs each), from an fd the loop thread opens once (O_CLOEXEC; reopened in a forked
- * child; if the program closes it, or the number is reused, the reading fails to parse and the
- * call is left unmeasured). The analysis (docs/report.md) calls a call blocking only when the
- * thread slept for most of it.
+ * the CPU), from an fd the loop thread opens once (O_CLOEXEC; closed in a forked child; if the
+ * program closes it, or the number is reused, the reading fails to parse and the call is left
+ * unmeasured). Not read around every call: one pread before each timed call cost a fastify
+ * route 18 % of its loop time (bench/schedstat_cost.sh). It is read after a long call, and on
+ * the loop thread's SIGPROF ticks (every 10 ms of CPU), outside its poll; the long call is
+ * measured against the last reading: of the time since, the thread's epoll waits (the loop
+ * counts them) and the call's own length bound what it can have slept in, and the run-queue
+ * time goes to the call up to what the call leaves. A reading over a second old is too old:
+ * the call goes unmeasured. The analysis (docs/report.md) calls a call blocking only when it
+ * was the call's own time, not preemption.
  *
  * Same rules as preload.c: no allocation, no stdio, no lock; errno preserved.
  */
@@ -99,27 +104,73 @@ static int sched_read(struct sched *s)
 	return 1;
 }
 
+/* The reading taken now becomes the thread's last (t: now, since the agent started). */
+static void sched_keep(const struct sched *s, uint64_t t)
+{
+	T.sched.cpu_ns = s->cpu_ns;
+	T.sched.runq_ns = s->runq_ns;
+	T.sched.slices = s->slices;
+	T.sched.t_ns = t;
+	T.sched.idle_ns = T.loop ? T.loop->idle_total_ns : 0;
+	T.sched.ok = 1;
+}
+
+void lsc__sched_refresh(void)
+{
+	struct sched s;
+
+	if (T.loop && !T.loop->in_poll && !T.in_call && sched_read(&s))
+		sched_keep(&s, rel_now());
+}
+
+#define SCHED_OLDEST 1000000000ULL /* a reading older than this measures nothing */
+
+/* What the call from t0 to t1 was, against the thread's last reading: 0 when it cannot say. */
+static int sched_measure(uint64_t t0, uint64_t t1, struct lsc_ev_blocking *ev)
+{
+	struct sched s1;
+	uint64_t d = t1 - t0, span, cpu, runq, idle, slept;
+	int ok = T.sched.ok && T.sched.t_ns <= t0 && t1 - T.sched.t_ns <= SCHED_OLDEST;
+
+	if (!sched_read(&s1))
+		return 0;
+	if (ok && s1.runq_ns >= T.sched.runq_ns && s1.cpu_ns >= T.sched.cpu_ns &&
+	    s1.slices >= T.sched.slices && T.loop && T.loop->idle_total_ns >= T.sched.idle_ns) {
+		span = t1 - T.sched.t_ns;
+		cpu = s1.cpu_ns - T.sched.cpu_ns;
+		runq = s1.runq_ns - T.sched.runq_ns;
+		idle = T.loop->idle_total_ns - T.sched.idle_ns;
+		ev->sched_known = 1;
+		ev->switches = (uint32_t)(s1.slices - T.sched.slices);
+		/* runnable since the reading: the call's, up to its length (the run-queue figure
+		 * is exact; the time before the call was short or was on the CPU) */
+		ev->run_queue_ns = runq < d ? runq : d;
+		/* off the CPU and not runnable since the reading, outside epoll: asleep in calls,
+		 * this one the longest of them, up to what it leaves; never off the CPU since:
+		 * on it all along (the CPU figure lags up to a tick, the switches do not) */
+		slept = span > cpu + runq + idle ? span - cpu - runq - idle : 0;
+		if (!ev->switches)
+			slept = 0, ev->run_queue_ns = 0;
+		slept = slept < d - ev->run_queue_ns ? slept : d - ev->run_queue_ns;
+		ev->on_cpu_ns = d - slept - ev->run_queue_ns;
+	}
+	sched_keep(&s1, t1);
+	return ev->sched_known;
+}
+
 /* The stack, then the event: duration for `calls` calls (the interposed call is the leaf);
- * with s0 (the schedstat before the call), what the thread did during it. */
+ * measured, what the thread did during it (a single call: sched_measure). */
 static __attribute__((noinline)) void blocking_event(unsigned call, uint64_t t0, uint64_t dur,
-						     int64_t result, uint32_t calls,
-						     const struct sched *s0)
+						     int64_t result, uint32_t calls, int measured)
 {
 	void *frames[LSC_AGENT_MAX_FRAMES + 2];
 	struct lsc_ev_blocking ev;
-	struct sched s1;
 	int saved = errno, n;
 
 	T.in_agent = 1;
 	ev = (struct lsc_ev_blocking){t0, dur, result, call, 0, calls, 0, 0, 0, 0, 0};
-	if (s0 && sched_read(&s1) && s1.runq_ns >= s0->runq_ns && s1.cpu_ns >= s0->cpu_ns &&
-	    s1.slices >= s0->slices) {
-		ev.sched_known = 1;
-		ev.switches = (uint32_t)(s1.slices - s0->slices);
-		ev.run_queue_ns = s1.runq_ns - s0->runq_ns;
-		/* never off the CPU: on it all along (the kernel's figure lags up to a tick) */
-		ev.on_cpu_ns = ev.switches ? s1.cpu_ns - s0->cpu_ns : dur;
-	}
+	if (measured)
+		sched_measure(t0, t0 + dur, &ev);
 	/* frames[0] is this function, frames[1] the one that called it here */
 	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
 	n = n > 2 ? n - 2 : 0;
@@ -130,9 +181,9 @@ static __attribute__((noinline)) void blocking_event(unsigned call, uint64_t t0,
 }
 
 static __attribute__((noinline)) void blocking_done(unsigned call, uint64_t t0, uint64_t t1,
-						    int64_t result, const struct sched *s0)
+						    int64_t result)
 {
-	blocking_event(call, t0, t1 - t0, result, 1, s0);
+	blocking_event(call, t0, t1 - t0, result, 1, 1);
 	__asm__ volatile("" ::: "memory"); /* not a tail call: its frame is one the stack skips */
 }
 
@@ -160,7 +211,7 @@ static __attribute__((noinline)) void short_done(unsigned call, uint64_t t0, uin
 	T.short_ns += t1 - t0;
 	T.short_calls++;
 	if (T.short_ns >= A.cfg.block_threshold_ns) {
-		blocking_event(call, t0, T.short_ns, result, T.short_calls, NULL);
+		blocking_event(call, t0, T.short_ns, result, T.short_calls, 0);
 		T.short_ns = 0;
 		T.short_calls = 0;
 	}
@@ -177,19 +228,18 @@ static inline int from_uv_fs(uintptr_t ra)
 	do {                                                                                       \
 		uint64_t t0_, t1_;                                                                 \
 		__typeof__(expr) r_;                                                               \
-		struct sched s0_;                                                                  \
-		int k_;                                                                            \
 		RESOLVE(name);                                                                     \
 		if (__builtin_expect(lsc__node_pending, 0) && !T.in_agent)                         \
 			lsc__node_early();                                                         \
 		if (!timing_on())                                                                  \
 			return expr;                                                               \
-		k_ = sched_read(&s0_);                                                             \
 		t0_ = rel_now();                                                                   \
+		T.in_call = 1; /* a reading now would be of no use to this call */                 \
 		r_ = expr;                                                                         \
+		T.in_call = 0;                                                                     \
 		t1_ = rel_now();                                                                   \
 		if (t1_ - t0_ >= A.cfg.block_threshold_ns)                                         \
-			blocking_done(call, t0_, t1_, (int64_t)r_, k_ ? &s0_ : NULL);              \
+			blocking_done(call, t0_, t1_, (int64_t)r_);                                \
 		else if ((counted) && from_uv_fs((uintptr_t)__builtin_return_address(0)))          \
 			short_done(call, t0_, t1_, (int64_t)r_);                                   \
 		return r_;                                                                         \

@@ -88,6 +88,7 @@ static void idle_until(struct lsc_loop *L, uint64_t t)
 	if (t <= L->enter_ns)
 		return;
 	w->idle_ns += t - L->enter_ns;
+	L->idle_total_ns += t - L->enter_ns;
 	L->enter_ns = t;
 	if (L->wait_timeout_ms > 0 &&
 	    L->wait_start_ns + (uint64_t)L->wait_timeout_ms * 1000000ULL < due_by)

@@ -478,6 +478,7 @@ void lsc__on_sigprof(int sig, siginfo_t *si, void *uc)
 		return;
 	}
 	T.in_agent = 1;
+	lsc__sched_refresh(); /* a loop thread's scheduler figures, for its next long call */
 	/* frames[0] is this handler, frames[1] the signal trampoline. */
 	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
 	n = n > 2 ? n - 2 : 0;

@@ -26,11 +26,17 @@
 	} while (0)
 
 struct tls {
-	int in_agent;	      /* re-entrancy guard: set while the agent runs on this thread */
-	uint64_t short_ns;    /* file calls under the threshold since the last one recorded */
-	uint32_t short_calls; /* (blocking.c) */
-	int sched_fd;	      /* /proc/thread-self/schedstat + 1, once a loop thread's call opened
-				 it; -1: cannot be read (blocking.c) */
+	int in_agent;		/* re-entrancy guard: set while the agent runs on this thread */
+	uint64_t short_ns;	/* file calls under the threshold since the last one recorded */
+	uint32_t short_calls;	/* (blocking.c) */
+	int sched_fd;		/* /proc/thread-self/schedstat + 1, once a loop thread's call opened
+				   it; -1: cannot be read (blocking.c) */
+	int in_call;		/* inside a timed call (blocking.c) */
+	struct lsc_sched_snap { /* its last reading (blocking.c) */
+		uint64_t cpu_ns, runq_ns, slices; /* the scheduler's figures */
+		uint64_t t_ns, idle_ns;		  /* when, and the loop's epoll waits by then */
+		int ok;
+	} sched;
 	int is_writer;
 	struct lsc_loop *loop; /* the loop this thread polls, once it has polled */
 	struct lsc_ring *ring;
@@ -55,6 +61,10 @@ extern __thread struct tls lsc__T __attribute__((tls_model("initial-exec")));
 void lsc__shutdown_split_here(void);
 /* At the main loop's polls: its listening sockets still listen (listeners.c). */
 void lsc__listeners_check(uint64_t now);
+
+/* A loop thread, outside its poll: its scheduler figures now, for the next long call
+ * (blocking.c; from the SIGPROF handler, async-signal-safe). */
+void lsc__sched_refresh(void);
 
 /* In a forked child: the schedstat fd was the parent thread's (blocking.c). */
 void lsc__blocking_after_fork(void);
