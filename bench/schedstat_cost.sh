@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Benchmark: what the agent's schedstat readings cost a Node server's throughput. Since 2b31321
-# the agent (agent/blocking.c) preads the loop thread's /proc/thread-self/schedstat before every
-# timed call on a loop thread (the server's socket reads and writes included) and once more after
-# a call over the threshold. This compares three configurations of the same app, in interleaved
-# rounds (the order rotated from round to round, so a noisy machine weighs on all alike):
+# Benchmark: what the agent's schedstat readings cost a Node server's throughput. From 2b31321
+# to 567e08f the agent (agent/blocking.c) preads the loop thread's /proc/thread-self/schedstat
+# before every timed call on a loop thread (the server's socket reads and writes included) and
+# once more after a call over the threshold; since 567e08f, only after a call over the threshold
+# and at the loop thread's SIGPROF ticks. This compares three configurations of the same app, in
+# interleaved rounds (the order rotated from round to round, so a noisy machine weighs on all):
 #   plain  node APP
 #   prev   PREV_BUILD/loopscope run -- node APP   (a build of the commit before, without them)
 #   head   BUILD/loopscope run -- node APP        (a build with them)
@@ -16,18 +17,19 @@
 # figure by configuration, and the medians (min-max) of the per-round ratios head/prev,
 # prev/plain, head/plain. Then, with perf (PERF=0 skips it), one more head run under `perf
 # record -F 4999 -g`: the share of the loop thread's CPU samples spent under the agent's schedstat
-# pread (libc's syscall() called from an interposed read, write, writev... and what it calls in
-# the kernel), a direct figure that the machine's noise hardly moves (perf's own sampling slows
-# the process: quote the share; the microseconds per request are the samples' time over the
-# requests). Not a test: figures go to docs/performance.md. Bounded: ROUNDS x 3 (+1) runs of
-# 1 + SECONDS s of load on 127.0.0.1, plus start-up.
+# pread (libc's syscall() called from an interposed read, write, writev..., or from the agent's
+# reading after a long call or at a SIGPROF tick, and what it calls in the kernel), a direct
+# figure that the machine's noise hardly moves (perf's own sampling slows the process: quote the
+# share; the microseconds per request are the samples' time over the requests). Not a test:
+# figures go to docs/performance.md. Bounded: ROUNDS x 3 (+1) runs of 1 + SECONDS s of load on
+# 127.0.0.1, plus start-up.
 #   bench/schedstat_cost.sh PREV_BUILD [BUILD_DIR] [ROUNDS] [SECONDS] [express|fastify]
 # Build both trees apart, so that only the one commit differs, e.g. `git worktree add /tmp/prev
 # 2b31321~1 && make -C /tmp/prev build BUILD=/tmp/prev/build`, the same for 2b31321 in /tmp/head.
 # NODE_PATH must reach express (or fastify), e.g. BUILD/npm/node_modules (tests/js/npm-deps.sh);
 # AUTOCANNON names the load generator (default: autocannon on PATH).
 set -euo pipefail
-[ $# -ge 1 ] || { sed -n '2,28p' "$0" >&2; exit 2; }
+[ $# -ge 1 ] || { sed -n '2,30p' "$0" >&2; exit 2; }
 prev=$(cd "$1" && pwd)
 build=$(cd "${2:-build}" && pwd)
 rounds=${3:-7}
@@ -147,12 +149,14 @@ done
 
 [ "${PERF:-1}" != 0 ] && command -v perf >/dev/null || exit 0
 read -r _ _ total < <(one perf)
-# A sample is the agent's reading when libc's syscall() sits right under an interposed call: the
-# agent makes no other syscall() there, and node reaches these calls through the agent's symbols.
+# A sample is the agent's reading when libc's syscall() sits right under an interposed call (the
+# pread before each call, 2b31321: the agent makes no other syscall() there, and node reaches
+# these calls through the agent's symbols) or under the agent's own reading functions (since
+# 567e08f: after a long call, and at the loop thread's SIGPROF ticks).
 calls='read|write|writev|readv|pread|pread64|preadv|preadv64|pwrite|pwrite64|open|open64|openat'
 calls+='|openat64|stat|lstat|fstat|statx|__xstat|__xstat64|__lxstat|__lxstat64|__fxstat|__fxstat64'
 calls+='|fsync|fdatasync|nanosleep|clock_nanosleep|usleep|sleep|getaddrinfo|connect|flock|fcntl'
-calls+='|fcntl64|waitpid|system'
+calls+='|fcntl64|waitpid|system|sched_read|lsc__sched_refresh|sched_measure|blocking_event'
 awk -v total="$total" -v calls="$calls" '
 	BEGIN {RS = ""; re = "[0-9a-f]+ syscall\n[ \t]+[0-9a-f]+ (" calls ")\n"}
 	{n++}
