@@ -148,6 +148,8 @@ struct lsc_ev_wall {
 struct lsc_ev_busy {
 	uint64_t start_ns;
 	uint64_t duration_ns;
+	uint64_t run_queue_ns; /* of it, runnable but not running (sched_known) */
+	uint32_t sched_known, pad;
 };
 
 struct lsc_ev_gc_type {

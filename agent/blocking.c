@@ -104,44 +104,72 @@ static int sched_read(struct sched *s)
 	return 1;
 }
 
-/* The reading taken now becomes the thread's last (t: now, since the agent started). */
+#define SCHED_OLDEST  1000000000ULL /* a reading older than this measures nothing */
+#define SCHED_TICK_NS 100000000ULL  /* SIGPROF reads at most this often */
+
+/* The reading taken now joins the thread's last ones (t: now, since the agent started). */
 static void sched_keep(const struct sched *s, uint64_t t)
 {
-	T.sched.cpu_ns = s->cpu_ns;
-	T.sched.runq_ns = s->runq_ns;
-	T.sched.slices = s->slices;
-	T.sched.t_ns = t;
-	T.sched.idle_ns = T.loop ? T.loop->idle_total_ns : 0;
-	T.sched.ok = 1;
+	struct lsc_sched_snap *k = &T.sched[T.sched_next++ % 8];
+
+	k->ok = 0; /* a SIGPROF in between finds it incomplete */
+	__asm__ volatile("" ::: "memory");
+	k->cpu_ns = s->cpu_ns;
+	k->runq_ns = s->runq_ns;
+	k->slices = s->slices;
+	k->t_ns = t;
+	k->idle_ns = T.loop ? T.loop->idle_total_ns : 0;
+	__asm__ volatile("" ::: "memory");
+	k->ok = 1;
+}
+
+/* The latest reading taken at or before t0 (a call or stretch is measured from before it
+ * began: a SIGPROF during a stretch reads too), under a second before t1; NULL if none. */
+static const struct lsc_sched_snap *sched_before(uint64_t t0, uint64_t t1)
+{
+	const struct lsc_sched_snap *best = NULL;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		const struct lsc_sched_snap *k = &T.sched[i];
+
+		if (k->ok && k->t_ns <= t0 && t1 - k->t_ns <= SCHED_OLDEST &&
+		    (!best || k->t_ns > best->t_ns))
+			best = k;
+	}
+	return best;
 }
 
 void lsc__sched_refresh(void)
 {
+	const struct lsc_sched_snap *last = &T.sched[(T.sched_next + 7) % 8];
+	uint64_t now = rel_now();
 	struct sched s;
 
-	if (T.loop && !T.loop->in_poll && !T.in_call && sched_read(&s))
-		sched_keep(&s, rel_now());
+	/* at most every SCHED_TICK_NS: eight readings span the last second or so of ticks, so a
+	 * long stretch still finds one from before it began */
+	if (T.loop && !T.loop->in_poll && !T.in_call &&
+	    (!last->ok || now - last->t_ns >= SCHED_TICK_NS) && sched_read(&s))
+		sched_keep(&s, now);
 }
-
-#define SCHED_OLDEST 1000000000ULL /* a reading older than this measures nothing */
 
 /* What the call from t0 to t1 was, against the thread's last reading: 0 when it cannot say. */
 static int sched_measure(uint64_t t0, uint64_t t1, struct lsc_ev_blocking *ev)
 {
 	struct sched s1;
 	uint64_t d = t1 - t0, span, cpu, runq, idle, slept;
-	int ok = T.sched.ok && T.sched.t_ns <= t0 && t1 - T.sched.t_ns <= SCHED_OLDEST;
+	const struct lsc_sched_snap *k = sched_before(t0, t1);
 
 	if (!sched_read(&s1))
 		return 0;
-	if (ok && s1.runq_ns >= T.sched.runq_ns && s1.cpu_ns >= T.sched.cpu_ns &&
-	    s1.slices >= T.sched.slices && T.loop && T.loop->idle_total_ns >= T.sched.idle_ns) {
-		span = t1 - T.sched.t_ns;
-		cpu = s1.cpu_ns - T.sched.cpu_ns;
-		runq = s1.runq_ns - T.sched.runq_ns;
-		idle = T.loop->idle_total_ns - T.sched.idle_ns;
+	if (k && s1.runq_ns >= k->runq_ns && s1.cpu_ns >= k->cpu_ns && s1.slices >= k->slices &&
+	    T.loop && T.loop->idle_total_ns >= k->idle_ns) {
+		span = t1 - k->t_ns;
+		cpu = s1.cpu_ns - k->cpu_ns;
+		runq = s1.runq_ns - k->runq_ns;
+		idle = T.loop->idle_total_ns - k->idle_ns;
 		ev->sched_known = 1;
-		ev->switches = (uint32_t)(s1.slices - T.sched.slices);
+		ev->switches = (uint32_t)(s1.slices - k->slices);
 		/* runnable since the reading: the call's, up to its length (the run-queue figure
 		 * is exact; the time before the call was short or was on the CPU) */
 		ev->run_queue_ns = runq < d ? runq : d;
@@ -156,6 +184,24 @@ static int sched_measure(uint64_t t0, uint64_t t1, struct lsc_ev_blocking *ev)
 	}
 	sched_keep(&s1, t1);
 	return ev->sched_known;
+}
+
+int lsc__sched_stretch(uint64_t t0, uint64_t t1, uint64_t *runq)
+{
+	struct sched s1;
+	const struct lsc_sched_snap *k = sched_before(t0, t1);
+	int ok = 0;
+
+	if (!sched_read(&s1))
+		return 0;
+	if (k && s1.runq_ns >= k->runq_ns) {
+		uint64_t q = s1.runq_ns - k->runq_ns, d = t1 - t0;
+
+		*runq = q < d ? q : d;
+		ok = 1;
+	}
+	sched_keep(&s1, t1);
+	return ok;
 }
 
 /* The stack, then the event: duration for `calls` calls (the interposed call is the leaf);

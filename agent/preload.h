@@ -32,11 +32,12 @@ struct tls {
 	int sched_fd;		/* /proc/thread-self/schedstat + 1, once a loop thread's call opened
 				   it; -1: cannot be read (blocking.c) */
 	int in_call;		/* inside a timed call (blocking.c) */
-	struct lsc_sched_snap { /* its last reading (blocking.c) */
+	struct lsc_sched_snap { /* its last readings, a ring (blocking.c) */
 		uint64_t cpu_ns, runq_ns, slices; /* the scheduler's figures */
 		uint64_t t_ns, idle_ns;		  /* when, and the loop's epoll waits by then */
 		int ok;
-	} sched;
+	} sched[8];
+	unsigned sched_next;
 	int is_writer;
 	struct lsc_loop *loop; /* the loop this thread polls, once it has polled */
 	struct lsc_ring *ring;
@@ -65,6 +66,9 @@ void lsc__listeners_check(uint64_t now);
 /* A loop thread, outside its poll: its scheduler figures now, for the next long call
  * (blocking.c; from the SIGPROF handler, async-signal-safe). */
 void lsc__sched_refresh(void);
+/* A long busy stretch from t0 to t1 (now): how long of it the thread was runnable, waiting for
+ * a CPU, against the last reading; 0 when it cannot say. The reading is renewed. */
+int lsc__sched_stretch(uint64_t t0, uint64_t t1, uint64_t *runq);
 
 /* In a forked child: the schedstat fd was the parent thread's (blocking.c). */
 void lsc__blocking_after_fork(void);

@@ -107,6 +107,7 @@ struct lsc_report {
 	uint64_t frozen_windows, frozen_ns;
 	/* the thread pool */
 	int has_pool;
+	double pool_full_share; /* of the windows, those whose queue reached the thread count */
 	uint32_t pool_threads, pool_depth_max;
 	int has_pool_depth_mean;
 	double pool_depth_mean; /* over the windows that have it, weighted by their length */
@@ -122,9 +123,16 @@ struct lsc_report {
 	/* heap */
 	int has_native, has_managed;
 	uint64_t native_first, native_last, native_max;
+	unsigned native_points; /* windows in the native trend, and its fit's R² */
+	double native_r2;
 	uint64_t managed_first, managed_last; /* live after GC: lsc_heap_managed_series()'s */
 	unsigned managed_points;	      /* GCs in that series */
-	double managed_slope;		      /* bytes per second, least squares over them */
+	/* full (mark-compact) collections, and the heap after the first and the last: garbage
+	 * promoted between them is no growth until one of them has swept it */
+	unsigned managed_full;
+	uint64_t managed_full_first, managed_full_last;
+	double managed_full_r2; /* their trend's fit (0 when it does not rise) */
+	double managed_slope;	/* bytes per second, least squares over them */
 	double managed_r2;
 	char managed_top_type[128];
 	uint64_t managed_top_type_growth;
@@ -171,6 +179,13 @@ struct lsc_report {
 	size_t ncontention, nlocks;
 	struct lsc_report_stack contention[LSC_REPORT_TOP], locks[LSC_REPORT_TOP];
 	uint64_t cpu_total;
+	int has_gc_owner; /* the owner of the most CPU samples in the garbage collector: who
+			   * allocated */
+	struct lsc_report_frame gc_owner;
+	double gc_owner_share;
+	int has_cpu_owner; /* the owner frame with the most CPU samples over every stack */
+	struct lsc_report_frame cpu_owner;
+	double cpu_owner_share;
 	size_t ncpu;
 	struct lsc_report_stack cpu[LSC_REPORT_TOP];
 	/* long busy segments (the agent's "(busy loop)" events): CPU-bound stretches of the loop,
@@ -179,6 +194,11 @@ struct lsc_report {
 	/* their time is shared among the CPU samples taken in each (the rows' count: samples);
 	 * stretches with fewer than LSC_REPORT_STRETCH_SAMPLES, and their time */
 	uint64_t busy_samples, busy_few_samples, busy_few_ns;
+	uint64_t busy_runq_ns; /* of their time, runnable but not running (where measured) */
+	/* the windows' busy segments of 10 ms or more (lower bounds of their buckets); with no
+	 * stretch events (attach), the stretches are these (busy_from_hist) */
+	uint64_t busy_hist_long_count, busy_hist_long_ns, busy_hist_long_runq_ns;
+	int busy_from_hist;
 	/* the owner frame that holds the most of their time, over every stack, and its share */
 	int has_busy_owner;
 	struct lsc_report_frame busy_owner;

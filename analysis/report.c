@@ -163,6 +163,24 @@ static size_t top_stacks(const struct lsc_recording *r, struct lsc_symbolizer *s
 
 /* The owner frame holding the most of the time of all the aggregates of one kind (not only the
  * top stacks: each CPU sample of a stretch may be a stack of its own), and its share. */
+#define KIND_GC (-1) /* top_owner_all: the CPU stacks in the collector, any kind */
+
+/* A stack in V8's (or refloop's) garbage collector: a collection triggered by the allocation
+ * of the JS function below it. */
+static int in_gc(const struct lsc_report_stack *st)
+{
+	size_t f;
+
+	for (f = 0; f < st->nframes; f++)
+		if (strstr(st->frames[f].name, "Heap::CollectGarbage") ||
+		    strstr(st->frames[f].name, "Heap::PerformGarbageCollection") ||
+		    strstr(st->frames[f].name, "ScavengerCollector") ||
+		    strstr(st->frames[f].name, "MarkCompactCollector") ||
+		    strstr(st->frames[f].name, "rl_gc_"))
+			return 1;
+	return 0;
+}
+
 static int top_owner_all(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			 const struct agg *v, size_t n, int kind, struct lsc_report_frame *out,
 			 double *share)
@@ -178,9 +196,14 @@ static int top_owner_all(const struct lsc_recording *r, struct lsc_symbolizer *s
 	if (!o)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		if (v[i].kind != kind)
+		if ((v[i].kind != kind && kind != KIND_GC) ||
+		    !v[i].stack_id) /* no sample: nothing */
 			continue;
 		lsc_report_fill_stack(r, sym, v[i].stack_id, &st);
+		/* who allocated: an app's or a package's function under the collector (a stack
+		 * that ends in V8, a helper thread's, says nothing) */
+		if (kind == KIND_GC && (!in_gc(&st) || st.owner.tier > LSC_OWNER_DEPENDENCY))
+			continue;
 		for (k = 0;
 		     k < no && (strcmp(o[k].f.name, st.owner.name) ||
 				strcmp(o[k].f.file, st.owner.file) || o[k].f.line != st.owner.line);
@@ -240,6 +263,8 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 			*wait = malloc(sizeof(*wait)), *tmp = malloc(sizeof(*tmp));
 	double *elus = calloc(r->nwindows + 1, sizeof(double)), wsum = 0, lsum = 0;
 	double depth_area = 0, depth_len = 0, drain_busy = 0;
+	double nsx = 0, nsy = 0, nsxx = 0, nsxy = 0, nsyy = 0; /* the native trend */
+	size_t pool_windows = 0, pool_full = 0;
 	uint32_t prev_handles = 0, main_tid = lsc_recording_main_loop(r);
 	size_t i, nel = 0, rises = 0, steps = 0;
 	int err = 0;
@@ -279,8 +304,19 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 		}
 		if (!w->shutdown) {
 			rep->iterations += w->iterations;
-			if (lsc_hist_from_proto(tmp, w->busy) == 0)
+			rep->busy_hist_long_runq_ns += w->busy_long_runq_ns;
+			if (lsc_hist_from_proto(tmp, w->busy) == 0) {
+				unsigned k;
+
 				lsc_hist_merge(busy, tmp);
+				/* the long segments in it: attach has no stretch events */
+				for (k = 0; k < LSC_HIST_BUCKETS; k++)
+					if (tmp->counts[k] && lsc_hist_bucket_low(k) >= 10 * MS) {
+						rep->busy_hist_long_count += tmp->counts[k];
+						rep->busy_hist_long_ns +=
+							tmp->counts[k] * lsc_hist_bucket_low(k);
+					}
+			}
 			if (lsc_hist_from_proto(tmp, w->lag) == 0)
 				lsc_hist_merge(lag, tmp);
 		}
@@ -288,6 +324,8 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 			lsc_hist_merge(wait, tmp);
 		if (w->has_pool_threads || w->has_pool_depth_max) {
 			rep->has_pool = 1;
+			pool_windows++;
+			pool_full += w->pool_threads && w->pool_depth_max >= w->pool_threads;
 			if (w->pool_threads > rep->pool_threads)
 				rep->pool_threads = w->pool_threads;
 			if (w->pool_depth_max > rep->pool_depth_max)
@@ -317,7 +355,14 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 			rep->rss_max = w->rss_bytes;
 		if (w->rss_peak_bytes > rep->rss_max) /* the kernel's high-water mark: the peak */
 			rep->rss_max = w->rss_peak_bytes, rep->rss_max_is_peak = 1;
-		if (w->has_malloc_live_bytes) {
+		/* the native heap's trend: from the first window the tracker counted something in
+		 * (the one it started in may say 0), by least squares */
+		if (w->has_malloc_live_bytes && (rep->has_native || w->malloc_live_bytes)) {
+			double x = (double)(w->start_ns + w->length_ns) / 1e9,
+			       y = w->malloc_live_bytes;
+
+			nsx += x, nsy += y, nsxx += x * x, nsxy += x * y, nsyy += y * y;
+			rep->native_points++;
 			if (!rep->has_native)
 				rep->native_first = w->malloc_live_bytes;
 			rep->has_native = 1;
@@ -332,7 +377,14 @@ static int loop_section(const struct lsc_recording *r, struct lsc_report *rep)
 		rep->elu_p50 = elus[(nel - 1) / 2];
 		rep->elu_mean = lsum > 0 ? wsum / lsum : 0;
 	}
+	if (rep->native_points > 1) {
+		double n = rep->native_points, den = n * nsxx - nsx * nsx,
+		       vy = n * nsyy - nsy * nsy;
+
+		rep->native_r2 = den > 0 && vy > 0 ? pow(n * nsxy - nsx * nsy, 2) / (den * vy) : 0;
+	}
 	rep->has_pool_depth_mean = depth_len > 0;
+	rep->pool_full_share = pool_windows ? (double)pool_full / (double)pool_windows : 0;
 	rep->shutdown_elu = rep->shutdown_ns ? drain_busy / (double)rep->shutdown_ns : 0;
 	rep->pool_depth_mean = depth_len > 0 ? depth_area / depth_len : 0;
 	rep->handles_growing = steps ? (double)rises / (double)steps : 0;
@@ -389,6 +441,7 @@ static int gc_section(const struct lsc_recording *r, struct lsc_report *rep)
 	uint64_t *t = malloc((r->nevents + 1) * 2 * sizeof(uint64_t));
 	const Loopscope__GcEvent *first, *last;
 	double sx = 0, sy = 0, sxx = 0, sxy = 0, syy = 0, n = 0;
+	double fx, fy, fsx = 0, fsy = 0, fsxx = 0, fsxy = 0, fsyy = 0; /* full collections */
 	struct lsc_heap_series managed;
 	size_t i, k = 0, lo = 0;
 	uint64_t sum = 0;
@@ -441,6 +494,27 @@ static int gc_section(const struct lsc_recording *r, struct lsc_report *rep)
 		rep->managed_r2 = den > 0 && vy > 0 ? pow(n * sxy - sx * sy, 2) / (den * vy) : 0;
 	}
 	free(managed.p);
+	for (i = 0; i < r->nevents; i++) {
+		const Loopscope__GcEvent *g = r->events[i]->gc;
+
+		if (r->events[i]->body_case != LOOPSCOPE__EVENT__BODY_GC || !g->has_heap_after ||
+		    (g->kind != LOOPSCOPE__GC_EVENT__KIND__MARK_COMPACT &&
+		     g->kind != LOOPSCOPE__GC_EVENT__KIND__FULL))
+			continue;
+		if (!rep->managed_full++)
+			rep->managed_full_first = g->heap_after;
+		rep->managed_full_last = g->heap_after;
+		fx = (double)r->events[i]->t_ns / 1e9, fy = (double)g->heap_after;
+		fsx += fx, fsy += fy, fsxx += fx * fx, fsxy += fx * fy, fsyy += fy * fy;
+	}
+	if (rep->managed_full > 1) {
+		double m = rep->managed_full, fden = m * fsxx - fsx * fsx,
+		       fvy = m * fsyy - fsy * fsy;
+
+		rep->managed_full_r2 = fden > 0 && fvy > 0 && m * fsxy > fsx * fsy
+					       ? pow(m * fsxy - fsx * fsy, 2) / (fden * fvy)
+					       : 0;
+	}
 	/* The type that grew most between the first and the last collection that counted them. */
 	first = gc_at(r, 0);
 	last = gc_at(r, 1);
@@ -601,6 +675,9 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 			continue;
 		b = e->blocking;
 		is_busy = b->call && strcmp(b->call, LSC_BUSY_CALL) == 0;
+		if (is_busy && b->has_run_queue_ns &&
+		    !(rep->has_shutdown_at && e->t_ns + b->duration_ns / 2 >= rep->shutdown_at_ns))
+			rep->busy_runq_ns += b->run_queue_ns;
 		/* the drain: what ran after the program began to stop, apart (a stretch in which
 		 * it began: by where most of it was) */
 		if (rep->has_shutdown_at && e->t_ns + b->duration_ns / 2 >= rep->shutdown_at_ns) {
@@ -688,6 +765,23 @@ static int calls_section(const struct lsc_recording *r, struct lsc_symbolizer *s
 		qsort(busy, nbusy, sizeof(*busy), agg_by_total);
 	rep->has_busy_owner = nbusy && top_owner_all(r, sym, busy, nbusy, 0, &rep->busy_owner,
 						     &rep->busy_owner_share) == 0;
+	rep->has_cpu_owner = ncpu && top_owner_all(r, sym, cpu, ncpu, 0, &rep->cpu_owner,
+						   &rep->cpu_owner_share) == 0;
+	/* No stretch events (attach): the windows' busy histograms say how long the long
+	 * segments were, the CPU samples where the time went. */
+	if (!rep->busy_long_count && rep->busy_hist_long_count) {
+		rep->busy_long_count = rep->busy_hist_long_count;
+		rep->busy_long_total_ns = rep->busy_hist_long_ns;
+		rep->busy_from_hist = 1;
+		rep->busy_runq_ns = rep->busy_hist_long_runq_ns;
+		if (rep->has_cpu_owner) {
+			rep->has_busy_owner = 1;
+			rep->busy_owner = rep->cpu_owner;
+			rep->busy_owner_share = rep->cpu_owner_share;
+		}
+	}
+	rep->has_gc_owner = ncpu && top_owner_all(r, sym, cpu, ncpu, KIND_GC, &rep->gc_owner,
+						  &rep->gc_owner_share) == 0;
 	for (i = 0; i < nbusy && i < LSC_REPORT_TOP; i++) {
 		struct lsc_report_stack *s = &rep->busy[rep->nbusy++];
 

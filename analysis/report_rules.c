@@ -58,6 +58,22 @@ static const struct lsc_report_frame *top_owner(const struct lsc_report *rep, do
 	return owner_of(rep->blocking, rep->nblocking, share);
 }
 
+/* The loop's delay, caused: the blocking calls' owner when they are a tenth of the busy time or
+ * more, else the long stretches', else the CPU samples'; NULL when nothing says. */
+static const struct lsc_report_frame *cause_of_delay(const struct lsc_report *rep,
+						     const struct lsc_report_frame *blocking)
+{
+	double busy_ns = rep->elu_mean * (double)rep->duration_ns;
+
+	if (blocking && (double)rep->blocking_total_ns >= 0.1 * busy_ns)
+		return blocking;
+	if (rep->has_busy_owner)
+		return &rep->busy_owner;
+	if (rep->has_cpu_owner)
+		return &rep->cpu_owner;
+	return blocking;
+}
+
 /* Handles only grow: by 10 or more, rising in 80 % of the windows where the count changed.
  * Node's own count is judged by its type that grew most (sockets of a load come and go around
  * a pile of Timeouts that only grows). */
@@ -90,7 +106,8 @@ void lsc__report_diagnose(struct lsc_report *rep)
 	const struct lsc_report_frame *owner = top_owner(rep, &share);
 	struct lsc_finding *f;
 	char where[800];
-	uint64_t waited;
+	uint64_t waited, preempted;
+	const struct lsc_report_frame *cause;
 
 	if (rep->crashed) {
 		f = finding(rep, "crash", LSC_SEV_CRITICAL);
@@ -123,19 +140,23 @@ void lsc__report_diagnose(struct lsc_report *rep)
 	/* Long busy stretches that the calls in them that waited (blocked, preempted, on a lock)
 	 * do not explain: CPU-bound callbacks (a hash, a JSON parse). Fires on the unexplained
 	 * part, at 25 % of the loop's busy time. */
-	waited = rep->blocking_total_ns + rep->contention_ns + rep->lock_app_ns +
-		 rep->lock_runtime_ns;
-	if (busy_s > 0 && rep->nbusy && rep->busy_long_total_ns > waited &&
+	/* the stretches' time runnable, not running, holds the preempted calls' */
+	preempted = rep->busy_runq_ns > rep->contention_ns ? rep->busy_runq_ns : rep->contention_ns;
+	/* and the collector's pauses, on the loop thread inside its stretches: GC pressure's */
+	waited = rep->blocking_total_ns + preempted + rep->lock_app_ns + rep->lock_runtime_ns +
+		 rep->gc_pause_total;
+	if (busy_s > 0 && (rep->nbusy || rep->busy_from_hist) && rep->busy_long_total_ns > waited &&
 	    (double)(rep->busy_long_total_ns - waited) / 1e9 >= 0.25 * busy_s) {
 		double cpu_ms = (rep->busy_long_total_ns - waited) / 1e6;
 
-		f = finding(rep, "cpu-bound-callbacks", LSC_SEV_WARNING);
+		f = finding(rep, "cpu-bound-callbacks",
+			    cpu_ms / 1e3 >= 0.5 * busy_s ? LSC_SEV_CRITICAL : LSC_SEV_WARNING);
 		if (f) {
 			double bshare = rep->busy_owner_share;
 			const struct lsc_report_frame *bo = &rep->busy_owner;
 			char from[200] = "";
 
-			if (!rep->has_busy_owner)
+			if (!rep->has_busy_owner && rep->nbusy)
 				bo = owner_of(rep->busy, rep->nbusy, &bshare);
 
 			lsc_report_owner_where(bo, "under", where, sizeof(where));
@@ -159,7 +180,7 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				"that waited (%.0f %% of loop busy time); most %s%s",
 				(unsigned long long)rep->busy_long_count, cpu_ms,
 				100 * cpu_ms / 1e3 / busy_s, where, from);
-			f->has_frame = 1;
+			f->has_frame = bo->name[0] != 0;
 			f->frame = *bo;
 			f->impact = run_s > 0 ? cpu_ms / 1e3 / run_s : 0;
 		}
@@ -188,10 +209,10 @@ void lsc__report_diagnose(struct lsc_report *rep)
 			f->impact = run_s > 0 ? (double)rep->blocking_total_ns / 1e9 / run_s : 0;
 		}
 	}
-	/* Long calls the thread spent runnable but not running: the machine's CPU was taken. Not
-	 * the program's call; its own finding, at the blocking finding's 10 %. */
-	if (rep->contention_ns &&
-	    (busy_s <= 0 || (double)rep->contention_ns / 1e9 >= 0.1 * busy_s)) {
+	/* Time the loop thread spent runnable but not running, in its long stretches and long
+	 * calls: the machine's CPU was taken. Not the program's doing; its own finding, at the
+	 * blocking finding's 10 %. */
+	if (preempted && busy_s > 0 && (double)preempted / 1e9 >= 0.1 * busy_s) {
 		f = finding(rep, "cpu-contention", LSC_SEV_WARNING);
 		if (f) {
 			snprintf(f->title, sizeof(f->title),
@@ -205,15 +226,14 @@ void lsc__report_diagnose(struct lsc_report *rep)
 			}
 			snprintf(
 				f->evidence, sizeof(f->evidence),
-				"%llu long calls, %.1f ms, were runnable but preempted for most of "
-				"their time (%.0f %% of loop busy time; the scheduler's run-queue "
-				"delay): another thread or process had the CPU, not the call; most "
-				"%s (%s)",
+				"the loop thread was runnable but not running for %.1f ms (%.0f %% of "
+				"loop busy time; the scheduler's run-queue delay): another thread or "
+				"process had the CPU; %llu long calls were preempted for most of their "
+				"time (%.1f ms)%s%s",
+				preempted / 1e6, 100 * preempted / 1e9 / busy_s,
 				(unsigned long long)rep->contention_count, rep->contention_ns / 1e6,
-				busy_s > 0 ? 100 * rep->contention_ns / 1e9 / busy_s : 0,
-				rep->ncontention ? where : "?",
-				rep->ncontention ? rep->contention[0].what : "?");
-			f->impact = run_s > 0 ? (double)rep->contention_ns / 1e9 / run_s : 0;
+				rep->ncontention ? ", most " : "", rep->ncontention ? where : "");
+			f->impact = run_s > 0 ? (double)preempted / 1e9 / run_s : 0;
 		}
 	}
 	/* The app's own lock waits (the runtime's are not the app's problem: no finding). */
@@ -256,9 +276,11 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				 "ms or max >= 100 ms)%s",
 				 rep->lag_p50 / 1e6, rep->lag_p99 / 1e6, rep->lag_max / 1e6,
 				 frozen);
-			if (owner) {
+			/* where the loop's time went: the blocking calls, else the long stretches,
+			 * else the CPU samples */
+			if ((cause = cause_of_delay(rep, owner)) != NULL) {
 				f->has_frame = 1;
-				f->frame = *owner;
+				f->frame = *cause;
 			}
 		}
 	}
@@ -266,12 +288,15 @@ void lsc__report_diagnose(struct lsc_report *rep)
 		f = finding(rep, "loop-saturated", LSC_SEV_CRITICAL);
 		if (f) {
 			snprintf(f->title, sizeof(f->title), "the event loop is saturated");
-			if (rep->ncpu) {
-				/* Saturated: the CPU profile says where the time goes. */
-				lsc_report_owner_where(&rep->cpu[0].owner, "under", where,
-						       sizeof(where));
+			if (rep->has_cpu_owner || rep->ncpu) {
+				/* Saturated: the CPU profile says where the time goes (by owner
+				 * over every stack) */
+				const struct lsc_report_frame *c =
+					rep->has_cpu_owner ? &rep->cpu_owner : &rep->cpu[0].owner;
+
+				lsc_report_owner_where(c, "under", where, sizeof(where));
 				f->has_frame = 1;
-				f->frame = rep->cpu[0].owner;
+				f->frame = *c;
 			}
 			snprintf(f->evidence, sizeof(f->evidence),
 				 "ELU median %.2f over %llu windows (threshold 0.95), max %.2f%s%s",
@@ -281,19 +306,42 @@ void lsc__report_diagnose(struct lsc_report *rep)
 		}
 	}
 	if (rep->gc_worst_second >= 100 * MS) {
-		f = finding(rep, "gc-pressure", LSC_SEV_WARNING);
+		/* critical when collections are half of the loop's busy time */
+		f = finding(rep, "gc-pressure",
+			    busy_s > 0 && rep->gc_pause_total / 1e9 >= 0.5 * busy_s
+				    ? LSC_SEV_CRITICAL
+				    : LSC_SEV_WARNING);
 		if (f) {
+			char who[900] = "";
+
+			if (rep->has_gc_owner) { /* whose allocations the collector ran for */
+				lsc_report_owner_where(&rep->gc_owner, "under", where,
+						       sizeof(where));
+				snprintf(who, sizeof(who),
+					 "; %.0f %% of the CPU samples in the collector %s",
+					 100 * rep->gc_owner_share, where);
+				f->has_frame = 1;
+				f->frame = rep->gc_owner;
+			}
 			snprintf(f->title, sizeof(f->title), "garbage collection stops the loop");
-			snprintf(f->evidence, sizeof(f->evidence),
-				 "%.1f ms of GC pause within one second (threshold 100 ms); %llu "
-				 "collections, max pause %.1f ms",
-				 rep->gc_worst_second / 1e6, (unsigned long long)rep->gc_count,
-				 rep->gc_pause_max / 1e6);
+			snprintf(
+				f->evidence, sizeof(f->evidence),
+				"%.1f ms of GC pause within one second (threshold 100 ms); %llu "
+				"collections, %.1f ms in all (%.0f %% of loop busy time), max pause "
+				"%.1f ms%s",
+				rep->gc_worst_second / 1e6, (unsigned long long)rep->gc_count,
+				rep->gc_pause_total / 1e6,
+				busy_s > 0 ? 100 * rep->gc_pause_total / 1e9 / busy_s : 0,
+				rep->gc_pause_max / 1e6, who);
 			f->impact = run_s > 0 ? (double)rep->gc_pause_total / 1e9 / run_s : 0;
 		}
 	}
+	/* Saturated: jobs wait (p99 10 ms), or the queue reached the thread count and stayed
+	 * (a mean of a job or more; a burst of short jobs that queue for a millisecond is not) */
 	if (rep->has_pool && rep->pool_threads &&
-	    (rep->pool_depth_max >= rep->pool_threads || rep->pool_wait_p99 >= 10 * MS)) {
+	    (rep->pool_wait_p99 >= 10 * MS ||
+	     (rep->pool_depth_max >= rep->pool_threads &&
+	      (!rep->has_pool_depth_mean || rep->pool_depth_mean >= 1)))) {
 		f = finding(rep, "pool-saturated", LSC_SEV_WARNING);
 		if (f) {
 			char from[900] = "";
@@ -315,7 +363,8 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				rep->pool_wait_max / 1e6, from);
 			/* jobs waited about as long as the queue was not empty: its mean length, up
 			 * to the whole run (a peak alone says a moment) */
-			f->impact = rep->has_pool_depth_mean ? fmin(1, rep->pool_depth_mean) : 0;
+			f->impact = rep->has_pool_depth_mean ? fmin(1, rep->pool_depth_mean)
+							     : rep->pool_full_share;
 		}
 	}
 	if (handles_grow(rep)) {
@@ -352,8 +401,12 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				rep->handles_first, rep->handles_last, 100 * rep->handles_growing);
 		}
 	}
+	/* (confirmed by full collections, three or more rising steadily: what only scavenges
+	 * saw may be promoted garbage, and two full ones may catch requests in flight) */
 	if (rep->has_managed && rep->managed_points >= 3 && rep->managed_slope > 0 &&
-	    rep->managed_r2 >= 0.8 && rep->managed_last >= rep->managed_first * 1.2) {
+	    rep->managed_full >= 3 && rep->managed_full_r2 >= 0.8 &&
+	    rep->managed_full_last >= rep->managed_full_first * 1.2 && rep->managed_r2 >= 0.8 &&
+	    rep->managed_last >= rep->managed_first * 1.2) {
 		f = finding(rep, "managed-heap-growth", LSC_SEV_WARNING);
 		if (f) {
 			snprintf(f->title, sizeof(f->title),
@@ -378,7 +431,8 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				 rep->managed_top_type, js);
 		}
 	}
-	if (rep->has_native && rep->native_last > rep->native_first * 1.2 + (1 << 20)) {
+	if (rep->has_native && rep->native_points >= 3 && rep->native_r2 >= 0.8 &&
+	    rep->native_last > rep->native_first * 1.2 + (1 << 20)) {
 		f = finding(rep, "native-growth", LSC_SEV_WARNING);
 		if (f) {
 			snprintf(f->title, sizeof(f->title), "native (malloc) memory grows");
@@ -386,6 +440,58 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				 "live native bytes %.1f -> %.1f MiB",
 				 rep->native_first / 1048576.0, rep->native_last / 1048576.0);
 		}
+	}
+	/* Severity follows impact: a saturated or late loop is a symptom; the cause that holds
+	 * the most of the run's time (blocked, CPU-bound, collecting, preempted, locked) is as
+	 * severe as the symptom it explains, and so comes before it (its impact is above the
+	 * symptom's 0). */
+	{
+		static const char *const causes[] = {"blocking-calls", "cpu-bound-callbacks",
+						     "gc-pressure", "cpu-contention",
+						     "lock-contention"};
+		struct lsc_finding *top = NULL;
+		int symptom = -1;
+		size_t i, k;
+
+		for (i = 0; i < rep->nfindings; i++) {
+			struct lsc_finding *x = &rep->findings[i];
+
+			if (!strcmp(x->id, "loop-saturated") || !strcmp(x->id, "loop-delay"))
+				symptom = x->severity > symptom ? x->severity : symptom;
+			for (k = 0; k < sizeof(causes) / sizeof(causes[0]); k++)
+				if (!strcmp(x->id, causes[k]) && x->impact > 0 &&
+				    (!top || x->impact > top->impact))
+					top = x;
+		}
+		if (top && symptom > top->severity)
+			top->severity = symptom;
+	}
+	/* A managed heap that grows makes the collector work more: GC pressure with it is the
+	 * growth's, which comes first (a leak is the cause to fix). */
+	{
+		struct lsc_finding *gc = NULL, *grow = NULL;
+		size_t i;
+
+		for (i = 0; i < rep->nfindings; i++) {
+			if (!strcmp(rep->findings[i].id, "gc-pressure"))
+				gc = &rep->findings[i];
+			if (!strcmp(rep->findings[i].id, "managed-heap-growth"))
+				grow = &rep->findings[i];
+		}
+		if (gc && grow && gc->severity == grow->severity) {
+			grow->impact = gc->impact;
+			grow->order = gc->order < grow->order ? gc->order : grow->order;
+			gc->order = grow->order + 1;
+		}
+		/* and handles that only grow hold what grows in the heap (a Timeout keeps its
+		 * closure): the handles first */
+		for (i = 0; grow && i < rep->nfindings; i++)
+			if (!strcmp(rep->findings[i].id, "handle-leak") &&
+			    rep->findings[i].severity == grow->severity) {
+				rep->findings[i].impact = grow->impact;
+				rep->findings[i].order = grow->order;
+				grow->order++;
+			}
 	}
 	if (rep->nfindings)
 		qsort(rep->findings, rep->nfindings, sizeof(*rep->findings), by_severity);

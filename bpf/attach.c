@@ -50,7 +50,7 @@ struct acc {
 };
 
 struct loop_prev {
-	uint64_t idle_ns, credit, iterations;
+	uint64_t idle_ns, credit, iterations, long_runq;
 	uint64_t hist[2][LSCB_HIST_BUCKETS];
 	int written_thread;
 };
@@ -640,6 +640,9 @@ static void close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_s
 		pw.elu = idle >= len ? 0 : 1.0 - (double)idle / (double)len;
 		pw.iterations = L.iterations - p->iterations;
 		p->iterations = L.iterations;
+		pw.has_busy_long_runq_ns = 1;
+		pw.busy_long_runq_ns = L.long_busy_runq_ns - p->long_runq;
+		p->long_runq = L.long_busy_runq_ns;
 		/* Frozen: no turn and no wait all window, busy since its last poll before the
 		 * window began. A 1 ms timer due since then is that late so far: one lag value of
 		 * at least the window's length (the turn that ends the freeze adds its own). */

@@ -55,6 +55,7 @@ struct thread_state {
 	__u64 sys_enter_ns, pool_at_ns, pool_head[2];
 	__u64 sys_runq0, sys_cpu0; /* at the syscall's entry: sched_info.run_delay, sum_exec */
 	__u64 sys_pcount0;
+	__u64 seg_runq0; /* sched_info.run_delay when the busy segment began */
 	__s64 sys_nr;
 	__u64 gc_start_ns;
 	__u32 gc_kind, timeout_ms; /* the epoll wait's timeout; 0: none known (or infinite) */
@@ -440,6 +441,14 @@ static __always_inline void poll_enter(__u32 tid, struct thread_state *t, __u64 
 	if (!pair) {
 		L->iterations++;
 		hist_add(slot, LSCB_HIST_BUSY, busy, 1);
+		if (busy >= LSCB_LONG_BUSY_NS) { /* how much of a long one it waited for a CPU */
+			struct task_struct *task = bpf_get_current_task_btf();
+			__u64 rd = task->sched_info.run_delay;
+
+			if (rd >= t->seg_runq0)
+				L->long_busy_runq_ns +=
+					rd - t->seg_runq0 < busy ? rd - t->seg_runq0 : busy;
+		}
 		if (t->next_due_ns <= now)
 			fire(t, now);
 	}
@@ -465,6 +474,7 @@ static __always_inline void poll_exit(struct thread_state *t, __u64 now, long re
 	L->last_ns = now;
 	t->in_poll = 0;
 	t->busy_start_ns = now;
+	t->seg_runq0 = bpf_get_current_task_btf()->sched_info.run_delay;
 	if (!t->timeout_nz) {
 		t->after_empty_check = ret == 0;
 		return;

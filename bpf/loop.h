@@ -18,6 +18,7 @@
 #define LSCB_MERGE_GAP_NS  50000ULL /* Node's timeout-0 check then wait: one iteration */
 
 enum { LSCB_HIST_BUSY = 0, LSCB_HIST_LAG = 1 };
+#define LSCB_LONG_BUSY_NS 10000000ULL /* a long busy segment (the agent's stretch) */
 
 /* One loop (a thread polling epoll), cumulative since attach; written by its thread only. */
 struct lscb_loop {
@@ -39,6 +40,8 @@ struct lscb_loop {
 	__u32 active_handles, active_reqs;
 	__u32 handles[LSCB_HANDLE_TYPES];
 	__u32 handles_known, pad;
+	/* busy segments of 10 ms or more: the time in them runnable, not running (preempted) */
+	__u64 long_busy_runq_ns;
 };
 
 /* The ring buffer's records; woken never (BPF_RB_NO_WAKEUP): user space drains it every 100 ms. */

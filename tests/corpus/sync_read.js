@@ -1,4 +1,4 @@
-// sync_read.js MODE PORTFILE — express. bad: every GET /report reads a 16 MiB file with
+// sync_read.js MODE PORTFILE — express. bad: every GET /report reads a 32 MiB file with
 // readFileSync on the loop (loadReport, line 16). clean: the file is read once, with a
 // promise, before the server listens, and served from memory.
 'use strict';
@@ -9,7 +9,7 @@ const serve = require('./serve');
 
 const [mode, portFile] = process.argv.slice(2);
 const file = `${os.tmpdir()}/loopscope-corpus-report-${process.pid}`;
-fs.writeFileSync(file, Buffer.alloc(16 << 20, 7));
+fs.writeFileSync(file, Buffer.alloc(32 << 20, 7));
 process.on('exit', () => fs.rmSync(file, { force: true }));
 let cached = null;
 
