@@ -102,6 +102,10 @@ enum lsc_owner_tier lsc_owner_tier(const struct lsc_named_frame *nf)
 {
 	if (is_unnamed(nf->name))
 		return LSC_OWNER_UNNAMED;
+	/* V8's pseudo-functions, whatever kind the frame was given: "(V8 API)", "(GC)", "(IDLE)"
+	 * with no script and no module ("(anonymous)" with a script is a function of the app) */
+	if (nf->name[0] == '(' && nf->name[strlen(nf->name) - 1] == ')' && !nf->file && !nf->module)
+		return LSC_OWNER_RUNTIME;
 	switch (nf->kind) {
 	case LSC_CODE_KERNEL:
 		return LSC_OWNER_KERNEL;

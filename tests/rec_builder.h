@@ -129,8 +129,9 @@ struct rb_window {
 	double pool_depth_mean; /* 0: not given */
 	uint32_t handles, fds;
 	uint64_t rss, native, requests;
-	int shutdown; /* after the program was asked to stop */
-	int frozen;   /* no loop turn, no wait */
+	uint64_t rss_peak; /* VmHWM; 0: none */
+	int shutdown;	   /* after the program was asked to stop */
+	int frozen;	   /* no loop turn, no wait */
 };
 
 static inline void rb_window(struct rb *b, const struct rb_window *x)
@@ -174,6 +175,8 @@ static inline void rb_window(struct rb *b, const struct rb_window *x)
 	w.fd_limit = 1024;
 	w.has_rss_bytes = x->rss != 0;
 	w.rss_bytes = x->rss;
+	w.has_rss_peak_bytes = x->rss_peak != 0;
+	w.rss_peak_bytes = x->rss_peak;
 	w.has_malloc_live_bytes = x->native != 0;
 	w.malloc_live_bytes = x->native;
 	w.has_requests = 1;
@@ -211,6 +214,23 @@ static inline void rb_gc(struct rb *b, uint64_t t, uint64_t pause, uint64_t befo
 	}
 	e.body_case = LOOPSCOPE__EVENT__BODY_GC;
 	e.gc = &g;
+	r.body_case = LOOPSCOPE__RECORD__BODY_EVENT;
+	r.event = &e;
+	rb_put(b, &r);
+}
+
+/* The program began to stop at t (a shutdown event). */
+static inline void rb_shutdown(struct rb *b, uint64_t t, const char *reason)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Event e = LOOPSCOPE__EVENT__INIT;
+	Loopscope__ShutdownEvent se = LOOPSCOPE__SHUTDOWN_EVENT__INIT;
+
+	e.has_t_ns = 1;
+	e.t_ns = t;
+	se.reason = (char *)reason;
+	e.body_case = LOOPSCOPE__EVENT__BODY_SHUTDOWN;
+	e.shutdown = &se;
 	r.body_case = LOOPSCOPE__RECORD__BODY_EVENT;
 	r.event = &e;
 	rb_put(b, &r);

@@ -44,6 +44,7 @@ static void owner_symbols(struct rb *b)
 	rb_symbol(b, JIT(6), "(anonymous)", "/app/node_modules/send/index.js", 90, 1, 0);
 	rb_symbol(b, JIT(7), "listOnTimeout", "node:internal/timers", 512, 1, 0);
 	rb_symbol(b, JIT(8), "(V8 API)", NULL, 0, 1, 0);
+	rb_symbol(b, JIT(11), "(V8 API)", NULL, 0, 0, 0); /* as a JS heap stack names it */
 }
 
 /* Each stack (leaf first) with the owner it must give and what that owner is. */
@@ -91,6 +92,7 @@ static const struct {
 	 "in the runtime: uv_run (core.c:380)"},
 	/* V8's pseudo-function is not the program's; an unnamed address only when alone */
 	{{JIT(8), NODE_LO + 0x30}, "uv_run", "node-internals", NULL},
+	{{JIT(11), NODE_LO + 0x30}, "uv_run", "node-internals", NULL},
 	{{0x7fc111f8784cULL}, "0x7fc111f8784c", "unnamed", "under 0x7fc111f8784c"},
 };
 
@@ -436,9 +438,69 @@ TEST(a_stretch_is_attributed_from_all_its_samples)
 	lsc_recording_free(r);
 }
 
+/* Point 5, the drain's content: after the shutdown event, a blocking call and a long stretch
+ * are the drain's (counted apart, named), not the run's; and point 6: the RSS max is the
+ * kernel's high-water mark when windows carry it, above every window end. */
+TEST(what_ran_in_the_drain_is_apart_and_rss_max_is_the_peak)
+{
+	static const uint64_t flush[] = {LIBC_LO + 0x10, JIT(2), NODE_LO + 0x30};
+	struct lsc_report rep;
+	struct lsc_recording *r;
+	struct rb b;
+	uint32_t id;
+	size_t i;
+
+	snprintf(file, sizeof(file), "/tmp/lsc-drain2-%d.lsr", (int)getpid());
+	rb_open(&b, file);
+	rb_header(&b, 1, "/usr/bin/node", "agent");
+	owner_symbols(&b);
+	id = rb_stack(&b, flush, 3, 0);
+	for (i = 0; i < 4; i++) {
+		struct rb_window w = {0};
+
+		w.start_ns = i * 1000000000ULL;
+		w.length_ns = 1000000000ULL;
+		w.elu = i < 3 ? 0.05 : 1.0;
+		w.iterations = i < 3 ? 100 : 1;
+		w.busy_ns = 500000;
+		w.busy_n = 1;
+		w.lag_ns = 1000000;
+		w.lag_n = 100;
+		w.rss = 40 << 20;
+		w.rss_peak = 300 << 20; /* a buffer between two window ends */
+		w.shutdown = i == 3;
+		rb_window(&b, &w);
+	}
+	rb_shutdown(&b, 3000000000ULL, "SIGTERM");
+	/* the drain: an fsync of 600 ms and a stretch of 300 ms, after the event */
+	rb_blocking(&b, 3100000000ULL, "fsync", 600000000ULL, id, 1);
+	rb_stretch(&b, 3700000000ULL, 300000000ULL, id, 1, &id, (const uint32_t[]){30}, 1);
+	rb_footer(&b, 4000000000ULL);
+	rb_close(&b);
+	ASSERT_OK(lsc_recording_read(file, &r, NULL));
+	unlink(file);
+	ASSERT_OK(lsc_report_build(r, NULL, &rep));
+	ASSERT_TRUE(rep.has_shutdown_at);
+	ASSERT_STR_EQ(rep.shutdown_reason, "SIGTERM");
+	ASSERT_EQ(rep.blocking_count, 0);
+	ASSERT_EQ(rep.busy_long_count, 0);
+	ASSERT_EQ(rep.drain_blocking_count, 1);
+	ASSERT_EQ(rep.drain_blocking_ns, 600000000ULL);
+	ASSERT_EQ(rep.drain_busy_ns, 300000000ULL);
+	ASSERT_TRUE(rep.has_drain_owner);
+	ASSERT_STR_EQ(rep.drain_owner.name, "listItems");
+	for (i = 0; i < rep.nfindings; i++)
+		ASSERT_TRUE(strcmp(rep.findings[i].id, "blocking-calls") &&
+			    strcmp(rep.findings[i].id, "cpu-bound-callbacks"));
+	ASSERT_EQ(rep.rss_max, 300ull << 20);
+	ASSERT_TRUE(rep.rss_max_is_peak);
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(the_owner_is_the_apps_first_frame_else_what_it_is),
 	  TEST_ENTRY(a_finding_with_no_app_frame_says_where_it_is),
 	  TEST_ENTRY(the_drain_after_a_stop_request_is_apart),
 	  TEST_ENTRY(a_frozen_loop_and_no_loop_are_said),
 	  TEST_ENTRY(blocked_preempted_kernel_and_lock_waits_are_told_apart),
-	  TEST_ENTRY(a_stretch_is_attributed_from_all_its_samples))
+	  TEST_ENTRY(a_stretch_is_attributed_from_all_its_samples),
+	  TEST_ENTRY(what_ran_in_the_drain_is_apart_and_rss_max_is_the_peak))
