@@ -222,6 +222,11 @@ int lsc__report_js_top(const struct lsc_recording *r, struct lsc_symbolizer *sym
 /* report_rules.c: the findings from the numbers, in their order (report.c calls it). */
 void lsc__report_diagnose(struct lsc_report *rep);
 
+/* report_calls.c: the calls, stacks, stretches, CPU samples, crash, pool submitters and drain
+ * into the report (report.c calls it). */
+int lsc__report_calls(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		      struct lsc_report *rep);
+
 /* report_node.c: Node's own resource counts into the handle figures (report.c calls it). */
 void lsc__report_resources(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			   struct lsc_report *rep);

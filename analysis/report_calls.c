@@ -1,0 +1,446 @@
+/*
+ * report_calls.c — the report's calls and stacks (report.c gathers the rest): blocking calls
+ * sorted by what they were (blocking.c: blocked, preempted, locked; the runtime's locks apart
+ * from the app's), the long busy stretches shared among their CPU samples, CPU samples, the
+ * crash, the thread pool's submitters, what ran in the drain after a stop, and the owner frames
+ * over every stack (the stretches', the CPU's, the collector's). Split from report.c.
+ */
+#include "lsc_report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS	      1000000ULL
+#define LSC_BUSY_CALL "(busy loop)" /* the agent's long busy segments */
+
+/* ------------------------------------------------------------------ aggregation by stack */
+
+struct agg {
+	uint32_t stack_id;
+	const char *what;
+	uint64_t count, total, max;
+	int kind; /* enum lsc_call_kind */
+};
+
+static int agg_by_total(const void *a, const void *b)
+{
+	const struct agg *x = a, *y = b;
+
+	if (x->total != y->total)
+		return x->total < y->total ? 1 : -1;
+	return x->stack_id < y->stack_id ? -1 : x->stack_id > y->stack_id;
+}
+
+static struct agg *agg_find_kind(struct agg **v, size_t *n, uint32_t stack_id, const char *what,
+				 int kind)
+{
+	size_t i;
+	struct agg *nv;
+
+	for (i = 0; i < *n; i++)
+		if ((*v)[i].stack_id == stack_id && (*v)[i].kind == kind &&
+		    strcmp((*v)[i].what, what) == 0)
+			return &(*v)[i];
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return NULL;
+	*v = nv;
+	nv[*n] = (struct agg){stack_id, what, 0, 0, 0, kind};
+	return &nv[(*n)++];
+}
+
+static struct agg *agg_find(struct agg **v, size_t *n, uint32_t stack_id, const char *what)
+{
+	return agg_find_kind(v, n, stack_id, what, 0);
+}
+
+/* The top stacks of one kind of call into out[] (at most LSC_REPORT_TOP), shares of total. */
+static size_t top_stacks(const struct lsc_recording *r, struct lsc_symbolizer *sym, struct agg *v,
+			 size_t n, int kind, uint64_t total, struct lsc_report_stack *out)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n && k < LSC_REPORT_TOP; i++) {
+		struct lsc_report_stack *s = &out[k];
+
+		if (v[i].kind != kind)
+			continue;
+		snprintf(s->what, sizeof(s->what), "%s", v[i].what);
+		s->count = v[i].count;
+		s->total = v[i].total;
+		s->max = v[i].max;
+		s->share = total ? (double)s->total / total : 0;
+		lsc_report_fill_stack(r, sym, v[i].stack_id, s);
+		k++;
+	}
+	return k;
+}
+
+/* The owner frame holding the most of the time of all the aggregates of one kind (not only the
+ * top stacks: each CPU sample of a stretch may be a stack of its own), and its share. */
+#define KIND_GC (-1) /* top_owner_all: the CPU stacks in the collector, any kind */
+
+/* A stack in V8's (or refloop's) garbage collector: a collection triggered by the allocation
+ * of the JS function below it. */
+static int in_gc(const struct lsc_report_stack *st)
+{
+	size_t f;
+
+	for (f = 0; f < st->nframes; f++)
+		if (strstr(st->frames[f].name, "Heap::CollectGarbage") ||
+		    strstr(st->frames[f].name, "Heap::PerformGarbageCollection") ||
+		    strstr(st->frames[f].name, "ScavengerCollector") ||
+		    strstr(st->frames[f].name, "MarkCompactCollector") ||
+		    strstr(st->frames[f].name, "rl_gc_"))
+			return 1;
+	return 0;
+}
+
+static int top_owner_all(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			 const struct agg *v, size_t n, int kind, struct lsc_report_frame *out,
+			 double *share)
+{
+	struct own {
+		struct lsc_report_frame f;
+		uint64_t total;
+	} *o = calloc(n ? n : 1, sizeof(*o));
+	struct lsc_report_stack st;
+	uint64_t all = 0;
+	size_t i, k, no = 0, best = 0;
+
+	if (!o)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if ((v[i].kind != kind && kind != KIND_GC) ||
+		    !v[i].stack_id) /* no sample: nothing */
+			continue;
+		lsc_report_fill_stack(r, sym, v[i].stack_id, &st);
+		/* who allocated: an app's or a package's function under the collector (a stack
+		 * that ends in V8, a helper thread's, says nothing) */
+		if (kind == KIND_GC && (!in_gc(&st) || st.owner.tier > LSC_OWNER_DEPENDENCY))
+			continue;
+		for (k = 0;
+		     k < no && (strcmp(o[k].f.name, st.owner.name) ||
+				strcmp(o[k].f.file, st.owner.file) || o[k].f.line != st.owner.line);
+		     k++)
+			;
+		if (k == no)
+			o[no++].f = st.owner;
+		o[k].total += v[i].total;
+		all += v[i].total;
+	}
+	for (k = 1; k < no; k++)
+		if (o[k].total > o[best].total)
+			best = k;
+	if (no) {
+		*out = o[best].f;
+		*share = all ? (double)o[best].total / (double)all : 0;
+	}
+	free(o);
+	return no ? 0 : LSC_ENODATA;
+}
+
+/* Lock waits: on the runtime's own locks (no frame of the app or its packages on the stack)
+ * or on the app's; the latter become the kind LSC_CALL_LOCK + 1 for top_stacks. */
+static void split_locks(const struct lsc_recording *r, struct lsc_symbolizer *sym, struct agg *v,
+			size_t n, struct lsc_report *rep)
+{
+	struct lsc_report_stack st;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i].kind != LSC_CALL_LOCK)
+			continue;
+		lsc_report_fill_stack(r, sym, v[i].stack_id, &st);
+		if (st.owner.tier <= LSC_OWNER_DEPENDENCY) {
+			v[i].kind = LSC_CALL_LOCK + 1;
+			rep->lock_app_count += v[i].count;
+			rep->lock_app_ns += v[i].total;
+		} else {
+			rep->lock_runtime_count += v[i].count;
+			rep->lock_runtime_ns += v[i].total;
+		}
+	}
+}
+
+/* The owner frame that submitted most jobs to the thread pool: the stacks with the most
+ * submissions, merged by their owner (one function reaches the pool by several paths). */
+static int pool_submitters(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			   struct lsc_report *rep)
+{
+	struct agg *sub = NULL;
+	size_t nsub = 0, i, j, k;
+	uint64_t best = 0;
+	struct lsc_report_stack *top;
+
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (s->kind != LOOPSCOPE__SAMPLE_KIND__POOL_SUBMITS)
+			continue;
+		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
+			struct agg *a = agg_find(&sub, &nsub, s->stack_id[k], "submit");
+
+			if (!a) {
+				free(sub);
+				return -ENOMEM;
+			}
+			a->total += s->value[k];
+			rep->pool_submits += s->value[k];
+		}
+	}
+	if (!nsub)
+		return 0;
+	qsort(sub, nsub, sizeof(*sub), agg_by_total);
+	if (nsub > LSC_REPORT_TOP)
+		nsub = LSC_REPORT_TOP;
+	top = calloc(nsub, sizeof(*top));
+	if (!top) {
+		free(sub);
+		return -ENOMEM;
+	}
+	for (i = 0; i < nsub; i++)
+		lsc_report_fill_stack(r, sym, sub[i].stack_id, &top[i]);
+	for (i = 0; i < nsub; i++) {
+		uint64_t sum = 0;
+
+		for (j = 0; j < nsub; j++)
+			if (strcmp(top[i].owner.name, top[j].owner.name) == 0)
+				sum += sub[j].total;
+		if (sum > best) {
+			best = sum;
+			rep->pool_submitter = top[i].owner;
+		}
+	}
+	rep->has_pool_submitter = 1;
+	rep->pool_submitter_share = (double)best / (double)rep->pool_submits;
+	free(top);
+	free(sub);
+	return 0;
+}
+
+/* A call or stretch after the program began to stop: counted apart; the longest names what
+ * ran. */
+static void drain_event(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			const Loopscope__BlockingEvent *b, int is_busy, uint64_t *longest,
+			struct lsc_report *rep)
+{
+	struct lsc_report_stack st;
+
+	if (is_busy) {
+		rep->drain_busy_count++;
+		rep->drain_busy_ns += b->duration_ns;
+	} else {
+		rep->drain_blocking_count += b->has_calls && b->calls > 1 ? b->calls : 1;
+		rep->drain_blocking_ns += b->duration_ns;
+	}
+	if (b->duration_ns > *longest) {
+		*longest = b->duration_ns;
+		lsc_report_fill_stack(r, sym, b->stack_id, &st);
+		rep->drain_owner = st.owner;
+		rep->has_drain_owner = 1;
+	}
+}
+
+/* A long busy stretch with the CPU samples taken in it: its time shared among their stacks by
+ * their counts (the rows' count is samples). */
+static int busy_from_samples(const Loopscope__BlockingEvent *b, struct agg **busy, size_t *nbusy,
+			     struct lsc_report *rep)
+{
+	uint64_t total = 0, given = 0;
+	size_t i, n = b->n_cpu_stack_ids < b->n_cpu_counts ? b->n_cpu_stack_ids : b->n_cpu_counts;
+
+	for (i = 0; i < n; i++)
+		total += b->cpu_counts[i];
+	if (!total)
+		return 0;
+	for (i = 0; i < n; i++) {
+		struct agg *a = agg_find(busy, nbusy, b->cpu_stack_ids[i], LSC_BUSY_CALL);
+		uint64_t part = i + 1 == n ? b->duration_ns - given
+					   : b->duration_ns * b->cpu_counts[i] / total;
+
+		if (!a)
+			return -ENOMEM;
+		given += part;
+		a->count += b->cpu_counts[i];
+		a->total += part;
+		if (part > a->max)
+			a->max = part;
+	}
+	rep->busy_long_count++;
+	rep->busy_long_total_ns += b->duration_ns;
+	rep->busy_samples += total;
+	if (total < LSC_REPORT_STRETCH_SAMPLES) {
+		rep->busy_few_samples++;
+		rep->busy_few_ns += b->duration_ns;
+	}
+	return 0;
+}
+
+int lsc__report_calls(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		      struct lsc_report *rep)
+{
+	struct agg *blk = NULL, *cpu = NULL, *busy = NULL;
+	size_t nblk = 0, ncpu = 0, nbusy = 0, i, k;
+	uint64_t n;
+	int err = 0, is_busy, kind;
+	uint64_t drain_longest = 0;
+
+	for (i = 0; i < r->nevents && !rep->has_shutdown_at; i++)
+		if (r->events[i]->body_case == LOOPSCOPE__EVENT__BODY_SHUTDOWN) {
+			rep->has_shutdown_at = 1;
+			rep->shutdown_at_ns = r->events[i]->t_ns;
+			snprintf(rep->shutdown_reason, sizeof(rep->shutdown_reason), "%s",
+				 r->events[i]->shutdown->reason ? r->events[i]->shutdown->reason
+								: "");
+		}
+	for (i = 0; i < r->nevents; i++) {
+		const Loopscope__Event *e = r->events[i];
+		const Loopscope__BlockingEvent *b;
+		struct agg *a;
+
+		if (e->body_case != LOOPSCOPE__EVENT__BODY_BLOCKING)
+			continue;
+		b = e->blocking;
+		is_busy = b->call && strcmp(b->call, LSC_BUSY_CALL) == 0;
+		if (is_busy && b->has_run_queue_ns &&
+		    !(rep->has_shutdown_at && e->t_ns + b->duration_ns / 2 >= rep->shutdown_at_ns))
+			rep->busy_runq_ns += b->run_queue_ns;
+		/* the drain: what ran after the program began to stop, apart (a stretch in which
+		 * it began: by where most of it was) */
+		if (rep->has_shutdown_at && e->t_ns + b->duration_ns / 2 >= rep->shutdown_at_ns) {
+			drain_event(r, sym, b, is_busy, &drain_longest, rep);
+			continue;
+		}
+		if (is_busy && b->n_cpu_stack_ids) {
+			err = busy_from_samples(b, &busy, &nbusy, rep);
+			if (err)
+				goto out;
+			continue;
+		}
+		kind = is_busy ? 0 : (int)lsc_call_kind(b);
+		a = agg_find_kind(is_busy ? &busy : &blk, is_busy ? &nbusy : &nblk, b->stack_id,
+				  b->call ? b->call : "?", kind);
+		if (!a) {
+			err = -ENOMEM;
+			goto out;
+		}
+		/* one event may stand for many short calls: its time is theirs, its longest is
+		 * under the threshold, their mean said here */
+		n = b->has_calls && b->calls > 1 ? b->calls : 1;
+		a->count += n;
+		a->total += b->duration_ns;
+		if (b->duration_ns / n > a->max)
+			a->max = b->duration_ns / n;
+		if (is_busy) {
+			rep->busy_long_count += n;
+			rep->busy_long_total_ns += b->duration_ns;
+			rep->busy_few_samples++; /* none taken in it: its stack alone */
+			rep->busy_few_ns += b->duration_ns;
+		} else if (kind == LSC_CALL_BLOCKED) {
+			rep->blocking_count += n;
+			rep->blocking_total_ns += b->duration_ns;
+			if (b->has_run_queue_ns) {
+				uint64_t runq, on_cpu, asleep;
+
+				lsc_call_split(b, &runq, &on_cpu, &asleep);
+				rep->blocking_measured_ns += b->duration_ns;
+				rep->blocking_runq_ns += runq;
+				rep->blocking_cpu_ns += on_cpu;
+				rep->blocking_asleep_ns += asleep;
+			}
+		} else if (kind == LSC_CALL_CONTENTION) {
+			rep->contention_count += n;
+			rep->contention_ns += b->duration_ns;
+		}
+	}
+	for (i = 0; i < r->nevents; i++) {
+		const Loopscope__Event *e = r->events[i];
+
+		if (e->body_case != LOOPSCOPE__EVENT__BODY_CRASH || rep->crashed)
+			continue;
+		rep->crashed = 1;
+		rep->crash_signal = e->crash->signal;
+		rep->crash_addr = e->crash->fault_addr;
+		snprintf(rep->crash.what, sizeof(rep->crash.what), "signal %d", e->crash->signal);
+		lsc_report_fill_stack(r, sym, e->crash->stack_id, &rep->crash);
+	}
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (s->kind != LOOPSCOPE__SAMPLE_KIND__CPU)
+			continue;
+		for (k = 0; k < s->n_stack_id; k++) {
+			struct agg *a = agg_find(&cpu, &ncpu, s->stack_id[k], "cpu");
+
+			if (!a) {
+				err = -ENOMEM;
+				goto out;
+			}
+			a->count++;
+			a->total += s->value[k];
+			rep->cpu_total += s->value[k];
+		}
+	}
+	err = pool_submitters(r, sym, rep);
+	if (err)
+		goto out;
+	if (nblk)
+		qsort(blk, nblk, sizeof(*blk), agg_by_total);
+	if (ncpu)
+		qsort(cpu, ncpu, sizeof(*cpu), agg_by_total);
+	if (nbusy)
+		qsort(busy, nbusy, sizeof(*busy), agg_by_total);
+	rep->has_busy_owner = nbusy && top_owner_all(r, sym, busy, nbusy, 0, &rep->busy_owner,
+						     &rep->busy_owner_share) == 0;
+	rep->has_cpu_owner = ncpu && top_owner_all(r, sym, cpu, ncpu, 0, &rep->cpu_owner,
+						   &rep->cpu_owner_share) == 0;
+	/* No stretch events (attach): the windows' busy histograms say how long the long
+	 * segments were, the CPU samples where the time went. */
+	if (!rep->busy_long_count && rep->busy_hist_long_count) {
+		rep->busy_long_count = rep->busy_hist_long_count;
+		rep->busy_long_total_ns = rep->busy_hist_long_ns;
+		rep->busy_from_hist = 1;
+		rep->busy_runq_ns = rep->busy_hist_long_runq_ns;
+		if (rep->has_cpu_owner) {
+			rep->has_busy_owner = 1;
+			rep->busy_owner = rep->cpu_owner;
+			rep->busy_owner_share = rep->cpu_owner_share;
+		}
+	}
+	rep->has_gc_owner = ncpu && top_owner_all(r, sym, cpu, ncpu, KIND_GC, &rep->gc_owner,
+						  &rep->gc_owner_share) == 0;
+	for (i = 0; i < nbusy && i < LSC_REPORT_TOP; i++) {
+		struct lsc_report_stack *s = &rep->busy[rep->nbusy++];
+
+		snprintf(s->what, sizeof(s->what), "busy");
+		s->count = busy[i].count;
+		s->total = busy[i].total;
+		s->max = busy[i].max;
+		s->share = rep->busy_long_total_ns ? (double)s->total / rep->busy_long_total_ns : 0;
+		lsc_report_fill_stack(r, sym, busy[i].stack_id, s);
+	}
+	split_locks(r, sym, blk, nblk, rep);
+	rep->nblocking = top_stacks(r, sym, blk, nblk, LSC_CALL_BLOCKED, rep->blocking_total_ns,
+				    rep->blocking);
+	rep->ncontention = top_stacks(r, sym, blk, nblk, LSC_CALL_CONTENTION, rep->contention_ns,
+				      rep->contention);
+	rep->nlocks =
+		top_stacks(r, sym, blk, nblk, LSC_CALL_LOCK + 1, rep->lock_app_ns, rep->locks);
+	for (i = 0; i < ncpu && i < LSC_REPORT_TOP; i++) {
+		struct lsc_report_stack *s = &rep->cpu[rep->ncpu++];
+
+		snprintf(s->what, sizeof(s->what), "cpu");
+		s->count = cpu[i].count;
+		s->total = cpu[i].total;
+		s->share = rep->cpu_total ? (double)s->total / rep->cpu_total : 0;
+		lsc_report_fill_stack(r, sym, cpu[i].stack_id, s);
+	}
+out:
+	free(blk);
+	free(cpu);
+	free(busy);
+	return err;
+}
