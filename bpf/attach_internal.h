@@ -1,0 +1,103 @@
+/*
+ * attach_internal.h — what attach.c (loading, ticks, stop) and attach_records.c (the recording
+ * it writes: stacks, threads, header, mappings, events, windows, samples) share: the attach
+ * state and the functions between them.
+ */
+#ifndef LSC_BPF_ATTACH_INTERNAL_H
+#define LSC_BPF_ATTACH_INTERNAL_H
+
+#include "lsc_attach.h"
+#include "lsc_error.h"
+#include "lsc_recording.h"
+#include "lsc_unwind.h"
+#include "target.h"
+
+#include <linux/types.h>
+
+#include "loop.h"
+#include "loop.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <dirent.h>
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <linux/perf_event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <signal.h>
+#include <unistd.h>
+
+#define MAX_NOTES 16
+
+struct stack_entry {
+	uint64_t hash;
+	uint32_t id, n;
+	uint64_t *frames;
+};
+
+struct acc {
+	uint32_t stack, tid;
+	uint64_t value;
+};
+
+struct loop_prev {
+	uint64_t idle_ns, credit, iterations, long_runq;
+	uint64_t hist[2][LSCB_HIST_BUCKETS];
+	int written_thread;
+};
+
+struct lsc_attach {
+	struct lsc_attach_opts o;
+	struct loop_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link **perf_links;
+	int *perf_fds, ncpus;
+	struct lsc_writer *w;
+	char exe[4096];
+	char *notes[MAX_NOTES + 1];
+	int nnotes;
+	uint64_t t0, window_start, last_tick;
+	struct loop_prev prev[LSCB_MAX_LOOPS];
+	/* stacks interned into the recording */
+	struct stack_entry *stacks;
+	size_t stack_cap;
+	uint32_t nstacks;
+	/* blocking time per (stack, thread), written each window; CPU samples unwound here */
+	struct acc *blk, *cpu;
+	size_t nblk, blk_cap, ncpu, cpu_cap;
+	/* the current window's GC and longest blocking call, for the status */
+	uint64_t win_gc, win_gc_ns, win_top_ns;
+	char win_top[128];
+	uint64_t events, write_err;
+	int gone;
+	int shutdown_written, shutdown_split;
+	struct lsc_unwinder *unw; /* NULL when elfutils cannot read the target */
+};
+
+/* attach_records.c */
+uint64_t lsc__at_mono_ns(void);
+void lsc__at_note(struct lsc_attach *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void lsc__at_put(struct lsc_attach *a, const Loopscope__Record *r);
+uint32_t lsc__at_intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uint32_t nkernel);
+void lsc__at_accumulate(struct acc **v, size_t *n, size_t *cap, uint32_t stack, uint32_t tid,
+			uint64_t value);
+void lsc__at_put_samples(struct lsc_attach *a, int kind, struct acc *v, size_t n, uint64_t period);
+void lsc__at_put_thread(struct lsc_attach *a, uint32_t tid, int loop);
+void lsc__at_put_header(struct lsc_attach *a, const char *runtime);
+void lsc__at_put_mappings(struct lsc_attach *a);
+int lsc__at_on_event(void *ctx, void *data, size_t len);
+void lsc__at_put_shutdown(struct lsc_attach *a, uint64_t at, uint32_t sig);
+void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_status *st);
+void lsc__at_put_stack_samples(struct lsc_attach *a, int counts, int kind, uint64_t period);
+void lsc__at_put_offcpu_samples(struct lsc_attach *a);
+
+#endif

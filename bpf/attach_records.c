@@ -1,0 +1,617 @@
+/*
+ * attach_records.c — the recording `loopscope attach` writes, from what the kernel side counted:
+ * stacks interned, threads, the header, mappings with their build-ids, events from the ring
+ * buffer (blocking calls unwound here, GC pauses, the stop), a Window per loop per window
+ * (differences of cumulative counters and histograms; frozen and shutdown windows), and CPU and
+ * off-CPU samples. Split from attach.c, which finds what to probe, loads and attaches.
+ */
+#include "attach_internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ small things */
+
+uint64_t lsc__at_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void lsc__at_note(struct lsc_attach *a, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (a->nnotes == MAX_NOTES)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	a->notes[a->nnotes] = strdup(buf);
+	if (a->notes[a->nnotes])
+		a->nnotes++;
+}
+
+void lsc__at_put(struct lsc_attach *a, const Loopscope__Record *r)
+{
+	int err;
+
+	if (!a->w)
+		return;
+	err = lsc_writer_append(a->w, r);
+	if (err && !a->write_err)
+		a->write_err = (uint64_t)-err;
+}
+
+/* ------------------------------------------------------------------ stacks */
+
+/* The recording's id of this stack (leaf first, kernel frames first), writing it once. */
+uint32_t lsc__at_intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uint32_t nkernel)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Stack s = LOOPSCOPE__STACK__INIT;
+	uint64_t h = lsc_hash_frames(f, n) ^ nkernel;
+	size_t j, cap;
+
+	if ((size_t)a->nstacks * 2 >= a->stack_cap) {
+		struct stack_entry *old = a->stacks;
+		size_t oldcap = a->stack_cap;
+
+		cap = oldcap ? oldcap * 2 : 4096;
+		a->stacks = calloc(cap, sizeof(*a->stacks));
+		if (!a->stacks) {
+			a->stacks = old;
+			return 0;
+		}
+		a->stack_cap = cap;
+		for (j = 0; j < oldcap; j++)
+			if (old[j].hash) {
+				size_t k = old[j].hash & (cap - 1);
+
+				while (a->stacks[k].hash)
+					k = (k + 1) & (cap - 1);
+				a->stacks[k] = old[j];
+			}
+		free(old);
+	}
+	cap = a->stack_cap;
+	for (j = h & (cap - 1); a->stacks[j].hash; j = (j + 1) & (cap - 1))
+		if (a->stacks[j].hash == h && a->stacks[j].n == n &&
+		    !memcmp(a->stacks[j].frames, f, n * sizeof(*f)))
+			return a->stacks[j].id;
+	a->stacks[j].frames = malloc(n ? n * sizeof(*f) : 1);
+	if (!a->stacks[j].frames)
+		return 0;
+	memcpy(a->stacks[j].frames, f, n * sizeof(*f));
+	a->stacks[j].hash = h;
+	a->stacks[j].n = n;
+	a->stacks[j].id = ++a->nstacks;
+	s.has_id = 1;
+	s.id = a->stacks[j].id;
+	s.frames = (uint64_t *)f;
+	s.n_frames = n;
+	if (nkernel) {
+		s.has_kernel_frames = 1;
+		s.kernel_frames = nkernel;
+	}
+	r.body_case = LOOPSCOPE__RECORD__BODY_STACK;
+	r.stack = &s;
+	lsc__at_put(a, &r);
+	return s.id;
+}
+
+/* Appends to a growing array of (stack, thread, value); 0, or -1 when memory ran out. */
+static int acc_push(struct acc **v, size_t *n, size_t *cap, uint32_t stack, uint32_t tid,
+		    uint64_t value)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		struct acc *m = realloc(*v, c * sizeof(*m));
+
+		if (!m)
+			return -1;
+		*v = m;
+		*cap = c;
+	}
+	(*v)[(*n)++] = (struct acc){stack, tid, value};
+	return 0;
+}
+
+/* Adds value to the (stack, thread) entry, made when new. */
+void lsc__at_accumulate(struct acc **v, size_t *n, size_t *cap, uint32_t stack, uint32_t tid,
+			uint64_t value)
+{
+	size_t i;
+
+	for (i = *n; i-- > 0;)
+		if ((*v)[i].stack == stack && (*v)[i].tid == tid) {
+			(*v)[i].value += value;
+			return;
+		}
+	acc_push(v, n, cap, stack, tid, value);
+}
+
+void lsc__at_put_samples(struct lsc_attach *a, int kind, struct acc *v, size_t n, uint64_t period)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Samples s = LOOPSCOPE__SAMPLES__INIT;
+	uint32_t *stacks, *tids;
+	uint64_t *values;
+	size_t i;
+
+	if (!n)
+		return;
+	stacks = malloc(n * sizeof(*stacks));
+	tids = malloc(n * sizeof(*tids));
+	values = malloc(n * sizeof(*values));
+	if (stacks && tids && values) {
+		for (i = 0; i < n; i++) {
+			stacks[i] = v[i].stack;
+			tids[i] = v[i].tid;
+			values[i] = v[i].value;
+		}
+		s.has_kind = 1;
+		s.kind = kind;
+		s.stack_id = stacks;
+		s.n_stack_id = n;
+		s.value = values;
+		s.n_value = n;
+		s.tid = tids;
+		s.n_tid = n;
+		if (period) {
+			s.has_period = 1;
+			s.period = period;
+		}
+		r.body_case = LOOPSCOPE__RECORD__BODY_SAMPLES;
+		r.samples = &s;
+		lsc__at_put(a, &r);
+	}
+	free(stacks);
+	free(tids);
+	free(values);
+}
+
+/* ------------------------------------------------------------------ records */
+
+void lsc__at_put_thread(struct lsc_attach *a, uint32_t tid, int loop)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Thread t = LOOPSCOPE__THREAD__INIT;
+	char path[96], name[64] = "";
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%u/comm", a->o.pid, tid);
+	if (lsc__read_small(path, name, sizeof(name)) > 0)
+		name[strcspn(name, "\n")] = 0;
+	t.has_tid = t.has_loop = 1;
+	t.tid = tid;
+	t.name = name;
+	t.loop = loop;
+	r.body_case = LOOPSCOPE__RECORD__BODY_THREAD;
+	r.thread = &t;
+	lsc__at_put(a, &r);
+}
+
+void lsc__at_put_header(struct lsc_attach *a, const char *runtime)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Header h = LOOPSCOPE__HEADER__INIT;
+	char path[64], cmdline[8192], host[256] = "", *argv[256];
+	struct timespec wall;
+	int n, argc = 0, off = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", a->o.pid);
+	n = lsc__read_small(path, cmdline, sizeof(cmdline));
+	while (n > 0 && off < n && argc < 256) {
+		argv[argc++] = cmdline + off;
+		off += (int)strlen(cmdline + off) + 1;
+	}
+	gethostname(host, sizeof(host) - 1);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	h.has_pid = h.has_start_unix_ns = h.has_start_mono_ns = 1;
+	h.pid = (uint32_t)a->o.pid;
+	h.executable = a->exe;
+	h.argv = argv;
+	h.n_argv = (size_t)argc;
+	h.start_unix_ns = (uint64_t)wall.tv_sec * 1000000000ULL + (uint64_t)wall.tv_nsec;
+	h.start_mono_ns = a->t0;
+	h.clock = "monotonic";
+	h.source = "bpf";
+	h.loopscope_version = LSC_VERSION;
+	h.hostname = host;
+	h.runtime = (char *)runtime;
+	h.notes = a->notes;
+	h.n_notes = (size_t)a->nnotes;
+	h.heap_mode = "off";
+	r.body_case = LOOPSCOPE__RECORD__BODY_HEADER;
+	r.header = &h;
+	lsc__at_put(a, &r);
+}
+
+void lsc__at_put_mappings(struct lsc_attach *a)
+{
+	char path[64], line[4608], file[4096], perms[8];
+	unsigned long long start, end, off;
+	uint8_t bid[64];
+	uint32_t id = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", a->o.pid);
+	f = fopen(path, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+		Loopscope__Mapping m = LOOPSCOPE__MAPPING__INIT;
+		size_t n;
+
+		file[0] = 0;
+		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %4095[^\n]", &start, &end, perms, &off,
+			   file) < 5 ||
+		    perms[2] != 'x' || file[0] != '/')
+			continue;
+		m.has_id = m.has_start = m.has_end = m.has_file_offset = 1;
+		m.id = ++id;
+		m.start = start;
+		m.end = end;
+		m.file_offset = off;
+		m.path = file;
+		n = lsc__build_id(file, bid, sizeof(bid));
+		if (n) {
+			m.has_build_id = 1;
+			m.build_id.data = bid;
+			m.build_id.len = n;
+		}
+		r.body_case = LOOPSCOPE__RECORD__BODY_MAPPING;
+		r.mapping = &m;
+		lsc__at_put(a, &r);
+	}
+	if (f)
+		fclose(f);
+}
+
+/* ------------------------------------------------------------------ events */
+
+int lsc__at_on_event(void *ctx, void *data, size_t len)
+{
+	struct lsc_attach *a = ctx;
+	const struct lscb_event *e = data;
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Event ev = LOOPSCOPE__EVENT__INIT;
+	Loopscope__BlockingEvent b = LOOPSCOPE__BLOCKING_EVENT__INIT;
+	Loopscope__GcEvent g = LOOPSCOPE__GC_EVENT__INIT;
+	char call[64];
+	const char *name;
+	uint32_t n;
+
+	if (len < sizeof(*e) - sizeof(e->frames))
+		return 0;
+	a->events++;
+	ev.has_t_ns = 1;
+	ev.t_ns = e->t_ns > a->t0 ? e->t_ns - a->t0 : 0;
+	if (e->type == LSCB_EV_BLOCKING) {
+		uint64_t unwound[LSCB_MAX_FRAMES];
+		const uint64_t *frames = (const uint64_t *)e->frames;
+		int k = 0;
+
+		n = e->nframes < LSCB_MAX_FRAMES ? e->nframes : LSCB_MAX_FRAMES;
+		/* From the CFI where the code has no frame pointers: the deeper stack wins. */
+		if (a->unw && e->stack_len)
+			k = lsc_unwind(a->unw, e->tid, (const uint64_t *)e->regs, e->stack,
+				       e->stack_len, unwound, LSCB_MAX_FRAMES);
+		if (k > (int)n) {
+			frames = unwound;
+			n = (uint32_t)k;
+		}
+		name = lsc_syscall_name(e->nr);
+		if (name)
+			snprintf(call, sizeof(call), "%s", name);
+		else
+			snprintf(call, sizeof(call), "syscall %u", e->nr);
+		b.call = call;
+		b.has_duration_ns = b.has_stack_id = b.has_tid = b.has_result = 1;
+		b.duration_ns = e->dur_ns;
+		b.stack_id = lsc__at_intern(a, frames, n, 0);
+		b.tid = e->tid;
+		b.result = e->result;
+		if (e->sched_known) {
+			b.has_run_queue_ns = b.has_on_cpu_ns = b.has_switches = 1;
+			b.run_queue_ns = e->runq_ns;
+			b.on_cpu_ns = e->cpu_ns;
+			b.switches = e->switches;
+		}
+		ev.body_case = LOOPSCOPE__EVENT__BODY_BLOCKING;
+		ev.blocking = &b;
+		lsc__at_accumulate(&a->blk, &a->nblk, &a->blk_cap, b.stack_id, e->tid, e->dur_ns);
+		if (e->dur_ns > a->win_top_ns) {
+			a->win_top_ns = e->dur_ns;
+			snprintf(a->win_top, sizeof(a->win_top), "%s", call);
+		}
+	} else if (e->type == LSCB_EV_CPU) {
+		/* --stacks dwarf: kernel frames, then the user stack unwound from its copy */
+		uint64_t frames[127 + LSCB_MAX_FRAMES];
+		int32_t kstack = (int32_t)e->result;
+		uint32_t nk = 0;
+		int k = 0;
+
+		if (kstack >= 0 &&
+		    bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.stacks), &kstack, frames) == 0)
+			while (nk < 127 && frames[nk])
+				nk++;
+		if (a->unw && e->stack_len)
+			k = lsc_unwind(a->unw, e->tid, (const uint64_t *)e->regs, e->stack,
+				       e->stack_len, frames + nk, LSCB_MAX_FRAMES);
+		lsc__at_accumulate(&a->cpu, &a->ncpu, &a->cpu_cap,
+				   lsc__at_intern(a, frames, nk + (uint32_t)k, nk), e->tid, 1);
+		return 0;
+	} else if (e->type == LSCB_EV_GC) {
+		g.has_kind = g.has_pause_ns = g.has_rss_bytes = 1;
+		g.kind = e->nr;
+		g.pause_ns = e->dur_ns;
+		g.rss_bytes = e->rss_bytes;
+		if (e->heap_before || e->heap_after) {
+			g.has_heap_before = g.has_heap_after = 1;
+			g.heap_before = e->heap_before;
+			g.heap_after = e->heap_after;
+		}
+		ev.body_case = LOOPSCOPE__EVENT__BODY_GC;
+		ev.gc = &g;
+		a->win_gc++;
+		a->win_gc_ns += e->dur_ns;
+	} else {
+		return 0;
+	}
+	r.body_case = LOOPSCOPE__RECORD__BODY_EVENT;
+	r.event = &ev;
+	lsc__at_put(a, &r);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ windows */
+
+/* The moment the target began to stop (a signal to its own handler), once. */
+void lsc__at_put_shutdown(struct lsc_attach *a, uint64_t at, uint32_t sig)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Event ev = LOOPSCOPE__EVENT__INIT;
+	Loopscope__ShutdownEvent se = LOOPSCOPE__SHUTDOWN_EVENT__INIT;
+	char why[32];
+
+	if (a->shutdown_written || at < a->t0)
+		return;
+	a->shutdown_written = 1;
+	snprintf(why, sizeof(why), "SIG%s", sigabbrev_np((int)sig) ? sigabbrev_np((int)sig) : "?");
+	se.reason = why;
+	ev.has_t_ns = 1;
+	ev.t_ns = at - a->t0;
+	ev.body_case = LOOPSCOPE__EVENT__BODY_SHUTDOWN;
+	ev.shutdown = &se;
+	r.body_case = LOOPSCOPE__RECORD__BODY_EVENT;
+	r.event = &ev;
+	lsc__at_put(a, &r);
+}
+
+void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_status *st)
+{
+	struct loop_bpf__bss *bss = a->skel->bss;
+	uint32_t nloops = bss->nloops < LSCB_MAX_LOOPS ? bss->nloops : LSCB_MAX_LOOPS, i, k;
+	uint64_t len = now - a->window_start;
+	uint32_t fds, limit;
+	double status_len = (double)len / 1e9;
+	uint64_t rss = lsc__proc_rss(a->o.pid), rss_peak = lsc__proc_rss_peak(a->o.pid);
+
+	fds = lsc__proc_fds(a->o.pid, &limit);
+	for (i = 0; i < nloops; i++) {
+		struct lscb_loop L = bss->loops[i];
+		struct loop_prev *p = &a->prev[i];
+		/* a loop that began during this window: its window begins with it */
+		uint64_t start = L.first_ns > a->window_start ? L.first_ns : a->window_start, end;
+		Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+		Loopscope__Window pw = LOOPSCOPE__WINDOW__INIT;
+		Loopscope__Histogram busy, lag;
+		Loopscope__HandleCount hc[LSCB_HANDLE_TYPES], *hcp[LSCB_HANDLE_TYPES];
+		static uint32_t hidx[2][LSC_HIST_BUCKETS];
+		static uint64_t hcnt[2][LSC_HIST_BUCKETS];
+		struct lsc_hist hb, hl;
+		uint64_t credit, idle;
+		size_t nh = 0;
+		int kind, frozen;
+
+		if (!L.tid)
+			continue;
+		/* a process that has exited: a loop with no poll in this window has no window */
+		if (a->gone && L.last_ns <= start)
+			continue;
+		if (!p->written_thread) {
+			lsc__at_put_thread(a, L.tid, 1);
+			p->written_thread = 1;
+		}
+		/* Idle: waits that ended, plus the one in progress so far, minus what the last
+		 * window already counted of a wait that was then in progress. */
+		credit = L.in_wait && now > L.wait_enter_ns && !a->gone ? now - L.wait_enter_ns : 0;
+		idle = L.idle_ns - p->idle_ns + credit;
+		idle = idle > p->credit ? idle - p->credit : 0;
+		p->idle_ns = L.idle_ns;
+		p->credit = credit;
+		lsc_hist_init(&hb);
+		lsc_hist_init(&hl);
+		for (kind = 0; kind < 2; kind++)
+			for (k = 0; k < LSCB_HIST_BUCKETS; k++) {
+				uint64_t c = bss->hist[i][kind][k], d = c - p->hist[kind][k];
+
+				if (!d)
+					continue;
+				p->hist[kind][k] = c;
+				lsc_hist_add_n(kind ? &hl : &hb, lsc_hist_bucket_low(k), d);
+			}
+		pw.has_start_ns = pw.has_length_ns = pw.has_loop_tid = pw.has_elu = 1;
+		pw.has_iterations = 1;
+		/* a process that has exited: its loops ended at their last poll, not now */
+		end = a->gone && L.last_ns > start && L.last_ns < now ? L.last_ns : now;
+		len = end - start;
+		pw.start_ns = start - a->t0;
+		pw.length_ns = len;
+		pw.loop_tid = L.tid;
+		pw.elu = idle >= len ? 0 : 1.0 - (double)idle / (double)len;
+		pw.iterations = L.iterations - p->iterations;
+		p->iterations = L.iterations;
+		pw.has_busy_long_runq_ns = 1;
+		pw.busy_long_runq_ns = L.long_busy_runq_ns - p->long_runq;
+		p->long_runq = L.long_busy_runq_ns;
+		/* Frozen: no turn and no wait all window, busy since its last poll before the
+		 * window began. A 1 ms timer due since then is that late so far: one lag value of
+		 * at least the window's length (the turn that ends the freeze adds its own). */
+		frozen = !pw.iterations && !L.in_wait && !a->gone && L.last_ns && now > L.last_ns &&
+			 now - L.last_ns >= len;
+		if (frozen) {
+			lsc_hist_add(&hl, now - L.last_ns);
+			pw.has_frozen = pw.frozen = 1;
+		}
+		lsc_hist_to_proto(&hb, &busy, hidx[0], hcnt[0]);
+		pw.busy = &busy;
+		lsc_hist_to_proto(&hl, &lag, hidx[1], hcnt[1]);
+		pw.lag = &lag;
+		if (L.pool_samples) {
+			pw.has_pool_depth_max = pw.has_pool_threads = pw.has_pool_busy_max = 1;
+			pw.pool_depth_max = L.pool_depth_max;
+			pw.pool_threads = L.pool_threads;
+			pw.pool_busy_max = L.pool_busy_max;
+			/* a new maximum for the next window (the kernel side races us harmlessly)
+			 */
+			bss->loops[i].pool_depth_max = L.pool_depth;
+			bss->loops[i].pool_busy_max = 0;
+		}
+		if (L.handles_known) {
+			pw.has_active_handles = pw.has_active_reqs = 1;
+			pw.active_handles = L.active_handles;
+			pw.active_reqs = L.active_reqs;
+			for (k = 1; k < LSCB_HANDLE_TYPES; k++) {
+				if (!L.handles[k] || !lsc_handle_type_name(k))
+					continue;
+				loopscope__handle_count__init(&hc[nh]);
+				hc[nh].type = (char *)lsc_handle_type_name(k);
+				hc[nh].has_count = 1;
+				hc[nh].count = L.handles[k];
+				hcp[nh] = &hc[nh];
+				nh++;
+			}
+			pw.handles = hcp;
+			pw.n_handles = nh;
+		}
+		/* (a process that has exited has neither any more) */
+		pw.has_rss_bytes = rss > 0;
+		pw.has_rss_peak_bytes = rss_peak > 0;
+		pw.has_open_fds = fds > 0;
+		pw.rss_bytes = rss;
+		pw.rss_peak_bytes = rss_peak;
+		pw.open_fds = fds;
+		if (limit) {
+			pw.has_fd_limit = 1;
+			pw.fd_limit = limit;
+		}
+		/* begun after the target was asked to stop: the drain (the event once, first) */
+		if (bss->shutdown_ns && start >= bss->shutdown_ns) {
+			lsc__at_put_shutdown(a, bss->shutdown_ns, bss->shutdown_sig);
+			pw.has_shutdown = pw.shutdown = 1;
+		}
+		r.body_case = LOOPSCOPE__RECORD__BODY_WINDOW;
+		r.window = &pw;
+		lsc__at_put(a, &r);
+		if (L.tid == (uint32_t)a->o.pid && st) {
+			st->have_window = 1;
+			st->frozen_s = frozen ? (double)(now - L.last_ns) / 1e9 : 0;
+			st->elu = pw.elu;
+			st->iterations = pw.iterations;
+			st->window_s = status_len;
+			st->busy = hb;
+			st->lag = hl;
+			st->pool_known = L.pool_samples > 0;
+			st->pool_depth = L.pool_depth;
+			st->pool_depth_max = L.pool_depth_max;
+			st->pool_threads = L.pool_threads;
+			st->pool_busy_max = L.pool_busy_max;
+			st->handles_known = L.handles_known;
+			st->active_handles = L.active_handles;
+			st->active_reqs = L.active_reqs;
+			memcpy(st->handles, L.handles, sizeof(st->handles));
+		}
+	}
+	lsc__at_put_samples(a, LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, a->blk, a->nblk, 0);
+	a->nblk = 0;
+	if (st) {
+		st->open_fds = fds;
+		st->rss_bytes = rss;
+		st->gc_count = a->win_gc;
+		st->gc_pause_ns = a->win_gc_ns;
+		snprintf(st->top_blocking, sizeof(st->top_blocking), "%s", a->win_top);
+		st->top_blocking_ns = a->win_top_ns;
+	}
+	a->win_gc = a->win_gc_ns = a->win_top_ns = 0;
+	a->win_top[0] = 0;
+	a->window_start = now;
+}
+
+/* ------------------------------------------------------------------ CPU samples */
+
+/* CPU samples (counts) per (thread, user stack, kernel stack). */
+void lsc__at_put_stack_samples(struct lsc_attach *a, int counts, int kind, uint64_t period)
+{
+	int stacks = bpf_map__fd(a->skel->maps.stacks);
+	struct lscb_cpu_key k, next, *prev = NULL;
+	uint64_t ips[127], frames[254], v;
+	struct acc *cpu = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t i, nu, nk;
+
+	while (bpf_map_get_next_key(counts, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(counts, &k, &v))
+			continue;
+		nk = nu = 0;
+		if (k.kstack >= 0 && bpf_map_lookup_elem(stacks, &k.kstack, ips) == 0)
+			for (i = 0; i < 127 && ips[i]; i++)
+				frames[nk++] = ips[i];
+		if (k.ustack >= 0 && bpf_map_lookup_elem(stacks, &k.ustack, ips) == 0)
+			for (i = 0; i < 127 && ips[i]; i++)
+				frames[nk + nu++] = ips[i];
+		if (acc_push(&cpu, &n, &cap, lsc__at_intern(a, frames, nk + nu, nk), k.tid, v))
+			break;
+	}
+	lsc__at_put_samples(a, kind, cpu, n, period);
+	free(cpu);
+}
+
+/* Off-CPU time per (thread, kernel stack, user stack as walked at the switch). */
+void lsc__at_put_offcpu_samples(struct lsc_attach *a)
+{
+	int map = bpf_map__fd(a->skel->maps.offcpu), stacks = bpf_map__fd(a->skel->maps.stacks);
+	struct lscb_off_key k, next, *prev = NULL;
+	struct lscb_off_value v;
+	uint64_t ips[127], frames[LSCB_MAX_FRAMES + 127];
+	struct acc *off = NULL;
+	size_t n = 0, cap = 0;
+	uint32_t i, nk, nu;
+
+	while (bpf_map_get_next_key(map, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		if (bpf_map_lookup_elem(map, &k, &v))
+			continue;
+		nk = 0;
+		if (k.kstack >= 0 && bpf_map_lookup_elem(stacks, &k.kstack, ips) == 0)
+			for (i = 0; i < 127 && ips[i]; i++)
+				frames[nk++] = ips[i];
+		nu = v.n < LSCB_MAX_FRAMES ? v.n : LSCB_MAX_FRAMES;
+		memcpy(frames + nk, v.frames, nu * sizeof(uint64_t));
+		if (acc_push(&off, &n, &cap, lsc__at_intern(a, frames, nk + nu, nk), k.tid, v.ns))
+			break;
+	}
+	lsc__at_put_samples(a, LOOPSCOPE__SAMPLE_KIND__OFFCPU, off, n, 0);
+	free(off);
+}
