@@ -17,27 +17,6 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static pid_t spawn(const char *const *argv, const char *out, const char *err, const char *env)
-{
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(o, 1);
-		dup2(e, 2);
-		if (env)
-			putenv((char *)env);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	ASSERT_CMP(pid, >, 0);
-	return pid;
-}
-
 /* Waits until file contains text (the target or attach says where it is), at most secs. */
 static void wait_text(const char *file, const char *text, double secs)
 {
@@ -60,24 +39,6 @@ static void wait_text(const char *file, const char *text, double secs)
 	}
 }
 
-static int wait_exit(pid_t pid, double secs)
-{
-	double deadline = proc_now() + secs;
-	int status;
-
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		struct timespec step = {0, 20000000};
-
-		if (proc_now() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			LSC_FAIL("process %d outlived %.0f s", (int)pid, secs);
-		}
-		nanosleep(&step, NULL);
-	}
-	return status;
-}
-
 /* Attaches to pid (recording rec, until the target exits); returns attach's pid once in place. */
 /* extra: more options for attach, NULL-terminated; NULL for none. */
 static pid_t attach(int target, const char *rec, const char *log, const char *const *extra)
@@ -92,7 +53,7 @@ static pid_t attach(int target, const char *rec, const char *log, const char *co
 		argv[n++] = *extra++;
 	argv[n] = NULL;
 	unlink(log);
-	a = spawn(argv, path("attach.out"), log, NULL);
+	a = proc_spawn(argv, path("attach.out"), log, NULL);
 	wait_text(log, "loopscope: attached to PID", 30);
 	return a;
 }
@@ -144,12 +105,12 @@ static void run_scenario(const char *name, const char *const *extra, const char 
 	snprintf(out, sizeof(out), "%s.out", name);
 	snprintf(err, sizeof(err), "%s.err", name);
 	snprintf(alog, sizeof(alog), "%s.attach", name);
-	t = spawn(argv, path(out), path(err), NULL);
+	t = proc_spawn(argv, path(out), path(err), NULL);
 	wait_text(path(err), "waiting for SIGUSR2", 10);
 	a = attach(t, rec, path(alog), NULL);
 	kill(t, SIGUSR2);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 30)), 0);
 }
 
 TEST(refloop_elu_pool_depth_and_handles)
@@ -244,7 +205,7 @@ static pid_t node(const char *mode, const char *out, const char *flag, const cha
 	argv[n] = NULL;
 	snprintf(node_out, sizeof(node_out), "%s", path(mode));
 	strcat(node_out, ".out");
-	t = spawn(argv, node_out, path("node.err"), env);
+	t = proc_spawn(argv, node_out, path("node.err"), env);
 	wait_text(node_out, "ready", 20);
 	return t;
 }
@@ -252,8 +213,8 @@ static pid_t node(const char *mode, const char *out, const char *flag, const cha
 static void node_phase(pid_t t, pid_t a)
 {
 	kill(t, SIGUSR2);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 30)), 0);
 }
 
 /* Node's own ELU over [from, to] (CLOCK_MONOTONIC ns), from its 20 ms timeline. */
@@ -447,11 +408,11 @@ TEST(node_pool_handles_and_cpu)
 	a = attach(t, path("cpu.lsr"), path("attach.err"),
 		   (const char *const[]){"--cpu-hz", "999", NULL});
 	kill(t, SIGUSR2);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 60)), 0);
 	/* Time to a result: from the target's exit to a finalized, symbolized recording and the
 	 * headline printed (attach notices the exit within 0.1 s). */
 	gone = proc_now();
-	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 30)), 0);
 	printf("# node: recording finalized and headline printed %.2f s after the exit\n",
 	       proc_now() - gone);
 	ASSERT_CMP(proc_now() - gone, <=, 2.0);
@@ -534,7 +495,7 @@ TEST(errors_a_user_meets_and_a_second_attach)
 	argv[4] = NULL;
 	expect_error(argv, path("none.lsr"), "no process with PID 4194000");
 	/* Without privileges: a process of nobody's, attached by nobody. */
-	t = spawn(sleeper, path("sleep.out"), path("sleep.err"), NULL);
+	t = proc_spawn(sleeper, path("sleep.out"), path("sleep.err"), NULL);
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
 	wait_comm(t, "sleep", 10); /* until then it is setpriv, root's, not nobody's */
 	{
@@ -576,7 +537,7 @@ TEST(errors_a_user_meets_and_a_second_attach)
 	ASSERT_CMP(r->header->n_notes, >=, 1);
 	lsc_recording_free(r);
 	kill(t, SIGKILL);
-	wait_exit(t, 10);
+	proc_wait(t, 10);
 
 	/* A shell wrapper (npm start, a bash script): the error names its node child. */
 	{
@@ -587,7 +548,7 @@ TEST(errors_a_user_meets_and_a_second_attach)
 		char want[64];
 		const char *c;
 
-		t = spawn(wrap, path("wrap.out"), path("wrap.err"), NULL);
+		t = proc_spawn(wrap, path("wrap.out"), path("wrap.err"), NULL);
 		wait_text(path("wrap.out"), "up", 30);
 		c = strstr(slurp(path("wrap.out"), buf, sizeof(buf)), "child ");
 		ASSERT_TRUE(c != NULL);
@@ -599,7 +560,7 @@ TEST(errors_a_user_meets_and_a_second_attach)
 		snprintf(want, sizeof(want), "(node) does: loopscope attach -p %d", child);
 		expect_error(argv, path("sleep.lsr"), want);
 		kill(child, SIGTERM);
-		wait_exit(t, 10);
+		proc_wait(t, 10);
 	}
 
 	/* Two attaches to one process at once: both record it; it runs on after both detach. */
@@ -608,7 +569,7 @@ TEST(errors_a_user_meets_and_a_second_attach)
 		const char *targv[] = {exe,	"--quiet", "1",	    load[0],
 				       load[1], load[2],   load[3], NULL};
 
-		t = spawn(targv, path("two.out"), path("two.err"), NULL);
+		t = proc_spawn(targv, path("two.out"), path("two.err"), NULL);
 	}
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
 	{
@@ -632,17 +593,17 @@ TEST(errors_a_user_meets_and_a_second_attach)
 				     NULL};
 		const char *top[] = {LSC_BUILD_DIR "/loopscope", "top", "-p", pidarg, NULL};
 
-		a1 = spawn(one, path("one.out"), path("one.attach"), NULL);
-		a2 = spawn(two, path("two.out2"), path("two.attach"), NULL);
-		ASSERT_EQ(WEXITSTATUS(wait_exit(a1, 60)), 0);
-		ASSERT_EQ(WEXITSTATUS(wait_exit(a2, 60)), 0);
+		a1 = proc_spawn(one, path("one.out"), path("one.attach"), NULL);
+		a2 = proc_spawn(two, path("two.out2"), path("two.attach"), NULL);
+		ASSERT_EQ(WEXITSTATUS(proc_wait(a1, 60)), 0);
+		ASSERT_EQ(WEXITSTATUS(proc_wait(a2, 60)), 0);
 		/* top, piped: a line a second; it ends when the process does */
-		a1 = spawn(top, path("top.out"), path("top.err"), NULL);
+		a1 = proc_spawn(top, path("top.out"), path("top.err"), NULL);
 		wait_text(path("top.out"), "ELU", 20);
 		ASSERT_EQ(kill(t, 0), 0); /* still running */
 		kill(t, SIGTERM);
-		ASSERT_EQ(WEXITSTATUS(wait_exit(t, 30)), 0);
-		ASSERT_EQ(WEXITSTATUS(wait_exit(a1, 30)), 0);
+		ASSERT_EQ(WEXITSTATUS(proc_wait(t, 30)), 0);
+		ASSERT_EQ(WEXITSTATUS(proc_wait(a1, 30)), 0);
 		slurp(path("top.out"), buf, sizeof(buf));
 		ASSERT_TRUE(strstr(buf, "lag p50/p99/max") && strstr(buf, "pool depth") &&
 			    strstr(buf, "handles"));
@@ -688,20 +649,20 @@ TEST(a_frozen_loop_is_late_by_the_window_and_top_says_frozen)
 	int seen = 0;
 
 	capture_setup("attach");
-	t = spawn(nargv, path("frz.out"), path("frz.err"), NULL);
+	t = proc_spawn(nargv, path("frz.out"), path("frz.err"), NULL);
 	wait_text(path("frz.out"), "up", 30);
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
 	top[3] = pidarg;
-	tp = spawn(top, path("frz.top"), path("frz.toperr"), NULL);
+	tp = proc_spawn(top, path("frz.top"), path("frz.toperr"), NULL);
 	a = attach(t, path("frz.lsr"), path("frz.log"), NULL);
 	wait_text(path("frz.top"), "ELU", 30);
 	kill(t, SIGUSR2);
 	wait_text(path("frz.out"), "thawed", 30);
 	wait_text(path("frz.top"), "FROZEN: no loop turn for", 10);
 	kill(t, SIGTERM);
-	wait_exit(t, 30);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 60)), 0);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(tp, 30)), 0);
+	proc_wait(t, 30);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(tp, 30)), 0);
 	slurp(path("frz.top"), buf, sizeof(buf));
 	printf("# top:\n%s", buf);
 
@@ -756,14 +717,14 @@ TEST(rss_max_is_the_peak_under_attach)
 	size_t i;
 
 	capture_setup("attach");
-	t = spawn(nargv, path("peak.out"), path("peak.err"), NULL);
+	t = proc_spawn(nargv, path("peak.out"), path("peak.err"), NULL);
 	wait_text(path("peak.out"), "up", 30);
 	a = attach(t, path("peak.lsr"), path("peak.log"), dur);
 	kill(t, SIGUSR2);
 	wait_text(path("peak.out"), "freed", 30);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 60)), 0);
 	kill(t, SIGKILL);
-	wait_exit(t, 10);
+	proc_wait(t, 10);
 	r = read_rec(path("peak.lsr"));
 	for (i = 0; i < r->nwindows; i++)
 		if (r->windows[i]->rss_bytes > ends)
@@ -792,13 +753,13 @@ TEST(the_drain_after_sigterm_is_apart_under_attach)
 	pid_t t, a;
 
 	capture_setup("attach");
-	t = spawn(nargv, path("drain.out"), path("drain.err"), NULL);
+	t = proc_spawn(nargv, path("drain.out"), path("drain.err"), NULL);
 	wait_text(path("drain.out"), "up", 30);
 	a = attach(t, path("drain.lsr"), path("drain.log"), NULL);
 	sleep(2);
 	kill(t, SIGTERM);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 30)), 0);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 30)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 60)), 0);
 	rep = report_json(path("drain.lsr"));
 	loop = json_object_object_get(rep, "loop");
 	why = json_object_get_string(json_object_object_get(loop, "shutdown_reason"));
@@ -835,15 +796,15 @@ TEST(preempted_syscalls_are_cpu_contention_under_attach)
 	int seen = 0;
 
 	capture_setup("attach");
-	h = spawn(hog, path("hog.out"), path("hog.err"), NULL);
-	t = spawn(app, path("waits.out"), path("waits.err"), NULL);
+	h = proc_spawn(hog, path("hog.out"), path("hog.err"), NULL);
+	t = proc_spawn(app, path("waits.out"), path("waits.err"), NULL);
 	wait_text(path("waits.out"), "up", 30);
 	a = attach(t, path("waits.lsr"), path("waits.log"), dur);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 60)), 0);
 	kill(t, SIGKILL);
 	kill(h, SIGKILL);
-	wait_exit(t, 10);
-	wait_exit(h, 10);
+	proc_wait(t, 10);
+	proc_wait(h, 10);
 	rep = report_json(path("waits.lsr"));
 	b = json_object_object_get(rep, "blocking");
 	printf("# attach beside a hog: %g blocking, %g contention (%.1f ms)\n",
@@ -876,7 +837,7 @@ TEST(attach_and_detach_under_load)
 	snprintf(exe, sizeof(exe), "%s/examples/healthy", LSC_BUILD_DIR);
 	targv[8] = path("load.json");
 	aargv[7] = path("load.lsr");
-	t = spawn(targv, path("load.out"), path("load.err"), NULL);
+	t = proc_spawn(targv, path("load.out"), path("load.err"), NULL);
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
 	proc_run(&p, aargv, 60, NULL);
 	ASSERT_EQ(WEXITSTATUS(p.status), 0);
@@ -885,7 +846,7 @@ TEST(attach_and_detach_under_load)
 	kill(t, SIGUSR1);
 	wait_text(path("load.json"), "responses", 10);
 	mid = json_file(path("load.json"));
-	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 30)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 30)), 0);
 	end = json_file(path("load.json"));
 	printf("# healthy: %.0f responses when attach detached, %.0f at the end\n",
 	       json_at(mid, "http", "responses"), json_at(end, "http", "responses"));
@@ -906,14 +867,14 @@ TEST(offcpu_time_goes_where_the_loop_sleeps)
 	pid_t t, a;
 
 	capture_setup("attach");
-	t = spawn(sargv, path("sleeper.out"), path("sleeper.err"), NULL);
+	t = proc_spawn(sargv, path("sleeper.out"), path("sleeper.err"), NULL);
 	wait_text(path("sleeper.out"), "ready", 10);
 	/* the sleeper runs no libuv: --anyway (off-CPU time is any thread's) */
 	a = attach(t, path("off.lsr"), path("off.attach"),
 		   (const char *const[]){"--offcpu", "--anyway", NULL});
 	kill(t, SIGUSR2);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 30)), 0);
 	r = read_rec(path("off.lsr"));
 	/* The naps: the user stack is a frame-pointer walk from libc's rule for the syscall, so
 	 * the libc frames without frame pointers above it (nanosleep, usleep) hide the function
@@ -945,13 +906,13 @@ TEST(dwarf_cpu_stacks_reach_main_through_code_without_frame_pointers)
 	for (i = 0; load[i]; i++)
 		argv[5 + i] = load[i];
 	argv[5 + i] = NULL;
-	t = spawn(argv, path("hash.out"), path("hash.err"), NULL);
+	t = proc_spawn(argv, path("hash.out"), path("hash.err"), NULL);
 	wait_text(path("hash.err"), "waiting for SIGUSR2", 10);
 	a = attach(t, path("dwarf.lsr"), path("dwarf.attach"),
 		   (const char *const[]){"--stacks", "dwarf", NULL});
 	kill(t, SIGUSR2);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(t, 60)), 0);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(a, 30)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 30)), 0);
 	r = read_rec(path("dwarf.lsr"));
 	for (i = 0; i < r->nsamples; i++) {
 		const Loopscope__Samples *s = r->samples[i];
@@ -984,7 +945,7 @@ TEST(top_on_a_terminal_draws_and_quits_on_q)
 
 	capture_setup("attach");
 	snprintf(exe, sizeof(exe), "%s/examples/healthy", LSC_BUILD_DIR);
-	t = spawn(targv, path("tty-target.out"), path("tty-target.err"), NULL);
+	t = proc_spawn(targv, path("tty-target.out"), path("tty-target.err"), NULL);
 	/* script(1) gives top a terminal; its keyboard is a FIFO this test writes q into once the
 	 * screen shows the loop. */
 	snprintf(fifo, sizeof(fifo), "%s", path("keys"));
@@ -1007,11 +968,11 @@ TEST(top_on_a_terminal_draws_and_quits_on_q)
 	ASSERT_CMP(w, >=, 0);
 	wait_text(path("tty.out"), "event loop", 30);
 	ASSERT_EQ(write(w, "q", 1), 1);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(s, 20)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(s, 20)), 0);
 	close(w);
 	ASSERT_EQ(kill(t, 0), 0); /* the process runs on */
 	kill(t, SIGTERM);
-	wait_exit(t, 20);
+	proc_wait(t, 20);
 }
 
 TEST_MAIN(TEST_ENTRY(refloop_elu_pool_depth_and_handles), TEST_ENTRY(node_elu_lag_and_gc),

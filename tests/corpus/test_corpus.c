@@ -33,41 +33,6 @@ struct app {
 
 #define CORPUS LSC_SOURCE_DIR "/tests/corpus/"
 
-static pid_t spawn(const char *const *argv, const char *out, const char *err)
-{
-	pid_t pid;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-		dup2(o, 1);
-		dup2(e, 2);
-		execv(argv[0], (char *const *)argv);
-		_exit(127);
-	}
-	ASSERT_CMP(pid, >, 0);
-	return pid;
-}
-
-static int wait_exit(pid_t pid, double secs)
-{
-	double deadline = proc_now() + secs;
-	int status;
-
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (proc_now() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			LSC_FAIL("process %d outlived %.0f s", (int)pid, secs);
-		}
-		usleep(20000);
-	}
-	return status;
-}
-
 /* Until file holds text, at most secs; then its contents in buf. */
 static void wait_text(const char *file, const char *text, char *buf, size_t cap, double secs)
 {
@@ -188,11 +153,11 @@ static void under_run(const struct app *a)
 	snprintf(script, sizeof(script), CORPUS "%s.js", a->name);
 	argv[6] = script;
 	unlink(path("port"));
-	lp = spawn(argv, path("run.out"), path("run.err"));
+	lp = proc_spawn(argv, path("run.out"), path("run.err"), NULL);
 	listening(path("port"), &port, &app);
 	load(a, port);
 	kill(app, SIGTERM);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(lp, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(lp, 60)), 0);
 	rep = report(path("run.lsr"));
 	ok = judge(a, "run", rep);
 	json_object_put(rep);
@@ -211,16 +176,16 @@ static void under_attach(const struct app *a)
 
 	snprintf(script, sizeof(script), CORPUS "%s.js", a->name);
 	unlink(path("port"));
-	np = spawn(node, path("app.out"), path("app.err"));
+	np = proc_spawn(node, path("app.out"), path("app.err"), NULL);
 	listening(path("port"), &port, &app);
 	ASSERT_EQ(app, np);
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)app);
-	ap = spawn(att, path("att.out"), path("att.err"));
+	ap = proc_spawn(att, path("att.out"), path("att.err"), NULL);
 	wait_text(path("att.err"), "loopscope: attached to PID", buf, sizeof(buf), 60);
 	load(a, port);
 	kill(app, SIGTERM);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(np, 60)), 0);
-	ASSERT_EQ(WEXITSTATUS(wait_exit(ap, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(np, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(ap, 60)), 0);
 	rep = report(path("att.lsr"));
 	ok = judge(a, "attach", rep);
 	json_object_put(rep);
