@@ -80,8 +80,6 @@ static size_t top_stacks(const struct lsc_recording *r, struct lsc_symbolizer *s
 
 /* The owner frame holding the most of the time of all the aggregates of one kind (not only the
  * top stacks: each CPU sample of a stretch may be a stack of its own), and its share. */
-#define KIND_GC (-1) /* top_owner_all: the CPU stacks in the collector, any kind */
-
 /* A stack in V8's (or refloop's) garbage collector: a collection triggered by the allocation
  * of the JS function below it. */
 static int in_gc(const struct lsc_report_stack *st)
@@ -98,48 +96,72 @@ static int in_gc(const struct lsc_report_stack *st)
 	return 0;
 }
 
-static int top_owner_all(const struct lsc_recording *r, struct lsc_symbolizer *sym,
-			 const struct agg *v, size_t n, int kind, struct lsc_report_frame *out,
-			 double *share)
-{
+/* Owner frames and the time under each: the one with the most wins. */
+struct owners {
 	struct own {
 		struct lsc_report_frame f;
 		uint64_t total;
-	} *o = calloc(n ? n : 1, sizeof(*o));
-	struct lsc_report_stack st;
-	uint64_t all = 0;
-	size_t i, k, no = 0, best = 0;
+	} * o;
+	size_t n;
+	uint64_t all;
+};
 
-	if (!o)
+static void owners_add(struct owners *t, const struct lsc_report_frame *f, uint64_t total)
+{
+	size_t k;
+
+	for (k = 0; k < t->n && (strcmp(t->o[k].f.name, f->name) ||
+				 strcmp(t->o[k].f.file, f->file) || t->o[k].f.line != f->line);
+	     k++)
+		;
+	if (k == t->n)
+		t->o[t->n++].f = *f;
+	t->o[k].total += total;
+	t->all += total;
+}
+
+/* The owner with the most time, and its share; 0 when there is none. */
+static int owners_best(const struct owners *t, struct lsc_report_frame *out, double *share)
+{
+	size_t k, best = 0;
+
+	for (k = 1; k < t->n; k++)
+		if (t->o[k].total > t->o[best].total)
+			best = k;
+	if (!t->n)
+		return 0;
+	*out = t->o[best].f;
+	*share = t->all ? (double)t->o[best].total / (double)t->all : 0;
+	return 1;
+}
+
+/*
+ * The owner frames holding the most of the time of all the aggregates v[0..n) (not only the
+ * top stacks: each CPU sample of a stretch may be a stack of its own), each stack named once:
+ * into own; and, when gc is given, among the stacks in the collector, the app's or a package's
+ * function under it: whose allocations it ran for (a stack that ends in V8, a helper thread's,
+ * says nothing). A stretch with no sample (stack 0) says nothing either.
+ */
+static int owners_of(const struct lsc_recording *r, struct lsc_symbolizer *sym, const struct agg *v,
+		     size_t n, struct owners *own, struct owners *gc)
+{
+	struct lsc_report_stack st;
+	size_t i;
+
+	own->o = calloc(n ? n : 1, sizeof(*own->o));
+	if (gc)
+		gc->o = calloc(n ? n : 1, sizeof(*gc->o));
+	if (!own->o || (gc && !gc->o))
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
-		if ((v[i].kind != kind && kind != KIND_GC) ||
-		    !v[i].stack_id) /* no sample: nothing */
+		if (!v[i].stack_id)
 			continue;
 		lsc_report_fill_stack(r, sym, v[i].stack_id, &st);
-		/* who allocated: an app's or a package's function under the collector (a stack
-		 * that ends in V8, a helper thread's, says nothing) */
-		if (kind == KIND_GC && (!in_gc(&st) || st.owner.tier > LSC_OWNER_DEPENDENCY))
-			continue;
-		for (k = 0;
-		     k < no && (strcmp(o[k].f.name, st.owner.name) ||
-				strcmp(o[k].f.file, st.owner.file) || o[k].f.line != st.owner.line);
-		     k++)
-			;
-		if (k == no)
-			o[no++].f = st.owner;
-		o[k].total += v[i].total;
-		all += v[i].total;
+		owners_add(own, &st.owner, v[i].total);
+		if (gc && in_gc(&st) && st.owner.tier <= LSC_OWNER_DEPENDENCY)
+			owners_add(gc, &st.owner, v[i].total);
 	}
-	for (k = 1; k < no; k++)
-		if (o[k].total > o[best].total)
-			best = k;
-	if (no) {
-		*out = o[best].f;
-		*share = all ? (double)o[best].total / (double)all : 0;
-	}
-	free(o);
-	return no ? 0 : LSC_ENODATA;
+	return 0;
 }
 
 /* Lock waits: on the runtime's own locks (no frame of the app or its packages on the stack)
@@ -393,10 +415,21 @@ int lsc__report_calls(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		qsort(cpu, ncpu, sizeof(*cpu), agg_by_total);
 	if (nbusy)
 		qsort(busy, nbusy, sizeof(*busy), agg_by_total);
-	rep->has_busy_owner = nbusy && top_owner_all(r, sym, busy, nbusy, 0, &rep->busy_owner,
-						     &rep->busy_owner_share) == 0;
-	rep->has_cpu_owner = ncpu && top_owner_all(r, sym, cpu, ncpu, 0, &rep->cpu_owner,
-						   &rep->cpu_owner_share) == 0;
+	{
+		struct owners bo = {0}, co = {0}, go = {0};
+
+		err = owners_of(r, sym, busy, nbusy, &bo, NULL);
+		if (!err)
+			err = owners_of(r, sym, cpu, ncpu, &co, &go);
+		rep->has_busy_owner = owners_best(&bo, &rep->busy_owner, &rep->busy_owner_share);
+		rep->has_cpu_owner = owners_best(&co, &rep->cpu_owner, &rep->cpu_owner_share);
+		rep->has_gc_owner = owners_best(&go, &rep->gc_owner, &rep->gc_owner_share);
+		free(bo.o);
+		free(co.o);
+		free(go.o);
+		if (err)
+			goto out;
+	}
 	/* No stretch events (attach): the windows' busy histograms say how long the long
 	 * segments were, the CPU samples where the time went. */
 	if (!rep->busy_long_count && rep->busy_hist_long_count) {
@@ -410,8 +443,6 @@ int lsc__report_calls(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			rep->busy_owner_share = rep->cpu_owner_share;
 		}
 	}
-	rep->has_gc_owner = ncpu && top_owner_all(r, sym, cpu, ncpu, KIND_GC, &rep->gc_owner,
-						  &rep->gc_owner_share) == 0;
 	for (i = 0; i < nbusy && i < LSC_REPORT_TOP; i++) {
 		struct lsc_report_stack *s = &rep->busy[rep->nbusy++];
 
