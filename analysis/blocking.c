@@ -40,10 +40,3 @@ void lsc_call_split(const Loopscope__BlockingEvent *b, uint64_t *runq, uint64_t 
 	*cpu = b->on_cpu_ns < d - *runq ? b->on_cpu_ns : d - *runq;
 	*asleep = d - *runq - *cpu;
 }
-
-const char *lsc_call_kind_name(enum lsc_call_kind k)
-{
-	static const char *const names[] = {"blocked", "contention", "lock"};
-
-	return (unsigned)k < sizeof(names) / sizeof(names[0]) ? names[k] : "blocked";
-}

@@ -242,7 +242,6 @@ enum lsc_call_kind {
 	LSC_CALL_LOCK = 2,	 /* a lock wait: the runtime's or the app's (by the owner) */
 };
 enum lsc_call_kind lsc_call_kind(const Loopscope__BlockingEvent *b);
-const char *lsc_call_kind_name(enum lsc_call_kind k);
 /* Its duration in parts (with the figures): run queue, on CPU, asleep. */
 void lsc_call_split(const Loopscope__BlockingEvent *b, uint64_t *runq, uint64_t *cpu,
 		    uint64_t *asleep);
