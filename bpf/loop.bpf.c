@@ -332,8 +332,15 @@ static long copy_step(__u32 i, struct copy *c)
 {
 	__u32 off = (i & (LSCB_STACK_COPY / LSCB_STACK_CHUNK - 1)) * LSCB_STACK_CHUNK;
 
-	if (bpf_probe_read_user(c->dst + off, LSCB_STACK_CHUNK, (void *)(c->sp + off)))
-		return 1; /* past the top of the stack */
+	if (bpf_probe_read_user(c->dst + off, LSCB_STACK_CHUNK, (void *)(c->sp + off))) {
+		/* past the top of the stack: what is left of it is up to the page boundary, and
+		 * the outermost frames (main's, the runtime's entry) are there */
+		__u64 at = c->sp + off, n = ((at | 4095) + 1 - at) & (LSCB_STACK_CHUNK - 1);
+
+		if (n && !bpf_probe_read_user(c->dst + off, n, (void *)at))
+			c->len = off + (__u32)n;
+		return 1;
+	}
 	c->len = off + LSCB_STACK_CHUNK;
 	return 0;
 }
