@@ -76,6 +76,14 @@ enum lsc_ev_type {
 	LSC_EV_JSNODE = 11,	/* struct lsc_ev_jsnode + name + script: V8's allocation profile */
 	LSC_EV_JSHEAP_END = 12, /* struct lsc_ev_jsheap_end: one reading of it is complete */
 	LSC_EV_RESOURCES = 13,	/* struct lsc_ev_resources + "Type=count;...": Node's own list */
+	LSC_EV_THREAD = 14,	/* struct lsc_ev_thread + script: what this loop thread is */
+};
+
+/* A loop thread's role, found at its first polls (preload.c, node.c): a Thread record. */
+struct lsc_ev_thread {
+	uint32_t role;		 /* LOOPSCOPE__THREAD_ROLE__* */
+	uint32_t worker_id;	 /* Node.js Worker: its threadId; 0: none or unknown */
+	uint32_t scriptlen, pad; /* the script follows */
 };
 
 /* Node.js's process.getActiveResourcesInfo(), counted by type (node_resources.c). */

@@ -56,11 +56,6 @@ struct heap_stats { /* v8::HeapStatistics of V8 11.x, with room to spare */
 	size_t rest[26];
 };
 
-static struct {
-	uint64_t start_ns, before;
-	int depth;
-} gc;
-
 static uint64_t heap_used(void *isolate)
 {
 	struct heap_stats s;
@@ -78,10 +73,12 @@ static void on_prologue(void *isolate, int type, int flags, void *data)
 	int saved = errno, was = T.in_agent;
 
 	T.in_agent = 1;
-	/* Pairs do not nest in V8 11, but should one come inside another, time the outer. */
-	if (gc.depth++ == 0) {
-		gc.start_ns = lsc__now_ns();
-		gc.before = heap_used(isolate);
+	/* Pairs do not nest in V8 11, but should one come inside another, time the outer. Each
+	 * isolate collects on its own thread (the main one's, a Worker's): the state is the
+	 * thread's. */
+	if (T.gc_depth++ == 0) {
+		T.gc_start_ns = lsc__now_ns();
+		T.gc_before = heap_used(isolate);
 	}
 	T.in_agent = was;
 	errno = saved;
@@ -110,15 +107,16 @@ static void on_epilogue(void *isolate, int type, int flags, void *data)
 	struct lsc_ev_gc ev;
 	uint64_t end;
 
-	if (gc.depth == 0 || --gc.depth > 0)
+	if (T.gc_depth == 0 || --T.gc_depth > 0)
 		return;
-	if (type & 4) /* kGCTypeMarkSweepCompact: the JS heap profile is live objects only now */
+	/* kGCTypeMarkSweepCompact: the main isolate's JS heap profile is live objects only now */
+	if ((type & 4) && gettid_now() == (uint32_t)lsc__A.pid)
 		lsc__node_full_gcs++;
 	T.in_agent = 1;
 	end = lsc__now_ns();
 	if (atomic_load_explicit(&lsc__A.active, memory_order_relaxed)) {
-		ev = (struct lsc_ev_gc){gc.start_ns - lsc__A.t0, end - gc.start_ns, gc.before,
-					heap_used(isolate),	 kind_of(type),	    0};
+		ev = (struct lsc_ev_gc){T.gc_start_ns - lsc__A.t0, end - T.gc_start_ns, T.gc_before,
+					heap_used(isolate),	   kind_of(type),	0};
 		lsc__push(LSC_EV_GC, &ev, sizeof(ev), NULL, 0);
 	}
 	T.in_agent = was;
@@ -207,6 +205,67 @@ void lsc__node_on_poll(uint32_t tid, int main_loop, int will_wait)
 		try_register(1);
 	else if (s == REGISTERED && main_loop)
 		lsc__node_heap_poll(will_wait); /* the JS heap, Node's resources */
+}
+
+/* A Worker's identity, from inside it: worker_threads.threadId (through
+ * process.getBuiltinModule, Node >= 20.16; else 0) and the script it runs, "ID SCRIPT". */
+static const char identity_src[] =
+	"(function(){var p=globalThis.process,id=0,s='',w;try{if(p&&typeof p.getBuiltinModule"
+	"==='function'){w=p.getBuiltinModule('worker_threads');if(w&&typeof w.threadId==="
+	"'number')id=w.threadId}}catch(e){}if(p&&p.argv&&typeof p.argv[1]==='string')s=p.argv[1];"
+	"return id+' '+s})()\n//# sourceURL=loopscope:thread\n";
+
+int lsc__node_loop_role(uint32_t *worker_id, char *script, int cap)
+{
+	int s = atomic_load_explicit(&state, memory_order_relaxed), n;
+	char text[512];
+	void *isolate;
+	size_t i = 0;
+
+	*worker_id = 0;
+	script[0] = 0;
+	if (s == NOT_NODE || !get_current)
+		return 0;
+	/* Only Node's platform thread (its delayed-task scheduler) runs a loop before V8 is up;
+	 * and before then V8's isolate key does not exist (GetCurrent() would crash). */
+	if (!v8_initialized)
+		return 0;
+	if (!*v8_initialized)
+		return LOOPSCOPE__THREAD_ROLE__ROLE_PLATFORM;
+	isolate = get_current();
+	if (!isolate)
+		return 0; /* a loop of an addon's own */
+	if (!lsc__v8.in_context || !lsc__v8.in_context(isolate)) {
+		if (++T.role_waits < 64)
+			return -1;
+		return LOOPSCOPE__THREAD_ROLE__ROLE_WORKER;
+	}
+	if (!T.role_tries++) { /* once: this isolate's GCs, and its code named as the main's */
+		if (add_prologue && add_epilogue) {
+			add_prologue(isolate, on_prologue, NULL, 31 /* kGCTypeAll */);
+			add_epilogue(isolate, on_epilogue, NULL, 31);
+		}
+		lsc__node_jit_register(isolate);
+	}
+	n = lsc__node_eval(isolate, identity_src, sizeof(identity_src) - 1, text,
+			   (int)sizeof(text) - 1);
+	if (n > 0) {
+		text[n] = 0;
+		while (text[i] >= '0' && text[i] <= '9')
+			*worker_id = *worker_id * 10 + (uint32_t)(text[i++] - '0');
+		if (text[i] == ' ')
+			i++;
+		n -= (int)i;
+		if (n > cap - 1)
+			n = cap - 1;
+		memcpy(script, text + i, (size_t)n);
+		script[n] = 0;
+	}
+	/* The script is set once the Worker's bootstrap has read its first message, a poll or
+	 * two after the first: ask again for a while. */
+	if (!script[0] && T.role_tries < 64)
+		return -1;
+	return LOOPSCOPE__THREAD_ROLE__ROLE_WORKER;
 }
 
 /*

@@ -58,33 +58,43 @@ static int lookup(void)
 	       terminating && lsc__v8.scope_open && lsc__v8.scope_close && lsc__v8.write_utf8;
 }
 
-/* On the main thread, at a poll, the isolate entered with a context (node_heap.c checks). */
-void lsc__node_resources_read(void *isolate)
+/* Runs src in the isolate's current context and writes its result (a string) into out: its
+ * length, or -1 (no context, an exception, a terminating isolate, a missing symbol). At a poll,
+ * outside JavaScript, the isolate entered. */
+int lsc__node_eval(void *isolate, const char *src, size_t srclen, char *out, int cap)
 {
 	alignas(16) char scope[64], tc[128]; /* v8::HandleScope: 24 bytes; v8::TryCatch: 56 */
-	struct lsc_ev_resources ev = {0};
-	char text[4096];
-	void *ctx, *src, *script, *result;
-	uint64_t t0 = lsc__now_ns();
-	int n = 0;
+	void *ctx, *str, *script, *result;
+	int n = -1;
 
 	if (found < 0)
 		found = lookup();
 	if (!found || terminating(isolate))
-		return;
+		return -1;
 	lsc__v8.scope_open(scope, isolate);
 	try_open(tc, isolate);
 	ctx = current_context(isolate);
-	src = ctx ? new_string(isolate, script_src, 0 /* kNormal */, (int)sizeof(script_src) - 1)
-		  : NULL;
-	script = src ? compile(ctx, src, NULL) : NULL;
+	str = ctx ? new_string(isolate, src, 0 /* kNormal */, (int)srclen) : NULL;
+	script = str ? compile(ctx, str, NULL) : NULL;
 	result = script ? run(script, ctx) : NULL;
 	if (result)
-		n = lsc__v8.write_utf8(result, isolate, text, (int)sizeof(text), NULL,
+		n = lsc__v8.write_utf8(result, isolate, out, cap, NULL,
 				       2 /* NO_NULL_TERMINATION */ | 8 /* REPLACE_INVALID_UTF8 */);
 	try_close(tc);
 	lsc__v8.scope_close(scope);
-	if (!result || n < 0)
+	return result ? n : -1;
+}
+
+/* On the main thread, at a poll, the isolate entered with a context (node_heap.c checks). */
+void lsc__node_resources_read(void *isolate)
+{
+	struct lsc_ev_resources ev = {0};
+	char text[4096];
+	uint64_t t0 = lsc__now_ns();
+	int n = lsc__node_eval(isolate, script_src, sizeof(script_src) - 1, text,
+			       (int)sizeof(text));
+
+	if (n < 0)
 		return;
 	ev.t_ns = t0 - A.t0;
 	ev.took_ns = lsc__now_ns() - t0;

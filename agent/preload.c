@@ -112,13 +112,13 @@ static struct lsc_ring *my_ring(void)
 		if (!r)
 			return NULL;
 		atomic_store(&r->in_use, 1);
-		r->is_loop = T.loop != NULL;
 		head = atomic_load(&A.rings);
 		do
 			r->next = head;
 		while (!atomic_compare_exchange_weak(&A.rings, &head, r));
 	}
 	atomic_store(&r->tid, gettid_cached());
+	r->is_loop = T.loop != NULL; /* a ring another thread used is this one's now */
 	/* In the ring's own order: what follows is this thread's (the writer may still be draining
 	 * an exited thread's records from it). */
 	lsc_ring_push(r, LSC_EV_OWNER, &T.tid, sizeof(T.tid), NULL, 0);
@@ -313,6 +313,27 @@ void lsc__shutdown_split_here(void)
 	T.in_agent = 0;
 }
 
+/* What this loop thread is, told once (a Thread record): the main loop, or what node.c finds
+ * (a Worker's, Node's platform loop), or another loop. */
+static void loop_role(void)
+{
+	struct lsc_ev_thread ev = {0};
+	char script[256] = "";
+	int role = LOOPSCOPE__THREAD_ROLE__ROLE_MAIN;
+
+	if (gettid_cached() != (uint32_t)A.pid) {
+		role = lsc__node_loop_role(&ev.worker_id, script, (int)sizeof(script));
+		if (role < 0)
+			return; /* the next poll asks again */
+		if (role == 0)
+			role = LOOPSCOPE__THREAD_ROLE__ROLE_LOOP;
+	}
+	T.role_known = 1;
+	ev.role = (uint32_t)role;
+	ev.scriptlen = (uint32_t)strlen(script);
+	lsc__push(LSC_EV_THREAD, &ev, sizeof(ev), script, ev.scriptlen);
+}
+
 /* --wall: the stack of this loop's wait, once; idle time off CPU is charged to it. */
 static void poll_stack(struct lsc_loop *L)
 {
@@ -338,6 +359,8 @@ static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 	/* Node's readings: at the default loop's polls; before a wait, fresher (its state now is
 	 * what holds while it waits, and at the exit that may follow) */
 	lsc__node_on_poll(gettid_cached(), L && L->uv_loop, timeout != 0);
+	if (L && !T.role_known)
+		loop_role();
 	if (L && A.cfg.wall && !L->npoll_frames)
 		poll_stack(L);
 	if (L) {

@@ -55,6 +55,12 @@ struct tls {
 	uint32_t pool_unsampled; /* submissions since this thread's last submission stack */
 	uint64_t pool_credit;	 /* ns: the submission stacks' token bucket */
 	uint64_t pool_last_ns;
+	/* Node.js (node.c): this thread's isolate's GC pause in progress, and what this loop
+	 * thread is (0: not yet known; its polls ask until it is) */
+	uint64_t gc_start_ns, gc_before;
+	int gc_depth;
+	int role_known;
+	unsigned role_tries, role_waits;
 };
 extern __thread struct tls lsc__T __attribute__((tls_model("initial-exec")));
 
@@ -112,6 +118,13 @@ void lsc__node_heap_poll(int will_wait);
 extern unsigned lsc__node_full_gcs; /* mark-compacts of the main isolate so far (node.c) */
 /* Node's active resources by type (node_resources.c), read with the heap. */
 void lsc__node_resources_read(void *isolate);
+/* src run in the isolate's current context, its string result into out: length, or -1. */
+int lsc__node_eval(void *isolate, const char *src, size_t srclen, char *out, int cap);
+/* What a loop thread other than the main one is (node.c), at its polls: a Node.js Worker's
+ * (its GC callbacks and JIT code events registered, its threadId and script into *worker_id
+ * and script), Node's platform loop, another loop (0: not Node.js, or no isolate here); -1:
+ * not yet known, ask at the next poll. */
+int lsc__node_loop_role(uint32_t *worker_id, char *script, int cap);
 
 /* SIGPROF: a CPU sample of this thread, or (--wall) where it is blocked (preload.c). */
 void lsc__on_sigprof(int sig, siginfo_t *si, void *uc);

@@ -56,14 +56,15 @@ void lsc__w_shutdown_event(void)
 	put_event(sd - 1, &e);
 }
 
-void lsc__w_put_thread(struct ring_state *rs)
+void lsc__w_put_thread(struct ring_state *rs, const struct lsc_ev_thread *role, const char *script)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Thread t = LOOPSCOPE__THREAD__INIT;
-	char path[64], name[32] = "";
+	char path[64], name[32] = "", buf[256];
 	int fd;
 
-	rs->last_cpu_t = 0;
+	if (!role)
+		rs->last_cpu_t = 0; /* a new owner */
 	snprintf(path, sizeof(path), "/proc/self/task/%u/comm", rs->tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -77,6 +78,18 @@ void lsc__w_put_thread(struct ring_state *rs)
 	t.tid = rs->tid;
 	t.name = name;
 	t.loop = rs->ring->is_loop;
+	if (role) {
+		size_t n = role->scriptlen < sizeof(buf) - 1 ? role->scriptlen : sizeof(buf) - 1;
+
+		t.loop = 1;
+		t.has_role = 1;
+		t.role = (Loopscope__ThreadRole)role->role;
+		t.has_worker_id = role->worker_id != 0;
+		t.worker_id = role->worker_id;
+		memcpy(buf, script, n);
+		buf[n] = 0;
+		t.script = n ? buf : NULL;
+	}
 	r.body_case = LOOPSCOPE__RECORD__BODY_THREAD;
 	r.thread = &t;
 	lsc__w_put(&r);
@@ -237,6 +250,8 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		ge.pause_ns = g->pause_ns;
 		ge.heap_before = g->before;
 		ge.heap_after = g->after;
+		ge.has_tid = 1;
+		ge.tid = rs->tid;
 		ge.types = tsp;
 		ge.n_types = g->ntypes;
 		e.body_case = LOOPSCOPE__EVENT__BODY_GC;
@@ -285,6 +300,13 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		if (len < sizeof(*jn) || sizeof(*jn) + (size_t)jn->namelen + jn->scriptlen > len)
 			return;
 		lsc__jsheap_node(jn, (const char *)(jn + 1));
+		break;
+	}
+	case LSC_EV_THREAD: {
+		struct lsc_ev_thread *th = (void *)W.rec;
+
+		if (len >= sizeof(*th) && sizeof(*th) + th->scriptlen <= len)
+			lsc__w_put_thread(rs, th, (const char *)(th + 1));
 		break;
 	}
 	case LSC_EV_RESOURCES: {

@@ -284,7 +284,7 @@ static void drain(void)
 				lsc__stretch_forget(rs->tid);
 				memcpy(&rs->tid, W.rec, sizeof(uint32_t));
 				lsc__stretch_forget(rs->tid);
-				lsc__w_put_thread(rs);
+				lsc__w_put_thread(rs, NULL, NULL);
 				continue;
 			}
 			lsc__w_one_record(rs, type, len);

@@ -116,7 +116,8 @@ size_t lsc__stretch_counts(uint32_t tid, uint64_t start, uint64_t end, uint32_t 
 			   uint32_t *counts, size_t cap);
 
 /* records.c */
-void lsc__w_put_thread(struct ring_state *rs);
+/* A Thread record for the ring's thread; with role (its LSC_EV_THREAD), what it is. */
+void lsc__w_put_thread(struct ring_state *rs, const struct lsc_ev_thread *role, const char *script);
 void lsc__w_shutdown_event(void);
 void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len);
 void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w);

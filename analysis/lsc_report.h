@@ -12,6 +12,7 @@
 #define LSC_REPORT_H
 
 #include "lsc_flame.h"
+#include "lsc_loops.h"
 #include "lsc_recording.h"
 #include "lsc_symbols.h"
 
@@ -69,6 +70,12 @@ struct lsc_finding {
 };
 
 struct lsc_report {
+	/* the loop it is of (lsc_report_build_loops; empty from lsc_report_build), and how many
+	 * loops the recording has that are shown by default */
+	char loop_name[128];
+	char loop_key[48];
+	int loop_role;
+	unsigned loops_in_recording;
 	/* the run */
 	uint32_t pid;
 	char executable[256];
@@ -234,6 +241,22 @@ void lsc__report_resources(const struct lsc_recording *r, struct lsc_symbolizer 
 /* sym may be NULL; it symbolizes what the recording's own symbols do not cover. */
 int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		     struct lsc_report *out);
+
+/* A report per loop (report_loops.c): those sel matches (lsc_loops.h), or with sel NULL every
+ * loop but the hidden ones (Node's platform loop), which hidden counts. A recording with more
+ * than one loop names the loop in each finding's title ("worker 2 (hash.js): ..."). lead: the
+ * worst (the most severe finding, then the busiest), the one to show first; main: the main
+ * loop's, which has what serves the whole process (LSC_MAX_LOOPS: not among them). A
+ * recording without loop windows gives one report of all of it. 0, LSC_EBADLOOP,
+ * LSC_ENOSUCHLOOP, -ENOMEM. */
+struct lsc_report_loops {
+	size_t n, lead, main, hidden;
+	struct lsc_loop_id id[LSC_MAX_LOOPS];
+	struct lsc_report *rep[LSC_MAX_LOOPS];
+};
+int lsc_report_build_loops(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			   const char *sel, struct lsc_report_loops *out);
+void lsc_report_loops_free(struct lsc_report_loops *l);
 
 /* blocking.c: what a long call was, from the scheduler's figures around it. */
 enum lsc_call_kind {

@@ -1,4 +1,4 @@
-/* cmd_report.c — `loopscope report REC [--json] [-o FILE]`. */
+/* cmd_report.c — `loopscope report REC [--json] [--loop SEL] [-o FILE]`. */
 #include "cli.h"
 #include "lsc_render.h"
 #include "lsc_report.h"
@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int render_json(FILE *f, const void *rep)
+static int render_json(FILE *f, const void *loops)
 {
-	return lsc_render_report_json(f, rep);
+	return lsc_render_report_loops_json(f, loops);
 }
 
-static int render_text(FILE *f, const void *rep)
+static int render_text(FILE *f, const void *loops)
 {
-	return lsc_render_report_text(f, rep);
+	return lsc_render_report_loops_text(f, loops);
 }
 
 int cmd_report(int argc, char **argv)
@@ -22,13 +22,14 @@ int cmd_report(int argc, char **argv)
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},
 		{"output", required_argument, NULL, 'o'},
+		{"loop", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
 	struct lsc_recording *rec = NULL;
 	struct lsc_symbolizer *sym = NULL;
-	struct lsc_report *rep = NULL;
-	const char *output = NULL;
+	struct lsc_report_loops *rep = NULL;
+	const char *output = NULL, *loop = NULL;
 	int c, json = 0, err, ret = LSC_EXIT_FAIL;
 
 	opterr = 0;
@@ -39,6 +40,9 @@ int cmd_report(int argc, char **argv)
 			break;
 		case 'o':
 			output = optarg;
+			break;
+		case 'l':
+			loop = optarg;
 			break;
 		case 'h':
 			return lsc_help("report");
@@ -58,12 +62,19 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	sym = lsc_cli_symbolizer(rec);
-	err = lsc_report_build(rec, sym, rep);
+	err = lsc_report_build_loops(rec, sym, loop, rep);
+	if (err == LSC_EBADLOOP || err == LSC_ENOSUCHLOOP) {
+		ret = lsc_fail("--loop '%s': %s; the loops of '%s' are listed by 'loopscope report "
+			       "%s --loop all'",
+			       loop, lsc_strerror(err), argv[optind], argv[optind]);
+		goto out;
+	}
 	if (err) {
 		lsc_fail("cannot analyse recording '%s': %s", argv[optind], lsc_strerror(err));
 		goto out;
 	}
 	ret = lsc_cli_emit(output, json ? render_json : render_text, rep);
+	lsc_report_loops_free(rep);
 out:
 	free(rep);
 	lsc_symbolizer_free(sym);

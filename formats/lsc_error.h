@@ -17,7 +17,10 @@
 	X(BADFOLDED, "not a folded-stack file")                                                    \
 	X(NODATA, "no data of this kind")                                                          \
 	X(BADBUDGET, "not a valid budget")                                                         \
-	X(NOLOOP, "no event loop in the target (no libuv)")
+	X(NOLOOP, "no event loop in the target (no libuv)")                                        \
+	X(BADLOOP, "not a loop selector (main, worker, worker:N, worker:SCRIPT, platform, "        \
+		   "loop:TID, all)")                                                               \
+	X(NOSUCHLOOP, "no loop of the recording matches the selector")
 
 enum lsc_error {
 	LSC__ERR_START = -10000,

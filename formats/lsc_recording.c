@@ -512,7 +512,8 @@ const Loopscope__Thread *lsc_recording_thread(const struct lsc_recording *r, uin
 {
 	size_t i;
 
-	for (i = 0; i < r->nthreads; i++)
+	/* the last record of a tid holds (a thread's role is written once it is known) */
+	for (i = r->nthreads; i-- > 0;)
 		if (r->threads[i]->tid == tid)
 			return r->threads[i];
 	return NULL;

@@ -93,6 +93,7 @@ const Loopscope__Stack *lsc_recording_stack(const struct lsc_recording *r, uint3
 size_t lsc_recording_stack_index(const struct lsc_recording *r, uint32_t id);
 const Loopscope__Symbol *lsc_recording_symbol(const struct lsc_recording *r, uint64_t addr);
 const Loopscope__Mapping *lsc_recording_mapping(const struct lsc_recording *r, uint64_t addr);
+/* The last Thread record of tid (what is known of it by the end), or NULL. */
 const Loopscope__Thread *lsc_recording_thread(const struct lsc_recording *r, uint32_t tid);
 /* The thread of the program's main loop: the one whose tid is the process id when it has
  * windows (Node runs more loops on other threads), else the first loop with windows; 0: none. */

@@ -49,6 +49,11 @@ int lsc_render_speedscope_profiles(FILE *out, const struct lsc_flame *const *fla
 				   const struct lsc_profile_opts *o);
 
 int lsc_render_report_text(FILE *out, const struct lsc_report *r);
+/* Several loops' reports (lsc_report_build_loops): a row per loop, the lead's diagnosis, the
+ * others' findings, then the lead's sections (what serves the process from the main loop's).
+ * One loop alone renders as lsc_render_report_text. */
+int lsc_render_report_loops_text(FILE *out, const struct lsc_report_loops *l);
+int lsc_render_report_loops_json(FILE *out, const struct lsc_report_loops *l);
 int lsc_render_report_json(FILE *out, const struct lsc_report *r);
 
 /* Writes s escaped for XML text and attributes, at most max characters (gate's JUnit too). */

@@ -67,15 +67,11 @@ static json_object *stacks_json(const struct lsc_report_stack *s, size_t n)
 	return a;
 }
 
-int lsc_render_report_json(FILE *out, const struct lsc_report *r)
+static json_object *report_obj(const struct lsc_report *r)
 {
 	static const char *sev[] = {"info", "warning", "critical"};
 	json_object *root = json_object_new_object(), *o, *a;
 	size_t i;
-	int err = 0;
-
-	/* Six significant digits: 0.3, not 0.29999999999999999. */
-	json_c_set_serialization_double_format("%.6g", JSON_C_OPTION_THREAD);
 
 	o = json_object_new_object();
 	put(o, "pid", u64(r->pid));
@@ -236,6 +232,13 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 	put(o, "samples", u64(r->cpu_total));
 	put(o, "top", stacks_json(r->cpu, r->ncpu));
 	put(root, "cpu", o);
+	return root;
+}
+
+static int emit(FILE *out, json_object *root)
+{
+	int err = 0;
+
 	if (fputs(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							       JSON_C_TO_STRING_SPACED |
 							       JSON_C_TO_STRING_NOSLASHESCAPE),
@@ -244,4 +247,72 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 		err = -EIO;
 	json_object_put(root);
 	return err;
+}
+
+int lsc_render_report_json(FILE *out, const struct lsc_report *r)
+{
+	/* Six significant digits: 0.3, not 0.29999999999999999. */
+	json_c_set_serialization_double_format("%.6g", JSON_C_OPTION_THREAD);
+	return emit(out, report_obj(r));
+}
+
+static json_object *loop_id(const struct lsc_loop_id *l)
+{
+	static const char *role[] = {"unknown", "main", "worker", "platform", "loop"};
+	json_object *o = json_object_new_object();
+
+	put(o, "key", json_object_new_string(l->key));
+	put(o, "name", json_object_new_string(l->name));
+	put(o, "role",
+	    json_object_new_string(l->role >= 0 && l->role <= 4 ? role[l->role] : "unknown"));
+	put(o, "tid", u64(l->tid));
+	if (l->worker_id)
+		put(o, "worker_id", u64(l->worker_id));
+	if (l->script[0])
+		put(o, "script", json_object_new_string(l->script));
+	return o;
+}
+
+int lsc_render_report_loops_json(FILE *out, const struct lsc_report_loops *l)
+{
+	static const char *process_keys[] = {"pool", "memory", "handles"};
+	const struct lsc_report *lead = l->rep[l->lead];
+	json_object *root, *a, *proc, *v;
+	size_t i;
+
+	json_c_set_serialization_double_format("%.6g", JSON_C_OPTION_THREAD);
+	root = report_obj(lead);
+	if (!lead->loop_key[0]) /* no loop windows: the whole recording's */
+		return emit(out, root);
+	put(root, "loop_id", loop_id(&l->id[l->lead]));
+	/* what serves the whole process, from the main loop's view */
+	if (l->main < l->n && l->main != l->lead) {
+		proc = report_obj(l->rep[l->main]);
+		for (i = 0; i < sizeof(process_keys) / sizeof(*process_keys); i++) {
+			json_object_object_del(root, process_keys[i]);
+			if (json_object_object_get_ex(proc, process_keys[i], &v))
+				put(root, process_keys[i], json_object_get(v));
+		}
+		json_object_put(proc);
+	}
+	/* each loop's figures and findings; its stacks and the process's parts are its own
+	 * report's (--loop KEY) */
+	a = json_object_new_array();
+	for (i = 0; i < l->n; i++) {
+		static const char *drop[] = {"run", "pool", "memory", "handles", "crash", "cpu"};
+		json_object *o = report_obj(l->rep[i]);
+		size_t k;
+
+		for (k = 0; k < sizeof(drop) / sizeof(*drop); k++)
+			json_object_object_del(o, drop[k]);
+		if (json_object_object_get_ex(o, "blocking", &v))
+			json_object_object_del(v, "top");
+		if (json_object_object_get_ex(o, "busy_long", &v))
+			json_object_object_del(v, "top");
+		put(o, "loop_id", loop_id(&l->id[i]));
+		json_object_array_add(a, o);
+	}
+	put(root, "loops", a);
+	put(root, "loops_hidden", u64(l->hidden));
+	return emit(out, root);
 }

@@ -79,10 +79,8 @@ static void node_readings(FILE *o, const struct lsc_report *r)
 			(unsigned long long)rn, counter(r, "node_resources_read_ns") / 1e6);
 }
 
-int lsc_render_report_text(FILE *o, const struct lsc_report *r)
+static void title(FILE *o, const struct lsc_report *r)
 {
-	size_t i;
-
 	fprintf(o, "loopscope report: %s (pid %u, %s capture), %.1f s%s\n",
 		r->executable[0] ? r->executable : "?", r->pid, r->source[0] ? r->source : "?",
 		r->duration_ns / 1e9,
@@ -90,7 +88,16 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 		: r->complete ? ""
 			      : ", incomplete (no footer: the process died)");
 	node_readings(o, r);
-	fputs("\nDiagnosis\n", o);
+}
+
+static void findings(FILE *o, const struct lsc_report *r)
+{
+	size_t i;
+
+	if (r->loops_in_recording > 1)
+		fprintf(o, "\nDiagnosis: %s\n", r->loop_name);
+	else
+		fputs("\nDiagnosis\n", o);
 	if (!r->nfindings)
 		fputs("  no problem found by the default rules\n", o);
 	for (i = 0; i < r->nfindings; i++) {
@@ -104,6 +111,13 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 			fputc('\n', o);
 		}
 	}
+}
+
+/* The sections of r; what serves the whole process (the pool, memory, handles) from proc. */
+static int sections(FILE *o, const struct lsc_report *r, const struct lsc_report *proc)
+{
+	const struct lsc_report *lr = r;
+	size_t i;
 
 	fputs("\nEvent loop\n", o);
 	if (r->has_loop) {
@@ -148,6 +162,7 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 		fputs("  no loop windows in this recording (capture with loopscope run or attach)\n",
 		      o);
 	}
+	r = proc;
 	fputs("\nThread pool\n", o);
 	if (r->has_pool) {
 		fprintf(o, "  %u threads, queue depth max %u", r->pool_threads, r->pool_depth_max);
@@ -169,12 +184,14 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 	} else {
 		fputs("  no thread-pool data\n", o);
 	}
+	r = lr;
 	fprintf(o, "\nGC\n  %llu collections", (unsigned long long)r->gc_count);
 	if (r->gc_count) {
 		ms(o, ", pause total", r->gc_pause_total);
 		ms(o, ", max", r->gc_pause_max);
 		ms(o, ", worst second", r->gc_worst_second);
 	}
+	r = proc;
 	fputs("\n\nMemory\n", o);
 	if (r->has_native)
 		fprintf(o, "  native live %.1f -> %.1f MiB (max %.1f)\n",
@@ -207,6 +224,7 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 	else
 		fputs("  no handle data\n", o);
 
+	r = lr;
 	fprintf(o, "\nTop blocking calls on the loop (%llu calls, %.1f ms)\n",
 		(unsigned long long)r->blocking_count, r->blocking_total_ns / 1e6);
 	if (!r->nblocking)
@@ -263,4 +281,69 @@ int lsc_render_report_text(FILE *o, const struct lsc_report *r)
 	for (i = 0; i < r->ncpu; i++)
 		stack(o, &r->cpu[i], "samples");
 	return ferror(o) ? -EIO : 0;
+}
+
+int lsc_render_report_text(FILE *o, const struct lsc_report *r)
+{
+	title(o, r);
+	findings(o, r);
+	return sections(o, r, r);
+}
+
+static void loop_row(FILE *o, const struct lsc_report *r)
+{
+	int sev = -1;
+	size_t i;
+
+	for (i = 0; i < r->nfindings; i++)
+		if (r->findings[i].severity > sev)
+			sev = r->findings[i].severity;
+	fprintf(o,
+		"  %-28s ELU %.2f, lag p99 %.1f ms, %llu long busy stretches (%.1f ms), %llu "
+		"blocking calls (%.1f ms), %llu GCs (%.1f ms): %s\n",
+		r->loop_name, r->elu_mean, r->lag_p99 / 1e6, (unsigned long long)r->busy_long_count,
+		r->busy_long_total_ns / 1e6, (unsigned long long)r->blocking_count,
+		r->blocking_total_ns / 1e6, (unsigned long long)r->gc_count,
+		r->gc_pause_total / 1e6, sev < 0 ? "no finding" : sev_name[sev]);
+}
+
+int lsc_render_report_loops_text(FILE *o, const struct lsc_report_loops *l)
+{
+	const struct lsc_report *lead = l->rep[l->lead];
+	const struct lsc_report *proc = l->main < l->n ? l->rep[l->main] : lead;
+	size_t i, k;
+
+	if (l->n == 1 && lead->loops_in_recording <= 1 && !l->hidden)
+		return lsc_render_report_text(o, lead);
+	title(o, lead);
+	fprintf(o, "\nLoops (%zu shown", l->n);
+	if (l->hidden)
+		fprintf(o, "; Node's platform loop hidden: --loop platform");
+	fputs(")\n", o);
+	for (i = 0; i < l->n; i++)
+		loop_row(o, l->rep[i]);
+	if (l->n > 1) {
+		fprintf(o, "  showing %s, the worst; --loop", lead->loop_name);
+		for (i = 0; i < l->n; i++)
+			fprintf(o, " %s", l->id[i].key);
+		fputs(" for one\n", o);
+	}
+	findings(o, lead);
+	for (i = 0; i < l->n; i++) {
+		const struct lsc_report *r = l->rep[i];
+
+		if (i == l->lead || !r->nfindings)
+			continue;
+		fprintf(o, "\nFindings on %s (--loop %s for its sections)\n", r->loop_name,
+			l->id[i].key);
+		for (k = 0; k < r->nfindings; k++)
+			fprintf(o, "  [%s] %s\n         %s\n", sev_name[r->findings[k].severity],
+				r->findings[k].title, r->findings[k].evidence);
+	}
+	if (proc != lead)
+		fprintf(o,
+			"\n(the thread pool, memory and handles serve the whole process: shown "
+			"from %s's view)\n",
+			proc->loop_name);
+	return sections(o, lead, proc);
 }
