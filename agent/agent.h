@@ -16,12 +16,16 @@
 
 #include "lsc_hist.h"
 
-#define LSC_AGENT_MAX_LOOPS	8
+#define LSC_AGENT_MAX_LOOPS	32
 #define LSC_AGENT_MAX_FRAMES	64
 #define LSC_AGENT_HANDLE_TYPES	20 /* > UV_HANDLE_TYPE_MAX of libuv 1.44-1.46 */
 #define LSC_AGENT_LAG_PERIOD_NS 1000000ULL
 
 enum { LOOP_OWNED = 0, LOOP_PARKED = 1, LOOP_CLAIMED = 2 };
+/* A loop's slot (struct lsc_loop.life): its thread polls it; its thread exited and its last
+ * window waits for the writer; free for the next loop (a Worker comes, another goes); being
+ * taken. Slots are never unmapped: the writer and the --wall sampler may still read one. */
+enum { LOOP_LIVE = 0, LOOP_RETIRING = 1, LOOP_FREE = 2, LOOP_TAKING = 3 };
 
 enum lsc_heap_mode { LSC_HEAP_OFF = 0, LSC_HEAP_SAMPLED = 1, LSC_HEAP_FULL = 2 };
 
@@ -235,6 +239,7 @@ struct lsc_loop {
 	_Atomic uint64_t wall_pending;
 	uint32_t npoll_frames;
 	uint64_t poll_frames[LSC_AGENT_MAX_FRAMES];
+	_Atomic int life; /* LOOP_LIVE ...; last: lsc_loop_init leaves it alone */
 };
 
 void lsc_loop_init(struct lsc_loop *L, int epfd, uint32_t tid, uint64_t now_ns);

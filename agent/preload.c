@@ -85,8 +85,21 @@ static uint32_t gettid_cached(void)
 static pthread_key_t ring_key;
 static int ring_key_ok;
 
+static void close_final_window(struct lsc_loop *L);
+
+/* The thread exits (a Worker ends): its loop's last window goes to the writer, which frees
+ * the slot for a loop to come; then its ring is free for another thread. */
 static void ring_release(void *ring)
 {
+	struct lsc_loop *L = T.loop;
+
+	if (L && L->tid == T.tid && atomic_load(&L->life) == LOOP_LIVE && !L->in_poll) {
+		T.in_agent = 1;
+		close_final_window(L);
+		atomic_store(&L->life, LOOP_RETIRING);
+		T.loop = NULL;
+		T.in_agent = 0;
+	}
 	atomic_store_explicit(&((struct lsc_ring *)ring)->in_use, 0, memory_order_release);
 }
 
@@ -218,14 +231,26 @@ static struct lsc_loop *loop_for(int epfd)
 		return T.loop;
 	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
 		L = atomic_load(&A.loops[i]);
-		if (L && L->epfd == epfd && L->tid == gettid_cached())
+		if (L && L->epfd == epfd && L->tid == gettid_cached() &&
+		    atomic_load(&L->life) == LOOP_LIVE)
 			return T.loop = L;
 	}
 	/* This thread now polls another epoll fd (Node does at exit): its last loop's window ends
 	 * where that loop was last seen. */
 	if (T.loop)
 		close_final_window(T.loop);
-	/* A new loop: this thread polls it. Its memory (two windows of histograms) from mmap. */
+	/* A new loop: this thread polls it. A slot an exited thread's loop freed, or memory
+	 * (two windows of histograms) from mmap. */
+	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
+		int free_slot = LOOP_FREE;
+
+		L = atomic_load(&A.loops[i]);
+		if (L && atomic_compare_exchange_strong(&L->life, &free_slot, LOOP_TAKING)) {
+			lsc_loop_init(L, epfd, gettid_cached(), rel_now());
+			atomic_store(&L->life, LOOP_LIVE);
+			return T.loop = L;
+		}
+	}
 	L = mmap(NULL, sizeof(*L), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (L == MAP_FAILED)
 		return NULL;
@@ -831,7 +856,7 @@ __attribute__((destructor)) static void agent_fini(void)
 		struct lsc_loop *L = atomic_load(&A.loops[i]);
 		uint64_t now = rel_now();
 
-		if (!L || L->tid != gettid_cached())
+		if (!L || L->tid != gettid_cached() || atomic_load(&L->life) != LOOP_LIVE)
 			continue;
 		if (atomic_load(&A.shutdown_ns) && !L->in_poll && now > L->busy_start_ns &&
 		    now - L->busy_start_ns >= A.cfg.busy_threshold_ns) {

@@ -88,7 +88,7 @@ static void *sampler_main(void *arg)
 		for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
 			struct lsc_loop *L = atomic_load(&lsc__A.loops[i]);
 
-			if (L)
+			if (L && atomic_load(&L->life) == LOOP_LIVE)
 				visit(i, L, period);
 		}
 	}

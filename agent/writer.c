@@ -295,14 +295,22 @@ static void drain(void)
 		heap_snapshot();
 	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
 		struct lsc_loop *L = atomic_load(&A.loops[i]);
-		int k;
+		int k, life = L ? atomic_load(&L->life) : LOOP_FREE;
 
+		if (life != LOOP_LIVE && life != LOOP_RETIRING)
+			continue;
 		/* A loop waiting in epoll past its window's end: close the window for it. */
-		if (L)
-			lsc_loop_close_parked(L, lsc__now_ns() - A.t0, A.cfg.window_ns);
-		while (L && (k = lsc_loop_take_window(L)) >= 0) {
+		lsc_loop_close_parked(L, lsc__now_ns() - A.t0, A.cfg.window_ns);
+		while ((k = lsc_loop_take_window(L)) >= 0) {
 			lsc__w_put_window(L, i, &L->win[k]);
 			lsc_loop_release_window(L, k);
+		}
+		/* Its thread exited and its last window is written: the slot is free. */
+		if (life == LOOP_RETIRING && !atomic_load(&L->ready[0]) &&
+		    !atomic_load(&L->ready[1])) {
+			lsc__stretch_forget(L->tid);
+			W.loop_alloc[i] = W.heap_alloc;
+			atomic_store(&L->life, LOOP_FREE);
 		}
 	}
 	put_samples(LOOPSCOPE__SAMPLE_KIND__CPU, W.cpu, &W.ncpu);

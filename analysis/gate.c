@@ -52,6 +52,14 @@ static const struct metric {
 	{"cpu.share", U_SHARE, 2, "CPU samples (--cpu-hz above 0)"},
 };
 
+/* The metrics of one loop (each loop has its own): the rest serve the whole process. */
+static int loop_metric(const struct metric *m)
+{
+	return !strncmp(m->name, "elu.", 4) || !strncmp(m->name, "lag.", 4) ||
+	       !strncmp(m->name, "busy.", 5) || !strncmp(m->name, "blocking.", 9) ||
+	       !strncmp(m->name, "gc.", 3) || !strcmp(m->name, "cpu.share");
+}
+
 /* Rates and the growth of the handle count can go below zero; nothing else a budget checks can. */
 static int never_negative(const struct metric *m)
 {
@@ -238,6 +246,24 @@ static int parse_line(struct lsc_gate_check *c, char *line, const char **why)
 		*why = "this metric needs a function: cpu.share(NAME)";
 		return -1;
 	}
+	if (*p == '[') {
+		struct lsc_loop_id any = {0};
+
+		q = strchr(p, ']');
+		if (!q || !loop_metric(m)) {
+			*why = !q ? "unclosed ["
+				  : "this metric is the process's, not a loop's: no [loop]";
+			return -1;
+		}
+		*q = 0;
+		snprintf(c->loop, sizeof(c->loop), "%s", p + 1);
+		p = q + 1;
+		if (lsc_loop_matches(&any, c->loop) < 0) {
+			*why = "not a loop selector: main, worker, worker:N, worker:SCRIPT, platform, "
+			       "loop:TID, all (docs/ci.md)";
+			return -1;
+		}
+	}
 	while (isspace((unsigned char)*p))
 		p++;
 	if (!strncmp(p, "<=", 2))
@@ -380,7 +406,11 @@ int lsc_gate_parse(const char *text, const char *file, struct lsc_gate *g, char 
 /* ------------------------------------------------------------------ measuring */
 
 struct measured {
-	struct lsc_report rep;
+	struct lsc_report_loops loops;		   /* every loop's report, the platform's too */
+	const struct lsc_report *main;		   /* the main loop's: the process's figures */
+	struct lsc_recording *view[LSC_MAX_LOOPS]; /* each loop's view, made when a check needs
+						    * its stacks */
+	size_t worst;				   /* the loop the last loop metric came from */
 	struct lsc_heap_report heap;
 	int heap_ok;
 };
@@ -462,10 +492,10 @@ static double resource_type(const struct lsc_report *p, const char *n, const cha
 	return 0;
 }
 
-static double metric_value(const struct lsc_recording *r, struct lsc_symbolizer *sym,
-			   struct measured *m, const struct lsc_gate_check *c, int *have)
+/* A loop metric of one loop: its report p, its view r. */
+static double loop_value(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			 const struct lsc_report *p, const struct lsc_gate_check *c, int *have)
 {
-	const struct lsc_report *p = &m->rep;
 	const char *n = c->metric;
 
 	*have = p->has_loop;
@@ -491,13 +521,6 @@ static double metric_value(const struct lsc_recording *r, struct lsc_symbolizer 
 		return (double)p->blocking_total_ns;
 	if (!strcmp(n, "cpu.share"))
 		return under(r, sym, n, c->function, have);
-	*have = p->has_pool;
-	if (!strcmp(n, "pool.depth_max"))
-		return p->pool_depth_max;
-	if (!strcmp(n, "pool.wait_p99")) {
-		*have = p->has_pool && p->pool_wait_p99 > 0;
-		return (double)p->pool_wait_p99;
-	}
 	*have = p->gc_count > 0;
 	if (!strcmp(n, "gc.pause_total"))
 		return (double)p->gc_pause_total;
@@ -505,6 +528,77 @@ static double metric_value(const struct lsc_recording *r, struct lsc_symbolizer 
 		return (double)p->gc_pause_max;
 	if (!strcmp(n, "gc.worst_second"))
 		return (double)p->gc_worst_second;
+	*have = 0;
+	return 0;
+}
+
+/* The loops a check is about: its selector's, or the main loop. A recording without loop
+ * windows has one report, of all of it. */
+static int check_loop(const struct measured *m, size_t i, const struct lsc_gate_check *c)
+{
+	if (!m->loops.id[i].key[0])
+		return 1;
+	return lsc_loop_matches(&m->loops.id[i], c->loop[0] ? c->loop : "main") == 1;
+}
+
+/* A loop metric over the loops the check selects: the worst of them (the highest against an
+ * upper limit, the lowest against a lower one); *have 0 when none has it. */
+static double loops_value(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			  struct measured *m, const struct lsc_gate_check *c, int *have)
+{
+	int upper = c->op == LSC_OP_LE || c->op == LSC_OP_LT, h;
+	double v, worst = 0;
+	size_t i;
+
+	*have = 0;
+	for (i = 0; i < m->loops.n; i++) {
+		const struct lsc_recording *view = r;
+
+		if (!check_loop(m, i, c))
+			continue;
+		if (c->function[0] && m->loops.id[i].key[0]) {
+			if (!m->view[i] && lsc_recording_loop_view(r, &m->loops.id[i], &m->view[i]))
+				continue;
+			view = m->view[i];
+		}
+		v = loop_value(view, sym, m->loops.rep[i], c, &h);
+		if (!h)
+			continue;
+		if (!*have || (upper ? v > worst : v < worst)) {
+			worst = v;
+			m->worst = i;
+		}
+		*have = 1;
+	}
+	return worst;
+}
+
+static int selects_any(const struct measured *m, const struct lsc_gate_check *c)
+{
+	size_t i;
+
+	for (i = 0; i < m->loops.n; i++)
+		if (check_loop(m, i, c))
+			return 1;
+	return 0;
+}
+
+static double metric_value(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			   struct measured *m, const struct lsc_gate_check *c, int *have)
+{
+	const struct lsc_report *p = m->main;
+	const char *n = c->metric;
+	const struct metric *mt = metric_of(n);
+
+	if (mt && loop_metric(mt))
+		return loops_value(r, sym, m, c, have);
+	*have = p->has_pool;
+	if (!strcmp(n, "pool.depth_max"))
+		return p->pool_depth_max;
+	if (!strcmp(n, "pool.wait_p99")) {
+		*have = p->has_pool && p->pool_wait_p99 > 0;
+		return (double)p->pool_wait_p99;
+	}
 	*have = m->heap_ok;
 	if (!strcmp(n, "heap.native_rate")) {
 		*have = m->heap_ok && m->heap.native.n >= 2;
@@ -560,12 +654,25 @@ static int median_of(struct lsc_gate_check *c, const struct lsc_recording *const
 
 static int measure(const struct lsc_recording *r, struct lsc_symbolizer *sym, struct measured *m)
 {
-	int err = lsc_report_build(r, sym, &m->rep);
+	int err = lsc_report_build_loops(r, sym, "all", &m->loops);
 
 	if (err)
 		return err;
+	m->main = m->loops.rep[m->loops.main < m->loops.n ? m->loops.main : 0];
 	m->heap_ok = lsc_heap_build(r, sym, &m->heap) == 0;
 	return 0;
+}
+
+static void measured_free(struct measured *m)
+{
+	size_t i;
+
+	for (i = 0; i < LSC_MAX_LOOPS; i++)
+		lsc_recording_view_free(m->view[i]);
+	lsc_report_loops_free(&m->loops);
+	if (m->heap_ok)
+		lsc_heap_free(&m->heap);
+	memset(m, 0, sizeof(*m));
 }
 
 const char *lsc_gate_metric(size_t i)
@@ -616,8 +723,7 @@ void lsc_gate_measurer_free(struct lsc_gate_measurer *g)
 {
 	if (!g)
 		return;
-	if (g->m.heap_ok)
-		lsc_heap_free(&g->m.heap);
+	measured_free(&g->m);
 	free(g);
 }
 
@@ -640,6 +746,19 @@ int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, 
 		const struct metric *m = metric_of(c->metric);
 		double lim;
 
+		if (c->loop[0] && !selects_any(&ms[0], c)) {
+			char keys[200] = "";
+			size_t k;
+
+			for (k = 0; k < ms[0].loops.n && strlen(keys) < sizeof(keys) - 50; k++)
+				snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys), "%s%s",
+					 k ? ", " : "", ms[0].loops.id[k].key);
+			snprintf(err, errlen,
+				 "line %u: '%s': no loop of the recording is [%s]; its loops: %s",
+				 c->line, c->text, c->loop, keys[0] ? keys : "none");
+			e = LSC_ENODATA;
+			break;
+		}
 		if (median_of(c, recs, ms, syms, n, &c->measured)) {
 			snprintf(err, errlen, "line %u: '%s': the recording has no %s; it needs %s",
 				 c->line, c->text, c->metric, m->needs);
@@ -692,18 +811,25 @@ int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, 
 			c->pass = c->measured > c->effective;
 		}
 		/* Where to look: the stack behind loop time, for the loop metrics. */
-		if (!c->pass && ms[0].rep.nblocking &&
-		    (!strncmp(c->metric, "blocking", 8) || !strncmp(c->metric, "lag", 3) ||
-		     !strncmp(c->metric, "busy", 4) || !strncmp(c->metric, "elu", 3))) {
-			char w[700];
+		if (!c->pass && loop_metric(m)) {
+			const struct lsc_report *lr = ms[0].loops.rep[ms[0].worst];
+			char w[600];
 
-			lsc_report_owner_where(&ms[0].rep.blocking[0].owner, "under", w, sizeof(w));
-			snprintf(c->note, sizeof(c->note), "most blocking time %s", w);
+			if (lr->nblocking &&
+			    (!strncmp(c->metric, "blocking", 8) || !strncmp(c->metric, "lag", 3) ||
+			     !strncmp(c->metric, "busy", 4) || !strncmp(c->metric, "elu", 3))) {
+				lsc_report_owner_where(&lr->blocking[0].owner, "under", w,
+						       sizeof(w));
+				snprintf(c->note, sizeof(c->note), "%s%smost blocking time %s",
+					 c->loop[0] ? lr->loop_name : "", c->loop[0] ? ": " : "",
+					 w);
+			} else if (c->loop[0]) {
+				snprintf(c->note, sizeof(c->note), "on %s", lr->loop_name);
+			}
 		}
 	}
 	for (i = 0; i <= n; i++)
-		if (ms[i].heap_ok)
-			lsc_heap_free(&ms[i].heap);
+		measured_free(&ms[i]);
 	free(ms);
 	return e;
 }

@@ -18,6 +18,7 @@ struct lsc_gate_check {
 	unsigned line;
 	char metric[48];
 	char function[128]; /* blocking.*(fn), cpu.share(fn); "" otherwise */
+	char loop[48];	    /* a loop metric's [selector] (lsc_loops.h); "": the main loop */
 	int op;
 	int relative;	   /* limit = baseline (+|-) delta */
 	int delta_percent; /* the delta is a percentage of the baseline */

@@ -530,30 +530,41 @@ int main(int argc, char **argv)
 void lsc_cli_summary(const char *path, const char *subject, const char *verb, const char *how)
 {
 	struct lsc_recording *r = NULL;
-	struct lsc_report *rep = calloc(1, sizeof(*rep));
+	struct lsc_report_loops *set = calloc(1, sizeof(*set));
+	const struct lsc_report *rep, *lead;
 
 	/* The recording is symbolized by now: its own symbols are all the report needs. */
-	if (!rep || lsc_recording_read(path, &r, NULL) || lsc_report_build(r, NULL, rep)) {
+	if (!set || lsc_recording_read(path, &r, NULL) ||
+	    lsc_report_build_loops(r, NULL, NULL, set)) {
 		fprintf(stderr, "loopscope: recording: %s\n", path);
-		goto out;
+		free(set);
+		lsc_recording_free(r);
+		return;
 	}
+	/* the main loop's figures; the finding of the worst loop */
+	lead = set->rep[set->lead];
+	rep = set->main < set->n ? set->rep[set->main] : lead;
 	if (rep->has_loop)
 		fprintf(stderr,
 			"loopscope: %s %s %.1f s (%s); ELU %.2f, lag p99 %.1f ms, %llu blocking "
-			"calls (%.1f ms)\n",
+			"calls (%.1f ms)%s\n",
 			subject, verb, rep->duration_ns / 1e9, how, rep->elu_mean,
 			rep->lag_p99 / 1e6, (unsigned long long)rep->blocking_count,
-			rep->blocking_total_ns / 1e6);
+			rep->blocking_total_ns / 1e6,
+			rep->loops_in_recording > 1 ? " on the main loop" : "");
 	else
 		fprintf(stderr, "loopscope: %s %s %.1f s (%s); no event loop\n", subject, verb,
 			rep->duration_ns / 1e9, how);
-	if (rep->nfindings)
-		fprintf(stderr, "loopscope: %s: %s\n", rep->findings[0].title,
-			rep->findings[0].evidence);
+	if (set->n > 1)
+		fprintf(stderr, "loopscope: %zu loops; the worst: %s (ELU %.2f, lag p99 %.1f ms)\n",
+			set->n, lead->loop_name, lead->elu_mean, lead->lag_p99 / 1e6);
+	if (lead->nfindings)
+		fprintf(stderr, "loopscope: %s: %s\n", lead->findings[0].title,
+			lead->findings[0].evidence);
 	else
 		fprintf(stderr, "loopscope: no problem found by the default rules\n");
 	fprintf(stderr, "loopscope: recording: %s (loopscope report %s)\n", path, path);
-out:
-	free(rep);
+	lsc_report_loops_free(set);
+	free(set);
 	lsc_recording_free(r);
 }
