@@ -15,15 +15,56 @@ static const char *base_name(const char *path)
 	return s ? s + 1 : path;
 }
 
+/* A thread whose role was not recorded (attach, an older agent): what its stacks say. Node's
+ * Worker threads run node::worker::Worker::Run; its platform loop, the delayed-task
+ * scheduler. 0: they do not say. */
+static int role_from_stacks(const struct lsc_recording *r, uint32_t tid)
+{
+	size_t i, k, f, looked = 0;
+
+	for (i = 0; i < r->nsamples && looked < 64; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (s->kind != LOOPSCOPE__SAMPLE_KIND__CPU &&
+		    s->kind != LOOPSCOPE__SAMPLE_KIND__OFFCPU)
+			continue;
+		for (k = 0; k < s->n_stack_id && k < s->n_tid && looked < 64; k++) {
+			const Loopscope__Stack *st;
+
+			if (s->tid[k] != tid || !(st = lsc_recording_stack(r, s->stack_id[k])))
+				continue;
+			looked++;
+			for (f = st->n_frames; f-- > 0;) { /* from the root: the thread's entry */
+				const Loopscope__Symbol *sy =
+					lsc_recording_symbol(r, st->frames[f]);
+
+				if (!sy || !sy->function)
+					continue;
+				if (strstr(sy->function, "node::worker::Worker::Run"))
+					return LOOPSCOPE__THREAD_ROLE__ROLE_WORKER;
+				if (strstr(sy->function, "DelayedTaskScheduler"))
+					return LOOPSCOPE__THREAD_ROLE__ROLE_PLATFORM;
+			}
+		}
+	}
+	return 0;
+}
+
 static void name_loop(const struct lsc_recording *r, struct lsc_loop_id *l, uint32_t main_tid)
 {
 	const Loopscope__Thread *t = lsc_recording_thread(r, l->tid);
+	/* the main loop is the process's own thread's (without a header: the one the recording
+	 * says is main) */
+	int own = r->header && r->header->has_pid ? l->tid == r->header->pid || !l->tid
+						  : l->tid == main_tid;
 
 	l->role = t && t->has_role ? (int)t->role : 0;
+	if (!l->role && !own)
+		l->role = role_from_stacks(r, l->tid);
 	if (!l->role)
-		l->role = l->tid == main_tid ? LOOPSCOPE__THREAD_ROLE__ROLE_MAIN
-					     : LOOPSCOPE__THREAD_ROLE__ROLE_LOOP;
-	if (l->role == LOOPSCOPE__THREAD_ROLE__ROLE_MAIN && l->tid != main_tid)
+		l->role =
+			own ? LOOPSCOPE__THREAD_ROLE__ROLE_MAIN : LOOPSCOPE__THREAD_ROLE__ROLE_LOOP;
+	if (l->role == LOOPSCOPE__THREAD_ROLE__ROLE_MAIN && !own)
 		l->role = LOOPSCOPE__THREAD_ROLE__ROLE_LOOP; /* one main: the process's */
 	l->worker_id = t && t->has_worker_id ? t->worker_id : 0;
 	snprintf(l->script, sizeof(l->script), "%s", t && t->script ? t->script : "");

@@ -94,7 +94,8 @@ static void findings(FILE *o, const struct lsc_report *r)
 {
 	size_t i;
 
-	if (r->loops_in_recording > 1)
+	if (r->loops_in_recording > 1 ||
+	    (r->loop_key[0] && r->loop_role != LOOPSCOPE__THREAD_ROLE__ROLE_MAIN))
 		fprintf(o, "\nDiagnosis: %s\n", r->loop_name);
 	else
 		fputs("\nDiagnosis\n", o);
@@ -313,7 +314,9 @@ int lsc_render_report_loops_text(FILE *o, const struct lsc_report_loops *l)
 	const struct lsc_report *proc = l->main < l->n ? l->rep[l->main] : lead;
 	size_t i, k;
 
-	if (l->n == 1 && lead->loops_in_recording <= 1 && !l->hidden)
+	/* one loop, the program's main one (or none): nothing to tell apart */
+	if (l->n == 1 && lead->loops_in_recording <= 1 && !l->hidden &&
+	    (!l->id[0].key[0] || l->id[0].role == LOOPSCOPE__THREAD_ROLE__ROLE_MAIN))
 		return lsc_render_report_text(o, lead);
 	title(o, lead);
 	fprintf(o, "\nLoops (%zu shown", l->n);

@@ -1,0 +1,192 @@
+/*
+ * test_workers.c — Node.js Worker threads under `loopscope run`: every loop is a subject of its
+ * own (tests/agent/node_workers.js, each thread's ELU measured by perf_hooks inside it).
+ * - One Worker spins 200 ms of every 250 ms while the main loop idles: the worker's ELU within
+ *   0.05 of its own, the main loop's within 0.02 of its own; the findings are the worker's only,
+ *   name the spinning function, and the report leads with the worker; gate selectors judge
+ *   each loop.
+ * - Four Workers run pbkdf2Sync: no share above 100 % anywhere; each worker's busy time is its
+ *   own, none of it on the main loop.
+ */
+#include "task.h"
+#include "proc.h"
+#include "capture.h"
+#include "capture_json.h"
+
+#include <math.h>
+#include <regex.h>
+#include <sys/wait.h>
+
+#define APP LSC_SOURCE_DIR "/tests/agent/node_workers.js"
+
+static void record(const char *mode)
+{
+	char rec[600], truth[600];
+	const char *argv[] = {built("loopscope"), "run", "-o", rec,   "--",
+			      "/usr/bin/node",	  APP,	 mode, truth, NULL};
+	struct proc p;
+
+	snprintf(rec, sizeof(rec), "%s", path(mode));
+	strcat(rec, ".lsr");
+	snprintf(truth, sizeof(truth), "%s", path(mode));
+	strcat(truth, ".truth.json");
+	proc_run(&p, argv, 60, path("run.out"));
+	if (p.status)
+		LSC_FAIL("loopscope run %s: exit %d: %s", mode, p.status, p.err);
+}
+
+/* `loopscope report --json REC` */
+static json_object *report_json(const char *rec)
+{
+	const char *argv[] = {built("loopscope"), "report", "--json", rec, NULL};
+	struct proc p;
+
+	proc_run(&p, argv, 60, path("report.json"));
+	if (p.status)
+		LSC_FAIL("loopscope report %s: %s", rec, p.err);
+	return json_file(path("report.json"));
+}
+
+static json_object *loop_of(json_object *rep, const char *key)
+{
+	json_object *loops = json_get(rep, "loops");
+	size_t i;
+
+	for (i = 0; loops && i < json_object_array_length(loops); i++) {
+		json_object *l = json_object_array_get_idx(loops, i);
+		json_object *k = json_get(json_get(l, "loop_id"), "key");
+
+		if (k && !strcmp(json_object_get_string(k), key))
+			return l;
+	}
+	LSC_FAIL("no loop %s in the report", key);
+	return NULL;
+}
+
+/* Every "N %" in every finding of every loop is at most 100. */
+static void shares_within_100(json_object *rep)
+{
+	json_object *loops = json_get(rep, "loops");
+	regex_t re;
+	size_t i, k;
+
+	ASSERT_EQ(regcomp(&re, "([0-9]+) %", REG_EXTENDED), 0);
+	for (i = 0; i < json_object_array_length(loops); i++) {
+		json_object *d = json_get(json_object_array_get_idx(loops, i), "diagnosis");
+
+		for (k = 0; d && k < json_object_array_length(d); k++) {
+			const char *ev = json_object_get_string(
+				json_get(json_object_array_get_idx(d, k), "evidence"));
+			regmatch_t m[2];
+
+			while (ev && !regexec(&re, ev, 2, m, 0)) {
+				long v = strtol(ev + m[1].rm_so, NULL, 10);
+
+				if (v > 100)
+					LSC_FAIL("a share above 100 %%: %s", ev);
+				ev += m[0].rm_eo;
+			}
+		}
+	}
+	regfree(&re);
+}
+
+static int gate(const char *rec, const char *budget)
+{
+	const char *argv[] = {built("loopscope"), "gate", "--budget",
+			      path("budget.txt"), rec,	  NULL};
+	struct proc p;
+	int fd = open(path("budget.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	ASSERT_TRUE(fd >= 0 && write(fd, budget, strlen(budget)) == (ssize_t)strlen(budget));
+	close(fd);
+	proc_run(&p, argv, 60, path("gate.out"));
+	return WEXITSTATUS(p.status);
+}
+
+TEST(node_worker_loop_is_a_subject_of_its_own)
+{
+	json_object *truth, *rep, *main_loop, *worker, *d, *w0;
+	double own_worker, own_main, ours_worker, ours_main;
+	const char *fn;
+
+	capture_setup("workers");
+	node_apps_ready();
+	record("spin");
+	truth = json_file(path("spin.truth.json"));
+	w0 = json_object_array_get_idx(json_get(truth, "workers"), 0);
+	own_worker = json_object_get_double(json_get(w0, "elu"));
+	own_main = json_at(truth, "main_elu", NULL);
+	rep = report_json(path("spin.lsr"));
+	main_loop = loop_of(rep, "main");
+	worker = loop_of(rep, "worker:1");
+	ours_worker = json_at(worker, "loop", "elu_mean");
+	ours_main = json_at(main_loop, "loop", "elu_mean");
+	printf("# worker ELU: recorded %.3f, its own %.3f; main: recorded %.3f, its own %.3f\n",
+	       ours_worker, own_worker, ours_main, own_main);
+	ASSERT_TRUE(fabs(ours_worker - own_worker) <= 0.05);
+	ASSERT_TRUE(fabs(ours_main - own_main) <= 0.02);
+	/* the worker's script, its role; the report leads with it */
+	ASSERT_STR_EQ(json_object_get_string(json_get(json_get(worker, "loop_id"), "role")),
+		      "worker");
+	ASSERT_TRUE(strstr(json_object_get_string(json_get(json_get(worker, "loop_id"), "script")),
+			   "node_workers.js") != NULL);
+	ASSERT_STR_EQ(json_object_get_string(json_get(json_get(rep, "loop_id"), "key")),
+		      "worker:1");
+	/* findings on the worker only, the first naming the spinning function */
+	ASSERT_EQ(json_object_array_length(json_get(main_loop, "diagnosis")), 0);
+	d = json_get(worker, "diagnosis");
+	ASSERT_TRUE(d && json_object_array_length(d) > 0);
+	fn = json_object_get_string(
+		json_get(json_get(json_object_array_get_idx(d, 0), "frame"), "function"));
+	printf("# the worker's first finding: %s at %s\n",
+	       json_object_get_string(json_get(json_object_array_get_idx(d, 0), "title")), fn);
+	ASSERT_TRUE(fn && strstr(fn, "spinInWorker"));
+	ASSERT_TRUE(
+		strstr(json_object_get_string(json_get(json_object_array_get_idx(d, 0), "title")),
+		       "worker 1 (node_workers.js): ") != NULL);
+	shares_within_100(rep);
+	/* gate: a selector judges its loops; the default is the main loop */
+	ASSERT_EQ(gate(path("spin.lsr"), "elu.mean <= 0.1\nelu.mean[main] <= 0.1\n"), 0);
+	ASSERT_EQ(gate(path("spin.lsr"), "elu.mean[worker:*] <= 0.5\n"), 1);
+	ASSERT_EQ(gate(path("spin.lsr"), "cpu.share(spinInWorker)[worker:1] >= 50%\n"), 0);
+	ASSERT_EQ(gate(path("spin.lsr"), "lag.p99[worker:node_workers.js] <= 50ms\n"), 1);
+	ASSERT_EQ(gate(path("spin.lsr"), "elu.mean[worker:7] <= 0.5\n"), 2);
+	json_object_put(rep);
+	json_object_put(truth);
+}
+
+TEST(node_four_hashing_workers_keep_their_own_time)
+{
+	json_object *rep, *main_loop;
+	char key[32];
+	int i;
+
+	capture_setup("workers");
+	node_apps_ready();
+	record("hash");
+	rep = report_json(path("hash.lsr"));
+	shares_within_100(rep);
+	main_loop = loop_of(rep, "main");
+	ASSERT_TRUE(json_get(main_loop, "busy_long") == NULL ||
+		    json_at(main_loop, "busy_long", "count") == 0);
+	ASSERT_EQ(json_at(main_loop, "blocking", "count"), 0);
+	ASSERT_EQ(json_object_array_length(json_get(main_loop, "diagnosis")), 0);
+	for (i = 1; i <= 4; i++) {
+		json_object *w;
+
+		snprintf(key, sizeof(key), "worker:%d", i);
+		w = loop_of(rep, key);
+		printf("# %s: ELU %.2f, %g long busy stretches\n", key,
+		       json_at(w, "loop", "elu_mean"), json_at(w, "busy_long", "count"));
+		/* 12 hashes of ~25-60 ms each, every one its worker's */
+		ASSERT_TRUE(json_at(w, "busy_long", "count") >= 6);
+	}
+	ASSERT_EQ(gate(path("hash.lsr"), "cpu.share(hashOnce)[worker:*] >= 50%\n"
+					 "busy.max[main] <= 10ms\n"),
+		  0);
+	json_object_put(rep);
+}
+
+TEST_MAIN(TEST_ENTRY(node_worker_loop_is_a_subject_of_its_own),
+	  TEST_ENTRY(node_four_hashing_workers_keep_their_own_time))
