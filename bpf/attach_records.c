@@ -354,6 +354,8 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 		g.kind = e->nr;
 		g.pause_ns = e->dur_ns;
 		g.rss_bytes = e->rss_bytes;
+		g.has_tid = 1; /* the isolate's thread: the main loop's or a Worker's */
+		g.tid = e->tid;
 		if (e->heap_before || e->heap_after) {
 			g.has_heap_before = g.has_heap_after = 1;
 			g.heap_before = e->heap_before;

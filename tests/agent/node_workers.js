@@ -59,7 +59,8 @@ if (!isMainThread) {
     }
   };
   if (process.argv.includes('--wait')) {
-    process.on('SIGUSR2', start);
+    const idle = setInterval(() => {}, 100); // a signal listener alone keeps no loop alive
+    process.on('SIGUSR2', () => { clearInterval(idle); start(); });
     console.log('ready');
   } else {
     start();

@@ -9,6 +9,7 @@
 #include "proc.h"
 #include "capture.h"
 #include "capture_json.h"
+#include "attach_run.h"
 #include "lsc_recording.h"
 
 #include <json-c/json.h>
@@ -16,47 +17,6 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-
-/* Waits until file contains text (the target or attach says where it is), at most secs. */
-static void wait_text(const char *file, const char *text, double secs)
-{
-	double deadline = proc_now() + secs;
-	char buf[65536];
-
-	for (;;) {
-		int fd = open(file, O_RDONLY);
-		ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-
-		if (fd >= 0)
-			close(fd);
-		buf[n > 0 ? n : 0] = 0;
-		if (strstr(buf, text))
-			return;
-		if (proc_now() > deadline)
-			LSC_FAIL("'%s' never appeared in %s: %s", text, file, buf);
-		struct timespec step = {0, 20000000};
-		nanosleep(&step, NULL);
-	}
-}
-
-/* Attaches to pid (recording rec, until the target exits); returns attach's pid once in place. */
-/* extra: more options for attach, NULL-terminated; NULL for none. */
-static pid_t attach(int target, const char *rec, const char *log, const char *const *extra)
-{
-	static char pidarg[16];
-	const char *argv[16] = {LSC_BUILD_DIR "/loopscope", "attach", "-p", pidarg, "-o", rec};
-	int n = 6;
-	pid_t a;
-
-	snprintf(pidarg, sizeof(pidarg), "%d", target);
-	while (extra && *extra && n < 15)
-		argv[n++] = *extra++;
-	argv[n] = NULL;
-	unlink(log);
-	a = proc_spawn(argv, path("attach.out"), log, NULL);
-	wait_text(log, "loopscope: attached to PID", 30);
-	return a;
-}
 
 static double elu_of(const struct lsc_recording *r, uint64_t *from, uint64_t *to)
 {

@@ -1,0 +1,78 @@
+/*
+ * test_workers_attach.c — a Node.js Worker under `loopscope attach` (as root): the loops told
+ * apart by thread, the Worker's found by its stacks (node::worker::Worker::Run), each with its
+ * own ELU against what perf_hooks measures inside it, and the findings on the Worker alone
+ * (tests/agent/node_workers.js, the case test_workers.c runs under `run`). Node starts with
+ * --perf-basic-prof: naming JS frames without a flag under attach is #15's (V8's structures).
+ */
+#include "task.h"
+#include "proc.h"
+#include "capture.h"
+#include "capture_json.h"
+#include "attach_run.h"
+#include "loops_json.h"
+
+#include <math.h>
+
+#define APP LSC_SOURCE_DIR "/tests/agent/node_workers.js"
+
+static json_object *loop_by_role(json_object *rep, const char *role)
+{
+	json_object *loops = json_get(rep, "loops");
+	size_t i;
+
+	for (i = 0; loops && i < json_object_array_length(loops); i++) {
+		json_object *l = json_object_array_get_idx(loops, i);
+		json_object *r = json_get(json_get(l, "loop_id"), "role");
+
+		if (r && !strcmp(json_object_get_string(r), role))
+			return l;
+	}
+	LSC_FAIL("no %s loop in the report", role);
+	return NULL;
+}
+
+TEST(node_worker_through_attach)
+{
+	const char *argv[] = {
+		"/usr/bin/node", "--perf-basic-prof", APP, "spin", NULL, "--wait", NULL};
+	json_object *truth, *rep, *main_loop, *worker, *d;
+	double own_worker, own_main, ours_worker, ours_main;
+	const char *fn;
+	pid_t t, a;
+
+	capture_setup("attach-workers");
+	argv[4] = path("truth.json");
+	t = proc_spawn(argv, path("node.out"), path("node.err"), NULL);
+	wait_text(path("node.out"), "ready", 20);
+	a = attach(t, path("spin.lsr"), path("attach.err"), NULL);
+	kill(t, SIGUSR2);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 30)), 0);
+	truth = json_file(path("truth.json"));
+	own_worker = json_object_get_double(
+		json_get(json_object_array_get_idx(json_get(truth, "workers"), 0), "elu"));
+	own_main = json_at(truth, "main_elu", NULL);
+	rep = report_json(path("spin.lsr"));
+	main_loop = loop_by_role(rep, "main");
+	worker = loop_by_role(rep, "worker");
+	ours_worker = json_at(worker, "loop", "elu_mean");
+	ours_main = json_at(main_loop, "loop", "elu_mean");
+	printf("# worker ELU: recorded %.3f, its own %.3f; main: recorded %.3f, its own %.3f\n",
+	       ours_worker, own_worker, ours_main, own_main);
+	ASSERT_TRUE(fabs(ours_worker - own_worker) <= 0.05);
+	ASSERT_TRUE(fabs(ours_main - own_main) <= 0.02);
+	ASSERT_EQ(json_object_array_length(json_get(main_loop, "diagnosis")), 0);
+	d = json_get(worker, "diagnosis");
+	ASSERT_TRUE(d && json_object_array_length(d) > 0);
+	fn = json_object_get_string(
+		json_get(json_get(json_object_array_get_idx(d, 0), "frame"), "function"));
+	printf("# the worker's first finding at %s\n", fn ? fn : "(none)");
+	ASSERT_TRUE(fn && strstr(fn, "spinInWorker"));
+	ASSERT_STR_EQ(json_object_get_string(json_get(json_get(rep, "loop_id"), "role")), "worker");
+	shares_within_100(rep);
+	json_object_put(rep);
+	json_object_put(truth);
+}
+
+TEST_MAIN(TEST_ENTRY(node_worker_through_attach))

@@ -1,0 +1,82 @@
+/*
+ * loops_json.h — what the tests of many loops read (tests/agent/test_workers.c,
+ * tests/bpf/test_workers_attach.c): `loopscope report --json` and its loops, the shares its
+ * findings give, and `loopscope gate`'s exit status on a budget. Needs task.h, proc.h,
+ * capture.h, capture_json.h.
+ */
+#ifndef LSC_TEST_LOOPS_JSON_H
+#define LSC_TEST_LOOPS_JSON_H
+
+#include <regex.h>
+#include <sys/wait.h>
+
+/* `loopscope report --json REC` */
+static __attribute__((unused)) json_object *report_json(const char *rec)
+{
+	const char *argv[] = {built("loopscope"), "report", "--json", rec, NULL};
+	struct proc p;
+
+	proc_run(&p, argv, 60, path("report.json"));
+	if (p.status)
+		LSC_FAIL("loopscope report %s: %s", rec, p.err);
+	return json_file(path("report.json"));
+}
+
+static __attribute__((unused)) json_object *loop_of(json_object *rep, const char *key)
+{
+	json_object *loops = json_get(rep, "loops");
+	size_t i;
+
+	for (i = 0; loops && i < json_object_array_length(loops); i++) {
+		json_object *l = json_object_array_get_idx(loops, i);
+		json_object *k = json_get(json_get(l, "loop_id"), "key");
+
+		if (k && !strcmp(json_object_get_string(k), key))
+			return l;
+	}
+	LSC_FAIL("no loop %s in the report", key);
+	return NULL;
+}
+
+/* Every "N %" in every finding of every loop is at most 100. */
+static __attribute__((unused)) void shares_within_100(json_object *rep)
+{
+	json_object *loops = json_get(rep, "loops");
+	regex_t re;
+	size_t i, k;
+
+	ASSERT_EQ(regcomp(&re, "([0-9]+) %", REG_EXTENDED), 0);
+	for (i = 0; i < json_object_array_length(loops); i++) {
+		json_object *d = json_get(json_object_array_get_idx(loops, i), "diagnosis");
+
+		for (k = 0; d && k < json_object_array_length(d); k++) {
+			const char *ev = json_object_get_string(
+				json_get(json_object_array_get_idx(d, k), "evidence"));
+			regmatch_t m[2];
+
+			while (ev && !regexec(&re, ev, 2, m, 0)) {
+				long v = strtol(ev + m[1].rm_so, NULL, 10);
+
+				if (v > 100)
+					LSC_FAIL("a share above 100 %%: %s", ev);
+				ev += m[0].rm_eo;
+			}
+		}
+	}
+	regfree(&re);
+}
+
+static __attribute__((unused)) int gate(const char *rec, const char *budget)
+{
+	const char *argv[] = {built("loopscope"), "gate", "--budget",
+			      path("budget.txt"), rec,	  NULL};
+	struct proc p;
+	int fd = open(path("budget.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	ASSERT_TRUE(fd >= 0 && write(fd, budget, strlen(budget)) == (ssize_t)strlen(budget));
+	close(fd);
+	proc_run(&p, argv, 60, path("gate.out"));
+	return WEXITSTATUS(p.status);
+}
+
+#endif
