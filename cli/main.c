@@ -125,12 +125,16 @@ static const struct lsc_cmd commands[] = {
 	 "values and the delta. --format folded: two-column folded stacks (stack base new).\n",
 	 cmd_diff},
 	{"report", "what a person reads first: the numbers and a diagnosis",
-	 "usage: loopscope report REC [--json] [-o FILE]\n"
+	 "usage: loopscope report REC [--loop SEL] [--json] [-o FILE]\n"
 	 "\n"
 	 "Reads a recording and prints its report: duration, event-loop utilization, busy\n"
 	 "segments and lag, thread pool, GC, memory, handles, the top blocking calls and CPU\n"
 	 "stacks, then a diagnosis: each finding with its evidence and the frame it points at.\n"
+	 "A process with several loops (Node.js Workers) gets a row per loop, then the worst\n"
+	 "loop's report; Node's platform loop is hidden unless asked for.\n"
 	 "\n"
+	 "  --loop SEL  the loops to report: main, worker (every Worker), worker:N (threadId),\n"
+	 "              worker:SCRIPT, platform, loop:TID, all (docs/report.md)\n"
 	 "  --json      the same report as JSON (docs/report.md)\n"
 	 "  -o FILE     write to FILE (written whole or not at all); '-' or none: stdout\n",
 	 cmd_report},
@@ -142,6 +146,8 @@ static const struct lsc_cmd commands[] = {
 	 "                   alloc-count, live, live-count, temp-count; pool-submits\n"
 	 "                   (jobs by the stack that queued them on libuv's thread pool)\n"
 	 "  --tid TID        only this thread's samples\n"
+	 "  --loop SEL       only this loop's: main, worker:N, worker:SCRIPT, platform,\n"
+	 "                   loop:TID (one loop; docs/report.md)\n"
 	 "  --folded FILE    read folded stacks ('a;b;c 12' lines, as flamegraph.pl does);\n"
 	 "                   '-' reads stdin\n"
 	 "  --format FMT     svg (default), folded, pprof (gzip'd profile.proto), speedscope\n"
