@@ -132,6 +132,7 @@ struct rb_window {
 	uint64_t rss_peak; /* VmHWM; 0: none */
 	int shutdown;	   /* after the program was asked to stop */
 	int frozen;	   /* no loop turn, no wait */
+	uint32_t loop_tid; /* 0: not given */
 };
 
 static inline void rb_window(struct rb *b, const struct rb_window *x)
@@ -148,6 +149,8 @@ static inline void rb_window(struct rb *b, const struct rb_window *x)
 	w.length_ns = x->length_ns;
 	w.elu = x->elu;
 	w.iterations = x->iterations;
+	w.has_loop_tid = x->loop_tid != 0;
+	w.loop_tid = x->loop_tid;
 	lsc_hist_init(&h);
 	lsc_hist_add_n(&h, x->busy_ns, x->busy_n);
 	lsc_hist_add_n(&h, x->busy_ns / 10, x->busy_n);
@@ -185,6 +188,48 @@ static inline void rb_window(struct rb *b, const struct rb_window *x)
 	w.has_frozen = w.frozen = x->frozen;
 	r.body_case = LOOPSCOPE__RECORD__BODY_WINDOW;
 	r.window = &w;
+	rb_put(b, &r);
+}
+
+/* A thread, with its loop's role (LOOPSCOPE__THREAD_ROLE__*, 0: none), a Worker's threadId and
+ * script (NULL: none). */
+static inline void rb_thread(struct rb *b, uint32_t tid, int role, uint32_t worker_id,
+			     const char *script)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Thread t = LOOPSCOPE__THREAD__INIT;
+
+	t.has_tid = t.has_loop = 1;
+	t.tid = tid;
+	t.loop = role != 0;
+	t.has_role = role != 0;
+	t.role = (Loopscope__ThreadRole)role;
+	t.has_worker_id = worker_id != 0;
+	t.worker_id = worker_id;
+	t.script = (char *)script;
+	r.body_case = LOOPSCOPE__RECORD__BODY_THREAD;
+	r.thread = &t;
+	rb_put(b, &r);
+}
+
+/* A GC pause on thread tid (0: none given: the main loop's). */
+static inline void rb_gc_on(struct rb *b, uint64_t t, uint64_t pause, uint32_t tid)
+{
+	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
+	Loopscope__Event e = LOOPSCOPE__EVENT__INIT;
+	Loopscope__GcEvent g = LOOPSCOPE__GC_EVENT__INIT;
+
+	e.has_t_ns = 1;
+	e.t_ns = t;
+	g.has_kind = g.has_pause_ns = 1;
+	g.kind = LOOPSCOPE__GC_EVENT__KIND__SCAVENGE;
+	g.pause_ns = pause;
+	g.has_tid = tid != 0;
+	g.tid = tid;
+	e.body_case = LOOPSCOPE__EVENT__BODY_GC;
+	e.gc = &g;
+	r.body_case = LOOPSCOPE__RECORD__BODY_EVENT;
+	r.event = &e;
 	rb_put(b, &r);
 }
 
