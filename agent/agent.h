@@ -38,7 +38,7 @@ struct lsc_agent_config {
 	int heap_mode;		     /* LOOPSCOPE_HEAP: off | sampled | full */
 	uint64_t sample_interval;    /* LOOPSCOPE_SAMPLE_INTERVAL bytes, default 512 KiB */
 	uint64_t js_heap_interval;   /* LOOPSCOPE_JS_HEAP_INTERVAL bytes, default 256 KiB; 0 off */
-	int follow_children;	     /* LOOPSCOPE_FOLLOW_CHILDREN=1 */
+	int follow_children;	     /* LOOPSCOPE_FOLLOW_CHILDREN: 1 all, 2 ("node") Node's */
 	int wall;		     /* LOOPSCOPE_WALL=1: off-CPU samples of loop threads */
 };
 

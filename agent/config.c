@@ -76,7 +76,8 @@ int lsc_agent_config_parse(struct lsc_agent_config *c, const char *(*get)(const 
 		}
 	}
 	v = get("LOOPSCOPE_FOLLOW_CHILDREN");
-	c->follow_children = v && !strcmp(v, "1");
+	/* "1": every child; "node": Node.js children only (run's default for a Node target) */
+	c->follow_children = !v ? 0 : !strcmp(v, "1") ? 1 : !strcmp(v, "node") ? 2 : 0;
 	v = get("LOOPSCOPE_WALL");
 	c->wall = v && !strcmp(v, "1");
 	return 0;

@@ -648,6 +648,11 @@ static int write_header(const char *runtime, const char *note)
 	}
 	h.has_cpu_sample_hz = 1;
 	h.cpu_sample_hz = A.cfg.cpu_hz;
+	h.set_id = getenv("LOOPSCOPE_SET_ID");
+	if (h.set_id && strlen(h.set_id) > 64)
+		h.set_id = NULL;
+	h.has_parent_pid = 1;
+	h.parent_pid = (uint32_t)getppid();
 	rec.body_case = LOOPSCOPE__RECORD__BODY_HEADER;
 	rec.header = &h;
 	off = 0;
@@ -767,7 +772,10 @@ static int start(void)
 		snprintf(pid, sizeof(pid), "%d", (int)A.pid);
 		setenv("LOOPSCOPE_TARGET_PID", pid, 1);
 	} else if (atoi(target) != A.pid) {
-		if (!A.cfg.follow_children)
+		/* only Node.js children, unless asked for all: a Node program's shells and tools
+		 * (npm's scripts, git) are not what is watched */
+		if (!A.cfg.follow_children ||
+		    (A.cfg.follow_children == 2 && !dlsym(RTLD_DEFAULT, "node_module_register")))
 			return -1;
 		snprintf(path, sizeof(path), "%s.%d", A.cfg.output, A.pid);
 		if (strlen(path) >= sizeof(A.cfg.output))

@@ -7,7 +7,7 @@
  * nested keys, and no Debian library parses "metric op value" lines; this way every mistake is
  * named by its line.
  */
-#include "lsc_gate.h"
+#include "gate_internal.h"
 #include "lsc_error.h"
 #include "lsc_flame.h"
 #include "lsc_heap.h"
@@ -20,14 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum unit { U_TIME, U_BYTES, U_RATE, U_COUNT, U_SHARE, U_RATIO };
-
-static const struct metric {
-	const char *name;
-	int unit;
-	int function;	   /* 1: takes (FUNCTION), 2: requires it */
-	const char *needs; /* what capture provides it */
-} metrics[] = {
+static const struct metric metrics[] = {
 	{"elu.mean", U_RATIO, 0, "loop windows (loopscope run or attach)"},
 	{"elu.max", U_RATIO, 0, "loop windows (loopscope run or attach)"},
 	{"lag.p50", U_TIME, 0, "loop windows (loopscope run or attach)"},
@@ -53,7 +46,7 @@ static const struct metric {
 };
 
 /* The metrics of one loop (each loop has its own): the rest serve the whole process. */
-static int loop_metric(const struct metric *m)
+int lsc__gate_loop_metric(const struct metric *m)
 {
 	return !strncmp(m->name, "elu.", 4) || !strncmp(m->name, "lag.", 4) ||
 	       !strncmp(m->name, "busy.", 5) || !strncmp(m->name, "blocking.", 9) ||
@@ -61,13 +54,13 @@ static int loop_metric(const struct metric *m)
 }
 
 /* Rates and the growth of the handle count can go below zero; nothing else a budget checks can. */
-static int never_negative(const struct metric *m)
+int lsc__gate_never_negative(const struct metric *m)
 {
 	return m->unit != U_RATE && strcmp(m->name, "handles.growth") != 0 &&
 	       strcmp(m->name, "heap.js_growth") != 0;
 }
 
-static const struct metric *metric_of(const char *name)
+const struct metric *lsc__gate_metric_of(const char *name)
 {
 	size_t i;
 
@@ -79,7 +72,7 @@ static const struct metric *metric_of(const char *name)
 
 const char *lsc_gate_unit(const char *metric)
 {
-	const struct metric *m = metric_of(metric);
+	const struct metric *m = lsc__gate_metric_of(metric);
 	static const char *names[] = {"ns", "bytes", "bytes/s", "", "share", ""};
 
 	return m ? names[m->unit] : "";
@@ -87,7 +80,7 @@ const char *lsc_gate_unit(const char *metric)
 
 void lsc_gate_format(const char *metric, double v, char *buf, size_t cap)
 {
-	const struct metric *m = metric_of(metric);
+	const struct metric *m = lsc__gate_metric_of(metric);
 
 	switch (m ? m->unit : U_COUNT) {
 	case U_TIME:
@@ -218,7 +211,7 @@ static int parse_line(struct lsc_gate_check *c, char *line, const char **why)
 	}
 	memcpy(c->metric, p, (size_t)(q - p));
 	c->metric[q - p] = 0;
-	m = metric_of(c->metric);
+	m = lsc__gate_metric_of(c->metric);
 	if (!m) {
 		*why = "unknown metric (docs/ci.md lists them)";
 		return -1;
@@ -250,7 +243,7 @@ static int parse_line(struct lsc_gate_check *c, char *line, const char **why)
 		struct lsc_loop_id any = {0};
 
 		q = strchr(p, ']');
-		if (!q || !loop_metric(m)) {
+		if (!q || !lsc__gate_loop_metric(m)) {
 			*why = !q ? "unclosed ["
 				  : "this metric is the process's, not a loop's: no [loop]";
 			return -1;
@@ -339,11 +332,11 @@ static int parse_line(struct lsc_gate_check *c, char *line, const char **why)
 		*why = "impossible limit: a share or a ratio lies between 0 and 1 (0 % and 100 %)";
 		return -1;
 	}
-	if (c->limit < 0 && never_negative(m)) {
+	if (c->limit < 0 && lsc__gate_never_negative(m)) {
 		*why = "impossible limit: this metric is never negative";
 		return -1;
 	}
-	if (c->op == LSC_OP_LT && c->limit <= 0 && never_negative(m)) {
+	if (c->op == LSC_OP_LT && c->limit <= 0 && lsc__gate_never_negative(m)) {
 		*why = "impossible limit: nothing is below zero";
 		return -1;
 	}
@@ -403,433 +396,7 @@ int lsc_gate_parse(const char *text, const char *file, struct lsc_gate *g, char 
 	return 0;
 }
 
-/* ------------------------------------------------------------------ measuring */
-
-struct measured {
-	struct lsc_report_loops loops;		   /* every loop's report, the platform's too */
-	const struct lsc_report *main;		   /* the main loop's: the process's figures */
-	struct lsc_recording *view[LSC_MAX_LOOPS]; /* each loop's view, made when a check needs
-						    * its stacks */
-	size_t worst;				   /* the loop the last loop metric came from */
-	struct lsc_heap_report heap;
-	int heap_ok;
-};
-
-/* Whether stack id passes through a frame named like fn, every frame of it (not only the first
- * few a report shows), each stack named once: memo (nstacks + 1 entries, the last for ids
- * without a stack) is 0 unknown, 1 no, 2 yes. */
-static int through(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint32_t id,
-		   const char *fn, uint8_t *memo)
-{
-	size_t at = lsc_recording_stack_index(r, id), f;
-	const Loopscope__Stack *st = at < r->nstacks ? r->stacks[at] : NULL;
-	int in = 0;
-
-	if (memo && memo[at])
-		return memo[at] == 2;
-	for (f = 0; st && f < st->n_frames && !in; f++) {
-		struct lsc_named_frame nf;
-
-		lsc_frame_name(r, sym, st->frames[f], f > 0, f < st->kernel_frames, &nf);
-		in = strstr(nf.name, fn) != NULL;
-	}
-	if (memo)
-		memo[at] = in ? 2 : 1;
-	return in;
-}
-
-/* Blocking time or count under fn, or the share of CPU samples under fn. */
-static double under(const struct lsc_recording *r, struct lsc_symbolizer *sym, const char *metric,
-		    const char *fn, int *have)
-{
-	uint8_t *memo = calloc(r->nstacks + 1, 1);
-	size_t i, k;
-	double total = 0, hit = 0;
-	int cpu = !strcmp(metric, "cpu.share");
-
-	*have = !cpu;
-	for (i = 0; cpu && i < r->nsamples; i++) {
-		const Loopscope__Samples *s = r->samples[i];
-
-		if (s->kind != LOOPSCOPE__SAMPLE_KIND__CPU)
-			continue;
-		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
-			total += (double)s->value[k];
-			if (through(r, sym, s->stack_id[k], fn, memo))
-				hit += (double)s->value[k];
-		}
-	}
-	for (i = 0; !cpu && i < r->nevents; i++) {
-		const Loopscope__BlockingEvent *b = r->events[i]->blocking;
-
-		/* call is optional: a call without a name is still a blocking call */
-		if (r->events[i]->body_case != LOOPSCOPE__EVENT__BODY_BLOCKING ||
-		    (b->call && !strcmp(b->call, "(busy loop)")))
-			continue;
-		if (through(r, sym, b->stack_id, fn, memo))
-			hit += !strcmp(metric, "blocking.count") ? 1 : (double)b->duration_ns;
-	}
-	free(memo);
-	if (cpu) {
-		*have = total > 0;
-		return total > 0 ? hit / total : 0;
-	}
-	return hit;
-}
-
-/* handles.max(TYPE), handles.growth(TYPE): one type of Node's resources ("Timeout"); 0 when
- * Node counted resources but never this type. */
-static double resource_type(const struct lsc_report *p, const char *n, const char *type, int *have)
-{
-	size_t i;
-
-	*have = p->handles_node;
-	for (i = 0; i < p->nres_types; i++)
-		if (!strcmp(p->res_types[i].type, type))
-			return !strcmp(n, "handles.max") ? p->res_types[i].max
-							 : (double)p->res_types[i].last -
-								   (double)p->res_types[i].first;
-	return 0;
-}
-
-/* A loop metric of one loop: its report p, its view r. */
-static double loop_value(const struct lsc_recording *r, struct lsc_symbolizer *sym,
-			 const struct lsc_report *p, const struct lsc_gate_check *c, int *have)
-{
-	const char *n = c->metric;
-
-	*have = p->has_loop;
-	if (!strcmp(n, "elu.mean"))
-		return p->elu_mean;
-	if (!strcmp(n, "elu.max"))
-		return p->elu_max;
-	if (!strcmp(n, "lag.p50"))
-		return (double)p->lag_p50;
-	if (!strcmp(n, "lag.p99"))
-		return (double)p->lag_p99;
-	if (!strcmp(n, "lag.max"))
-		return (double)p->lag_max;
-	if (!strcmp(n, "busy.p99"))
-		return (double)p->busy_p99;
-	if (!strcmp(n, "busy.max"))
-		return (double)p->busy_max;
-	if (!strncmp(n, "blocking.", 9) && c->function[0])
-		return under(r, sym, n, c->function, have);
-	if (!strcmp(n, "blocking.count"))
-		return (double)p->blocking_count;
-	if (!strcmp(n, "blocking.total"))
-		return (double)p->blocking_total_ns;
-	if (!strcmp(n, "cpu.share"))
-		return under(r, sym, n, c->function, have);
-	*have = p->gc_count > 0;
-	if (!strcmp(n, "gc.pause_total"))
-		return (double)p->gc_pause_total;
-	if (!strcmp(n, "gc.pause_max"))
-		return (double)p->gc_pause_max;
-	if (!strcmp(n, "gc.worst_second"))
-		return (double)p->gc_worst_second;
-	*have = 0;
-	return 0;
-}
-
-/* The loops a check is about: its selector's, or the main loop. A recording without loop
- * windows has one report, of all of it. */
-static int check_loop(const struct measured *m, size_t i, const struct lsc_gate_check *c)
-{
-	if (!m->loops.id[i].key[0])
-		return 1;
-	return lsc_loop_matches(&m->loops.id[i], c->loop[0] ? c->loop : "main") == 1;
-}
-
-/* A loop metric over the loops the check selects: the worst of them (the highest against an
- * upper limit, the lowest against a lower one); *have 0 when none has it. */
-static double loops_value(const struct lsc_recording *r, struct lsc_symbolizer *sym,
-			  struct measured *m, const struct lsc_gate_check *c, int *have)
-{
-	int upper = c->op == LSC_OP_LE || c->op == LSC_OP_LT, h;
-	double v, worst = 0;
-	size_t i;
-
-	*have = 0;
-	for (i = 0; i < m->loops.n; i++) {
-		const struct lsc_recording *view = r;
-
-		if (!check_loop(m, i, c))
-			continue;
-		if (c->function[0] && m->loops.id[i].key[0]) {
-			if (!m->view[i] && lsc_recording_loop_view(r, &m->loops.id[i], &m->view[i]))
-				continue;
-			view = m->view[i];
-		}
-		v = loop_value(view, sym, m->loops.rep[i], c, &h);
-		if (!h)
-			continue;
-		if (!*have || (upper ? v > worst : v < worst)) {
-			worst = v;
-			m->worst = i;
-		}
-		*have = 1;
-	}
-	return worst;
-}
-
-static int selects_any(const struct measured *m, const struct lsc_gate_check *c)
-{
-	size_t i;
-
-	for (i = 0; i < m->loops.n; i++)
-		if (check_loop(m, i, c))
-			return 1;
-	return 0;
-}
-
-static double metric_value(const struct lsc_recording *r, struct lsc_symbolizer *sym,
-			   struct measured *m, const struct lsc_gate_check *c, int *have)
-{
-	const struct lsc_report *p = m->main;
-	const char *n = c->metric;
-	const struct metric *mt = metric_of(n);
-
-	if (mt && loop_metric(mt))
-		return loops_value(r, sym, m, c, have);
-	*have = p->has_pool;
-	if (!strcmp(n, "pool.depth_max"))
-		return p->pool_depth_max;
-	if (!strcmp(n, "pool.wait_p99")) {
-		*have = p->has_pool && p->pool_wait_p99 > 0;
-		return (double)p->pool_wait_p99;
-	}
-	*have = m->heap_ok;
-	if (!strcmp(n, "heap.native_rate")) {
-		*have = m->heap_ok && m->heap.native.n >= 2;
-		return m->heap.native_trend.rate;
-	}
-	if (!strcmp(n, "heap.managed_rate")) {
-		*have = m->heap_ok && m->heap.managed.n >= 2 && !m->heap.managed_is_rss;
-		return m->heap.managed_trend.rate;
-	}
-	if (!strcmp(n, "heap.js_growth")) { /* the JS heap's live bytes, first to last reading */
-		*have = m->heap_ok && m->heap.js.snapshots >= 2;
-		return (double)m->heap.js.growth;
-	}
-	if (!strcmp(n, "heap.leaked")) {
-		*have = m->heap_ok && m->heap.snapshots > 0;
-		return (double)m->heap.live_bytes;
-	}
-	*have = p->has_handles;
-	if (!strncmp(n, "handles.", 8) && c->function[0]) /* by type: Node's own count */
-		return resource_type(p, n, c->function, have);
-	if (!strcmp(n, "handles.max"))
-		return p->handles_max;
-	if (!strcmp(n, "handles.growth"))
-		return (double)p->handles_last - (double)p->handles_first;
-	*have = 0;
-	return 0;
-}
-
-static int by_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The check's metric over recordings: their median; -1 when a recording lacks it. */
-static int median_of(struct lsc_gate_check *c, const struct lsc_recording *const *recs,
-		     struct measured *ms, struct lsc_symbolizer *const *syms, size_t n, double *out)
-{
-	double v[64];
-	size_t i;
-	int have;
-
-	for (i = 0; i < n && i < 64; i++) {
-		v[i] = metric_value(recs[i], syms ? syms[i] : NULL, &ms[i], c, &have);
-		if (!have)
-			return -1;
-	}
-	qsort(v, i, sizeof(v[0]), by_double);
-	*out = i % 2 ? v[i / 2] : (v[i / 2 - 1] + v[i / 2]) / 2;
-	return 0;
-}
-
-static int measure(const struct lsc_recording *r, struct lsc_symbolizer *sym, struct measured *m)
-{
-	int err = lsc_report_build_loops(r, sym, "all", &m->loops);
-
-	if (err)
-		return err;
-	m->main = m->loops.rep[m->loops.main < m->loops.n ? m->loops.main : 0];
-	m->heap_ok = lsc_heap_build(r, sym, &m->heap) == 0;
-	return 0;
-}
-
-static void measured_free(struct measured *m)
-{
-	size_t i;
-
-	for (i = 0; i < LSC_MAX_LOOPS; i++)
-		lsc_recording_view_free(m->view[i]);
-	lsc_report_loops_free(&m->loops);
-	if (m->heap_ok)
-		lsc_heap_free(&m->heap);
-	memset(m, 0, sizeof(*m));
-}
-
 const char *lsc_gate_metric(size_t i)
 {
 	return i < sizeof(metrics) / sizeof(metrics[0]) ? metrics[i].name : NULL;
-}
-
-struct lsc_gate_measurer {
-	const struct lsc_recording *r;
-	struct lsc_symbolizer *sym;
-	struct measured m;
-};
-
-int lsc_gate_measurer_new(const struct lsc_recording *r, struct lsc_symbolizer *sym,
-			  struct lsc_gate_measurer **out)
-{
-	struct lsc_gate_measurer *g = calloc(1, sizeof(*g));
-	int err;
-
-	*out = NULL;
-	if (!g)
-		return -ENOMEM;
-	g->r = r;
-	g->sym = sym;
-	err = measure(r, sym, &g->m);
-	if (err) {
-		free(g);
-		return err;
-	}
-	*out = g;
-	return 0;
-}
-
-int lsc_gate_measure(struct lsc_gate_measurer *g, const char *metric, const char *function,
-		     double *v)
-{
-	struct lsc_gate_check c;
-	int have;
-
-	memset(&c, 0, sizeof(c));
-	snprintf(c.metric, sizeof(c.metric), "%s", metric);
-	snprintf(c.function, sizeof(c.function), "%s", function ? function : "");
-	*v = metric_value(g->r, g->sym, &g->m, &c, &have);
-	return have;
-}
-
-void lsc_gate_measurer_free(struct lsc_gate_measurer *g)
-{
-	if (!g)
-		return;
-	measured_free(&g->m);
-	free(g);
-}
-
-int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, size_t n,
-		   const struct lsc_recording *base, struct lsc_symbolizer *const *syms,
-		   struct lsc_symbolizer *base_sym, char *err, size_t errlen)
-{
-	struct measured *ms = calloc(n + 1, sizeof(*ms));
-	size_t i;
-	int e = 0;
-
-	if (!ms)
-		return -ENOMEM;
-	for (i = 0; !e && i < n; i++)
-		e = measure(recs[i], syms ? syms[i] : NULL, &ms[i]);
-	if (!e && base)
-		e = measure(base, base_sym, &ms[n]);
-	for (i = 0; !e && i < g->n; i++) {
-		struct lsc_gate_check *c = &g->checks[i];
-		const struct metric *m = metric_of(c->metric);
-		double lim;
-
-		if (c->loop[0] && !selects_any(&ms[0], c)) {
-			char keys[200] = "";
-			size_t k;
-
-			for (k = 0; k < ms[0].loops.n && strlen(keys) < sizeof(keys) - 50; k++)
-				snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys), "%s%s",
-					 k ? ", " : "", ms[0].loops.id[k].key);
-			snprintf(err, errlen,
-				 "line %u: '%s': no loop of the recording is [%s]; its loops: %s",
-				 c->line, c->text, c->loop, keys[0] ? keys : "none");
-			e = LSC_ENODATA;
-			break;
-		}
-		if (median_of(c, recs, ms, syms, n, &c->measured)) {
-			snprintf(err, errlen, "line %u: '%s': the recording has no %s; it needs %s",
-				 c->line, c->text, c->metric, m->needs);
-			e = LSC_ENODATA;
-			break;
-		}
-		lim = c->limit;
-		if (c->relative) {
-			int have;
-
-			c->baseline = metric_value(base, base_sym, &ms[n], c, &have);
-			if (!have) {
-				snprintf(err, errlen,
-					 "line %u: '%s': the baseline has no %s; it needs %s",
-					 c->line, c->text, c->metric, m->needs);
-				e = LSC_ENODATA;
-				break;
-			}
-			lim = c->baseline + (c->delta_percent ? c->baseline * c->limit : c->limit);
-			/* "baseline - 2ms" against a baseline of 1 ms: a limit no time can meet,
-			 * or one every time meets; either way not what was meant */
-			if (lim < 0 && never_negative(m)) {
-				char b[64], l[64];
-
-				lsc_gate_format(c->metric, c->baseline, b, sizeof(b));
-				lsc_gate_format(c->metric, lim, l, sizeof(l));
-				snprintf(
-					err, errlen,
-					"%s:%u: impossible limit: %s with this baseline (%s), below "
-					"zero, which %s never is: '%s'",
-					g->file, c->line, l, b, c->metric, c->text);
-				e = LSC_EBADBUDGET;
-				break;
-			}
-		}
-		/* the tolerance forgives: it moves the limit away from the measured side */
-		c->effective = c->op == LSC_OP_LE || c->op == LSC_OP_LT ? lim + c->tolerance
-									: lim - c->tolerance;
-		switch (c->op) {
-		case LSC_OP_LE:
-			c->pass = c->measured <= c->effective;
-			break;
-		case LSC_OP_LT:
-			c->pass = c->measured < c->effective;
-			break;
-		case LSC_OP_GE:
-			c->pass = c->measured >= c->effective;
-			break;
-		default:
-			c->pass = c->measured > c->effective;
-		}
-		/* Where to look: the stack behind loop time, for the loop metrics. */
-		if (!c->pass && loop_metric(m)) {
-			const struct lsc_report *lr = ms[0].loops.rep[ms[0].worst];
-			char w[600];
-
-			if (lr->nblocking &&
-			    (!strncmp(c->metric, "blocking", 8) || !strncmp(c->metric, "lag", 3) ||
-			     !strncmp(c->metric, "busy", 4) || !strncmp(c->metric, "elu", 3))) {
-				lsc_report_owner_where(&lr->blocking[0].owner, "under", w,
-						       sizeof(w));
-				snprintf(c->note, sizeof(c->note), "%s%smost blocking time %s",
-					 c->loop[0] ? lr->loop_name : "", c->loop[0] ? ": " : "",
-					 w);
-			} else if (c->loop[0]) {
-				snprintf(c->note, sizeof(c->note), "on %s", lr->loop_name);
-			}
-		}
-	}
-	for (i = 0; i <= n; i++)
-		measured_free(&ms[i]);
-	free(ms);
-	return e;
 }

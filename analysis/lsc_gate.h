@@ -52,6 +52,17 @@ int lsc_gate_judge(struct lsc_gate *g, const struct lsc_recording *const *recs, 
 		   const struct lsc_recording *base, struct lsc_symbolizer *const *syms,
 		   struct lsc_symbolizer *base_sym, char *err, size_t errlen);
 
+/* A run of the build: one recording, or a set of processes (the recordings of one run's
+ * processes): a check's metric in a set is the worst of its members'. sym may be NULL. */
+struct lsc_gate_run {
+	const struct lsc_recording *const *r;
+	struct lsc_symbolizer *const *sym;
+	size_t n;
+};
+/* lsc_gate_judge over runs (each one recording or a set); base too, or NULL. */
+int lsc_gate_judge_runs(struct lsc_gate *g, const struct lsc_gate_run *runs, size_t n,
+			const struct lsc_gate_run *base, char *err, size_t errlen);
+
 /* The metrics a budget knows, by index; NULL past the last. */
 const char *lsc_gate_metric(size_t i);
 /* One recording's metrics, measured once (diff's table). lsc_gate_measure returns whether the

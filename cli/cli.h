@@ -97,4 +97,44 @@ int lsc_cli_perf_map(unsigned pid, long long uid, uint64_t not_before_ns, char *
 /* A process id from an option value, or a usage error (returns non-zero). */
 int lsc_cli_parse_pid(const char *cmd, const char *v, int *pid);
 
+/* run_children.c: the descendants of the process `run` started, seen in /proc while it runs. */
+#define LSC_RUN_MAX_CHILDREN 256
+struct lsc_run_child {
+	pid_t pid, ppid;
+	char exe[256], cmdline[512];
+	int node;	   /* its executable is a node */
+	int agent;	   /* the agent is in its LD_PRELOAD */
+	int env_read;	   /* its environment could be read */
+	int still_running; /* it had not ended when run finalized */
+};
+struct lsc_run_tree {
+	pid_t root;
+	size_t n;
+	struct lsc_run_child d[LSC_RUN_MAX_CHILDREN];
+};
+/* One pass over /proc: the root's descendants not yet known. */
+void lsc_run_tree_scan(struct lsc_run_tree *t);
+/* waitpid(pid) that scans the descendants every 50 ms meanwhile: 0, or -errno. */
+int lsc_run_wait(pid_t pid, int *status, struct lsc_run_tree *t);
+/* After the root ended: waits up to secs for the descendants that loaded the agent to end. */
+void lsc_run_wait_descendants(struct lsc_run_tree *t, double secs);
+/* Symbolizes each follower's recording (REC.PID with set_id), appends a Process record per
+ * descendant to output (follow: 1 all, 2 Node's); returns how many recorded. */
+size_t lsc_run_finish_set(const char *output, const char *set_id, int follow,
+			  const struct lsc_run_tree *t);
+
+/* sets.c: a recording and the others of its set beside it (REC.PID, the same set id). */
+#define LSC_CLI_MAX_SET 64
+struct lsc_cli_set {
+	size_t n;
+	struct lsc_recording *r[LSC_CLI_MAX_SET]; /* r[0]: the one named; the rest by pid */
+	struct lsc_symbolizer *sym[LSC_CLI_MAX_SET];
+};
+/* 0, or -1 when path itself cannot be read (said). */
+int lsc_cli_read_set(const char *path, struct lsc_cli_set *s);
+void lsc_cli_set_symbolizers(struct lsc_cli_set *s);
+void lsc_cli_set_free(struct lsc_cli_set *s);
+/* The member whose pid is pid, or -1 (said, with the set's pids). */
+int lsc_cli_set_member(const struct lsc_cli_set *s, const char *path, int pid);
+
 #endif

@@ -133,8 +133,8 @@ int cmd_gate(int argc, char **argv)
 		{0},
 	};
 	const char *budget = NULL, *baseline = NULL, *junit_path = NULL;
-	struct lsc_recording *recs[MAX_RECS] = {0}, *base = NULL;
-	struct lsc_symbolizer *syms[MAX_RECS] = {0}, *base_sym = NULL;
+	static struct lsc_cli_set sets[MAX_RECS + 1];
+	struct lsc_gate_run runs[MAX_RECS + 1];
 	struct lsc_gate *g = calloc(1, sizeof(*g));
 	char err[1024], *text;
 	int c, json = 0, code = LSC_EXIT_USAGE, e;
@@ -186,18 +186,23 @@ int cmd_gate(int argc, char **argv)
 		return lsc_usage_error("gate", "the budget compares with a baseline: add "
 					       "--baseline BASE.lsr");
 	}
+	/* each REC a run: one recording, or the set of processes it heads (sets.c) */
 	for (i = optind; i < (size_t)argc; i++, n++) {
-		if (lsc_cli_read_recording(argv[i], &recs[n]))
+		if (lsc_cli_read_set(argv[i], &sets[n]))
 			goto out;
-		syms[n] = lsc_cli_symbolizer(recs[n]);
+		lsc_cli_set_symbolizers(&sets[n]);
+		runs[n] = (struct lsc_gate_run){(const struct lsc_recording *const *)sets[n].r,
+						sets[n].sym, sets[n].n};
 	}
 	if (baseline) {
-		if (lsc_cli_read_recording(baseline, &base))
+		if (lsc_cli_read_set(baseline, &sets[MAX_RECS]))
 			goto out;
-		base_sym = lsc_cli_symbolizer(base);
+		lsc_cli_set_symbolizers(&sets[MAX_RECS]);
+		runs[MAX_RECS] =
+			(struct lsc_gate_run){(const struct lsc_recording *const *)sets[MAX_RECS].r,
+					      sets[MAX_RECS].sym, sets[MAX_RECS].n};
 	}
-	e = lsc_gate_judge(g, (const struct lsc_recording *const *)recs, n, base, syms, base_sym,
-			   err, sizeof(err));
+	e = lsc_gate_judge_runs(g, runs, n, baseline ? &runs[MAX_RECS] : NULL, err, sizeof(err));
 	if (e) {
 		fprintf(stderr, "loopscope: %s\n",
 			e == LSC_ENODATA || e == LSC_EBADBUDGET ? err : lsc_strerror(e));
@@ -226,12 +231,8 @@ int cmd_gate(int argc, char **argv)
 		       g->n, n > 1 ? " (medians over the recordings)" : "");
 	code = fails ? LSC_EXIT_FAIL : LSC_EXIT_OK;
 out:
-	for (i = 0; i < n; i++) {
-		lsc_symbolizer_free(syms[i]);
-		lsc_recording_free(recs[i]);
-	}
-	lsc_symbolizer_free(base_sym);
-	lsc_recording_free(base);
+	for (i = 0; i <= MAX_RECS; i++)
+		lsc_cli_set_free(&sets[i]);
 	free(g);
 	return code;
 }

@@ -1,4 +1,5 @@
-/* cmd_report.c — `loopscope report REC [--json] [--loop SEL] [-o FILE]`. */
+/* cmd_report.c — `loopscope report REC [--json] [--loop SEL] [--pid PID] [-o FILE]`: one
+ * recording, or the set it heads (the recordings of its run's other processes beside it). */
 #include "cli.h"
 #include "lsc_render.h"
 #include "lsc_report.h"
@@ -7,30 +8,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int render_json(FILE *f, const void *loops)
+static int render_json(FILE *f, const void *set)
 {
-	return lsc_render_report_loops_json(f, loops);
+	return lsc_render_report_set_json(f, set);
 }
 
-static int render_text(FILE *f, const void *loops)
+static int render_text(FILE *f, const void *set)
 {
-	return lsc_render_report_loops_text(f, loops);
+	return lsc_render_report_set_text(f, set);
 }
 
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"output", required_argument, NULL, 'o'},
-		{"loop", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},
-		{0},
+		{"json", no_argument, NULL, 'j'},	{"output", required_argument, NULL, 'o'},
+		{"loop", required_argument, NULL, 'l'}, {"pid", required_argument, NULL, 'p'},
+		{"help", no_argument, NULL, 'h'},	{0},
 	};
-	struct lsc_recording *rec = NULL;
-	struct lsc_symbolizer *sym = NULL;
-	struct lsc_report_loops *rep = NULL;
+	static struct lsc_cli_set set;
+	struct lsc_report_set *rep = NULL;
 	const char *output = NULL, *loop = NULL;
-	int c, json = 0, err, ret = LSC_EXIT_FAIL;
+	int c, json = 0, err, ret = LSC_EXIT_FAIL, pid = 0, k;
+	size_t i;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -44,6 +43,10 @@ int cmd_report(int argc, char **argv)
 		case 'l':
 			loop = optarg;
 			break;
+		case 'p':
+			if (lsc_cli_parse_pid("report", optarg, &pid))
+				return LSC_EXIT_USAGE;
+			break;
 		case 'h':
 			return lsc_help("report");
 		default:
@@ -54,15 +57,28 @@ int cmd_report(int argc, char **argv)
 	if (optind != argc - 1)
 		return lsc_usage_error("report", optind == argc ? "no recording given"
 								: "more than one recording given");
-	if (lsc_cli_read_recording(argv[optind], &rec))
+	if (lsc_cli_read_set(argv[optind], &set))
 		return LSC_EXIT_FAIL;
 	rep = calloc(1, sizeof(*rep));
 	if (!rep) {
 		lsc_fail("out of memory");
 		goto out;
 	}
-	sym = lsc_cli_symbolizer(rec);
-	err = lsc_report_build_loops(rec, sym, loop, rep);
+	if (pid) { /* one process of the set: first, alone */
+		if ((k = lsc_cli_set_member(&set, argv[optind], pid)) < 0)
+			goto out;
+		struct lsc_recording *t = set.r[0];
+
+		set.r[0] = set.r[k];
+		set.r[k] = t;
+	}
+	lsc_cli_set_symbolizers(&set);
+	err = lsc_report_build_set((const struct lsc_recording *const *)set.r, pid ? 1 : set.n,
+				   set.sym, loop, rep);
+	for (i = 0; !err && loop && i < rep->n && !rep->p[i].loops; i++)
+		;
+	if (!err && loop && i == rep->n)
+		err = LSC_ENOSUCHLOOP;
 	if (err == LSC_EBADLOOP || err == LSC_ENOSUCHLOOP) {
 		ret = lsc_fail("--loop '%s': %s; the loops of '%s' are listed by 'loopscope report "
 			       "%s --loop all'",
@@ -74,10 +90,9 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	ret = lsc_cli_emit(output, json ? render_json : render_text, rep);
-	lsc_report_loops_free(rep);
+	lsc_report_set_free(rep);
 out:
 	free(rep);
-	lsc_symbolizer_free(sym);
-	lsc_recording_free(rec);
+	lsc_cli_set_free(&set);
 	return ret;
 }

@@ -28,6 +28,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -186,7 +187,8 @@ int cmd_run(int argc, char **argv)
 		{"wall", no_argument, NULL, 'W'},
 		{"block-threshold", required_argument, NULL, 'b'},
 		{"window", required_argument, NULL, 'w'},
-		{"follow-children", no_argument, NULL, 'f'},
+		{"follow-children", optional_argument, NULL, 'f'},
+		{"no-follow-children", no_argument, NULL, 'F'},
 		{"no-js-symbols", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
@@ -194,7 +196,9 @@ int cmd_run(int argc, char **argv)
 	char agent[PATH_MAX], output[PATH_MAX], preload[PATH_MAX + 4096], perf[64], nodeopts[8192];
 	char rundir[64] = "";
 	const char *out_arg = NULL, *heap = NULL, *numval[NNUMERIC] = {0}, *why = NULL, *cmd;
-	int c, follow = 0, wall = 0, js = 1, maps, errpipe[2] = {-1, -1}, status = 0, exec_err = 0,
+	static struct lsc_run_tree tree;
+	char set_id[40] = "";
+	int c, follow = -1, wall = 0, js = 1, maps, errpipe[2] = {-1, -1}, status = 0, exec_err = 0,
 	       fd, created = 0, code;
 	size_t i, added;
 	enum lsc_out_kind kind;
@@ -234,7 +238,13 @@ int cmd_run(int argc, char **argv)
 			wall = 1;
 			break;
 		case 'f':
-			follow = 1;
+			if (v && strcmp(v, "all") && strcmp(v, "node"))
+				return lsc_usage_error(
+					"run", "--follow-children takes all or node, not '%s'", v);
+			follow = v && !strcmp(v, "node") ? 2 : 1;
+			break;
+		case 'F':
+			follow = 0;
 			break;
 		case 'n':
 			js = 0;
@@ -287,6 +297,10 @@ int cmd_run(int argc, char **argv)
 	if (c)
 		return lsc_fail("cannot create recording '%s': %s", output,
 				why ? why : strerror(-c));
+	/* A Node program's Node children (cluster workers, child_process.fork) are followed by
+	 * default; into REC.PID files beside a regular file only. */
+	if (follow < 0)
+		follow = is_node(cmd) && kind != LSC_OUT_INPLACE ? 2 : 0;
 	if (kind == LSC_OUT_INPLACE && follow)
 		return lsc_usage_error(
 			"run",
@@ -333,6 +347,17 @@ int cmd_run(int argc, char **argv)
 		goto fail;
 	}
 
+	if (follow) { /* the set's id: the followers' recordings carry it (docs/format.md) */
+		uint64_t r[2] = {0, 0};
+		struct timespec now;
+
+		if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+			clock_gettime(CLOCK_REALTIME, &now);
+			r[0] = (uint64_t)now.tv_nsec ^ ((uint64_t)getpid() << 32);
+		}
+		snprintf(set_id, sizeof(set_id), "%016llx%016llx", (unsigned long long)r[0],
+			 (unsigned long long)r[1]);
+	}
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -359,7 +384,9 @@ int cmd_run(int argc, char **argv)
 			if (numval[i])
 				setenv(numeric[i].env, numval[i], 1);
 		if (follow)
-			setenv("LOOPSCOPE_FOLLOW_CHILDREN", "1", 1);
+			setenv("LOOPSCOPE_FOLLOW_CHILDREN", follow == 2 ? "node" : "1", 1);
+		if (set_id[0])
+			setenv("LOOPSCOPE_SET_ID", set_id, 1);
 		if (wall)
 			setenv("LOOPSCOPE_WALL", "1", 1);
 		if (maps) {
@@ -395,8 +422,11 @@ int cmd_run(int argc, char **argv)
 	}
 	close(errpipe[0]);
 	errpipe[0] = -1;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	if (follow)
+		lsc_run_wait(pid, &status, &tree);
+	else
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
 	child = -1;
 	code = exit_code(status);
 
@@ -425,6 +455,17 @@ int cmd_run(int argc, char **argv)
 					    : NULL,
 				    NULL, &added))
 		lsc_warn("could not add symbols to '%s'; 'loopscope symbolize' can retry", output);
+	if (follow) {
+		size_t n;
+
+		lsc_run_wait_descendants(&tree, 5);
+		n = lsc_run_finish_set(output, set_id, follow, &tree);
+		if (n)
+			fprintf(stderr,
+				"loopscope: %zu child process%s recorded too (%s.PID beside it: "
+				"'loopscope report %s' reads them together)\n",
+				n, n == 1 ? "" : "es", output, output);
+	}
 	sweep_run_dir(rundir);
 
 	lsc_cli_summary(output, cmd, "ran",

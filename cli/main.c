@@ -10,6 +10,7 @@
  */
 #include "cli.h"
 #include "lsc_report.h"
+#include "lsc_report_set.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -533,6 +534,33 @@ int main(int argc, char **argv)
 	return lsc_usage_error(NULL, "no command '%s'", argv[1]);
 }
 
+/* The other processes of the set path heads: the worst of them, when it is not path's. */
+static void set_summary(const char *path)
+{
+	static struct lsc_cli_set cs;
+	struct lsc_report_set *rs = calloc(1, sizeof(*rs));
+	const struct lsc_report_loops *l;
+	const struct lsc_report *w;
+
+	if (!rs || lsc_cli_read_set(path, &cs)) {
+		free(rs);
+		return;
+	}
+	if (cs.n > 1 &&
+	    !lsc_report_build_set((const struct lsc_recording *const *)cs.r, cs.n, NULL, NULL,
+				  rs) &&
+	    rs->lead && (l = rs->p[rs->lead].loops) != NULL) {
+		w = l->rep[l->lead];
+		fprintf(stderr, "loopscope: the worst of the %zu processes: pid %u, %s%s%s\n",
+			rs->n, rs->p[rs->lead].pid, w->nfindings ? w->findings[0].title : "",
+			w->nfindings ? ": " : "no finding",
+			w->nfindings ? w->findings[0].evidence : "");
+	}
+	lsc_report_set_free(rs);
+	free(rs);
+	lsc_cli_set_free(&cs);
+}
+
 void lsc_cli_summary(const char *path, const char *subject, const char *verb, const char *how)
 {
 	struct lsc_recording *r = NULL;
@@ -569,6 +597,7 @@ void lsc_cli_summary(const char *path, const char *subject, const char *verb, co
 			lead->findings[0].evidence);
 	else
 		fprintf(stderr, "loopscope: no problem found by the default rules\n");
+	set_summary(path);
 	fprintf(stderr, "loopscope: recording: %s (loopscope report %s)\n", path, path);
 	lsc_report_loops_free(set);
 	free(set);

@@ -295,6 +295,9 @@ static int add_record(struct lsc_recording *r, Loopscope__Record *rec)
 	case LOOPSCOPE__RECORD__BODY_SYMBOL:
 		PUSH(r->symbols, r->nsymbols, rec->symbol);
 		break;
+	case LOOPSCOPE__RECORD__BODY_PROCESS:
+		PUSH(r->processes, r->nprocesses, rec->process);
+		break;
 	default:
 		break; /* a record kind from a newer minor version: skipped */
 	}
@@ -458,6 +461,7 @@ void lsc_recording_free(struct lsc_recording *r)
 	free(r->events);
 	free(r->samples);
 	free(r->symbols);
+	free(r->processes);
 	free(r);
 }
 

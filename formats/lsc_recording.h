@@ -77,6 +77,8 @@ struct lsc_recording {
 	size_t nsamples;
 	const Loopscope__Symbol **symbols; /* sorted by addr */
 	size_t nsymbols;
+	const Loopscope__Process **processes; /* descendants `run` saw (finalize) */
+	size_t nprocesses;
 	struct lsc_read_info info;
 	Loopscope__Record **records_; /* owned */
 	size_t nrecords_;

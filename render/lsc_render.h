@@ -12,6 +12,7 @@
 #include "lsc_flame.h"
 #include "lsc_heap.h"
 #include "lsc_report.h"
+#include "lsc_report_set.h"
 
 struct lsc_svg_opts {
 	const char *title;
@@ -54,6 +55,11 @@ int lsc_render_report_text(FILE *out, const struct lsc_report *r);
  * One loop alone renders as lsc_render_report_text. */
 int lsc_render_report_loops_text(FILE *out, const struct lsc_report_loops *l);
 int lsc_render_report_loops_json(FILE *out, const struct lsc_report_loops *l);
+/* A set of processes' report (analysis/lsc_report_set.h): a row per process, the findings
+ * they share, what did not record, then the worst process's report. One process alone renders
+ * as lsc_render_report_loops_*. */
+int lsc_render_report_set_text(FILE *out, const struct lsc_report_set *s);
+int lsc_render_report_set_json(FILE *out, const struct lsc_report_set *s);
 int lsc_render_report_json(FILE *out, const struct lsc_report *r);
 
 /* Writes s escaped for XML text and attributes, at most max characters (gate's JUnit too). */

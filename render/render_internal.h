@@ -18,6 +18,11 @@ int lsc__flame_walk(const struct lsc_flame *f,
 
 /* Writes s escaped for XML text and attributes, at most max characters of it. */
 void lsc__xml_escape(FILE *out, const char *s, size_t max);
+/* A report of loops (report_json.c) as the object `report --json` prints. */
+struct lsc_report_loops;
+struct json_object *lsc__report_loops_json(const struct lsc_report_loops *l);
+/* Prints root (pretty), frees it; -EIO when the write failed. */
+int lsc__emit_json(FILE *out, struct json_object *root);
 /* {"function", "file", "line"} */
 struct json_object *lsc__frame_json(const struct lsc_report_frame *f);
 

@@ -235,7 +235,7 @@ static json_object *report_obj(const struct lsc_report *r)
 	return root;
 }
 
-static int emit(FILE *out, json_object *root)
+int lsc__emit_json(FILE *out, json_object *root)
 {
 	int err = 0;
 
@@ -253,7 +253,7 @@ int lsc_render_report_json(FILE *out, const struct lsc_report *r)
 {
 	/* Six significant digits: 0.3, not 0.29999999999999999. */
 	json_c_set_serialization_double_format("%.6g", JSON_C_OPTION_THREAD);
-	return emit(out, report_obj(r));
+	return lsc__emit_json(out, report_obj(r));
 }
 
 static json_object *loop_id(const struct lsc_loop_id *l)
@@ -273,7 +273,7 @@ static json_object *loop_id(const struct lsc_loop_id *l)
 	return o;
 }
 
-int lsc_render_report_loops_json(FILE *out, const struct lsc_report_loops *l)
+struct json_object *lsc__report_loops_json(const struct lsc_report_loops *l)
 {
 	static const char *process_keys[] = {"pool", "memory", "handles"};
 	const struct lsc_report *lead = l->rep[l->lead];
@@ -283,7 +283,7 @@ int lsc_render_report_loops_json(FILE *out, const struct lsc_report_loops *l)
 	json_c_set_serialization_double_format("%.6g", JSON_C_OPTION_THREAD);
 	root = report_obj(lead);
 	if (!lead->loop_key[0]) /* no loop windows: the whole recording's */
-		return emit(out, root);
+		return root;
 	put(root, "loop_id", loop_id(&l->id[l->lead]));
 	/* what serves the whole process, from the main loop's view */
 	if (l->main < l->n && l->main != l->lead) {
@@ -314,5 +314,10 @@ int lsc_render_report_loops_json(FILE *out, const struct lsc_report_loops *l)
 	}
 	put(root, "loops", a);
 	put(root, "loops_hidden", u64(l->hidden));
-	return emit(out, root);
+	return root;
+}
+
+int lsc_render_report_loops_json(FILE *out, const struct lsc_report_loops *l)
+{
+	return lsc__emit_json(out, lsc__report_loops_json(l));
 }

@@ -315,7 +315,7 @@ int lsc_render_report_loops_text(FILE *o, const struct lsc_report_loops *l)
 	size_t i, k;
 
 	/* one loop, the program's main one (or none): nothing to tell apart */
-	if (l->n == 1 && lead->loops_in_recording <= 1 && !l->hidden &&
+	if (l->n == 1 && lead->loops_in_recording <= 1 &&
 	    (!l->id[0].key[0] || l->id[0].role == LOOPSCOPE__THREAD_ROLE__ROLE_MAIN))
 		return lsc_render_report_text(o, lead);
 	title(o, lead);
