@@ -203,7 +203,7 @@ void lsc__at_put_header(struct lsc_attach *a, const char *runtime)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Header h = LOOPSCOPE__HEADER__INIT;
-	char path[64], cmdline[8192], host[256] = "", *argv[256];
+	char path[64], cmdline[8192], stat[1024], host[256] = "", *argv[256];
 	struct timespec wall;
 	int n, argc = 0, off = 0;
 
@@ -230,6 +230,18 @@ void lsc__at_put_header(struct lsc_attach *a, const char *runtime)
 	h.notes = a->notes;
 	h.n_notes = (size_t)a->nnotes;
 	h.heap_mode = "off";
+	h.set_id = (char *)a->o.set_id;
+	snprintf(path, sizeof(path), "/proc/%d/stat", a->o.pid);
+	n = lsc__read_small(path, stat, sizeof(stat));
+	if (n > 0 && strrchr(stat, ')')) { /* its parent, the field after the state */
+		unsigned ppid;
+		char state;
+
+		if (sscanf(strrchr(stat, ')') + 1, " %c %u", &state, &ppid) == 2) {
+			h.has_parent_pid = 1;
+			h.parent_pid = ppid;
+		}
+	}
 	r.body_case = LOOPSCOPE__RECORD__BODY_HEADER;
 	r.header = &h;
 	lsc__at_put(a, &r);

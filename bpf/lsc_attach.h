@@ -19,7 +19,8 @@ struct lsc_attach_opts {
 	int stacks_dwarf;   /* CPU samples unwound in user space from a stack copy */
 	uint64_t block_threshold_ns;
 	uint64_t window_ns;
-	int any_target; /* a target without libuv: record CPU and syscalls anyway (--anyway) */
+	int any_target;	    /* a target without libuv: record CPU and syscalls anyway (--anyway) */
+	const char *set_id; /* the recordings of several processes' one set (--children) */
 };
 
 #define LSC_ATTACH_HANDLE_TYPES 20

@@ -13,7 +13,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -127,10 +129,153 @@ static void status_line(const struct lsc_attach_status *st, int tty)
 	fflush(stderr);
 }
 
+/* One target: attach, record until the duration, Ctrl-C or its exit, detach, finalize. quiet:
+ * no status lines (one of several targets); the primary's summary is the caller's. Returns the
+ * exit code. */
+static int attach_one(struct lsc_attach_opts o, const char *out, double secs, int quiet, int *gone)
+{
+	struct lsc_attach_status st;
+	struct lsc_attach *a;
+	char err[512], perf[64];
+	const char *const *notes;
+	int tty = !quiet && isatty(2), e;
+	long long uid;
+	uint64_t added, started;
+	struct stat pst, made;
+	enum lsc_out_kind kind;
+	const char *why;
+
+	/* Who the process is, for its perf map later: its user and its start. */
+	snprintf(perf, sizeof(perf), "/proc/%d", o.pid);
+	uid = stat(perf, &pst) == 0 ? (long long)pst.st_uid : -1;
+	started = process_start_ns(o.pid);
+	/* The recording, as run's: a new path is made here (O_EXCL | O_NOFOLLOW) and is then ours
+	 * to remove if attaching fails; a device or FIFO is written in place and not read back; a
+	 * link, or another user's file in /tmp, is refused (lsc__out_classify). */
+	e = lsc__out_classify(out, &kind, &why);
+	if (e)
+		return lsc_fail("cannot create recording '%s': %s", out, why ? why : strerror(-e));
+	if (kind == LSC_OUT_NEW) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+		if (fd < 0 || fstat(fd, &made)) {
+			e = errno;
+			if (fd >= 0)
+				close(fd);
+			return lsc_fail("cannot create recording '%s': %s", out, strerror(e));
+		}
+		close(fd);
+	}
+	o.output = out;
+	e = lsc_attach_start(&o, &a, err, sizeof(err));
+	if (e) {
+		if (kind == LSC_OUT_NEW && lstat(out, &pst) == 0 && S_ISREG(pst.st_mode) &&
+		    pst.st_dev == made.st_dev && pst.st_ino == made.st_ino)
+			unlink(out); /* made above, in this run */
+		return lsc_fail("%s", err);
+	}
+	for (notes = lsc_attach_notes(a); *notes; notes++)
+		lsc_warn("PID %d: %s", o.pid, *notes);
+	fprintf(stderr, "loopscope: attached to PID %d; %s\n", o.pid,
+		secs > 0 ? "recording until the duration is over or Ctrl-C" : "Ctrl-C to stop");
+	memset(&st, 0, sizeof(st));
+	while (!stop_requested) {
+		struct timespec step = {0, 100000000};
+
+		if (lsc_attach_tick(a, &st) > 0 && !quiet)
+			status_line(&st, tty);
+		if (st.target_gone || (secs > 0 && st.elapsed_s >= secs))
+			break;
+		nanosleep(&step, NULL);
+	}
+	if (tty && st.have_window)
+		fputc('\n', stderr);
+	*gone = st.target_gone;
+	e = lsc_attach_stop(a);
+	if (e)
+		return lsc_fail("could not write the recording '%s': %s", out, lsc_strerror(e));
+	if (kind == LSC_OUT_INPLACE) {
+		fprintf(stderr,
+			"loopscope: PID %d recorded; the recording went to '%s' (not a regular file: "
+			"not symbolized, no summary)\n",
+			o.pid, out);
+		return LSC_EXIT_OK;
+	}
+	/* Name the frames while the binaries (and node's perf map) are at hand. The map must be
+	 * the target's own (lsc_cli_perf_map); its lower bound is the process's start, not the
+	 * attach: node appends to its map only when it compiles, so the map of a process started
+	 * an hour ago is legitimately older than this recording, while a stale map of a previous
+	 * process with the same PID predates this one's start. */
+	if (lsc_recording_symbolize(
+		    out,
+		    started && lsc_cli_perf_map((unsigned)o.pid, uid, started, perf, sizeof(perf))
+			    ? perf
+			    : NULL,
+		    "/proc/kallsyms", &added))
+		lsc_warn("could not add symbols to '%s'; 'loopscope symbolize' can retry", out);
+	return LSC_EXIT_OK;
+}
+
+#define MAX_TARGETS 64
+
+/* pid's descendants now, from /proc (run's scan), appended to pids; how many there are now. */
+static int add_descendants(int pid, int *pids, int n)
+{
+	static struct lsc_run_tree t;
+	size_t i;
+
+	memset(&t, 0, sizeof(t));
+	t.root = pid;
+	lsc_run_tree_scan(&t);
+	for (i = 0; i < t.n && n < MAX_TARGETS; i++) {
+		int k;
+
+		for (k = 0; k < n && pids[k] != t.d[i].pid; k++)
+			;
+		if (k == n)
+			pids[n++] = t.d[i].pid;
+	}
+	return n;
+}
+
+/* The targets after the first, each attached by a process of its own writing OUT.PID into the
+ * set; the first's recording notes each of them (recorded, or why not). */
+static void note_others(const char *out, const int *pids, const int *codes, int n)
+{
+	struct lsc_writer *w;
+	int i;
+
+	if (lsc_writer_append_to(out, &w))
+		return;
+	for (i = 1; i < n; i++) {
+		Loopscope__Record rec = LOOPSCOPE__RECORD__INIT;
+		Loopscope__Process p = LOOPSCOPE__PROCESS__INIT;
+		char exe[256] = "", path[64], why[96];
+		ssize_t k;
+
+		snprintf(path, sizeof(path), "/proc/%d/exe", pids[i]);
+		k = readlink(path, exe, sizeof(exe) - 1);
+		exe[k > 0 ? k : 0] = 0;
+		p.has_pid = p.has_recorded = p.has_node = 1;
+		p.pid = (uint32_t)pids[i];
+		p.executable = exe;
+		p.node = strstr(exe, "/node") != NULL;
+		p.recorded = codes[i] == 0;
+		snprintf(why, sizeof(why), "attach failed (exit %d; its error is above)", codes[i]);
+		if (!p.recorded)
+			p.why = why;
+		rec.body_case = LOOPSCOPE__RECORD__BODY_PROCESS;
+		rec.process = &p;
+		lsc_writer_append(w, &rec);
+	}
+	lsc_writer_close(w);
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"pid", required_argument, NULL, 'p'},
+		{"children", no_argument, NULL, 'C'},
 		{"duration", required_argument, NULL, 'd'},
 		{"output", required_argument, NULL, 'o'},
 		{"cpu-hz", required_argument, NULL, 'c'},
@@ -143,27 +288,28 @@ int cmd_attach(int argc, char **argv)
 	};
 	struct lsc_attach_opts o = {
 		.cpu_hz = 99, .block_threshold_ns = 1000000ULL, .window_ns = 1000000000ULL};
-	struct lsc_attach_status st;
-	struct lsc_attach *a;
+	int pids[MAX_TARGETS], codes[MAX_TARGETS] = {0}, npids = 0, children = 0, c, i, gone = 0,
+			       code;
+	pid_t workers[MAX_TARGETS] = {0};
+	char out[4200], subject[128], set_id[40];
 	struct sigaction sa;
-	char out[4200], err[512], perf[64], subject[128];
-	const char *const *notes;
 	double secs = 0;
-	int c, tty = isatty(2), e;
-	long long uid;
-	uint64_t added;
-	uint64_t v, started;
-	struct stat pst, made;
-	enum lsc_out_kind kind;
-	const char *why;
+	uint64_t v;
 
 	optind = 1;
 	out[0] = 0;
 	while ((c = getopt_long(argc, argv, "p:d:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
-			if (lsc_cli_parse_pid("attach", optarg, &o.pid))
+			if (npids == MAX_TARGETS)
+				return lsc_usage_error("attach", "at most %d processes",
+						       MAX_TARGETS);
+			if (lsc_cli_parse_pid("attach", optarg, &pids[npids]))
 				return LSC_EXIT_USAGE;
+			npids++;
+			break;
+		case 'C':
+			children = 1;
 			break;
 		case 'd':
 			if (parse_duration(optarg, &secs))
@@ -208,85 +354,78 @@ int cmd_attach(int argc, char **argv)
 					       argv[optind - 1]);
 		}
 	}
-	if (!o.pid)
+	if (!npids)
 		return lsc_usage_error("attach", "which process? (loopscope attach -p PID)");
 	if (optind < argc)
 		return lsc_usage_error("attach", "unexpected argument '%s'", argv[optind]);
 	if (!out[0])
-		default_output(o.pid, out, sizeof(out));
-	/* Who the process is, for its perf map later: its user and its start. */
-	snprintf(perf, sizeof(perf), "/proc/%d", o.pid);
-	uid = stat(perf, &pst) == 0 ? (long long)pst.st_uid : -1;
-	started = process_start_ns(o.pid);
-	/* The recording, as run's: a new path is made here (O_EXCL | O_NOFOLLOW) and is then ours
-	 * to remove if attaching fails; a device or FIFO is written in place and not read back; a
-	 * link, or another user's file in /tmp, is refused (lsc__out_classify). */
-	e = lsc__out_classify(out, &kind, &why);
-	if (e)
-		return lsc_fail("cannot create recording '%s': %s", out, why ? why : strerror(-e));
-	if (kind == LSC_OUT_NEW) {
-		int fd = open(out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-
-		if (fd < 0 || fstat(fd, &made)) {
-			e = errno;
-			if (fd >= 0)
-				close(fd);
-			return lsc_fail("cannot create recording '%s': %s", out, strerror(e));
-		}
-		close(fd);
-	}
-	o.output = out;
-	e = lsc_attach_start(&o, &a, err, sizeof(err));
-	if (e) {
-		if (kind == LSC_OUT_NEW && lstat(out, &pst) == 0 && S_ISREG(pst.st_mode) &&
-		    pst.st_dev == made.st_dev && pst.st_ino == made.st_ino)
-			unlink(out); /* made above, in this run */
-		return lsc_fail("%s", err);
-	}
-	for (notes = lsc_attach_notes(a); *notes; notes++)
-		lsc_warn("%s", *notes);
+		default_output(pids[0], out, sizeof(out));
+	for (i = 0, c = npids; children && i < c; i++)
+		npids = add_descendants(pids[i], pids, npids);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	fprintf(stderr, "loopscope: attached to PID %d; %s\n", o.pid,
-		secs > 0 ? "recording until the duration is over or Ctrl-C" : "Ctrl-C to stop");
-	memset(&st, 0, sizeof(st));
-	while (!stop_requested) {
-		struct timespec step = {0, 100000000};
-
-		if (lsc_attach_tick(a, &st) > 0)
-			status_line(&st, tty);
-		if (st.target_gone || (secs > 0 && st.elapsed_s >= secs))
-			break;
-		nanosleep(&step, NULL);
-	}
-	if (tty && st.have_window)
-		fputc('\n', stderr);
-	e = lsc_attach_stop(a);
-	if (e)
-		return lsc_fail("could not write the recording '%s': %s", out, lsc_strerror(e));
-	if (kind == LSC_OUT_INPLACE) {
-		fprintf(stderr,
-			"loopscope: PID %d recorded; the recording went to '%s' (not a regular file: "
-			"not symbolized, no summary)\n",
-			o.pid, out);
+	o.pid = pids[0];
+	if (npids == 1) {
+		code = attach_one(o, out, secs, 0, &gone);
+		if (code)
+			return code;
+		snprintf(subject, sizeof(subject), "PID %d", o.pid);
+		lsc_cli_summary(out, subject, "recorded",
+				gone ? "the process exited during the capture" : "detached");
 		return LSC_EXIT_OK;
 	}
-	/* Name the frames while the binaries (and node's perf map) are at hand. The map must be
-	 * the target's own (lsc_cli_perf_map); its lower bound is the process's start, not the
-	 * attach: node appends to its map only when it compiles, so the map of a process started
-	 * an hour ago is legitimately older than this recording, while a stale map of a previous
-	 * process with the same PID predates this one's start. */
-	if (lsc_recording_symbolize(
-		    out,
-		    started && lsc_cli_perf_map((unsigned)o.pid, uid, started, perf, sizeof(perf))
-			    ? perf
-			    : NULL,
-		    "/proc/kallsyms", &added))
-		lsc_warn("could not add symbols to '%s'; 'loopscope symbolize' can retry", out);
-	snprintf(subject, sizeof(subject), "PID %d", o.pid);
+	/* Several: one set (OUT, and OUT.PID for the others), one attaching process each */
+	{
+		uint64_t r[2] = {(uint64_t)getpid() << 32 ^ process_start_ns(pids[0]),
+				 (uint64_t)time(NULL)};
+
+		if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
+			/* the fallback above: unique enough for one host's recordings */
+		}
+		snprintf(set_id, sizeof(set_id), "%016llx%016llx", (unsigned long long)r[0],
+			 (unsigned long long)r[1]);
+		o.set_id = set_id;
+	}
+	fprintf(stderr, "loopscope: attaching to %d processes: one set, '%s' and '%s.PID'\n", npids,
+		out, out);
+	for (i = 1; i < npids; i++) {
+		char mine[4300];
+
+		fflush(NULL);
+		workers[i] = fork();
+		if (workers[i] == 0) {
+			snprintf(mine, sizeof(mine), "%s.%d", out, pids[i]);
+			o.pid = pids[i];
+			_exit(attach_one(o, mine, secs, 1, &gone));
+		}
+		if (workers[i] < 0)
+			codes[i] = LSC_EXIT_FAIL;
+	}
+	code = attach_one(o, out, secs, 0, &gone);
+	for (i = 1; i < npids; i++) {
+		struct timespec step = {0, 50000000};
+		int status = 0, waited = 0;
+
+		if (workers[i] <= 0)
+			continue;
+		/* Ctrl-C reached them too; a SIGTERM to us must be passed on; when the first
+		 * target ended (a cluster's primary), the others have 5 s to end with it */
+		if (stop_requested)
+			kill(workers[i], SIGTERM);
+		while (waitpid(workers[i], &status, WNOHANG) == 0) {
+			if (gone && ++waited == 100)
+				kill(workers[i], SIGTERM);
+			nanosleep(&step, NULL);
+		}
+		codes[i] = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	}
+	if (code)
+		return code;
+	note_others(out, pids, codes, npids);
+	snprintf(subject, sizeof(subject), "PID %d", pids[0]);
 	lsc_cli_summary(out, subject, "recorded",
-			st.target_gone ? "the process exited during the capture" : "detached");
+			gone ? "the process exited during the capture" : "detached");
 	return LSC_EXIT_OK;
 }

@@ -53,7 +53,7 @@ int lsc_render_report_set_text(FILE *o, const struct lsc_report_set *s)
 		const struct lsc_report_loops *l = s->p[i].loops;
 		const struct lsc_report *m = l && l->main < l->n ? l->rep[l->main] : NULL;
 		int sev = worst(l);
-		char rel[64] = "the one run started";
+		char rel[64] = "the recording named";
 
 		if (i)
 			snprintf(rel, sizeof(rel), "child of %u", s->p[i].parent_pid);
