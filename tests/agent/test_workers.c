@@ -118,5 +118,68 @@ TEST(node_four_hashing_workers_keep_their_own_time)
 	json_object_put(rep);
 }
 
+/* refloop's worker-offload: a second libuv loop on a thread of its own, measured by libuv on
+ * that loop (--stats); the main loop's by refloop's own figure. */
+TEST(refloop_second_loop_against_its_own_truth)
+{
+	char stats[600], rec[600];
+	const char *argv[] = {built("loopscope"),
+			      "run",
+			      "-o",
+			      rec,
+			      "--",
+			      built("examples/worker-offload"),
+			      "--duration",
+			      "2",
+			      "--self-load",
+			      "2",
+			      "--stats",
+			      stats,
+			      NULL};
+	json_object *truth, *rep, *loops, *worker = NULL, *sc;
+	double own_main, own_worker, ours_main, ours_worker;
+	const char *fn;
+	struct proc p;
+	size_t i;
+
+	capture_setup("workers");
+	snprintf(stats, sizeof(stats), "%s", path("offload.json"));
+	snprintf(rec, sizeof(rec), "%s", path("offload.lsr"));
+	proc_run(&p, argv, 60, path("run.out"));
+	if (p.status)
+		LSC_FAIL("loopscope run worker-offload: %s", p.err);
+	truth = json_file(stats);
+	sc = json_get(truth, "scenario");
+	own_main = json_at(truth, "loop", "elu");
+	own_worker = 1 - json_at(sc, "worker_idle_ns", NULL) / json_at(sc, "worker_wall_ns", NULL);
+	rep = report_json(rec);
+	loops = json_get(rep, "loops");
+	for (i = 0; loops && i < json_object_array_length(loops); i++) {
+		json_object *l = json_object_array_get_idx(loops, i);
+
+		if (!strcmp(json_object_get_string(json_get(json_get(l, "loop_id"), "role")),
+			    "loop"))
+			worker = l;
+	}
+	ASSERT_TRUE(worker != NULL);
+	ours_main = json_at(loop_of(rep, "main"), "loop", "elu_mean");
+	ours_worker = json_at(worker, "loop", "elu_mean");
+	printf("# worker loop ELU: recorded %.3f, libuv's %.3f; main: recorded %.3f, refloop's "
+	       "%.3f\n",
+	       ours_worker, own_worker, ours_main, own_main);
+	ASSERT_TRUE(fabs(ours_worker - own_worker) <= 0.05);
+	ASSERT_TRUE(fabs(ours_main - own_main) <= 0.05);
+	/* the worker loop leads, its finding at the derivation; the main loop has none */
+	ASSERT_EQ(json_object_array_length(json_get(loop_of(rep, "main"), "diagnosis")), 0);
+	fn = json_object_get_string(json_get(
+		json_get(json_object_array_get_idx(json_get(worker, "diagnosis"), 0), "frame"),
+		"function"));
+	ASSERT_TRUE(fn && strstr(fn, "derive_key"));
+	shares_within_100(rep);
+	json_object_put(rep);
+	json_object_put(truth);
+}
+
 TEST_MAIN(TEST_ENTRY(node_worker_loop_is_a_subject_of_its_own),
-	  TEST_ENTRY(node_four_hashing_workers_keep_their_own_time))
+	  TEST_ENTRY(node_four_hashing_workers_keep_their_own_time),
+	  TEST_ENTRY(refloop_second_loop_against_its_own_truth))

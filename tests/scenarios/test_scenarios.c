@@ -182,6 +182,20 @@ TEST(hash_offload)
 	ASSERT_CMP(num(&r, "loop.elu"), <, 0.5);
 }
 
+TEST(worker_offload)
+{
+	struct run r;
+	double worker_elu;
+
+	run_scenario(&r, "worker-offload", 30, NULL, "--duration", "2", "--self-load", "2", NULL);
+	expect_clean_exit(&r);
+	ASSERT_CMP(num(&r, "scenario.hashes"), >=, 20);
+	ASSERT_EQ(num(&r, "pool.submitted"), 0);
+	ASSERT_CMP(num(&r, "loop.elu"), <, 0.5);
+	worker_elu = 1 - num(&r, "scenario.worker_idle_ns") / num(&r, "scenario.worker_wall_ns");
+	ASSERT_CMP(worker_elu, >, 0.8);
+}
+
 TEST(nexttick_starvation)
 {
 	struct run r;
@@ -442,10 +456,10 @@ TEST(sigusr1_writes_stats_and_sigterm_stops_gracefully)
 }
 
 TEST_MAIN(TEST_ENTRY(healthy), TEST_ENTRY(sync_read), TEST_ENTRY(stream_file),
-	  TEST_ENTRY(hash_on_loop), TEST_ENTRY(hash_offload), TEST_ENTRY(nexttick_starvation),
-	  TEST_ENTRY(cache_leak), TEST_ENTRY(handle_leak), TEST_ENTRY(backpressure_ignored),
-	  TEST_ENTRY(pool_saturation), TEST_ENTRY(native_leak), TEST_ENTRY(die_how_segv_abort_kill),
-	  TEST_ENTRY(bad_flags_are_usage_errors), TEST_ENTRY(port_in_use_is_one_clear_error),
-	  TEST_ENTRY(missing_file_is_one_clear_error),
+	  TEST_ENTRY(hash_on_loop), TEST_ENTRY(hash_offload), TEST_ENTRY(worker_offload),
+	  TEST_ENTRY(nexttick_starvation), TEST_ENTRY(cache_leak), TEST_ENTRY(handle_leak),
+	  TEST_ENTRY(backpressure_ignored), TEST_ENTRY(pool_saturation), TEST_ENTRY(native_leak),
+	  TEST_ENTRY(die_how_segv_abort_kill), TEST_ENTRY(bad_flags_are_usage_errors),
+	  TEST_ENTRY(port_in_use_is_one_clear_error), TEST_ENTRY(missing_file_is_one_clear_error),
 	  TEST_ENTRY(preloaded_observer_sees_gcs_handles_and_callbacks),
 	  TEST_ENTRY(sigusr1_writes_stats_and_sigterm_stops_gracefully))
