@@ -420,6 +420,8 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 	uint64_t rss = lsc__proc_rss(a->o.pid), rss_peak = lsc__proc_rss_peak(a->o.pid);
 
 	fds = lsc__proc_fds(a->o.pid, &limit);
+	if (st)
+		st->nloops = 0;
 	for (i = 0; i < nloops; i++) {
 		struct lscb_loop L = bss->loops[i];
 		struct loop_prev *p = &a->prev[i];
@@ -536,6 +538,16 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 		r.body_case = LOOPSCOPE__RECORD__BODY_WINDOW;
 		r.window = &pw;
 		lsc__at_put(a, &r);
+		if (st && st->nloops < sizeof(st->loops) / sizeof(st->loops[0])) {
+			struct lsc_attach_loop_status *ls = &st->loops[st->nloops++];
+
+			ls->tid = L.tid;
+			ls->main = L.tid == (uint32_t)a->o.pid;
+			ls->elu = pw.elu;
+			ls->frozen_s = frozen ? (double)(now - L.last_ns) / 1e9 : 0;
+			ls->lag_p99_ns = lsc_hist_quantile(&hl, 0.99);
+			ls->busy_p99_ns = lsc_hist_quantile(&hb, 0.99);
+		}
 		if (L.tid == (uint32_t)a->o.pid && st) {
 			st->have_window = 1;
 			st->frozen_s = frozen ? (double)(now - L.last_ns) / 1e9 : 0;

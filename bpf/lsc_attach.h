@@ -45,6 +45,14 @@ struct lsc_attach_status {
 	uint64_t top_blocking_ns;
 	uint64_t events, dropped; /* since attach */
 	int target_gone;	  /* the process has exited */
+	/* every loop's last window (the figures above are the main loop's): by thread */
+	unsigned nloops;
+	struct lsc_attach_loop_status {
+		uint32_t tid;
+		int main;
+		double elu, frozen_s;
+		uint64_t lag_p99_ns, busy_p99_ns;
+	} loops[8];
 };
 
 struct lsc_attach;

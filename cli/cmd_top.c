@@ -44,21 +44,36 @@ static void line(const struct lsc_attach_status *st)
 	char handles[256];
 
 	handles_text(st, handles, sizeof(handles));
-	if (st->frozen_s > 0)
+	if (!st->have_window) /* other loops turn; the main one waits since before attach */
+		printf("%.0f s  main loop: no epoll activity yet\n", st->elapsed_s);
+	else if (st->frozen_s > 0)
 		printf("%.0f s  FROZEN: no loop turn for %.1f s (lag >= that)\n", st->elapsed_s,
 		       st->frozen_s);
-	printf("%.0f s  ELU %.2f  iter/s %.0f  busy p50/p99/max %.1f/%.1f/%.1f ms  lag "
-	       "p50/p99/max %.1f/%.1f/%.1f ms  pool depth %u (max %u) idle %u busy %u  handles %u [%s]  fds "
-	       "%u  GC %llu (%.1f ms)  RSS %.1f MiB  top blocking %s %.1f ms\n",
-	       st->elapsed_s, st->elu, st->window_s > 0 ? st->iterations / st->window_s : 0,
-	       ms(lsc_hist_quantile(&st->busy, 0.5)), ms(lsc_hist_quantile(&st->busy, 0.99)),
-	       ms(st->busy.max), ms(lsc_hist_quantile(&st->lag, 0.5)),
-	       ms(lsc_hist_quantile(&st->lag, 0.99)), ms(st->lag.max), st->pool_depth,
-	       st->pool_depth_max,
-	       st->pool_threads >= st->pool_busy_max ? st->pool_threads - st->pool_busy_max : 0,
-	       st->pool_busy_max, st->active_handles, handles, st->open_fds,
-	       (unsigned long long)st->gc_count, ms(st->gc_pause_ns), st->rss_bytes / 1048576.0,
-	       st->top_blocking[0] ? st->top_blocking : "-", ms(st->top_blocking_ns));
+	if (st->have_window)
+		printf("%.0f s  ELU %.2f  iter/s %.0f  busy p50/p99/max %.1f/%.1f/%.1f ms  lag "
+		       "p50/p99/max %.1f/%.1f/%.1f ms  pool depth %u (max %u) idle %u busy %u  handles %u [%s]  fds "
+		       "%u  GC %llu (%.1f ms)  RSS %.1f MiB  top blocking %s %.1f ms\n",
+		       st->elapsed_s, st->elu, st->window_s > 0 ? st->iterations / st->window_s : 0,
+		       ms(lsc_hist_quantile(&st->busy, 0.5)),
+		       ms(lsc_hist_quantile(&st->busy, 0.99)), ms(st->busy.max),
+		       ms(lsc_hist_quantile(&st->lag, 0.5)), ms(lsc_hist_quantile(&st->lag, 0.99)),
+		       ms(st->lag.max), st->pool_depth, st->pool_depth_max,
+		       st->pool_threads >= st->pool_busy_max ? st->pool_threads - st->pool_busy_max
+							     : 0,
+		       st->pool_busy_max, st->active_handles, handles, st->open_fds,
+		       (unsigned long long)st->gc_count, ms(st->gc_pause_ns),
+		       st->rss_bytes / 1048576.0, st->top_blocking[0] ? st->top_blocking : "-",
+		       ms(st->top_blocking_ns));
+	if (st->nloops > 1 || (st->nloops && !st->loops[0].main)) { /* a row per loop */
+		unsigned i;
+
+		for (i = 0; i < st->nloops; i++)
+			printf("    loop %s%u  ELU %.2f  lag p99 %.1f ms  busy p99 %.1f ms%s\n",
+			       st->loops[i].main ? "main, thread " : "thread ", st->loops[i].tid,
+			       st->loops[i].elu, ms(st->loops[i].lag_p99_ns),
+			       ms(st->loops[i].busy_p99_ns),
+			       st->loops[i].frozen_s > 0 ? "  FROZEN" : "");
+	}
 	fflush(stdout);
 }
 
@@ -71,8 +86,12 @@ static void screen(const struct lsc_attach_status *st, int pid)
 	erase();
 	mvprintw(y++, 0, "loopscope top: PID %d, %.0f s (q quits)", pid, st->elapsed_s);
 	y++;
-	mvprintw(y++, 0, "event loop   ELU %.2f   %.0f iterations/s", st->elu,
-		 st->window_s > 0 ? st->iterations / st->window_s : 0);
+	if (!st->have_window)
+		mvprintw(y++, 0,
+			 "event loop   main: no epoll activity yet (idle since before attach)");
+	else
+		mvprintw(y++, 0, "event loop   ELU %.2f   %.0f iterations/s", st->elu,
+			 st->window_s > 0 ? st->iterations / st->window_s : 0);
 	if (st->frozen_s > 0)
 		printw("   FROZEN: no loop turn for %.1f s", st->frozen_s);
 	mvprintw(y++, 0, "busy         p50 %7.1f ms   p99 %7.1f ms   max %7.1f ms",
@@ -98,6 +117,18 @@ static void screen(const struct lsc_attach_status *st, int pid)
 	mvprintw(y++, 0, "blocking     %s%s", st->top_blocking[0] ? st->top_blocking : "none", "");
 	if (st->top_blocking[0])
 		printw(" (%.1f ms, the longest in the last second)", ms(st->top_blocking_ns));
+	if (st->nloops > 1 || (st->nloops && !st->loops[0].main)) { /* a row per loop */
+		unsigned i;
+
+		y++;
+		mvprintw(y++, 0, "loops        thread    ELU   lag p99    busy p99");
+		for (i = 0; i < st->nloops; i++)
+			mvprintw(y++, 0, "  %-10s %-9u %.2f %7.1f ms %8.1f ms%s",
+				 st->loops[i].main ? "main" : "other", st->loops[i].tid,
+				 st->loops[i].elu, ms(st->loops[i].lag_p99_ns),
+				 ms(st->loops[i].busy_p99_ns),
+				 st->loops[i].frozen_s > 0 ? "  FROZEN" : "");
+	}
 	mvprintw(y + 1, 0, "events %llu, dropped %llu", (unsigned long long)st->events,
 		 (unsigned long long)st->dropped);
 	refresh();
@@ -161,9 +192,9 @@ int cmd_top(int argc, char **argv)
 		struct timespec step = {0, 100000000};
 
 		if (lsc_attach_tick(a, &st) > 0) {
-			if (st.have_window && tty)
+			if ((st.have_window || st.nloops) && tty)
 				screen(&st, o.pid);
-			else if (st.have_window)
+			else if (st.have_window || st.nloops)
 				line(&st);
 			else if (tty) {
 				mvprintw(0, 0,
