@@ -273,14 +273,16 @@ int lsc_gate_measurer_new(const struct lsc_recording *r, struct lsc_symbolizer *
 }
 
 int lsc_gate_measure(struct lsc_gate_measurer *g, const char *metric, const char *function,
-		     double *v)
+		     const char *loop, double *v)
 {
 	struct lsc_gate_check c;
 	int have;
 
 	memset(&c, 0, sizeof(c));
+	c.op = LSC_OP_LE;
 	snprintf(c.metric, sizeof(c.metric), "%s", metric);
 	snprintf(c.function, sizeof(c.function), "%s", function ? function : "");
+	snprintf(c.loop, sizeof(c.loop), "%s", loop ? loop : "");
 	*v = lsc__gate_value(g->r, g->sym, &g->m, &c, &have);
 	return have;
 }

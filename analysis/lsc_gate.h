@@ -70,8 +70,9 @@ const char *lsc_gate_metric(size_t i);
 struct lsc_gate_measurer;
 int lsc_gate_measurer_new(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			  struct lsc_gate_measurer **out);
+/* loop: a loop metric's selector (NULL: the main loop; several: the highest). */
 int lsc_gate_measure(struct lsc_gate_measurer *g, const char *metric, const char *function,
-		     double *v);
+		     const char *loop, double *v);
 void lsc_gate_measurer_free(struct lsc_gate_measurer *g);
 
 /* The metric's unit for printing: "ns", "bytes", "bytes/s", "", "share". */

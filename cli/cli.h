@@ -137,4 +137,17 @@ void lsc_cli_set_free(struct lsc_cli_set *s);
 /* The member whose pid is pid, or -1 (said, with the set's pids). */
 int lsc_cli_set_member(const struct lsc_cli_set *s, const char *path, int pid);
 
+/* pick.c: the one recording a command reads: REC, or another process of its set (pid), or
+ * the view of one loop of it (loop: a selector of one loop). rec is what to read; whole, the
+ * recording it is of (for its header and symbols). 0, or -1 (said). */
+struct lsc_pick {
+	struct lsc_cli_set set;
+	const struct lsc_recording *whole;
+	struct lsc_recording *rec, *view;
+	struct lsc_symbolizer *sym;
+	char loop_name[128];
+};
+int lsc_cli_pick(const char *cmd, const char *path, int pid, const char *loop, struct lsc_pick *p);
+void lsc_cli_pick_free(struct lsc_pick *p);
+
 #endif

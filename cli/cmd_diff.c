@@ -38,7 +38,7 @@ static int render(FILE *f, const void *p)
 }
 
 static void table(const struct lsc_recording *a, struct lsc_symbolizer *sa,
-		  const struct lsc_recording *b, struct lsc_symbolizer *sb)
+		  const struct lsc_recording *b, struct lsc_symbolizer *sb, const char *loop)
 {
 	struct lsc_gate_measurer *ma = NULL, *mb = NULL;
 	const char *m;
@@ -54,8 +54,8 @@ static void table(const struct lsc_recording *a, struct lsc_symbolizer *sa,
 		double x, y;
 		char bx[32], by[32], bd[32];
 
-		if (!strcmp(m, "cpu.share") || !lsc_gate_measure(ma, m, NULL, &x) ||
-		    !lsc_gate_measure(mb, m, NULL, &y))
+		if (!strcmp(m, "cpu.share") || !lsc_gate_measure(ma, m, NULL, loop, &x) ||
+		    !lsc_gate_measure(mb, m, NULL, loop, &y))
 			continue;
 		lsc_gate_format(m, x, bx, sizeof(bx));
 		lsc_gate_format(m, y, by, sizeof(by));
@@ -69,9 +69,13 @@ static void table(const struct lsc_recording *a, struct lsc_symbolizer *sa,
 int cmd_diff(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"kind", required_argument, NULL, 'k'},	  {"format", required_argument, NULL, 'f'},
-		{"output", required_argument, NULL, 'o'}, {"absolute", no_argument, NULL, 'a'},
-		{"help", no_argument, NULL, 'h'},	  {0},
+		{"kind", required_argument, NULL, 'k'},
+		{"format", required_argument, NULL, 'f'},
+		{"output", required_argument, NULL, 'o'},
+		{"absolute", no_argument, NULL, 'a'},
+		{"loop", required_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	static const struct {
 		const char *name;
@@ -82,8 +86,10 @@ int cmd_diff(int argc, char **argv)
 		{"live", LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES},
 		{"blocking", LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS},
 	};
-	struct lsc_recording *a = NULL, *b = NULL;
-	struct lsc_symbolizer *sa = NULL, *sb = NULL;
+	static struct lsc_pick pa, pb;
+	const struct lsc_recording *a, *b;
+	struct lsc_symbolizer *sa, *sb;
+	const char *loop = NULL;
 	struct diff_ctx c = {.kind = "cpu"};
 	const char *out = NULL;
 	char title[600];
@@ -118,6 +124,9 @@ int cmd_diff(int argc, char **argv)
 		case 'a':
 			absolute = 1;
 			break;
+		case 'L':
+			loop = optarg;
+			break;
 		case 'h':
 			return lsc_help("diff");
 		default:
@@ -127,11 +136,14 @@ int cmd_diff(int argc, char **argv)
 	}
 	if (optind != argc - 2)
 		return lsc_usage_error("diff", "two recordings: loopscope diff BASE.lsr NEW.lsr");
-	if (lsc_cli_read_recording(argv[optind], &a) ||
-	    lsc_cli_read_recording(argv[optind + 1], &b))
+	/* each the recording named (a set's first process), or one loop's view (--loop) */
+	if (lsc_cli_pick("diff", argv[optind], 0, loop, &pa) ||
+	    lsc_cli_pick("diff", argv[optind + 1], 0, loop, &pb))
 		goto out;
-	sa = lsc_cli_symbolizer(a);
-	sb = lsc_cli_symbolizer(b);
+	a = pa.rec;
+	b = pb.rec;
+	sa = pa.sym;
+	sb = pb.sym;
 	err = lsc_flame_from_recording(a, kind, 0, sa, &c.base);
 	if (!err)
 		err = lsc_flame_from_recording(b, kind, 0, sb, &c.cur);
@@ -167,15 +179,13 @@ int cmd_diff(int argc, char **argv)
 		 argv[optind + 1]);
 	c.title = title;
 	if (!c.folded || out)
-		table(a, sa, b, sb);
+		table(pa.whole, sa, pb.whole, sb, loop);
 	code = out || c.folded ? lsc_cli_emit(out ? out : "-", render, &c) : LSC_EXIT_OK;
 out:
 	free(c.scaled);
 	lsc_flame_free(c.base);
 	lsc_flame_free(c.cur);
-	lsc_symbolizer_free(sa);
-	lsc_symbolizer_free(sb);
-	lsc_recording_free(a);
-	lsc_recording_free(b);
+	lsc_cli_pick_free(&pa);
+	lsc_cli_pick_free(&pb);
 	return code;
 }

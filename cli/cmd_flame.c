@@ -127,44 +127,6 @@ static int render(FILE *f, const void *ctx)
 	}
 }
 
-/* --loop SEL: the one loop it selects, as a view of rec (lsc_loops.h); 0, or failed (said). */
-static int loop_view(const struct lsc_recording *rec, const char *src, const char *sel,
-		     struct lsc_recording **view, char *name, size_t cap)
-{
-	struct lsc_loop_id *loops = calloc(LSC_MAX_LOOPS, sizeof(*loops)), *hit = NULL;
-	size_t n, i, hits = 0;
-	char keys[300] = "";
-	int err;
-
-	if (!loops)
-		return lsc_fail("out of memory");
-	n = lsc_loops_list(rec, loops, LSC_MAX_LOOPS);
-	if (lsc_loop_matches(&loops[0], sel) < 0) {
-		free(loops);
-		return lsc_usage_error("flame", "--loop '%s': %s", sel, lsc_strerror(LSC_EBADLOOP));
-	}
-	for (i = 0; i < n; i++) {
-		if (lsc_loop_matches(&loops[i], sel) == 1 && hits++ == 0)
-			hit = &loops[i];
-		if (strlen(keys) < sizeof(keys) - 60)
-			snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys), "%s%s",
-				 i ? ", " : "", loops[i].key);
-	}
-	if (hits != 1) {
-		free(loops);
-		return lsc_fail("--loop '%s' selects %zu loops of '%s'; a flame graph is of one: "
-				"%s",
-				sel, hits, src, keys[0] ? keys : "it has no loop windows");
-	}
-	snprintf(name, cap, "%s", hit->name);
-	err = lsc_recording_loop_view(rec, hit, view);
-	free(loops);
-	if (err)
-		return lsc_fail("cannot read the loop '%s' of '%s': %s", sel, src,
-				lsc_strerror(err));
-	return 0;
-}
-
 int cmd_flame(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -179,6 +141,7 @@ int cmd_flame(int argc, char **argv)
 		{"countname", required_argument, NULL, 'c'},
 		{"tid", required_argument, NULL, 'T'},
 		{"loop", required_argument, NULL, 'L'},
+		{"pid", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -190,8 +153,8 @@ int cmd_flame(int argc, char **argv)
 	struct job job = {0};
 	static char thread_names[MAX_PROFILES][160];
 	const char *output = NULL, *folded = NULL, *src, *loop = NULL;
-	struct lsc_recording *view = NULL, *whole = NULL;
-	char loop_name[128] = "";
+	static struct lsc_pick pick;
+	int pid = 0;
 	char subtitle[512];
 	int c, k = 0, fmt = FMT_SVG, err, ret = LSC_EXIT_FAIL;
 	unsigned long tid = 0;
@@ -257,6 +220,10 @@ int cmd_flame(int argc, char **argv)
 		case 'L':
 			loop = optarg;
 			break;
+		case 'P':
+			if (lsc_cli_parse_pid("flame", optarg, &pid))
+				return LSC_EXIT_USAGE;
+			break;
 		case 'T':
 			if (lsc_cli_parse_num("flame", "--tid", optarg, 1, 1 << 22, "", &n))
 				return LSC_EXIT_USAGE;
@@ -287,15 +254,11 @@ int cmd_flame(int argc, char **argv)
 			return lsc_fail("cannot read folded stacks '%s': %s", folded,
 					lsc_strerror(err));
 	} else {
-		if (lsc_cli_read_recording(src, &rec))
+		/* the recording, another process of its set (--pid), or one loop's view */
+		if (lsc_cli_pick("flame", src, pid, loop, &pick))
 			return LSC_EXIT_FAIL;
-		sym = lsc_cli_symbolizer(rec);
-		if (loop) { /* the loop's view stands for the recording from here on */
-			if (loop_view(rec, src, loop, &view, loop_name, sizeof(loop_name)))
-				goto out;
-			whole = rec;
-			rec = view;
-		}
+		rec = pick.rec;
+		sym = pick.sym;
 		err = lsc_flame_from_recording(rec, kinds[k].kind, (uint32_t)tid, sym, &flame);
 		if (err == LSC_ENODATA) {
 			lsc_fail("recording '%s' has no %s samples%s", src, kinds[k].name,
@@ -322,7 +285,7 @@ int cmd_flame(int argc, char **argv)
 		if (rec->header && rec->header->executable)
 			snprintf(subtitle, sizeof(subtitle), "%s: %s (pid %u)%s%s", kinds[k].name,
 				 rec->header->executable, rec->header->pid,
-				 loop_name[0] ? ", " : "", loop_name);
+				 pick.loop_name[0] ? ", " : "", pick.loop_name);
 	}
 	prof.name = folded ? "folded" : kinds[k].name;
 	prof.type = folded ? (svg.countname ? svg.countname : "samples") : kinds[k].type;
@@ -364,11 +327,6 @@ out:
 	for (i = 0; i < job.nthreads; i++)
 		lsc_flame_free((struct lsc_flame *)job.per_thread[i]);
 	lsc_flame_free(flame);
-	lsc_symbolizer_free(sym);
-	if (view) {
-		lsc_recording_view_free(view);
-		rec = whole;
-	}
-	lsc_recording_free(rec);
+	lsc_cli_pick_free(&pick); /* rec and sym are its */
 	return ret;
 }

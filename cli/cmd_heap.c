@@ -66,16 +66,19 @@ static int run(int argc, char **argv, int leaks)
 		{"json", no_argument, NULL, 'j'},
 		{"output", required_argument, NULL, 'o'},
 		{"min-bytes", required_argument, NULL, 'm'},
+		{"pid", required_argument, NULL, 'P'},
+		{"loop", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *cmd = leaks ? "leaks" : "heap", *out = NULL;
+	const char *cmd = leaks ? "leaks" : "heap", *out = NULL, *loop = NULL;
+	static struct lsc_pick pick;
 	struct heap_ctx ctx = {0};
 	struct lsc_heap_report h;
-	struct lsc_recording *rec;
+	const struct lsc_recording *rec;
 	struct lsc_symbolizer *sym;
-	char title[600];
-	int c, json = 0, err, code;
+	char title[800];
+	int c, json = 0, err, code, pid = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jo:h", opts, NULL)) != -1) {
@@ -95,6 +98,13 @@ static int run(int argc, char **argv, int leaks)
 					      &ctx.min_bytes))
 				return LSC_EXIT_USAGE;
 			break;
+		case 'P':
+			if (lsc_cli_parse_pid(cmd, optarg, &pid))
+				return LSC_EXIT_USAGE;
+			break;
+		case 'L':
+			loop = optarg;
+			break;
 		case 'h':
 			return lsc_help(cmd);
 		default:
@@ -109,35 +119,34 @@ static int run(int argc, char **argv, int leaks)
 		ctx.format = F_HTML;
 	else if (!leaks && out && !json && ends_with(out, ".svg"))
 		ctx.format = F_SVG;
-	if (lsc_cli_read_recording(argv[optind], &rec))
+	/* the recording, another process of its set (--pid), or one loop's (an isolate's GCs) */
+	if (lsc_cli_pick(cmd, argv[optind], pid, loop, &pick))
 		return LSC_EXIT_FAIL;
-	sym = lsc_cli_symbolizer(rec);
+	rec = pick.rec;
+	sym = pick.sym;
 	err = lsc_heap_build(rec, sym, &h);
 	if (err == LSC_ENODATA || (!err && leaks && !h.snapshots && !h.js.snapshots)) {
 		if (!err)
 			lsc_heap_free(&h);
-		lsc_symbolizer_free(sym);
-		lsc_recording_free(rec);
+		lsc_cli_pick_free(&pick);
 		return lsc_fail("recording '%s' has no %s (capture with loopscope run --heap "
 				"sampled or --heap full%s)",
 				argv[optind], leaks ? "heap snapshots" : "heap data",
 				leaks ? "" : "; attach records RSS and GC only");
 	}
 	if (err) {
-		lsc_symbolizer_free(sym);
-		lsc_recording_free(rec);
+		lsc_cli_pick_free(&pick);
 		return lsc_fail("cannot analyse '%s': %s", argv[optind], lsc_strerror(err));
 	}
-	snprintf(title, sizeof(title), "loopscope heap: %s (pid %u)",
+	snprintf(title, sizeof(title), "loopscope heap: %s (pid %u%s%s)",
 		 rec->header && rec->header->executable ? rec->header->executable : argv[optind],
-		 rec->header ? rec->header->pid : 0);
+		 rec->header ? rec->header->pid : 0, pick.loop_name[0] ? ", " : "", pick.loop_name);
 	ctx.h = &h;
 	ctx.title = title;
 	ctx.when = when_of(rec);
 	code = lsc_cli_emit(out, leaks ? render_leaks : render_heap, &ctx);
 	lsc_heap_free(&h);
-	lsc_symbolizer_free(sym);
-	lsc_recording_free(rec);
+	lsc_cli_pick_free(&pick);
 	return code;
 }
 

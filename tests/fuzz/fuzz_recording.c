@@ -81,8 +81,8 @@ static void gate(const struct lsc_recording *r)
 
 	if (lsc_gate_measurer_new(r, NULL, &m) == 0) {
 		for (i = 0; (name = lsc_gate_metric(i)); i++) {
-			lsc_gate_measure(m, name, NULL, &v);
-			lsc_gate_measure(m, name, "main", &v);
+			lsc_gate_measure(m, name, NULL, NULL, &v);
+			lsc_gate_measure(m, name, "main", "worker:*", &v);
 		}
 		lsc_gate_measurer_free(m);
 	}
@@ -119,6 +119,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (lsc_report_build(r, NULL, &rep) == 0) {
 		lsc_render_report_text(fuzz_sink(), &rep);
 		lsc_render_report_json(fuzz_sink(), &rep);
+	}
+	/* every loop's report from its view, and the set report of one process */
+	{
+		static struct lsc_report_set set;
+		const struct lsc_recording *one[1] = {r};
+
+		if (lsc_report_build_set(one, 1, NULL, NULL, &set) == 0) {
+			lsc_render_report_set_text(fuzz_sink(), &set);
+			lsc_render_report_set_json(fuzz_sink(), &set);
+			lsc_report_set_free(&set);
+		}
+		if (lsc_report_build_set(one, 1, NULL, "all", &set) == 0)
+			lsc_report_set_free(&set);
 	}
 	if (lsc_heap_build(r, NULL, &h) == 0) {
 		lsc_render_heap_text(fuzz_sink(), &h);
