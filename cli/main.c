@@ -38,14 +38,17 @@ static const struct lsc_cmd commands[] = {
 	 "  --js-heap-interval BYTES  Node.js: mean bytes between V8's JS heap samples\n"
 	 "                         (default 262144; 0: no JS heap sites)\n"
 	 "  --wall                 off-CPU samples of loop threads (flame --kind offcpu)\n"
-	 "  --follow-children      children CMD starts get recordings of their own (REC.PID)\n"
+	 "  --follow-children[=all|node]  descendants record too, each to REC.PID beside REC,\n"
+	 "                         one set that report and gate read together (all: every\n"
+	 "                         one; node: Node.js ones, the default when CMD is node)\n"
+	 "  --no-follow-children   CMD's own process only\n"
 	 "  --no-js-symbols        for node, do not add --interpreted-frames-native-stack to\n"
 	 "                         NODE_OPTIONS (interpreted JS frames then go unnamed)\n"
 	 "\n"
 	 "The agent also works preloaded by hand: agent/README.md lists its LOOPSCOPE_* settings.\n",
 	 cmd_run},
 	{"attach", "attach to a running process with eBPF and record it (root; no restart)",
-	 "usage: loopscope attach -p PID [-d DURATION] [-o REC] [options]\n"
+	 "usage: loopscope attach -p PID [-p PID...] [--children] [-d DURATION] [-o REC] [options]\n"
 	 "\n"
 	 "Attaches eBPF programs to a running Node.js or libuv program: event-loop utilization,\n"
 	 "busy segments and lag from its epoll syscalls, blocking syscalls on the loop thread with\n"
@@ -53,7 +56,9 @@ static const struct lsc_cmd commands[] = {
 	 "status line each second; stops at the duration, Ctrl-C or the process's exit; detaches,\n"
 	 "finalizes the recording (symbols) and prints the report's headline.\n"
 	 "\n"
-	 "  -p, --pid PID           the process\n"
+	 "  -p, --pid PID           the process; several -p: one set (REC, and REC.PID for the\n"
+	 "                          others), each attached by a loopscope process of its own\n"
+	 "  --children              and every descendant of each (a cluster's workers)\n"
 	 "  -d, --duration D        stop after D (10, 10s, 500ms, 2m; default: until Ctrl-C)\n"
 	 "  -o REC                  the recording (default: NAME-PID-YYYYmmdd-HHMMSS.lsr here)\n"
 	 "  --cpu-hz N              CPU samples per second (default 99; 0: none)\n"
@@ -79,7 +84,7 @@ static const struct lsc_cmd commands[] = {
 	 "Nothing is recorded: use attach for a recording.\n",
 	 cmd_top},
 	{"heap", "memory growth: a timeline, a verdict per heap, who grows",
-	 "usage: loopscope heap REC [-o FILE.html|FILE.svg|FILE] [--json]\n"
+	 "usage: loopscope heap REC [-o FILE.html|FILE.svg|FILE] [--json] [--pid PID] [--loop SEL]\n"
 	 "\n"
 	 "Native live bytes (exact with --heap full, estimated with --heap sampled), the managed\n"
 	 "heap after each GC, RSS and GC pauses over time; for each heap a verdict (leak, warm-up\n"
@@ -88,7 +93,9 @@ static const struct lsc_cmd commands[] = {
 	 "\n"
 	 "  -o FILE     FILE.html: a page (inline SVG, tables, no script); FILE.svg: the timeline;\n"
 	 "              otherwise text. Written whole or not at all; '-' or none: stdout\n"
-	 "  --json      the same as JSON\n",
+	 "  --json      the same as JSON\n"
+	 "  --pid PID   a process of the set REC heads\n"
+	 "  --loop SEL  one loop: its isolate's GC heap (worker:2; docs/report.md)\n",
 	 cmd_heap},
 	{"leaks", "what was still allocated at the end (or at a crash or kill), by stack",
 	 "usage: loopscope leaks REC [--min-bytes N] [--json] [-o FILE]\n"
@@ -98,6 +105,7 @@ static const struct lsc_cmd commands[] = {
 	 "counts and a 'likely leak' mark where the site also grew steadily during the run.\n"
 	 "\n"
 	 "  --min-bytes N   only stacks holding N bytes or more\n"
+	 "  --pid PID       a process of the set REC heads\n"
 	 "  --json          the same as JSON\n"
 	 "  -o FILE         write to FILE (whole or not at all); '-' or none: stdout\n",
 	 cmd_leaks},
@@ -109,7 +117,8 @@ static const struct lsc_cmd commands[] = {
 	 "10ms', 'cpu.share(handle_video) <= 5%', 'lag.p99 <= baseline + 10% tolerance 1ms'\n"
 	 "(docs/ci.md lists the metrics). Prints a line per check; exit 0 when all pass, 1 when\n"
 	 "one fails, 2 for a usage or input error (a metric the recording lacks names the capture\n"
-	 "option that provides it).\n"
+	 "option that provides it). A check of a loop takes a selector: 'elu.mean[worker:*] <=\n"
+	 "0.8'. A REC that heads a set (run's and attach's children) counts as its worst process.\n"
 	 "\n"
 	 "  --budget FILE       the checks\n"
 	 "  --baseline BASE.lsr what 'baseline' means in the checks\n"
@@ -118,15 +127,16 @@ static const struct lsc_cmd commands[] = {
 	 cmd_gate},
 	{"diff", "what changed between two recordings: metrics and a differential flame graph",
 	 "usage: loopscope diff BASE.lsr NEW.lsr [--kind cpu|alloc|live|blocking] [-o diff.svg]\n"
-	 "                      [--format svg|folded] [--absolute]\n"
+	 "                      [--format svg|folded] [--absolute] [--loop SEL]\n"
 	 "\n"
 	 "Prints the metrics a gate knows, base against new with deltas, and with -o writes a\n"
 	 "differential flame graph: the new profile's shape, red where a frame grew, blue where\n"
 	 "it shrank, normalised by total samples (--absolute: raw counts); tooltips give both\n"
-	 "values and the delta. --format folded: two-column folded stacks (stack base new).\n",
+	 "values and the delta. --format folded: two-column folded stacks (stack base new).\n"
+	 "--loop SEL compares one loop of each (worker:1; docs/report.md).\n",
 	 cmd_diff},
 	{"report", "what a person reads first: the numbers and a diagnosis",
-	 "usage: loopscope report REC [--loop SEL] [--json] [-o FILE]\n"
+	 "usage: loopscope report REC [--loop SEL] [--pid PID] [--json] [-o FILE]\n"
 	 "\n"
 	 "Reads a recording and prints its report: duration, event-loop utilization, busy\n"
 	 "segments and lag, thread pool, GC, memory, handles, the top blocking calls and CPU\n"
@@ -136,6 +146,7 @@ static const struct lsc_cmd commands[] = {
 	 "\n"
 	 "  --loop SEL  the loops to report: main, worker (every Worker), worker:N (threadId),\n"
 	 "              worker:SCRIPT, platform, loop:TID, all (docs/report.md)\n"
+	 "  --pid PID   one process of the set REC heads (REC and REC.PID beside it)\n"
 	 "  --json      the same report as JSON (docs/report.md)\n"
 	 "  -o FILE     write to FILE (written whole or not at all); '-' or none: stdout\n",
 	 cmd_report},
@@ -147,6 +158,7 @@ static const struct lsc_cmd commands[] = {
 	 "                   alloc-count, live, live-count, temp-count; pool-submits\n"
 	 "                   (jobs by the stack that queued them on libuv's thread pool)\n"
 	 "  --tid TID        only this thread's samples\n"
+	 "  --pid PID        a process of the set REC heads\n"
 	 "  --loop SEL       only this loop's: main, worker:N, worker:SCRIPT, platform,\n"
 	 "                   loop:TID (one loop; docs/report.md)\n"
 	 "  --folded FILE    read folded stacks ('a;b;c 12' lines, as flamegraph.pl does);\n"
