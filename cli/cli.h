@@ -106,6 +106,7 @@ struct lsc_run_child {
 	int agent;	   /* the agent is in its LD_PRELOAD */
 	int env_read;	   /* its environment could be read */
 	int still_running; /* it had not ended when run finalized */
+	int settled;	   /* described twice alike: past its exec */
 };
 struct lsc_run_tree {
 	pid_t root;

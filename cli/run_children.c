@@ -50,6 +50,8 @@ static int stat_of(pid_t pid, pid_t *ppid, char *state)
 	return 0;
 }
 
+static int ended(pid_t pid);
+
 static struct lsc_run_child *known(struct lsc_run_tree *t, pid_t pid)
 {
 	size_t i;
@@ -60,9 +62,8 @@ static struct lsc_run_child *known(struct lsc_run_tree *t, pid_t pid)
 	return NULL;
 }
 
-static void describe(struct lsc_run_tree *t, pid_t pid, pid_t ppid)
+static void describe(struct lsc_run_child *c, pid_t pid, pid_t ppid)
 {
-	struct lsc_run_child *c = &t->d[t->n++];
 	char path[64], env[65536];
 	int n, i;
 
@@ -81,7 +82,7 @@ static void describe(struct lsc_run_tree *t, pid_t pid, pid_t ppid)
 	/* the agent in its environment: a child that dropped LD_PRELOAD cannot record */
 	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
 	n = read_small(path, env, sizeof(env));
-	c->env_read = n > 0;
+	c->env_read = n >= 0; /* an empty environment reads as nothing */
 	for (i = 0; i < n; i += (int)strlen(env + i) + 1)
 		if (!strncmp(env + i, "LD_PRELOAD=", 11) && strstr(env + i, "libloopscope_agent"))
 			c->agent = 1;
@@ -90,11 +91,27 @@ static void describe(struct lsc_run_tree *t, pid_t pid, pid_t ppid)
 void lsc_run_tree_scan(struct lsc_run_tree *t)
 {
 	struct dirent *e;
-	DIR *d = opendir("/proc");
+	DIR *d;
 	int grew = 1;
 	pid_t cand[4096];
 	pid_t par[4096];
 	size_t nc = 0, i;
+
+	/* A child seen between its fork and its exec is its parent's image: described again
+	 * until two looks agree and its environment was read (it has exec'd, or will not). */
+	for (i = 0; i < t->n; i++) {
+		struct lsc_run_child now;
+
+		if (t->d[i].settled || ended(t->d[i].pid))
+			continue;
+		describe(&now, t->d[i].pid, t->d[i].ppid);
+		if (!now.exe[0])
+			continue;
+		now.settled = now.env_read && !strcmp(now.exe, t->d[i].exe) &&
+			      !strcmp(now.cmdline, t->d[i].cmdline);
+		t->d[i] = now;
+	}
+	d = opendir("/proc");
 
 	while (d && (e = readdir(d)) && nc < 4096) {
 		pid_t pid = (pid_t)atoi(e->d_name), ppid;
@@ -112,7 +129,7 @@ void lsc_run_tree_scan(struct lsc_run_tree *t)
 		grew = 0;
 		for (i = 0; i < nc && t->n < LSC_RUN_MAX_CHILDREN; i++)
 			if (cand[i] && (par[i] == t->root || known(t, par[i]))) {
-				describe(t, cand[i], par[i]);
+				describe(&t->d[t->n++], cand[i], par[i]);
 				cand[i] = 0;
 				grew = 1;
 			}

@@ -119,4 +119,41 @@ TEST(node_cluster_is_one_set_of_processes)
 	ASSERT_EQ(beside("alone"), 0);
 }
 
-TEST_MAIN(TEST_ENTRY(node_cluster_is_one_set_of_processes))
+/* A Node child started with a clean environment cannot load the agent: the report names it and
+ * says why; a shell child is not Node.js and is only counted. */
+TEST(children_that_did_not_record_are_named)
+{
+	char rec[600];
+	const char *argv[] = {built("loopscope"),
+			      "run",
+			      "-o",
+			      rec,
+			      "--",
+			      "/usr/bin/node",
+			      "-e",
+			      "const cp = require('child_process');"
+			      "cp.spawnSync(process.execPath, ['-e', 'setTimeout(() => {}, 400)'],"
+			      " { env: {} });"
+			      "cp.spawnSync('/bin/sh', ['-c', 'sleep 0.3']);",
+			      NULL};
+	json_object *rep, *nr, *why;
+	struct proc p;
+
+	capture_setup("cluster");
+	snprintf(rec, sizeof(rec), "%s", path("clean.lsr"));
+	proc_run(&p, argv, 60, path("run.out"));
+	if (p.status)
+		LSC_FAIL("loopscope run: %s", p.err);
+	ASSERT_EQ(beside("clean"), 0);
+	rep = report_json(rec);
+	nr = json_get(rep, "not_recorded");
+	ASSERT_TRUE(nr && json_object_array_length(nr) == 1);
+	why = json_get(json_object_array_get_idx(nr, 0), "why");
+	printf("# not recorded: %s\n", json_object_get_string(why));
+	ASSERT_TRUE(strstr(json_object_get_string(why), "dropped LD_PRELOAD") != NULL);
+	ASSERT_TRUE(json_at(rep, "not_recorded_other", NULL) >= 1);
+	json_object_put(rep);
+}
+
+TEST_MAIN(TEST_ENTRY(node_cluster_is_one_set_of_processes),
+	  TEST_ENTRY(children_that_did_not_record_are_named))
