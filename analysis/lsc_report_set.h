@@ -55,5 +55,7 @@ int lsc_report_build_set(const struct lsc_recording *const *recs, size_t n,
 			 struct lsc_symbolizer *const *syms, const char *sel,
 			 struct lsc_report_set *out);
 void lsc_report_set_free(struct lsc_report_set *s);
+/* The most severe finding of any loop (LSC_SEV_*), -1 for none or l NULL. */
+int lsc_report_loops_severity(const struct lsc_report_loops *l);
 
 #endif

@@ -20,7 +20,7 @@ static void command_of(const struct lsc_recording *r, char *buf, size_t cap)
 		snprintf(buf, cap, "%s", r->header->executable);
 }
 
-static int severity(const struct lsc_report_loops *l)
+int lsc_report_loops_severity(const struct lsc_report_loops *l)
 {
 	int s = -1;
 	size_t i, k;
@@ -192,7 +192,8 @@ int lsc_report_build_set(const struct lsc_recording *const *recs, size_t n,
 		return err;
 	}
 	for (i = 1; i < out->n; i++) {
-		int si = severity(out->p[i].loops), sl = severity(out->p[out->lead].loops);
+		int si = lsc_report_loops_severity(out->p[i].loops),
+		    sl = lsc_report_loops_severity(out->p[out->lead].loops);
 
 		if (!out->p[out->lead].loops ||
 		    (out->p[i].loops &&

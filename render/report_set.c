@@ -12,18 +12,6 @@
 
 static const char *sev_name[] = {"info", "warning", "critical"};
 
-static int worst(const struct lsc_report_loops *l)
-{
-	int s = -1;
-	size_t i, k;
-
-	for (i = 0; l && i < l->n; i++)
-		for (k = 0; k < l->rep[i]->nfindings; k++)
-			if (l->rep[i]->findings[k].severity > s)
-				s = l->rep[i]->findings[k].severity;
-	return s;
-}
-
 /* "1 of 2 children of pid 100 (node app.js)", "pid 100 (node app.js)" */
 static void who(const struct lsc_report_set *s, const struct lsc_set_finding *f, char *buf,
 		size_t cap)
@@ -52,7 +40,7 @@ int lsc_render_report_set_text(FILE *o, const struct lsc_report_set *s)
 	for (i = 0; i < s->n; i++) {
 		const struct lsc_report_loops *l = s->p[i].loops;
 		const struct lsc_report *m = l && l->main < l->n ? l->rep[l->main] : NULL;
-		int sev = worst(l);
+		int sev = lsc_report_loops_severity(l);
 		char rel[64] = "the recording named";
 
 		if (i)
@@ -115,7 +103,7 @@ int lsc_render_report_set_json(FILE *out, const struct lsc_report_set *s)
 	for (i = 0; i < s->n; i++) {
 		const struct lsc_report_loops *l = s->p[i].loops;
 		const struct lsc_report *m = l && l->main < l->n ? l->rep[l->main] : NULL;
-		int w = worst(l);
+		int w = lsc_report_loops_severity(l);
 
 		o = json_object_new_object();
 		json_object_object_add(o, "pid", u64(s->p[i].pid));

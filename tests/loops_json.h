@@ -7,6 +7,7 @@
 #ifndef LSC_TEST_LOOPS_JSON_H
 #define LSC_TEST_LOOPS_JSON_H
 
+#include <math.h>
 #include <regex.h>
 #include <sys/wait.h>
 
@@ -22,20 +23,44 @@ static __attribute__((unused)) json_object *report_json(const char *rec)
 	return json_file(path("report.json"));
 }
 
-static __attribute__((unused)) json_object *loop_of(json_object *rep, const char *key)
+/* The report's loop whose loop_id.FIELD ("key", "role") is value. */
+static __attribute__((unused)) json_object *loop_where(json_object *rep, const char *field,
+						       const char *value)
 {
 	json_object *loops = json_get(rep, "loops");
 	size_t i;
 
 	for (i = 0; loops && i < json_object_array_length(loops); i++) {
 		json_object *l = json_object_array_get_idx(loops, i);
-		json_object *k = json_get(json_get(l, "loop_id"), "key");
+		json_object *k = json_get(json_get(l, "loop_id"), field);
 
-		if (k && !strcmp(json_object_get_string(k), key))
+		if (k && !strcmp(json_object_get_string(k), value))
 			return l;
 	}
-	LSC_FAIL("no loop %s in the report", key);
+	LSC_FAIL("no loop with %s %s in the report", field, value);
 	return NULL;
+}
+
+static __attribute__((unused)) json_object *loop_of(json_object *rep, const char *key)
+{
+	return loop_where(rep, "key", key);
+}
+
+/* node_workers.js spin: the worker's and the main loop's ELU, recorded against their own
+ * (perf_hooks inside each thread): within 0.05 and 0.02. */
+static __attribute__((unused)) void elus_match(json_object *truth, json_object *worker,
+					       json_object *main_loop)
+{
+	double own_worker = json_object_get_double(
+		json_get(json_object_array_get_idx(json_get(truth, "workers"), 0), "elu"));
+	double own_main = json_at(truth, "main_elu", NULL);
+	double ours_worker = json_at(worker, "loop", "elu_mean");
+	double ours_main = json_at(main_loop, "loop", "elu_mean");
+
+	printf("# worker ELU: recorded %.3f, its own %.3f; main: recorded %.3f, its own %.3f\n",
+	       ours_worker, own_worker, ours_main, own_main);
+	ASSERT_TRUE(fabs(ours_worker - own_worker) <= 0.05);
+	ASSERT_TRUE(fabs(ours_main - own_main) <= 0.02);
 }
 
 /* Every "N %" in every finding of every loop is at most 100. */
