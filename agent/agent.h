@@ -162,6 +162,7 @@ struct lsc_ev_busy {
 	uint64_t duration_ns;
 	uint64_t run_queue_ns; /* of it, runnable but not running (sched_known) */
 	uint32_t sched_known, pad;
+	uint64_t on_cpu_ns; /* of it, running (sched_known); the rest it slept */
 };
 
 struct lsc_ev_gc_type {

@@ -153,12 +153,15 @@ void lsc__sched_refresh(void)
 		sched_keep(&s, now);
 }
 
-/* What the call from t0 to t1 was, against the thread's last reading: 0 when it cannot say. */
-static int sched_measure(uint64_t t0, uint64_t t1, struct lsc_ev_blocking *ev)
+/* What the thread did from t0 to t1 (a call, a stretch), against its last reading: runnable
+ * but not running, on the CPU, and the times it got the CPU back. 0 when it cannot say. */
+static int sched_split(uint64_t t0, uint64_t t1, uint64_t *runq_out, uint64_t *on_cpu,
+		       uint32_t *switches)
 {
 	struct sched s1;
-	uint64_t d = t1 - t0, span, cpu, runq, idle, slept;
+	uint64_t d = t1 - t0, span, cpu, runq, idle, slept, q;
 	const struct lsc_sched_snap *k = sched_before(t0, t1);
+	int ok = 0;
 
 	if (!sched_read(&s1))
 		return 0;
@@ -168,40 +171,37 @@ static int sched_measure(uint64_t t0, uint64_t t1, struct lsc_ev_blocking *ev)
 		cpu = s1.cpu_ns - k->cpu_ns;
 		runq = s1.runq_ns - k->runq_ns;
 		idle = T.loop->idle_total_ns - k->idle_ns;
-		ev->sched_known = 1;
-		ev->switches = (uint32_t)(s1.slices - k->slices);
-		/* runnable since the reading: the call's, up to its length (the run-queue figure
-		 * is exact; the time before the call was short or was on the CPU) */
-		ev->run_queue_ns = runq < d ? runq : d;
-		/* off the CPU and not runnable since the reading, outside epoll: asleep in calls,
-		 * this one the longest of them, up to what it leaves; never off the CPU since:
-		 * on it all along (the CPU figure lags up to a tick, the switches do not) */
-		slept = span > cpu + runq + idle ? span - cpu - runq - idle : 0;
-		if (!ev->switches)
-			slept = 0, ev->run_queue_ns = 0;
-		slept = slept < d - ev->run_queue_ns ? slept : d - ev->run_queue_ns;
-		ev->on_cpu_ns = d - slept - ev->run_queue_ns;
-	}
-	sched_keep(&s1, t1);
-	return ev->sched_known;
-}
-
-int lsc__sched_stretch(uint64_t t0, uint64_t t1, uint64_t *runq)
-{
-	struct sched s1;
-	const struct lsc_sched_snap *k = sched_before(t0, t1);
-	int ok = 0;
-
-	if (!sched_read(&s1))
-		return 0;
-	if (k && s1.runq_ns >= k->runq_ns) {
-		uint64_t q = s1.runq_ns - k->runq_ns, d = t1 - t0;
-
-		*runq = q < d ? q : d;
 		ok = 1;
+		*switches = (uint32_t)(s1.slices - k->slices);
+		/* runnable since the reading: this span's, up to its length (the run-queue figure
+		 * is exact; the time before it was short or was on the CPU) */
+		q = runq < d ? runq : d;
+		/* off the CPU and not runnable since the reading, outside epoll: asleep, in this
+		 * span up to what it leaves; never off the CPU since: on it all along (the CPU
+		 * figure lags up to a tick, the switches do not) */
+		slept = span > cpu + runq + idle ? span - cpu - runq - idle : 0;
+		if (!*switches)
+			slept = 0, q = 0;
+		slept = slept < d - q ? slept : d - q;
+		*runq_out = q;
+		*on_cpu = d - slept - q;
 	}
 	sched_keep(&s1, t1);
 	return ok;
+}
+
+/* What the call from t0 to t1 was: 0 when it cannot say. */
+static int sched_measure(uint64_t t0, uint64_t t1, struct lsc_ev_blocking *ev)
+{
+	ev->sched_known = sched_split(t0, t1, &ev->run_queue_ns, &ev->on_cpu_ns, &ev->switches);
+	return ev->sched_known;
+}
+
+int lsc__sched_stretch(uint64_t t0, uint64_t t1, uint64_t *runq, uint64_t *on_cpu)
+{
+	uint32_t switches;
+
+	return sched_split(t0, t1, runq, on_cpu, &switches);
 }
 
 /* The stack, then the event: duration for `calls` calls (the interposed call is the leaf);

@@ -401,10 +401,11 @@ static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 		}
 		busy = lsc_loop_poll_enter(L, *t0, timeout);
 		if (busy >= A.cfg.busy_threshold_ns) {
-			struct lsc_ev_busy ev = {*t0 - busy, busy, 0, 0, 0};
+			struct lsc_ev_busy ev = {*t0 - busy, busy, 0, 0, 0, 0};
 
 			/* how much of it the thread waited for a CPU (blocking.c) */
-			ev.sched_known = lsc__sched_stretch(*t0 - busy, *t0, &ev.run_queue_ns);
+			ev.sched_known = lsc__sched_stretch(*t0 - busy, *t0, &ev.run_queue_ns,
+							    &ev.on_cpu_ns);
 
 			push(LSC_EV_BUSY, &ev, sizeof(ev), NULL, 0);
 		}
@@ -868,7 +869,8 @@ __attribute__((destructor)) static void agent_fini(void)
 			continue;
 		if (atomic_load(&A.shutdown_ns) && !L->in_poll && now > L->busy_start_ns &&
 		    now - L->busy_start_ns >= A.cfg.busy_threshold_ns) {
-			struct lsc_ev_busy ev = {L->busy_start_ns, now - L->busy_start_ns, 0, 0, 0};
+			struct lsc_ev_busy ev = {
+				L->busy_start_ns, now - L->busy_start_ns, 0, 0, 0, 0};
 
 			push(LSC_EV_BUSY, &ev, sizeof(ev), NULL, 0);
 		}

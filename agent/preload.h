@@ -74,7 +74,7 @@ void lsc__listeners_check(uint64_t now);
 void lsc__sched_refresh(void);
 /* A long busy stretch from t0 to t1 (now): how long of it the thread was runnable, waiting for
  * a CPU, against the last reading; 0 when it cannot say. The reading is renewed. */
-int lsc__sched_stretch(uint64_t t0, uint64_t t1, uint64_t *runq);
+int lsc__sched_stretch(uint64_t t0, uint64_t t1, uint64_t *runq, uint64_t *on_cpu);
 
 /* In a forked child: the schedstat fd was the parent thread's (blocking.c). */
 void lsc__blocking_after_fork(void);

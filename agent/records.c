@@ -215,8 +215,9 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 			if (scnt[i] > best)
 				best = scnt[i], be.stack_id = sst[i];
 		if (b->sched_known) {
-			be.has_run_queue_ns = 1;
+			be.has_run_queue_ns = be.has_on_cpu_ns = 1;
 			be.run_queue_ns = b->run_queue_ns;
+			be.on_cpu_ns = b->on_cpu_ns;
 		}
 		be.cpu_stack_ids = sst;
 		be.n_cpu_stack_ids = nst;

@@ -201,7 +201,9 @@ struct lsc_report {
 	/* their time is shared among the CPU samples taken in each (the rows' count: samples);
 	 * stretches with fewer than LSC_REPORT_STRETCH_SAMPLES, and their time */
 	uint64_t busy_samples, busy_few_samples, busy_few_ns;
-	uint64_t busy_runq_ns; /* of their time, runnable but not running (where measured) */
+	unsigned cpu_hz;	 /* CPU samples per second of CPU time (the header's; 0: none) */
+	uint64_t busy_runq_ns;	 /* of their time, runnable but not running (where measured) */
+	uint64_t busy_asleep_ns; /* of their time, neither running nor runnable (where measured) */
 	/* the windows' busy segments of 10 ms or more (lower bounds of their buckets); with no
 	 * stretch events (attach), the stretches are these (busy_from_hist) */
 	uint64_t busy_hist_long_count, busy_hist_long_ns, busy_hist_long_runq_ns;
@@ -257,6 +259,12 @@ struct lsc_report_loops {
 int lsc_report_build_loops(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			   const char *sel, struct lsc_report_loops *out);
 void lsc_report_loops_free(struct lsc_report_loops *l);
+/* The most severe finding's LSC_SEV_* (-1: none); of_code: not counting "cpu-contention" (the
+ * machine was busy: true of every loop). */
+int lsc_report_severity(const struct lsc_report *r, int of_code);
+/* Whether a's loop is worse than b's: its code's most severe finding, then any finding's, then
+ * the busier (by more than 0.05 ELU). */
+int lsc_report_worse(const struct lsc_report *a, const struct lsc_report *b);
 
 /* blocking.c: what a long call was, from the scheduler's figures around it. */
 enum lsc_call_kind {

@@ -400,6 +400,7 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			 r->header->source ? r->header->source : "");
 		snprintf(rep->runtime, sizeof(rep->runtime), "%s",
 			 r->header->runtime ? r->header->runtime : "");
+		rep->cpu_hz = r->header->cpu_sample_hz;
 	}
 	rep->complete = r->footer != NULL;
 	rep->truncated = r->info.truncated;

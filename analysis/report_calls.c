@@ -328,8 +328,15 @@ int lsc__report_calls(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		b = e->blocking;
 		is_busy = b->call && strcmp(b->call, LSC_BUSY_CALL) == 0;
 		if (is_busy && b->has_run_queue_ns &&
-		    !(rep->has_shutdown_at && e->t_ns + b->duration_ns / 2 >= rep->shutdown_at_ns))
+		    !(rep->has_shutdown_at &&
+		      e->t_ns + b->duration_ns / 2 >= rep->shutdown_at_ns)) {
 			rep->busy_runq_ns += b->run_queue_ns;
+			/* neither running nor runnable: asleep in the stretch (a lock the capture
+			 * does not see, a page fault's read) */
+			if (b->has_on_cpu_ns && b->duration_ns > b->run_queue_ns + b->on_cpu_ns)
+				rep->busy_asleep_ns +=
+					b->duration_ns - b->run_queue_ns - b->on_cpu_ns;
+		}
 		/* the drain: what ran after the program began to stop, apart (a stretch in which
 		 * it began: by where most of it was) */
 		if (rep->has_shutdown_at && e->t_ns + b->duration_ns / 2 >= rep->shutdown_at_ns) {

@@ -9,22 +9,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int worst_severity(const struct lsc_report *r)
+int lsc_report_severity(const struct lsc_report *r, int of_code)
 {
 	int s = -1;
 	size_t i;
 
 	for (i = 0; i < r->nfindings; i++)
-		if (r->findings[i].severity > s)
+		if (r->findings[i].severity > s &&
+		    (!of_code || strcmp(r->findings[i].id, "cpu-contention")))
 			s = r->findings[i].severity;
 	return s;
 }
 
-/* Whether a is worse than b: a more severe finding, then a busier loop. */
-static int worse(const struct lsc_report *a, const struct lsc_report *b)
+/* Whether a is worse than b: a more severe finding about its code (a busy machine's finding is
+ * every loop's), then any finding, then a busier loop. */
+int lsc_report_worse(const struct lsc_report *a, const struct lsc_report *b)
 {
-	int sa = worst_severity(a), sb = worst_severity(b);
+	int sa = lsc_report_severity(a, 1), sb = lsc_report_severity(b, 1);
 
+	if (sa != sb)
+		return sa > sb;
+	sa = lsc_report_severity(a, 0);
+	sb = lsc_report_severity(b, 0);
 	if (sa != sb)
 		return sa > sb;
 	return a->elu_mean > b->elu_mean + 0.05;
@@ -92,7 +98,7 @@ int lsc_report_build_loops(const struct lsc_recording *r, struct lsc_symbolizer 
 			name_findings(rep, all[i].name);
 		if (all[i].is_main)
 			out->main = k;
-		if (k && worse(rep, out->rep[out->lead]))
+		if (k && lsc_report_worse(rep, out->rep[out->lead]))
 			out->lead = k;
 		out->n++;
 	}

@@ -142,9 +142,25 @@ void lsc__report_diagnose(struct lsc_report *rep)
 	 * part, at 25 % of the loop's busy time. */
 	/* the stretches' time runnable, not running, holds the preempted calls' */
 	preempted = rep->busy_runq_ns > rep->contention_ns ? rep->busy_runq_ns : rep->contention_ns;
-	/* and the collector's pauses, on the loop thread inside its stretches: GC pressure's */
-	waited = rep->blocking_total_ns + preempted + rep->lock_app_ns + rep->lock_runtime_ns +
-		 rep->gc_pause_total;
+	/* and the collector's pauses, on the loop thread inside its stretches: GC pressure's; the
+	 * calls that waited, or the stretches' time asleep (it holds those of them in stretches,
+	 * and waits the capture does not see as calls), the larger */
+	waited = rep->blocking_total_ns + rep->lock_app_ns + rep->lock_runtime_ns;
+	if (rep->busy_asleep_ns > waited)
+		waited = rep->busy_asleep_ns;
+	waited += preempted + rep->gc_pause_total;
+	/* The thread's CPU samples in the stretches bound their CPU time: a sample every 1/hz s
+	 * of the process's CPU, taken on the thread that is running; the stretches' time on the
+	 * CPU is at most their samples' (with the noise of so few: 2 sd, and 3 periods). The
+	 * scheduler's figures cannot bound it when the thread's last reading is older than the
+	 * stretch (a thread that seldom runs). The agent's stretches carry their samples. */
+	if (rep->cpu_hz && rep->nbusy && !strcmp(rep->source, "agent")) {
+		double n = (double)rep->busy_samples;
+		uint64_t cap = (uint64_t)((n + 2 * sqrt(n) + 3) * 1e9 / rep->cpu_hz);
+
+		if (rep->busy_long_total_ns > waited + cap)
+			waited = rep->busy_long_total_ns - cap;
+	}
 	if (busy_s > 0 && (rep->nbusy || rep->busy_from_hist) && rep->busy_long_total_ns > waited &&
 	    (double)(rep->busy_long_total_ns - waited) / 1e9 >= 0.25 * busy_s) {
 		double cpu_ms = (rep->busy_long_total_ns - waited) / 1e6;

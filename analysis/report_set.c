@@ -22,19 +22,23 @@ static void command_of(const struct lsc_recording *r, char *buf, size_t cap)
 
 int lsc_report_loops_severity(const struct lsc_report_loops *l)
 {
-	int s = -1;
-	size_t i, k;
+	int s = -1, k;
+	size_t i;
 
 	for (i = 0; l && i < l->n; i++)
-		for (k = 0; k < l->rep[i]->nfindings; k++)
-			if (l->rep[i]->findings[k].severity > s)
-				s = l->rep[i]->findings[k].severity;
+		if ((k = lsc_report_severity(l->rep[i], 0)) > s)
+			s = k;
 	return s;
 }
 
-static double busiest(const struct lsc_report_loops *l)
+/* Whether process a is worse than b: its worst loop's (lsc_report_worse). */
+static int process_worse(const struct lsc_report_loops *a, const struct lsc_report_loops *b)
 {
-	return l && l->n ? l->rep[l->lead]->elu_mean : 0;
+	if (!a || !a->n)
+		return 0;
+	if (!b || !b->n)
+		return 1;
+	return lsc_report_worse(a->rep[a->lead], b->rep[b->lead]);
 }
 
 /* Processes running one program (the same command) under one parent are a group: a cluster's
@@ -191,16 +195,9 @@ int lsc_report_build_set(const struct lsc_recording *const *recs, size_t n,
 		lsc_report_set_free(out);
 		return err;
 	}
-	for (i = 1; i < out->n; i++) {
-		int si = lsc_report_loops_severity(out->p[i].loops),
-		    sl = lsc_report_loops_severity(out->p[out->lead].loops);
-
-		if (!out->p[out->lead].loops ||
-		    (out->p[i].loops &&
-		     (si > sl || (si == sl && busiest(out->p[i].loops) >
-						      busiest(out->p[out->lead].loops) + 0.05))))
+	for (i = 1; i < out->n; i++)
+		if (process_worse(out->p[i].loops, out->p[out->lead].loops))
 			out->lead = i;
-	}
 	group(out);
 	share(out);
 	children(out, recs);

@@ -218,6 +218,8 @@ static json_object *report_obj(const struct lsc_report *r)
 		put(o, "samples", u64(r->busy_samples)); /* top[].count: samples, when not 0 */
 		put(o, "few_samples", u64(r->busy_few_samples));
 		put(o, "few_samples_ns", u64(r->busy_few_ns));
+		put(o, "run_queue_ns", u64(r->busy_runq_ns));
+		put(o, "asleep_ns", u64(r->busy_asleep_ns));
 		put(o, "top", stacks_json(r->busy, r->nbusy));
 		put(root, "busy_long", o);
 	}

@@ -268,6 +268,11 @@ static int sections(FILE *o, const struct lsc_report *r, const struct lsc_report
 				(unsigned long long)r->busy_samples,
 				(unsigned long long)r->busy_few_samples,
 				LSC_REPORT_STRETCH_SAMPLES);
+		if (r->busy_runq_ns || r->busy_asleep_ns)
+			fprintf(o,
+				"  of their time, %.1f ms runnable but not running (preempted), %.1f "
+				"ms asleep (waits that were not calls the capture times)\n",
+				r->busy_runq_ns / 1e6, r->busy_asleep_ns / 1e6);
 		for (i = 0; i < r->nbusy; i++)
 			stack(o, &r->busy[i], r->busy_samples ? "stretch" : "ms");
 	}

@@ -23,6 +23,31 @@ static __attribute__((unused)) json_object *report_json(const char *rec)
 	return json_file(path("report.json"));
 }
 
+/* A loop's findings about its own code: all but "cpu-contention", which says the machine is
+ * busy (true on a loaded CI machine, of any loop). The i-th of them, or NULL. */
+static __attribute__((unused)) json_object *code_finding(json_object *loop, size_t i)
+{
+	json_object *d = json_get(loop, "diagnosis");
+	size_t k;
+
+	for (k = 0; d && k < json_object_array_length(d); k++) {
+		json_object *f = json_object_array_get_idx(d, k);
+
+		if (strcmp(json_object_get_string(json_get(f, "id")), "cpu-contention") && !i--)
+			return f;
+	}
+	return NULL;
+}
+
+/* The function the loop's first finding about its code points at, or NULL. */
+static __attribute__((unused)) const char *code_finding_function(json_object *loop)
+{
+	json_object *f = code_finding(loop, 0);
+
+	printf("# first finding: %s\n", f ? json_object_get_string(json_get(f, "title")) : "-");
+	return f ? json_object_get_string(json_get(json_get(f, "frame"), "function")) : NULL;
+}
+
 /* The report's loop whose loop_id.FIELD ("key", "role") is value. */
 static __attribute__((unused)) json_object *loop_where(json_object *rep, const char *field,
 						       const char *value)

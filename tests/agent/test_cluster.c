@@ -15,6 +15,9 @@
 #include <dirent.h>
 
 #define APP LSC_SOURCE_DIR "/tests/agent/node_cluster.js"
+/* What the slow worker breaks whatever the machine's load: the share of CPU in slowRoute (a
+ * busy-time limit would also catch the preemption of a loaded CI machine). */
+#define BUDGET "cpu.share(slowRoute) <= 5%\n"
 
 /* Records the cluster into NAME.lsr; extra: a run option or NULL; slow: worker 1 is slow. */
 static void record(const char *name, const char *extra, int slow)
@@ -88,13 +91,13 @@ TEST(node_cluster_is_one_set_of_processes)
 	ASSERT_TRUE(json_at(kids, "busy_s", NULL) > 0.05);
 	nr = json_get(rep, "not_recorded");
 	ASSERT_TRUE(nr && json_object_array_length(nr) == 0);
-	ASSERT_EQ(gate(rec, "busy.p99 <= 15ms\nbusy.max[main] <= 15ms\n"), 0);
+	ASSERT_EQ(gate(rec, BUDGET), 0);
 	json_object_put(rep);
 
 	/* one worker slow: the set's gate fails on it, and the report says which of the two */
 	record("slow", NULL, 1);
 	snprintf(rec, sizeof(rec), "%s", path("slow.lsr"));
-	ASSERT_EQ(gate(rec, "busy.p99 <= 15ms\nbusy.max[main] <= 15ms\n"), 1);
+	ASSERT_EQ(gate(rec, BUDGET), 1);
 	rep = report_json(rec);
 	across = json_get(rep, "across");
 	for (i = 0; across && i < json_object_array_length(across); i++) {
