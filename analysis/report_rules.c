@@ -149,14 +149,13 @@ void lsc__report_diagnose(struct lsc_report *rep)
 	if (rep->busy_asleep_ns > waited)
 		waited = rep->busy_asleep_ns;
 	waited += preempted + rep->gc_pause_total;
-	/* The thread's CPU samples in the stretches bound their CPU time: a sample every 1/hz s
-	 * of the process's CPU, taken on the thread that is running; the stretches' time on the
-	 * CPU is at most their samples' (with the noise of so few: 2 sd, and 3 periods). The
-	 * scheduler's figures cannot bound it when the thread's last reading is older than the
-	 * stretch (a thread that seldom runs). The agent's stretches carry their samples. */
+	/* The thread's CPU samples in the stretches measure their CPU time: a sample every 1/hz s
+	 * of the process's CPU, taken on the thread that is running; the finding stands on that
+	 * estimate (one period more), not on the stretches' length, which holds waits the
+	 * scheduler's figures miss when the thread's last reading is older than the stretch (a
+	 * thread that seldom runs). The agent's stretches carry their samples. */
 	if (rep->cpu_hz && rep->nbusy && !strcmp(rep->source, "agent")) {
-		double n = (double)rep->busy_samples;
-		uint64_t cap = (uint64_t)((n + 2 * sqrt(n) + 3) * 1e9 / rep->cpu_hz);
+		uint64_t cap = (uint64_t)((double)(rep->busy_samples + 1) * 1e9 / rep->cpu_hz);
 
 		if (rep->busy_long_total_ns > waited + cap)
 			waited = rep->busy_long_total_ns - cap;
