@@ -48,59 +48,78 @@ uint32_t lsc__heap_site_here(struct lsc_heap_sites *sites)
  */
 #define UC_CACHES 512
 
-static struct ucache
-	*ucaches; /* [UC_CACHES], mmap'd; claimed by a thread, given back at its exit */
+/* The caches, each mapped by the first thread that claims it (about 300 KiB of address space,
+ * touched as it fills) and kept for the next thread that claims it after that one's exit. */
+static struct ucache *ucaches[UC_CACHES];
+static _Atomic int uc_claimed[UC_CACHES];
 static pthread_key_t uc_key;
 static int uc_key_ok;
 
 static void uc_release(void *c)
 {
+	size_t i = (size_t)((struct ucache *)c)->slot;
+
 	T.ucache = NULL;
 	T.no_ucache = 1; /* this thread's last frees and allocations go without */
-	atomic_store_explicit(&((struct ucache *)c)->in_use, 0, memory_order_release);
+	if (i < UC_CACHES)
+		atomic_store_explicit(&uc_claimed[i], 0, memory_order_release);
 }
 
 struct ucache *lsc__heap_ucache_claim(void)
 {
-	int i, k;
+	struct ucache *c;
+	pthread_attr_t a;
+	void *lo = NULL;
+	size_t size = 0;
+	int i;
 
-	if (T.ucache || T.no_ucache || !ucaches)
+	if (T.ucache || T.no_ucache || !uc_key_ok)
 		return T.ucache;
 	T.no_ucache = 1; /* one try per thread */
 	for (i = 0; i < UC_CACHES; i++) {
 		int free_cache = 0;
 
-		if (atomic_compare_exchange_strong(&ucaches[i].in_use, &free_cache, 1)) {
-			pthread_attr_t a;
-			void *lo = NULL;
-			size_t size = 0;
-
-			for (k = 0; k < UC_ENTRIES; k++)
-				ucaches[i].e[k].ip = 0; /* another thread's stacks */
-			ucaches[i].lo = ucaches[i].hi = 0;
-			/* pthread_getattr_np allocates (passed through: the guard is set) */
-			if (pthread_getattr_np(pthread_self(), &a) == 0) {
-				if (pthread_attr_getstack(&a, &lo, &size) == 0) {
-					ucaches[i].lo = (uintptr_t)lo;
-					ucaches[i].hi = (uintptr_t)lo + size;
-				}
-				pthread_attr_destroy(&a);
-			}
-			if (uc_key_ok)
-				pthread_setspecific(uc_key, &ucaches[i]);
-			T.ucache = &ucaches[i];
-			T.no_ucache = 0;
-			return T.ucache;
-		}
+		if (atomic_compare_exchange_strong(&uc_claimed[i], &free_cache, 1))
+			break;
 	}
-	return NULL;
+	if (i == UC_CACHES)
+		return NULL;
+	c = ucaches[i];
+	if (!c) {
+		c = lsc_map_zeroed(sizeof(*c));
+		if (!c) {
+			atomic_store_explicit(&uc_claimed[i], 0, memory_order_release);
+			return NULL;
+		}
+		ucaches[i] = c;
+	}
+	c->slot = i;
+	/* another thread's stacks: every entry stale at once, the ring come round */
+	c->head += UC_CHECKS;
+	c->lo = c->hi = 0;
+	/* pthread_getattr_np allocates (passed through: the guard is set) */
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		if (pthread_attr_getstack(&a, &lo, &size) == 0) {
+			c->lo = (uintptr_t)lo;
+			c->hi = (uintptr_t)lo + size;
+		}
+		pthread_attr_destroy(&a);
+	}
+	pthread_setspecific(uc_key, c);
+	T.ucache = c;
+	T.no_ucache = 0;
+	return c;
 }
 
 /* Unwinds from the caller's frame with a cursor, noting what was read, and caches the stack. */
 __attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *sites,
-							const struct caller *k, struct uc_entry *e,
-							uintptr_t c_lo, uintptr_t c_hi)
+							const struct caller *k, struct ucache *c,
+							struct uc_entry *set)
 {
+	uintptr_t c_lo = c ? c->lo : 0, c_hi = c ? c->hi : 0;
+	struct uc_check *ck = NULL;
+	struct uc_entry *e = NULL;
+	uint64_t at = 0;
 	uint64_t f[LSC_AGENT_MAX_FRAMES];
 	unw_context_t uc;
 	unw_cursor_t cur;
@@ -108,10 +127,19 @@ __attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *s
 	unw_save_loc_t loc;
 	uintptr_t bp_from = 0; /* the slot this frame's rbp was read from; 0: the key's rbp */
 	uint32_t n = 0, checks = 0, s;
-	int ok = e != NULL, need_bp = 0;
+	int ok = set != NULL, need_bp = 0, w;
 
 	if (unw_getcontext(&uc) || unw_init_local(&cur, &uc))
 		return 1;
+	if (ok) {
+		/* The checks go to the ring from its head, in one stretch: no entry that stands
+		 * (UC_LIVE) has a slot among the UC_MAX_CHECKS written from there. */
+		at = c->head;
+		if (at % UC_CHECKS + UC_MAX_CHECKS > UC_CHECKS)
+			at += UC_CHECKS - at % UC_CHECKS;
+		c->head = at;
+		ck = &c->check[at % UC_CHECKS];
+	}
 	if (ok && (k->sp < c_lo || k->sp >= c_hi))
 		ok = 0; /* not on the thread's own stack (a coroutine's, a signal stack) */
 	/* past the agent's frames, to the caller's */
@@ -140,9 +168,9 @@ __attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *s
 		if (cfa == bp + 16) {
 			if (!bp_from)
 				need_bp = 1;
-			else if (ok && checks < 2 * LSC_AGENT_MAX_FRAMES) {
-				e->check[checks].addr = bp_from;
-				e->check[checks++].value = bp;
+			else if (ok && checks < UC_MAX_CHECKS) {
+				ck[checks].addr = bp_from;
+				ck[checks++].value = bp;
 			}
 		}
 		/* A signal frame restores every register from memory: not cacheable. */
@@ -152,9 +180,9 @@ __attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *s
 		if (unw_get_save_loc(&cur, UNW_REG_IP, &loc) || loc.type != UNW_SLT_MEMORY ||
 		    loc.u.addr < k->sp || loc.u.addr + sizeof(uintptr_t) > c_hi)
 			ok = 0;
-		else if (ok && checks < 2 * LSC_AGENT_MAX_FRAMES) {
-			e->check[checks].addr = loc.u.addr;
-			e->check[checks++].value = *(uintptr_t *)loc.u.addr;
+		else if (ok && checks < UC_MAX_CHECKS) {
+			ck[checks].addr = loc.u.addr;
+			ck[checks++].value = *(uintptr_t *)loc.u.addr;
 		}
 		/* and where the next frame's rbp comes from */
 		if (unw_get_save_loc(&cur, UNW_X86_64_RBP, &loc) || loc.type == UNW_SLT_REG ||
@@ -168,12 +196,27 @@ __attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *s
 	}
 	s = lsc_heap_site(sites, f, n);
 	if (ok) {
+		/* the way to fill: an empty or stale one, else the set's next in turn */
+		for (w = 0; w < UC_WAYS; w++)
+			if (!set[w].ip || at - set[w].at > UC_LIVE) {
+				e = &set[w];
+				break;
+			}
+		if (!e) {
+			uint8_t *next = &c->next[(set - c->e) / UC_WAYS];
+
+			e = &set[*next % UC_WAYS];
+			*next = (uint8_t)(*next + 1);
+		}
 		e->ip = 0;
+		atomic_signal_fence(memory_order_seq_cst);
 		e->sp = k->sp;
 		e->bp = k->bp;
-		e->need_bp = need_bp;
+		e->need_bp = (uint8_t)need_bp;
 		e->site = s;
-		e->nchecks = checks;
+		e->at = at;
+		e->nchecks = (uint16_t)checks;
+		c->head = at + checks;
 		atomic_signal_fence(
 			memory_order_seq_cst); /* a signal handler sees it whole or not */
 		e->ip = k->ip;
@@ -183,7 +226,6 @@ __attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *s
 
 int lsc__heap_stacks_init(void)
 {
-	ucaches = lsc_map_zeroed(UC_CACHES * sizeof(*ucaches));
 	uc_key_ok = pthread_key_create(&uc_key, uc_release) == 0;
-	return ucaches ? 0 : -1;
+	return uc_key_ok ? 0 : -1;
 }
