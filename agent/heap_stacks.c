@@ -346,7 +346,7 @@ __attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *s
 							struct uc_entry *set)
 {
 	uintptr_t c_lo = c ? c->lo : 0, c_hi = c ? c->hi : 0;
-	struct uc_check *ck = NULL, scratch[UC_MAX_CHECKS];
+	struct uc_check *ck = NULL;
 	struct uc_entry *e = NULL;
 	uint64_t at = 0;
 	uint64_t f[LSC_AGENT_MAX_FRAMES];
@@ -370,8 +370,6 @@ __attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *s
 		ck = &c->check[at % UC_CHECKS];
 		if (rules && rules_unwind(k, c_hi, f, &n, ck, &checks, &need_bp))
 			goto found;
-	} else {
-		ck = scratch; /* noted, not kept */
 	}
 	if (unw_getcontext(&uc) || unw_init_local(&cur, &uc))
 		return 1;
@@ -418,7 +416,7 @@ __attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *s
 		if (cfa == bp + 16) {
 			if (!bp_from)
 				need_bp = 1;
-			else if (checks < UC_MAX_CHECKS) {
+			else if (ok && checks < UC_MAX_CHECKS) {
 				ck[checks].addr = bp_from;
 				ck[checks++].value = bp;
 			}
@@ -431,7 +429,7 @@ __attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *s
 		if (unw_get_save_loc(&cur, UNW_REG_IP, &loc) || loc.type != UNW_SLT_MEMORY ||
 		    loc.u.addr < k->sp || loc.u.addr + sizeof(uintptr_t) > c_hi)
 			ok = 0;
-		else if (checks < UC_MAX_CHECKS) {
+		else if (ok && checks < UC_MAX_CHECKS) {
 			ck[checks].addr = loc.u.addr;
 			ck[checks++].value = *(uintptr_t *)loc.u.addr;
 		}
