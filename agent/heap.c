@@ -726,6 +726,9 @@ void lsc__heap_start(int m, uint64_t every)
 		return; /* cannot happen with glibc; the bootstrap arena is then all there is */
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)lsc__heap_start);
 	if (m != LSC_HEAP_OFF) {
+		/* A libunwind built without per-thread caches (Debian's 1.6) makes this its global
+		 * cache, behind one mutex taken with every signal blocked on each unw_step: full
+		 * mode's step rules (heap_stacks.c) keep it off the allocations' path. */
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 		if (m == LSC_HEAP_FULL) {
 			lsc__heap_stacks_init(); /* without them, every stack is unwound */
