@@ -113,6 +113,40 @@ static int loop_cmp(const void *a, const void *b)
 	return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
+/* Node.js without roles recorded (attach): its platform loop, when its stacks did not say, is
+ * the first thread Node started after the main one that runs a loop (the delayed-task
+ * scheduler starts with the platform, before V8 and long before any Worker), so the lowest tid
+ * above the main thread's among the loops nothing else named. */
+static void platform_by_order(const struct lsc_recording *r, struct lsc_loop_id *l, size_t n)
+{
+	const char *exe = r->header && r->header->executable ? r->header->executable : "";
+	const char *base = strrchr(exe, '/');
+	struct lsc_loop_id *low = NULL;
+	size_t i;
+
+	base = base ? base + 1 : exe;
+	if (strcmp(base, "node") || !r->header->has_pid)
+		return;
+	for (i = 0; i < n; i++) {
+		const Loopscope__Thread *t = lsc_recording_thread(r, l[i].tid);
+
+		if (l[i].role == LOOPSCOPE__THREAD_ROLE__ROLE_PLATFORM || (t && t->has_role))
+			return; /* the agent said, or the stacks did */
+		if (l[i].role == LOOPSCOPE__THREAD_ROLE__ROLE_LOOP && l[i].tid > r->header->pid &&
+		    (!low || l[i].tid < low->tid))
+			low = &l[i];
+	}
+	for (i = 0; low && i < n; i++) /* a Worker started before it cannot be */
+		if (l[i].role == LOOPSCOPE__THREAD_ROLE__ROLE_WORKER && l[i].tid < low->tid)
+			return;
+	if (low) {
+		low->role = LOOPSCOPE__THREAD_ROLE__ROLE_PLATFORM;
+		low->hidden = 1;
+		snprintf(low->name, sizeof(low->name), "Node's platform loop");
+		snprintf(low->key, sizeof(low->key), "platform");
+	}
+}
+
 size_t lsc_loops_list(const struct lsc_recording *r, struct lsc_loop_id *out, size_t cap)
 {
 	uint32_t main_tid = lsc_recording_main_loop(r);
@@ -130,6 +164,7 @@ size_t lsc_loops_list(const struct lsc_recording *r, struct lsc_loop_id *out, si
 		name_loop(r, &out[n], main_tid);
 		n++;
 	}
+	platform_by_order(r, out, n);
 	qsort(out, n, sizeof(*out), loop_cmp);
 	return n;
 }

@@ -180,4 +180,46 @@ TEST(the_report_leads_with_the_worst_loop)
 	lsc_recording_free(r);
 }
 
-TEST_MAIN(TEST_ENTRY(each_loop_sees_its_own), TEST_ENTRY(the_report_leads_with_the_worst_loop))
+/* attach records no roles: in Node, the first loop thread after the main one is the platform's
+ * (hidden), a later one another loop; outside Node nothing is guessed. */
+TEST(nodes_platform_loop_by_thread_order)
+{
+	static const char *exe[] = {"/usr/bin/node", "/usr/bin/refloop"};
+	struct lsc_loop_id loops[LSC_MAX_LOOPS];
+	struct lsc_recording *r;
+	struct rb b;
+	int k, i;
+
+	for (k = 0; k < 2; k++) {
+		snprintf(file, sizeof(file), "/tmp/lsc-loops-%d.lsr", (int)getpid());
+		rb_open(&b, file);
+		rb_header(&b, PID, exe[k], "bpf");
+		for (i = 0; i < 3; i++) {
+			struct rb_window w = {0};
+
+			w.length_ns = 1000000000ULL;
+			w.iterations = 10;
+			w.busy_ns = w.lag_ns = 1000000;
+			w.busy_n = w.lag_n = 1;
+			w.loop_tid = (uint32_t[]){PID, PID + 2, PID + 9}[i];
+			rb_window(&b, &w);
+		}
+		rb_close(&b);
+		ASSERT_OK(lsc_recording_read(file, &r, NULL));
+		unlink(file);
+		ASSERT_EQ(lsc_loops_list(r, loops, LSC_MAX_LOOPS), 3);
+		ASSERT_STR_EQ(loops[0].key, "main");
+		if (k == 0) {
+			ASSERT_STR_EQ(loops[1].key, "loop:109");
+			ASSERT_STR_EQ(loops[2].key, "platform");
+			ASSERT_TRUE(loops[2].hidden && loops[2].tid == PID + 2);
+		} else {
+			ASSERT_STR_EQ(loops[1].key, "loop:102");
+			ASSERT_TRUE(!loops[1].hidden && !loops[2].hidden);
+		}
+		lsc_recording_free(r);
+	}
+}
+
+TEST_MAIN(TEST_ENTRY(each_loop_sees_its_own), TEST_ENTRY(the_report_leads_with_the_worst_loop),
+	  TEST_ENTRY(nodes_platform_loop_by_thread_order))
