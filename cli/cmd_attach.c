@@ -410,6 +410,21 @@ int cmd_attach(int argc, char **argv)
 
 		if (workers[i] <= 0)
 			continue;
+		/* the first target could not be attached: no set; the others stop, and what they
+		 * wrote (files this run made, OUT.PID) goes */
+		if (code) {
+			char mine[4300];
+			struct stat st;
+
+			kill(workers[i], SIGTERM);
+			while (waitpid(workers[i], &status, 0) < 0 && errno == EINTR)
+				;
+			snprintf(mine, sizeof(mine), "%s.%d", out, pids[i]);
+			if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !lstat(mine, &st) &&
+			    S_ISREG(st.st_mode))
+				unlink(mine);
+			continue;
+		}
 		/* Ctrl-C reached them too; a SIGTERM to us must be passed on; when the first
 		 * target ended (a cluster's primary), the others have 5 s to end with it */
 		if (stop_requested)

@@ -546,45 +546,23 @@ int main(int argc, char **argv)
 	return lsc_usage_error(NULL, "no command '%s'", argv[1]);
 }
 
-/* The other processes of the set path heads: the worst of them, when it is not path's. */
-static void set_summary(const char *path)
+void lsc_cli_summary(const char *path, const char *subject, const char *verb, const char *how)
 {
 	static struct lsc_cli_set cs;
 	struct lsc_report_set *rs = calloc(1, sizeof(*rs));
-	const struct lsc_report_loops *l;
-	const struct lsc_report *w;
+	const struct lsc_report_loops *set, *worst;
+	const struct lsc_report *rep, *lead, *w;
 
-	if (!rs || lsc_cli_read_set(path, &cs)) {
-		free(rs);
-		return;
-	}
-	if (cs.n > 1 &&
-	    !lsc_report_build_set((const struct lsc_recording *const *)cs.r, cs.n, NULL, NULL,
-				  rs) &&
-	    rs->lead && (l = rs->p[rs->lead].loops) != NULL) {
-		w = l->rep[l->lead];
-		fprintf(stderr, "loopscope: the worst of the %zu processes: pid %u, %s%s%s\n",
-			rs->n, rs->p[rs->lead].pid, w->nfindings ? w->findings[0].title : "",
-			w->nfindings ? ": " : "no finding",
-			w->nfindings ? w->findings[0].evidence : "");
-	}
-	lsc_report_set_free(rs);
-	free(rs);
-	lsc_cli_set_free(&cs);
-}
-
-void lsc_cli_summary(const char *path, const char *subject, const char *verb, const char *how)
-{
-	struct lsc_recording *r = NULL;
-	struct lsc_report_loops *set = calloc(1, sizeof(*set));
-	const struct lsc_report *rep, *lead;
-
-	/* The recording is symbolized by now: its own symbols are all the report needs. */
-	if (!set || lsc_recording_read(path, &r, NULL) ||
-	    lsc_report_build_loops(r, NULL, NULL, set)) {
+	/* The recordings are symbolized by now: their own symbols are all the report needs. The
+	 * set is read and reported once: its first process's lines, then its worst's. */
+	if (!rs || lsc_cli_read_set(path, &cs) ||
+	    lsc_report_build_set((const struct lsc_recording *const *)cs.r, cs.n, NULL, NULL, rs) ||
+	    !(set = rs->p[0].loops) || !set->n) {
 		fprintf(stderr, "loopscope: recording: %s\n", path);
-		free(set);
-		lsc_recording_free(r);
+		if (rs)
+			lsc_report_set_free(rs);
+		free(rs);
+		lsc_cli_set_free(&cs);
 		return;
 	}
 	/* the main loop's figures; the finding of the worst loop */
@@ -609,9 +587,16 @@ void lsc_cli_summary(const char *path, const char *subject, const char *verb, co
 			lead->findings[0].evidence);
 	else
 		fprintf(stderr, "loopscope: no problem found by the default rules\n");
-	set_summary(path);
+	/* the other processes of the set: the worst of them, when it is not this one */
+	if (rs->lead && (worst = rs->p[rs->lead].loops) != NULL && worst->n) {
+		w = worst->rep[worst->lead];
+		fprintf(stderr, "loopscope: the worst of the %zu processes: pid %u, %s%s%s\n",
+			rs->n, rs->p[rs->lead].pid, w->nfindings ? w->findings[0].title : "",
+			w->nfindings ? ": " : "no finding",
+			w->nfindings ? w->findings[0].evidence : "");
+	}
 	fprintf(stderr, "loopscope: recording: %s (loopscope report %s)\n", path, path);
-	lsc_report_loops_free(set);
-	free(set);
-	lsc_recording_free(r);
+	lsc_report_set_free(rs);
+	free(rs);
+	lsc_cli_set_free(&cs);
 }

@@ -98,6 +98,6 @@ int lsc_cli_set_member(const struct lsc_cli_set *s, const char *path, int pid)
 	for (i = 0; i < s->n && strlen(keys) < sizeof(keys) - 16; i++)
 		snprintf(keys + strlen(keys), sizeof(keys) - strlen(keys), "%s%u", i ? ", " : "",
 			 s->r[i]->header ? s->r[i]->header->pid : 0);
-	return lsc_fail("--pid %d: no process of the set '%s' has it; its processes: %s", pid, path,
-			keys);
+	lsc_fail("--pid %d: no process of the set '%s' has it; its processes: %s", pid, path, keys);
+	return -1;
 }
