@@ -160,8 +160,12 @@ void lsc__report_diagnose(struct lsc_report *rep)
 		if (rep->busy_long_total_ns > waited + cap)
 			waited = rep->busy_long_total_ns - cap;
 	}
+	/* ... and that hold the loop: 2 % of the run, or one stretch of 100 ms (an idle loop's one
+	 * 12 ms stretch is a quarter of its busy time, and nothing to fix) */
 	if (busy_s > 0 && (rep->nbusy || rep->busy_from_hist) && rep->busy_long_total_ns > waited &&
-	    (double)(rep->busy_long_total_ns - waited) / 1e9 >= 0.25 * busy_s) {
+	    (double)(rep->busy_long_total_ns - waited) / 1e9 >= 0.25 * busy_s &&
+	    ((double)(rep->busy_long_total_ns - waited) / 1e9 >= 0.02 * run_s ||
+	     rep->busy_max >= 100000000ULL)) {
 		double cpu_ms = (rep->busy_long_total_ns - waited) / 1e6;
 
 		f = finding(rep, "cpu-bound-callbacks",
