@@ -312,6 +312,9 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	}
 	if (w[5].found)
 		a->skel->rodata->addr_default_loop = bias + w[5].vaddr;
+	/* Node.js: its JS frames named from V8's own objects, no flag needed (attach_js.c). */
+	if (w[6].found && w[7].found && !o->stacks_dwarf)
+		lsc__at_js_open(a, elf, bias);
 	/* Programs that will not be attached are not loaded either. */
 	if (!o->cpu_hz)
 		bpf_program__set_autoload(a->skel->progs.on_cpu_sample, false);
@@ -456,6 +459,7 @@ int lsc_attach_stop(struct lsc_attach *a)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Footer f = LOOPSCOPE__FOOTER__INIT;
+	Loopscope__Counter counters[3], *counter_ptrs[3];
 	int i, err = 0;
 	size_t j;
 
@@ -469,17 +473,21 @@ int lsc_attach_stop(struct lsc_attach *a)
 		if (a->skel->bss->shutdown_ns) /* when no window began after it */
 			lsc__at_put_shutdown(a, a->skel->bss->shutdown_ns,
 					     a->skel->bss->shutdown_sig);
-		if (a->o.cpu_hz && !a->o.stacks_dwarf)
+		if (a->o.cpu_hz && !a->o.stacks_dwarf && !a->js)
 			lsc__at_put_stack_samples(a, bpf_map__fd(a->skel->maps.cpu_counts),
 						  LOOPSCOPE__SAMPLE_KIND__CPU,
 						  1000000000ULL / a->o.cpu_hz);
-		if (a->o.cpu_hz && a->o.stacks_dwarf)
+		if (a->o.cpu_hz && (a->o.stacks_dwarf || a->js))
 			lsc__at_put_samples(a, LOOPSCOPE__SAMPLE_KIND__CPU, a->cpu, a->ncpu,
 					    1000000000ULL / a->o.cpu_hz);
 		if (a->o.offcpu)
 			lsc__at_put_offcpu_samples(a);
 		if (!a->gone)
 			lsc__at_put_mappings(a); /* libraries loaded since attach */
+		f.n_counters = lsc__at_js_counters(a, counters, 3);
+		for (j = 0; j < f.n_counters; j++)
+			counter_ptrs[j] = &counters[j];
+		f.counters = counter_ptrs;
 		f.has_end_ns = f.has_dropped_events = f.has_dropped_stacks = 1;
 		f.end_ns = lsc__at_mono_ns() - a->t0;
 		f.dropped_events = a->skel->bss->dropped_events;
@@ -498,6 +506,7 @@ int lsc_attach_stop(struct lsc_attach *a)
 	ring_buffer__free(a->rb);
 	loop_bpf__destroy(a->skel);
 	lsc_unwinder_free(a->unw);
+	lsc__at_js_close(a);
 	if (a->w)
 		err = lsc_writer_close(a->w);
 	if (!err && a->write_err)

@@ -81,6 +81,7 @@ struct lsc_attach {
 	int gone;
 	int shutdown_written, shutdown_split;
 	struct lsc_unwinder *unw; /* NULL when elfutils cannot read the target */
+	struct lsc_at_js *js;	  /* Node.js: JS frames named from V8's objects (attach_js.c) */
 };
 
 /* attach_records.c */
@@ -99,5 +100,13 @@ void lsc__at_put_shutdown(struct lsc_attach *a, uint64_t at, uint32_t sig);
 void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_status *st);
 void lsc__at_put_stack_samples(struct lsc_attach *a, int counts, int kind, uint64_t period);
 void lsc__at_put_offcpu_samples(struct lsc_attach *a);
+
+/* attach_js.c */
+void lsc__at_js_open(struct lsc_attach *a, Elf *elf, uint64_t bias);
+void lsc__at_js_close(struct lsc_attach *a);
+uint32_t lsc__at_js_name(struct lsc_attach *a, const uint64_t *ips, const uint64_t *sfis,
+			 const uint64_t *prints, uint32_t n, uint64_t *out);
+void lsc__at_js_sample(struct lsc_attach *a, const struct lscb_jsample *j);
+size_t lsc__at_js_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t cap);
 
 #endif

@@ -301,13 +301,17 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 	const char *name;
 	uint32_t n;
 
+	if (len >= sizeof(struct lscb_jsample) && e->type == LSCB_EV_JSCPU) {
+		lsc__at_js_sample(a, data);
+		return 0;
+	}
 	if (len < sizeof(*e) - sizeof(e->frames))
 		return 0;
 	a->events++;
 	ev.has_t_ns = 1;
 	ev.t_ns = e->t_ns > a->t0 ? e->t_ns - a->t0 : 0;
 	if (e->type == LSCB_EV_BLOCKING) {
-		uint64_t unwound[LSCB_MAX_FRAMES];
+		uint64_t unwound[LSCB_MAX_FRAMES], named[LSCB_MAX_FRAMES + 1];
 		const uint64_t *frames = (const uint64_t *)e->frames;
 		int k = 0;
 
@@ -319,6 +323,27 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 		if (k > (int)n) {
 			frames = unwound;
 			n = (uint32_t)k;
+		}
+		if (a->js) { /* Node.js: JS frames named, on whichever stack won */
+			uint64_t sfis[LSCB_MAX_FRAMES] = {0}, prints[LSCB_MAX_FRAMES] = {0},
+				 ips[LSCB_MAX_FRAMES];
+			uint32_t i, j = 0,
+				    m = e->nframes < LSCB_MAX_FRAMES ? e->nframes : LSCB_MAX_FRAMES;
+
+			for (i = 0; i < n && j < m; i++) {
+				uint32_t at = j;
+
+				while (at < m && e->frames[at] != frames[i])
+					at++;
+				if (at < m) {
+					sfis[i] = e->sfis[at];
+					prints[i] = e->prints[at];
+					j = at + 1;
+				}
+			}
+			memcpy(ips, frames, n * sizeof(*frames));
+			n = lsc__at_js_name(a, ips, sfis, prints, n, named);
+			frames = named;
 		}
 		name = lsc_syscall_name(e->nr);
 		if (name)

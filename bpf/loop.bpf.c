@@ -34,6 +34,11 @@ const volatile __u64 block_threshold_ns = 1000000;
 const volatile __u64 addr_wq, addr_slow_marker, addr_slow_wq, addr_idle_threads, addr_nthreads;
 const volatile __u64 addr_default_loop;
 const volatile __u32 cpu_dwarf; /* --stacks dwarf: CPU samples go to user space with the stack */
+/* Node.js (bpf/v8.h): where a JS frame keeps its JSFunction and context, relative to its frame
+ * pointer, and where a JSFunction keeps its SharedFunctionInfo; v8_on 0: not a V8 target. */
+const volatile __u32 v8_on;
+const volatile __s32 v8_fp_function = -16, v8_fp_context = -8;
+const volatile __u32 v8_fn_shared = 24, v8_sfi_nos = 16, v8_sfi_sod = 32;
 /* Set by the loader just before the programs attach (so .bss, not .rodata): a wait already in
  * progress then counts as idle from here, where the recording's first window begins. */
 __u64 attach_ns;
@@ -391,6 +396,81 @@ static __always_inline __u32 syscall_stack(void *ctx, struct pt_regs *regs, __u6
 	return w.n;
 }
 
+/*
+ * Node.js: the user stack by frame pointers (JS code keeps them), and for each frame what V8
+ * would find there if it is a JS frame: a tagged context and a tagged JSFunction below the frame
+ * pointer, the function's SharedFunctionInfo read from it. User space believes it only for an
+ * address in V8's code and an object whose map says SharedFunctionInfo (bpf/v8.h).
+ */
+struct jswalk {
+	__u64 ip, fp, lo;
+	__u64 *ips, *sfis, *prints;
+	__u32 n;
+};
+
+static long js_step(__u32 i, struct jswalk *w)
+{
+	__u64 next[2], fn = 0, ctx = 0, sfi = 0, nos = 0, sod = 0;
+	__u32 k = w->n & (LSCB_MAX_FRAMES - 1);
+
+	if (w->n >= LSCB_MAX_FRAMES || !w->ip)
+		return 1;
+	w->ips[k] = w->ip;
+	w->sfis[k] = 0;
+	w->prints[k] = 0;
+	w->n++;
+	if (!w->fp || w->fp < w->lo || (w->fp & 7))
+		return 1;
+	if (!bpf_probe_read_user(&fn, sizeof(fn), (void *)(w->fp + v8_fp_function)) &&
+	    !bpf_probe_read_user(&ctx, sizeof(ctx), (void *)(w->fp + v8_fp_context)) &&
+	    (fn & 3) == 1 && (ctx & 3) == 1 &&
+	    !bpf_probe_read_user(&sfi, sizeof(sfi), (void *)(fn - 1 + v8_fn_shared)) &&
+	    (sfi & 3) == 1 &&
+	    !bpf_probe_read_user(&nos, sizeof(nos), (void *)(sfi - 1 + v8_sfi_nos)) &&
+	    !bpf_probe_read_user(&sod, sizeof(sod), (void *)(sfi - 1 + v8_sfi_sod))) {
+		w->sfis[k] = sfi;
+		w->prints[k] = LSCB_SFI_PRINT(nos, sod);
+	}
+	if (bpf_probe_read_user(next, sizeof(next), (void *)w->fp))
+		return 1;
+	w->ip = next[1];
+	if (next[0] <= w->fp) { /* frames go up the stack: the return address is the last */
+		w->fp = 0;
+		return 0;
+	}
+	w->fp = next[0];
+	return 0;
+}
+
+/* The walk from the user registers; a syscall's libc wrapper (no frame pointer) first by its
+ * unwind rule, as syscall_stack. The number of frames. */
+static __always_inline __u32 js_stack(struct pt_regs *regs, __u64 *ips, __u64 *sfis, __u64 *prints)
+{
+	__u64 ip = BPF_CORE_READ(regs, ip), sp = BPF_CORE_READ(regs, sp),
+	      bp = BPF_CORE_READ(regs, bp);
+	struct leaf_rule *r = bpf_map_lookup_elem(&leaf_rules, &ip);
+	struct jswalk w = {
+		.ip = ip, .fp = bp, .lo = sp, .ips = ips, .sfis = sfis, .prints = prints};
+
+	if (r) {
+		__u64 cfa = sp + r->cfa_off, ra = 0;
+
+		ips[0] = ip;
+		sfis[0] = prints[0] = 0;
+		w.n = 1;
+		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)) || !ra)
+			return 1;
+		if (r->rbp_saved &&
+		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + r->rbp_off)))
+			bp = 0;
+		w.ip = ra;
+		w.fp = bp;
+		w.lo = cfa;
+	}
+	bpf_loop(LSCB_MAX_FRAMES, js_step, &w, 0);
+	return w.n;
+}
+
 /* ------------------------------------------------------------------ the loop */
 
 static __always_inline struct thread_state *loop_thread(__u32 tid, __u64 now)
@@ -635,7 +715,11 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 				/* never off the CPU: on it all along (sum_exec lags a tick) */
 				e->cpu_ns = e->switches ? cpu - t->sys_cpu0 : dur;
 			}
-			e->nframes = syscall_stack(ctx, regs, e->frames);
+			if (v8_on) {
+				e->nframes = js_stack(regs, e->frames, e->sfis, e->prints);
+			} else {
+				e->nframes = syscall_stack(ctx, regs, e->frames);
+			}
 			copy_stack(regs, e);
 			bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 		}
@@ -678,6 +762,25 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 		e->nframes = 0;
 		copy_stack(regs, e);
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+		return 0;
+	}
+	if (v8_on) {
+		struct pt_regs *regs = &ctx->regs;
+		struct lscb_jsample *j;
+
+		if ((BPF_CORE_READ(regs, cs) & 3) != 3)
+			regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+		j = bpf_ringbuf_reserve(&events, sizeof(*j), 0);
+		if (!j) {
+			__sync_fetch_and_add(&dropped_events, 1);
+			return 0;
+		}
+		j->type = LSCB_EV_JSCPU;
+		j->tid = tid;
+		j->t_ns = bpf_ktime_get_ns();
+		j->kstack = bpf_get_stackid(ctx, &stacks, 0);
+		j->n = js_stack(regs, j->ips, j->sfis, j->prints);
+		bpf_ringbuf_submit(j, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
 	k.tid = tid;

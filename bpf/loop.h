@@ -48,8 +48,14 @@ struct lscb_loop {
 enum {
 	LSCB_EV_BLOCKING = 1,
 	LSCB_EV_GC = 2,
-	LSCB_EV_CPU = 3 /* --stacks dwarf: result = kstack id */
+	LSCB_EV_CPU = 3,  /* --stacks dwarf: result = kstack id */
+	LSCB_EV_JSCPU = 4 /* Node.js: a CPU sample with its JS frames' SharedFunctionInfos */
 };
+
+/* What a SharedFunctionInfo held when a stack was sampled, to know it later: its
+ * name_or_scope_info and script_or_debug_info words, mixed. User space names the frame only if
+ * the object at that address still holds them (a compacting GC may have moved it since). */
+#define LSCB_SFI_PRINT(nos, sod) ((nos)*0x9e3779b97f4a7c15ULL ^ (sod))
 
 struct lscb_event {
 	__u32 type, tid;
@@ -68,7 +74,21 @@ struct lscb_event {
 	 * rip) and the top of the stack, LSCB_STACK_CHUNK bytes at a time while readable */
 	__u64 regs[8];
 	__u32 stack_len, pad2;
+	__u64 sfis[LSCB_MAX_FRAMES];   /* Node.js: the SharedFunctionInfo of a JS frame, else 0 */
+	__u64 prints[LSCB_MAX_FRAMES]; /* and its LSCB_SFI_PRINT */
 	__u8 stack[LSCB_STACK_COPY];
+};
+
+/* A CPU sample of a Node.js thread: the user stack walked by frame pointers, with what each
+ * frame holds where V8 keeps a JS frame's function (its SharedFunctionInfo, tagged; 0: none). */
+struct lscb_jsample {
+	__u32 type, tid;
+	__u64 t_ns;
+	__s32 kstack;
+	__u32 n;
+	__u64 ips[LSCB_MAX_FRAMES];
+	__u64 sfis[LSCB_MAX_FRAMES];
+	__u64 prints[LSCB_MAX_FRAMES];
 };
 
 /* CPU samples: counted per (thread, user stack, kernel stack) in the kernel. */
