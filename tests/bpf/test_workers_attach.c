@@ -2,8 +2,8 @@
  * test_workers_attach.c — a Node.js Worker under `loopscope attach` (as root): the loops told
  * apart by thread, the Worker's found by its stacks (node::worker::Worker::Run), each with its
  * own ELU against what perf_hooks measures inside it, and the findings on the Worker alone
- * (tests/agent/node_workers.js, the case test_workers.c runs under `run`). Node starts with
- * --perf-basic-prof: naming JS frames without a flag under attach is #15's (V8's structures).
+ * (tests/agent/node_workers.js, the case test_workers.c runs under `run`). Node starts with no
+ * flag: the Worker's JS frames are named from its isolate's objects (bpf/v8.h).
  */
 #include "task.h"
 #include "proc.h"
@@ -18,14 +18,13 @@
 
 TEST(node_worker_through_attach)
 {
-	const char *argv[] = {
-		"/usr/bin/node", "--perf-basic-prof", APP, "spin", NULL, "--wait", NULL};
+	const char *argv[] = {"/usr/bin/node", APP, "spin", NULL, "--wait", NULL};
 	json_object *truth, *rep, *main_loop, *worker;
 	const char *fn;
 	pid_t t, a;
 
 	capture_setup("attach-workers");
-	argv[4] = path("truth.json");
+	argv[3] = path("truth.json");
 	t = proc_spawn(argv, path("node.out"), path("node.err"), NULL);
 	wait_text(path("node.out"), "ready", 20);
 	a = attach(t, path("spin.lsr"), path("attach.err"), NULL);
