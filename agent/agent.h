@@ -143,18 +143,22 @@ struct lsc_ev_blocking {
 	uint32_t calls;	   /* the calls it stands for: 1, or short ones summed (blocking.c) */
 	uint32_t switches; /* the scheduler's, during the call (sched_known) */
 	uint64_t run_queue_ns, on_cpu_ns;
-	uint32_t sched_known, pad;
+	uint32_t sched_known;
+	uint32_t aux; /* Node.js: nframes more words follow the frames (agent/node_frames.c) */
 };
 
 struct lsc_ev_cpu {
 	uint64_t t_ns;
 	uint32_t nframes;
 	uint32_t loop; /* taken on a loop thread (its busy stretches share its samples) */
+	uint32_t aux;  /* as lsc_ev_blocking's */
+	uint32_t pad;
 };
 
 struct lsc_ev_wall {
 	uint64_t t_ns, offcpu_ns;
 	uint32_t tid, nframes;
+	uint32_t aux, pad; /* as lsc_ev_blocking's */
 };
 
 struct lsc_ev_busy {

@@ -305,7 +305,16 @@ static void note_early(uint64_t addr, int ret)
 	}
 }
 
-void lsc__js_rewrite(uint64_t *frames, uint32_t n)
+/* The function of the code at addr (a caller's frame: the call just before it), or NULL. */
+static struct func *func_at(uint64_t addr, struct code **at)
+{
+	struct code *c = find(addr);
+
+	*at = c;
+	return c && c->fid ? M.by_id[c->fid] : NULL;
+}
+
+void lsc__js_rewrite(uint64_t *frames, const uint64_t *aux, uint32_t n)
 {
 	uint32_t k;
 
@@ -321,18 +330,28 @@ void lsc__js_rewrite(uint64_t *frames, uint32_t n)
 			note_early(frames[k], k > 0);
 			continue;
 		}
-		c = find(frames[k] - (k > 0));
+		f = func_at(frames[k] - (k > 0), &c);
 		if (!c && frames[k] >= M.lo && frames[k] < M.hi)
 			note_early(frames[k], k > 0);
+		/* V8's own code (the interpreter) running an interpreted frame: the function whose
+		 * bytecode it runs (its BytecodeArray is reported as code too); at a function's
+		 * entry the offset is one before its first bytecode */
+		if ((!f || f->v8) && aux && aux[k]) {
+			struct code *b;
+			struct func *g = func_at(aux[k], &b);
 
-		if (!c || !c->fid)
+			if (!g)
+				g = func_at(aux[k] + 1, &b);
+			if (g && !g->v8)
+				f = g;
+		}
+		if (!f)
 			continue;
-		f = M.by_id[c->fid];
 		if (!f->written) {
 			write_symbol(f, JS_SYNTH + f->fid);
 			f->written = 1;
 		}
-		frames[k] = JS_SYNTH + c->fid;
+		frames[k] = JS_SYNTH + f->fid;
 	}
 }
 

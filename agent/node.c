@@ -190,6 +190,7 @@ static void try_register(int at_poll)
 	add_prologue(isolate, on_prologue, NULL, 31 /* kGCTypeAll */);
 	add_epilogue(isolate, on_epilogue, NULL, 31);
 	lsc__node_jit_register(isolate); /* and the code that exists, enumerated now */
+	lsc__node_frames_init();	 /* interpreted frames named from their BytecodeArray */
 	lsc__node_heap_start(isolate);	 /* V8's sampling heap profiler */
 	atomic_store(&state, REGISTERED);
 	lsc__node_pending = 0;

@@ -15,10 +15,9 @@
  * ring, waiting for the writer when the ring is full (the enumeration at registration is tens of
  * thousands of events): a dropped code event would leave frames unnamed.
  *
- * Interpreted functions have their own code only with --interpreted-frames-native-stack (a copy
- * of the interpreter's entry trampoline per function, reported like any code); without it
- * every interpreted frame is the one shared builtin. `run` still puts that flag, alone, into
- * NODE_OPTIONS for node.
+ * V8 reports bytecode as code too (a BytecodeArray's bytecodes, code_type BYTE_CODE, "JS:~f"):
+ * an interpreted frame, whose address is the one shared interpreter, is named by the bytecode it
+ * runs (node_frames.c reads it from the frame), so node needs no flag.
  *
  * Version-bound, checked at build time against Node 20's headers (v8-callbacks.h): the layout of
  * v8::JitCodeEvent below (80 bytes; type, code_type, code_start, code_len, script, user_data,

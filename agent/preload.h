@@ -99,6 +99,11 @@ void lsc__node_early(void);
 int lsc__node_jit_lookup(void);
 extern int lsc__js_expected; /* V8's code events will come: the writer keeps early frames */
 void lsc__node_jit_register(void *isolate);
+/* node_frames.c: for each of frames (leaf first), the bytecode an interpreted JS frame runs, by
+ * walking frame pointers from the interrupted registers (uc, a signal's ucontext) or, uc NULL,
+ * from the caller's frame fp; whether any was found. */
+void lsc__node_frames_init(void);
+int lsc__node_frames(const void *uc, uint64_t fp, void *const *frames, int n, uint64_t *aux);
 /* V8's API that more than one of node.c, node_heap.c, node_resources.c calls: resolved once by
  * lsc__node_lookup (a member is NULL when the node binary lacks it). */
 struct lsc_v8_api {

@@ -147,9 +147,11 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		struct lsc_ev_blocking *b = (void *)W.rec;
 		Loopscope__BlockingEvent be = LOOPSCOPE__BLOCKING_EVENT__INIT;
 
-		if (len < sizeof(*b) || sizeof(*b) + b->nframes * 8 > len)
+		if (len < sizeof(*b) || sizeof(*b) + b->nframes * (b->aux ? 16 : 8) > len)
 			return;
-		stack = lsc__w_intern((uint64_t *)(b + 1), b->nframes);
+		stack = lsc__w_intern_aux((uint64_t *)(b + 1),
+					  b->aux ? (uint64_t *)(b + 1) + b->nframes : NULL,
+					  b->nframes);
 		be.call = (char *)lsc_agent_call_names[b->call];
 		be.has_duration_ns = be.has_stack_id = be.has_tid = be.has_result = 1;
 		be.duration_ns = b->duration_ns;
@@ -173,9 +175,11 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 	case LSC_EV_CPU: {
 		struct lsc_ev_cpu *c = (void *)W.rec;
 
-		if (len < sizeof(*c) || sizeof(*c) + c->nframes * 8 > len)
+		if (len < sizeof(*c) || sizeof(*c) + c->nframes * (c->aux ? 16 : 8) > len)
 			return;
-		stack = lsc__w_intern((uint64_t *)(c + 1), c->nframes);
+		stack = lsc__w_intern_aux((uint64_t *)(c + 1),
+					  c->aux ? (uint64_t *)(c + 1) + c->nframes : NULL,
+					  c->nframes);
 		lsc__w_accumulate(W.cpu, &W.ncpu, stack, tid, 1);
 		rs->last_cpu_t = c->t_ns;
 		rs->last_cpu_stack = stack;
@@ -185,9 +189,11 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 	case LSC_EV_WALL: {
 		struct lsc_ev_wall *wv = (void *)W.rec;
 
-		if (len < sizeof(*wv) || sizeof(*wv) + wv->nframes * 8 > len)
+		if (len < sizeof(*wv) || sizeof(*wv) + wv->nframes * (wv->aux ? 16 : 8) > len)
 			return;
-		stack = lsc__w_intern((uint64_t *)(wv + 1), wv->nframes);
+		stack = lsc__w_intern_aux((uint64_t *)(wv + 1),
+					  wv->aux ? (uint64_t *)(wv + 1) + wv->nframes : NULL,
+					  wv->nframes);
 		lsc__w_accumulate(W.off, &W.noff, stack, wv->tid, wv->offcpu_ns);
 		break;
 	}

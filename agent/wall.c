@@ -55,7 +55,7 @@ static void visit(int i, struct lsc_loop *L, uint64_t period)
 	if (off < period / 10)
 		return; /* on CPU most of the time: the CPU samples say where */
 	if (__atomic_load_n(&L->in_poll, __ATOMIC_RELAXED) && L->npoll_frames) {
-		struct lsc_ev_wall ev = {now - lsc__A.t0, off, L->tid, L->npoll_frames};
+		struct lsc_ev_wall ev = {now - lsc__A.t0, off, L->tid, L->npoll_frames, 0, 0};
 
 		lsc__push(LSC_EV_WALL, &ev, sizeof(ev), L->poll_frames,
 			  L->npoll_frames * sizeof(uint64_t));

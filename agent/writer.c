@@ -64,6 +64,12 @@ void lsc__w_put(const Loopscope__Record *r)
 /* The id of this stack, writing its Stack record the first time; 0 when the table is full. */
 uint32_t lsc__w_intern(const uint64_t *raw, uint32_t n)
 {
+	return lsc__w_intern_aux(raw, NULL, n);
+}
+
+/* The same, with Node.js's interpreted frames' bytecode addresses (agent/node_frames.c). */
+uint32_t lsc__w_intern_aux(const uint64_t *raw, const uint64_t *aux, uint32_t n)
+{
 	uint64_t f[LSC_AGENT_MAX_FRAMES + 8], h;
 	size_t j;
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
@@ -74,7 +80,7 @@ uint32_t lsc__w_intern(const uint64_t *raw, uint32_t n)
 	if (n > sizeof(f) / sizeof(f[0]))
 		n = sizeof(f) / sizeof(f[0]);
 	memcpy(f, raw, n * sizeof(*f));
-	lsc__js_rewrite(f, n);
+	lsc__js_rewrite(f, aux, n);
 	h = lsc_hash_frames(f, n);
 	j = h & (STACK_CAP * 2 - 1);
 

@@ -95,11 +95,13 @@ extern struct lsc_writer lsc__W;
 /* writer.c: the output buffer, the stack table, the per-cycle totals */
 void lsc__w_put(const Loopscope__Record *r);
 uint32_t lsc__w_intern(const uint64_t *f, uint32_t n); /* 0: the table is full */
+uint32_t lsc__w_intern_aux(const uint64_t *f, const uint64_t *aux, uint32_t n);
 void lsc__w_accumulate(struct acc *v, size_t *n, uint32_t stack, uint32_t tid, uint64_t value);
 
 /* jsmap.c: V8's code, and JS frames named as the code at their address when interned */
 void lsc__js_code_event(const struct lsc_ev_code *ev, const char *name);
-void lsc__js_rewrite(uint64_t *frames, uint32_t n);
+/* aux: NULL, or per frame the bytecode an interpreted frame runs (0: none) */
+void lsc__js_rewrite(uint64_t *frames, const uint64_t *aux, uint32_t n);
 uint64_t lsc__js_dropped(void);
 void lsc__js_name_early(void); /* once a cycle */
 uint64_t lsc__js_func_addr(const char *name, size_t len);

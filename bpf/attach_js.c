@@ -153,6 +153,10 @@ uint32_t lsc__at_js_name(struct lsc_attach *a, const uint64_t *ips, const uint64
 			js->moved++;
 			continue;
 		}
+		if (!r && fn->native) { /* a builtin: its code's symbol names it, as under run */
+			js->named++;
+			continue;
+		}
 		if (r || !(fid = fn_id(a, fn))) {
 			js->unnamed++;
 			continue;

@@ -75,6 +75,8 @@ struct lsc_v8_fn {
 	char name[256];	  /* "(anonymous)" for a function without one */
 	char script[512]; /* "" when it has none */
 	uint32_t line;	  /* of the function's start, 1-based; 0 unknown */
+	int native;	  /* no Script: one of V8's builtins with JS linkage (RegExp.prototype.test,
+			     Array.prototype.forEach), named by its code's symbol instead */
 };
 
 /* The function whose SharedFunctionInfo is the tagged pointer sfi, if the object there still

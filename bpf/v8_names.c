@@ -310,8 +310,10 @@ static int resolve(struct lsc_v8 *v, uint64_t sfi, uint64_t print, struct lsc_v8
 		scope_info(v, nos, fn->name, sizeof(fn->name), &start, &end);
 	if (!fn->name[0])
 		snprintf(fn->name, sizeof(fn->name), "(anonymous)");
-	if (type_of(v, sod) != (int)v->L.t_script)
+	if (type_of(v, sod) != (int)v->L.t_script) {
+		fn->native = 1;
 		return 0;
+	}
 	if (!read_word(v, untag(sod) + v->L.script_name, &sname))
 		short_string(v, sname, fn->script, sizeof(fn->script));
 	if (start >= 0) {

@@ -6,8 +6,8 @@
  * The agent is configured through LOOPSCOPE_* variables (agent/README.md). LOOPSCOPE_TARGET_PID
  * names the process run started, so that children it forks or execs stay quiet unless
  * --follow-children. JS frames are named by the agent from V8's own code events
- * (agent/node_jit.c); when CMD is node, --interpreted-frames-native-stack goes into NODE_OPTIONS
- * so that interpreted functions have code of their own to be named by. A perf map or isolate log
+ * (agent/node_jit.c), an interpreted frame by the bytecode it runs (agent/node_frames.c): node
+ * runs with no flag added (NODE_OPTIONS untouched). A perf map or isolate log
  * that a program writes under run (its own --perf-basic-prof) is removed afterwards, as before,
  * when it belongs to a process the agent listed in LOOPSCOPE_RUN_DIR.
  *
@@ -189,17 +189,16 @@ int cmd_run(int argc, char **argv)
 		{"window", required_argument, NULL, 'w'},
 		{"follow-children", optional_argument, NULL, 'f'},
 		{"no-follow-children", no_argument, NULL, 'F'},
-		{"no-js-symbols", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	char agent[PATH_MAX], output[PATH_MAX], preload[PATH_MAX + 4096], perf[64], nodeopts[8192];
+	char agent[PATH_MAX], output[PATH_MAX], preload[PATH_MAX + 4096], perf[64];
 	char rundir[64] = "";
 	const char *out_arg = NULL, *heap = NULL, *numval[NNUMERIC] = {0}, *why = NULL, *cmd;
 	static struct lsc_run_tree tree;
 	char set_id[40] = "";
-	int c, follow = -1, wall = 0, js = 1, maps, errpipe[2] = {-1, -1}, status = 0, exec_err = 0,
-	       fd, created = 0, code;
+	int c, follow = -1, wall = 0, errpipe[2] = {-1, -1}, status = 0, exec_err = 0, fd,
+	       created = 0, code;
 	size_t i, added;
 	enum lsc_out_kind kind;
 	struct timespec start;
@@ -246,9 +245,6 @@ int cmd_run(int argc, char **argv)
 		case 'F':
 			follow = 0;
 			break;
-		case 'n':
-			js = 0;
-			break;
 		case 'h':
 			return lsc_help("run");
 		default:
@@ -260,7 +256,6 @@ int cmd_run(int argc, char **argv)
 		return lsc_usage_error("run",
 				       "no command given (loopscope run [options] -- CMD ...)");
 	cmd = argv[optind];
-	maps = js && is_node(cmd);
 	if (find_agent(agent, sizeof(agent)))
 		return lsc_fail("cannot find the agent 'libloopscope_agent.so' next to loopscope; "
 				"set LOOPSCOPE_AGENT to its path");
@@ -366,7 +361,7 @@ int cmd_run(int argc, char **argv)
 		goto fail;
 	}
 	if (pid == 0) {
-		const char *old = getenv("LD_PRELOAD"), *nopt = getenv("NODE_OPTIONS");
+		const char *old = getenv("LD_PRELOAD");
 		char mypid[32], noheap[PATH_MAX];
 
 		close(errpipe[0]);
@@ -389,12 +384,6 @@ int cmd_run(int argc, char **argv)
 			setenv("LOOPSCOPE_SET_ID", set_id, 1);
 		if (wall)
 			setenv("LOOPSCOPE_WALL", "1", 1);
-		if (maps) {
-			snprintf(nodeopts, sizeof(nodeopts),
-				 "%.4000s%s--interpreted-frames-native-stack", nopt ? nopt : "",
-				 nopt ? " " : "");
-			setenv("NODE_OPTIONS", nodeopts, 1);
-		}
 		execvp(cmd, argv + optind);
 		exec_err = errno;
 		if (write(errpipe[1], &exec_err, sizeof(exec_err)) < 0) {

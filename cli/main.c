@@ -42,8 +42,6 @@ static const struct lsc_cmd commands[] = {
 	 "                         one set that report and gate read together (all: every\n"
 	 "                         one; node: Node.js ones, the default when CMD is node)\n"
 	 "  --no-follow-children   CMD's own process only\n"
-	 "  --no-js-symbols        for node, do not add --interpreted-frames-native-stack to\n"
-	 "                         NODE_OPTIONS (interpreted JS frames then go unnamed)\n"
 	 "\n"
 	 "The agent also works preloaded by hand: agent/README.md lists its LOOPSCOPE_* settings.\n",
 	 cmd_run},
