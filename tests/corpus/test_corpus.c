@@ -5,9 +5,10 @@
  * process, a bounded number of requests), stopped with SIGTERM, and recorded twice: under
  * `loopscope run`, and as root under `loopscope attach -p`. The culprit's finding must come
  * first among the findings about the app's code (a busy machine's cpu-contention is any app's),
- * and under `run` name the culprit's function at its file and line; under `attach`, which has
- * no JS names yet, its kind (the name-free part). A twin must not have its culprit's finding; a
- * healthy app no warning or critical about its code. Each run prints a "# TALLY" line that
+ * and name the culprit's function at its file and line: under `run`, and under `attach` (JS
+ * frames named from V8's objects, bpf/v8.h) where the finding's frame is a stack's (the pool's
+ * submitter is not seen by attach yet: its kind only). A twin must not have its culprit's finding;
+ * a healthy app no warning or critical about its code. Each run prints a "# TALLY" line that
  * bench/corpus_tally.sh counts over repeated runs (docs/diagnosis.md).
  */
 #include "task.h"
@@ -27,6 +28,7 @@ struct app {
 	int alt_line;
 
 	const char *attach_id; /* the first finding under attach; NULL: not seen there */
+	int attach_unnamed;    /* attach judged by the finding's kind only */
 	/* or this finding first, naming the same, provided the culprit's is there too (an
 	 * allocation storm: its CPU and its collections, whichever holds more) */
 	const char *alt_id;
@@ -135,7 +137,7 @@ static int judge(const struct app *a, const char *how, json_object *rep)
 	else
 		ok = id &&
 		     (!strcmp(id, want) || (a->alt_id && !strcmp(id, a->alt_id) && want_seen)) &&
-		     (strcmp(how, "run") ||
+		     ((strcmp(how, "run") && a->attach_unnamed) ||
 		      (fn && ends_with(file, tail) &&
 		       ((!strcmp(fn, a->fn) && line == a->line) ||
 			(a->alt_fn && !strcmp(fn, a->alt_fn) && line == a->alt_line))));
@@ -198,37 +200,42 @@ static void under_attach(const struct app *a)
 /* The corpus: the culprit, its twin. Requests sized for 1-3 s of load on this machine. */
 static const struct app corpus[] = {
 	{"json", "bad", "/orders", "GET", "200", "cpu-bound-callbacks", "roundTrip", 11, NULL, 0,
-	 "cpu-bound-callbacks", NULL},
+	 "cpu-bound-callbacks", 0, NULL},
 	{"json", "clean", "/orders", "GET", "3000", "cpu-bound-callbacks", NULL, 0, NULL, 0, NULL,
-	 NULL},
+	 0, NULL},
 	{"sync_read", "bad", "/report", "GET", "300", "blocking-calls", "loadReport", 16, NULL, 0,
-	 "blocking-calls", NULL},
+	 "blocking-calls", 0, NULL},
 	{"sync_read", "clean", "/report", "GET", "3000", "blocking-calls", NULL, 0, NULL, 0, NULL,
-	 NULL},
+	 0, NULL},
 	{"zlib", "bad", "/export", "GET", "150", "cpu-bound-callbacks", "compress", 14, NULL, 0,
-	 "cpu-bound-callbacks", NULL},
-	{"zlib", "clean", "/export", "GET", "150", "cpu-bound-callbacks", NULL, 0, NULL, 0, NULL,
+	 "cpu-bound-callbacks", 0, NULL},
+	{"zlib", "clean", "/export", "GET", "150", "cpu-bound-callbacks", NULL, 0, NULL, 0, NULL, 0,
 	 NULL},
 	{"regex", "bad", "/check", "GET", "150", "cpu-bound-callbacks", "validate", 11, NULL, 0,
-	 "cpu-bound-callbacks", NULL},
+	 "cpu-bound-callbacks", 0, NULL},
 	{"regex", "clean", "/check", "GET", "3000", "cpu-bound-callbacks", NULL, 0, NULL, 0, NULL,
-	 NULL},
+	 0, NULL},
 	{"pool", "bad", "/login", "POST", "80", "pool-saturated", "hashPassword", 16, NULL, 0,
-	 "pool-saturated", NULL},
-	{"pool", "clean", "/login", "POST", "2000", "pool-saturated", NULL, 0, NULL, 0, NULL, NULL},
+	 "pool-saturated", 1, NULL},
+	{"pool", "clean", "/login", "POST", "2000", "pool-saturated", NULL, 0, NULL, 0, NULL, 1,
+	 NULL},
 	/* attach sees libuv's one timer, not Node's Timeouts, and no heap: not judged there */
 	{"timers", "bad", "/watch", "GET", "16000", "handle-leak", "startWatch", 15, "watchRoute",
-	 21, NULL, NULL},
-	{"timers", "clean", "/watch", "GET", "16000", "handle-leak", NULL, 0, NULL, 0, NULL, NULL},
+	 21, NULL, 0, NULL},
+	{"timers", "clean", "/watch", "GET", "16000", "handle-leak", NULL, 0, NULL, 0, NULL, 0,
+	 NULL},
 	{"heap_leak", "bad", "/items", "POST", "8000", "managed-heap-growth", "keepItems", 14, NULL,
-	 0, NULL, NULL},
+	 0, NULL, 0, NULL},
 	{"heap_leak", "clean", "/items", "POST", "8000", "managed-heap-growth", NULL, 0, NULL, 0,
-	 NULL, NULL},
+	 NULL, 0, NULL},
 	{"gc_storm", "bad", "/stats", "GET", "150", "gc-pressure", "makeGarbage", 15, NULL, 0,
-	 "gc-pressure", "cpu-bound-callbacks"},
-	{"gc_storm", "clean", "/stats", "GET", "1500", "gc-pressure", NULL, 0, NULL, 0, NULL, NULL},
-	{"healthy_express", "healthy", "/hello", "GET", "4000", NULL, NULL, 0, NULL, 0, NULL, NULL},
-	{"healthy_fastify", "healthy", "/items", "GET", "4000", NULL, NULL, 0, NULL, 0, NULL, NULL},
+	 "gc-pressure", 0, "cpu-bound-callbacks"},
+	{"gc_storm", "clean", "/stats", "GET", "1500", "gc-pressure", NULL, 0, NULL, 0, NULL, 0,
+	 NULL},
+	{"healthy_express", "healthy", "/hello", "GET", "4000", NULL, NULL, 0, NULL, 0, NULL, 0,
+	 NULL},
+	{"healthy_fastify", "healthy", "/items", "GET", "4000", NULL, NULL, 0, NULL, 0, NULL, 0,
+	 NULL},
 };
 
 /* Both paths for every configuration of one app. */
