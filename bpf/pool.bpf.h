@@ -34,6 +34,7 @@ __u32 pool_probed;
 __u64 pool_wait_hist[LSCB_HIST_BUCKETS];
 __u64 pool_submitted;	   /* jobs the probes saw queued (not slow I/O) */
 __u64 pool_measured;	   /* jobs whose wait went into the histogram from the walk */
+__u64 pool_wait_ns;	   /* their waits summed: the queue's length integrated over time */
 __u64 pool_unseen;	   /* jobs taken before a walk saw them: counted as no wait */
 __u64 pool_unknown;	   /* jobs queued before attach: not measured */
 __u64 pool_stacks_dropped; /* submission stacks the ring buffer had no room for */
@@ -70,10 +71,12 @@ static __always_inline void pool_wait(__u64 took, __u64 at)
 		pool_unknown++;
 		return;
 	}
-	idx = hist_index(took > at ? took - at : 0);
+	took = took > at ? took - at : 0;
+	idx = hist_index(took);
 	if (idx < LSCB_HIST_BUCKETS)
 		pool_wait_hist[idx]++;
 	pool_measured++;
+	pool_wait_ns += took;
 }
 
 struct pool_pop {

@@ -1,9 +1,10 @@
-// node_pool.js OUT [CLIENTS] [REQUESTS] — a plain http server whose crypto.pbkdf2 jobs saturate
+// node_pool.js OUT [CLIENTS] [REQUESTS] [ITERATIONS] [PAUSE_MS] — a plain http server whose crypto.pbkdf2 jobs saturate
 // libuv's thread pool (the test runs it with UV_THREADPOOL_SIZE=2), for `loopscope attach` to
 // measure each job's wait in the pool's queue against what the app measures itself.
 // Before "ready": the run time of one derivation with the pool idle (the median of 7). After
 // SIGUSR2: CLIENTS clients in this process each send REQUESTS requests, one at a time, to
-// 127.0.0.1; each request hashes four passwords (hashPassword calls crypto.pbkdf2). Every job's
+// 127.0.0.1, PAUSE_MS apart (default 0); each request hashes four passwords (hashPassword calls
+// crypto.pbkdf2 of ITERATIONS, default 20000, sha512). Every job's
 // submission (the call) and completion (its callback) are timed with process.hrtime. Its wait:
 //   simple: callback - call - the idle run time (what a user would compute);
 //   fifo:   the pool is FIFO with THREADS workers, so job k starts when job k was called or,
@@ -17,8 +18,8 @@ const fs = require('fs');
 
 const out = process.argv[2];
 const clients = +(process.argv[3] || 40), requests = +(process.argv[4] || 5);
+const ITER = +(process.argv[5] || 20000), pause = +(process.argv[6] || 0);
 const threads = +(process.env.UV_THREADPOOL_SIZE || 4);
-const ITER = 20000;
 const now = () => Number(process.hrtime.bigint()) / 1e6; // ms, CLOCK_MONOTONIC
 const jobs = []; // [call, callback]
 
@@ -67,7 +68,10 @@ idleRun(7, [], (runMs) => {
     process.on('SIGUSR2', async () => {
       console.log('go');
       await Promise.all(Array.from({ length: clients }, async () => {
-        for (let r = 0; r < requests; r++) await request(port);
+        for (let r = 0; r < requests; r++) {
+          await request(port);
+          if (pause) await new Promise((ok) => setTimeout(ok, pause));
+        }
       }));
       server.close();
       const simple = jobs.map(([call, cb]) => Math.max(0, cb - call - runMs));
