@@ -59,9 +59,10 @@ struct {
 } pool_stamps SEC(".maps");
 
 /* The copy of the queue's order (the main loop's thread alone writes it): ring entries from
- * pq_head, pq_n of them; idle workers at the last walk, and its time; jobs ever appended. */
+ * pq_head, pq_n of them; idle workers at the last walk, and its time; jobs appended with the
+ * probe's stamp. */
 __u32 pq_head, pq_n, pq_idle, pq_walked;
-__u64 pq_walk_ns, pq_appended;
+__u64 pq_walk_ns, pq_stamped;
 
 static __always_inline void pool_wait(__u64 took, __u64 at)
 {
@@ -139,6 +140,7 @@ static long pool_add_step(__u32 i, struct pool_add *a)
 	if (st) {
 		at = *st < a->now ? *st : a->now;
 		bpf_map_delete_elem(&pool_stamps, &next);
+		pq_stamped++;
 	} else if (!pool_probed && pq_walked) {
 		/* no probes: submitted in the busy segment that ends now */
 		at = a->lo + (a->now - a->lo) / 2;
@@ -150,7 +152,6 @@ static long pool_add_step(__u32 i, struct pool_add *a)
 	it->node = next;
 	it->at = at;
 	pq_n++;
-	pq_appended++;
 	return 0;
 }
 
@@ -197,7 +198,7 @@ static __always_inline void pool_track(struct thread_state *t, __u64 now, __u32 
 	/* Every job the probes counted is now in the copy or was taken unseen (a walk that
 	 * reached the queue's end); another thread's submission in flight is counted later. */
 	if (a.done && pool_probed) {
-		__u64 seen = pq_appended + pool_unseen;
+		__u64 seen = pq_stamped + pool_unseen;
 
 		if (pool_submitted > seen) {
 			__u64 d = pool_submitted - seen;
