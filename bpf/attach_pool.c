@@ -160,7 +160,7 @@ static void counter(Loopscope__Counter *c, const char *name, uint64_t v)
 }
 
 /* The footer's counters: jobs the probes saw, whose wait was measured, taken before a walk saw
- * them (no wait), queued before attach (not measured). */
+ * them (no wait), queued with no stamp (not measured). */
 size_t lsc__at_pool_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t cap)
 {
 	const struct loop_bpf__bss *b = a->skel->bss;
@@ -171,7 +171,7 @@ size_t lsc__at_pool_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t
 	counter(&c[n++], "pool_jobs_probed", b->pool_submitted);
 	counter(&c[n++], "pool_waits_measured", b->pool_measured);
 	counter(&c[n++], "pool_jobs_unseen", b->pool_unseen);
-	counter(&c[n++], "pool_jobs_before_attach", b->pool_unknown);
+	counter(&c[n++], "pool_jobs_unstamped", b->pool_unknown);
 	counter(&c[n++], "pool_stacks_dropped", b->pool_stacks_dropped);
 	return n;
 }

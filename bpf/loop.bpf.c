@@ -263,7 +263,8 @@ static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state
 	L->pool_depth = depth;
 	if (depth > L->pool_depth_max)
 		L->pool_depth_max = depth;
-	L->pool_threads = n;
+	if (n) /* libuv's teardown at exit sets it to 0: the pool's size is what it was */
+		L->pool_threads = n;
 	if (n >= idle && n - idle > L->pool_busy_max)
 		L->pool_busy_max = n - idle;
 	L->pool_samples++;

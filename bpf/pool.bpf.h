@@ -36,7 +36,7 @@ __u64 pool_submitted;	   /* jobs the probes saw queued (not slow I/O) */
 __u64 pool_measured;	   /* jobs whose wait went into the histogram from the walk */
 __u64 pool_wait_ns;	   /* their waits summed: the queue's length integrated over time */
 __u64 pool_unseen;	   /* jobs taken before a walk saw them: counted as no wait */
-__u64 pool_unknown;	   /* jobs queued before attach: not measured */
+__u64 pool_unknown;	   /* queued with no stamp (before attach; libuv's exit messages) */
 __u64 pool_stacks_dropped; /* submission stacks the ring buffer had no room for */
 
 struct pool_item {
