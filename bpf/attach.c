@@ -227,6 +227,8 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		{"PerformGarbageCollectionENS0_16GarbageCollector", 1, 0, 0, "8internal4Heap"},
 		{"rl_observer_register", 0, 0, 0, NULL},
 		{"uv_run", 0, 0, 0, NULL},
+		{"uv__work_submit", 0, 0, 0, NULL},
+		{"uv_queue_work", 0, 0, 0, NULL},
 	};
 	struct lsc_attach *a;
 	char path[64], runtime[160];
@@ -394,6 +396,8 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 			a, "no GC probes for %s (neither V8's GCTracer nor refloop's USDT probes)",
 			a->exe);
 	}
+	/* The pool's submissions: each job's stamp and its submitter (attach_pool.c). */
+	lsc__at_pool_open(a, elf, bias, &w[11], &w[12]);
 	a->rb = ring_buffer__new(bpf_map__fd(a->skel->maps.events), lsc__at_on_event, a, NULL);
 	if (!a->rb) {
 		snprintf(err, errlen, "cannot open the event ring buffer: %s", strerror(errno));
@@ -459,7 +463,7 @@ int lsc_attach_stop(struct lsc_attach *a)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Footer f = LOOPSCOPE__FOOTER__INIT;
-	Loopscope__Counter counters[3], *counter_ptrs[3];
+	Loopscope__Counter counters[8], *counter_ptrs[8];
 	int i, err = 0;
 	size_t j;
 
@@ -482,9 +486,11 @@ int lsc_attach_stop(struct lsc_attach *a)
 					    1000000000ULL / a->o.cpu_hz);
 		if (a->o.offcpu)
 			lsc__at_put_offcpu_samples(a);
+		lsc__at_pool_stop(a);
 		if (!a->gone)
 			lsc__at_put_mappings(a); /* libraries loaded since attach */
 		f.n_counters = lsc__at_js_counters(a, counters, 3);
+		f.n_counters += lsc__at_pool_counters(a, counters + f.n_counters, 8 - f.n_counters);
 		for (j = 0; j < f.n_counters; j++)
 			counter_ptrs[j] = &counters[j];
 		f.counters = counter_ptrs;
@@ -507,6 +513,7 @@ int lsc_attach_stop(struct lsc_attach *a)
 	loop_bpf__destroy(a->skel);
 	lsc_unwinder_free(a->unw);
 	lsc__at_js_close(a);
+	lsc__at_pool_close(a);
 	if (a->w)
 		err = lsc_writer_close(a->w);
 	if (!err && a->write_err)

@@ -82,6 +82,7 @@ struct lsc_attach {
 	int shutdown_written, shutdown_split;
 	struct lsc_unwinder *unw; /* NULL when elfutils cannot read the target */
 	struct lsc_at_js *js;	  /* Node.js: JS frames named from V8's objects (attach_js.c) */
+	struct lsc_at_pool *pool; /* the pool's waits and submitters (attach_pool.c) */
 };
 
 /* attach_records.c */
@@ -108,5 +109,15 @@ uint32_t lsc__at_js_name(struct lsc_attach *a, const uint64_t *ips, const uint64
 			 const uint64_t *prints, uint32_t n, uint64_t *out);
 void lsc__at_js_sample(struct lsc_attach *a, const struct lscb_jsample *j);
 size_t lsc__at_js_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t cap);
+
+/* attach_pool.c */
+void lsc__at_pool_open(struct lsc_attach *a, Elf *elf, uint64_t bias, const struct want *submit,
+		       const struct want *queue);
+void lsc__at_pool_close(struct lsc_attach *a);
+void lsc__at_pool_sample(struct lsc_attach *a, const struct lscb_submit *s);
+void lsc__at_pool_window(struct lsc_attach *a, Loopscope__Window *pw, Loopscope__Histogram *h,
+			 struct lsc_attach_status *st);
+void lsc__at_pool_stop(struct lsc_attach *a);
+size_t lsc__at_pool_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t cap);
 
 #endif

@@ -301,6 +301,10 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 	const char *name;
 	uint32_t n;
 
+	if (len >= sizeof(struct lscb_submit) && e->type == LSCB_EV_POOL_SUBMIT) {
+		lsc__at_pool_sample(a, data);
+		return 0;
+	}
 	if (len >= sizeof(struct lscb_jsample) && e->type == LSCB_EV_JSCPU) {
 		lsc__at_js_sample(a, data);
 		return 0;
@@ -454,7 +458,7 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 		uint64_t start = L.first_ns > a->window_start ? L.first_ns : a->window_start, end;
 		Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 		Loopscope__Window pw = LOOPSCOPE__WINDOW__INIT;
-		Loopscope__Histogram busy, lag;
+		Loopscope__Histogram busy, lag, pool_wait;
 		Loopscope__HandleCount hc[LSCB_HANDLE_TYPES], *hcp[LSCB_HANDLE_TYPES];
 		static uint32_t hidx[2][LSC_HIST_BUCKETS];
 		static uint64_t hcnt[2][LSC_HIST_BUCKETS];
@@ -527,6 +531,8 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 			bss->loops[i].pool_depth_max = L.pool_depth;
 			bss->loops[i].pool_busy_max = 0;
 		}
+		if (L.tid == (uint32_t)a->o.pid) /* each job's wait (attach_pool.c) */
+			lsc__at_pool_window(a, &pw, &pool_wait, st);
 		if (L.handles_known) {
 			pw.has_active_handles = pw.has_active_reqs = 1;
 			pw.active_handles = L.active_handles;

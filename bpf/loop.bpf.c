@@ -9,6 +9,7 @@
  *    space with their user stack;
  *  - the libuv thread pool's queue depth and busy workers (walking the static `wq` list) and the
  *    loop's handles by type (walking `handle_queue`), read from the main loop's epoll entries;
+ *    each job's queue wait and who submits jobs (pool.bpf.h, included at the end);
  *  - CPU samples (perf_event), counted per (thread, user stack, kernel stack);
  *  - GC pauses: refloop's USDT probes, or uprobes on V8's GCTracer in Node.js, with the RSS.
  * Everything is aggregated here; user space reads the totals once a window.
@@ -227,6 +228,8 @@ static __always_inline int queue_length(__u64 head, __u64 skip)
 	return w.done ? (int)w.count : -1;
 }
 
+static __always_inline void pool_track(struct thread_state *t, __u64 now, __u32 idle);
+
 static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state *t, __u64 now)
 {
 	__u64 head[2] = {};
@@ -244,6 +247,9 @@ static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state
 	if (head[0] == t->pool_head[0] && head[1] == t->pool_head[1] &&
 	    now - t->pool_at_ns < 10000000)
 		return;
+	/* each job's wait (pool.bpf.h) */
+	bpf_probe_read_user(&idle, sizeof(idle), (void *)addr_idle_threads);
+	pool_track(t, now, idle);
 	fast = queue_length(addr_wq, addr_slow_marker);
 	slow = queue_length(addr_slow_wq, 0);
 	if (fast < 0 || slow < 0)
@@ -257,7 +263,8 @@ static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state
 	L->pool_depth = depth;
 	if (depth > L->pool_depth_max)
 		L->pool_depth_max = depth;
-	L->pool_threads = n;
+	if (n) /* libuv's teardown at exit sets it to 0: the pool's size is what it was */
+		L->pool_threads = n;
 	if (n >= idle && n - idle > L->pool_busy_max)
 		L->pool_busy_max = n - idle;
 	L->pool_samples++;
@@ -978,3 +985,5 @@ int BPF_KPROBE(on_v8_pause_stop)
 	t->gc_start_ns = 0;
 	return 0;
 }
+
+#include "pool.bpf.h"

@@ -111,4 +111,18 @@ struct lscb_off_value {
 	__u64 frames[LSCB_MAX_FRAMES];
 };
 
+/* A job submitted to libuv's thread pool (pool.bpf.h), with the submitting thread's stack walked
+ * as js_stack walks it (sfis 0 but for a Node.js JS frame); it stands for weight jobs. */
+enum { LSCB_EV_POOL_SUBMIT = 16 };
+
+struct lscb_submit {
+	__u32 type, tid;
+	__u64 t_ns;
+	__u32 weight;
+	__u32 n;
+	__u64 ips[LSCB_MAX_FRAMES];
+	__u64 sfis[LSCB_MAX_FRAMES];
+	__u64 prints[LSCB_MAX_FRAMES];
+};
+
 #endif

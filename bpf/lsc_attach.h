@@ -36,6 +36,7 @@ struct lsc_attach_status {
 	struct lsc_hist busy, lag; /* the last window's */
 	uint32_t pool_depth, pool_depth_max, pool_threads, pool_busy_max;
 	int pool_known;
+	uint64_t pool_waits, pool_wait_p99_ns, pool_wait_max_ns; /* jobs taken in the window */
 	uint32_t active_handles, active_reqs, handles[LSC_ATTACH_HANDLE_TYPES];
 	int handles_known;
 	uint32_t open_fds;

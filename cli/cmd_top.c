@@ -51,7 +51,8 @@ static void line(const struct lsc_attach_status *st)
 		       st->frozen_s);
 	if (st->have_window)
 		printf("%.0f s  ELU %.2f  iter/s %.0f  busy p50/p99/max %.1f/%.1f/%.1f ms  lag "
-		       "p50/p99/max %.1f/%.1f/%.1f ms  pool depth %u (max %u) idle %u busy %u  handles %u [%s]  fds "
+		       "p50/p99/max %.1f/%.1f/%.1f ms  pool depth %u (max %u) idle %u busy %u wait "
+		       "p99/max %.1f/%.1f ms  handles %u [%s]  fds "
 		       "%u  GC %llu (%.1f ms)  RSS %.1f MiB  top blocking %s %.1f ms\n",
 		       st->elapsed_s, st->elu, st->window_s > 0 ? st->iterations / st->window_s : 0,
 		       ms(lsc_hist_quantile(&st->busy, 0.5)),
@@ -60,10 +61,10 @@ static void line(const struct lsc_attach_status *st)
 		       ms(st->lag.max), st->pool_depth, st->pool_depth_max,
 		       st->pool_threads >= st->pool_busy_max ? st->pool_threads - st->pool_busy_max
 							     : 0,
-		       st->pool_busy_max, st->active_handles, handles, st->open_fds,
-		       (unsigned long long)st->gc_count, ms(st->gc_pause_ns),
-		       st->rss_bytes / 1048576.0, st->top_blocking[0] ? st->top_blocking : "-",
-		       ms(st->top_blocking_ns));
+		       st->pool_busy_max, ms(st->pool_wait_p99_ns), ms(st->pool_wait_max_ns),
+		       st->active_handles, handles, st->open_fds, (unsigned long long)st->gc_count,
+		       ms(st->gc_pause_ns), st->rss_bytes / 1048576.0,
+		       st->top_blocking[0] ? st->top_blocking : "-", ms(st->top_blocking_ns));
 	if (st->nloops > 1 || (st->nloops && !st->loops[0].main)) { /* a row per loop */
 		unsigned i;
 
@@ -106,6 +107,11 @@ static void screen(const struct lsc_attach_status *st, int pid)
 			 st->pool_threads >= st->pool_busy_max
 				 ? st->pool_threads - st->pool_busy_max
 				 : 0);
+	if (st->pool_known)
+		mvprintw(y++, 0,
+			 "             wait p99 %7.1f ms   max %7.1f ms   (%llu jobs taken)",
+			 ms(st->pool_wait_p99_ns), ms(st->pool_wait_max_ns),
+			 (unsigned long long)st->pool_waits);
 	else
 		mvprintw(y++, 0, "thread pool  - (no libuv symbols)");
 	mvprintw(y++, 0, "handles      %u active, %u requests   %s", st->active_handles,

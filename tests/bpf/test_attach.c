@@ -531,6 +531,7 @@ TEST(errors_a_user_meets_and_a_second_attach)
 
 		t = proc_spawn(targv, path("two.out"), path("two.err"), NULL);
 	}
+	wait_comm(t, "healthy", 10); /* attached before its exec, attach saw the test itself */
 	snprintf(pidarg, sizeof(pidarg), "%d", (int)t);
 	{
 		const char *one[] = {LSC_BUILD_DIR "/loopscope",

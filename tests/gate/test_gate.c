@@ -2,12 +2,14 @@
  * test_gate.c — `loopscope gate`: a budget that healthy passes and sync-read fails (on blocking
  * time and lag, naming the handler), exit codes, the JUnit report read by xmllint, baseline-
  * relative limits on recordings built here (lag p99 20 % worse fails a 10 % limit, 5 % worse
- * passes), medians over several recordings, and budgets with mistakes named by their line.
+ * passes), medians over several recordings, budgets with mistakes named by their line, and
+ * pool.wait_p99 on what `attach` recorded (as root).
  */
 #include "task.h"
 #include "proc.h"
 #include "capture.h"
 #include "rec_builder.h"
+#include "bpf/attach_run.h"
 
 #include <stdlib.h>
 
@@ -470,9 +472,61 @@ TEST(diff_shows_the_hash_moving_onto_the_loop)
 	ASSERT_TRUE(strstr(text, "fill=\"rgb(255,45,45)\"") != NULL);
 }
 
+/* pool.wait_p99 on what `attach` recorded (root, as CI runs): refloop's pool-saturation, whose
+ * jobs wait tens of milliseconds in the queue, fails a 10 ms budget with the p99 refloop counts
+ * itself (its --stats histogram has power-of-two buckets: the p99 is in (high / 2, high]), and
+ * passes a budget of a minute. */
+TEST(pool_wait_p99_on_an_attach_recording)
+{
+	const char *argv[] = {LSC_BUILD_DIR "/examples/pool-saturation",
+			      "--stats",
+			      NULL,
+			      "--wait-signal",
+			      "1",
+			      "--duration",
+			      "3",
+			      "--self-load",
+			      "2",
+			      NULL};
+	char out[8192], stats[65536], rec[600];
+	const char *args[] = {NULL, "--budget", NULL, NULL}, *at;
+	double measured, high;
+	struct proc p;
+	pid_t t, a;
+
+	capture_setup("gate");
+	argv[2] = strdup(path("pool.json"));
+	snprintf(rec, sizeof(rec), "%s", path("pool.lsr"));
+	t = proc_spawn(argv, path("pool.out"), path("pool.err"), NULL);
+	wait_text(path("pool.err"), "waiting for SIGUSR2", 10);
+	a = attach(t, rec, path("attach.err"), NULL);
+	kill(t, SIGUSR2);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 30)), 0);
+	at = strstr(slurp(argv[2], stats, sizeof(stats)), "\"wait_p99_ns\":");
+	ASSERT_TRUE(at != NULL);
+	high = strtod(at + strlen("\"wait_p99_ns\":"), NULL) / 1e6;
+	args[0] = rec;
+	args[2] = path("budget.txt");
+	write_file(args[2], "pool.wait_p99 <= 10ms\n");
+	ASSERT_EQ(gate(args, out, sizeof(out), &p), 1);
+	printf("%s# refloop's own p99: up to %.1f ms\n", out, high);
+	ASSERT_TRUE(strstr(out, "FAIL  pool.wait_p99 <= 10ms") != NULL);
+	at = strstr(out, "measured ");
+	ASSERT_TRUE(at != NULL);
+	measured = strtod(at + strlen("measured "), NULL);
+	ASSERT_CMP(measured, <=, 1.1 * high);
+	ASSERT_CMP(measured, >=, 0.45 * high);
+	write_file(args[2], "pool.wait_p99 <= 60s\n");
+	ASSERT_EQ(gate(args, out, sizeof(out), &p), 0);
+	ASSERT_TRUE(strstr(out, "PASS: 1 of 1 checks passed") != NULL);
+	free((char *)argv[2]);
+}
+
 TEST_MAIN(TEST_ENTRY(healthy_passes_sync_read_fails_naming_the_handler),
 	  TEST_ENTRY(baseline_relative_limits), TEST_ENTRY(budget_mistakes_are_named_by_their_line),
 	  TEST_ENTRY(limits_that_cannot_be_meant), TEST_ENTRY(blocking_events_without_a_call),
 	  TEST_ENTRY(gate_on_a_golden_recording_with_a_call_flipped_away),
 	  TEST_ENTRY(the_documented_ci_example_runs),
-	  TEST_ENTRY(diff_shows_the_hash_moving_onto_the_loop))
+	  TEST_ENTRY(diff_shows_the_hash_moving_onto_the_loop),
+	  TEST_ENTRY(pool_wait_p99_on_an_attach_recording))
