@@ -216,7 +216,7 @@ static const struct app corpus[] = {
 	{"regex", "clean", "/check", "GET", "3000", "cpu-bound-callbacks", NULL, 0, NULL, 0, NULL,
 	 0, NULL},
 	{"pool", "bad", "/login", "POST", "80", "pool-saturated", "hashPassword", 16, NULL, 0,
-	 "pool-saturated", 1, NULL},
+	 "pool-saturated", 0, NULL},
 	{"pool", "clean", "/login", "POST", "2000", "pool-saturated", NULL, 0, NULL, 0, NULL, 1,
 	 NULL},
 	/* attach sees libuv's one timer, not Node's Timeouts, and no heap: not judged there */
