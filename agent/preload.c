@@ -77,6 +77,11 @@ static uint32_t gettid_cached(void)
 	return T.tid;
 }
 
+uint32_t lsc__gettid(void)
+{
+	return gettid_cached();
+}
+
 /*
  * A thread's ring, made on its first event (also from a signal handler: mmap and an atomic push
  * are all it takes). Rings of exited threads are handed to new threads, so a program that churns
@@ -488,61 +493,6 @@ EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max, const struct 
 	r = REAL(epoll_pwait2)(epfd, ev, max, ts, ss);
 	poll_end(L, timeout, r);
 	return r;
-}
-
-/* ------------------------------------------------------------------ CPU samples */
-
-static void on_wall_signal(const void *uc)
-{
-	void *frames[2 * (LSC_AGENT_MAX_FRAMES + 2)]; /* then, for Node.js, as many aux words */
-	struct lsc_ev_wall ev;
-	uint64_t off;
-	int n, i = 0, aux;
-
-	if (!T.loop || !(off = atomic_exchange(&T.loop->wall_pending, 0)))
-		return;
-	T.in_agent = 1;
-	/* the agent's own frames, then the signal trampoline */
-	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
-	while (i < n && lsc__own_frame((uintptr_t)frames[i]))
-		i++;
-	i = i < n ? i + 1 : n;
-	aux = uc ? lsc__node_frames(uc, 0, frames + i, n - i, (uint64_t *)(frames + n)) : 0;
-	ev = (struct lsc_ev_wall){rel_now(),	     off,	    gettid_cached(),
-				  (uint32_t)(n - i), (uint32_t)aux, 0};
-	push(LSC_EV_WALL, &ev, sizeof(ev), frames + i,
-	     (size_t)(n - i) * (aux ? 2 : 1) * sizeof(void *));
-	T.in_agent = 0;
-}
-
-void lsc__on_sigprof(int sig, siginfo_t *si, void *uc)
-{
-	void *frames[2 * (LSC_AGENT_MAX_FRAMES + 2)]; /* then, for Node.js, as many aux words */
-	struct lsc_ev_cpu ev;
-	int saved = errno, n, aux = 0;
-
-	T.prof_hit = 1;
-	if (T.in_agent || T.is_writer || !atomic_load_explicit(&A.active, memory_order_relaxed)) {
-		errno = saved;
-		return;
-	}
-	if (si && si->si_code == SI_TKILL && si->si_pid == A.pid) {
-		/* --wall: the sampler found this loop thread off CPU, outside epoll */
-		on_wall_signal(uc);
-		errno = saved;
-		return;
-	}
-	T.in_agent = 1;
-	lsc__sched_refresh(); /* a loop thread's scheduler figures, for its next long call */
-	/* frames[0] is this handler, frames[1] the signal trampoline. */
-	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
-	n = n > 2 ? n - 2 : 0;
-	if (uc) /* interpreted JS frames, from the interrupted registers */
-		aux = lsc__node_frames(uc, 0, frames + 2, n, (uint64_t *)(frames + 2 + n));
-	ev = (struct lsc_ev_cpu){rel_now(), (uint32_t)n, T.loop != NULL, (uint32_t)aux, 0};
-	push(LSC_EV_CPU, &ev, sizeof(ev), frames + 2, (size_t)n * (aux ? 2 : 1) * sizeof(void *));
-	T.in_agent = 0;
-	errno = saved;
 }
 
 /* ------------------------------------------------------------------ refloop */

@@ -103,6 +103,7 @@ void lsc__node_jit_register(void *isolate);
  * walking frame pointers from the interrupted registers (uc, a signal's ucontext) or, uc NULL,
  * from the caller's frame fp; whether any was found. */
 void lsc__node_frames_init(void);
+uint32_t lsc__gettid(void); /* this thread's id, cached (preload.c) */
 int lsc__node_frames(const void *uc, uint64_t fp, void *const *frames, int n, uint64_t *aux);
 /* V8's API that more than one of node.c, node_heap.c, node_resources.c calls: resolved once by
  * lsc__node_lookup (a member is NULL when the node binary lacks it). */
