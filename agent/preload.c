@@ -191,7 +191,26 @@ DECLARE_REAL(int, epoll_pwait2, int, struct epoll_event *, int, const struct tim
 
 /* ------------------------------------------------------------------ loops */
 
-static void *(*uv_default_loop_fn)(void);
+/*
+ * libuv's default loop, when epfd is its epoll instance; never made here. uv_default_loop()
+ * makes the loop when it does not exist yet, on the calling thread: at the first poll of
+ * Node's platform thread, which comes before Node's main thread makes the loop, it made the
+ * loop there, and now and then at the very moment the main thread made it too (two
+ * uv_loop_init of one loop at once leave its signal watcher linked to itself in the watcher
+ * queue, and uv__io_poll spinning in epoll_ctl for good). So libuv's own pointer is read,
+ * found in the executable's symbol table with the pool's statics (pool.c): NULL, the loop does
+ * not exist yet and this one is not it. Without the symbol table (stripped, or libuv shared)
+ * no loop is the default one: no handle counts, rather than a call that may make it.
+ */
+static uv_loop_t *default_loop_of(int epfd)
+{
+	uv_loop_t *uv;
+
+	if (!lsc__uv_default_loop_ptr)
+		return NULL;
+	uv = __atomic_load_n((uv_loop_t *const *)lsc__uv_default_loop_ptr, __ATOMIC_ACQUIRE);
+	return uv && uv->backend_fd == epfd ? uv : NULL;
+}
 
 static void snapshot_handles(struct lsc_loop *L, struct lsc_window *w);
 
@@ -247,6 +266,7 @@ static struct lsc_loop *loop_for(int epfd)
 		L = atomic_load(&A.loops[i]);
 		if (L && atomic_compare_exchange_strong(&L->life, &free_slot, LOOP_TAKING)) {
 			lsc_loop_init(L, epfd, gettid_cached(), rel_now());
+			L->uv_loop = default_loop_of(epfd);
 			atomic_store(&L->life, LOOP_LIVE);
 			return T.loop = L;
 		}
@@ -255,12 +275,7 @@ static struct lsc_loop *loop_for(int epfd)
 	if (L == MAP_FAILED)
 		return NULL;
 	lsc_loop_init(L, epfd, gettid_cached(), rel_now());
-	if (uv_default_loop_fn) {
-		uv_loop_t *uv = uv_default_loop_fn();
-
-		if (uv && uv->backend_fd == epfd)
-			L->uv_loop = uv;
-	}
+	L->uv_loop = default_loop_of(epfd);
 	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
 		struct lsc_loop *expected = NULL;
 
@@ -793,11 +808,17 @@ static int start(void)
 		return -1;
 	}
 	runtime_and_notes(runtime, sizeof(runtime), note, sizeof(note));
-	/* Before any thread of libuv's pool exists: its workers start through pool.c. */
+	/* Before any thread of libuv's pool exists: its workers start through pool.c. The same
+	 * walk finds the default loop's pointer (no handle counts without it). */
 	if (lsc__pool_find() && dlsym(RTLD_DEFAULT, "uv_queue_work") && !note[0])
 		snprintf(note, sizeof(note),
 			 "libuv's thread pool was not found in the executable's symbol table "
-			 "(stripped, or libuv linked as a shared library): no thread-pool data");
+			 "(stripped, or libuv linked as a shared library): no thread-pool data%s",
+			 lsc__uv_default_loop_ptr ? "" : ", no handle counts");
+	else if (!lsc__uv_default_loop_ptr && dlsym(RTLD_DEFAULT, "uv_default_loop") && !note[0])
+		snprintf(note, sizeof(note),
+			 "libuv's default loop was not found in the executable's symbol table "
+			 "(stripped, or libuv linked as a shared library): no handle counts");
 #ifdef LSC_AGENT_NOHEAP
 	/* This build has no malloc family (what `run --heap off` preloads): the recording must
 	 * not claim heap tracking that a hand-set LOOPSCOPE_HEAP asked for. */
@@ -813,7 +834,6 @@ static int start(void)
 	}
 	A.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ring_key_ok = pthread_key_create(&ring_key, ring_release) == 0 && ring_key < 32;
-	uv_default_loop_fn = (void *(*)(void))dlsym(RTLD_DEFAULT, "uv_default_loop");
 	reg = (rl_observer_register_fn)dlsym(RTLD_DEFAULT, "rl_observer_register");
 	if (reg) {
 		static const struct rl_observer obs = {.version = RL_OBSERVER_VERSION,
