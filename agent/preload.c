@@ -85,7 +85,7 @@ static uint32_t gettid_cached(void)
 static pthread_key_t ring_key;
 static int ring_key_ok;
 
-static void close_final_window(struct lsc_loop *L);
+static void close_final_window(struct lsc_loop *L, int walk);
 
 /* The thread exits (a Worker ends): its loop's last window goes to the writer, which frees
  * the slot for a loop to come; then its ring is free for another thread. */
@@ -95,7 +95,7 @@ static void ring_release(void *ring)
 
 	if (L && L->tid == T.tid && atomic_load(&L->life) == LOOP_LIVE && !L->in_poll) {
 		T.in_agent = 1;
-		close_final_window(L);
+		close_final_window(L, 0); /* the thread's frames are gone: its handles may be too */
 		atomic_store(&L->life, LOOP_RETIRING);
 		T.loop = NULL;
 		T.in_agent = 0;
@@ -216,8 +216,12 @@ static void snapshot_handles(struct lsc_loop *L, struct lsc_window *w);
 
 /* On the loop's own thread, between polls: the window so far goes to the writer, ending at the
  * loop's last poll return. If the writer still holds the previous window, wait for it (briefly:
- * a window is never merged into oblivion at the end). */
-static void close_final_window(struct lsc_loop *L)
+ * a window is never merged into oblivion at the end). walk: the loop's handles may be counted
+ * now (the program runs on). Not after main() returned or the thread's function did: a handle
+ * in their frames is now stack that exit(), its handlers or a TLS destructor write over, and
+ * the handle queue runs through it (libuv's hello-world keeps its handles in main's frame). The
+ * window then has what the loop counted at its polls. */
+static void close_final_window(struct lsc_loop *L, int walk)
 {
 	struct timespec step = {0, 2000000};
 	uint64_t t = L->busy_start_ns > L->win[L->cur].start_ns ? L->busy_start_ns : rel_now();
@@ -229,7 +233,10 @@ static void close_final_window(struct lsc_loop *L)
 	 * loop (and would read as a window of ELU 1). */
 	if (!L->win[L->cur].iterations && t - L->win[L->cur].start_ns < A.cfg.window_ns / 10)
 		return;
-	snapshot_handles(L, &L->win[L->cur]);
+	if (walk)
+		snapshot_handles(L, &L->win[L->cur]);
+	else if (!L->win[L->cur].handles_known)
+		lsc_loop_carry_handles(&L->win[L->cur], &L->win[!L->cur]);
 	for (tries = 0; tries < 100; tries++) {
 		if (atomic_load(&L->ready[!L->cur]) == 0) {
 			lsc_loop_maybe_close_window(L, t, 0);
@@ -257,7 +264,7 @@ static struct lsc_loop *loop_for(int epfd)
 	/* This thread now polls another epoll fd (Node does at exit): its last loop's window ends
 	 * where that loop was last seen. */
 	if (T.loop)
-		close_final_window(T.loop);
+		close_final_window(T.loop, 1);
 	/* A new loop: this thread polls it. A slot an exited thread's loop freed, or memory
 	 * (two windows of histograms) from mmap. */
 	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
@@ -894,7 +901,7 @@ __attribute__((destructor)) static void agent_fini(void)
 
 			push(LSC_EV_BUSY, &ev, sizeof(ev), NULL, 0);
 		}
-		close_final_window(L);
+		close_final_window(L, 0); /* main() has returned */
 	}
 	atomic_store(&A.active, 0);
 	lsc__writer_stop(5000);
