@@ -256,6 +256,8 @@ void lsc_loop_poll_exit(struct lsc_loop *L, uint64_t t, int timeout, int nevents
 /* At a poll boundary: closes the current window when it has run window_ns, handing it to the
  * writer. Returns 1 when a window was closed. */
 int lsc_loop_maybe_close_window(struct lsc_loop *L, uint64_t t, uint64_t window_ns);
+/* The handle counts of from (the loop's last) into to. */
+void lsc_loop_carry_handles(struct lsc_window *to, const struct lsc_window *from);
 /* The writer's side for a loop parked in epoll: when the current window has run window_ns by t,
  * claims the loop, counts the wait so far as idle, closes the window, and parks it again.
  * Returns 1 when a window was closed. A loop that is not parked is left alone. */

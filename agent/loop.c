@@ -130,19 +130,21 @@ int lsc_loop_close_parked(struct lsc_loop *L, uint64_t t, uint64_t window_ns)
 	if (t >= L->win[L->cur].start_ns + window_ns) {
 		idle_until(L, t);
 		closed = lsc_loop_maybe_close_window(L, t, window_ns);
-		if (closed) {
-			/* Parked in epoll, the loop has not touched its handles since it last took
-			 * stock of them: the new window starts with the same counts. */
-			struct lsc_window *old = &L->win[!L->cur], *nw = &L->win[L->cur];
-
-			nw->active_handles = old->active_handles;
-			nw->active_reqs = old->active_reqs;
-			memcpy(nw->handles, old->handles, sizeof(nw->handles));
-			nw->handles_known = old->handles_known;
-		}
+		/* Parked in epoll, the loop has not touched its handles since it last took stock
+		 * of them: the new window starts with the same counts. */
+		if (closed)
+			lsc_loop_carry_handles(&L->win[L->cur], &L->win[!L->cur]);
 	}
 	atomic_store_explicit(&L->owner, LOOP_PARKED, memory_order_release);
 	return closed;
+}
+
+void lsc_loop_carry_handles(struct lsc_window *to, const struct lsc_window *from)
+{
+	to->active_handles = from->active_handles;
+	to->active_reqs = from->active_reqs;
+	memcpy(to->handles, from->handles, sizeof(to->handles));
+	to->handles_known = from->handles_known;
 }
 
 int lsc_loop_maybe_close_window(struct lsc_loop *L, uint64_t t, uint64_t window_ns)

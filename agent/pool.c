@@ -7,7 +7,8 @@
  * libuv keeps the pool in statics of threadpool.c: its mutex, the queue `wq` (with a marker for
  * slow I/O, whose jobs wait in `slow_io_pending_wq`), `nthreads`, `idle_threads`, and the
  * function every worker thread runs. The executable's .symtab names them (local symbols after
- * the FILE symbol threadpool.c); read once from the constructor.
+ * the FILE symbol threadpool.c); read once from the constructor. The same walk finds fs.c's
+ * functions (blocking.c) and uv-common.c's default_loop_ptr (preload.c).
  *
  * Every change to the queue happens under that mutex, taken with pthread_mutex_lock and
  * released with pthread_mutex_unlock from the program's own code: PLT calls the agent
@@ -100,7 +101,7 @@ static int find_in_image(const uint8_t *base, size_t size, uintptr_t bias)
 	const Elf64_Sym *sym;
 	const char *str;
 	size_t i, n;
-	int in_pool = 0, in_fs = 0, found = 0, is_uv = 0;
+	int in_pool = 0, in_fs = 0, in_common = 0, found = 0, is_uv = 0;
 	uintptr_t fs_lo = UINTPTR_MAX, fs_hi = 0, lo = UINTPTR_MAX, hi = 0;
 
 	if (!eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64 ||
@@ -135,6 +136,8 @@ static int find_in_image(const uint8_t *base, size_t size, uintptr_t bias)
 				fs_lo = lo, fs_hi = hi;
 			in_pool = strncmp(name, "threadpool.c", 12) == 0;
 			in_fs = strcmp(name, "fs.c") == 0 || strcmp(name, "fs.c.o") == 0;
+			in_common = strcmp(name, "uv-common.c") == 0 ||
+				    strcmp(name, "uv-common.c.o") == 0;
 			is_uv = 0, lo = UINTPTR_MAX, hi = 0;
 			continue;
 		}
@@ -146,6 +149,12 @@ static int find_in_image(const uint8_t *base, size_t size, uintptr_t bias)
 			lo = at < lo ? at : lo;
 			hi = at + sym[i].st_size > hi ? at + sym[i].st_size : hi;
 			is_uv |= strcmp(name, "uv__fs_work") == 0;
+			continue;
+		}
+		if (in_common && ELF64_ST_TYPE(sym[i].st_info) == STT_OBJECT && sym[i].st_value &&
+		    sym[i].st_size == sizeof(void *) && !strcmp(name, "default_loop_ptr")) {
+			/* uv_default_loop()'s pointer, NULL until the loop is made (preload.c) */
+			lsc__uv_default_loop_ptr = (void *const *)(bias + sym[i].st_value);
 			continue;
 		}
 		if (!in_pool || !sym[i].st_value)
@@ -180,6 +189,7 @@ static int find_in_image(const uint8_t *base, size_t size, uintptr_t bias)
 }
 
 uintptr_t lsc__uv_fs_lo, lsc__uv_fs_hi;
+void *const *lsc__uv_default_loop_ptr;
 
 static int main_bias(struct dl_phdr_info *info, size_t size, void *arg)
 {

@@ -90,7 +90,7 @@ uint32_t lsc__gettid(void)
 static pthread_key_t ring_key;
 static int ring_key_ok;
 
-static void close_final_window(struct lsc_loop *L);
+static void close_final_window(struct lsc_loop *L, int walk);
 
 /* The thread exits (a Worker ends): its loop's last window goes to the writer, which frees
  * the slot for a loop to come; then its ring is free for another thread. */
@@ -100,7 +100,7 @@ static void ring_release(void *ring)
 
 	if (L && L->tid == T.tid && atomic_load(&L->life) == LOOP_LIVE && !L->in_poll) {
 		T.in_agent = 1;
-		close_final_window(L);
+		close_final_window(L, 0); /* the thread's frames are gone: its handles may be too */
 		atomic_store(&L->life, LOOP_RETIRING);
 		T.loop = NULL;
 		T.in_agent = 0;
@@ -196,14 +196,37 @@ DECLARE_REAL(int, epoll_pwait2, int, struct epoll_event *, int, const struct tim
 
 /* ------------------------------------------------------------------ loops */
 
-static void *(*uv_default_loop_fn)(void);
+/*
+ * libuv's default loop, when epfd is its epoll instance; never made here. uv_default_loop()
+ * makes the loop when it does not exist yet, on the calling thread: at the first poll of
+ * Node's platform thread, which comes before Node's main thread makes the loop, it made the
+ * loop there, and now and then at the very moment the main thread made it too (two
+ * uv_loop_init of one loop at once leave its signal watcher linked to itself in the watcher
+ * queue, and uv__io_poll spinning in epoll_ctl for good). So libuv's own pointer is read,
+ * found in the executable's symbol table with the pool's statics (pool.c): NULL, the loop does
+ * not exist yet and this one is not it. Without the symbol table (stripped, or libuv shared)
+ * no loop is the default one: no handle counts, rather than a call that may make it.
+ */
+static uv_loop_t *default_loop_of(int epfd)
+{
+	uv_loop_t *uv;
+
+	if (!lsc__uv_default_loop_ptr)
+		return NULL;
+	uv = __atomic_load_n((uv_loop_t *const *)lsc__uv_default_loop_ptr, __ATOMIC_ACQUIRE);
+	return uv && uv->backend_fd == epfd ? uv : NULL;
+}
 
 static void snapshot_handles(struct lsc_loop *L, struct lsc_window *w);
 
 /* On the loop's own thread, between polls: the window so far goes to the writer, ending at the
  * loop's last poll return. If the writer still holds the previous window, wait for it (briefly:
- * a window is never merged into oblivion at the end). */
-static void close_final_window(struct lsc_loop *L)
+ * a window is never merged into oblivion at the end). walk: the loop's handles may be counted
+ * now (the program runs on). Not after main() returned or the thread's function did: a handle
+ * in their frames is now stack that exit(), its handlers or a TLS destructor write over, and
+ * the handle queue runs through it (libuv's hello-world keeps its handles in main's frame). The
+ * window then has what the loop counted at its polls. */
+static void close_final_window(struct lsc_loop *L, int walk)
 {
 	struct timespec step = {0, 2000000};
 	uint64_t t = L->busy_start_ns > L->win[L->cur].start_ns ? L->busy_start_ns : rel_now();
@@ -215,7 +238,10 @@ static void close_final_window(struct lsc_loop *L)
 	 * loop (and would read as a window of ELU 1). */
 	if (!L->win[L->cur].iterations && t - L->win[L->cur].start_ns < A.cfg.window_ns / 10)
 		return;
-	snapshot_handles(L, &L->win[L->cur]);
+	if (walk)
+		snapshot_handles(L, &L->win[L->cur]);
+	else if (!L->win[L->cur].handles_known)
+		lsc_loop_carry_handles(&L->win[L->cur], &L->win[!L->cur]);
 	for (tries = 0; tries < 100; tries++) {
 		if (atomic_load(&L->ready[!L->cur]) == 0) {
 			lsc_loop_maybe_close_window(L, t, 0);
@@ -243,7 +269,7 @@ static struct lsc_loop *loop_for(int epfd)
 	/* This thread now polls another epoll fd (Node does at exit): its last loop's window ends
 	 * where that loop was last seen. */
 	if (T.loop)
-		close_final_window(T.loop);
+		close_final_window(T.loop, 1);
 	/* A new loop: this thread polls it. A slot an exited thread's loop freed, or memory
 	 * (two windows of histograms) from mmap. */
 	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
@@ -252,6 +278,7 @@ static struct lsc_loop *loop_for(int epfd)
 		L = atomic_load(&A.loops[i]);
 		if (L && atomic_compare_exchange_strong(&L->life, &free_slot, LOOP_TAKING)) {
 			lsc_loop_init(L, epfd, gettid_cached(), rel_now());
+			L->uv_loop = default_loop_of(epfd);
 			atomic_store(&L->life, LOOP_LIVE);
 			return T.loop = L;
 		}
@@ -260,12 +287,7 @@ static struct lsc_loop *loop_for(int epfd)
 	if (L == MAP_FAILED)
 		return NULL;
 	lsc_loop_init(L, epfd, gettid_cached(), rel_now());
-	if (uv_default_loop_fn) {
-		uv_loop_t *uv = uv_default_loop_fn();
-
-		if (uv && uv->backend_fd == epfd)
-			L->uv_loop = uv;
-	}
+	L->uv_loop = default_loop_of(epfd);
 	for (i = 0; i < LSC_AGENT_MAX_LOOPS; i++) {
 		struct lsc_loop *expected = NULL;
 
@@ -748,11 +770,17 @@ static int start(void)
 		return -1;
 	}
 	runtime_and_notes(runtime, sizeof(runtime), note, sizeof(note));
-	/* Before any thread of libuv's pool exists: its workers start through pool.c. */
+	/* Before any thread of libuv's pool exists: its workers start through pool.c. The same
+	 * walk finds the default loop's pointer (no handle counts without it). */
 	if (lsc__pool_find() && dlsym(RTLD_DEFAULT, "uv_queue_work") && !note[0])
 		snprintf(note, sizeof(note),
 			 "libuv's thread pool was not found in the executable's symbol table "
-			 "(stripped, or libuv linked as a shared library): no thread-pool data");
+			 "(stripped, or libuv linked as a shared library): no thread-pool data%s",
+			 lsc__uv_default_loop_ptr ? "" : ", no handle counts");
+	else if (!lsc__uv_default_loop_ptr && dlsym(RTLD_DEFAULT, "uv_default_loop") && !note[0])
+		snprintf(note, sizeof(note),
+			 "libuv's default loop was not found in the executable's symbol table "
+			 "(stripped, or libuv linked as a shared library): no handle counts");
 #ifdef LSC_AGENT_NOHEAP
 	/* This build has no malloc family (what `run --heap off` preloads): the recording must
 	 * not claim heap tracking that a hand-set LOOPSCOPE_HEAP asked for. */
@@ -768,7 +796,6 @@ static int start(void)
 	}
 	A.wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	ring_key_ok = pthread_key_create(&ring_key, ring_release) == 0 && ring_key < 32;
-	uv_default_loop_fn = (void *(*)(void))dlsym(RTLD_DEFAULT, "uv_default_loop");
 	reg = (rl_observer_register_fn)dlsym(RTLD_DEFAULT, "rl_observer_register");
 	if (reg) {
 		static const struct rl_observer obs = {.version = RL_OBSERVER_VERSION,
@@ -829,7 +856,7 @@ __attribute__((destructor)) static void agent_fini(void)
 
 			push(LSC_EV_BUSY, &ev, sizeof(ev), NULL, 0);
 		}
-		close_final_window(L);
+		close_final_window(L, 0); /* main() has returned */
 	}
 	atomic_store(&A.active, 0);
 	lsc__writer_stop(5000);

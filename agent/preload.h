@@ -149,6 +149,11 @@ unsigned lsc__pool_threads(void);
 /* libuv's fs.c in the executable (its local functions' span, found with the pool's statics):
  * where its file calls return to; 0 when unknown. */
 extern uintptr_t lsc__uv_fs_lo, lsc__uv_fs_hi;
+/* libuv's default loop pointer in the executable (uv-common.c's default_loop_ptr, found with
+ * the pool's statics): NULL until the program makes the loop; NULL itself when not found. The
+ * agent reads it and never calls uv_default_loop(), which would make the loop on the calling
+ * thread (preload.c). */
+extern void *const *lsc__uv_default_loop_ptr;
 /* The pool's queue length integrated over time until t (job-ns, racy reads: for the writer). */
 uint64_t lsc__pool_area(uint64_t t);
 

@@ -619,6 +619,91 @@ TEST(the_malloc_family_holds_with_every_block_sampled)
 	}
 }
 
+/* The agent reads libuv's default loop and never makes it: uv_default_loop() creates the loop
+ * when it does not exist yet, and Node's platform thread polls before Node's main thread makes
+ * it. Called at that thread's first poll, it made the default loop there, now and then at the
+ * very moment the main thread made it too: two uv_loop_init of one loop at once, which leaves
+ * its signal watcher linked to itself in the watcher queue (a cluster worker spinning in
+ * epoll_ctl). tests/agent/late_default_loop.c is that shape; the main loop still has its
+ * handles, and the other thread's loop, which is not the default loop, has none. */
+TEST(a_thread_that_polls_first_does_not_make_the_default_loop)
+{
+	const char *alone[] = {built("tests/late_default_loop"), NULL};
+	const char *argv[] = {built("loopscope"),
+			      "run",
+			      "-o",
+			      NULL,
+			      "--",
+			      built("tests/late_default_loop"),
+			      NULL};
+	struct lsc_recording *r;
+	struct proc p;
+	char out[512];
+	uint32_t main_tid;
+	size_t i, mains = 0, others = 0;
+
+	capture_setup("agent");
+	argv[3] = path("late.lsr");
+	/* The program's own check holds without the agent. */
+	proc_run(&p, alone, 30, path("late.out"));
+	ASSERT_EQ(p.status, 0);
+	ASSERT_STR_EQ(slurp(path("late.out"), out, sizeof(out)), "default loop: made by main\n");
+	proc_run(&p, argv, 60, path("late.out"));
+	ASSERT_STR_EQ(slurp(path("late.out"), out, sizeof(out)), "default loop: made by main\n");
+	ASSERT_EQ(p.status, 0);
+	r = read_rec(path("late.lsr"));
+	main_tid = lsc_recording_main_loop(r);
+	ASSERT_EQ(main_tid, r->header->pid);
+	for (i = 0; i < r->nwindows; i++) {
+		const Loopscope__Window *w = r->windows[i];
+
+		if (w->loop_tid == main_tid) {
+			mains++;
+			ASSERT_TRUE(w->has_active_handles);
+			ASSERT_CMP(w->active_handles, >=, 3); /* its repeating timers */
+		} else {
+			others++;
+			ASSERT_EQ(w->has_active_handles, 0);
+		}
+	}
+	ASSERT_CMP(mains, >=, 1);
+	ASSERT_CMP(others, >=, 1);
+	lsc_recording_free(r);
+}
+
+/* The agent's destructor ends the main loop's last window after main() returned: a loop whose
+ * handles were in main's frame (libuv's hello-world shape) has its handle queue running through
+ * what is now the stack of exit() and its handlers. Walking it there crashed the program at its
+ * exit (status 139 for a program that returns 0). The last window keeps the handles the loop
+ * counted at its polls instead. */
+TEST(handles_in_mains_frame_do_not_crash_the_exit)
+{
+	const char *argv[] = {built("loopscope"),	    "run", "-o", NULL, "--",
+			      built("tests/stack_handles"), NULL};
+	struct lsc_recording *r;
+	struct proc p;
+	uint32_t main_tid;
+	size_t i, n = 0;
+
+	capture_setup("agent");
+	argv[3] = path("stack.lsr");
+	proc_run(&p, argv, 60, NULL);
+	if (!WIFEXITED(p.status) || WEXITSTATUS(p.status))
+		LSC_FAIL("stack_handles under the agent: status 0x%x: %s", p.status, p.err);
+	r = read_rec(path("stack.lsr"));
+	ASSERT_TRUE(r->footer != NULL);
+	main_tid = lsc_recording_main_loop(r);
+	for (i = 0; i < r->nwindows; i++) {
+		if (r->windows[i]->loop_tid != main_tid)
+			continue;
+		n++;
+		ASSERT_TRUE(r->windows[i]->has_active_handles);
+		ASSERT_CMP(r->windows[i]->active_handles, >=, 3); /* the repeating timers */
+	}
+	ASSERT_CMP(n, >=, 2);
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
 	  TEST_ENTRY(handle_leak_shows_in_the_windows),
 	  TEST_ENTRY(a_crash_leaves_a_readable_recording_with_its_stack),
@@ -629,4 +714,6 @@ TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
 	  TEST_ENTRY(node_gc_events_match_perf_hooks_and_heap_full_mode_runs),
 	  TEST_ENTRY(wall_samples_put_off_cpu_time_where_the_loop_sleeps),
 	  TEST_ENTRY(full_mode_tells_apart_stacks_that_meet_at_the_same_frame),
-	  TEST_ENTRY(the_malloc_family_holds_with_every_block_sampled))
+	  TEST_ENTRY(the_malloc_family_holds_with_every_block_sampled),
+	  TEST_ENTRY(a_thread_that_polls_first_does_not_make_the_default_loop),
+	  TEST_ENTRY(handles_in_mains_frame_do_not_crash_the_exit))
