@@ -3,7 +3,7 @@
 // (tests/bpf/test_js_attach.c). Prints "waiting", starts on SIGUSR2, then:
 //   cpu MS      three CPU-bound functions in known proportions, and one that V8 optimizes,
 //               deoptimizes (its argument changes type halfway) and optimizes again;
-//   server N    an HTTP server on 127.0.0.1 whose handler reads a file synchronously, sent N
+//   server N    an HTTP server on 127.0.0.1 whose handler reads a 64 MiB file synchronously, sent N
 //               requests by this same process's client (one at a time).
 // The work functions are called from one call site with more targets than V8 inlines
 // (megamorphic), so each keeps frames of its own.
@@ -47,7 +47,6 @@ function loadReport(req, res) {
 const big = path.join(os.tmpdir(), 'lsc-js-attach-' + process.pid + '.bin');
 
 function server(n) {
-  fs.writeFileSync(big, Buffer.alloc(16 << 20, 7));
   const srv = http.createServer(loadReport).listen(0, '127.0.0.1', () => {
     let done = 0;
     const one = () => http.get({ host: '127.0.0.1', port: srv.address().port, path: '/' }, (r) => {
@@ -55,7 +54,6 @@ function server(n) {
       r.on('end', () => {
         if (++done < n) return one();
         srv.close();
-        fs.unlinkSync(big);
       });
     });
     one();
@@ -63,6 +61,12 @@ function server(n) {
 }
 
 const [mode, arg] = process.argv.slice(2);
+// the file is written before attach: what it records of the handler is the reads alone, each
+// of 64 MiB, several milliseconds even from the page cache
+if (mode === 'server') {
+  fs.writeFileSync(big, Buffer.alloc(64 << 20, 7));
+  process.on('exit', () => fs.rmSync(big, { force: true }));
+}
 process.on('SIGUSR2', () => {
   if (mode === 'cpu') cpu(+arg);
   else server(+arg);
