@@ -164,8 +164,29 @@ static int owners_of(const struct lsc_recording *r, struct lsc_symbolizer *sym, 
 	return 0;
 }
 
-/* Lock waits: on the runtime's own locks (no frame of the app or its packages on the stack)
- * or on the app's; the latter become the kind LSC_CALL_LOCK + 1 for top_stacks. */
+/* Whose lock a wait is on: the code that called the locking primitive, the first frame past
+ * the libraries (libc's futex, pthread_mutex_lock) and any unnamed address. The runtime's own
+ * lock even when the app is further up the stack (the app's fs.promises.stat submits to libuv's
+ * pool, whose mutex libuv takes: not the app's lock); V8's Atomics.wait is the app's. */
+static int app_lock(const struct lsc_report_stack *st)
+{
+	size_t k;
+
+	for (k = 0; k < st->nframes; k++) {
+		const struct lsc_report_frame *f = &st->frames[k];
+
+		if (f->tier == LSC_OWNER_LIBRARY || f->tier == LSC_OWNER_KERNEL ||
+		    f->tier == LSC_OWNER_UNNAMED)
+			continue;
+		if (strstr(f->name, "FutexEmulation") || strstr(f->name, "AtomicsWait"))
+			return 1;
+		return f->tier <= LSC_OWNER_DEPENDENCY;
+	}
+	return st->owner.tier <= LSC_OWNER_DEPENDENCY;
+}
+
+/* Lock waits: on the runtime's own locks or on the app's (app_lock); the latter become the kind
+ * LSC_CALL_LOCK + 1 for top_stacks. */
 static void split_locks(const struct lsc_recording *r, struct lsc_symbolizer *sym, struct agg *v,
 			size_t n, struct lsc_report *rep)
 {
@@ -176,7 +197,7 @@ static void split_locks(const struct lsc_recording *r, struct lsc_symbolizer *sy
 		if (v[i].kind != LSC_CALL_LOCK)
 			continue;
 		lsc_report_fill_stack(r, sym, v[i].stack_id, &st);
-		if (st.owner.tier <= LSC_OWNER_DEPENDENCY) {
+		if (st.owner.tier <= LSC_OWNER_DEPENDENCY && app_lock(&st)) {
 			v[i].kind = LSC_CALL_LOCK + 1;
 			rep->lock_app_count += v[i].count;
 			rep->lock_app_ns += v[i].total;

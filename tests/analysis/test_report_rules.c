@@ -292,9 +292,13 @@ TEST(blocked_preempted_kernel_and_lock_waits_are_told_apart)
 	static const uint64_t app_write[] = {LIBC_LO + 0x10, JIT(1), JIT(2), NODE_LO + 0x30};
 	static const uint64_t uv_lock[] = {LIBC_LO + 0x8612b, NODE_LO + 0x20, NODE_LO + 0x30};
 	static const uint64_t app_lock[] = {LIBC_LO + 0x8612b, JIT(3), NODE_LO + 0x30};
+	/* libuv's queue mutex taken for the app's submission: the app is up the stack, the lock
+	 * is the runtime's (attach names JS frames: such a stack has the app's function in it) */
+	static const uint64_t uv_lock_for_app[] = {LIBC_LO + 0x8612b, NODE_LO + 0x20, JIT(3),
+						   NODE_LO + 0x30};
 	struct lsc_report rep;
 	struct lsc_recording *r;
-	uint32_t s_read, s_write, s_uv, s_app;
+	uint32_t s_read, s_write, s_uv, s_app, s_uv_app;
 	struct rb b;
 	size_t i;
 	const char *first = NULL;
@@ -308,6 +312,7 @@ TEST(blocked_preempted_kernel_and_lock_waits_are_told_apart)
 	s_write = rb_stack(&b, app_write, 4, 0);
 	s_uv = rb_stack(&b, uv_lock, 3, 0);
 	s_app = rb_stack(&b, app_lock, 3, 0);
+	s_uv_app = rb_stack(&b, uv_lock_for_app, 4, 0);
 	for (i = 0; i < 10; i++) {
 		struct rb_window w = {0};
 		uint64_t t = i * 1000000000ULL;
@@ -337,6 +342,8 @@ TEST(blocked_preempted_kernel_and_lock_waits_are_told_apart)
 		rb_blocking_sched(&b, t + 4000, "futex", 80000000, s_uv, 1, 0, 100000, 1);
 		/* the app's lock, 30 ms a second */
 		rb_blocking_sched(&b, t + 5000, "futex", 30000000, s_app, 1, 0, 100000, 1);
+		/* libuv's lock under the app's function, 50 ms a second: the runtime's */
+		rb_blocking_sched(&b, t + 5500, "futex", 50000000, s_uv_app, 1, 0, 100000, 1);
 		/* an older recording's event: no figures, blocking as before */
 		rb_blocking_sched(&b, t + 6000, "fsync", 2000000, s_read, 1, -1, 0, 0);
 	}
@@ -353,7 +360,7 @@ TEST(blocked_preempted_kernel_and_lock_waits_are_told_apart)
 	ASSERT_EQ(rep.blocking_asleep_ns, 190000000ULL);
 	ASSERT_EQ(rep.blocking_cpu_ns, 40000000ULL);
 	ASSERT_EQ(rep.contention_count, 10);
-	ASSERT_EQ(rep.lock_runtime_count, 10);
+	ASSERT_EQ(rep.lock_runtime_count, 20);
 	ASSERT_EQ(rep.lock_app_count, 10);
 	ASSERT_STR_EQ(rep.locks[0].owner.name, "spinInWorker");
 	for (i = 0; i < rep.nfindings; i++) {
