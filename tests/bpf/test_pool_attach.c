@@ -214,6 +214,17 @@ TEST(node_pool_with_threads_enough_has_short_waits_and_no_finding)
 	enough("LOOPSCOPE_TEST_NO_POOL_PROBES=1", file("enough-noprobe.lsr"));
 }
 
+/* The footer's counter NAME, or -1. */
+static double footer_counter(const struct lsc_recording *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; r->footer && i < r->footer->n_counters; i++)
+		if (!strcmp(r->footer->counters[i]->name, name))
+			return (double)r->footer->counters[i]->value;
+	return -1;
+}
+
 TEST(refloop_pool_wait_as_refloop_counts_it)
 {
 	const char *argv[] = {built("examples/pool-saturation"),
@@ -254,7 +265,19 @@ TEST(refloop_pool_wait_as_refloop_counts_it)
 	       (unsigned long long)h.total, started, mean, (double)h.max / 1e6, theirs_mean,
 	       theirs_max, (double)lsc_hist_quantile(&h, 0.99) / 1e6,
 	       json_at(st, "pool", "wait_p99_ns") / 1e6);
-	ASSERT_CMP(fabs((double)h.total - started), <=, 4);
+	/* every job the program started was seen by the probes; each has its wait recorded, but
+	 * those whose pickup the capture's last walk of the queue had not yet seen when the
+	 * program ended (in flight at the end: the footer says how many), at most 5 % of them */
+	{
+		double probed = footer_counter(r, "pool_jobs_probed");
+		double in_flight = probed - (double)h.total;
+
+		printf("# refloop: %.0f jobs probed, %.0f in flight at the end\n", probed,
+		       in_flight);
+		ASSERT_CMP(fabs(probed - started), <=, 4);
+		ASSERT_CMP(in_flight, >=, 0);
+		ASSERT_CMP(in_flight, <=, 0.05 * started);
+	}
 	ASSERT_CMP(fabs((double)h.max / 1e6 - theirs_max), <=, 0.1 * theirs_max + 1);
 	ASSERT_CMP(fabs(mean - theirs_mean), <=, 0.2 * theirs_mean + 0.2);
 	json_object_put(st);
