@@ -188,7 +188,12 @@ int lsc_module_open(const char *path, struct lsc_module **out)
 					(struct segment){ph.p_vaddr, ph.p_offset, ph.p_filesz};
 		}
 	read_build_id(m);
+	open_dwarf(m);
 	err = read_symbols(m, m->elf, SHT_SYMTAB);
+	/* A stripped library's local functions (libc's start_thread, clone3) are in its debug
+	 * file's symbol table (Debian's libc6-dbg), when installed. */
+	if (!err && m->nsyms == 0 && m->debug_elf)
+		err = read_symbols(m, m->debug_elf, SHT_SYMTAB);
 	if (!err && m->nsyms == 0)
 		err = read_symbols(m, m->elf, SHT_DYNSYM);
 	if (err)
@@ -203,7 +208,6 @@ int lsc_module_open(const char *path, struct lsc_module **out)
 	for (i = 0; i + 1 < m->nsyms; i++)
 		if (m->syms[i].size == 0)
 			m->syms[i].size = m->syms[i + 1].start - m->syms[i].start;
-	open_dwarf(m);
 out:
 	if (err) {
 		lsc_module_free(m);
