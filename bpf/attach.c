@@ -206,8 +206,10 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	/* Programs that will not be attached are not loaded either. */
 	if (!o->cpu_hz)
 		bpf_program__set_autoload(a->skel->progs.on_cpu_sample, false);
-	if (!o->offcpu)
+	if (!o->offcpu) { /* nor their maps' room (16 MiB of off-CPU stacks, preallocated) */
 		bpf_program__set_autoload(a->skel->progs.on_switch, false);
+		bpf_map__set_max_entries(a->skel->maps.offcpu, 1);
+	}
 	lsc__at_cfi_open(a); /* stacks through code without frame pointers (attach_stacks.c) */
 	e = loop_bpf__load(a->skel);
 	if (e) {

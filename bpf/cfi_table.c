@@ -105,6 +105,42 @@ static int breg(const Dwarf_Op *op, int64_t *off)
 	return -1;
 }
 
+/* The register of a DW_CFA_expression rule that is a register plus an offset (libdw spells it
+ * with the CFA pushed first, as DWARF evaluates it), or -1. */
+static int expr_breg(const Dwarf_Op *ops, size_t nops, int64_t *off)
+{
+	if (nops == 2 && ops[0].atom == DW_OP_call_frame_cfa)
+		return breg(&ops[1], off);
+	return nops == 1 ? breg(&ops[0], off) : -1;
+}
+
+/* A register saved at rsp + off (DW_CFA_expression: DW_OP_breg7 off); 0 and *off, or -1. */
+static int at_rsp(Dwarf_Frame *fr, int reg, int64_t *off)
+{
+	Dwarf_Op mem[3], *ops;
+	size_t nops;
+
+	if (dwarf_frame_register(fr, reg, mem, &ops, &nops) || expr_breg(ops, nops, off) != 7)
+		return -1;
+	return 0;
+}
+
+/* A signal frame (libc's __restore_rt): the interrupted thread's registers are in the
+ * ucontext on the stack; the walk follows the kernel's layout of it, as the CFI spells it. */
+static struct lscb_uw_row signal_rule(Dwarf_Frame *fr)
+{
+	struct lscb_uw_row r = rule(LSCB_UW_STOP, 0);
+	int64_t sp, ip, bp;
+
+	if (at_rsp(fr, 7, &sp) || at_rsp(fr, RA_REG, &ip) || at_rsp(fr, 6, &bp) || ip != sp + 8 ||
+	    sp != (int32_t)sp || bp != (int16_t)bp)
+		return r;
+	r = rule(LSCB_UW_SIGNAL, 0);
+	r.cfa_off = (int32_t)sp;
+	r.rbp_off = (int16_t)bp;
+	return r;
+}
+
 /* The row of one frame state. */
 static struct lscb_uw_row rule_of(Dwarf_Frame *fr)
 {
@@ -116,8 +152,10 @@ static struct lscb_uw_row rule_of(Dwarf_Frame *fr)
 	bool signal;
 	int reg, kind = LSCB_UW_CFA, rbp = LSCB_UW_RBP_LOST;
 
-	if (dwarf_frame_info(fr, &s, &e, &signal) != RA_REG || signal)
+	if (dwarf_frame_info(fr, &s, &e, &signal) != RA_REG)
 		return r;
+	if (signal)
+		return signal_rule(fr);
 	/* the return address: at CFA - 8, or undefined where a thread begins */
 	if (dwarf_frame_register(fr, RA_REG, mem, &ops, &nops))
 		return r;
@@ -152,7 +190,7 @@ static struct lscb_uw_row rule_of(Dwarf_Frame *fr)
 		k = 0;
 	} else if (cfa_plus(ops, nops, &k) == 0) {
 		rbp = LSCB_UW_RBP_CFA;
-	} else if (nops == 1 && breg(&ops[0], &k) == 6) {
+	} else if (expr_breg(ops, nops, &k) == 6) {
 		rbp = LSCB_UW_RBP_RBP;
 	} else {
 		k = 0;

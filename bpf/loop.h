@@ -11,7 +11,7 @@
 #define LSCB_HIST_HALF	   (1u << (LSCB_HIST_SUB_BITS - 1))
 #define LSCB_HIST_BUCKETS  ((1u << LSCB_HIST_SUB_BITS) + (64 - LSCB_HIST_SUB_BITS) * LSCB_HIST_HALF)
 #define LSCB_HANDLE_TYPES  20
-#define LSCB_MAX_FRAMES	   64
+#define LSCB_MAX_FRAMES	   128
 #define LSCB_STACK_CHUNK   1024
 #define LSCB_STACK_COPY	   16384 /* the top of the user stack, for unwinding in user space */
 #define LSCB_LAG_PERIOD_NS 1000000ULL
@@ -102,7 +102,9 @@ enum {
 	LSCB_UW_CFA = 1,   /* CFA = reg + cfa_off */
 	LSCB_UW_DEREF = 2, /* CFA = *(reg + cfa_off) + add (OpenSSL's assembly: a saved rsp) */
 	LSCB_UW_ROOT = 3,  /* the return address is undefined: the thread's first frame */
-	LSCB_UW_STOP = 4,  /* a rule the walk does not follow (a signal frame, an expression) */
+	LSCB_UW_STOP = 4,  /* a rule the walk does not follow (an expression, say) */
+	LSCB_UW_SIGNAL = 5 /* a signal handler's return (__restore_rt): the interrupted rsp, rip at
+			    * rsp + cfa_off, + 8; its rbp at rsp + rbp_off */
 };
 /* Where the caller's rbp is: kept (the ABI has callees keep it), saved at CFA + rbp_off, saved at
  * rbp + rbp_off (a realigned frame), or lost. */

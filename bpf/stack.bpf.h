@@ -117,6 +117,15 @@ static long uw_step(__u32 i, struct uw_walk *w)
 		w->bp = next[0];
 		return 0;
 	}
+	if (kind == LSCB_UW_SIGNAL) { /* the interrupted code, from the signal's ucontext */
+		if (bpf_probe_read_user(next, sizeof(next), (void *)(w->sp + r->cfa_off)) ||
+		    bpf_probe_read_user(&w->bp, sizeof(w->bp), (void *)(w->sp + r->rbp_off)))
+			return 1;
+		w->sp = next[0];
+		w->ip = next[1];
+		w->adj = 0; /* an interrupted instruction, not a return address */
+		return 0;
+	}
 	if (kind != LSCB_UW_CFA && kind != LSCB_UW_DEREF)
 		return 1; /* the root, or a rule not followed */
 	reg = LSCB_UW_REG(r);
