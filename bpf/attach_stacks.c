@@ -162,30 +162,49 @@ void lsc__at_cfi_open(struct lsc_attach *a)
 		lsc__cfi_table_release(&a->cfi);
 		return;
 	}
-	if (bpf_map__set_max_entries(a->skel->maps.uw_rows, (uint32_t)a->cfi.n))
+	if (bpf_map__set_max_entries(a->skel->maps.uw_rows, (uint32_t)a->cfi.n) ||
+	    bpf_map__set_max_entries(a->skel->maps.uw_pages, (uint32_t)a->cfi.npages))
 		lsc__cfi_table_release(&a->cfi);
 }
 
-/* After the programs load: the rows, copied into the map. */
+/* Copies n entries of size each into an mmapable array map. */
+static int fill(struct bpf_map *map, const void *src, size_t n, size_t size)
+{
+	size_t len = n * size;
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+
+	if (m == MAP_FAILED)
+		return -errno;
+	memcpy(m, src, len);
+	munmap(m, len);
+	return 0;
+}
+
+/* After the programs load: the rows and their index, copied into the maps; the walk uses them
+ * once uw_nobjs says how many modules there are. */
 void lsc__at_cfi_load(struct lsc_attach *a)
 {
-	size_t len = a->cfi.n * sizeof(*a->cfi.rows);
-	void *m;
+	int objs = bpf_map__fd(a->skel->maps.uw_objs), e = 0;
+	uint32_t i;
 
 	if (!a->cfi.n)
 		return;
-	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(a->skel->maps.uw_rows),
-		 0);
-	if (m == MAP_FAILED) { /* the walk finds no row: frame pointers everywhere */
+	e = fill(a->skel->maps.uw_rows, a->cfi.rows, a->cfi.n, sizeof(*a->cfi.rows));
+	if (!e)
+		e = fill(a->skel->maps.uw_pages, a->cfi.pages, a->cfi.npages,
+			 sizeof(*a->cfi.pages));
+	for (i = 0; !e && i < a->cfi.nobjs; i++)
+		if (bpf_map_update_elem(objs, &i, &a->cfi.objs[i], BPF_ANY))
+			e = -errno;
+	if (e) { /* the walk finds no row: frame pointers everywhere */
 		lsc__at_note(a,
 			     "cannot fill the unwind table (%s): stacks are walked by frame "
 			     "pointers only",
-			     strerror(errno));
+			     strerror(-e));
 		return;
 	}
-	memcpy(m, a->cfi.rows, len);
-	munmap(m, len);
 	a->skel->bss->uw_nrows = (uint32_t)a->cfi.n;
+	a->skel->bss->uw_nobjs = a->cfi.nobjs;
 }
 
 /* ------------------------------------------------------------------ how whole */

@@ -356,10 +356,13 @@ static void add_elf(struct lsc_cfi_table *t, Elf *e, uint64_t lo, uint64_t hi, u
 		dw = n ? dwarf_begin_elf(e, DWARF_C_READ, NULL) : NULL;
 		cfi = dw ? dwarf_getcfi(dw) : NULL;
 	}
-	if (cfi && n)
+	if (cfi && n) {
 		add_fdes(t, cfi, starts, n, bias, lo, hi);
-	else
+		if (t->nobjs < LSCB_UW_MAX_OBJS)
+			t->objs[t->nobjs++] = (struct lscb_uw_obj){lo, hi, 0, 0};
+	} else {
 		t->modules_without_cfi++;
+	}
 	if (dw)
 		dwarf_end(dw);
 	else if (cfi)
@@ -399,6 +402,58 @@ static int cmp_row(const void *a, const void *b)
 	const struct lscb_uw_row *x = a, *y = b;
 
 	return (x->pc > y->pc) - (x->pc < y->pc);
+}
+
+static int cmp_obj(const void *a, const void *b)
+{
+	const struct lscb_uw_obj *x = a, *y = b;
+
+	return (x->lo > y->lo) - (x->lo < y->lo);
+}
+
+/* How many rows begin at or before pc. */
+static size_t upper_bound(const struct lsc_cfi_table *t, uint64_t pc)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->rows[mid].pc <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The index: each module's pages (4 KiB) with how many rows begin by their start. */
+static int index_pages(struct lsc_cfi_table *t)
+{
+	size_t total = 0, at = 0, k;
+	uint32_t i;
+
+	qsort(t->objs, t->nobjs, sizeof(*t->objs), cmp_obj);
+	for (i = 0; i < t->nobjs; i++)
+		total += ((t->objs[i].hi - t->objs[i].lo) >> LSCB_UW_PAGE_SHIFT) + 2;
+	t->pages = malloc(total * sizeof(*t->pages));
+	if (!t->pages)
+		return -ENOMEM;
+	for (i = 0; i < t->nobjs; i++) {
+		struct lscb_uw_obj *o = &t->objs[i];
+		uint64_t span = o->hi - o->lo;
+
+		o->page0 = (uint32_t)at;
+		o->npages =
+			(uint32_t)((span + (1u << LSCB_UW_PAGE_SHIFT) - 1) >> LSCB_UW_PAGE_SHIFT);
+		for (k = 0; k <= o->npages; k++) {
+			uint64_t a = o->lo + ((uint64_t)k << LSCB_UW_PAGE_SHIFT);
+
+			t->pages[at++] = upper_bound(t, a < o->hi ? a : o->hi);
+		}
+	}
+	t->npages = at;
+	return 0;
 }
 
 int lsc__cfi_table_build(int pid, struct lsc_cfi_table *t)
@@ -455,12 +510,13 @@ int lsc__cfi_table_build(int pid, struct lsc_cfi_table *t)
 		t->rows[w++] = t->rows[i];
 	}
 	t->n = w;
-	return 0;
+	return index_pages(t);
 }
 
 void lsc__cfi_table_release(struct lsc_cfi_table *t)
 {
 	free(t->rows);
+	free(t->pages);
 	memset(t, 0, sizeof(*t));
 }
 

@@ -17,6 +17,11 @@ struct lsc_cfi_table {
 	struct lscb_uw_row *rows; /* sorted by pc; a row holds up to the next one */
 	size_t n, cap;
 	uint32_t modules, modules_without_cfi; /* executable file mappings read, and without CFI */
+	/* the index (loop.h): modules with rows, sorted, and rows begun by each page's start */
+	struct lscb_uw_obj objs[LSCB_UW_MAX_OBJS];
+	uint32_t nobjs;
+	uint64_t *pages;
+	size_t npages;
 };
 
 /* The rows of every executable mapping of PID now (its files' .eh_frame, or .debug_frame, and

@@ -124,6 +124,16 @@ struct lscb_uw_row {
 #define LSCB_UW_ADD(r)	 (((r)->reg >> 4) * 8)
 #define LSCB_UW_MAX_ROWS (1u << 22) /* 64 MiB of rows at most; bounds the walk's search */
 
+/* The rows' index, so that finding a row takes a few steps: the modules that have rows, sorted,
+ * and for each 4 KiB page of a module, how many rows begin at or before the page's start (in
+ * uw_pages, from page0: npages + 1 entries, the last at the module's end). */
+#define LSCB_UW_MAX_OBJS   256
+#define LSCB_UW_PAGE_SHIFT 12
+struct lscb_uw_obj {
+	__u64 lo, hi;
+	__u32 page0, npages;
+};
+
 /* Off-CPU time (--offcpu), per (thread, kernel stack, user stack by its hash). */
 struct lscb_off_key {
 	__u32 tid;

@@ -10,9 +10,10 @@
 #ifndef LSC_BPF_STACK_BPF_H
 #define LSC_BPF_STACK_BPF_H
 
-/* Set by the loader once uw_rows is filled: its rows (0: frame pointers only). Not a constant, so
- * that the verifier does not follow the search below value by value. */
-__u32 uw_nrows;
+/* Set by the loader once the maps below are filled: the rows in uw_rows and the modules in
+ * uw_objs (0: frame pointers only). Not constants, so that the verifier does not follow the
+ * searches below value by value. */
+__u32 uw_nrows, uw_nobjs;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -22,20 +23,47 @@ struct {
 	__type(value, struct lscb_uw_row);
 } uw_rows SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LSCB_UW_MAX_OBJS);
+	__type(key, __u32);
+	__type(value, struct lscb_uw_obj);
+} uw_objs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1); /* sized by the loader */
+	__type(key, __u32);
+	__type(value, __u64);
+} uw_pages SEC(".maps");
+
+/* A binary search for how many entries begin at or before pc, in [lo, hi). */
 struct uw_search {
 	__u64 pc;
 	__u32 lo, hi;
 };
 
-static long uw_search_step(__u32 i, struct uw_search *s)
+static long uw_obj_step(__u32 i, struct uw_search *s)
+{
+	__u32 mid = s->lo + (s->hi - s->lo) / 2;
+	struct lscb_uw_obj *o;
+
+	if (s->lo >= s->hi || !(o = bpf_map_lookup_elem(&uw_objs, &mid)))
+		return 1;
+	if (o->lo <= s->pc)
+		s->lo = mid + 1;
+	else
+		s->hi = mid;
+	return 0;
+}
+
+static long uw_row_step(__u32 i, struct uw_search *s)
 {
 	__u32 mid = s->lo + (s->hi - s->lo) / 2;
 	struct lscb_uw_row *r;
 
-	if (s->lo >= s->hi)
-		return 1;
-	r = bpf_map_lookup_elem(&uw_rows, &mid);
-	if (!r)
+	if (s->lo >= s->hi || !(r = bpf_map_lookup_elem(&uw_rows, &mid)))
 		return 1;
 	if (r->pc <= s->pc)
 		s->lo = mid + 1;
@@ -44,16 +72,35 @@ static long uw_search_step(__u32 i, struct uw_search *s)
 	return 0;
 }
 
-/* The row in force at pc (the last whose pc is at or below it), or NULL: frame pointers. */
+/* The row in force at pc (the last whose pc is at or below it), or NULL: frame pointers. The
+ * module first (JIT code is in none), then the rows its page holds. */
 static __always_inline struct lscb_uw_row *uw_find(__u64 pc)
 {
-	struct uw_search s = {.pc = pc, .hi = uw_nrows};
+	struct uw_search s = {.pc = pc, .hi = uw_nobjs};
+	struct lscb_uw_obj *o;
+	__u64 *a, *b;
+	__u32 k;
 
-	bpf_loop(23, uw_search_step, &s, 0); /* 2^22 rows at most (LSCB_UW_MAX_ROWS) */
+	bpf_loop(9, uw_obj_step, &s, 0); /* LSCB_UW_MAX_OBJS */
 	if (!s.lo)
 		return NULL;
-	s.lo--;
-	return bpf_map_lookup_elem(&uw_rows, &s.lo);
+	k = s.lo - 1;
+	o = bpf_map_lookup_elem(&uw_objs, &k);
+	if (!o || pc >= o->hi)
+		return NULL;
+	k = o->page0 + (__u32)((pc - o->lo) >> LSCB_UW_PAGE_SHIFT);
+	a = bpf_map_lookup_elem(&uw_pages, &k);
+	k++;
+	b = bpf_map_lookup_elem(&uw_pages, &k);
+	if (!a || !b)
+		return NULL;
+	s.lo = (__u32)*a;
+	s.hi = (__u32)*b;
+	bpf_loop(23, uw_row_step, &s, 0); /* 2^22 rows at most (LSCB_UW_MAX_ROWS) */
+	if (!s.lo || s.lo > uw_nrows)
+		return NULL;
+	k = s.lo - 1;
+	return bpf_map_lookup_elem(&uw_rows, &k);
 }
 
 struct uw_walk {
@@ -65,24 +112,60 @@ struct uw_walk {
 
 /*
  * Node.js: what V8 would find below a frame pointer if it is a JS frame: a tagged context and a
- * tagged JSFunction, the function's SharedFunctionInfo read from it, and the two words of it that
- * tell it later (LSCB_SFI_PRINT). User space believes it only for an address in V8's code and an
- * object whose map says SharedFunctionInfo (bpf/v8.h).
+ * tagged JSFunction (fn, ctx: read with the frame pointer's own two words when V8 keeps them
+ * just below it, as Node 20's does), the function's SharedFunctionInfo read from it, and the two
+ * words of it that tell it later (LSCB_SFI_PRINT), in one read when they are close. User space
+ * believes it only for an address in V8's code and an object whose map says
+ * SharedFunctionInfo (bpf/v8.h).
  */
-static __always_inline void uw_js(struct uw_walk *w, __u32 k)
+static __always_inline void uw_js(struct uw_walk *w, __u32 k, __u64 fn, __u64 ctx)
 {
-	__u64 fn = 0, ctx = 0, sfi = 0, nos = 0, sod = 0;
+	__u64 sfi = 0, nos = 0, sod = 0, words[4];
 
-	if (!bpf_probe_read_user(&fn, sizeof(fn), (void *)(w->bp + v8_fp_function)) &&
-	    !bpf_probe_read_user(&ctx, sizeof(ctx), (void *)(w->bp + v8_fp_context)) &&
-	    (fn & 3) == 1 && (ctx & 3) == 1 &&
-	    !bpf_probe_read_user(&sfi, sizeof(sfi), (void *)(fn - 1 + v8_fn_shared)) &&
-	    (sfi & 3) == 1 &&
-	    !bpf_probe_read_user(&nos, sizeof(nos), (void *)(sfi - 1 + v8_sfi_nos)) &&
-	    !bpf_probe_read_user(&sod, sizeof(sod), (void *)(sfi - 1 + v8_sfi_sod))) {
-		w->sfis[k] = sfi;
-		w->prints[k] = LSCB_SFI_PRINT(nos, sod);
+	if ((fn & 3) != 1 || (ctx & 3) != 1 ||
+	    bpf_probe_read_user(&sfi, sizeof(sfi), (void *)(fn - 1 + v8_fn_shared)) ||
+	    (sfi & 3) != 1)
+		return;
+	if (v8_sfi_sod > v8_sfi_nos && v8_sfi_sod - v8_sfi_nos <= 24) {
+		if (bpf_probe_read_user(words, v8_sfi_sod - v8_sfi_nos + 8,
+					(void *)(sfi - 1 + v8_sfi_nos)))
+			return;
+		nos = words[0];
+		sod = words[((v8_sfi_sod - v8_sfi_nos) / 8) & 3];
+	} else if (bpf_probe_read_user(&nos, sizeof(nos), (void *)(sfi - 1 + v8_sfi_nos)) ||
+		   bpf_probe_read_user(&sod, sizeof(sod), (void *)(sfi - 1 + v8_sfi_sod))) {
+		return;
 	}
+	w->sfis[k] = sfi;
+	w->prints[k] = LSCB_SFI_PRINT(nos, sod);
+}
+
+/* A frame by its frame pointer: the caller's bp and ip above it, and for Node.js what V8 keeps
+ * below it. 0, or 1 to stop. */
+static __always_inline int uw_fp(struct uw_walk *w, __u32 k)
+{
+	__u64 four[4], fn = 0, ctx = 0;
+
+	if (!w->bp || w->bp < w->sp || (w->bp & 7))
+		return 1;
+	if (w->js && v8_fp_function == -16 && v8_fp_context == -8 &&
+	    !bpf_probe_read_user(four, sizeof(four), (void *)(w->bp - 16))) {
+		fn = four[0];
+		ctx = four[1];
+	} else {
+		if (bpf_probe_read_user(&four[2], 16, (void *)w->bp))
+			return 1;
+		if (w->js &&
+		    (bpf_probe_read_user(&fn, sizeof(fn), (void *)(w->bp + v8_fp_function)) ||
+		     bpf_probe_read_user(&ctx, sizeof(ctx), (void *)(w->bp + v8_fp_context))))
+			fn = ctx = 0;
+	}
+	if (w->js)
+		uw_js(w, k, fn, ctx);
+	w->ip = four[3];
+	w->sp = w->bp + 16;
+	w->bp = four[2];
+	return 0;
 }
 
 /* One frame: recorded, then its caller's ip, sp and bp found by its row's rule, or by its frame
@@ -105,18 +188,8 @@ static long uw_step(__u32 i, struct uw_walk *w)
 	if (w->cfi && (r = uw_find(w->ip - w->adj)))
 		kind = LSCB_UW_KIND(r);
 	w->adj = 1;
-	if (kind == LSCB_UW_FP || !r) {
-		if (!w->bp || w->bp < w->sp || (w->bp & 7))
-			return 1;
-		if (w->js)
-			uw_js(w, k);
-		if (bpf_probe_read_user(next, sizeof(next), (void *)w->bp))
-			return 1;
-		w->ip = next[1];
-		w->sp = w->bp + 16;
-		w->bp = next[0];
-		return 0;
-	}
+	if (kind == LSCB_UW_FP || !r)
+		return uw_fp(w, k);
 	if (kind == LSCB_UW_SIGNAL) { /* the interrupted code, from the signal's ucontext */
 		if (bpf_probe_read_user(next, sizeof(next), (void *)(w->sp + r->cfa_off)) ||
 		    bpf_probe_read_user(&w->bp, sizeof(w->bp), (void *)(w->sp + r->rbp_off)))
@@ -253,7 +326,7 @@ static __always_inline __u32 uw_stack(struct pt_regs *regs, __u64 *ips, __u64 *s
 		.ips = ips,
 		.sfis = sfis,
 		.prints = prints,
-		.cfi = cfi && uw_nrows,
+		.cfi = cfi && uw_nobjs,
 		.js = js && v8_on,
 	};
 
