@@ -277,9 +277,10 @@ static __always_inline void uw_leaf(struct uw_walk *w, struct pt_regs *regs)
 	__u16 insn = 0;
 	__u32 reg;
 
-	/* stopped in a system call: the rule is the syscall instruction's, just before ip */
-	if (!bpf_probe_read_user(&insn, sizeof(insn), (void *)(w->ip - 2)) && insn == 0x050f)
-		w->adj = 2;
+	/* stopped in a system call: the rule is the syscall instruction's, just before ip; at a
+	 * uprobe's int3 (V8's GC tracer), the probed instruction's, which has not run */
+	if (!bpf_probe_read_user(&insn, sizeof(insn), (void *)(w->ip - 2)))
+		w->adj = insn == 0x050f ? 2 : (insn >> 8) == 0xcc ? 1 : 0;
 	r = uw_find(w->ip - w->adj);
 	if (!r || (LSCB_UW_KIND(r) != LSCB_UW_CFA && LSCB_UW_KIND(r) != LSCB_UW_DEREF))
 		return;
