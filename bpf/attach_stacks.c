@@ -151,7 +151,11 @@ void lsc__at_put_samples(struct lsc_attach *a, int kind, struct acc *v, size_t n
  * sized for it. Without one (elfutils cannot read the modules), frame pointers only. */
 void lsc__at_cfi_open(struct lsc_attach *a)
 {
-	int e = lsc__cfi_table_build(a->o.pid, &a->cfi);
+	int e;
+
+	if (!a->o.output) /* top: it shows no stacks */
+		return;
+	e = lsc__cfi_table_build(a->o.pid, &a->cfi);
 
 	if (e || !a->cfi.n) {
 		lsc__at_note(
