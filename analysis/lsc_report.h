@@ -90,6 +90,10 @@ struct lsc_report {
 		char name[40];
 		uint64_t value;
 	} counters[16];
+	/* attach: the share of stacks that reach their thread's root (_start, clone, clone3), of
+	 * CPU samples, off-CPU time and blocking calls, from the footer's stacks_* counters; < 0:
+	 * not recorded */
+	double roots_cpu, roots_offcpu, roots_blocking;
 	int truncated;
 	uint64_t windows;
 	/* the loop */

@@ -384,6 +384,24 @@ static int gc_section(const struct lsc_recording *r, struct lsc_report *rep)
 	return 0;
 }
 
+/* rooted / all of the footer's counters (attach: stacks that reach their thread's root); -1 when
+ * the recording has none of that kind. */
+static double roots_share(const struct lsc_report *rep, const char *all, const char *rooted)
+{
+	uint64_t n = 0, k = 0;
+	int have = 0;
+	size_t i;
+
+	for (i = 0; i < rep->ncounters; i++)
+		if (!strcmp(rep->counters[i].name, all)) {
+			n = rep->counters[i].value;
+			have = 1;
+		} else if (!strcmp(rep->counters[i].name, rooted)) {
+			k = rep->counters[i].value;
+		}
+	return have && n ? (double)k / (double)n : -1;
+}
+
 int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		     struct lsc_report *rep)
 {
@@ -410,6 +428,9 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 				 "%s", r->footer->counters[i]->name);
 			rep->counters[rep->ncounters++].value = r->footer->counters[i]->value;
 		}
+	rep->roots_cpu = roots_share(rep, "stacks_cpu", "stacks_cpu_rooted");
+	rep->roots_offcpu = roots_share(rep, "stacks_offcpu_ns", "stacks_offcpu_rooted_ns");
+	rep->roots_blocking = roots_share(rep, "stacks_blocking", "stacks_blocking_rooted");
 	for (i = 0; i < r->nwindows; i++)
 		if (r->windows[i]->start_ns + r->windows[i]->length_ns > end)
 			end = r->windows[i]->start_ns + r->windows[i]->length_ns;

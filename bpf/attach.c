@@ -2,9 +2,9 @@
  * attach.c — the user-space half of `loopscope attach`: finds what to probe in the target (libuv's
  * static thread-pool queue and default loop, V8's GC tracer or refloop's USDT probes, from the
  * binary's symbol table, once; target.c), loads and attaches loop.bpf.c, reads the kernel's
- * totals each tick and stops. The recording it makes of them (windows, events, samples,
- * mappings, the footer) is attach_records.c's. Symbols are added afterwards by the caller
- * (lsc_recording_symbolize).
+ * totals each tick and stops. The recording it makes of them (windows, events, mappings, the
+ * footer) is attach_records.c's, its stacks and samples attach_stacks.c's. Symbols are added
+ * afterwards by the caller (lsc_recording_symbolize).
  */
 #include "attach_internal.h"
 #include "lsc_attach.h"
@@ -36,119 +36,6 @@
 #include <time.h>
 #include <signal.h>
 #include <unistd.h>
-
-static size_t eh_shstrndx(Elf *e)
-{
-	size_t n = 0;
-
-	elf_getshdrstrndx(e, &n);
-	return n;
-}
-
-/*
- * Syscall stacks (loop.bpf.c's leaf_rules): for each syscall instruction in the target's libc, the
- * CFA rule (rsp + n) and where rbp is saved, from libc's own unwind tables (libdw), keyed by the
- * address after the instruction in the target. Returns how many rules were loaded.
- */
-static int leaf_rules_for(int map, const char *lib, uint64_t start, uint64_t end, uint64_t off)
-{
-	int fd = open(lib, O_RDONLY | O_CLOEXEC), nrules = 0;
-	Elf_Scn *scn = NULL;
-	Dwarf_CFI *cfi;
-	Elf *e;
-
-	if (fd < 0)
-		return 0;
-	elf_version(EV_CURRENT);
-	e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	cfi = e ? dwarf_getcfi_elf(e) : NULL;
-	while (cfi && (scn = elf_nextscn(e, scn))) {
-		GElf_Shdr sh;
-		Elf_Data *d;
-		const uint8_t *b;
-		const char *name;
-		size_t i;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_PROGBITS ||
-		    !(sh.sh_flags & SHF_EXECINSTR))
-			continue;
-		name = elf_strptr(e, eh_shstrndx(e), sh.sh_name);
-		if (!name || strcmp(name, ".text"))
-			continue;
-		d = elf_getdata(scn, NULL);
-		b = d ? d->d_buf : NULL;
-		for (i = 0; b && i + 1 < d->d_size; i++) {
-			struct {
-				int32_t cfa_off, rbp_off;
-				uint32_t rbp_saved, pad;
-			} rule = {0, 0, 0, 0};
-			uint64_t foff = sh.sh_offset + i, key;
-			Dwarf_Frame *fr = NULL;
-			Dwarf_Op mem[3], *ops;
-			size_t nops;
-
-			if (b[i] != 0x0f || b[i + 1] != 0x05 || foff < off ||
-			    foff >= off + (end - start))
-				continue;
-			if (dwarf_cfi_addrframe(cfi, sh.sh_addr + i, &fr) || !fr)
-				continue;
-			if (dwarf_frame_cfa(fr, &ops, &nops) || nops != 1 ||
-			    ops[0].atom != DW_OP_bregx || ops[0].number != 7 /* rsp */)
-				goto next;
-			rule.cfa_off = (int32_t)ops[0].number2;
-			if (dwarf_frame_register(fr, 6 /* rbp */, mem, &ops, &nops))
-				goto next;
-			if (ops && nops >= 1 && ops[0].atom == DW_OP_call_frame_cfa) {
-				rule.rbp_saved = 1;
-				if (nops == 2 && ops[1].atom == DW_OP_plus_uconst)
-					rule.rbp_off = (int32_t)ops[1].number;
-				else if (nops == 3 && ops[1].atom == DW_OP_consts &&
-					 ops[2].atom == DW_OP_plus)
-					rule.rbp_off = (int32_t)(int64_t)ops[1].number;
-				else if (nops != 1)
-					goto next;
-			} else if (nops != 0) {
-				goto next; /* a rule this walk does not follow */
-			}
-			/* else unchanged: libdw reports rbp, which the ABI has callees keep, as
-			 * undefined when the CFI does not mention it */
-			key = start + (foff - off) + 2;
-			if (bpf_map_update_elem(map, &key, &rule, BPF_ANY) == 0)
-				nrules++;
-		next:
-			free(fr);
-		}
-	}
-	if (e)
-		elf_end(e);
-	close(fd);
-	return nrules;
-}
-
-static void leaf_rules(struct lsc_attach *a)
-{
-	char path[64], line[4608], file[4096], perms[8];
-	unsigned long long start, end, off;
-	int map = bpf_map__fd(a->skel->maps.leaf_rules), n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", a->o.pid);
-	f = fopen(path, "re");
-	while (f && fgets(line, sizeof(line), f)) {
-		file[0] = 0;
-		if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %4095[^\n]", &start, &end, perms, &off,
-			   file) == 5 &&
-		    perms[2] == 'x' && strstr(file, "/libc.so"))
-			n += leaf_rules_for(map, file, start, end, off);
-	}
-	if (f)
-		fclose(f);
-	if (!n)
-		lsc__at_note(
-			a,
-			"no unwind rules for libc's syscall wrappers: blocking-call stacks may stop "
-			"at the wrapper");
-}
 
 /* ------------------------------------------------------------------ attach, tick, stop */
 
@@ -305,6 +192,7 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	a->skel->rodata->target_tgid = (uint32_t)o->pid;
 	a->skel->rodata->block_threshold_ns = o->block_threshold_ns;
 	a->skel->rodata->cpu_dwarf = o->stacks_dwarf;
+	a->skel->rodata->cpu_fp = o->stacks_fp;
 	if (w[0].found && w[3].found && w[4].found) {
 		a->skel->rodata->addr_wq = bias + w[0].vaddr;
 		a->skel->rodata->addr_slow_marker = w[1].found ? bias + w[1].vaddr : 0;
@@ -320,8 +208,11 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	/* Programs that will not be attached are not loaded either. */
 	if (!o->cpu_hz)
 		bpf_program__set_autoload(a->skel->progs.on_cpu_sample, false);
-	if (!o->offcpu)
+	if (!o->offcpu) { /* nor their maps' room (16 MiB of off-CPU stacks, preallocated) */
 		bpf_program__set_autoload(a->skel->progs.on_switch, false);
+		bpf_map__set_max_entries(a->skel->maps.offcpu, 1);
+	}
+	lsc__at_cfi_open(a); /* stacks through code without frame pointers (attach_stacks.c) */
 	e = loop_bpf__load(a->skel);
 	if (e) {
 		snprintf(err, errlen, "cannot load the eBPF programs: %s%s", strerror(-e),
@@ -331,7 +222,7 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 				 : " (LOOPSCOPE_BPF_DEBUG=1 shows libbpf's log)");
 		goto fail;
 	}
-	leaf_rules(a);
+	lsc__at_cfi_load(a);
 	if (lsc_unwinder_new(o->pid, &a->unw))
 		lsc__at_note(
 			a,
@@ -463,7 +354,7 @@ int lsc_attach_stop(struct lsc_attach *a)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Footer f = LOOPSCOPE__FOOTER__INIT;
-	Loopscope__Counter counters[8], *counter_ptrs[8];
+	Loopscope__Counter counters[24], *counter_ptrs[24];
 	int i, err = 0;
 	size_t j;
 
@@ -477,11 +368,7 @@ int lsc_attach_stop(struct lsc_attach *a)
 		if (a->skel->bss->shutdown_ns) /* when no window began after it */
 			lsc__at_put_shutdown(a, a->skel->bss->shutdown_ns,
 					     a->skel->bss->shutdown_sig);
-		if (a->o.cpu_hz && !a->o.stacks_dwarf && !a->js)
-			lsc__at_put_stack_samples(a, bpf_map__fd(a->skel->maps.cpu_counts),
-						  LOOPSCOPE__SAMPLE_KIND__CPU,
-						  1000000000ULL / a->o.cpu_hz);
-		if (a->o.cpu_hz && (a->o.stacks_dwarf || a->js))
+		if (a->o.cpu_hz)
 			lsc__at_put_samples(a, LOOPSCOPE__SAMPLE_KIND__CPU, a->cpu, a->ncpu,
 					    1000000000ULL / a->o.cpu_hz);
 		if (a->o.offcpu)
@@ -489,8 +376,11 @@ int lsc_attach_stop(struct lsc_attach *a)
 		lsc__at_pool_stop(a);
 		if (!a->gone)
 			lsc__at_put_mappings(a); /* libraries loaded since attach */
-		f.n_counters = lsc__at_js_counters(a, counters, 3);
-		f.n_counters += lsc__at_pool_counters(a, counters + f.n_counters, 8 - f.n_counters);
+		f.n_counters = lsc__at_js_counters(a, counters, 24);
+		f.n_counters +=
+			lsc__at_pool_counters(a, counters + f.n_counters, 24 - f.n_counters);
+		f.n_counters +=
+			lsc__at_stack_counters(a, counters + f.n_counters, 24 - f.n_counters);
 		for (j = 0; j < f.n_counters; j++)
 			counter_ptrs[j] = &counters[j];
 		f.counters = counter_ptrs;
@@ -512,6 +402,7 @@ int lsc_attach_stop(struct lsc_attach *a)
 	ring_buffer__free(a->rb);
 	loop_bpf__destroy(a->skel);
 	lsc_unwinder_free(a->unw);
+	lsc__cfi_table_release(&a->cfi);
 	lsc__at_js_close(a);
 	lsc__at_pool_close(a);
 	if (a->w)

@@ -1,11 +1,12 @@
 /*
- * attach_internal.h — what attach.c (loading, ticks, stop) and attach_records.c (the recording
- * it writes: stacks, threads, header, mappings, events, windows, samples) share: the attach
- * state and the functions between them.
+ * attach_internal.h — what attach.c (loading, ticks, stop), attach_records.c (the recording it
+ * writes: threads, header, mappings, events, windows), attach_stacks.c (stacks and samples) and
+ * attach_js.c (JS frames) share: the attach state and the functions between them.
  */
 #ifndef LSC_BPF_ATTACH_INTERNAL_H
 #define LSC_BPF_ATTACH_INTERNAL_H
 
+#include "cfi_table.h"
 #include "lsc_attach.h"
 #include "lsc_error.h"
 #include "lsc_recording.h"
@@ -81,6 +82,8 @@ struct lsc_attach {
 	int gone;
 	int shutdown_written, shutdown_split;
 	struct lsc_unwinder *unw; /* NULL when elfutils cannot read the target */
+	struct lsc_cfi_table cfi; /* the hybrid unwinder's rows (attach_stacks.c) */
+	uint64_t roots[3][2];	  /* stacks per kind (CPU, off-CPU ns, blocking): all, rooted */
 	struct lsc_at_js *js;	  /* Node.js: JS frames named from V8's objects (attach_js.c) */
 	struct lsc_at_pool *pool; /* the pool's waits and submitters (attach_pool.c) */
 };
@@ -89,25 +92,31 @@ struct lsc_attach {
 uint64_t lsc__at_mono_ns(void);
 void lsc__at_note(struct lsc_attach *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lsc__at_put(struct lsc_attach *a, const Loopscope__Record *r);
-uint32_t lsc__at_intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uint32_t nkernel);
-void lsc__at_accumulate(struct acc **v, size_t *n, size_t *cap, uint32_t stack, uint32_t tid,
-			uint64_t value);
-void lsc__at_put_samples(struct lsc_attach *a, int kind, struct acc *v, size_t n, uint64_t period);
 void lsc__at_put_thread(struct lsc_attach *a, uint32_t tid, int loop);
 void lsc__at_put_header(struct lsc_attach *a, const char *runtime);
 void lsc__at_put_mappings(struct lsc_attach *a);
 int lsc__at_on_event(void *ctx, void *data, size_t len);
 void lsc__at_put_shutdown(struct lsc_attach *a, uint64_t at, uint32_t sig);
 void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_status *st);
-void lsc__at_put_stack_samples(struct lsc_attach *a, int counts, int kind, uint64_t period);
+
+/* attach_stacks.c */
+void lsc__at_cfi_open(struct lsc_attach *a);
+void lsc__at_cfi_load(struct lsc_attach *a);
+uint32_t lsc__at_intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uint32_t nkernel);
+void lsc__at_accumulate(struct acc **v, size_t *n, size_t *cap, uint32_t stack, uint32_t tid,
+			uint64_t value);
+void lsc__at_put_samples(struct lsc_attach *a, int kind, struct acc *v, size_t n, uint64_t period);
+void lsc__at_sample(struct lsc_attach *a, const struct lscb_jsample *j);
+void lsc__at_dwarf_sample(struct lsc_attach *a, const struct lscb_event *e);
+uint32_t lsc__at_blocking_stack(struct lsc_attach *a, const struct lscb_event *e);
 void lsc__at_put_offcpu_samples(struct lsc_attach *a);
+size_t lsc__at_stack_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t cap);
 
 /* attach_js.c */
 void lsc__at_js_open(struct lsc_attach *a, Elf *elf, uint64_t bias);
 void lsc__at_js_close(struct lsc_attach *a);
 uint32_t lsc__at_js_name(struct lsc_attach *a, const uint64_t *ips, const uint64_t *sfis,
 			 const uint64_t *prints, uint32_t n, uint64_t *out);
-void lsc__at_js_sample(struct lsc_attach *a, const struct lscb_jsample *j);
 size_t lsc__at_js_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t cap);
 
 /* attach_pool.c */

@@ -1,7 +1,8 @@
 /*
  * attach_js.c — JavaScript frames named in what `attach` records from a Node.js target, with no
- * flag on the target: the V8 reader (v8.h) set up at attach, CPU samples that come with their
- * JS frames' SharedFunctionInfos (loop.bpf.c's js_stack), and the same for blocking calls.
+ * flag on the target: the V8 reader (v8.h) set up at attach, and the frames of CPU samples and
+ * blocking calls named from the SharedFunctionInfos the kernel's walk read below each frame
+ * pointer (stack.bpf.h's uw_js).
  *
  * A frame is named when its address is V8's code and what it holds is a SharedFunctionInfo
  * that still holds, when read, what it held at the sample (LSCB_SFI_PRINT, loop.h): its
@@ -168,22 +169,6 @@ uint32_t lsc__at_js_name(struct lsc_attach *a, const uint64_t *ips, const uint64
 			out[k - 1] = JS_SYNTH + fid;
 	}
 	return k;
-}
-
-/* A CPU sample of a Node.js target: kernel frames, then its user stack with JS frames named. */
-void lsc__at_js_sample(struct lsc_attach *a, const struct lscb_jsample *j)
-{
-	uint64_t frames[127 + LSCB_MAX_FRAMES + 1];
-	uint32_t nk = 0, n = j->n < LSCB_MAX_FRAMES ? j->n : LSCB_MAX_FRAMES;
-
-	if (j->kstack >= 0 &&
-	    bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.stacks), &j->kstack, frames) == 0)
-		while (nk < 127 && frames[nk])
-			nk++;
-	n = lsc__at_js_name(a, (const uint64_t *)j->ips, (const uint64_t *)j->sfis,
-			    (const uint64_t *)j->prints, n, frames + nk);
-	lsc__at_accumulate(&a->cpu, &a->ncpu, &a->cpu_cap, lsc__at_intern(a, frames, nk + n, nk),
-			   j->tid, 1);
 }
 
 /* The footer's counters: how many JS frames were named, and not. */

@@ -21,23 +21,15 @@ struct lsc_at_pool {
 	size_t nsub, sub_cap;
 };
 
-/* As loop.bpf.c's struct leaf_rule: at a function's entry the CFA is rsp + 8, the return
- * address just below it, and rbp still the caller's. */
-struct entry_rule {
-	int32_t cfa_off, rbp_off;
-	uint32_t rbp_saved, pad;
-};
-
 static struct bpf_link *probe(struct lsc_attach *a, struct bpf_program *prog, Elf *elf,
 			      uint64_t bias, const struct want *w)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo);
-	struct entry_rule rule = {8, 0, 0, 0};
-	uint64_t off, at = bias + w->vaddr;
+	uint64_t off;
 
+	(void)bias; /* the stack at the entry is walked by the probed instruction's unwind row */
 	if (!w->found || lsc__vaddr_to_offset(elf, w->vaddr, &off))
 		return NULL;
-	bpf_map_update_elem(bpf_map__fd(a->skel->maps.leaf_rules), &at, &rule, BPF_ANY);
 	return bpf_program__attach_uprobe_opts(prog, a->o.pid, a->exe, off, &uo);
 }
 

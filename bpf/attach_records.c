@@ -1,9 +1,9 @@
 /*
  * attach_records.c — the recording `loopscope attach` writes, from what the kernel side counted:
- * stacks interned, threads, the header, mappings with their build-ids, events from the ring
- * buffer (blocking calls unwound here, GC pauses, the stop), a Window per loop per window
- * (differences of cumulative counters and histograms; frozen and shutdown windows), and CPU and
- * off-CPU samples. Split from attach.c, which finds what to probe, loads and attaches.
+ * threads, the header, mappings with their build-ids, events from the ring buffer (blocking
+ * calls, GC pauses, the stop), and a Window per loop per window (differences of cumulative
+ * counters and histograms; frozen and shutdown windows). Split from attach.c, which finds what
+ * to probe, loads and attaches; the stacks, CPU and off-CPU samples are attach_stacks.c's.
  */
 #include "attach_internal.h"
 
@@ -49,134 +49,6 @@ void lsc__at_put(struct lsc_attach *a, const Loopscope__Record *r)
 	err = lsc_writer_append(a->w, r);
 	if (err && !a->write_err)
 		a->write_err = (uint64_t)-err;
-}
-
-/* ------------------------------------------------------------------ stacks */
-
-/* The recording's id of this stack (leaf first, kernel frames first), writing it once. */
-uint32_t lsc__at_intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uint32_t nkernel)
-{
-	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
-	Loopscope__Stack s = LOOPSCOPE__STACK__INIT;
-	uint64_t h = lsc_hash_frames(f, n) ^ nkernel;
-	size_t j, cap;
-
-	if ((size_t)a->nstacks * 2 >= a->stack_cap) {
-		struct stack_entry *old = a->stacks;
-		size_t oldcap = a->stack_cap;
-
-		cap = oldcap ? oldcap * 2 : 4096;
-		a->stacks = calloc(cap, sizeof(*a->stacks));
-		if (!a->stacks) {
-			a->stacks = old;
-			return 0;
-		}
-		a->stack_cap = cap;
-		for (j = 0; j < oldcap; j++)
-			if (old[j].hash) {
-				size_t k = old[j].hash & (cap - 1);
-
-				while (a->stacks[k].hash)
-					k = (k + 1) & (cap - 1);
-				a->stacks[k] = old[j];
-			}
-		free(old);
-	}
-	cap = a->stack_cap;
-	for (j = h & (cap - 1); a->stacks[j].hash; j = (j + 1) & (cap - 1))
-		if (a->stacks[j].hash == h && a->stacks[j].n == n &&
-		    !memcmp(a->stacks[j].frames, f, n * sizeof(*f)))
-			return a->stacks[j].id;
-	a->stacks[j].frames = malloc(n ? n * sizeof(*f) : 1);
-	if (!a->stacks[j].frames)
-		return 0;
-	memcpy(a->stacks[j].frames, f, n * sizeof(*f));
-	a->stacks[j].hash = h;
-	a->stacks[j].n = n;
-	a->stacks[j].id = ++a->nstacks;
-	s.has_id = 1;
-	s.id = a->stacks[j].id;
-	s.frames = (uint64_t *)f;
-	s.n_frames = n;
-	if (nkernel) {
-		s.has_kernel_frames = 1;
-		s.kernel_frames = nkernel;
-	}
-	r.body_case = LOOPSCOPE__RECORD__BODY_STACK;
-	r.stack = &s;
-	lsc__at_put(a, &r);
-	return s.id;
-}
-
-/* Appends to a growing array of (stack, thread, value); 0, or -1 when memory ran out. */
-static int acc_push(struct acc **v, size_t *n, size_t *cap, uint32_t stack, uint32_t tid,
-		    uint64_t value)
-{
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 256;
-		struct acc *m = realloc(*v, c * sizeof(*m));
-
-		if (!m)
-			return -1;
-		*v = m;
-		*cap = c;
-	}
-	(*v)[(*n)++] = (struct acc){stack, tid, value};
-	return 0;
-}
-
-/* Adds value to the (stack, thread) entry, made when new. */
-void lsc__at_accumulate(struct acc **v, size_t *n, size_t *cap, uint32_t stack, uint32_t tid,
-			uint64_t value)
-{
-	size_t i;
-
-	for (i = *n; i-- > 0;)
-		if ((*v)[i].stack == stack && (*v)[i].tid == tid) {
-			(*v)[i].value += value;
-			return;
-		}
-	acc_push(v, n, cap, stack, tid, value);
-}
-
-void lsc__at_put_samples(struct lsc_attach *a, int kind, struct acc *v, size_t n, uint64_t period)
-{
-	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
-	Loopscope__Samples s = LOOPSCOPE__SAMPLES__INIT;
-	uint32_t *stacks, *tids;
-	uint64_t *values;
-	size_t i;
-
-	if (!n)
-		return;
-	stacks = malloc(n * sizeof(*stacks));
-	tids = malloc(n * sizeof(*tids));
-	values = malloc(n * sizeof(*values));
-	if (stacks && tids && values) {
-		for (i = 0; i < n; i++) {
-			stacks[i] = v[i].stack;
-			tids[i] = v[i].tid;
-			values[i] = v[i].value;
-		}
-		s.has_kind = 1;
-		s.kind = kind;
-		s.stack_id = stacks;
-		s.n_stack_id = n;
-		s.value = values;
-		s.n_value = n;
-		s.tid = tids;
-		s.n_tid = n;
-		if (period) {
-			s.has_period = 1;
-			s.period = period;
-		}
-		r.body_case = LOOPSCOPE__RECORD__BODY_SAMPLES;
-		r.samples = &s;
-		lsc__at_put(a, &r);
-	}
-	free(stacks);
-	free(tids);
-	free(values);
 }
 
 /* ------------------------------------------------------------------ records */
@@ -299,14 +171,13 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 	Loopscope__GcEvent g = LOOPSCOPE__GC_EVENT__INIT;
 	char call[64];
 	const char *name;
-	uint32_t n;
 
 	if (len >= sizeof(struct lscb_submit) && e->type == LSCB_EV_POOL_SUBMIT) {
 		lsc__at_pool_sample(a, data);
 		return 0;
 	}
 	if (len >= sizeof(struct lscb_jsample) && e->type == LSCB_EV_JSCPU) {
-		lsc__at_js_sample(a, data);
+		lsc__at_sample(a, data);
 		return 0;
 	}
 	if (len < sizeof(*e) - sizeof(e->frames))
@@ -315,40 +186,6 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 	ev.has_t_ns = 1;
 	ev.t_ns = e->t_ns > a->t0 ? e->t_ns - a->t0 : 0;
 	if (e->type == LSCB_EV_BLOCKING) {
-		uint64_t unwound[LSCB_MAX_FRAMES], named[LSCB_MAX_FRAMES + 1];
-		const uint64_t *frames = (const uint64_t *)e->frames;
-		int k = 0;
-
-		n = e->nframes < LSCB_MAX_FRAMES ? e->nframes : LSCB_MAX_FRAMES;
-		/* From the CFI where the code has no frame pointers: the deeper stack wins. */
-		if (a->unw && e->stack_len)
-			k = lsc_unwind(a->unw, e->tid, (const uint64_t *)e->regs, e->stack,
-				       e->stack_len, unwound, LSCB_MAX_FRAMES);
-		if (k > (int)n) {
-			frames = unwound;
-			n = (uint32_t)k;
-		}
-		if (a->js) { /* Node.js: JS frames named, on whichever stack won */
-			uint64_t sfis[LSCB_MAX_FRAMES] = {0}, prints[LSCB_MAX_FRAMES] = {0},
-				 ips[LSCB_MAX_FRAMES];
-			uint32_t i, j = 0,
-				    m = e->nframes < LSCB_MAX_FRAMES ? e->nframes : LSCB_MAX_FRAMES;
-
-			for (i = 0; i < n && j < m; i++) {
-				uint32_t at = j;
-
-				while (at < m && e->frames[at] != frames[i])
-					at++;
-				if (at < m) {
-					sfis[i] = e->sfis[at];
-					prints[i] = e->prints[at];
-					j = at + 1;
-				}
-			}
-			memcpy(ips, frames, n * sizeof(*frames));
-			n = lsc__at_js_name(a, ips, sfis, prints, n, named);
-			frames = named;
-		}
 		name = lsc_syscall_name(e->nr);
 		if (name)
 			snprintf(call, sizeof(call), "%s", name);
@@ -357,7 +194,7 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 		b.call = call;
 		b.has_duration_ns = b.has_stack_id = b.has_tid = b.has_result = 1;
 		b.duration_ns = e->dur_ns;
-		b.stack_id = lsc__at_intern(a, frames, n, 0);
+		b.stack_id = lsc__at_blocking_stack(a, e);
 		b.tid = e->tid;
 		b.result = e->result;
 		if (e->sched_known) {
@@ -374,21 +211,7 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 			snprintf(a->win_top, sizeof(a->win_top), "%s", call);
 		}
 	} else if (e->type == LSCB_EV_CPU) {
-		/* --stacks dwarf: kernel frames, then the user stack unwound from its copy */
-		uint64_t frames[127 + LSCB_MAX_FRAMES];
-		int32_t kstack = (int32_t)e->result;
-		uint32_t nk = 0;
-		int k = 0;
-
-		if (kstack >= 0 &&
-		    bpf_map_lookup_elem(bpf_map__fd(a->skel->maps.stacks), &kstack, frames) == 0)
-			while (nk < 127 && frames[nk])
-				nk++;
-		if (a->unw && e->stack_len)
-			k = lsc_unwind(a->unw, e->tid, (const uint64_t *)e->regs, e->stack,
-				       e->stack_len, frames + nk, LSCB_MAX_FRAMES);
-		lsc__at_accumulate(&a->cpu, &a->ncpu, &a->cpu_cap,
-				   lsc__at_intern(a, frames, nk + (uint32_t)k, nk), e->tid, 1);
+		lsc__at_dwarf_sample(a, e);
 		return 0;
 	} else if (e->type == LSCB_EV_GC) {
 		g.has_kind = g.has_pause_ns = g.has_rss_bytes = 1;
@@ -611,64 +434,4 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 	a->win_gc = a->win_gc_ns = a->win_top_ns = 0;
 	a->win_top[0] = 0;
 	a->window_start = now;
-}
-
-/* ------------------------------------------------------------------ CPU samples */
-
-/* CPU samples (counts) per (thread, user stack, kernel stack). */
-void lsc__at_put_stack_samples(struct lsc_attach *a, int counts, int kind, uint64_t period)
-{
-	int stacks = bpf_map__fd(a->skel->maps.stacks);
-	struct lscb_cpu_key k, next, *prev = NULL;
-	uint64_t ips[127], frames[254], v;
-	struct acc *cpu = NULL;
-	size_t n = 0, cap = 0;
-	uint32_t i, nu, nk;
-
-	while (bpf_map_get_next_key(counts, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(counts, &k, &v))
-			continue;
-		nk = nu = 0;
-		if (k.kstack >= 0 && bpf_map_lookup_elem(stacks, &k.kstack, ips) == 0)
-			for (i = 0; i < 127 && ips[i]; i++)
-				frames[nk++] = ips[i];
-		if (k.ustack >= 0 && bpf_map_lookup_elem(stacks, &k.ustack, ips) == 0)
-			for (i = 0; i < 127 && ips[i]; i++)
-				frames[nk + nu++] = ips[i];
-		if (acc_push(&cpu, &n, &cap, lsc__at_intern(a, frames, nk + nu, nk), k.tid, v))
-			break;
-	}
-	lsc__at_put_samples(a, kind, cpu, n, period);
-	free(cpu);
-}
-
-/* Off-CPU time per (thread, kernel stack, user stack as walked at the switch). */
-void lsc__at_put_offcpu_samples(struct lsc_attach *a)
-{
-	int map = bpf_map__fd(a->skel->maps.offcpu), stacks = bpf_map__fd(a->skel->maps.stacks);
-	struct lscb_off_key k, next, *prev = NULL;
-	struct lscb_off_value v;
-	uint64_t ips[127], frames[LSCB_MAX_FRAMES + 127];
-	struct acc *off = NULL;
-	size_t n = 0, cap = 0;
-	uint32_t i, nk, nu;
-
-	while (bpf_map_get_next_key(map, prev, &next) == 0) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(map, &k, &v))
-			continue;
-		nk = 0;
-		if (k.kstack >= 0 && bpf_map_lookup_elem(stacks, &k.kstack, ips) == 0)
-			for (i = 0; i < 127 && ips[i]; i++)
-				frames[nk++] = ips[i];
-		nu = v.n < LSCB_MAX_FRAMES ? v.n : LSCB_MAX_FRAMES;
-		memcpy(frames + nk, v.frames, nu * sizeof(uint64_t));
-		if (acc_push(&off, &n, &cap, lsc__at_intern(a, frames, nk + nu, nk), k.tid, v.ns))
-			break;
-	}
-	lsc__at_put_samples(a, LOOPSCOPE__SAMPLE_KIND__OFFCPU, off, n, 0);
-	free(off);
 }

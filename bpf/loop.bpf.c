@@ -35,6 +35,7 @@ const volatile __u64 block_threshold_ns = 1000000;
 const volatile __u64 addr_wq, addr_slow_marker, addr_slow_wq, addr_idle_threads, addr_nthreads;
 const volatile __u64 addr_default_loop;
 const volatile __u32 cpu_dwarf; /* --stacks dwarf: CPU samples go to user space with the stack */
+const volatile __u32 cpu_fp;	/* --stacks fp: CPU samples walked by frame pointers only */
 /* Node.js (bpf/v8.h): where a JS frame keeps its JSFunction and context, relative to its frame
  * pointer, and where a JSFunction keeps its SharedFunctionInfo; v8_on 0: not a V8 target. */
 const volatile __u32 v8_on;
@@ -92,40 +93,12 @@ struct {
 	__uint(max_entries, 1 << 23);
 } events SEC(".maps");
 
-/*
- * Syscall stacks: the user IP at a syscall is inside a libc wrapper, built without frame pointers,
- * where rbp may hold anything: a frame-pointer walk from there goes astray at the first step. The
- * loader reads libc's unwind tables for every syscall instruction and gives the frame's rule here
- * (keyed by the address after the instruction): from it the wrapper's return address and the
- * caller's rbp, and from there the frame-pointer chain of the program's own code.
- */
-struct leaf_rule {
-	__s32 cfa_off; /* CFA = rsp + cfa_off */
-	__s32 rbp_off; /* rbp saved at CFA + rbp_off, when rbp_saved */
-	__u32 rbp_saved;
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u64);
-	__type(value, struct leaf_rule);
-} leaf_rules SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, 16384);
 	__uint(key_size, sizeof(__u32));
 	__uint(value_size, 127 * sizeof(__u64));
 } stacks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct lscb_cpu_key);
-	__type(value, __u64);
-} cpu_counts SEC(".maps");
 
 static __always_inline int is_target(__u32 *tid)
 {
@@ -312,171 +285,7 @@ static __always_inline void handles_sample(struct lscb_loop *L, __u64 now)
 	L->handles_known = 1;
 }
 
-struct fpwalk {
-	__u64 bp, lo;
-	__u64 *frames;
-	__u32 n;
-};
-
-static long fp_step(__u32 i, struct fpwalk *w)
-{
-	__u64 next[2];
-
-	if (w->n >= LSCB_MAX_FRAMES || !w->bp || w->bp < w->lo || (w->bp & 7))
-		return 1;
-	if (bpf_probe_read_user(next, sizeof(next), (void *)w->bp) || !next[1])
-		return 1;
-	w->frames[w->n & (LSCB_MAX_FRAMES - 1)] = next[1];
-	w->n++;
-	if (next[0] <= w->bp) /* frames go up the stack */
-		return 1;
-	w->bp = next[0];
-	return 0;
-}
-
-struct copy {
-	__u64 sp;
-	__u8 *dst;
-	__u32 len;
-};
-
-static long copy_step(__u32 i, struct copy *c)
-{
-	__u32 off = (i & (LSCB_STACK_COPY / LSCB_STACK_CHUNK - 1)) * LSCB_STACK_CHUNK;
-
-	if (bpf_probe_read_user(c->dst + off, LSCB_STACK_CHUNK, (void *)(c->sp + off))) {
-		/* past the top of the stack: what is left of it is up to the page boundary, and
-		 * the outermost frames (main's, the runtime's entry) are there */
-		__u64 at = c->sp + off, n = ((at | 4095) + 1 - at) & (LSCB_STACK_CHUNK - 1);
-
-		if (n && !bpf_probe_read_user(c->dst + off, n, (void *)at))
-			c->len = off + (__u32)n;
-		return 1;
-	}
-	c->len = off + LSCB_STACK_CHUNK;
-	return 0;
-}
-
-/* Registers and the top of the stack, for user space to unwind code without frame pointers. */
-static __always_inline void copy_stack(struct pt_regs *regs, struct lscb_event *e)
-{
-	struct copy c = {.sp = BPF_CORE_READ(regs, sp), .dst = e->stack};
-
-	e->regs[0] = BPF_CORE_READ(regs, bx);
-	e->regs[1] = BPF_CORE_READ(regs, bp);
-	e->regs[2] = c.sp;
-	e->regs[3] = BPF_CORE_READ(regs, r12);
-	e->regs[4] = BPF_CORE_READ(regs, r13);
-	e->regs[5] = BPF_CORE_READ(regs, r14);
-	e->regs[6] = BPF_CORE_READ(regs, r15);
-	e->regs[7] = BPF_CORE_READ(regs, ip);
-	bpf_loop(LSCB_STACK_COPY / LSCB_STACK_CHUNK, copy_step, &c, 0);
-	e->stack_len = c.len;
-}
-
-/* The user stack at a syscall, leaf first; the number of frames. */
-static __always_inline __u32 syscall_stack(void *ctx, struct pt_regs *regs, __u64 *frames)
-{
-	__u64 ip = BPF_CORE_READ(regs, ip), sp = BPF_CORE_READ(regs, sp),
-	      bp = BPF_CORE_READ(regs, bp);
-	struct leaf_rule *r = bpf_map_lookup_elem(&leaf_rules, &ip);
-	struct fpwalk w = {};
-	__u64 cfa, ra = 0;
-	long n;
-
-	if (!r) {
-		n = bpf_get_stack(ctx, frames, LSCB_MAX_FRAMES * sizeof(__u64), BPF_F_USER_STACK);
-		return n > 0 ? (__u32)((__u64)n / 8) : 0;
-	}
-	cfa = sp + r->cfa_off;
-	frames[0] = ip;
-	if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)) || !ra)
-		return 1;
-	frames[1] = ra;
-	if (r->rbp_saved && bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + r->rbp_off)))
-		return 2;
-	w.bp = bp;
-	w.lo = cfa;
-	w.frames = frames;
-	w.n = 2;
-	bpf_loop(LSCB_MAX_FRAMES, fp_step, &w, 0);
-	return w.n;
-}
-
-/*
- * Node.js: the user stack by frame pointers (JS code keeps them), and for each frame what V8
- * would find there if it is a JS frame: a tagged context and a tagged JSFunction below the frame
- * pointer, the function's SharedFunctionInfo read from it. User space believes it only for an
- * address in V8's code and an object whose map says SharedFunctionInfo (bpf/v8.h).
- */
-struct jswalk {
-	__u64 ip, fp, lo;
-	__u64 *ips, *sfis, *prints;
-	__u32 n;
-};
-
-static long js_step(__u32 i, struct jswalk *w)
-{
-	__u64 next[2], fn = 0, ctx = 0, sfi = 0, nos = 0, sod = 0;
-	__u32 k = w->n & (LSCB_MAX_FRAMES - 1);
-
-	if (w->n >= LSCB_MAX_FRAMES || !w->ip)
-		return 1;
-	w->ips[k] = w->ip;
-	w->sfis[k] = 0;
-	w->prints[k] = 0;
-	w->n++;
-	if (!w->fp || w->fp < w->lo || (w->fp & 7))
-		return 1;
-	if (!bpf_probe_read_user(&fn, sizeof(fn), (void *)(w->fp + v8_fp_function)) &&
-	    !bpf_probe_read_user(&ctx, sizeof(ctx), (void *)(w->fp + v8_fp_context)) &&
-	    (fn & 3) == 1 && (ctx & 3) == 1 &&
-	    !bpf_probe_read_user(&sfi, sizeof(sfi), (void *)(fn - 1 + v8_fn_shared)) &&
-	    (sfi & 3) == 1 &&
-	    !bpf_probe_read_user(&nos, sizeof(nos), (void *)(sfi - 1 + v8_sfi_nos)) &&
-	    !bpf_probe_read_user(&sod, sizeof(sod), (void *)(sfi - 1 + v8_sfi_sod))) {
-		w->sfis[k] = sfi;
-		w->prints[k] = LSCB_SFI_PRINT(nos, sod);
-	}
-	if (bpf_probe_read_user(next, sizeof(next), (void *)w->fp))
-		return 1;
-	w->ip = next[1];
-	if (next[0] <= w->fp) { /* frames go up the stack: the return address is the last */
-		w->fp = 0;
-		return 0;
-	}
-	w->fp = next[0];
-	return 0;
-}
-
-/* The walk from the user registers; a syscall's libc wrapper (no frame pointer) first by its
- * unwind rule, as syscall_stack. The number of frames. */
-static __always_inline __u32 js_stack(struct pt_regs *regs, __u64 *ips, __u64 *sfis, __u64 *prints)
-{
-	__u64 ip = BPF_CORE_READ(regs, ip), sp = BPF_CORE_READ(regs, sp),
-	      bp = BPF_CORE_READ(regs, bp);
-	struct leaf_rule *r = bpf_map_lookup_elem(&leaf_rules, &ip);
-	struct jswalk w = {
-		.ip = ip, .fp = bp, .lo = sp, .ips = ips, .sfis = sfis, .prints = prints};
-
-	if (r) {
-		__u64 cfa = sp + r->cfa_off, ra = 0;
-
-		ips[0] = ip;
-		sfis[0] = prints[0] = 0;
-		w.n = 1;
-		if (bpf_probe_read_user(&ra, sizeof(ra), (void *)(cfa - 8)) || !ra)
-			return 1;
-		if (r->rbp_saved &&
-		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(cfa + r->rbp_off)))
-			bp = 0;
-		w.ip = ra;
-		w.fp = bp;
-		w.lo = cfa;
-	}
-	bpf_loop(LSCB_MAX_FRAMES, js_step, &w, 0);
-	return w.n;
-}
+#include "stack.bpf.h"
 
 /* ------------------------------------------------------------------ the loop */
 
@@ -722,11 +531,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 				/* never off the CPU: on it all along (sum_exec lags a tick) */
 				e->cpu_ns = e->switches ? cpu - t->sys_cpu0 : dur;
 			}
-			if (v8_on) {
-				e->nframes = js_stack(regs, e->frames, e->sfis, e->prints);
-			} else {
-				e->nframes = syscall_stack(ctx, regs, e->frames);
-			}
+			e->nframes = uw_stack(regs, e->frames, e->sfis, e->prints, 1, 1);
 			copy_stack(regs, e);
 			bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 		}
@@ -741,21 +546,19 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 SEC("perf_event")
 int on_cpu_sample(struct bpf_perf_event_data *ctx)
 {
-	struct lscb_cpu_key k = {};
-	__u64 one = 1, *v;
+	/* the user registers: the sample's own when it hit user code, else those saved at the
+	 * kernel's entry */
+	struct pt_regs *regs = &ctx->regs;
+	struct lscb_jsample *j;
 	__u32 tid;
 
 	if (!is_target(&tid))
 		return 0;
+	if ((BPF_CORE_READ(regs, cs) & 3) != 3)
+		regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	if (cpu_dwarf) {
-		/* the user registers: the sample's own when it hit user code, else those saved
-		 * at the kernel's entry */
-		struct pt_regs *regs = &ctx->regs;
-		struct lscb_event *e;
+		struct lscb_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-		if ((BPF_CORE_READ(regs, cs) & 3) != 3)
-			regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-		e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 		if (!e) {
 			__sync_fetch_and_add(&dropped_events, 1);
 			return 0;
@@ -771,33 +574,17 @@ int on_cpu_sample(struct bpf_perf_event_data *ctx)
 		bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
-	if (v8_on) {
-		struct pt_regs *regs = &ctx->regs;
-		struct lscb_jsample *j;
-
-		if ((BPF_CORE_READ(regs, cs) & 3) != 3)
-			regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-		j = bpf_ringbuf_reserve(&events, sizeof(*j), 0);
-		if (!j) {
-			__sync_fetch_and_add(&dropped_events, 1);
-			return 0;
-		}
-		j->type = LSCB_EV_JSCPU;
-		j->tid = tid;
-		j->t_ns = bpf_ktime_get_ns();
-		j->kstack = bpf_get_stackid(ctx, &stacks, 0);
-		j->n = js_stack(regs, j->ips, j->sfis, j->prints);
-		bpf_ringbuf_submit(j, BPF_RB_NO_WAKEUP);
+	j = bpf_ringbuf_reserve(&events, sizeof(*j), 0);
+	if (!j) {
+		__sync_fetch_and_add(&dropped_events, 1);
 		return 0;
 	}
-	k.tid = tid;
-	k.ustack = bpf_get_stackid(ctx, &stacks, BPF_F_USER_STACK);
-	k.kstack = bpf_get_stackid(ctx, &stacks, 0);
-	v = bpf_map_lookup_elem(&cpu_counts, &k);
-	if (v)
-		__sync_fetch_and_add(v, 1);
-	else
-		bpf_map_update_elem(&cpu_counts, &k, &one, BPF_NOEXIST);
+	j->type = LSCB_EV_JSCPU;
+	j->tid = tid;
+	j->t_ns = bpf_ktime_get_ns();
+	j->kstack = bpf_get_stackid(ctx, &stacks, 0);
+	j->n = uw_stack(regs, j->ips, j->sfis, j->prints, 1, !cpu_fp);
+	bpf_ringbuf_submit(j, BPF_RB_NO_WAKEUP);
 	return 0;
 }
 
@@ -852,7 +639,7 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		t->off_ns = bpf_ktime_get_ns();
 		/* past this program and its trampoline: __schedule is the leaf */
 		t->off_kstack = bpf_get_stackid(ctx, &stacks, 2 & BPF_F_SKIP_FIELD_MASK);
-		t->off_n = regs ? syscall_stack(ctx, regs, t->off_frames) : 0;
+		t->off_n = regs ? uw_stack(regs, t->off_frames, NULL, NULL, 0, 1) : 0;
 	}
 	if (next->tgid != target_tgid || !(t = task_state(next, 0)) || !t->off_ns)
 		return 0;

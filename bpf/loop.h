@@ -11,7 +11,7 @@
 #define LSCB_HIST_HALF	   (1u << (LSCB_HIST_SUB_BITS - 1))
 #define LSCB_HIST_BUCKETS  ((1u << LSCB_HIST_SUB_BITS) + (64 - LSCB_HIST_SUB_BITS) * LSCB_HIST_HALF)
 #define LSCB_HANDLE_TYPES  20
-#define LSCB_MAX_FRAMES	   64
+#define LSCB_MAX_FRAMES	   128
 #define LSCB_STACK_CHUNK   1024
 #define LSCB_STACK_COPY	   16384 /* the top of the user stack, for unwinding in user space */
 #define LSCB_LAG_PERIOD_NS 1000000ULL
@@ -79,8 +79,9 @@ struct lscb_event {
 	__u8 stack[LSCB_STACK_COPY];
 };
 
-/* A CPU sample of a Node.js thread: the user stack walked by frame pointers, with what each
- * frame holds where V8 keeps a JS frame's function (its SharedFunctionInfo, tagged; 0: none). */
+/* A CPU sample (LSCB_EV_JSCPU, of any target since the hybrid walk): the user stack walked in the
+ * kernel (frame pointers and the CFI table), with, for Node.js, what each frame holds where V8
+ * keeps a JS frame's function (its SharedFunctionInfo, tagged; 0: none). */
 struct lscb_jsample {
 	__u32 type, tid;
 	__u64 t_ns;
@@ -91,11 +92,46 @@ struct lscb_jsample {
 	__u64 prints[LSCB_MAX_FRAMES];
 };
 
-/* CPU samples: counted per (thread, user stack, kernel stack) in the kernel. */
-struct lscb_cpu_key {
-	__u32 tid;
-	__s32 ustack, kstack; /* ids in the stack-trace map; negative: none */
-	__u32 pad;
+/*
+ * The hybrid unwinder's table (cfi_table.c builds it from the modules' CFI; the stack walk in
+ * loop.bpf.c reads it): rows sorted by pc, each in force from its pc up to the next row's. Code
+ * with no row (JIT code, code that keeps frame pointers) is walked by frame pointers.
+ */
+enum {
+	LSCB_UW_FP = 0,	   /* frame pointers: CFA = rbp + 16, rbp saved at CFA - 16 */
+	LSCB_UW_CFA = 1,   /* CFA = reg + cfa_off */
+	LSCB_UW_DEREF = 2, /* CFA = *(reg + cfa_off) + add (OpenSSL's assembly: a saved rsp) */
+	LSCB_UW_ROOT = 3,  /* the return address is undefined: the thread's first frame */
+	LSCB_UW_STOP = 4,  /* a rule the walk does not follow (an expression, say) */
+	LSCB_UW_SIGNAL = 5 /* a signal handler's return (__restore_rt): the interrupted rsp, rip at
+			    * rsp + cfa_off, + 8; its rbp at rsp + rbp_off */
+};
+/* Where the caller's rbp is: kept (the ABI has callees keep it), saved at CFA + rbp_off, saved at
+ * rbp + rbp_off (a realigned frame), or lost. */
+enum { LSCB_UW_RBP_SAME = 0, LSCB_UW_RBP_CFA = 1, LSCB_UW_RBP_RBP = 2, LSCB_UW_RBP_LOST = 3 };
+
+struct lscb_uw_row {
+	__u64 pc;
+	__s32 cfa_off;
+	__s16 rbp_off;
+	__u8 kind; /* bits 0-3 LSCB_UW_*, bits 4-5 LSCB_UW_RBP_* */
+	__u8 reg;  /* bits 0-3 the CFA's DWARF register (7 rsp, 6 rbp), bits 4-7 LSCB_UW_DEREF's add
+		      / 8 */
+};
+#define LSCB_UW_KIND(r)	 ((r)->kind & 15)
+#define LSCB_UW_RBP(r)	 ((r)->kind >> 4 & 3)
+#define LSCB_UW_REG(r)	 ((r)->reg & 15)
+#define LSCB_UW_ADD(r)	 (((r)->reg >> 4) * 8)
+#define LSCB_UW_MAX_ROWS (1u << 22) /* 64 MiB of rows at most; bounds the walk's search */
+
+/* The rows' index, so that finding a row takes a few steps: the modules that have rows, sorted,
+ * and for each 4 KiB page of a module, how many rows begin at or before the page's start (in
+ * uw_pages, from page0: npages + 1 entries, the last at the module's end). */
+#define LSCB_UW_MAX_OBJS   256
+#define LSCB_UW_PAGE_SHIFT 12
+struct lscb_uw_obj {
+	__u64 lo, hi;
+	__u32 page0, npages;
 };
 
 /* Off-CPU time (--offcpu), per (thread, kernel stack, user stack by its hash). */

@@ -17,6 +17,7 @@ struct lsc_attach_opts {
 	unsigned cpu_hz;    /* 0: no CPU samples */
 	int offcpu;	    /* off-CPU time by stack (sched_switch) */
 	int stacks_dwarf;   /* CPU samples unwound in user space from a stack copy */
+	int stacks_fp; /* CPU samples walked by frame pointers only (default: the hybrid walk) */
 	uint64_t block_threshold_ns;
 	uint64_t window_ns;
 	int any_target;	    /* a target without libuv: record CPU and syscalls anyway (--anyway) */

@@ -6,7 +6,7 @@
  *  - Submission: a uprobe at the entry of uv__work_submit (fs, DNS, random) and of uv_queue_work
  *    (crypto, zlib, user work: libuv inlines uv__work_submit into it), the only two code paths
  *    that append a job to the queue `wq`. It stamps the job's queue node with the time, counts
- *    it, and takes the submitting thread's stack (JS frames included, as js_stack reads them)
+ *    it, and takes the submitting thread's stack (JS frames included, as uw_stack reads them)
  *    for a token bucket's worth of jobs: every job up to a burst of 64, then one a millisecond,
  *    the jobs in between counted into the next stack (the agent's rule, agent/pool.c).
  *  - Pickup: no probe on the workers. The queue is FIFO; pool_track keeps a copy of its order
@@ -262,14 +262,15 @@ static __always_inline int pool_submit(struct pt_regs *ctx, __u64 node, int slow
 	e->t_ns = now;
 	e->weight = pt->unsampled;
 	pt->unsampled = 0;
-	/* at the function's entry: the loader gave its address the rule "return address at rsp,
-	 * rbp the caller's" (leaf_rules) */
-	if (v8_on) {
-		e->n = js_stack(ctx, e->ips, e->sfis, e->prints);
-	} else {
-		e->n = syscall_stack(ctx, ctx, e->ips);
-		__builtin_memset(e->sfis, 0, sizeof(e->sfis));
-		__builtin_memset(e->prints, 0, sizeof(e->prints));
+	/* at the function's entry, stopped at the uprobe's int3: the walk takes the probed
+	 * instruction's unwind row (stack.bpf.h) */
+	e->n = uw_stack(ctx, e->ips, e->sfis, e->prints, 1, 1);
+	if (!v8_on) { /* not written by the walk: zeroed, not the ring's old bytes */
+		volatile __u64 *sf = e->sfis,
+			       *pr = e->prints; /* (not a memset call: none in BPF) */
+
+		for (int i = 0; i < LSCB_MAX_FRAMES; i++)
+			sf[i] = pr[i] = 0;
 	}
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 	return 0;

@@ -339,14 +339,12 @@ int cmd_attach(int argc, char **argv)
 			o.any_target = 1;
 			break;
 		case 's':
-			if (!strcmp(optarg, "fp"))
+			o.stacks_fp = !strcmp(optarg, "fp");
+			o.stacks_dwarf = !strcmp(optarg, "dwarf");
+			if (o.stacks_fp || o.stacks_dwarf || !strcmp(optarg, "auto"))
 				break;
-			if (!strcmp(optarg, "dwarf")) {
-				o.stacks_dwarf = 1;
-				break;
-			}
-			return lsc_usage_error("attach", "--stacks takes fp or dwarf, not '%s'",
-					       optarg);
+			return lsc_usage_error(
+				"attach", "--stacks takes auto, fp or dwarf, not '%s'", optarg);
 		case 'h':
 			return lsc_help("attach");
 		default:

@@ -85,6 +85,16 @@ static json_object *report_obj(const struct lsc_report *r)
 	for (i = 0; i < r->ncounters; i++)
 		put(a, r->counters[i].name, u64(r->counters[i].value));
 	put(o, "counters", a);
+	if (r->roots_cpu >= 0 || r->roots_offcpu >= 0 || r->roots_blocking >= 0) {
+		a = json_object_new_object();
+		if (r->roots_cpu >= 0)
+			put(a, "cpu", json_object_new_double(r->roots_cpu));
+		if (r->roots_offcpu >= 0)
+			put(a, "offcpu", json_object_new_double(r->roots_offcpu));
+		if (r->roots_blocking >= 0)
+			put(a, "blocking", json_object_new_double(r->roots_blocking));
+		put(o, "stack_roots", a);
+	}
 	put(root, "run", o);
 
 	a = json_object_new_array();

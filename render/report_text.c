@@ -79,6 +79,24 @@ static void node_readings(FILE *o, const struct lsc_report *r)
 			(unsigned long long)rn, counter(r, "node_resources_read_ns") / 1e6);
 }
 
+/* attach: how many stacks reach their thread's root (a stack cut short is blamed on the wrong
+ * frames: the reader should know). */
+static void stack_roots(FILE *o, const struct lsc_report *r)
+{
+	const double v[3] = {r->roots_cpu, r->roots_offcpu, r->roots_blocking};
+	static const char *const what[3] = {"CPU samples", "off-CPU time", "blocking calls"};
+	const char *sep = "  stacks that reach their thread's root (_start, clone): ";
+	int i;
+
+	for (i = 0; i < 3; i++)
+		if (v[i] >= 0) {
+			fprintf(o, "%s%s %.1f %%", sep, what[i], 100 * v[i]);
+			sep = ", ";
+		}
+	if (sep[0] == ',')
+		fputc('\n', o);
+}
+
 static void title(FILE *o, const struct lsc_report *r)
 {
 	fprintf(o, "loopscope report: %s (pid %u, %s capture), %.1f s%s\n",
@@ -88,6 +106,7 @@ static void title(FILE *o, const struct lsc_report *r)
 		: r->complete ? ""
 			      : ", incomplete (no footer: the process died)");
 	node_readings(o, r);
+	stack_roots(o, r);
 }
 
 static void findings(FILE *o, const struct lsc_report *r)

@@ -9,6 +9,7 @@ pkgs=(
 	libjson-c-dev         # refloop --stats, test assertions on JSON
 	systemtap-sdt-dev     # <sys/sdt.h> USDT probes in refloop
 	libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev  # eBPF capture, symbolization
+	libc6-dbg             # libc's own function names in stacks (start_thread, clone3)
 	libprotobuf-c-dev protobuf-c-compiler              # the recording format
 	libunwind-dev                                      # agent stacks
 	libxml2-utils                                      # xmllint: the SVG check

@@ -28,7 +28,7 @@ struct sym {
 	uint64_t size;
 	const char *name;
 	char *demangled; /* lazily; owned */
-	int binding;
+	int rank;	 /* for one address, the lowest rank's name is kept */
 };
 
 struct segment {
@@ -56,11 +56,12 @@ static int sym_cmp(const void *a, const void *b)
 
 	if (x->start != y->start)
 		return x->start < y->start ? -1 : 1;
-	/* Prefer global names for one address (they are what people call). */
-	return (y->binding == STB_GLOBAL) - (x->binding == STB_GLOBAL);
+	/* Prefer global names for one address (they are what people call), exported ones first. */
+	return (x->rank > y->rank) - (x->rank < y->rank);
 }
 
-static int read_symbols(struct lsc_module *m, Elf *elf, int want_type)
+/* The functions of one symbol table; rank0 ranks its names among the module's tables. */
+static int read_symbols(struct lsc_module *m, Elf *elf, int want_type, int rank0)
 {
 	Elf_Scn *scn = NULL;
 	GElf_Shdr sh;
@@ -96,8 +97,10 @@ static int read_symbols(struct lsc_module *m, Elf *elf, int want_type)
 					return -ENOMEM;
 				m->syms = ns;
 			}
-			m->syms[m->nsyms++] = (struct sym){s.st_value, s.st_size, name, NULL,
-							   GELF_ST_BIND(s.st_info)};
+			m->syms[m->nsyms++] = (struct sym){
+				s.st_value, s.st_size, name, NULL,
+				rank0 + (GELF_ST_BIND(s.st_info) != STB_GLOBAL ||
+					 GELF_ST_VISIBILITY(s.st_other) != STV_DEFAULT)};
 		}
 	}
 	return 0;
@@ -188,9 +191,16 @@ int lsc_module_open(const char *path, struct lsc_module **out)
 					(struct segment){ph.p_vaddr, ph.p_offset, ph.p_filesz};
 		}
 	read_build_id(m);
-	err = read_symbols(m, m->elf, SHT_SYMTAB);
-	if (!err && m->nsyms == 0)
-		err = read_symbols(m, m->elf, SHT_DYNSYM);
+	open_dwarf(m);
+	err = read_symbols(m, m->elf, SHT_SYMTAB, 0);
+	/* A stripped library: its exported names, and its local functions (libc's start_thread,
+	 * clone3) from its debug file's symbol table (Debian's libc6-dbg) when installed, their
+	 * exported names kept where both name one address. */
+	if (!err && m->nsyms == 0) {
+		err = read_symbols(m, m->elf, SHT_DYNSYM, 0);
+		if (!err && m->debug_elf)
+			err = read_symbols(m, m->debug_elf, SHT_SYMTAB, 2);
+	}
 	if (err)
 		goto out;
 	if (m->nsyms)
@@ -203,7 +213,6 @@ int lsc_module_open(const char *path, struct lsc_module **out)
 	for (i = 0; i + 1 < m->nsyms; i++)
 		if (m->syms[i].size == 0)
 			m->syms[i].size = m->syms[i + 1].start - m->syms[i].start;
-	open_dwarf(m);
 out:
 	if (err) {
 		lsc_module_free(m);

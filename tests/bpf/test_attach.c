@@ -824,7 +824,7 @@ TEST(offcpu_time_goes_where_the_loop_sleeps)
 {
 	const char *sargv[] = {LSC_BUILD_DIR "/tests/sleeper", "--wait-signal", NULL};
 	struct lsc_recording *r;
-	double nap = 0, all = 0;
+	double nap = 0, all = 0, ns, us;
 	pid_t t, a;
 
 	capture_setup("attach");
@@ -837,15 +837,20 @@ TEST(offcpu_time_goes_where_the_loop_sleeps)
 	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 60)), 0);
 	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 30)), 0);
 	r = read_rec(path("off.lsr"));
-	/* The naps: the user stack is a frame-pointer walk from libc's rule for the syscall, so
-	 * the libc frames without frame pointers above it (nanosleep, usleep) hide the function
-	 * that napped: the sleep itself is what is checked. */
 	nap = samples_under(r, LOOPSCOPE__SAMPLE_KIND__OFFCPU, "clock_nanosleep", 1e6, &all);
 	/* five naps of 150 ms and five of 100 ms */
 	printf("# sleeper: %.0f ms off CPU in clock_nanosleep (1250 asked), %.0f ms in all\n", nap,
 	       all);
 	ASSERT_CMP(nap, >=, 1200);
 	ASSERT_CMP(nap, <=, 1400);
+	/* and under the function that napped, through libc's usleep and nanosleep (no frame
+	 * pointers), which the walk crosses by their CFI */
+	ns = samples_under(r, LOOPSCOPE__SAMPLE_KIND__OFFCPU, "nap_nanosleep", 1e6, &all);
+	us = samples_under(r, LOOPSCOPE__SAMPLE_KIND__OFFCPU, "nap_usleep", 1e6, &all);
+	printf("# under nap_nanosleep %.0f ms (750 asked), nap_usleep %.0f ms (500 asked)\n", ns,
+	       us);
+	ASSERT_CMP(ns, >=, 720);
+	ASSERT_CMP(us, >=, 480);
 	lsc_recording_free(r);
 }
 
