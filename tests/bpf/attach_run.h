@@ -51,4 +51,22 @@ static __attribute__((unused)) pid_t attach(int target, const char *rec, const c
 	return a;
 }
 
+/* The line of "function NAME(" in the script file (its ground truth for a JS frame's line); 0
+ * when it is not there. */
+static __attribute__((unused)) int function_line(const char *file, const char *name)
+{
+	static char buf[65536];
+	char want[160];
+	const char *p = slurp(file, buf, sizeof(buf)), *at;
+	int line = 1;
+
+	snprintf(want, sizeof(want), "function %s(", name);
+	at = strstr(p, want);
+	if (!at)
+		return 0;
+	for (; p < at; p++)
+		line += *p == '\n';
+	return line;
+}
+
 #endif

@@ -42,23 +42,6 @@ static struct share *find(struct share *s, int *n, const char *name)
 	return &s[(*n)++];
 }
 
-/* The line of "function NAME(" in the app. */
-static unsigned line_of(const char *name)
-{
-	static char buf[16384];
-	char want[160];
-	const char *p = slurp(APP, buf, sizeof(buf)), *at;
-	unsigned line = 1;
-
-	snprintf(want, sizeof(want), "function %s(", name);
-	at = strstr(p, want);
-	if (!at)
-		return 0;
-	for (; p < at; p++)
-		line += *p == '\n';
-	return line;
-}
-
 /* Starts the app (mode, arg) with no flag but V8's profiler when extra (--cpu-prof-dir=DIR)
  * says where its profile goes, attaches with env
  * (NULL or "NAME=value"), starts the work and waits for both. */
@@ -242,7 +225,7 @@ TEST(node_js_names_without_a_flag_agree_with_v8s_profiler)
 
 		if (theirs >= 0.02) {
 			ASSERT_CMP(fabs(mine - theirs), <=, 0.05);
-			ASSERT_EQ(x->line, line_of(v[i].name));
+			ASSERT_EQ(x->line, (unsigned)function_line(APP, v[i].name));
 		}
 	}
 	/* the four work functions, the re-optimized one among them, are the top four */
@@ -281,7 +264,7 @@ TEST(node_readfilesync_handler_named_in_the_blocking_finding)
 	ASSERT_STR_EQ(json_object_get_string(json_get(json_get(f, "frame"), "function")),
 		      "loadReport");
 	ASSERT_EQ(json_object_get_int(json_get(json_get(f, "frame"), "line")),
-		  (int)line_of("loadReport"));
+		  function_line(APP, "loadReport"));
 	json_object_put(rep);
 }
 

@@ -42,23 +42,6 @@ static void waits_of(const struct lsc_recording *r, struct lsc_hist *h)
 			lsc_hist_merge(h, &w);
 }
 
-/* The line of "function NAME(" in the app. */
-static int line_of(const char *name)
-{
-	static char buf[16384];
-	char want[160];
-	const char *p = slurp(APP, buf, sizeof(buf)), *at;
-	int line = 1;
-
-	snprintf(want, sizeof(want), "function %s(", name);
-	at = strstr(p, want);
-	if (!at)
-		return 0;
-	for (; p < at; p++)
-		line += *p == '\n';
-	return line;
-}
-
 /* Runs the app on a pool of threads (clients x requests, four jobs each of pbkdf2's iterations,
  * a pause of ms between a client's requests), attached with env
  * (NULL or "NAME=value") from before its load to its exit; the app's own figures. */
@@ -144,7 +127,7 @@ TEST(node_pool_wait_within_20_percent_and_the_submitter_named)
 	frame = json_get(f, "frame");
 	ASSERT_TRUE(frame != NULL);
 	ASSERT_STR_EQ(json_object_get_string(json_get(frame, "function")), "hashPassword");
-	ASSERT_EQ(json_object_get_int(json_get(frame, "line")), line_of("hashPassword"));
+	ASSERT_EQ(json_object_get_int(json_get(frame, "line")), function_line(APP, "hashPassword"));
 	ASSERT_TRUE(strstr(json_object_get_string(json_get(f, "evidence")),
 			   "100 % of the jobs submitted from hashPassword") != NULL);
 	/* every job's submission counted into the stacks (POOL_SUBMITS) */
