@@ -10,16 +10,16 @@
  * sleep: the loop is blocked), or been runnable and preempted (a busy machine: CPU contention),
  * or run in the kernel (a munmap of 32 MiB). The scheduler's own accounting says which: the
  * thread's /proc/thread-self/schedstat (time on CPU, time runnable in a run queue, times it got
- * the CPU), from an fd the loop thread opens once (O_CLOEXEC; closed in a forked child; if the
- * program closes it, or the number is reused, the reading fails to parse and the call is left
- * unmeasured). Not read around every call: one pread before each timed call cost a fastify
- * route 18 % of its loop time (bench/schedstat_cost.sh). It is read after a long call, and on
- * the loop thread's SIGPROF ticks (every 10 ms of CPU), outside its poll; the long call is
- * measured against the last reading: of the time since, the thread's epoll waits (the loop
- * counts them) and the call's own length bound what it can have slept in, and the run-queue
- * time goes to the call up to what the call leaves. A reading over a second old is too old:
- * the call goes unmeasured. The analysis (docs/report.md) calls a call blocking only when it
- * was the call's own time, not preemption.
+ * the CPU), from an fd the loop thread opens once (O_CLOEXEC; closed in a forked child and when
+ * the thread ends, only if that number is still the same file; if the program closes it, or the
+ * number is reused, the reading fails to parse and the call is left unmeasured). Not read around
+ * every call: one pread before each timed call cost a fastify route 18 % of its loop time
+ * (bench/schedstat_cost.sh). It is read after a long call, and on the loop thread's SIGPROF ticks
+ * (every 10 ms of CPU), outside its poll; the long call is measured against the last reading: of
+ * the time since, the thread's epoll waits (the loop counts them) and the call's own length bound
+ * what it can have slept in, and the run-queue time goes to the call up to what the call leaves. A
+ * reading over a second old is too old: the call goes unmeasured. The analysis (docs/report.md)
+ * calls a call blocking only when it was the call's own time, not preemption.
  *
  * Same rules as preload.c: no allocation, no stdio, no lock; errno preserved.
  */
@@ -85,12 +85,19 @@ static int sched_read(struct sched *s)
 	if (!T.sched_fd) {
 		long fd = syscall(SYS_openat, AT_FDCWD, "/proc/thread-self/schedstat",
 				  O_RDONLY | O_CLOEXEC);
+		struct stat st;
 
+		if (fd >= 0 && syscall(SYS_fstat, fd, &st)) {
+			syscall(SYS_close, fd);
+			fd = -1;
+		}
 		T.sched_fd = fd >= 0 ? (int)fd + 1 : -1;
 		if (fd < 0) {
 			errno = saved;
 			return 0;
 		}
+		T.sched_dev = st.st_dev;
+		T.sched_ino = st.st_ino;
 	}
 	n = syscall(SYS_pread64, T.sched_fd - 1, buf, sizeof(buf), 0);
 	errno = saved;
@@ -237,12 +244,28 @@ static __attribute__((noinline)) void blocking_done(unsigned call, uint64_t t0, 
 	__asm__ volatile("" ::: "memory"); /* not a tail call: its frame is one the stack skips */
 }
 
-void lsc__blocking_after_fork(void)
+/* The fd is closed only if it is still the file the agent opened: a program that closed every
+ * descriptor (a daemon's sweep) may have that number for a file of its own now. */
+static void sched_close(void)
 {
-	/* the parent's thread's: closed; this thread opens its own if it needs one */
-	if (T.sched_fd > 0)
+	struct stat st;
+	int saved = errno;
+
+	if (T.sched_fd > 0 && !syscall(SYS_fstat, T.sched_fd - 1, &st) &&
+	    st.st_dev == T.sched_dev && st.st_ino == T.sched_ino)
 		syscall(SYS_close, T.sched_fd - 1);
 	T.sched_fd = 0;
+	errno = saved;
+}
+
+void lsc__blocking_after_fork(void)
+{
+	sched_close(); /* the parent's thread's; this thread opens its own if it needs one */
+}
+
+void lsc__blocking_thread_exit(void)
+{
+	sched_close(); /* a program that starts and ends Workers would pile them up */
 }
 
 /*

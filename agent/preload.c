@@ -105,6 +105,7 @@ static void ring_release(void *ring)
 		T.loop = NULL;
 		T.in_agent = 0;
 	}
+	lsc__blocking_thread_exit();
 	atomic_store_explicit(&((struct lsc_ring *)ring)->in_use, 0, memory_order_release);
 }
 

@@ -26,13 +26,14 @@
 	} while (0)
 
 struct tls {
-	int in_agent;		/* re-entrancy guard: set while the agent runs on this thread */
-	uint64_t short_ns;	/* file calls under the threshold since the last one recorded */
-	uint32_t short_calls;	/* (blocking.c) */
-	int sched_fd;		/* /proc/thread-self/schedstat + 1, once a loop thread's call opened
-				   it; -1: cannot be read (blocking.c) */
-	int in_call;		/* inside a timed call (blocking.c) */
-	struct lsc_sched_snap { /* its last readings, a ring (blocking.c) */
+	int in_agent;	      /* re-entrancy guard: set while the agent runs on this thread */
+	uint64_t short_ns;    /* file calls under the threshold since the last one recorded */
+	uint32_t short_calls; /* (blocking.c) */
+	int sched_fd;	      /* /proc/thread-self/schedstat + 1, once a loop thread's call opened
+				 it; -1: cannot be read (blocking.c) */
+	unsigned long sched_dev, sched_ino; /* which file that fd is, checked before closing it */
+	int in_call;			    /* inside a timed call (blocking.c) */
+	struct lsc_sched_snap {		    /* its last readings, a ring (blocking.c) */
 		uint64_t cpu_ns, runq_ns, slices; /* the scheduler's figures */
 		uint64_t t_ns, idle_ns;		  /* when, and the loop's epoll waits by then */
 		int ok;
@@ -78,6 +79,7 @@ int lsc__sched_stretch(uint64_t t0, uint64_t t1, uint64_t *runq, uint64_t *on_cp
 
 /* In a forked child: the schedstat fd was the parent thread's (blocking.c). */
 void lsc__blocking_after_fork(void);
+void lsc__blocking_thread_exit(void);
 
 /* Appends a record to this thread's ring (made on first use). */
 void lsc__push(uint16_t type, const void *a, size_t alen, const void *b, size_t blen);

@@ -60,9 +60,12 @@ static const unsigned char kind[65] = {
 DECLARE_REAL(int, sigaction, int, const struct sigaction *, struct sigaction *);
 
 /* The program's disposition of each signal: two slots, the current one named by cur[], so a
- * handler on another thread reads a whole one while sigaction() writes the other. */
+ * handler on another thread reads a whole one while sigaction() writes the other. Two writes
+ * during one read would reach the slot being read: seq[] counts the writes' starts and ends,
+ * and a read that saw more than one of them (prog_read) reads again. */
 static struct sigaction prog[65][2];
 static _Atomic unsigned char cur[65];
+static _Atomic unsigned seq[65];
 static atomic_flag set_lock = ATOMIC_FLAG_INIT;
 static int installed;
 static int prof_installed;
@@ -86,6 +89,20 @@ static int is_handler(const struct sigaction *sa)
 }
 
 static void on_signal(int sig, siginfo_t *si, void *uc);
+
+/* The program's disposition, whole, without the lock (from a handler): the writer holds every
+ * signal blocked on its own thread, so it runs on another and finishes. */
+static void prog_read(int sig, struct sigaction *out)
+{
+	for (;;) {
+		unsigned s0 = atomic_load_explicit(&seq[sig], memory_order_acquire);
+
+		memcpy(out, (const void *)&prog[sig][atomic_load(&cur[sig])], sizeof(*out));
+		atomic_thread_fence(memory_order_acquire);
+		if (atomic_load_explicit(&seq[sig], memory_order_relaxed) - s0 <= 1)
+			return;
+	}
+}
 
 /* What the kernel holds for a program disposition: see the header. */
 static void kernel_action(const struct sigaction *p, struct sigaction *k)
@@ -133,6 +150,8 @@ static int set_locked(int sig, const struct sigaction *p)
 	kernel_action(p, &k);
 	if (REAL(sigaction)(sig, &k, NULL))
 		return -1;
+	atomic_fetch_add_explicit(&seq[sig], 1, memory_order_relaxed);
+	atomic_thread_fence(memory_order_release);
 	prog[sig][next] = *p;
 	/* As the kernel stores it, and as libc hands it back: no SIGKILL or SIGSTOP in the mask,
 	 * and libc's own return trampoline (SA_RESTORER) where libc installed one. */
@@ -143,6 +162,7 @@ static int set_locked(int sig, const struct sigaction *p)
 		prog[sig][next].sa_restorer = k.sa_restorer;
 	}
 	atomic_store(&cur[sig], next);
+	atomic_fetch_add_explicit(&seq[sig], 1, memory_order_release);
 	return 0;
 }
 
@@ -275,9 +295,10 @@ static void record_crash(int sig, siginfo_t *si)
 
 static void on_signal(int sig, siginfo_t *si, void *uc)
 {
-	struct sigaction p = prog[sig][atomic_load(&cur[sig])];
+	struct sigaction p;
 	int saved = errno;
 
+	prog_read(sig, &p);
 	if (is_handler(&p)) {
 		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) /* asked to stop: draining */
 			lsc__shutdown_begins(sig);

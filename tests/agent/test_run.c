@@ -704,6 +704,30 @@ TEST(handles_in_mains_frame_do_not_crash_the_exit)
 	lsc_recording_free(r);
 }
 
+/* A program that starts and ends loop threads (as an app does Workers), each making a long call:
+ * the agent reads each loop thread's scheduler figures from a file it opens for that thread,
+ * and it closed it only in a forked child, so 40 threads left 40 descriptors open. */
+TEST(loop_threads_that_end_leave_no_descriptor_behind)
+{
+	const char *argv[] = {built("loopscope"),	   "run", "-o", NULL, "--",
+			      built("tests/loop_threads"), NULL};
+	int during = -1, after = -1, before = -1, end = -1;
+	char out[256];
+	struct proc p;
+
+	capture_setup("agent");
+	argv[3] = path("threads.lsr");
+	proc_run(&p, argv, 60, path("threads.out"));
+	if (!WIFEXITED(p.status) || WEXITSTATUS(p.status))
+		LSC_FAIL("loop_threads under the agent: status 0x%x: %s", p.status, p.err);
+	if (sscanf(slurp(path("threads.out"), out, sizeof(out)),
+		   "schedstat during %d after %d fds %d %d", &during, &after, &before, &end) != 4)
+		LSC_FAIL("loop_threads printed: %s", out);
+	ASSERT_CMP(during, >=, 1); /* the agent did read a thread's figures */
+	ASSERT_CMP(after, ==, 0);
+	ASSERT_CMP(end, <=, before + 2); /* not one per thread */
+}
+
 TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
 	  TEST_ENTRY(handle_leak_shows_in_the_windows),
 	  TEST_ENTRY(a_crash_leaves_a_readable_recording_with_its_stack),
@@ -716,4 +740,5 @@ TEST_MAIN(TEST_ENTRY(refloop_elu_and_blocking_attribution),
 	  TEST_ENTRY(full_mode_tells_apart_stacks_that_meet_at_the_same_frame),
 	  TEST_ENTRY(the_malloc_family_holds_with_every_block_sampled),
 	  TEST_ENTRY(a_thread_that_polls_first_does_not_make_the_default_loop),
-	  TEST_ENTRY(handles_in_mains_frame_do_not_crash_the_exit))
+	  TEST_ENTRY(handles_in_mains_frame_do_not_crash_the_exit),
+	  TEST_ENTRY(loop_threads_that_end_leave_no_descriptor_behind))
