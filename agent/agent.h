@@ -296,6 +296,14 @@ struct lsc_heap_sites {
 /* Zeroed memory from mmap, reserved lazily (MAP_NORESERVE); NULL when mmap fails. */
 void *lsc_map_zeroed(size_t bytes);
 
+/* The same with every page the process's own from the start: for a table filled at random
+ * places. In lazily reserved memory, a slot's first read maps the kernel's shared zero page and
+ * the write that follows copies it, which interrupts every other CPU the process runs on (a TLB
+ * shootdown): a 12 MiB table filled with 10,000 functions at Node's start-up cost 3,000 of
+ * those, 3 % of the start-up. Such tables start small and grow (the caller rehashes). */
+void *lsc_map_table(size_t bytes);
+void lsc_unmap(void *p, size_t bytes);
+
 int lsc_heap_sites_init(struct lsc_heap_sites *t, uint32_t cap, uint64_t frames_cap);
 /* The site of this stack (leaf first), made on first sight; 1 when the table is full. */
 uint32_t lsc_heap_site(struct lsc_heap_sites *t, const uint64_t *f, uint32_t n);

@@ -33,6 +33,25 @@ void *lsc_map_zeroed(size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+void *lsc_map_table(size_t bytes)
+{
+	char *p = lsc_map_zeroed(bytes);
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+	if (p && madvise(p, bytes, MADV_POPULATE_WRITE))
+		for (size_t i = 0; i < bytes; i += 4096)
+			p[i] = 0; /* an older kernel: a write fault per page, the same outcome */
+	return p;
+}
+
+void lsc_unmap(void *p, size_t bytes)
+{
+	if (p)
+		munmap(p, bytes);
+}
+
 /* ------------------------------------------------------------------ sites */
 
 int lsc_heap_sites_init(struct lsc_heap_sites *t, uint32_t cap, uint64_t frames_cap)

@@ -21,14 +21,15 @@
 
 #define W	  lsc__W
 
-#define NODES_CAP (1u << 18) /* slots (half may be used) */
-#define VALS_CAP  (1u << 16)
+#define NODES_CAP (1u << 18) /* slots at most (half may be used); from 4,096, doubling */
+#define VALS_CAP  (1u << 16) /* and the stack index's slots from 2,048 to twice this */
+#define FIRST	  4096u
 #define BATCH	  8192
 #define MAX_DEPTH (LSC_AGENT_MAX_FRAMES)
 
 struct jnode {
 	uint32_t id;	 /* V8's number; 0: a free slot */
-	uint32_t parent; /* its slot + 1; 0: under the root */
+	uint32_t parent; /* its parent's number; 0: under the root */
 	uint64_t addr;	 /* the function's synthetic address */
 	uint32_t val;	 /* its stack's place in J.vals + 1 */
 	uint32_t depth;
@@ -41,10 +42,10 @@ struct jval {
 
 static struct {
 	int ready;
-	struct jnode *nodes;
+	struct jnode *nodes; /* open addressing over nodes_cap slots */
 	struct jval *vals;
-	uint32_t *vindex; /* stack id -> place + 1, open addressing over VALS_CAP * 2 */
-	uint32_t nnodes, nvals;
+	uint32_t *vindex; /* stack id -> place + 1, open addressing over vindex_cap slots */
+	uint32_t nnodes, nvals, nodes_cap, vindex_cap;
 	uint32_t col_stack[BATCH];
 	uint64_t col_b[BATCH], col_c[BATCH];
 	uint64_t read_ns, readings, dropped;
@@ -54,45 +55,104 @@ static int ready(void)
 {
 	if (J.ready)
 		return J.ready > 0;
-	J.nodes = lsc_map_zeroed(NODES_CAP * sizeof(*J.nodes));
+	J.nodes_cap = FIRST;
+	J.vindex_cap = FIRST / 2;
+	J.nodes = lsc_map_table(J.nodes_cap * sizeof(*J.nodes));
 	J.vals = lsc_map_zeroed(VALS_CAP * sizeof(*J.vals));
-	J.vindex = lsc_map_zeroed(VALS_CAP * 2 * sizeof(*J.vindex));
+	J.vindex = lsc_map_table(J.vindex_cap * sizeof(*J.vindex));
 	J.ready = J.nodes && J.vals && J.vindex ? 1 : -1;
 	return J.ready > 0;
 }
 
+/* Where a key goes in a table of cap slots (a power of two). */
+static uint32_t home(uint32_t key, uint32_t cap)
+{
+	return (key * 0x9e3779b1u) & (cap - 1);
+}
+
+/* The node table, twice as large (lsc_map_table: tables filled at random places grow). */
+static int nodes_grow(void)
+{
+	uint32_t cap = J.nodes_cap * 2, i, j;
+	struct jnode *t;
+
+	if (cap > NODES_CAP || !(t = lsc_map_table(cap * sizeof(*t))))
+		return 0;
+	for (i = 0; i < J.nodes_cap; i++) {
+		if (!J.nodes[i].id)
+			continue;
+		for (j = home(J.nodes[i].id, cap); t[j].id; j = (j + 1) & (cap - 1))
+			;
+		t[j] = J.nodes[i];
+	}
+	lsc_unmap(J.nodes, J.nodes_cap * sizeof(*J.nodes));
+	J.nodes = t;
+	J.nodes_cap = cap;
+	return 1;
+}
+
 static uint32_t slot_of(uint32_t id, int add)
 {
-	uint32_t j = (id * 0x9e3779b1u) & (NODES_CAP - 1);
+	uint32_t j = home(id, J.nodes_cap);
 
-	for (;; j = (j + 1) & (NODES_CAP - 1)) {
+	for (;; j = (j + 1) & (J.nodes_cap - 1)) {
 		if (J.nodes[j].id == id)
 			return j + 1;
-		if (!J.nodes[j].id) {
-			if (!add || J.nnodes >= NODES_CAP / 2)
-				return 0;
-			J.nnodes++;
-			J.nodes[j].id = id;
-			return j + 1;
-		}
+		if (!J.nodes[j].id)
+			break;
 	}
+	if (!add)
+		return 0;
+	if ((J.nnodes + 1) * 2 > J.nodes_cap) {
+		if (!nodes_grow())
+			return 0;
+		for (j = home(id, J.nodes_cap); J.nodes[j].id; j = (j + 1) & (J.nodes_cap - 1))
+			;
+	}
+	J.nnodes++;
+	J.nodes[j].id = id;
+	return j + 1;
+}
+
+static int vindex_grow(void)
+{
+	uint32_t cap = J.vindex_cap * 2, i, j;
+	uint32_t *t;
+
+	if (cap > VALS_CAP * 2 || !(t = lsc_map_table(cap * sizeof(*t))))
+		return 0;
+	for (i = 0; i < J.nvals; i++) {
+		for (j = home(J.vals[i].stack, cap); t[j]; j = (j + 1) & (cap - 1))
+			;
+		t[j] = i + 1;
+	}
+	lsc_unmap(J.vindex, J.vindex_cap * sizeof(*J.vindex));
+	J.vindex = t;
+	J.vindex_cap = cap;
+	return 1;
 }
 
 static uint32_t val_of(uint32_t stack)
 {
-	uint32_t j = (stack * 0x9e3779b1u) & (VALS_CAP * 2 - 1);
+	uint32_t j = home(stack, J.vindex_cap);
 
-	for (;; j = (j + 1) & (VALS_CAP * 2 - 1)) {
-		if (!J.vindex[j]) {
-			if (J.nvals >= VALS_CAP)
-				return 0;
-			J.vals[J.nvals].stack = stack;
-			J.vindex[j] = ++J.nvals;
-			return J.nvals;
-		}
+	for (;; j = (j + 1) & (J.vindex_cap - 1)) {
+		if (!J.vindex[j])
+			break;
 		if (J.vals[J.vindex[j] - 1].stack == stack)
 			return J.vindex[j];
 	}
+	if (J.nvals >= VALS_CAP)
+		return 0;
+	if ((J.nvals + 1) * 2 > J.vindex_cap) {
+		if (!vindex_grow())
+			return 0;
+		for (j = home(stack, J.vindex_cap); J.vindex[j]; j = (j + 1) & (J.vindex_cap - 1))
+			;
+	}
+	J.vals[J.nvals].stack = stack;
+	J.vindex[j] = ++J.nvals;
+	return J.nvals;
 }
 
 /* V8's way of naming a function's code, without the tier: what jsmap.c keys functions by. */
@@ -123,12 +183,12 @@ static int place(struct jnode *nd, const struct lsc_ev_jsnode *ev, const char *t
 	nd->addr = func_addr(ev, text);
 	if (!nd->addr)
 		return -1;
-	nd->parent = ev->parent_id ? slot_of(ev->parent_id, 0) : 0;
-	if (ev->parent_id && !nd->parent)
+	if (ev->parent_id && !slot_of(ev->parent_id, 0))
 		return -1; /* its parent was never placed */
+	nd->parent = ev->parent_id;
 	for (at = nd; at && n < MAX_DEPTH; at = p ? &J.nodes[p - 1] : NULL) {
 		frames[n++] = at->addr;
-		p = at->parent;
+		p = at->parent ? slot_of(at->parent, 0) : 0;
 	}
 	stack = lsc__w_intern(frames, n);
 	if (!stack || !(nd->val = val_of(stack)))

@@ -14,8 +14,10 @@
  * The map: code ranges sorted by start, each with the function's id and the sequence number of
  * its event; additions go to a small unsorted list first and are merged in before a lookup, the
  * newer of two overlapping ranges winning (V8 reuses the memory of code it freed without telling:
- * CODE_REMOVED is rare). Bounded: 1 M ranges, 256 K functions, 32 MiB of names; beyond
- * that code is counted as dropped and its frames stay addresses.
+ * CODE_REMOVED is rare). Bounded: 1 M ranges, 128 K functions, 32 MiB of names; beyond
+ * that code is counted as dropped and its frames stay addresses. The function table starts at
+ * 4,096 slots and doubles (lsc_map_table: why a table filled at random places is sized to
+ * what it holds).
  *
  * Written here, not taken from a library: it lives in the agent, allocates nothing after start
  * (mmap'd, bounded), and is only ever touched by the writer.
@@ -30,10 +32,11 @@
 #define JS_SYNTH     0x4000000000000000ULL
 #define CODES_CAP    (1u << 20)
 #define PENDING_CAP  (1u << 14)
-#define FUNCS_CAP    (1u << 18) /* slots in the function table (half may be used) */
+#define FUNCS_CAP    (1u << 18) /* slots in the function table, at most (half may be used) */
+#define FUNCS_FIRST  (1u << 12) /* and at first: it doubles as it fills */
 #define ARENA_CAP    (32u << 20)
 #define NAME_KEY_MAX 1100
-#define EARLY_CAP    (1u << 16)
+#define EARLY_CAP    (1u << 14)
 
 struct code {
 	uint64_t start, end, seq;
@@ -55,7 +58,8 @@ static struct {
 	struct code *codes, *pending, *merge;
 	size_t ncodes, npending;
 	uint64_t seq;
-	struct func *funcs; /* open addressing, FUNCS_CAP slots */
+	struct func *funcs; /* open addressing, funcs_cap slots */
+	uint32_t funcs_cap;
 	struct func **by_id;
 	uint32_t nfuncs;
 	char *arena;
@@ -73,10 +77,11 @@ static int ready(void)
 	M.codes = lsc_map_zeroed(CODES_CAP * sizeof(*M.codes));
 	M.pending = lsc_map_zeroed(PENDING_CAP * sizeof(*M.pending));
 	M.merge = lsc_map_zeroed(CODES_CAP * sizeof(*M.merge));
-	M.funcs = lsc_map_zeroed(FUNCS_CAP * sizeof(*M.funcs));
+	M.funcs_cap = FUNCS_FIRST;
+	M.funcs = lsc_map_table(FUNCS_FIRST * sizeof(*M.funcs));
 	M.by_id = lsc_map_zeroed(FUNCS_CAP / 2 * sizeof(*M.by_id));
 	M.arena = lsc_map_zeroed(ARENA_CAP);
-	M.early = lsc_map_zeroed(EARLY_CAP * sizeof(*M.early));
+	M.early = lsc_map_table(EARLY_CAP * sizeof(*M.early));
 	M.ready = M.codes && M.pending && M.merge && M.funcs && M.by_id && M.arena ? 1 : -1;
 	return M.ready > 0;
 }
@@ -103,6 +108,28 @@ static int64_t arena_put(const char *s, size_t n)
 	return (int64_t)at;
 }
 
+/* The function table, twice as large (at most FUNCS_CAP slots); 0 when it cannot grow. */
+static int funcs_grow(void)
+{
+	uint32_t cap = M.funcs_cap * 2, i, j;
+	struct func *t;
+
+	if (cap > FUNCS_CAP || !(t = lsc_map_table(cap * sizeof(*t))))
+		return 0;
+	for (i = 0; i < M.funcs_cap; i++) {
+		if (!M.funcs[i].hash)
+			continue;
+		for (j = M.funcs[i].hash & (cap - 1); t[j].hash; j = (j + 1) & (cap - 1))
+			;
+		t[j] = M.funcs[i];
+		M.by_id[t[j].fid] = &t[j];
+	}
+	lsc_unmap(M.funcs, M.funcs_cap * sizeof(*M.funcs));
+	M.funcs = t;
+	M.funcs_cap = cap;
+	return 1;
+}
+
 /* The function a V8 code name stands for (a JS function's without its tier; V8's own code,
  * builtins, stubs, handlers, by their whole name); 0 when there is no room. */
 static uint32_t func_of(const char *name, size_t len)
@@ -125,15 +152,20 @@ static uint32_t func_of(const char *name, size_t len)
 		memcpy(key, name, klen);
 	}
 	h = hash_bytes(key, klen);
-	for (j = h & (FUNCS_CAP - 1);; j = (j + 1) & (FUNCS_CAP - 1)) {
+	for (j = h & (M.funcs_cap - 1);; j = (j + 1) & (M.funcs_cap - 1)) {
 		f = &M.funcs[j];
 		if (!f->hash)
 			break;
 		if (f->hash == h && f->key_len == klen && !memcmp(M.arena + f->key_off, key, klen))
 			return f->fid;
 	}
-	if (M.nfuncs + 1 >= FUNCS_CAP / 2)
-		return 0;
+	if (M.nfuncs + 1 >= M.funcs_cap / 2) {
+		if (!funcs_grow())
+			return 0;
+		for (j = h & (M.funcs_cap - 1); M.funcs[j].hash; j = (j + 1) & (M.funcs_cap - 1))
+			;
+		f = &M.funcs[j];
+	}
 	ko = arena_put(key, klen);
 	no = arena_put(name + jn.fn_off, jn.fn_len);
 	so = arena_put(name + jn.script_off, jn.script_len);
@@ -216,7 +248,12 @@ static void merge(void)
 			M.dropped++;
 	skip:;
 	}
-	memcpy(M.codes, M.merge, n * sizeof(*M.codes));
+	{ /* the merged list is the list now; the old one is the next merge's room */
+		struct code *t = M.codes;
+
+		M.codes = M.merge;
+		M.merge = t;
+	}
 	M.ncodes = n;
 	M.npending = 0;
 }

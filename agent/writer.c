@@ -67,6 +67,27 @@ uint32_t lsc__w_intern(const uint64_t *raw, uint32_t n)
 	return lsc__w_intern_aux(raw, NULL, n);
 }
 
+/* The stack table, twice as large; 0 when it cannot grow. */
+static int stacks_grow(void)
+{
+	uint32_t cap = W.stacks_cap * 2, i, j;
+	struct stack_slot *t;
+
+	if (cap > STACK_CAP * 2 || !(t = lsc_map_table(cap * sizeof(*t))))
+		return 0;
+	for (i = 0; i < W.stacks_cap; i++) {
+		if (!W.stacks[i].hash)
+			continue;
+		for (j = W.stacks[i].hash & (cap - 1); t[j].hash; j = (j + 1) & (cap - 1))
+			;
+		t[j] = W.stacks[i];
+	}
+	lsc_unmap(W.stacks, W.stacks_cap * sizeof(*W.stacks));
+	W.stacks = t;
+	W.stacks_cap = cap;
+	return 1;
+}
+
 /* The same, with Node.js's interpreted frames' bytecode addresses (agent/node_frames.c). */
 uint32_t lsc__w_intern_aux(const uint64_t *raw, const uint64_t *aux, uint32_t n)
 {
@@ -82,18 +103,21 @@ uint32_t lsc__w_intern_aux(const uint64_t *raw, const uint64_t *aux, uint32_t n)
 	memcpy(f, raw, n * sizeof(*f));
 	lsc__js_rewrite(f, aux, n);
 	h = lsc_hash_frames(f, n);
-	j = h & (STACK_CAP * 2 - 1);
+	j = h & (W.stacks_cap - 1);
 
-	for (; W.stacks[j].hash; j = (j + 1) & (STACK_CAP * 2 - 1)) {
+	for (; W.stacks[j].hash; j = (j + 1) & (W.stacks_cap - 1)) {
 		slot = &W.stacks[j];
 		if (slot->hash == h && slot->nframes == n &&
 		    memcmp(W.frames + slot->frames_off, f, n * sizeof(*f)) == 0)
 			return slot->id;
 	}
-	if (W.nstacks >= STACK_CAP || W.frames_used + n > W.frames_cap) {
+	if (W.nstacks >= STACK_CAP || W.frames_used + n > W.frames_cap ||
+	    ((W.nstacks + 1) * 2 > W.stacks_cap && !stacks_grow())) {
 		W.dropped_stacks++;
 		return 0;
 	}
+	for (j = h & (W.stacks_cap - 1); W.stacks[j].hash; j = (j + 1) & (W.stacks_cap - 1))
+		;
 	slot = &W.stacks[j];
 	slot->hash = h;
 	slot->id = ++W.nstacks;
@@ -467,7 +491,8 @@ static int run_inline(int final)
 int lsc__writer_start(void)
 {
 	W.out = lsc_map_zeroed(OUT_CAP);
-	W.stacks = lsc_map_zeroed(STACK_CAP * 2 * sizeof(*W.stacks));
+	W.stacks_cap = 4096;
+	W.stacks = lsc_map_table(W.stacks_cap * sizeof(*W.stacks));
 	W.frames_cap = (uint64_t)STACK_CAP * 32;
 	W.frames = lsc_map_zeroed(W.frames_cap * sizeof(*W.frames));
 	W.cpu = lsc_map_zeroed(ACC_CAP * sizeof(*W.cpu));

@@ -43,7 +43,9 @@ struct lsc_writer {
 	int maps_done;
 	uint8_t *out;
 	size_t len;
-	struct stack_slot *stacks;
+	struct stack_slot *stacks; /* open addressing, stacks_cap slots (from 4,096 to
+				      STACK_CAP * 2, doubling: lsc_map_table) */
+	uint32_t stacks_cap;
 	uint64_t *frames;
 	uint64_t frames_used, frames_cap;
 	uint32_t nstacks;
