@@ -58,7 +58,9 @@ int lsc_heap_sites_init(struct lsc_heap_sites *t, uint32_t cap, uint64_t frames_
 {
 	memset(t, 0, sizeof(*t));
 	t->site = lsc_map_zeroed((size_t)cap * sizeof(*t->site));
-	t->index = lsc_map_zeroed((size_t)cap * 2 * sizeof(*t->index));
+	/* looked up at random, by every allocation's thread: its pages are ours from the start
+	 * (lsc_map_table; 2 MiB at the default capacity) */
+	t->index = lsc_map_table((size_t)cap * 2 * sizeof(*t->index));
 	t->frames = lsc_map_zeroed(frames_cap * sizeof(*t->frames));
 	if (!t->site || !t->index || !t->frames)
 		return -1;
@@ -140,7 +142,7 @@ int lsc_heap_samples_init(struct lsc_heap_samples *s, uint32_t slots, uint32_t f
 {
 	memset(s, 0, sizeof(*s));
 	s->slot = lsc_map_zeroed((size_t)slots * sizeof(*s->slot));
-	s->filter = lsc_map_zeroed(filter);
+	s->filter = lsc_map_table(filter); /* read by every free, at random */
 	if (!s->slot || !s->filter)
 		return -1;
 	s->mask = slots - 1;
@@ -170,10 +172,14 @@ int lsc_heap_samples_put(struct lsc_heap_samples *s, uintptr_t p, uint32_t site,
 	uint8_t v;
 
 	for (k = 0; k < PROBES; k++, j = (j + 1) & s->mask) {
-		uint64_t cur = atomic_load_explicit(&s->slot[j].ptr, memory_order_relaxed);
+		uint64_t cur = 0;
 
-		if (cur > TOMB ||
-		    !atomic_compare_exchange_strong(&s->slot[j].ptr, &cur, (uint64_t)p))
+		/* The swap first, not a read: a slot's first access is then a write, and a page
+		 * of the table never read before does not go through the zero page's copy (a TLB
+		 * shootdown: lsc_map_table). */
+		if (!atomic_compare_exchange_strong(&s->slot[j].ptr, &cur, (uint64_t)p) &&
+		    (cur != TOMB ||
+		     !atomic_compare_exchange_strong(&s->slot[j].ptr, &cur, (uint64_t)p)))
 			continue;
 		s->slot[j].site = site;
 		s->slot[j].bytes = bytes;
