@@ -283,8 +283,10 @@ struct lsc_heap_site {
 };
 
 struct lsc_heap_sites {
-	struct lsc_heap_site *site; /* [cap]; 0 is "no stack", 1 "the table was full" */
-	_Atomic uint32_t *index;    /* [2 * cap] site numbers by hash of the frames */
+	struct lsc_heap_site *site;   /* [cap]; 0 is "no stack", 1 "the table was full" */
+	_Atomic uint32_t *index;      /* [2 * cap] site numbers by hash of the frames */
+	size_t index_chunk;	      /* a 64th of it, in bytes (0: made ours at once) */
+	_Atomic uint64_t index_ready; /* the 64ths made the process's own (heap_sites.c) */
 	uint64_t *frames;
 	_Atomic uint64_t frames_used;
 	uint64_t frames_cap;

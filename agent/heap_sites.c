@@ -22,6 +22,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
 #define TOMB   1ULL /* a removed sample: lookups go on past it, inserts may reuse it */
 #define PROBES 64
 
@@ -37,9 +41,6 @@ void *lsc_map_table(size_t bytes)
 {
 	char *p = lsc_map_zeroed(bytes);
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
 	if (p && madvise(p, bytes, MADV_POPULATE_WRITE))
 		for (size_t i = 0; i < bytes; i += 4096)
 			p[i] = 0; /* an older kernel: a write fault per page, the same outcome */
@@ -58,9 +59,16 @@ int lsc_heap_sites_init(struct lsc_heap_sites *t, uint32_t cap, uint64_t frames_
 {
 	memset(t, 0, sizeof(*t));
 	t->site = lsc_map_zeroed((size_t)cap * sizeof(*t->site));
-	/* looked up at random, by every allocation's thread: its pages are ours from the start
-	 * (lsc_map_table; 2 MiB at the default capacity) */
-	t->index = lsc_map_table((size_t)cap * 2 * sizeof(*t->index));
+	/* Looked up at random, by every allocation's thread: each 64th of it is made the
+	 * process's own when a lookup first reaches it (index_touch), not all 2 MiB at the start
+	 * (that took 0.75 ms of every Node start). */
+	t->index = lsc_map_zeroed((size_t)cap * 2 * sizeof(*t->index));
+	t->index_chunk = (size_t)cap * 2 * sizeof(*t->index) / 64;
+	if (t->index_chunk % 4096) {
+		lsc_unmap(t->index, (size_t)cap * 2 * sizeof(*t->index));
+		t->index = lsc_map_table((size_t)cap * 2 * sizeof(*t->index));
+		t->index_chunk = 0; /* small: all of it now */
+	}
 	t->frames = lsc_map_zeroed(frames_cap * sizeof(*t->frames));
 	if (!t->site || !t->index || !t->frames)
 		return -1;
@@ -81,12 +89,35 @@ static int same(const struct lsc_heap_sites *t, uint32_t s, uint64_t h, const ui
 	       memcmp(t->frames + e->frames_off, f, n * sizeof(*f)) == 0;
 }
 
+/* The 64th of the index that slot j is in, made the process's own (MADV_POPULATE_WRITE) the
+ * first time: a first read would map the zero page, and the first write after it copy it with
+ * a TLB shootdown (lsc_map_table). Two threads may both do it: the second changes nothing. */
+static void index_touch(struct lsc_heap_sites *t, uint32_t j)
+{
+	size_t at;
+	uint64_t bit;
+
+	if (!t->index_chunk)
+		return;
+	at = (size_t)j * sizeof(*t->index) / t->index_chunk;
+	bit = 1ULL << at;
+	if (atomic_load_explicit(&t->index_ready, memory_order_relaxed) & bit)
+		return;
+	at *= t->index_chunk;
+	if (madvise((char *)t->index + at, t->index_chunk, MADV_POPULATE_WRITE))
+		for (size_t k = 0; k < t->index_chunk; k += 4096) /* an older kernel */
+			atomic_fetch_or_explicit(&t->index[(at + k) / sizeof(*t->index)], 0,
+						 memory_order_relaxed);
+	atomic_fetch_or_explicit(&t->index_ready, bit, memory_order_relaxed);
+}
+
 uint32_t lsc_heap_site(struct lsc_heap_sites *t, const uint64_t *f, uint32_t n)
 {
 	uint64_t h = lsc_hash_frames(f, n), off;
 	uint32_t mask = t->cap * 2 - 1, j = (uint32_t)h & mask, probes, s, mine = 0;
 
 	for (probes = 0; probes < t->cap * 2; probes++, j = (j + 1) & mask) {
+		index_touch(t, j);
 		s = atomic_load_explicit(&t->index[j], memory_order_acquire);
 		if (s && same(t, s, h, f, n))
 			return s;
