@@ -406,8 +406,8 @@ static __always_inline int epoll_timeout(struct pt_regs *regs, long id)
 	void *p;
 
 	if (id != NR_EPOLL_PWAIT2)
-		return (int)BPF_CORE_READ(regs, r10);
-	p = (void *)BPF_CORE_READ(regs, r10);
+		return (int)regs->r10;
+	p = (void *)regs->r10;
 	if (!p)
 		return -1;
 	if (bpf_probe_read_user(&ts, sizeof(ts), p))
@@ -450,17 +450,18 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 
 	if (!is_target(&tid))
 		return 0;
-	now = bpf_ktime_get_ns();
 	if (id == NR_EPOLL_WAIT || id == NR_EPOLL_PWAIT || id == NR_EPOLL_PWAIT2) {
+		now = bpf_ktime_get_ns();
 		t = loop_thread(tid, now);
 		if (t)
 			poll_enter(tid, t, now, epoll_timeout(regs, id));
 		return 0;
 	}
+	/* the target's other threads (the pool's) stop here, before reading the clock */
 	t = thread_get(0);
 	if (!t || t->slot >= LSCB_MAX_LOOPS || t->in_poll)
 		return 0;
-	t->sys_enter_ns = now;
+	t->sys_enter_ns = bpf_ktime_get_ns();
 	t->sys_nr = id;
 	sched_now(&t->sys_runq0, &t->sys_cpu0, &t->sys_pcount0);
 	return 0;
@@ -479,7 +480,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	t = thread_get(0);
 	if ((!t || t->slot >= LSCB_MAX_LOOPS)) {
-		long nr = BPF_CORE_READ(regs, orig_ax);
+		long nr = regs->orig_ax;
 
 		/* A loop that was waiting in epoll when attach began, seen first as it returns:
 		 * its wait is idle time since attach. */
