@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * loop.bpf.c — loopscope's eBPF programs for one target process (target_tgid):
- *  - the event loop from epoll syscalls (tp_btf sys_enter/sys_exit, about 0.1 µs a syscall, never
- *    a uprobe on a per-iteration path): ELU (time blocked in epoll waits), iterations, busy
+ *  - the event loop from epoll syscalls (tp_btf sys_enter/sys_exit: about 0.14 µs on every syscall
+ *    of the machine and as much again on a loop thread's, docs/performance.md; never a uprobe on
+ *    a per-iteration path): ELU (time blocked in epoll waits), iterations, busy
  *    segments and the lag a 1 ms repeating timer would see, as histograms in the kernel — the
  *    same accounting as the agent's agent/loop.c;
  *  - syscalls a loop thread makes while busy: counted, and those over the threshold sent to user
@@ -23,6 +24,10 @@
 
 #include "loop.h"
 
+/* x86-64 numbers. A 32-bit (ia32) task's syscalls arrive with ia32 numbers (epoll_wait 256,
+ * epoll_pwait 319): its loop is not seen, except through epoll_pwait2 (441 in both tables), and
+ * its blocking calls would be misnamed; no Node.js or refloop build is 32-bit. x32 numbers carry
+ * bit 30 (__X32_SYSCALL_BIT) and match nothing here (the ABI is rarely configured). */
 #define NR_EPOLL_WAIT	232
 #define NR_EPOLL_PWAIT	281
 #define NR_EPOLL_PWAIT2 441
