@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * loop.bpf.c — loopscope's eBPF programs for one target process (target_tgid):
- *  - the event loop from epoll syscalls (tp_btf sys_enter/sys_exit, about 0.1 µs a syscall, never
- *    a uprobe on a per-iteration path): ELU (time blocked in epoll waits), iterations, busy
+ *  - the event loop from epoll syscalls (tp_btf sys_enter/sys_exit: about 0.14 µs on every syscall
+ *    of the machine and as much again on a loop thread's, docs/performance.md; never a uprobe on
+ *    a per-iteration path): ELU (time blocked in epoll waits), iterations, busy
  *    segments and the lag a 1 ms repeating timer would see, as histograms in the kernel — the
  *    same accounting as the agent's agent/loop.c;
  *  - syscalls a loop thread makes while busy: counted, and those over the threshold sent to user
@@ -23,6 +24,10 @@
 
 #include "loop.h"
 
+/* x86-64 numbers. A 32-bit (ia32) task's syscalls arrive with ia32 numbers (epoll_wait 256,
+ * epoll_pwait 319): its loop is not seen, except through epoll_pwait2 (441 in both tables), and
+ * its blocking calls would be misnamed; no Node.js or refloop build is 32-bit. x32 numbers carry
+ * bit 30 (__X32_SYSCALL_BIT) and match nothing here (the ABI is rarely configured). */
 #define NR_EPOLL_WAIT	232
 #define NR_EPOLL_PWAIT	281
 #define NR_EPOLL_PWAIT2 441
@@ -406,8 +411,8 @@ static __always_inline int epoll_timeout(struct pt_regs *regs, long id)
 	void *p;
 
 	if (id != NR_EPOLL_PWAIT2)
-		return (int)BPF_CORE_READ(regs, r10);
-	p = (void *)BPF_CORE_READ(regs, r10);
+		return (int)regs->r10;
+	p = (void *)regs->r10;
 	if (!p)
 		return -1;
 	if (bpf_probe_read_user(&ts, sizeof(ts), p))
@@ -450,17 +455,18 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 
 	if (!is_target(&tid))
 		return 0;
-	now = bpf_ktime_get_ns();
 	if (id == NR_EPOLL_WAIT || id == NR_EPOLL_PWAIT || id == NR_EPOLL_PWAIT2) {
+		now = bpf_ktime_get_ns();
 		t = loop_thread(tid, now);
 		if (t)
 			poll_enter(tid, t, now, epoll_timeout(regs, id));
 		return 0;
 	}
+	/* the target's other threads (the pool's) stop here, before reading the clock */
 	t = thread_get(0);
 	if (!t || t->slot >= LSCB_MAX_LOOPS || t->in_poll)
 		return 0;
-	t->sys_enter_ns = now;
+	t->sys_enter_ns = bpf_ktime_get_ns();
 	t->sys_nr = id;
 	sched_now(&t->sys_runq0, &t->sys_cpu0, &t->sys_pcount0);
 	return 0;
@@ -479,7 +485,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 		return 0;
 	t = thread_get(0);
 	if ((!t || t->slot >= LSCB_MAX_LOOPS)) {
-		long nr = BPF_CORE_READ(regs, orig_ax);
+		long nr = regs->orig_ax;
 
 		/* A loop that was waiting in epoll when attach began, seen first as it returns:
 		 * its wait is idle time since attach. */
