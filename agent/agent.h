@@ -76,7 +76,6 @@ enum lsc_ev_type {
 	LSC_EV_WALL = 7,	/* struct lsc_ev_wall + frames: time a loop thread spent off CPU */
 	LSC_EV_POOL_SUBMIT = 8, /* struct lsc_ev_pool_submit + frames: a job for the pool */
 	LSC_EV_POOL_PICKUP = 9, /* struct lsc_ev_pool_pickup: a worker took a job */
-	LSC_EV_CODE = 10,	/* struct lsc_ev_code + name: V8 added, moved or removed code */
 	LSC_EV_JSNODE = 11,	/* struct lsc_ev_jsnode + name + script: V8's allocation profile */
 	LSC_EV_JSHEAP_END = 12, /* struct lsc_ev_jsheap_end: one reading of it is complete */
 	LSC_EV_RESOURCES = 13,	/* struct lsc_ev_resources + "Type=count;...": Node's own list */
@@ -111,21 +110,12 @@ struct lsc_ev_jsheap_end {
 	uint32_t reading, pad;
 };
 
-enum { LSC_CODE_ADD = 0, LSC_CODE_MOVE = 1, LSC_CODE_REMOVE = 2 };
-
-struct lsc_ev_code {
-	uint64_t t_ns;
-	uint64_t start, len, new_start; /* new_start: LSC_CODE_MOVE's */
-	uint32_t what;			/* LSC_CODE_* */
-	uint32_t namelen;		/* the name follows (LSC_CODE_ADD) */
-};
-
 struct lsc_ev_pool_submit {
 	uint64_t t_ns;
 	uint32_t depth;	 /* jobs waiting, this one included */
 	uint32_t weight; /* submissions this stack stands for (0: no stack taken) */
 	uint32_t nframes;
-	uint32_t pad;
+	uint32_t aux; /* as lsc_ev_blocking's */
 };
 
 struct lsc_ev_pool_pickup {
@@ -144,7 +134,7 @@ struct lsc_ev_blocking {
 	uint32_t switches; /* the scheduler's, during the call (sched_known) */
 	uint64_t run_queue_ns, on_cpu_ns;
 	uint32_t sched_known;
-	uint32_t aux; /* Node.js: nframes more words follow the frames (agent/node_frames.c) */
+	uint32_t aux; /* Node.js: 2 * nframes more words follow the frames (agent/node_frames.c) */
 };
 
 struct lsc_ev_cpu {

@@ -216,7 +216,7 @@ int lsc__sched_stretch(uint64_t t0, uint64_t t1, uint64_t *runq, uint64_t *on_cp
 static __attribute__((noinline)) void blocking_event(unsigned call, uint64_t t0, uint64_t dur,
 						     int64_t result, uint32_t calls, int measured)
 {
-	void *frames[2 * (LSC_AGENT_MAX_FRAMES + 2)]; /* then, for Node.js, as many aux words */
+	void *frames[3 * (LSC_AGENT_MAX_FRAMES + 2)]; /* then, for Node.js, two aux words each */
 	struct lsc_ev_blocking ev;
 	int saved = errno, n;
 
@@ -231,8 +231,8 @@ static __attribute__((noinline)) void blocking_event(unsigned call, uint64_t t0,
 	/* interpreted JS frames, walking up from this function's own frame */
 	ev.aux = (uint32_t)lsc__node_frames(NULL, (uint64_t)(uintptr_t)__builtin_frame_address(0),
 					    frames + 2, n, (uint64_t *)(frames + 2 + n));
-	lsc__push(LSC_EV_BLOCKING, &ev, sizeof(ev), frames + 2,
-		  (size_t)n * (ev.aux ? 2 : 1) * sizeof(void *));
+	(ev.aux ? lsc__push_js : lsc__push)(LSC_EV_BLOCKING, &ev, sizeof(ev), frames + 2,
+					    (size_t)n * (ev.aux ? 3 : 1) * sizeof(void *));
 	T.in_agent = 0;
 	errno = saved;
 }

@@ -155,22 +155,15 @@ static uint32_t val_of(uint32_t stack)
 	return J.nvals;
 }
 
-/* V8's way of naming a function's code, without the tier: what jsmap.c keys functions by. */
+/* The function of a node, by name, script and line: what jsmap.c keys functions by (the same
+ * function's frames on CPU stacks share its id). */
 static uint64_t func_addr(const struct lsc_ev_jsnode *ev, const char *text)
 {
-	char key[1400];
-	int n;
+	/* "(V8 API)", "(program)", "(garbage collector)": V8's own, not a JS function */
+	int v8 = !ev->scriptlen && ev->namelen && text[0] == '(';
 
-	if (ev->scriptlen)
-		n = snprintf(key, sizeof(key), "JS:%.*s %.*s:%u:%u", (int)ev->namelen, text,
-			     (int)ev->scriptlen, text + ev->namelen, ev->line, ev->column);
-	else if (ev->namelen && text[0] == '(')
-		n = snprintf(key, sizeof(key), "%.*s", (int)ev->namelen, text); /* "(V8 API)" */
-	else
-		n = snprintf(key, sizeof(key), "JS:%.*s", (int)ev->namelen, text);
-	if (n <= 0)
-		return 0;
-	return lsc__js_func_addr(key, (size_t)n < sizeof(key) ? (size_t)n : sizeof(key) - 1);
+	return lsc__js_func_addr(text, ev->namelen, text + ev->namelen, ev->scriptlen, ev->line,
+				 v8);
 }
 
 /* A new node placed: its function, its parent, its stack (its path, leaf first). */

@@ -7,7 +7,7 @@
  *   v8::HeapStatistics::HeapStatistics(), v8::Isolate::GetHeapStatistics(HeapStatistics *)
  * Registration happens on the main thread's first file call once V8 is initialised (calling
  * GetCurrent() before crashes: its thread-local key does not exist yet), or at its first poll;
- * the JIT code event handler (node_jit.c) and the sampling heap profiler (node_heap.c) start
+ * the reading of JS frames (node_frames.c) and the sampling heap profiler (node_heap.c) start
  * with the GC callbacks. Each
  * prologue/epilogue pair is one pause (as Node's own perf_hooks 'gc' entries measure it), with
  * the heap used before and after.
@@ -145,8 +145,6 @@ int lsc__node_lookup(const char **missing)
 	V8_SYM(stats_init, "_ZN2v814HeapStatisticsC1Ev", "v8::HeapStatistics::HeapStatistics");
 	V8_SYM(get_stats, "_ZN2v87Isolate17GetHeapStatisticsEPNS_14HeapStatisticsE",
 	       "v8::Isolate::GetHeapStatistics");
-	if (lsc__node_jit_lookup() && !*missing)
-		*missing = "v8::Isolate::SetJitCodeEventHandler";
 	v8_initialized = (const volatile bool *)dlsym(RTLD_DEFAULT,
 						      "_ZN4node11per_process14v8_initializedE");
 	lsc__v8.in_context = (_Bool(*)(void *))dlsym(RTLD_DEFAULT, "_ZN2v87Isolate9InContextEv");
@@ -189,9 +187,8 @@ static void try_register(int at_poll)
 	}
 	add_prologue(isolate, on_prologue, NULL, 31 /* kGCTypeAll */);
 	add_epilogue(isolate, on_epilogue, NULL, 31);
-	lsc__node_jit_register(isolate); /* and the code that exists, enumerated now */
-	lsc__node_frames_init();	 /* interpreted frames named from their BytecodeArray */
-	lsc__node_heap_start(isolate);	 /* V8's sampling heap profiler */
+	lsc__node_frames_init();       /* JS frames named from their function */
+	lsc__node_heap_start(isolate); /* V8's sampling heap profiler */
 	atomic_store(&state, REGISTERED);
 	lsc__node_pending = 0;
 }
@@ -241,12 +238,9 @@ int lsc__node_loop_role(uint32_t *worker_id, char *script, int cap)
 			return -1;
 		return LOOPSCOPE__THREAD_ROLE__ROLE_WORKER;
 	}
-	if (!T.role_tries++) { /* once: this isolate's GCs, and its code named as the main's */
-		if (add_prologue && add_epilogue) {
-			add_prologue(isolate, on_prologue, NULL, 31 /* kGCTypeAll */);
-			add_epilogue(isolate, on_epilogue, NULL, 31);
-		}
-		lsc__node_jit_register(isolate);
+	if (!T.role_tries++ && add_prologue && add_epilogue) { /* once: this isolate's GCs */
+		add_prologue(isolate, on_prologue, NULL, 31 /* kGCTypeAll */);
+		add_epilogue(isolate, on_epilogue, NULL, 31);
 	}
 	n = lsc__node_eval(isolate, identity_src, sizeof(identity_src) - 1, text,
 			   (int)sizeof(text) - 1);

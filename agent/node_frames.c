@@ -1,26 +1,29 @@
 /*
- * node_frames.c — Node.js: which JavaScript function an interpreted frame runs, read from the
- * frame itself, so that `run` needs no --interpreted-frames-native-stack (that flag gives each
- * interpreted function a copy of the interpreter's entry, and costs Node its code cache).
+ * node_frames.c — Node.js: which JavaScript function each JS frame of a stack runs, read from
+ * the frame itself, the way `attach` reads it (bpf/v8.h): no flag on node's command line, and no
+ * V8 code events (they cost Node about 7 % of its start-up: V8 computes every script's line
+ * ends and re-parses every function to name its code, bench/js_names.sh).
  *
- * Without it, every interpreted frame's address is the one shared builtin. But V8 keeps, below
- * an interpreted frame's frame pointer, the function's BytecodeArray (a tagged pointer, at
- * v8dbg_off_fp_bytecode_array) and the current bytecode's offset (a Smi, at
- * v8dbg_off_fp_bytecode_offset: the BytecodeArray's tagged address plus that value is the
- * bytecode being run); and V8's code events (node_jit.c) report every BytecodeArray as code
- * (its bytecodes' range, "JS:~f script:line", moved when the GC moves it). So, next to each
- * frame's address, the stack carries that bytecode's address (0 when the frame does not look
- * interpreted: a tagged context, function and BytecodeArray, a small Smi), and the writer
- * (jsmap.c) names the frame after the code there when its own address is not a JS function's.
+ * Below a JS frame's frame pointer V8 keeps its JSFunction (v8dbg_off_fp_function) and its
+ * context; an interpreted frame also keeps its BytecodeArray and the offset being run. The
+ * JSFunction points to its SharedFunctionInfo (SFI: name, script, position), which lives in the
+ * old generation and does not move at a scavenge. For each frame that looks like a JS frame
+ * (a tagged context and function, and an argument count or an interpreted frame's BytecodeArray
+ * and offset) the stack carries two words next to the frame's address: the SFI's tagged address
+ * (with bit 1 set when the frame was seen to be interpreted) and a print of two of the SFI's
+ * words (name_or_scope_info, script_or_debug_info: LSCB_SFI_PRINT, as the BPF side takes it).
+ * The writer (node_names.c) names the frame from the SFI when the object there still holds that
+ * print, and only for a frame whose address is V8's code (JIT code, or the interpreted check), so
+ * a C++ frame whose slots happened to look tagged is never named a JS function, and an SFI the GC
+ * moved in between leaves the frame unnamed, never wrongly named.
  *
  * The frame pointers are walked from where the stack was taken (the interrupted registers for
  * a CPU sample, this thread's own frames for a call) and matched to libunwind's frames by
  * address. A sample in code without frame pointers (OpenSSL's assembly) starts the walk at the
- * first frame libunwind's registers show to have one. Every read of the stack goes through
- * process_vm_readv on this process: a frame pointer gone astray (code without one) gives a failed
- * read, never a fault, in a signal handler of someone else's program. Values read are keys for the
- * writer's map, never dereferenced. Cost: one system call per frame walked, only in a Node.js
- * process.
+ * first frame libunwind's registers show to have one. Every read goes through process_vm_readv
+ * on this process: a pointer gone astray gives a failed read, never a fault, in a signal handler
+ * of someone else's program. Cost: one system call per frame walked and two per JS frame, only in
+ * a Node.js process.
  */
 #include "preload.h"
 
@@ -32,12 +35,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define A	  lsc__A
-#define MAX_WALK  (LSC_AGENT_MAX_FRAMES + 8)
-#define SMI_SHIFT 32 /* Node 20 on x86-64: no pointer compression (checked below) */
+#define A		lsc__A
+#define MAX_WALK	(LSC_AGENT_MAX_FRAMES + 8)
+#define SMI_SHIFT	32 /* Node 20 on x86-64: no pointer compression (checked below) */
+#define PRINT(nos, sod) ((nos)*0x9e3779b97f4a7c15ULL ^ (sod)) /* bpf/loop.h's LSCB_SFI_PRINT */
 
 static int lo_off = 0; /* the lowest slot read, relative to the frame pointer (< 0); 0: off */
-static int off_ctx, off_fn, off_ba, off_bco;
+static int off_ctx, off_fn, off_ba, off_bco, off_argc;
+static int off_shared, off_nos, off_sod; /* JSFunction::shared, the SFI's two printed words */
 
 /* After V8 is up (node.c, on the main thread): the layout from V8's post-mortem metadata. */
 void lsc__node_frames_init(void)
@@ -46,20 +51,33 @@ void lsc__node_frames_init(void)
 	const int *ctx = META("off_fp_context"), *fn = META("off_fp_function");
 	const int *ba = META("off_fp_bytecode_array"), *bco = META("off_fp_bytecode_offset");
 	const int *tag = META("HeapObjectTag"), *shift = META("SmiShiftSize");
+	const int *shared = META("class_JSFunction__shared__SharedFunctionInfo");
+	const int *nos = META("class_SharedFunctionInfo__name_or_scope_info__Object");
+	const int *sod = META("class_SharedFunctionInfo__script_or_debug_info__HeapObject");
 #undef META
 	int lo;
 
-	if (!ctx || !fn || !ba || !bco || !tag || !shift || *tag != 1 || *shift != 31)
+	if (!ctx || !fn || !ba || !bco || !tag || !shift || !shared || !nos || !sod || *tag != 1 ||
+	    *shift != 31)
 		return;
 	lo = *ctx < *fn ? *ctx : *fn;
 	lo = lo < *ba ? lo : *ba;
 	lo = lo < *bco ? lo : *bco;
-	if (lo >= 0 || lo < -128 || (lo & 7) || *ctx >= 0 || *fn >= 0 || *ba >= 0 || *bco >= 0)
+	/* the argument count, just below the function (V8's StandardFrameConstants::kArgCOffset;
+	 * the metadata has no symbol for it) */
+	off_argc = *fn - 8;
+	lo = lo < off_argc ? lo : off_argc;
+	if (lo >= 0 || lo < -128 || (lo & 7) || *ctx >= 0 || *fn >= 0 || *ba >= 0 || *bco >= 0 ||
+	    *shared <= 0 || *shared > 4096 || *nos <= 0 || *nos > 4096 || *sod <= 0 ||
+	    *sod > 4096 || (*nos > *sod ? *nos - *sod : *sod - *nos) > 64)
 		return;
 	off_ctx = *ctx;
 	off_fn = *fn;
 	off_ba = *ba;
 	off_bco = *bco;
+	off_shared = *shared;
+	off_nos = *nos;
+	off_sod = *sod;
 	__atomic_store_n(&lo_off, lo, __ATOMIC_RELEASE);
 }
 
@@ -77,14 +95,29 @@ static uint64_t slot(const uint64_t *w, int lo, int off)
 	return w[(off - lo) / 8];
 }
 
-/* The walk from (ip, fp): aux filled for frames that match; whether any did. */
+/* The function's SFI and its print, read from the tagged JSFunction fn; 0 when unreadable. */
+static uint64_t sfi_of(uint64_t fn, uint64_t *print)
+{
+	uint64_t sfi, w[10];
+	int lo = off_nos < off_sod ? off_nos : off_sod;
+	int hi = off_nos < off_sod ? off_sod : off_nos;
+
+	if (read_self(fn - 1 + (uint64_t)off_shared, &sfi, sizeof(sfi)) || (sfi & 3) != 1 ||
+	    read_self(sfi - 1 + (uint64_t)lo, w, (size_t)(hi - lo) + 8))
+		return 0;
+	*print = PRINT(w[(off_nos - lo) / 8], w[(off_sod - lo) / 8]);
+	return sfi;
+}
+
+/* The walk from (ip, fp): the pairs filled for frames that match; whether any did. */
 static int walk(int lo, uint64_t ip, uint64_t fp, void *const *frames, int n, uint64_t *aux)
 {
 	uint64_t w[(128 + 16) / 8];
 	int steps, j = 0, any = 0, k;
 
 	for (steps = 0; steps < MAX_WALK && fp && !(fp & 7) && ip; steps++) {
-		uint64_t ctx, fn, ba, bco, next, ret;
+		uint64_t ctx, fn, ba, bco, argc, next, ret, sfi, print = 0;
+		int interp;
 
 		if (read_self(fp + (uint64_t)(int64_t)lo, w, (size_t)(16 - lo)))
 			break;
@@ -92,15 +125,21 @@ static int walk(int lo, uint64_t ip, uint64_t fp, void *const *frames, int n, ui
 		fn = slot(w, lo, off_fn);
 		ba = slot(w, lo, off_ba);
 		bco = slot(w, lo, off_bco);
+		argc = slot(w, lo, off_argc);
 		next = slot(w, lo, 0);
 		ret = slot(w, lo, 8);
-		if ((ctx & 3) == 1 && (fn & 3) == 1 && (ba & 3) == 1 && !(bco & 0xffffffffULL) &&
-		    (int64_t)bco >= 0 && (int64_t)bco >> SMI_SHIFT < (1 << 26)) {
+		interp = (ctx & 3) == 1 && (fn & 3) == 1 && (ba & 3) == 1 &&
+			 !(bco & 0xffffffffULL) && (int64_t)bco >= 0 &&
+			 (int64_t)bco >> SMI_SHIFT < (1 << 26);
+		/* a JS frame of another tier: a context, a function and an argument count */
+		if ((interp || ((ctx & 3) == 1 && (fn & 3) == 1 && argc < 65536)) &&
+		    (sfi = sfi_of(fn, &print)) != 0) {
 			/* the frame with this address among libunwind's (leaf first, in order) */
 			for (k = j; k < n && (uint64_t)(uintptr_t)frames[k] != ip; k++)
 				;
 			if (k < n) {
-				aux[k] = ba + (uint64_t)((int64_t)bco >> SMI_SHIFT);
+				aux[2 * k] = sfi | (interp ? 2 : 0);
+				aux[2 * k + 1] = print;
 				j = k + 1;
 				any = 1;
 			}
@@ -127,7 +166,7 @@ int lsc__node_frames(const void *uc, uint64_t fp, void *const *frames, int n, ui
 
 	if (!lo || n <= 0)
 		return 0;
-	for (k = 0; k < n; k++)
+	for (k = 0; k < 2 * n; k++)
 		aux[k] = 0;
 	if (!uc) /* from the caller's own frame up: a call's stack */
 		return walk(lo, 1, fp, frames, n, aux);

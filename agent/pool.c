@@ -291,7 +291,7 @@ static uint32_t depth_now(void)
 
 static __attribute__((noinline)) int submit(pthread_mutex_t *m)
 {
-	void *frames[LSC_AGENT_MAX_FRAMES + 1];
+	void *frames[3 * (LSC_AGENT_MAX_FRAMES + 1)]; /* then, for Node.js, two aux words each */
 	struct lsc_ev_pool_submit ev = {0};
 	int saved = errno, r, n = 0;
 	uint64_t t = lsc__now_ns() - A.t0;
@@ -309,6 +309,10 @@ static __attribute__((noinline)) int submit(pthread_mutex_t *m)
 		/* frames[0] is this function: the program's lock call is the leaf */
 		n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 1);
 		n = n > 1 ? n - 1 : 0;
+		/* the JS frames' functions (node_frames.c), walking up from this frame */
+		ev.aux = (uint32_t)lsc__node_frames(NULL,
+						    (uint64_t)(uintptr_t)__builtin_frame_address(0),
+						    frames + 1, n, (uint64_t *)(frames + 1 + n));
 		ev.weight = T.pool_unsampled;
 		T.pool_unsampled = 0;
 	}
@@ -330,7 +334,8 @@ static __attribute__((noinline)) int submit(pthread_mutex_t *m)
 	}
 	ev.t_ns = t;
 	ev.nframes = (uint32_t)n;
-	lsc__push(LSC_EV_POOL_SUBMIT, &ev, sizeof(ev), frames + 1, (size_t)n * sizeof(void *));
+	(ev.aux ? lsc__push_js : lsc__push)(LSC_EV_POOL_SUBMIT, &ev, sizeof(ev), frames + 1,
+					    (size_t)n * (ev.aux ? 3 : 1) * sizeof(void *));
 	T.in_agent = 0;
 	errno = saved;
 	return r;

@@ -111,8 +111,8 @@ static void ring_release(void *ring)
 
 static struct lsc_ring *my_ring(void)
 {
-	/* The main thread's takes V8's enumeration of the code that exists (Node.js: tens of
-	 * thousands of code events at once, node_jit.c) without waiting for the writer. */
+	/* The main thread's takes a reading of V8's heap profile (Node.js: thousands of nodes at
+	 * once, node_heap.c) without waiting for the writer. */
 	size_t cap = gettid_cached() == (uint32_t)A.pid ? (4u << 20)
 		     : T.loop				? (1u << 20)
 							: (256u << 10);
@@ -187,6 +187,24 @@ static int wake_writer(void)
 	uint64_t one = 1;
 
 	return A.wake_fd >= 0 ? (int)write(A.wake_fd, &one, sizeof(one)) : -1;
+}
+
+/* Node.js: a stack whose JS frames the writer names from V8's heap (node_names.c). That heap
+ * changes (a compaction moves an SFI: the frame stays unnamed) and is gone once Node disposes
+ * its isolate at the exit: the writer is woken within 10 ms of such a stack rather than at its
+ * next window. */
+void lsc__push_js(uint16_t type, const void *a, size_t alen, const void *b, size_t blen)
+{
+	static _Atomic uint64_t last;
+	uint64_t now, then;
+
+	push(type, a, alen, b, blen);
+	now = lsc__now_ns();
+	then = atomic_load_explicit(&last, memory_order_relaxed);
+	if (now - then >= 10000000ULL &&
+	    atomic_compare_exchange_strong_explicit(&last, &then, now, memory_order_relaxed,
+						    memory_order_relaxed))
+		wake_writer();
 }
 
 /* ------------------------------------------------------------------ real functions */

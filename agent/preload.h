@@ -83,6 +83,8 @@ void lsc__blocking_thread_exit(void);
 
 /* Appends a record to this thread's ring (made on first use). */
 void lsc__push(uint16_t type, const void *a, size_t alen, const void *b, size_t blen);
+/* The same for a stack that carries JS frames to name: the writer is woken soon (preload.c). */
+void lsc__push_js(uint16_t type, const void *a, size_t alen, const void *b, size_t blen);
 /* The same, waiting up to limit_ms for the writer to make room (not from a signal handler):
  * for records that must not be dropped (V8's code events). -1 when it still does not fit. */
 int lsc__push_wait(uint16_t type, const void *a, size_t alen, const void *b, size_t blen,
@@ -97,13 +99,10 @@ void lsc__node_on_poll(uint32_t tid, int main_loop, int will_wait);
 /* The same from the main thread's file calls, before its first poll (node.c says when). */
 extern int lsc__node_pending;
 void lsc__node_early(void);
-/* V8's JIT code events (node_jit.c): the handler found (0), registered on the isolate. */
-int lsc__node_jit_lookup(void);
-extern int lsc__js_expected; /* V8's code events will come: the writer keeps early frames */
-void lsc__node_jit_register(void *isolate);
-/* node_frames.c: for each of frames (leaf first), the bytecode an interpreted JS frame runs, by
- * walking frame pointers from the interrupted registers (uc, a signal's ucontext) or, uc NULL,
- * from the caller's frame fp; whether any was found. */
+/* node_frames.c: for each of frames (leaf first), two words in aux (aux[2k], aux[2k + 1]): the
+ * SharedFunctionInfo a JS frame runs and its print (0, 0 for another frame), by walking frame
+ * pointers from the interrupted registers (uc, a signal's ucontext) or, uc NULL, from the
+ * caller's frame fp; whether any was found. */
 void lsc__node_frames_init(void);
 uint32_t lsc__gettid(void); /* this thread's id, cached (preload.c) */
 int lsc__node_frames(const void *uc, uint64_t fp, void *const *frames, int n, uint64_t *aux);

@@ -147,7 +147,7 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		struct lsc_ev_blocking *b = (void *)W.rec;
 		Loopscope__BlockingEvent be = LOOPSCOPE__BLOCKING_EVENT__INIT;
 
-		if (len < sizeof(*b) || sizeof(*b) + b->nframes * (b->aux ? 16 : 8) > len)
+		if (len < sizeof(*b) || sizeof(*b) + b->nframes * (b->aux ? 24 : 8) > len)
 			return;
 		stack = lsc__w_intern_aux((uint64_t *)(b + 1),
 					  b->aux ? (uint64_t *)(b + 1) + b->nframes : NULL,
@@ -175,7 +175,7 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 	case LSC_EV_CPU: {
 		struct lsc_ev_cpu *c = (void *)W.rec;
 
-		if (len < sizeof(*c) || sizeof(*c) + c->nframes * (c->aux ? 16 : 8) > len)
+		if (len < sizeof(*c) || sizeof(*c) + c->nframes * (c->aux ? 24 : 8) > len)
 			return;
 		stack = lsc__w_intern_aux((uint64_t *)(c + 1),
 					  c->aux ? (uint64_t *)(c + 1) + c->nframes : NULL,
@@ -189,7 +189,7 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 	case LSC_EV_WALL: {
 		struct lsc_ev_wall *wv = (void *)W.rec;
 
-		if (len < sizeof(*wv) || sizeof(*wv) + wv->nframes * (wv->aux ? 16 : 8) > len)
+		if (len < sizeof(*wv) || sizeof(*wv) + wv->nframes * (wv->aux ? 24 : 8) > len)
 			return;
 		stack = lsc__w_intern_aux((uint64_t *)(wv + 1),
 					  wv->aux ? (uint64_t *)(wv + 1) + wv->nframes : NULL,
@@ -269,13 +269,15 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 	case LSC_EV_POOL_SUBMIT: {
 		struct lsc_ev_pool_submit *ps = (void *)W.rec;
 
-		if (len < sizeof(*ps) || sizeof(*ps) + ps->nframes * 8 > len)
+		if (len < sizeof(*ps) || sizeof(*ps) + ps->nframes * (ps->aux ? 24 : 8) > len)
 			return;
 		W.pool.seen = 1;
 		if (ps->depth > W.pool.depth_max)
 			W.pool.depth_max = ps->depth;
 		if (ps->weight && ps->nframes) {
-			stack = lsc__w_intern((uint64_t *)(ps + 1), ps->nframes);
+			stack = lsc__w_intern_aux(
+				(uint64_t *)(ps + 1),
+				ps->aux ? (uint64_t *)(ps + 1) + ps->nframes : NULL, ps->nframes);
 			lsc__w_accumulate(W.sub, &W.nsub, stack, tid, ps->weight);
 		}
 		break;
@@ -291,14 +293,6 @@ void lsc__w_one_record(struct ring_state *rs, uint16_t type, size_t len)
 		W.pool.threads = pp->threads;
 		if (pp->wait_ns != UINT64_MAX)
 			lsc_hist_add(&W.pool.wait, pp->wait_ns);
-		break;
-	}
-	case LSC_EV_CODE: {
-		struct lsc_ev_code *ce = (void *)W.rec;
-
-		if (len < sizeof(*ce) || sizeof(*ce) + ce->namelen > len)
-			return;
-		lsc__js_code_event(ce, (const char *)(ce + 1));
 		break;
 	}
 	case LSC_EV_JSNODE: {

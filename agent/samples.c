@@ -16,7 +16,7 @@
 
 static void on_wall_signal(const void *uc)
 {
-	void *frames[2 * (LSC_AGENT_MAX_FRAMES + 2)]; /* then, for Node.js, as many aux words */
+	void *frames[3 * (LSC_AGENT_MAX_FRAMES + 2)]; /* then, for Node.js, two aux words each */
 	struct lsc_ev_wall ev;
 	uint64_t off;
 	int n, i = 0, aux;
@@ -32,14 +32,14 @@ static void on_wall_signal(const void *uc)
 	aux = uc ? lsc__node_frames(uc, 0, frames + i, n - i, (uint64_t *)(frames + n)) : 0;
 	ev = (struct lsc_ev_wall){lsc__now_ns() - A.t0, off,	       lsc__gettid(),
 				  (uint32_t)(n - i),	(uint32_t)aux, 0};
-	lsc__push(LSC_EV_WALL, &ev, sizeof(ev), frames + i,
-		  (size_t)(n - i) * (aux ? 2 : 1) * sizeof(void *));
+	(aux ? lsc__push_js : lsc__push)(LSC_EV_WALL, &ev, sizeof(ev), frames + i,
+					 (size_t)(n - i) * (aux ? 3 : 1) * sizeof(void *));
 	T.in_agent = 0;
 }
 
 void lsc__on_sigprof(int sig, siginfo_t *si, void *uc)
 {
-	void *frames[2 * (LSC_AGENT_MAX_FRAMES + 2)]; /* then, for Node.js, as many aux words */
+	void *frames[3 * (LSC_AGENT_MAX_FRAMES + 2)]; /* then, for Node.js, two aux words each */
 	struct lsc_ev_cpu ev;
 	int saved = errno, n, aux = 0;
 
@@ -63,8 +63,8 @@ void lsc__on_sigprof(int sig, siginfo_t *si, void *uc)
 		aux = lsc__node_frames(uc, 0, frames + 2, n, (uint64_t *)(frames + 2 + n));
 	ev = (struct lsc_ev_cpu){lsc__now_ns() - A.t0, (uint32_t)n, T.loop != NULL, (uint32_t)aux,
 				 0};
-	lsc__push(LSC_EV_CPU, &ev, sizeof(ev), frames + 2,
-		  (size_t)n * (aux ? 2 : 1) * sizeof(void *));
+	(aux ? lsc__push_js : lsc__push)(LSC_EV_CPU, &ev, sizeof(ev), frames + 2,
+					 (size_t)n * (aux ? 3 : 1) * sizeof(void *));
 	T.in_agent = 0;
 	errno = saved;
 }

@@ -361,7 +361,8 @@ static void footer(void)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Footer f = LOOPSCOPE__FOOTER__INIT;
-	Loopscope__Counter c[6], *cp[6];
+	Loopscope__Counter c[10], *cp[10];
+	uint64_t js_named, js_unnamed, js_moved;
 	struct lsc_ring *ring;
 	uint64_t dropped = atomic_load(&A.dropped_events), merged = 0;
 	int i;
@@ -390,6 +391,14 @@ static void footer(void)
 	if (lsc__jsheap_readings()) {
 		counter(&c[f.n_counters++], "js_heap_readings", lsc__jsheap_readings());
 		counter(&c[f.n_counters++], "js_heap_read_ns", lsc__jsheap_read_ns());
+	}
+	/* Node.js: JS frames named from their function's SFI (node_names.c), as attach counts */
+	lsc__node_names_counts(&js_named, &js_unnamed, &js_moved);
+	if (js_named || js_unnamed) {
+		counter(&c[f.n_counters++], "js_frames_named", js_named);
+		counter(&c[f.n_counters++], "js_frames_unnamed", js_unnamed);
+		counter(&c[f.n_counters++], "js_frames_moved", js_moved);
+		counter(&c[f.n_counters++], "js_functions_dropped", lsc__js_dropped());
 	}
 	if (W.nres) {
 		counter(&c[f.n_counters++], "node_resources_readings", W.nres);
@@ -429,7 +438,6 @@ static void cycle(int final)
 		W.maps_done = 1;
 	}
 	drain();
-	lsc__js_name_early();
 	atomic_store(&A.flush_req, 0);
 	/* Libraries dlopen'd since: their mappings, once a window. */
 	if (lsc__now_ns() - W.last_maps_ns >= A.cfg.window_ns) {

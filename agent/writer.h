@@ -100,13 +100,19 @@ uint32_t lsc__w_intern(const uint64_t *f, uint32_t n); /* 0: the table is full *
 uint32_t lsc__w_intern_aux(const uint64_t *f, const uint64_t *aux, uint32_t n);
 void lsc__w_accumulate(struct acc *v, size_t *n, uint32_t stack, uint32_t tid, uint64_t value);
 
-/* jsmap.c: V8's code, and JS frames named as the code at their address when interned */
-void lsc__js_code_event(const struct lsc_ev_code *ev, const char *name);
-/* aux: NULL, or per frame the bytecode an interpreted frame runs (0: none) */
+/* jsmap.c: JS frames named after their function when interned. aux: NULL, or per frame two
+ * words (node_frames.c: the SFI, 0 for none, and its print) */
 void lsc__js_rewrite(uint64_t *frames, const uint64_t *aux, uint32_t n);
 uint64_t lsc__js_dropped(void);
-void lsc__js_name_early(void); /* once a cycle */
-uint64_t lsc__js_func_addr(const char *name, size_t len);
+uint64_t lsc__js_func_addr(const char *name, size_t nlen, const char *script, size_t slen,
+			   uint32_t line, int v8);
+
+/* node_names.c: the function a JS frame at ip runs (its SFI and print from node_frames.c), NULL
+ * when it is not a JS frame or cannot be read; and how many frames were named, not named, and
+ * not named because the SFI had moved. */
+struct lsc_v8_fn;
+const struct lsc_v8_fn *lsc__node_name(uint64_t ip, uint64_t sfi, uint64_t print);
+void lsc__node_names_counts(uint64_t *n_named, uint64_t *n_unnamed, uint64_t *n_moved);
 
 /* jsheap.c: V8's sampling heap profile readings (node_heap.c) into JS heap snapshots */
 void lsc__jsheap_node(const struct lsc_ev_jsnode *ev, const char *text);

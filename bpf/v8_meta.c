@@ -14,51 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OFF(f) offsetof(struct lsc_v8_layout, f)
-
-/* Every symbol is a 4-byte int; each goes to one field of the layout. */
-static const struct {
-	const char *sym;
-	size_t off;
-} meta[] = {
-	{"off_fp_function", OFF(fp_function)},
-	{"off_fp_context", OFF(fp_context)},
-	{"off_fp_bytecode_array", OFF(fp_bytecode_array)},
-	{"off_fp_bytecode_offset", OFF(fp_bytecode_offset)},
-	{"HeapObjectTag", OFF(tag)},
-	{"HeapObjectTagMask", OFF(tag_mask)},
-	{"SmiShiftSize", OFF(smi_shift)},
-	{"class_HeapObject__map__Map", OFF(map)},
-	{"class_Map__instance_type__uint16_t", OFF(map_instance_type)},
-	{"class_JSFunction__shared__SharedFunctionInfo", OFF(fn_shared)},
-	{"class_SharedFunctionInfo__name_or_scope_info__Object", OFF(sfi_name_or_scope_info)},
-	{"class_SharedFunctionInfo__script_or_debug_info__HeapObject",
-	 OFF(sfi_script_or_debug_info)},
-	{"class_Script__name__Object", OFF(script_name)},
-	{"class_Script__source__Object", OFF(script_source)},
-	{"class_Script__line_ends__Object", OFF(script_line_ends)},
-	{"class_String__length__int32_t", OFF(string_length)},
-	{"class_SeqOneByteString__chars__char", OFF(seq_one_byte_chars)},
-	{"class_ConsString__first__String", OFF(cons_first)},
-	{"class_ConsString__second__String", OFF(cons_second)},
-	{"class_ThinString__actual__String", OFF(thin_actual)},
-	{"class_FixedArrayBase__length__SMI", OFF(fixed_array_length)},
-	{"class_FixedArray__data__uintptr_t", OFF(fixed_array_data)},
-	{"scopeinfo_idx_first_vars", OFF(scope_first_vars)},
-	{"scopeinfo_idx_ncontextlocals", OFF(scope_ncontextlocals)},
-	{"type_SharedFunctionInfo__SHARED_FUNCTION_INFO_TYPE", OFF(t_sfi)},
-	{"type_ScopeInfo__SCOPE_INFO_TYPE", OFF(t_scope_info)},
-	{"type_Script__SCRIPT_TYPE", OFF(t_script)},
-	{"type_FixedArray__FIXED_ARRAY_TYPE", OFF(t_fixed_array)},
-	{"FirstNonstringType", OFF(first_nonstring)},
-	{"StringRepresentationMask", OFF(repr_mask)},
-	{"StringEncodingMask", OFF(enc_mask)},
-	{"SeqStringTag", OFF(seq_tag)},
-	{"ConsStringTag", OFF(cons_tag)},
-	{"ThinStringTag", OFF(thin_tag)},
-	{"OneByteStringTag", OFF(one_byte_tag)},
-};
-#define NMETA (sizeof(meta) / sizeof(meta[0]))
+#include "v8_symbols.h" /* lsc_v8_meta[]: the symbols and the layout field each fills */
 
 int lsc_v8_read(struct lsc_v8 *v, uint64_t addr, void *buf, size_t len)
 {
@@ -102,8 +58,8 @@ static void scan(Elf *elf, uint64_t *addr, uint64_t *blo, uint64_t *bhi)
 			}
 			if (strncmp(name, "v8dbg_", 6))
 				continue;
-			for (k = 0; k < NMETA; k++)
-				if (!strcmp(name + 6, meta[k].sym)) {
+			for (k = 0; k < LSC_V8_NMETA; k++)
+				if (!strcmp(name + 6, lsc_v8_meta[k].sym)) {
 					addr[k] = s.st_value;
 					break;
 				}
@@ -133,7 +89,7 @@ static void file_range(Elf *elf, uint64_t lo, uint64_t hi, uint64_t *flo, uint64
 
 struct lsc_v8 *lsc_v8_open(int pid, Elf *elf, uint64_t bias, char *why, size_t whylen)
 {
-	uint64_t addr[NMETA] = {0}, blo, bhi;
+	uint64_t addr[LSC_V8_NMETA] = {0}, blo, bhi;
 	struct lsc_v8 *v;
 	size_t k, off = 0;
 	char path[64];
@@ -148,13 +104,14 @@ struct lsc_v8 *lsc_v8_open(int pid, Elf *elf, uint64_t bias, char *why, size_t w
 	scan(elf, addr, &blo, &bhi);
 	/* Tests simulate another V8 (a symbol this one lacks) by naming one to leave out. */
 	hide = getenv("LOOPSCOPE_TEST_V8_HIDE");
-	for (k = 0; hide && k < NMETA; k++)
-		if (!strcmp(hide, meta[k].sym))
+	for (k = 0; hide && k < LSC_V8_NMETA; k++)
+		if (!strcmp(hide, lsc_v8_meta[k].sym))
 			addr[k] = 0;
-	for (k = 0; k < NMETA; k++)
+	for (k = 0; k < LSC_V8_NMETA; k++)
 		if (!addr[k] && off < whylen)
 			off += (size_t)snprintf(why + off, whylen - off, "%sv8dbg_%s",
-						off ? ", " : "no V8 metadata symbol ", meta[k].sym);
+						off ? ", " : "no V8 metadata symbol ",
+						lsc_v8_meta[k].sym);
 	if (off)
 		return NULL;
 	if (!bhi) {
@@ -167,16 +124,16 @@ struct lsc_v8 *lsc_v8_open(int pid, Elf *elf, uint64_t bias, char *why, size_t w
 		return NULL;
 	}
 	v->pid = pid;
-	for (k = 0; k < NMETA; k++) {
+	for (k = 0; k < LSC_V8_NMETA; k++) {
 		int32_t val;
 
 		if (lsc_v8_read(v, bias + addr[k], &val, sizeof(val))) {
-			snprintf(why, whylen, "cannot read v8dbg_%s in its memory: %s", meta[k].sym,
-				 strerror(errno));
+			snprintf(why, whylen, "cannot read v8dbg_%s in its memory: %s",
+				 lsc_v8_meta[k].sym, strerror(errno));
 			free(v);
 			return NULL;
 		}
-		memcpy((char *)&v->L + meta[k].off, &val, sizeof(val));
+		memcpy((char *)&v->L + lsc_v8_meta[k].off, &val, sizeof(val));
 	}
 	/* Node 20 on x86-64: full 8-byte tagged values, Smis in the upper half. Another build
 	 * (pointer compression) is not read rather than read wrongly. */
