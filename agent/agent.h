@@ -266,6 +266,8 @@ struct lsc_heap_site {
 	_Atomic uint32_t ready; /* hash, frames filled in */
 	uint32_t nframes;
 	uint64_t hash, frames_off;
+	uint32_t aux; /* the frames are nframes / 3 addresses, then two words each (Node.js: the
+			 JS frames' functions, node_frames.c) */
 	/* The writer's own: the recording's stack id, and what the last snapshot said. */
 	uint32_t rec_id;
 	int64_t w_live_bytes, w_live_milli;
@@ -299,6 +301,8 @@ void lsc_unmap(void *p, size_t bytes);
 int lsc_heap_sites_init(struct lsc_heap_sites *t, uint32_t cap, uint64_t frames_cap);
 /* The site of this stack (leaf first), made on first sight; 1 when the table is full. */
 uint32_t lsc_heap_site(struct lsc_heap_sites *t, const uint64_t *f, uint32_t n);
+/* The same for n words that are n / 3 frames and then two words per frame (aux: 1). */
+uint32_t lsc_heap_site_aux(struct lsc_heap_sites *t, const uint64_t *f, uint32_t n, int aux);
 void lsc_heap_count_alloc(struct lsc_heap_sites *t, uint32_t s, uint64_t bytes, uint64_t milli);
 /* temporary: freed before its thread allocated anything else (heaptrack's definition). */
 void lsc_heap_count_free(struct lsc_heap_sites *t, uint32_t s, uint64_t bytes, uint64_t milli,
@@ -388,6 +392,8 @@ struct lsc_agent_state {
 	_Atomic int stop;		/* the writer's last drain: then a footer, then it ends */
 	_Atomic int flush_req;		/* drain now (a crash is waiting for it) */
 	_Atomic uint64_t flushes;	/* drains completed */
+	_Atomic uint64_t js_pushed;	/* stacks with JS frames to name, pushed (lsc__push_js) */
+	_Atomic uint64_t js_drained;	/* of them, drained and named by the writer */
 	_Atomic int writer_done;
 	_Atomic uint64_t dropped_events; /* pushed to no ring (none could be made) */
 	_Atomic int exec_hold;	  /* an exec is under way: the --wall sampler sends nothing */

@@ -81,11 +81,11 @@ int lsc_heap_sites_init(struct lsc_heap_sites *t, uint32_t cap, uint64_t frames_
 }
 
 static int same(const struct lsc_heap_sites *t, uint32_t s, uint64_t h, const uint64_t *f,
-		uint32_t n)
+		uint32_t n, int aux)
 {
 	const struct lsc_heap_site *e = &t->site[s];
 
-	return e->hash == h && e->nframes == n &&
+	return e->hash == h && e->nframes == n && e->aux == (uint32_t)aux &&
 	       memcmp(t->frames + e->frames_off, f, n * sizeof(*f)) == 0;
 }
 
@@ -113,13 +113,18 @@ static void index_touch(struct lsc_heap_sites *t, uint32_t j)
 
 uint32_t lsc_heap_site(struct lsc_heap_sites *t, const uint64_t *f, uint32_t n)
 {
-	uint64_t h = lsc_hash_frames(f, n), off;
+	return lsc_heap_site_aux(t, f, n, 0);
+}
+
+uint32_t lsc_heap_site_aux(struct lsc_heap_sites *t, const uint64_t *f, uint32_t n, int aux)
+{
+	uint64_t h = lsc_hash_frames(f, n) ^ (uint64_t)aux, off;
 	uint32_t mask = t->cap * 2 - 1, j = (uint32_t)h & mask, probes, s, mine = 0;
 
 	for (probes = 0; probes < t->cap * 2; probes++, j = (j + 1) & mask) {
 		index_touch(t, j);
 		s = atomic_load_explicit(&t->index[j], memory_order_acquire);
-		if (s && same(t, s, h, f, n))
+		if (s && same(t, s, h, f, n, aux))
 			return s;
 		if (s)
 			continue;
@@ -134,6 +139,7 @@ uint32_t lsc_heap_site(struct lsc_heap_sites *t, const uint64_t *f, uint32_t n)
 			memcpy(t->frames + off, f, n * sizeof(*f));
 			t->site[mine].hash = h;
 			t->site[mine].nframes = n;
+			t->site[mine].aux = (uint32_t)aux;
 			t->site[mine].frames_off = off;
 			atomic_store_explicit(&t->site[mine].ready, 1, memory_order_release);
 		}
@@ -141,7 +147,7 @@ uint32_t lsc_heap_site(struct lsc_heap_sites *t, const uint64_t *f, uint32_t n)
 		if (atomic_compare_exchange_strong(&t->index[j], &s, mine))
 			return mine;
 		/* Another thread took the slot first, maybe with this very stack: look again. */
-		if (same(t, s, h, f, n))
+		if (same(t, s, h, f, n, aux))
 			return s; /* our site stays unused: its counters remain zero */
 	}
 	atomic_fetch_add_explicit(&t->dropped, 1, memory_order_relaxed);

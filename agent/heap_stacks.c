@@ -14,20 +14,25 @@
 
 uintptr_t lsc__self_lo, lsc__self_hi;
 
+/* A sampled allocation's stack; in Node.js with its JS frames' functions (node_frames.c: two
+ * words a frame after the frames), so that the writer names them as it names a CPU sample's. */
 uint32_t lsc__heap_site_here(struct lsc_heap_sites *sites)
 {
 	void *buf[LSC_AGENT_MAX_FRAMES + 8];
-	uint64_t f[LSC_AGENT_MAX_FRAMES];
-	int n, i = 0, k = 0;
+	uint64_t f[3 * LSC_AGENT_MAX_FRAMES];
+	int n, i = 0, k = 0, aux;
 	uint32_t s;
 
 	T.in_agent = 1;
 	n = unw_backtrace(buf, LSC_AGENT_MAX_FRAMES + 8);
 	while (i < n && (uintptr_t)buf[i] >= lsc__self_lo && (uintptr_t)buf[i] < lsc__self_hi)
 		i++;
-	for (; i < n && k < LSC_AGENT_MAX_FRAMES; i++)
-		f[k++] = (uint64_t)(uintptr_t)buf[i];
-	s = lsc_heap_site(sites, f, (uint32_t)k);
+	for (; i + k < n && k < LSC_AGENT_MAX_FRAMES; k++)
+		f[k] = (uint64_t)(uintptr_t)buf[i + k];
+	aux = lsc__node_frames(NULL, (uint64_t)(uintptr_t)__builtin_frame_address(0), buf + i, k,
+			       f + k);
+	s = aux ? lsc_heap_site_aux(sites, f, (uint32_t)(3 * k), 1)
+		: lsc_heap_site(sites, f, (uint32_t)k);
 	T.in_agent = 0;
 	return s;
 }

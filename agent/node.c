@@ -135,7 +135,8 @@ int lsc__node_lookup(const char **missing)
 	*missing = NULL;
 	get_current = (void *(*)(void))dlsym(RTLD_DEFAULT, "_ZN2v87Isolate10GetCurrentEv");
 	if (!get_current || !dlsym(RTLD_DEFAULT, "node_module_register"))
-		return 0; /* not Node.js */
+		return 0;	 /* not Node.js */
+	lsc__node_frames_init(); /* JS frames named from their function, Node's bootstrap's too */
 	V8_SYM(add_prologue,
 	       "_ZN2v87Isolate21AddGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_",
 	       "v8::Isolate::AddGCPrologueCallback");
@@ -187,7 +188,6 @@ static void try_register(int at_poll)
 	}
 	add_prologue(isolate, on_prologue, NULL, 31 /* kGCTypeAll */);
 	add_epilogue(isolate, on_epilogue, NULL, 31);
-	lsc__node_frames_init();       /* JS frames named from their function */
 	lsc__node_heap_start(isolate); /* V8's sampling heap profiler */
 	atomic_store(&state, REGISTERED);
 	lsc__node_pending = 0;

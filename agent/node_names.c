@@ -8,7 +8,8 @@
  * an object the main thread's GC is moving meanwhile gives a failed read or a print that no longer
  * matches (the frame stays unnamed), never a fault. A frame is taken as JS when node_frames.c saw
  * it interpreted, or when its address is in code V8 generated: an anonymous executable mapping
- * (read from /proc/self/maps again, at most every 100 ms, when an address is not in one known).
+ * (/proc/self/maps is read again when an address is in no executable mapping known, at most
+ * every millisecond).
  * Functions with JS linkage that V8 implements itself (no Script: RegExp.prototype.test) keep their
  * code's symbol, as under attach.
  *
@@ -27,9 +28,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#define A lsc__A
+#define A	 lsc__A
+
+#define MAPS_CAP 4096
 
 static struct lsc_v8 V;
+static struct exec_map {
+	uint64_t lo, hi;
+	int jit; /* anonymous: V8's code; else a file's (node's, a library's) */
+} maps[MAPS_CAP];
+static int nmaps;
 static int state; /* 0: not tried; 1: the layouts are known; -1: not Node, or no metadata */
 static uint64_t named, unnamed, moved;
 
@@ -119,18 +127,18 @@ static void map_line(const char *p, const char *end)
 		while (p < end && *p == ' ')
 			p++;
 	}
-	if (p >= end || *p != '0' || (p + 1 < end && p[1] != ' ' && p[1] != '\n'))
+	if (nmaps == MAPS_CAP)
 		return;
-	p++;
-	while (p < end && *p == ' ')
+	maps[nmaps].lo = lo;
+	maps[nmaps].hi = hi;
+	maps[nmaps].jit = 0;
+	if (p < end && *p == '0' && (p + 1 >= end || p[1] == ' ' || p[1] == '\n')) {
 		p++;
-	if (p < end && *p != '\n')
-		return; /* a path: a file's code, or [vdso] */
-	if (V.njit < V8_JIT_RANGES) {
-		V.jit[V.njit].lo = lo;
-		V.jit[V.njit].hi = hi;
-		V.jit[V.njit++].kind = 1;
+		while (p < end && *p == ' ')
+			p++;
+		maps[nmaps].jit = p >= end || *p == '\n'; /* no path: not a file's, not [vdso] */
 	}
+	nmaps++;
 }
 
 /* V8's code ranges: the anonymous executable mappings, from /proc/self/maps (raw reads: the
@@ -146,7 +154,7 @@ static void read_maps(void)
 	fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/maps", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	V.njit = 0;
+	nmaps = 0;
 	for (;;) {
 		char *nl;
 
@@ -167,15 +175,17 @@ static void read_maps(void)
 	syscall(SYS_close, fd);
 }
 
+/* Whether ip is in V8's generated code. An address in no executable mapping known is in one
+ * mapped since: the maps are read again, at most every millisecond. */
 static int in_jit(uint64_t ip)
 {
 	int i, again = 0;
 
 	for (;;) {
-		for (i = 0; i < V.njit; i++)
-			if (ip >= V.jit[i].lo && ip < V.jit[i].hi)
-				return 1;
-		if (again || now_ns() - V.jit_read_ns < 100000000ULL)
+		for (i = 0; i < nmaps; i++)
+			if (ip >= maps[i].lo && ip < maps[i].hi)
+				return maps[i].jit;
+		if (again || now_ns() - V.jit_read_ns < 1000000ULL)
 			return 0;
 		read_maps();
 		again = 1;

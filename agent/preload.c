@@ -199,6 +199,7 @@ void lsc__push_js(uint16_t type, const void *a, size_t alen, const void *b, size
 	uint64_t now, then;
 
 	push(type, a, alen, b, blen);
+	atomic_fetch_add_explicit(&A.js_pushed, 1, memory_order_relaxed);
 	now = lsc__now_ns();
 	then = atomic_load_explicit(&last, memory_order_relaxed);
 	if (now - then >= 10000000ULL &&
@@ -418,6 +419,21 @@ static void poll_stack(struct lsc_loop *L)
 	L->npoll_frames = (uint32_t)k;
 }
 
+/* Node.js: the main loop's poll with no active handle or request left (what Node's clean-up
+ * makes, closing its handles, before it disposes the isolate at a natural exit). The writer
+ * names the JS frames of the stacks still waiting now, while V8's heap is there to name them;
+ * a live loop never gets here. */
+static void js_names_before_teardown(struct lsc_loop *L, int timeout)
+{
+	uv_loop_t *uv = L->uv_loop;
+
+	if (timeout != 0 || !uv || gettid_cached() != (uint32_t)A.pid || uv->active_handles ||
+	    uv->active_reqs.count ||
+	    atomic_load(&A.js_pushed) == atomic_load_explicit(&A.js_drained, memory_order_acquire))
+		return;
+	lsc__writer_flush_wait(50);
+}
+
 static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 {
 	struct lsc_loop *L;
@@ -432,6 +448,8 @@ static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 	lsc__node_on_poll(gettid_cached(), L && L->uv_loop, timeout != 0);
 	if (L && !T.role_known)
 		loop_role();
+	if (L)
+		js_names_before_teardown(L, timeout);
 	if (L && A.cfg.wall && !L->npoll_frames)
 		poll_stack(L);
 	if (L) {

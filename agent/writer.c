@@ -219,6 +219,32 @@ static uint64_t nonneg(int64_t v)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
+/* The stacks of the heap's sites new since the last cycle whose JS frames are to be named (aux):
+ * interned now, while V8's heap holds what names them, not at the next snapshot (which may come
+ * after Node disposed its isolate, at the exit). */
+static void heap_name_new_sites(void)
+{
+	struct lsc_heap_sites *t = lsc__heap_sites();
+	uint32_t i, n;
+
+	if (!t)
+		return;
+	n = atomic_load(&t->n);
+	if (n > t->cap)
+		n = t->cap;
+	for (i = W.sites_named > 1 ? W.sites_named : 1; i < n; i++) {
+		struct lsc_heap_site *e = &t->site[i];
+
+		if (!atomic_load_explicit(&e->ready, memory_order_acquire))
+			break; /* being filled: the next cycle looks again from here */
+		if (e->aux && !e->rec_id)
+			e->rec_id = lsc__w_intern_aux(t->frames + e->frames_off,
+						      t->frames + e->frames_off + e->nframes / 3,
+						      e->nframes / 3);
+	}
+	W.sites_named = i;
+}
+
 /*
  * A snapshot of every allocation site whose counters moved since the last one (all of them the
  * first time), and the totals the windows report. Sampled counts are in thousandths.
@@ -258,7 +284,11 @@ static void heap_snapshot(void)
 		    am == e->w_alloc_milli && tm == e->w_temp_milli)
 			continue;
 		if (!e->rec_id)
-			e->rec_id = lsc__w_intern(t->frames + e->frames_off, e->nframes);
+			e->rec_id = e->aux ? lsc__w_intern_aux(t->frames + e->frames_off,
+							       t->frames + e->frames_off +
+								       e->nframes / 3,
+							       e->nframes / 3)
+					   : lsc__w_intern(t->frames + e->frames_off, e->nframes);
 		if (!e->rec_id)
 			continue; /* the stack table is full: counted in dropped_stacks */
 		e->w_live_bytes = lb;
@@ -429,6 +459,8 @@ DECLARE_REAL(int, pthread_create, pthread_t *, const pthread_attr_t *, void *(*)
 /* One cycle: what the rings hold and the loops closed, then (final) the footer; written. */
 static void cycle(int final)
 {
+	uint64_t js = atomic_load_explicit(&A.js_pushed, memory_order_acquire);
+
 	if (!W.maps_done) {
 		/* the mappings before the first stack that points into them */
 		dl_iterate_phdr(lsc__w_map_one, NULL);
@@ -438,6 +470,8 @@ static void cycle(int final)
 		W.maps_done = 1;
 	}
 	drain();
+	heap_name_new_sites();
+	atomic_store_explicit(&A.js_drained, js, memory_order_release);
 	atomic_store(&A.flush_req, 0);
 	/* Libraries dlopen'd since: their mappings, once a window. */
 	if (lsc__now_ns() - W.last_maps_ns >= A.cfg.window_ns) {

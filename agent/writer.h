@@ -46,6 +46,7 @@ struct lsc_writer {
 	struct stack_slot *stacks; /* open addressing, stacks_cap slots (from 4,096 to
 				      STACK_CAP * 2, doubling: lsc_map_table) */
 	uint32_t stacks_cap;
+	uint32_t sites_named; /* the heap's sites up to here had their JS frames named */
 	uint64_t *frames;
 	uint64_t frames_used, frames_cap;
 	uint32_t nstacks;
