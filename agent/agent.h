@@ -47,23 +47,6 @@ struct lsc_agent_config {
 int lsc_agent_config_parse(struct lsc_agent_config *c, const char *(*get)(const char *),
 			   const char **bad);
 
-/* ------------------------------------------------------------------ V8's code names (jsname.c) */
-
-enum { LSC_JS_FUNCTION, LSC_JS_REGEXP, LSC_JS_V8 };
-#define LSC_JS_NO_TIER ((size_t)-1)
-
-struct lsc_js_name {
-	int kind;	       /* LSC_JS_*: for REGEXP and V8, the function is the whole name */
-	char tier;	       /* '~', '^', '+', '*', or 0 */
-	size_t tier_at;	       /* the tier marker's offset (left out of a function's identity) */
-	size_t fn_off, fn_len; /* the function's name; 0 long: anonymous */
-	size_t script_off, script_len; /* 0 long: none */
-	uint32_t line, column;	       /* 0: not given */
-};
-
-/* Takes V8's name of a piece of code apart (offsets into name). */
-void lsc_js_name_parse(const char *name, size_t len, struct lsc_js_name *out);
-
 /* ------------------------------------------------------------------ rings */
 
 enum lsc_ev_type {

@@ -86,7 +86,7 @@ void lsc__push(uint16_t type, const void *a, size_t alen, const void *b, size_t 
 /* The same for a stack that carries JS frames to name: the writer is woken soon (preload.c). */
 void lsc__push_js(uint16_t type, const void *a, size_t alen, const void *b, size_t blen);
 /* The same, waiting up to limit_ms for the writer to make room (not from a signal handler):
- * for records that must not be dropped (V8's code events). -1 when it still does not fit. */
+ * for records that must not be dropped (V8's heap profile). -1 when it still does not fit. */
 int lsc__push_wait(uint16_t type, const void *a, size_t alen, const void *b, size_t blen,
 		   unsigned limit_ms);
 
@@ -128,7 +128,7 @@ void lsc__node_resources_read(void *isolate);
 /* src run in the isolate's current context, its string result into out: length, or -1. */
 int lsc__node_eval(void *isolate, const char *src, size_t srclen, char *out, int cap);
 /* What a loop thread other than the main one is (node.c), at its polls: a Node.js Worker's
- * (its GC callbacks and JIT code events registered, its threadId and script into *worker_id
+ * (its GC callbacks registered, its threadId and script into *worker_id
  * and script), Node's platform loop, another loop (0: not Node.js, or no isolate here); -1:
  * not yet known, ask at the next poll. */
 int lsc__node_loop_role(uint32_t *worker_id, char *script, int cap);

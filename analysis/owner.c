@@ -12,7 +12,7 @@
  *      code (Builtins, bytecode handlers, regular expressions, its pseudo-functions);
  *   6. shared libraries (libc, ld.so, libuv.so, libstdc++);
  *   7. the kernel;
- *   8. an address nothing names (JIT code without a code event, "libc.so.6+0x8612b").
+ *   8. an address nothing names (JIT code no function was read for, "libc.so.6+0x8612b").
  *
  * The owner is the leaf-most frame of the best tier on the stack: an app frame anywhere below a
  * library call wins over the library; an unnamed address is never chosen while a named frame

@@ -5,8 +5,8 @@
  *
  * The agent is configured through LOOPSCOPE_* variables (agent/README.md). LOOPSCOPE_TARGET_PID
  * names the process run started, so that children it forks or execs stay quiet unless
- * --follow-children. JS frames are named by the agent from V8's own code events
- * (agent/node_jit.c), an interpreted frame by the bytecode it runs (agent/node_frames.c): node
+ * --follow-children. JS frames are named by the agent from V8's own objects, read from each
+ * frame (agent/node_frames.c, agent/node_names.c): node
  * runs with no flag added (NODE_OPTIONS untouched). A perf map or isolate log
  * that a program writes under run (its own --perf-basic-prof) is removed afterwards, as before,
  * when it belongs to a process the agent listed in LOOPSCOPE_RUN_DIR.

@@ -406,51 +406,6 @@ TEST(poisson_byte_sampling_is_unbiased)
 	}
 }
 
-/* V8's code names, as the agent's JIT handler receives them (jsname.c). */
-static void expect_js(const char *name, int kind, char tier, const char *fn, const char *script,
-		      uint32_t line, uint32_t col)
-{
-	struct lsc_js_name j;
-	char got_fn[256], got_script[256];
-
-	lsc_js_name_parse(name, strlen(name), &j);
-	snprintf(got_fn, sizeof(got_fn), "%.*s", (int)j.fn_len, name + j.fn_off);
-	snprintf(got_script, sizeof(got_script), "%.*s", (int)j.script_len, name + j.script_off);
-	if (j.kind != kind || j.tier != tier || strcmp(got_fn, fn) || strcmp(got_script, script) ||
-	    j.line != line || j.column != col)
-		LSC_FAIL("%s: kind %d tier '%c' function '%s' script '%s' %u:%u", name, j.kind,
-			 j.tier ? j.tier : ' ', got_fn, got_script, j.line, j.column);
-	if ((j.tier_at != LSC_JS_NO_TIER) != (tier != 0) || (tier && name[j.tier_at] != tier))
-		LSC_FAIL("%s: the tier marker's offset is wrong", name);
-}
-
-TEST(v8_code_names_are_taken_apart)
-{
-	expect_js("JS:~hashPassword /work/app.js:20:28", LSC_JS_FUNCTION, '~', "hashPassword",
-		  "/work/app.js", 20, 28);
-	expect_js("JS:*roundTrip /srv/node_json.js:12:19", LSC_JS_FUNCTION, '*', "roundTrip",
-		  "/srv/node_json.js", 12, 19);
-	/* a getter's name and a path with spaces */
-	expect_js("JS:^get x /home/a b/c.js:3:4", LSC_JS_FUNCTION, '^', "get x", "/home/a b/c.js",
-		  3, 4);
-	/* anonymous */
-	expect_js("JS:+ /p.js:31:23", LSC_JS_FUNCTION, '+', "", "/p.js", 31, 23);
-	/* Node's own modules: the script has a colon of its own */
-	expect_js("JS:~readSync node:fs:708:18", LSC_JS_FUNCTION, '~', "readSync", "node:fs", 708,
-		  18);
-	expect_js("JS:~ node:internal/main/run_main_module", LSC_JS_FUNCTION, '~', "",
-		  "node:internal/main/run_main_module", 0, 0);
-	/* no tier marker; a URL; eval'd code */
-	expect_js("JS:f file:///x.mjs:1:2", LSC_JS_FUNCTION, 0, "f", "file:///x.mjs", 1, 2);
-	expect_js("JS:*run evalmachine.<anonymous>:1:5", LSC_JS_FUNCTION, '*', "run",
-		  "evalmachine.<anonymous>", 1, 5);
-	expect_js("JS:~", LSC_JS_FUNCTION, '~', "", "", 0, 0);
-	/* not JS functions: the whole name */
-	expect_js("RegExp:/a+b/", LSC_JS_REGEXP, 0, "RegExp:/a+b/", "", 0, 0);
-	expect_js("Builtin:ArrayFrom", LSC_JS_V8, 0, "Builtin:ArrayFrom", "", 0, 0);
-	expect_js("", LSC_JS_V8, 0, "", "", 0, 0);
-}
-
 TEST_MAIN(TEST_ENTRY(elu_is_time_not_waiting_in_epoll),
 	  TEST_ENTRY(node_double_poll_is_one_iteration),
 	  TEST_ENTRY(steady_load_polls_with_timeout_zero),
@@ -463,4 +418,4 @@ TEST_MAIN(TEST_ENTRY(elu_is_time_not_waiting_in_epoll),
 	  TEST_ENTRY(heap_sites_are_found_again_and_counted),
 	  TEST_ENTRY(heap_sites_under_concurrent_first_sight),
 	  TEST_ENTRY(sampled_pointers_are_taken_once),
-	  TEST_ENTRY(poisson_byte_sampling_is_unbiased), TEST_ENTRY(v8_code_names_are_taken_apart))
+	  TEST_ENTRY(poisson_byte_sampling_is_unbiased))

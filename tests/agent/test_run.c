@@ -293,7 +293,7 @@ TEST(node_elu_and_readfilesync_attribution)
 	elu = recorded_elu(r);
 	ASSERT_CMP(json_num(path("node.json"), "served", NULL), >, 20);
 	ASSERT_CMP(fabs(elu - json_num(path("node.json"), "elu", NULL)), <=, 0.02);
-	/* The blocking reads, under the JS handler (named from V8's code events) and Node's
+	/* The blocking reads, under the JS handler (named from their functions) and Node's
 	 * readFileSync binding (uv_fs_read). */
 	share_js = blocking_share_under(r, "handleVideo", &ms);
 	share_fs = blocking_share_under(r, "uv_fs_read", &ms);
@@ -528,7 +528,7 @@ TEST(wall_samples_put_off_cpu_time_where_the_loop_sleeps)
 	ASSERT_CMP(nap, <=, 1.1 * (double)asked / 1e6);
 	lsc_recording_free(r);
 
-	/* Node.js: a timer callback blocked in Atomics.wait, named from V8's code events. */
+	/* Node.js: a timer callback blocked in Atomics.wait, named from its function. */
 	if (access("/usr/bin/node", X_OK))
 		LSC_FAIL("/usr/bin/node is missing: Node.js 20 is the real-world target");
 	argv[6] = "/usr/bin/node", argv[7] = LSC_SOURCE_DIR "/tests/agent/node_wall.js";

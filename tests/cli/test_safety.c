@@ -295,7 +295,7 @@ static int exists(const char *p)
 /*
  * The agent's side of LOOPSCOPE_RUN_DIR played by a script named node: it lists five PIDs in
  * the run directory and leaves perf maps, as a node run with its own --perf-basic-prof would.
- * run adds no such flag (JS frames are named from V8's code events), so none of them is its to
+ * run adds no such flag (JS frames are named from V8's own objects), so none of them is its to
  * remove: every one stays, and the run directory goes.
  */
 TEST(run_leaves_perf_maps_it_did_not_cause_and_removes_its_run_dir)
@@ -369,7 +369,7 @@ TEST(run_leaves_perf_maps_it_did_not_cause_and_removes_its_run_dir)
 
 /* Real node: children by child_process.fork and execFileSync('node') inherit run's NODE_OPTIONS;
  * none of them writes a perf map (it was --perf-basic-prof that did, before JS frames were named
- * from V8's code events), and none is left. */
+ * from V8's own objects), and none is left. */
 TEST(node_children_leave_no_perf_maps)
 {
 	char js[512], pids[256], out[512];
@@ -405,7 +405,7 @@ TEST(node_children_leave_no_perf_maps)
 		char map[64];
 
 		n++;
-		/* run adds no --perf-basic-prof (JS frames are named from V8's code events): no
+		/* run adds no --perf-basic-prof (JS frames are named from V8's own objects): no
 		 * process of the run writes a map, not even a child that inherits NODE_OPTIONS */
 		ASSERT_TRUE(strstr(tok, ":false") != NULL);
 		snprintf(map, sizeof(map), "/tmp/perf-%d.map", atoi(tok));
