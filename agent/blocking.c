@@ -228,7 +228,8 @@ static __attribute__((noinline)) void blocking_event(unsigned call, uint64_t t0,
 	n = unw_backtrace(frames, LSC_AGENT_MAX_FRAMES + 2);
 	n = n > 2 ? n - 2 : 0;
 	ev.nframes = (uint32_t)n;
-	/* interpreted JS frames, walking up from this function's own frame */
+	/* JS frames' functions, walking up from this function's own frame */
+	lsc__node_frames_thread();
 	ev.aux = (uint32_t)lsc__node_frames(NULL, (uint64_t)(uintptr_t)__builtin_frame_address(0),
 					    frames + 2, n, (uint64_t *)(frames + 2 + n));
 	(ev.aux ? lsc__push_js : lsc__push)(LSC_EV_BLOCKING, &ev, sizeof(ev), frames + 2,

@@ -29,6 +29,7 @@ uint32_t lsc__heap_site_here(struct lsc_heap_sites *sites)
 		i++;
 	for (; i + k < n && k < LSC_AGENT_MAX_FRAMES; k++)
 		f[k] = (uint64_t)(uintptr_t)buf[i + k];
+	lsc__node_frames_thread(); /* its frames read without a system call each */
 	aux = lsc__node_frames(NULL, (uint64_t)(uintptr_t)__builtin_frame_address(0), buf + i, k,
 			       f + k);
 	s = aux ? lsc_heap_site_aux(sites, f, (uint32_t)(3 * k), 1)

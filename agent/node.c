@@ -112,6 +112,10 @@ static void on_epilogue(void *isolate, int type, int flags, void *data)
 	/* kGCTypeMarkSweepCompact: the main isolate's JS heap profile is live objects only now */
 	if ((type & 4) && gettid_now() == (uint32_t)lsc__A.pid)
 		lsc__node_full_gcs++;
+	/* A full collection moves and frees old objects (code, bytecode, SFIs): the frames'
+	 * functions this thread remembered by address are forgotten (node_frames.c). */
+	if (type & ~1)
+		T.js_gen++;
 	T.in_agent = 1;
 	end = lsc__now_ns();
 	if (atomic_load_explicit(&lsc__A.active, memory_order_relaxed)) {

@@ -31,11 +31,14 @@
 #include <libunwind.h>
 #include <ucontext.h>
 
+#include <pthread.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #define A		lsc__A
+#define T		lsc__T
 #define MAX_WALK	(LSC_AGENT_MAX_FRAMES + 8)
 #define SMI_SHIFT	32 /* Node 20 on x86-64: no pointer compression (checked below) */
 #define PRINT(nos, sod) ((nos)*0x9e3779b97f4a7c15ULL ^ (sod)) /* bpf/loop.h's LSCB_SFI_PRINT */
@@ -90,6 +93,39 @@ static int read_self(uint64_t addr, void *buf, size_t len)
 		       : -1;
 }
 
+void lsc__node_frames_thread(void)
+{
+	pthread_attr_t a;
+	void *lo;
+	size_t size;
+
+	if (T.stk_hi)
+		return;
+	T.stk_hi = 1; /* tried */
+	if (pthread_getattr_np(pthread_self(), &a))
+		return;
+	if (!pthread_attr_getstack(&a, &lo, &size)) {
+		T.stk_lo = (uintptr_t)lo;
+		T.stk_hi = (uintptr_t)lo + size;
+	}
+	pthread_attr_destroy(&a);
+}
+
+/* A frame's slots: read directly when they are in this thread's stack between where this code
+ * runs and the stack's top (mapped: the stack is one mapping below its top), else through the
+ * kernel. */
+static int read_stack(uint64_t addr, void *buf, size_t len)
+{
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+
+	if (T.stk_hi > 1 && here >= T.stk_lo && here < T.stk_hi && addr >= here &&
+	    addr + len <= T.stk_hi) {
+		memcpy(buf, (const void *)(uintptr_t)addr, len);
+		return 0;
+	}
+	return read_self(addr, buf, len);
+}
+
 static uint64_t slot(const uint64_t *w, int lo, int off)
 {
 	return w[(off - lo) / 8];
@@ -109,6 +145,31 @@ static uint64_t sfi_of(uint64_t fn, uint64_t *print)
 	return sfi;
 }
 
+/*
+ * The function of a frame seen before, by its bytecode (an interpreted frame: its BytecodeArray)
+ * or its code address, since this thread's isolate last ran a full collection: objects in V8's
+ * old generation (code, bytecode, SFIs) move and die only then, and their memory is reused only
+ * after it, so until the next one the same key is the same function. Spares the two reads of
+ * most frames (a heap sample at Node's start walks 20 to 40 JS frames). The writer checks the
+ * print as for any frame.
+ */
+static uint64_t seen_sfi(uint64_t key, uint64_t fn, uint64_t *print)
+{
+	struct lsc_js_seen *e = &T.js_seen[(key * 0x9e3779b97f4a7c15ULL) >> 58];
+	uint64_t sfi;
+
+	if (e->key == key && e->gen == T.js_gen && e->sfi) {
+		*print = e->print;
+		return e->sfi;
+	}
+	sfi = sfi_of(fn, print);
+	e->key = key;
+	e->gen = T.js_gen;
+	e->sfi = sfi;
+	e->print = *print;
+	return sfi;
+}
+
 /* The walk from (ip, fp): the pairs filled for frames that match; whether any did. */
 static int walk(int lo, uint64_t ip, uint64_t fp, void *const *frames, int n, uint64_t *aux)
 {
@@ -119,7 +180,7 @@ static int walk(int lo, uint64_t ip, uint64_t fp, void *const *frames, int n, ui
 		uint64_t ctx, fn, ba, bco, argc, next, ret, sfi, print = 0;
 		int interp;
 
-		if (read_self(fp + (uint64_t)(int64_t)lo, w, (size_t)(16 - lo)))
+		if (read_stack(fp + (uint64_t)(int64_t)lo, w, (size_t)(16 - lo)))
 			break;
 		ctx = slot(w, lo, off_ctx);
 		fn = slot(w, lo, off_fn);
@@ -133,7 +194,7 @@ static int walk(int lo, uint64_t ip, uint64_t fp, void *const *frames, int n, ui
 			 (int64_t)bco >> SMI_SHIFT < (1 << 26);
 		/* a JS frame of another tier: a context, a function and an argument count */
 		if ((interp || ((ctx & 3) == 1 && (fn & 3) == 1 && argc < 65536)) &&
-		    (sfi = sfi_of(fn, &print)) != 0) {
+		    (sfi = seen_sfi(interp ? ba : ip, fn, &print)) != 0) {
 			/* the frame with this address among libunwind's (leaf first, in order) */
 			for (k = j; k < n && (uint64_t)(uintptr_t)frames[k] != ip; k++)
 				;
@@ -157,7 +218,7 @@ static int frame_of(uint64_t fp, uint64_t ret)
 {
 	uint64_t w[2];
 
-	return fp && !(fp & 7) && !read_self(fp, w, sizeof(w)) && w[1] == ret;
+	return fp && !(fp & 7) && !read_stack(fp, w, sizeof(w)) && w[1] == ret;
 }
 
 int lsc__node_frames(const void *uc, uint64_t fp, void *const *frames, int n, uint64_t *aux)

@@ -446,8 +446,10 @@ static struct lsc_loop *poll_begin(int epfd, int timeout, uint64_t *t0)
 	/* Node's readings: at the default loop's polls; before a wait, fresher (its state now is
 	 * what holds while it waits, and at the exit that may follow) */
 	lsc__node_on_poll(gettid_cached(), L && L->uv_loop, timeout != 0);
-	if (L && !T.role_known)
+	if (L && !T.role_known) {
 		loop_role();
+		lsc__node_frames_thread(); /* its CPU samples' frames read without system calls */
+	}
 	if (L)
 		js_names_before_teardown(L, timeout);
 	if (L && A.cfg.wall && !L->npoll_frames)

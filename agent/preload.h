@@ -50,6 +50,14 @@ struct tls {
 	const void *last_alloc; /* a free of this is a temporary allocation */
 	int64_t last_gap;	/* sampled: heap_gap after last_alloc; moved since: not temporary */
 	struct ucache *ucache;	/* --heap full: the stacks this thread unwound (heap.c) */
+	uintptr_t stk_lo, stk_hi; /* this thread's stack, once known (node_frames.c reads its
+				     frames there without a system call); stk_hi 1: unknown */
+	uint32_t js_gen;	  /* full collections of this thread's isolate (node.c) */
+	struct lsc_js_seen {	  /* node_frames.c: the functions of frames seen since the last */
+		uint64_t key;	  /* one: by bytecode (interpreted) or code address */
+		uint64_t sfi, print;
+		uint32_t gen;
+	} js_seen[64];
 	int no_ucache;
 	/* the thread pool's (pool.c) */
 	int pool_worker;	 /* one of libuv's pool threads */
@@ -104,6 +112,8 @@ void lsc__node_early(void);
  * pointers from the interrupted registers (uc, a signal's ucontext) or, uc NULL, from the
  * caller's frame fp; whether any was found. */
 void lsc__node_frames_init(void);
+/* This thread's stack bounds, for lsc__node_frames (outside a signal handler: it allocates). */
+void lsc__node_frames_thread(void);
 uint32_t lsc__gettid(void); /* this thread's id, cached (preload.c) */
 int lsc__node_frames(const void *uc, uint64_t fp, void *const *frames, int n, uint64_t *aux);
 /* V8's API that more than one of node.c, node_heap.c, node_resources.c calls: resolved once by

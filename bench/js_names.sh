@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
-# Benchmark: what naming JS frames from V8's code events (agent/node_jit.c, agent/jsmap.c) costs,
-# and how often it names the right function.
+# Benchmark: what the agent costs Node's start-up, and how often it names the right JS function
+# (JS frames named from V8's own objects read from each frame: agent/node_frames.c,
+# node_names.c, jsmap.c).
 #  1. start-up: `node -e 0` and a fastify app that starts, serves one request and exits
 #     (tests/agent/node_startup.js), plain and with the agent preloaded as `run` preloads it
-#     (--heap sampled, CPU samples at 99 Hz, NODE_OPTIONS=--interpreted-frames-native-stack),
-#     in interleaved rounds: the median of the per-round ratios of wall time. The whole agent's
-#     start-up, the code events' included (V8 enumerates every existing function when the handler
-#     is registered).
+#     (--heap sampled, CPU samples at 99 Hz, JS heap sampled; no flag added to node), in
+#     interleaved rounds: the median of the per-round ratios of wall time.
 #  2. a tally: RUNS runs of tests/agent/node_json.js under `loopscope run`; in each, the owner of
 #     the report's top CPU stack and of its top busy stretch must be roundTrip (node_json.js:12).
 # Not a test: figures go to docs/performance.md.
@@ -39,8 +38,7 @@ for what in "node -e 0" "node $src/tests/agent/node_startup.js"; do
 		# shellcheck disable=SC2086
 		a=$(wall $what)
 		# shellcheck disable=SC2086
-		b=$(wall env LOOPSCOPE_OUTPUT="$tmp/s.lsr" LD_PRELOAD="$agent" \
-			NODE_OPTIONS=--interpreted-frames-native-stack $what)
+		b=$(wall env LOOPSCOPE_OUTPUT="$tmp/s.lsr" LD_PRELOAD="$agent" $what)
 		rm -f "$tmp/s.lsr"
 		awk -v a="$a" -v b="$b" 'BEGIN {if (a > 0) printf "%.4f\n", b / a}' >>"$tmp/ratios"
 		echo "start-up '$what' round $r: plain ${a}s agent ${b}s"
