@@ -118,8 +118,11 @@ static int read_stack(uint64_t addr, void *buf, size_t len)
 {
 	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
 
-	if (T.stk_hi > 1 && here >= T.stk_lo && here < T.stk_hi && addr >= here &&
-	    addr + len <= T.stk_hi) {
+	if (T.stk_hi > 1 && here >= T.stk_lo && here < T.stk_hi) {
+		/* on the thread's own stack: a frame pointer elsewhere is code without one (libc,
+		 * OpenSSL's assembly) using the register for something else, not a frame */
+		if (addr < here || addr + len > T.stk_hi)
+			return -1;
 		memcpy(buf, (const void *)(uintptr_t)addr, len);
 		return 0;
 	}
