@@ -174,4 +174,43 @@ TEST(node_js_frames_are_named_from_their_functions)
 	speedscope_per_thread(cpu_all);
 }
 
-TEST_MAIN(TEST_ENTRY(node_js_frames_are_named_from_their_functions))
+/* Native allocations made from JavaScript (Buffers outside V8's heap, --heap sampled): the
+ * sampled stacks carry their JS frames' functions too, so the sites name keepBuffers with its
+ * script and line, not the interpreter's entry or bare JIT addresses. */
+TEST(native_heap_stacks_name_their_js_frames)
+{
+	const char *argv[] = {built("loopscope"),
+			      "run",
+			      "-o",
+			      NULL,
+			      "--",
+			      "/usr/bin/node",
+			      LSC_SOURCE_DIR "/tests/agent/node_native_alloc.js",
+			      NULL};
+	const Loopscope__Symbol *keep = NULL;
+	struct lsc_recording *r;
+	struct proc p;
+	double under, all;
+	size_t i;
+
+	capture_setup("agent");
+	argv[3] = path("alloc.lsr");
+	proc_run(&p, argv, 60, NULL);
+	if (p.status)
+		LSC_FAIL("node_native_alloc.js under the agent: status 0x%x: %s", p.status, p.err);
+	r = read_rec(path("alloc.lsr"));
+	for (i = 0; i < r->nsymbols; i++)
+		if (r->symbols[i]->function && !strcmp(r->symbols[i]->function, "keepBuffers"))
+			keep = r->symbols[i];
+	ASSERT_TRUE(keep != NULL);
+	ASSERT_TRUE(ends_with(keep->file, "/tests/agent/node_native_alloc.js"));
+	ASSERT_EQ(keep->line, 6);
+	under = samples_under(r, LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, "keepBuffers", 1, &all);
+	printf("# %.1f of %.1f MiB allocated (sampled) under keepBuffers\n", under / 1048576,
+	       all / 1048576);
+	ASSERT_CMP(under, >=, 0.3 * all); /* 100 MiB of Buffers, against Node's own start */
+	lsc_recording_free(r);
+}
+
+TEST_MAIN(TEST_ENTRY(node_js_frames_are_named_from_their_functions),
+	  TEST_ENTRY(native_heap_stacks_name_their_js_frames))
