@@ -134,13 +134,16 @@ static void on_epilogue(void *isolate, int type, int flags, void *data)
 			*missing = what;                                                           \
 	} while (0)
 
-int lsc__node_lookup(const char **missing)
+int lsc__node_lookup(const char **missing, int *frames_missing)
 {
 	*missing = NULL;
+	*frames_missing = 0;
 	get_current = (void *(*)(void))dlsym(RTLD_DEFAULT, "_ZN2v87Isolate10GetCurrentEv");
 	if (!get_current || !dlsym(RTLD_DEFAULT, "node_module_register"))
 		return 0;	 /* not Node.js */
-	lsc__node_frames_init(); /* JS frames named from their function, Node's bootstrap's too */
+	/* JS frames named from their function, Node's bootstrap's too */
+	if (lsc__node_frames_init())
+		*frames_missing = 1;
 	V8_SYM(add_prologue,
 	       "_ZN2v87Isolate21AddGCPrologueCallbackEPFvPS0_NS_6GCTypeENS_15GCCallbackFlagsEPvES4_S2_",
 	       "v8::Isolate::AddGCPrologueCallback");

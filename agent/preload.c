@@ -703,9 +703,10 @@ static void runtime_and_notes(char *runtime, size_t cap, char *note, size_t note
 	const char *(*uv_version)(void) =
 		(const char *(*)(void))dlsym(RTLD_DEFAULT, "uv_version_string");
 	const char *missing = NULL, *what = "unknown";
+	int frames_missing = 0;
 
 	note[0] = 0;
-	if (lsc__node_lookup(&missing))
+	if (lsc__node_lookup(&missing, &frames_missing))
 		what = "node";
 	else if (dlsym(RTLD_DEFAULT, "rl_observer_register"))
 		what = "refloop";
@@ -717,6 +718,12 @@ static void runtime_and_notes(char *runtime, size_t cap, char *note, size_t note
 			 "node: %s is not exported by this binary: no GC events (the rest is "
 			 "recorded)",
 			 missing);
+	else if (frames_missing)
+		snprintf(note, note_cap,
+			 "node: this binary has no V8 post-mortem metadata (v8dbg_*) the agent can "
+			 "read (another Node version, or pointer compression): JS frames stay "
+			 "addresses; a perf map written by the program (--perf-basic-prof) still "
+			 "names them");
 }
 
 /*

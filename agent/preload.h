@@ -100,7 +100,7 @@ int lsc__push_wait(uint16_t type, const void *a, size_t alen, const void *b, siz
 
 /* Node.js: finds V8's GC API (returns 1 when the program is Node; *missing names a symbol that
  * was not found), then registers the GC callbacks from the main thread's polls. */
-int lsc__node_lookup(const char **missing);
+int lsc__node_lookup(const char **missing, int *frames_missing);
 /* main_loop: the poll is of libuv's default loop (Node's main one), not a private loop such as
  * spawnSync's, run from inside a JS call: the heap and resource readings wait for the former. */
 void lsc__node_on_poll(uint32_t tid, int main_loop, int will_wait);
@@ -111,7 +111,7 @@ void lsc__node_early(void);
  * SharedFunctionInfo a JS frame runs and its print (0, 0 for another frame), by walking frame
  * pointers from the interrupted registers (uc, a signal's ucontext) or, uc NULL, from the
  * caller's frame fp; whether any was found. */
-void lsc__node_frames_init(void);
+int lsc__node_frames_init(void); /* -1: no metadata, JS frames stay addresses */
 /* This thread's stack bounds, for lsc__node_frames (outside a signal handler: it allocates). */
 void lsc__node_frames_thread(void);
 uint32_t lsc__gettid(void); /* this thread's id, cached (preload.c) */

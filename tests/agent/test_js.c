@@ -212,5 +212,37 @@ TEST(native_heap_stacks_name_their_js_frames)
 	lsc_recording_free(r);
 }
 
+/* Another Node build, simulated (a metadata symbol taken as missing): a note says JS frames stay
+ * addresses, and no frame is given a function's name. */
+TEST(node_without_v8_metadata_is_noted_and_not_named)
+{
+	const char *argv[] = {"/usr/bin/env",
+			      "LOOPSCOPE_TEST_V8_HIDE=class_JSFunction__shared__SharedFunctionInfo",
+			      built("loopscope"),
+			      "run",
+			      "-o",
+			      NULL,
+			      "--",
+			      "/usr/bin/node",
+			      LSC_SOURCE_DIR "/tests/agent/node_native_alloc.js",
+			      NULL};
+	struct lsc_recording *r;
+	struct proc p;
+	size_t i;
+
+	capture_setup("agent");
+	argv[5] = path("hid.lsr");
+	proc_run(&p, argv, 60, NULL);
+	if (p.status)
+		LSC_FAIL("node_native_alloc.js under the agent: status 0x%x: %s", p.status, p.err);
+	ASSERT_TRUE(file_has(path("hid.lsr"), "no V8 post-mortem metadata"));
+	r = read_rec(path("hid.lsr"));
+	for (i = 0; i < r->nsymbols; i++)
+		if (r->symbols[i]->function && !strcmp(r->symbols[i]->function, "keepBuffers"))
+			LSC_FAIL("keepBuffers named without the metadata");
+	lsc_recording_free(r);
+}
+
 TEST_MAIN(TEST_ENTRY(node_js_frames_are_named_from_their_functions),
-	  TEST_ENTRY(native_heap_stacks_name_their_js_frames))
+	  TEST_ENTRY(native_heap_stacks_name_their_js_frames),
+	  TEST_ENTRY(node_without_v8_metadata_is_noted_and_not_named))

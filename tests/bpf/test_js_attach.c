@@ -268,18 +268,6 @@ TEST(node_readfilesync_handler_named_in_the_blocking_finding)
 	json_object_put(rep);
 }
 
-/* Whether the file holds the bytes of text (a note is a string in the recording's header). */
-static int file_has(const char *file, const char *text)
-{
-	static char buf[8 << 20];
-	int fd = open(file, O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf)) : -1;
-
-	if (fd >= 0)
-		close(fd);
-	return n > 0 && memmem(buf, (size_t)n, text, strlen(text)) != NULL;
-}
-
 TEST(node_with_a_v8_metadata_symbol_missing_is_noted_and_not_named)
 {
 	struct share o[NFUNC];
