@@ -28,6 +28,7 @@
  * epoll_pwait 319): its loop is not seen, except through epoll_pwait2 (441 in both tables), and
  * its blocking calls would be misnamed; no Node.js or refloop build is 32-bit. x32 numbers carry
  * bit 30 (__X32_SYSCALL_BIT) and match nothing here (the ABI is rarely configured). */
+#define NR_WRITE	1
 #define NR_EPOLL_WAIT	232
 #define NR_EPOLL_PWAIT	281
 #define NR_EPOLL_PWAIT2 441
@@ -206,7 +207,8 @@ static __always_inline int queue_length(__u64 head, __u64 skip)
 	return w.done ? (int)w.count : -1;
 }
 
-static __always_inline void pool_track(struct thread_state *t, __u64 now, __u32 idle);
+static __always_inline int pool_track(struct thread_state *t, __u64 now, __u32 idle, __u32 n);
+__u64 pool_wakes; /* 8-byte writes by the target's threads that run no loop (pool.bpf.h) */
 
 static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state *t, __u64 now)
 {
@@ -216,19 +218,20 @@ static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state
 
 	if (!addr_wq)
 		return;
-	/* The queue's two ends: unchanged, nothing was queued since the last walk (jobs taken
-	 * only lower the depth), so the walk waits; changed, the walk is due now, right after the
-	 * callback that queued, when the depth is highest. At least every 10 ms for the busy
-	 * workers. */
+	/* The queue's two ends unchanged and the queue empty: nothing was queued since the last
+	 * walk, which waits (at least every 10 ms for the busy workers). Otherwise the walk is
+	 * due now, right after the callback that queued, when the depth is highest; a queue that
+	 * looks the same may hold a new job at a reused address (pool.bpf.h). */
 	if (bpf_probe_read_user(head, sizeof(head), (void *)addr_wq))
 		return;
 	if (head[0] == t->pool_head[0] && head[1] == t->pool_head[1] &&
+	    (head[0] == addr_wq || (head[0] == addr_slow_marker && head[1] == addr_slow_marker)) &&
 	    now - t->pool_at_ns < 10000000)
 		return;
-	/* each job's wait (pool.bpf.h) */
+	/* each job's wait (pool.bpf.h), and the queue's length from the same walk */
 	bpf_probe_read_user(&idle, sizeof(idle), (void *)addr_idle_threads);
-	pool_track(t, now, idle);
-	fast = queue_length(addr_wq, addr_slow_marker);
+	bpf_probe_read_user(&n, sizeof(n), (void *)addr_nthreads);
+	fast = pool_track(t, now, idle, n);
 	slow = queue_length(addr_slow_wq, 0);
 	if (fast < 0 || slow < 0)
 		return; /* try again at the next poll */
@@ -462,9 +465,15 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 			poll_enter(tid, t, now, epoll_timeout(regs, id));
 		return 0;
 	}
-	/* the target's other threads (the pool's) stop here, before reading the clock */
+	/* the target's other threads (the pool's) stop here, before reading the clock: a worker
+	 * that finished a job wakes its loop (uv_async_send: 8 bytes to an eventfd) */
 	t = thread_get(0);
-	if (!t || t->slot >= LSCB_MAX_LOOPS || t->in_poll)
+	if (!t || t->slot >= LSCB_MAX_LOOPS) {
+		if (id == NR_WRITE && regs->dx == 8)
+			__sync_fetch_and_add(&pool_wakes, 1);
+		return 0;
+	}
+	if (t->in_poll)
 		return 0;
 	t->sys_enter_ns = bpf_ktime_get_ns();
 	t->sys_nr = id;
