@@ -66,6 +66,7 @@ struct thread_state {
 	__u32 in_poll, timeout_nz, after_empty_check;
 	__u64 enter_ns, busy_start_ns, next_due_ns, last_fire_ns;
 	__u64 sys_enter_ns, pool_at_ns, pool_head[2];
+	__u32 pool_backlog; /* the last walk saw a job queued per thread and no worker idle */
 	__u64 sys_runq0, sys_cpu0; /* at the syscall's entry: sched_info.run_delay, sum_exec */
 	__u64 sys_pcount0;
 	__u64 seg_runq0; /* sched_info.run_delay when the busy segment began */
@@ -209,6 +210,9 @@ static __always_inline int queue_length(__u64 head, __u64 skip)
 
 static __always_inline int pool_track(struct thread_state *t, __u64 now, __u32 idle, __u32 n);
 __u64 pool_wakes; /* 8-byte writes by the target's threads that run no loop (pool.bpf.h) */
+/* time the queue held a job per thread and no worker was idle, at the walks, summed: read by the
+ * loader, which attaches the submission probes while it grows (attach_pool.c) */
+__u64 pool_backlog_ns;
 
 static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state *t, __u64 now)
 {
@@ -235,12 +239,16 @@ static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state
 	slow = queue_length(addr_slow_wq, 0);
 	if (fast < 0 || slow < 0)
 		return; /* try again at the next poll */
-	t->pool_at_ns = now;
 	t->pool_head[0] = head[0];
 	t->pool_head[1] = head[1];
 	depth = (__u32)(fast + slow);
 	bpf_probe_read_user(&idle, sizeof(idle), (void *)addr_idle_threads);
 	bpf_probe_read_user(&n, sizeof(n), (void *)addr_nthreads);
+	/* backlogged since the last look: a job queued per thread and no worker idle; its time
+	 * decides whether the submission probes are attached (attach_pool.c) */
+	if (t->pool_backlog)
+		pool_backlog_ns += now - t->pool_at_ns;
+	t->pool_backlog = fast > 0 && (__u32)fast >= n && !idle;
 	L->pool_depth = depth;
 	if (depth > L->pool_depth_max)
 		L->pool_depth_max = depth;
@@ -249,6 +257,7 @@ static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state
 	if (n >= idle && n - idle > L->pool_busy_max)
 		L->pool_busy_max = n - idle;
 	L->pool_samples++;
+	t->pool_at_ns = now;
 }
 
 struct hwalk {

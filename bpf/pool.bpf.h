@@ -37,7 +37,7 @@
 #define POOL_KIND_SLOW_IO 2   /* enum uv__work_kind */
 
 /* Set by the loader: the submission probes are attached (stamps and counts are complete), since
- * that time. */
+ * that time. They come and go with the pool's backlog (attach_pool.c): */
 __u32 pool_probed;
 __u64 pool_probed_since_ns;
 /* Read by the loader (main loop only): the wait histogram and counters, cumulative. */
@@ -77,7 +77,7 @@ __u32 pq_head, pq_n, pq_idle, pq_busy, pq_walked;
  * copy's entries when the walk began (those after them are new); the queue's nodes, the
  * slow-I/O marker left out. */
 __u32 pw_matched, pw_copied, pw_fast;
-__u64 pq_walk_ns, pq_stamped, pq_wakes;
+__u64 pq_walk_ns, pq_done_ns, pq_stamped, pq_wakes;
 
 static __always_inline void pool_wait(__u64 took, __u64 at)
 {
@@ -177,6 +177,12 @@ static long pool_walk_step(__u32 i, struct pool_walk *w)
 	if (pq_n >= POOL_RING)
 		return 1;
 	st = bpf_map_lookup_elem(&pool_stamps, &next);
+	if (st && *st < pq_done_ns) {
+		/* older than the last whole walk, which would have seen its job: a job taken
+		 * unseen left it (counted then), and this one at its address came unprobed */
+		bpf_map_delete_elem(&pool_stamps, &next);
+		st = NULL;
+	}
 	if (st) {
 		at = *st < w->now ? *st : w->now;
 		bpf_map_delete_elem(&pool_stamps, &next);
@@ -267,7 +273,7 @@ static __always_inline int pool_track(struct thread_state *t, __u64 now, __u32 i
 		done = pool_look(&p, &w);
 	/* Every job the probes counted is now in the copy or was taken unseen (a walk that
 	 * reached the queue's end); another thread's submission in flight is counted later. */
-	if (done && pool_probed) {
+	if (done) {
 		__u64 seen = pq_stamped + pool_unseen;
 
 		if (pool_submitted > seen) {
@@ -282,6 +288,8 @@ static __always_inline int pool_track(struct thread_state *t, __u64 now, __u32 i
 	pq_busy = n > idle ? n - idle : 0;
 	pq_wakes = wakes;
 	pq_walked = 1;
+	if (done)
+		pq_done_ns = now;
 	return done ? (int)pw_fast : -1;
 }
 
