@@ -33,7 +33,7 @@ struct lsc_at_pool {
 	/* the probes: file offsets, whether they follow the backlog, and what they did */
 	uint64_t off_submit, off_queue;
 	int can_probe, always;
-	uint64_t backlog_ns, tick_ns, probed_at, probed_ns, attaches;
+	uint64_t backlog_ns, tick_ns, probed_at, probed_ns, attaches, failures;
 	unsigned calm; /* ticks in a row under BACKLOG_OFF */
 };
 
@@ -95,32 +95,33 @@ void lsc__at_pool_open(struct lsc_attach *a, Elf *elf, uint64_t bias, const stru
 	/* LOOPSCOPE_TEST_NO_POOL_PROBES: as when another tracer holds them (tests, cost) */
 	if (elf && !getenv("LOOPSCOPE_TEST_NO_POOL_PROBES") && submit->found && queue->found &&
 	    !lsc__vaddr_to_offset(elf, submit->vaddr, &p->off_submit) &&
-	    !lsc__vaddr_to_offset(elf, queue->vaddr, &p->off_queue))
-		err = probes_on(a); /* kept, or a first try that tells now if they cannot be */
-	if (err) {
+	    !lsc__vaddr_to_offset(elf, queue->vaddr, &p->off_queue)) {
+		p->can_probe = 1;
+		/* by default not tried now: an attach and detach at the start, only to learn
+		 * whether they can be, upset Node's tcp test (bpf.test_attach's tcp phase: its
+		 * child's connections unseen), for reasons not found; a failure later is counted */
+		err = p->always ? probes_on(a) : 0;
+	}
+	if (err || !p->can_probe) {
+		p->can_probe = 0;
 		lsc__at_note(a,
 			     "%s: libuv's uv__work_submit and uv_queue_work could not be probed "
 			     "(%s): thread-pool waits are estimated from the queue alone and "
 			     "submitters are not recorded",
 			     a->exe,
 			     err == -EINVAL ? "another tracer may hold a conflicting uprobe"
-					    : strerror(-err));
+					    : strerror(err ? -err : ENOENT));
 		return;
 	}
-	p->can_probe = 1;
 	if (p->always)
 		return;
-	probes_off(a);
-	p->attaches = 0;
-	p->probed_ns = 0;
 	p->tick_ns = lsc__at_mono_ns();
 	lsc__at_note(
-		a,
-		"the thread pool's submission probes (about 6 us a job) are attached only "
-		"while its queue holds a job per thread with no worker idle: the waits of jobs submitted "
-		"otherwise are estimated from the queue, and the submitters are those of the "
-		"backlog (footer: pool_probes_attached, pool_probed_ms; "
-		"LOOPSCOPE_POOL_PROBES=always keeps them on)");
+		a, "the thread pool's submission probes (about 6 us a job) are attached only "
+		   "while its queue holds a job per thread with no worker idle: the waits of jobs "
+		   "submitted otherwise are estimated from the queue, and the submitters are "
+		   "those of the backlog (footer: pool_probes_attached, pool_probed_ms, "
+		   "pool_probe_failures; LOOPSCOPE_POOL_PROBES=always keeps them on)");
 }
 
 /* Each tick: the share of the time since the last decision that the queue was backlogged. */
@@ -140,8 +141,8 @@ void lsc__at_pool_tick(struct lsc_attach *a, uint64_t now)
 	p->backlog_ns = b;
 	p->tick_ns = now;
 	if (!a->skel->bss->pool_probed) {
-		if (share >= BACKLOG_ON)
-			probes_on(a); /* failed: again at the next backlogged tick */
+		if (share >= BACKLOG_ON && probes_on(a)) /* again at the next backlogged tick */
+			p->failures++;
 		return;
 	}
 	p->calm = share < BACKLOG_OFF ? p->calm + 1 : 0;
@@ -245,7 +246,7 @@ size_t lsc__at_pool_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t
 	const struct loop_bpf__bss *b = a->skel->bss;
 	size_t n = 0;
 
-	if (!a->pool || cap < 7)
+	if (!a->pool || cap < 8)
 		return 0;
 	counter(&c[n++], "pool_jobs_probed", b->pool_submitted);
 	counter(&c[n++], "pool_waits_measured", b->pool_measured);
@@ -255,6 +256,7 @@ size_t lsc__at_pool_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t
 	if (a->pool->can_probe && !a->pool->always) { /* the probes followed the backlog */
 		counter(&c[n++], "pool_probes_attached", a->pool->attaches);
 		counter(&c[n++], "pool_probed_ms", a->pool->probed_ns / 1000000);
+		counter(&c[n++], "pool_probe_failures", a->pool->failures);
 	}
 	return n;
 }

@@ -209,8 +209,12 @@ static __always_inline int pool_look(struct pool_pop *p, struct pool_walk *w)
 {
 	__u64 first = 0;
 
-	if (bpf_probe_read_user(&first, sizeof(first), (void *)addr_wq) || !first)
+	if (bpf_probe_read_user(&first, sizeof(first), (void *)addr_wq))
 		return 0;
+	if (!first) { /* the pool not started yet (libuv starts it at the first job): empty */
+		pw_fast = 0;
+		return 1;
+	}
 	if (first == addr_slow_marker &&
 	    bpf_probe_read_user(&first, sizeof(first), (void *)addr_slow_marker))
 		return 0;
