@@ -6,10 +6,11 @@
  * The kernel side is pool.bpf.h: uprobes at the two entries that queue a job (uv__work_submit,
  * uv_queue_work) stamp it and take a token bucket's worth of stacks; the walk of the queue from
  * the main loop's epoll entries sees each job leave it. Here: the probes attached by file offset
- * (from the symbols attach.c found), the rule that lets a stack be walked from a function's
- * entry, the histogram read once a window, the stacks accumulated and written at the end.
- * Without the probes (another tracer holds the offset) the waits are still measured, with the
- * submission taken in the middle of the busy segment that queued it (said in a note).
+ * (from the symbols attach.c found) while the pool is backlogged and detached when it has kept
+ * up for a while (each tick decides), the histogram read once a window, the stacks accumulated
+ * and written at the end. While the probes are off (by default, or another tracer holds the
+ * offset) the waits are still measured, with the submission taken in the middle of the busy
+ * segment that queued it (said in a note; the footer says how long they were on).
  */
 #include "attach_internal.h"
 

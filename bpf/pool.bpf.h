@@ -8,7 +8,9 @@
  *    that append a job to the queue `wq`. It stamps the job's queue node with the time, counts
  *    it, and takes the submitting thread's stack (JS frames included, as uw_stack reads them)
  *    for a token bucket's worth of jobs: every job up to a burst of 64, then one a millisecond,
- *    the jobs in between counted into the next stack (the agent's rule, agent/pool.c).
+ *    the jobs in between counted into the next stack (the agent's rule, agent/pool.c). The
+ *    loader attaches these probes only while the queue is backlogged (pool_backlog_ns, from
+ *    loop.bpf.c's pool_sample): the trap costs a job about 6 µs whatever the program does.
  *  - Pickup: no probe on the workers. The queue is FIFO; pool_track keeps a copy of its order
  *    (node, stamp), updated from the main loop's epoll entries unless the queue was and is
  *    empty (pool_sample): a walk from the queue's head finds the copy's entries in order at
@@ -25,7 +27,9 @@
  *    running: that many of the copy's first jobs were taken. A wake-up libuv saves (the loop
  *    had not read the last one) tells nothing: then two jobs are taken as one, longer wait.
  *  - A job submitted and taken between two walks never waited behind another: counted as no
- *    wait. Jobs queued before attach (no stamp) are not measured. Slow-I/O jobs (DNS) wait in
+ *    wait when the probes saw it, not at all when they were off. A stamp older than the last
+ *    whole walk was left by such a job: dropped. Jobs queued before attach (no stamp) are not
+ *    measured. Slow-I/O jobs (DNS) wait in
  *    their own queue and are counted as submitted, not measured.
  */
 
