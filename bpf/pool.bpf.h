@@ -209,6 +209,17 @@ static long pool_walk_step(__u32 i, struct pool_walk *w)
 /* One look at the queue: the pickups judged from its front, then the walk from its head (again
  * from the head when the copy's front turned out to be a reused address). 1: the walk reached
  * the head; 0: the queue moved under it. */
+/* The walk from the queue's head, the copy as it is now */
+static __always_inline void pool_walk_queue(struct pool_walk *w)
+{
+	w->node = addr_wq;
+	w->prev = 0;
+	w->done = w->stale = 0;
+	pw_matched = pw_fast = 0;
+	pw_copied = pq_n;
+	bpf_loop(POOL_RING, pool_walk_step, w, 0);
+}
+
 static __always_inline int pool_look(struct pool_pop *p, struct pool_walk *w)
 {
 	__u64 first = 0;
@@ -224,23 +235,13 @@ static __always_inline int pool_look(struct pool_pop *p, struct pool_walk *w)
 		return 0;
 	p->first = w->first = first;
 	bpf_loop(POOL_RING, pool_pop_step, p, 0);
-	w->node = addr_wq;
-	w->prev = 0;
-	pw_matched = pw_fast = 0;
-	w->done = w->stale = 0;
-	pw_copied = pq_n;
-	bpf_loop(POOL_RING, pool_walk_step, w, 0);
+	pool_walk_queue(w);
 	if (!w->stale)
 		return w->done;
 	/* the copy's front matched a new job at a reused address: all of it was taken */
 	p->all = 1;
 	bpf_loop(POOL_RING, pool_pop_step, p, 0);
-	w->node = addr_wq;
-	w->prev = 0;
-	pw_matched = pw_fast = 0;
-	w->done = w->stale = 0;
-	pw_copied = pq_n;
-	bpf_loop(POOL_RING, pool_walk_step, w, 0);
+	pool_walk_queue(w);
 	return w->done && !w->stale;
 }
 
