@@ -140,7 +140,7 @@ int lsc__node_lookup(const char **missing, int *frames_missing)
 	*frames_missing = 0;
 	get_current = (void *(*)(void))dlsym(RTLD_DEFAULT, "_ZN2v87Isolate10GetCurrentEv");
 	if (!get_current || !dlsym(RTLD_DEFAULT, "node_module_register"))
-		return 0;	 /* not Node.js */
+		return 0; /* not Node.js */
 	/* JS frames named from their function, Node's bootstrap's too */
 	if (lsc__node_frames_init())
 		*frames_missing = 1;

@@ -53,7 +53,8 @@ int lsc__node_frames_init(void)
 {
 	/* a test's way to simulate another Node build: that symbol taken as missing */
 	const char *hide = getenv("LOOPSCOPE_TEST_V8_HIDE");
-#define META(name) (hide && !strcmp(hide, name) ? NULL : (const int *)dlsym(RTLD_DEFAULT, "v8dbg_" name))
+#define META(name)                                                                                 \
+	(hide && !strcmp(hide, name) ? NULL : (const int *)dlsym(RTLD_DEFAULT, "v8dbg_" name))
 	const int *ctx = META("off_fp_context"), *fn = META("off_fp_function");
 	const int *ba = META("off_fp_bytecode_array"), *bco = META("off_fp_bytecode_offset");
 	const int *tag = META("HeapObjectTag"), *shift = META("SmiShiftSize");
@@ -220,6 +221,22 @@ static int walk(int lo, uint64_t ip, uint64_t fp, void *const *frames, int n, ui
 	return any;
 }
 
+/* Whether the code at pc is where a function has no frame of its own (its prologue's push rbp
+ * or mov rbp, rsp; its epilogue's ret): rbp is then its caller's, and the walk must not give
+ * the caller's function to the leaf. Read through the kernel: a signal handler of someone
+ * else's program never faults. */
+static int between(uint64_t pc)
+{
+	uint8_t c[3] = {0, 0, 0};
+
+	if (read_self(pc, c, 1))
+		return 0;
+	if (c[0] == 0x48 && read_self(pc + 1, c + 1, 2))
+		return 0;
+	return c[0] == 0x55 || c[0] == 0xc3 || c[0] == 0xc2 ||
+	       (c[0] == 0x48 && c[1] == 0x89 && c[2] == 0xe5);
+}
+
 /* Whether fp is the frame pointer of the frame whose caller libunwind found at ret. */
 static int frame_of(uint64_t fp, uint64_t ret)
 {
@@ -245,7 +262,8 @@ int lsc__node_frames(const void *uc, uint64_t fp, void *const *frames, int n, ui
 
 		fp = (uint64_t)g[REG_RBP];
 		if (n < 2 || frame_of(fp, (uint64_t)(uintptr_t)frames[1]))
-			return walk(lo, (uint64_t)g[REG_RIP], fp, frames, n, aux);
+			return walk(lo, between((uint64_t)g[REG_RIP]) ? 1 : (uint64_t)g[REG_RIP],
+				    fp, frames, n, aux);
 		/* The sample hit code that keeps no frame pointer (OpenSSL's assembly, libc):
 		 * libunwind's registers, a frame at a time, up to the first frame whose frame
 		 * pointer leads to its caller; the walk goes on from there. */
