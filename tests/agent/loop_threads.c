@@ -28,7 +28,7 @@ static int fds(int *schedstat)
 	if (!d)
 		return -1;
 	while ((e = readdir(d))) {
-		char link[64], to[256];
+		char link[300], to[256];
 		ssize_t k;
 
 		if (e->d_name[0] == '.')
