@@ -32,6 +32,7 @@
 #include <ucontext.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -171,10 +172,21 @@ static uint64_t seen_sfi(uint64_t key, uint64_t fn, uint64_t *print)
 		return e->sfi;
 	}
 	sfi = sfi_of(fn, print);
+	/* A signal handler on this thread may come in between (a CPU sample during a heap
+	 * sample's walk): while the entry changes it is void to a lookup, and a handler that
+	 * came then leaves the table alone. */
+	if (T.js_seen_busy)
+		return sfi;
+	T.js_seen_busy = 1;
+	e->sfi = 0;
+	atomic_signal_fence(memory_order_seq_cst);
 	e->key = key;
 	e->gen = T.js_gen;
-	e->sfi = sfi;
 	e->print = *print;
+	atomic_signal_fence(memory_order_seq_cst);
+	e->sfi = sfi;
+	atomic_signal_fence(memory_order_seq_cst);
+	T.js_seen_busy = 0;
 	return sfi;
 }
 

@@ -50,11 +50,12 @@ struct tls {
 	const void *last_alloc; /* a free of this is a temporary allocation */
 	int64_t last_gap;	/* sampled: heap_gap after last_alloc; moved since: not temporary */
 	struct ucache *ucache;	/* --heap full: the stacks this thread unwound (heap.c) */
-	uintptr_t stk_lo, stk_hi; /* this thread's stack, once known (node_frames.c reads its
-				     frames there without a system call); stk_hi 1: unknown */
-	uint32_t js_gen;	  /* full collections of this thread's isolate (node.c) */
-	struct lsc_js_seen {	  /* node_frames.c: the functions of frames seen since the last */
-		uint64_t key;	  /* one: by bytecode (interpreted) or code address */
+	uintptr_t stk_lo, stk_hi;  /* this thread's stack, once known (node_frames.c reads its
+				      frames there without a system call); stk_hi 1: unknown */
+	uint32_t js_gen;	   /* full collections of this thread's isolate (node.c) */
+	volatile int js_seen_busy; /* js_seen[] being written (a signal handler leaves it be) */
+	struct lsc_js_seen {	   /* node_frames.c: the functions of frames seen since the last */
+		uint64_t key;	   /* one: by bytecode (interpreted) or code address */
 		uint64_t sfi, print;
 		uint32_t gen;
 	} js_seen[64];
