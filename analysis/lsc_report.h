@@ -89,7 +89,7 @@ struct lsc_report {
 	struct {
 		char name[40];
 		uint64_t value;
-	} counters[32]; /* attach writes up to 17: JS names 3, the pool 8, stacks 6 */
+	} counters[16];
 	/* attach: the share of stacks that reach their thread's root (_start, clone, clone3), of
 	 * CPU samples, off-CPU time and blocking calls, from the footer's stacks_* counters; < 0:
 	 * not recorded */

@@ -3,8 +3,8 @@
 # JOBS tiny jobs back to back (bench/pool_attach_app.js: fs.stat through uv__work_submit, and
 # crypto.pbkdf2 of one iteration through uv_queue_work; 8 chains, UV_THREADPOOL_SIZE=4) under
 # three conditions in interleaved rounds: no attach; attach without the submission probes
-# (LOOPSCOPE_TEST_NO_POOL_PROBES=1: the syscall tracepoints and the queue walk only); attach with
-# the probes on throughout (LOOPSCOPE_POOL_PROBES=always: by default they follow the backlog). Prints each round's wall time for the jobs and the process's CPU time (all threads),
+# (LOOPSCOPE_TEST_NO_POOL_PROBES=1: the syscall tracepoints and the queue walk only); attach as
+# it runs. Prints each round's wall time for the jobs and the process's CPU time (all threads),
 # the medians, the ratios to no attach and the probes' cost per job (the difference of the
 # medians over JOBS). Needs root. Not a test: figures go to docs/performance.md.
 #   bench/pool_attach_cost.sh [BUILD_DIR] [ROUNDS] [JOBS]
@@ -29,8 +29,7 @@ one() { # $1 kind, $2 none|noprobes|probes: prints the jobs' wall and CPU time i
 			LOOPSCOPE_TEST_NO_POOL_PROBES=1 "$build/loopscope" attach -p "$pid" \
 				-o "$tmp/rec.lsr" 2>"$tmp/attach.log" &
 		else
-			LOOPSCOPE_POOL_PROBES=always "$build/loopscope" attach -p "$pid" \
-				-o "$tmp/rec.lsr" 2>"$tmp/attach.log" &
+			"$build/loopscope" attach -p "$pid" -o "$tmp/rec.lsr" 2>"$tmp/attach.log" &
 		fi
 		apid=$!
 		for _ in $(seq 200); do grep -q "attached to PID" "$tmp/attach.log" && break; sleep 0.05; done

@@ -330,7 +330,6 @@ int lsc_attach_tick(struct lsc_attach *a, struct lsc_attach_status *st)
 	int closed = 0;
 
 	ring_buffer__consume(a->rb); /* records come without wakeups */
-	lsc__at_pool_tick(a, now);   /* the submission probes follow the pool's backlog */
 	if (!a->gone && !lsc__target_alive(a->o.pid))
 		a->gone = 1;
 	/* the first tick after the target began to stop closes the window: the run's part of it

@@ -123,7 +123,6 @@ size_t lsc__at_js_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t c
 void lsc__at_pool_open(struct lsc_attach *a, Elf *elf, uint64_t bias, const struct want *submit,
 		       const struct want *queue);
 void lsc__at_pool_close(struct lsc_attach *a);
-void lsc__at_pool_tick(struct lsc_attach *a, uint64_t now);
 void lsc__at_pool_sample(struct lsc_attach *a, const struct lscb_submit *s);
 void lsc__at_pool_window(struct lsc_attach *a, Loopscope__Window *pw, Loopscope__Histogram *h,
 			 struct lsc_attach_status *st);

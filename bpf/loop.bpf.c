@@ -28,7 +28,6 @@
  * epoll_pwait 319): its loop is not seen, except through epoll_pwait2 (441 in both tables), and
  * its blocking calls would be misnamed; no Node.js or refloop build is 32-bit. x32 numbers carry
  * bit 30 (__X32_SYSCALL_BIT) and match nothing here (the ABI is rarely configured). */
-#define NR_WRITE	1
 #define NR_EPOLL_WAIT	232
 #define NR_EPOLL_PWAIT	281
 #define NR_EPOLL_PWAIT2 441
@@ -66,7 +65,6 @@ struct thread_state {
 	__u32 in_poll, timeout_nz, after_empty_check;
 	__u64 enter_ns, busy_start_ns, next_due_ns, last_fire_ns;
 	__u64 sys_enter_ns, pool_at_ns, pool_head[2];
-	__u32 pool_backlog; /* the last walk saw a job queued per thread and no worker idle */
 	__u64 sys_runq0, sys_cpu0; /* at the syscall's entry: sched_info.run_delay, sum_exec */
 	__u64 sys_pcount0;
 	__u64 seg_runq0; /* sched_info.run_delay when the busy segment began */
@@ -208,11 +206,7 @@ static __always_inline int queue_length(__u64 head, __u64 skip)
 	return w.done ? (int)w.count : -1;
 }
 
-static __always_inline int pool_track(struct thread_state *t, __u64 now, __u32 idle, __u32 n);
-__u64 pool_wakes; /* 8-byte writes by the target's threads that run no loop (pool.bpf.h) */
-/* time the queue held a job per thread and no worker was idle, at the walks, summed: read by the
- * loader, which attaches the submission probes while it grows (attach_pool.c) */
-__u64 pool_backlog_ns;
+static __always_inline void pool_track(struct thread_state *t, __u64 now, __u32 idle);
 
 static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state *t, __u64 now)
 {
@@ -222,33 +216,28 @@ static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state
 
 	if (!addr_wq)
 		return;
-	/* The queue's two ends unchanged and the queue empty: nothing was queued since the last
-	 * walk, which waits (at least every 10 ms for the busy workers). Otherwise the walk is
-	 * due now, right after the callback that queued, when the depth is highest; a queue that
-	 * looks the same may hold a new job at a reused address (pool.bpf.h). */
+	/* The queue's two ends: unchanged, nothing was queued since the last walk (jobs taken
+	 * only lower the depth), so the walk waits; changed, the walk is due now, right after the
+	 * callback that queued, when the depth is highest. At least every 10 ms for the busy
+	 * workers. */
 	if (bpf_probe_read_user(head, sizeof(head), (void *)addr_wq))
 		return;
 	if (head[0] == t->pool_head[0] && head[1] == t->pool_head[1] &&
-	    (head[0] == addr_wq || (head[0] == addr_slow_marker && head[1] == addr_slow_marker)) &&
 	    now - t->pool_at_ns < 10000000)
 		return;
-	/* each job's wait (pool.bpf.h), and the queue's length from the same walk */
+	/* each job's wait (pool.bpf.h) */
 	bpf_probe_read_user(&idle, sizeof(idle), (void *)addr_idle_threads);
-	bpf_probe_read_user(&n, sizeof(n), (void *)addr_nthreads);
-	fast = pool_track(t, now, idle, n);
+	pool_track(t, now, idle);
+	fast = queue_length(addr_wq, addr_slow_marker);
 	slow = queue_length(addr_slow_wq, 0);
 	if (fast < 0 || slow < 0)
 		return; /* try again at the next poll */
+	t->pool_at_ns = now;
 	t->pool_head[0] = head[0];
 	t->pool_head[1] = head[1];
 	depth = (__u32)(fast + slow);
 	bpf_probe_read_user(&idle, sizeof(idle), (void *)addr_idle_threads);
 	bpf_probe_read_user(&n, sizeof(n), (void *)addr_nthreads);
-	/* backlogged since the last look: a job queued per thread and no worker idle; its time
-	 * decides whether the submission probes are attached (attach_pool.c) */
-	if (t->pool_backlog)
-		pool_backlog_ns += now - t->pool_at_ns;
-	t->pool_backlog = fast > 0 && (__u32)fast >= n && !idle;
 	L->pool_depth = depth;
 	if (depth > L->pool_depth_max)
 		L->pool_depth_max = depth;
@@ -257,7 +246,6 @@ static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state
 	if (n >= idle && n - idle > L->pool_busy_max)
 		L->pool_busy_max = n - idle;
 	L->pool_samples++;
-	t->pool_at_ns = now;
 }
 
 struct hwalk {
@@ -474,15 +462,9 @@ int BPF_PROG(on_sys_enter, struct pt_regs *regs, long id)
 			poll_enter(tid, t, now, epoll_timeout(regs, id));
 		return 0;
 	}
-	/* the target's other threads (the pool's) stop here, before reading the clock: a worker
-	 * that finished a job wakes its loop (uv_async_send: 8 bytes to an eventfd) */
+	/* the target's other threads (the pool's) stop here, before reading the clock */
 	t = thread_get(0);
-	if (!t || t->slot >= LSCB_MAX_LOOPS) {
-		if (id == NR_WRITE && regs->dx == 8)
-			__sync_fetch_and_add(&pool_wakes, 1);
-		return 0;
-	}
-	if (t->in_poll)
+	if (!t || t->slot >= LSCB_MAX_LOOPS || t->in_poll)
 		return 0;
 	t->sys_enter_ns = bpf_ktime_get_ns();
 	t->sys_nr = id;

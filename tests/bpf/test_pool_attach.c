@@ -130,19 +130,11 @@ TEST(node_pool_wait_within_20_percent_and_the_submitter_named)
 	ASSERT_EQ(json_object_get_int(json_get(frame, "line")), function_line(APP, "hashPassword"));
 	ASSERT_TRUE(strstr(json_object_get_string(json_get(f, "evidence")),
 			   "100 % of the jobs submitted from hashPassword") != NULL);
-	/* the backlog attached the submission probes, which saw most jobs (POOL_SUBMITS) */
+	/* every job's submission counted into the stacks (POOL_SUBMITS) */
 	f = json_get(json_get(rep, "run"), "counters");
 	ASSERT_TRUE(f != NULL);
-	printf("# %d of %d jobs probed; the probes attached %d times, for %d ms\n",
-	       json_object_get_int(json_get(f, "pool_jobs_probed")),
-	       json_object_get_int(json_get(app, "jobs")),
-	       json_object_get_int(json_get(f, "pool_probes_attached")),
-	       json_object_get_int(json_get(f, "pool_probed_ms")));
-	ASSERT_CMP(json_object_get_int(json_get(f, "pool_probes_attached")), >=, 1);
-	ASSERT_CMP(json_object_get_int(json_get(f, "pool_jobs_probed")), >=,
-		   json_object_get_int(json_get(app, "jobs")) / 2);
-	ASSERT_CMP(json_object_get_int(json_get(f, "pool_jobs_probed")), <=,
-		   json_object_get_int(json_get(app, "jobs")));
+	ASSERT_EQ(json_object_get_int(json_get(f, "pool_jobs_probed")),
+		  json_object_get_int(json_get(app, "jobs")));
 	json_object_put(rep);
 	json_object_put(app);
 }
@@ -256,24 +248,18 @@ TEST(refloop_pool_wait_as_refloop_counts_it)
 	       (unsigned long long)h.total, started, mean, (double)h.max / 1e6, theirs_mean,
 	       theirs_max, (double)lsc_hist_quantile(&h, 0.99) / 1e6,
 	       json_at(st, "pool", "wait_p99_ns") / 1e6);
-	/* the probes attached at the first burst and stayed (a burst a second), and saw the jobs
-	 * after it (before, submissions are estimated from the queue, and jobs taken between two
-	 * walks go uncounted); each probed job has its wait recorded, but those whose pickup the
-	 * capture's last walk of the queue had not yet seen when the program ended, at most 5 %;
-	 * none twice */
+	/* every job the program started was seen by the probes; each has its wait recorded, but
+	 * those whose pickup the capture's last walk of the queue had not yet seen when the
+	 * program ended (in flight at the end: the footer says how many), at most 5 % of them */
 	{
 		double probed = footer_counter(r, "pool_jobs_probed");
 		double in_flight = probed - (double)h.total;
 
-		printf("# refloop: %.0f jobs probed (the probes attached %.0f times, for %.0f ms); "
-		       "waits recorded beyond them (measured from the queue alone): %.0f\n",
-		       probed, footer_counter(r, "pool_probes_attached"),
-		       footer_counter(r, "pool_probed_ms"), -in_flight);
-		ASSERT_CMP(footer_counter(r, "pool_probes_attached"), >=, 1);
-		ASSERT_CMP(probed, >=, 0.3 * started);
-		ASSERT_CMP(probed, <=, started);
+		printf("# refloop: %.0f jobs probed, %.0f in flight at the end\n", probed,
+		       in_flight);
+		ASSERT_CMP(fabs(probed - started), <=, 4);
+		ASSERT_CMP(in_flight, >=, 0);
 		ASSERT_CMP(in_flight, <=, 0.05 * started);
-		ASSERT_CMP((double)h.total, <=, started);
 	}
 	ASSERT_CMP(fabs((double)h.max / 1e6 - theirs_max), <=, 0.1 * theirs_max + 1);
 	ASSERT_CMP(fabs(mean - theirs_mean), <=, 0.2 * theirs_mean + 0.2);
@@ -281,127 +267,7 @@ TEST(refloop_pool_wait_as_refloop_counts_it)
 	lsc_recording_free(r);
 }
 
-/* A loop-bound refloop server (healthy, its database call 0 µs: a job a request, taken by an
- * idle worker within microseconds) attached with env, until it ends; its --stats in st. */
-static struct lsc_recording *loop_bound(const char *env, json_object **st)
-{
-	const char *argv[] = {built("examples/healthy"),
-			      "--stats",
-			      NULL,
-			      "--wait-signal",
-			      "1",
-			      "--db-us",
-			      "0",
-			      "--duration",
-			      "3",
-			      "--self-load",
-			      "8",
-			      "--port",
-			      "0",
-			      NULL};
-	const char *rec = file("loopbound.lsr");
-	const char *att[] = {built("loopscope"), "attach", "-p", NULL, "-o", rec, NULL};
-	char pid[16];
-	pid_t t, a;
-
-	argv[2] = file("loopbound.json");
-	t = proc_spawn(argv, path("loopbound.out"), path("loopbound.err"), NULL);
-	wait_text(path("loopbound.err"), "waiting for SIGUSR2", 10);
-	snprintf(pid, sizeof(pid), "%d", (int)t);
-	att[3] = pid;
-	unlink(path("loopbound.attach"));
-	a = proc_spawn(att, path("attach.out"), path("loopbound.attach"), env);
-	wait_text(path("loopbound.attach"), "loopscope: attached to PID", 30);
-	kill(t, SIGUSR2);
-	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 60)), 0);
-	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 30)), 0);
-	*st = json_file(path("loopbound.json"));
-	return read_rec(rec);
-}
-
-/* The time jobs spent in the queue by the recording: each window's mean length times its
- * length. */
-static double queued_s(const struct lsc_recording *r)
-{
-	double s = 0;
-	size_t i;
-
-	for (i = 0; i < r->nwindows; i++)
-		if (r->windows[i]->has_pool_depth_mean)
-			s += r->windows[i]->pool_depth_mean * (double)r->windows[i]->length_ns /
-			     1e9;
-	return s;
-}
-
-/* Without the probes, on a server whose jobs' memory is freed by their callbacks and queued
- * anew at the same address between two walks: the queue's time and waits as refloop counts
- * them. (The walk that followed a taken node's pointers into the loop's list of finished jobs
- * measured 1.4 million waits for 200,000 jobs, a mean depth of 1,339.) Two jobs taken as one
- * (a wake-up libuv saved) make a longer wait: within twice refloop's time in the queue. Whether
- * pool-saturated is raised is not asserted: with 8 clients in process on 2 CPUs refloop's own
- * figures reach it (8 queued on 4 threads, a mean over one). */
-TEST(refloop_loop_bound_pool_without_the_probes_as_refloop_counts_it)
-{
-	struct lsc_recording *r;
-	json_object *st;
-	struct lsc_hist h;
-	double started, theirs_s, ours_s, p99, theirs_p99;
-	uint32_t depth_max = 0;
-	size_t i;
-
-	capture_setup("attach-pool");
-	r = loop_bound("LOOPSCOPE_TEST_NO_POOL_PROBES=1", &st);
-	waits_of(r, &h);
-	for (i = 0; i < r->nwindows; i++)
-		if (r->windows[i]->pool_depth_max > depth_max)
-			depth_max = r->windows[i]->pool_depth_max;
-	started = json_at(st, "pool", "started");
-	theirs_s = json_at(st, "pool", "wait_total_ns") / 1e9;
-	ours_s = queued_s(r);
-	p99 = (double)lsc_hist_quantile(&h, 0.99) / 1e6;
-	theirs_p99 = json_at(st, "pool", "wait_p99_ns") / 1e6;
-	printf("# %.0f jobs, %llu waits measured (the others taken before a walk saw them); time "
-	       "in the queue %.3f s by attach, %.3f s by refloop; depth max %u / %.0f; wait p99 "
-	       "%.3f ms, refloop's bucket up to %.3f ms; max %.2f / %.2f ms\n",
-	       started, (unsigned long long)h.total, ours_s, theirs_s, depth_max,
-	       json_at(st, "pool", "peak_depth"), p99, theirs_p99, (double)h.max / 1e6,
-	       json_at(st, "pool", "wait_max_ns") / 1e6);
-	ASSERT_CMP(started, >, 10000); /* loop-bound indeed: tens of thousands of requests */
-	ASSERT_CMP((double)h.total, <=, started);
-	ASSERT_CMP((double)depth_max, <=, json_at(st, "pool", "peak_depth") + 1);
-	ASSERT_CMP(ours_s, >=, 0.5 * theirs_s);
-	ASSERT_CMP(ours_s, <=, 2 * theirs_s + 0.05);
-	ASSERT_CMP(p99, <=, 4 * theirs_p99 + 0.5);
-	json_object_put(st);
-	lsc_recording_free(r);
-}
-
-/* The same server with the probes in their default mode: its pool keeps up (its workers wait for
- * a CPU at times, a job per thread queued for up to a quarter of a tick), so the submission
- * probes, about 6 µs a job, a quarter of its throughput, are never attached. */
-TEST(refloop_loop_bound_pool_leaves_the_probes_off)
-{
-	struct lsc_recording *r;
-	json_object *st;
-	struct lsc_hist h;
-
-	capture_setup("attach-pool");
-	r = loop_bound(NULL, &st);
-	waits_of(r, &h);
-	printf("# %.0f jobs, %llu waits measured; probes attached %.0f times\n",
-	       json_at(st, "pool", "started"), (unsigned long long)h.total,
-	       footer_counter(r, "pool_probes_attached"));
-	ASSERT_CMP(json_at(st, "pool", "started"), >, 10000);
-	ASSERT_EQ(footer_counter(r, "pool_probes_attached"), 0);
-	ASSERT_EQ(footer_counter(r, "pool_jobs_probed"), 0);
-	ASSERT_CMP((double)h.total, >, 0);
-	json_object_put(st);
-	lsc_recording_free(r);
-}
-
 TEST_MAIN(TEST_ENTRY(node_pool_wait_within_20_percent_and_the_submitter_named),
 	  TEST_ENTRY(node_pool_wait_without_the_submission_probes),
 	  TEST_ENTRY(node_pool_with_threads_enough_has_short_waits_and_no_finding),
-	  TEST_ENTRY(refloop_pool_wait_as_refloop_counts_it),
-	  TEST_ENTRY(refloop_loop_bound_pool_without_the_probes_as_refloop_counts_it),
-	  TEST_ENTRY(refloop_loop_bound_pool_leaves_the_probes_off))
+	  TEST_ENTRY(refloop_pool_wait_as_refloop_counts_it))
