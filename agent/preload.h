@@ -108,6 +108,13 @@ void lsc__node_on_poll(uint32_t tid, int main_loop, int will_wait);
 /* The same from the main thread's file calls, before its first poll (node.c says when). */
 extern int lsc__node_pending;
 void lsc__node_early(void);
+/* recording.c: the recording opened (an fd, or -errno), its header
+ * written (0 or -1), what the program is with the note to put in the
+ * header, the run directory's PID file. */
+int lsc__open_recording(const char *path);
+int lsc__write_header(const char *runtime, const char *note);
+void lsc__runtime_and_notes(char *runtime, size_t cap, char *note, size_t note_cap);
+void lsc__note_pid(void);
 /* node_frames.c: for each of frames (leaf first), two words in aux (aux[2k], aux[2k + 1]): the
  * SharedFunctionInfo a JS frame runs and its print (0, 0 for another frame), by walking frame
  * pointers from the interrupted registers (uc, a signal's ucontext) or, uc NULL, from the

@@ -179,31 +179,42 @@ TEST(node_js_frames_are_named_from_their_functions)
 	speedscope_per_thread(cpu_all);
 }
 
+/* tests/agent/node_native_alloc.js under `loopscope run` into rec (hide: a V8 metadata symbol
+ * the agent is to take as missing, or NULL); the recording read. */
+static struct lsc_recording *native_alloc_run(const char *rec, const char *hide)
+{
+	char env[128];
+	const char *argv[] = {"/usr/bin/env",
+			      env,
+			      built("loopscope"),
+			      "run",
+			      "-o",
+			      rec,
+			      "--",
+			      "/usr/bin/node",
+			      LSC_SOURCE_DIR "/tests/agent/node_native_alloc.js",
+			      NULL};
+	struct proc p;
+
+	snprintf(env, sizeof(env), "LOOPSCOPE_TEST_V8_HIDE=%s", hide ? hide : "");
+	proc_run(&p, argv, 60, NULL);
+	if (p.status)
+		LSC_FAIL("node_native_alloc.js under the agent: status 0x%x: %s", p.status, p.err);
+	return read_rec(rec);
+}
+
 /* Native allocations made from JavaScript (Buffers outside V8's heap, --heap sampled): the
  * sampled stacks carry their JS frames' functions too, so the sites name keepBuffers with its
  * script and line, not the interpreter's entry or bare JIT addresses. */
 TEST(native_heap_stacks_name_their_js_frames)
 {
-	const char *argv[] = {built("loopscope"),
-			      "run",
-			      "-o",
-			      NULL,
-			      "--",
-			      "/usr/bin/node",
-			      LSC_SOURCE_DIR "/tests/agent/node_native_alloc.js",
-			      NULL};
 	const Loopscope__Symbol *keep = NULL;
 	struct lsc_recording *r;
-	struct proc p;
 	double under, all;
 	size_t i;
 
 	capture_setup("agent");
-	argv[3] = path("alloc.lsr");
-	proc_run(&p, argv, 60, NULL);
-	if (p.status)
-		LSC_FAIL("node_native_alloc.js under the agent: status 0x%x: %s", p.status, p.err);
-	r = read_rec(path("alloc.lsr"));
+	r = native_alloc_run(path("alloc.lsr"), NULL);
 	for (i = 0; i < r->nsymbols; i++)
 		if (r->symbols[i]->function && !strcmp(r->symbols[i]->function, "keepBuffers"))
 			keep = r->symbols[i];
@@ -221,27 +232,12 @@ TEST(native_heap_stacks_name_their_js_frames)
  * addresses, and no frame is given a function's name. */
 TEST(node_without_v8_metadata_is_noted_and_not_named)
 {
-	const char *argv[] = {"/usr/bin/env",
-			      "LOOPSCOPE_TEST_V8_HIDE=class_JSFunction__shared__SharedFunctionInfo",
-			      built("loopscope"),
-			      "run",
-			      "-o",
-			      NULL,
-			      "--",
-			      "/usr/bin/node",
-			      LSC_SOURCE_DIR "/tests/agent/node_native_alloc.js",
-			      NULL};
 	struct lsc_recording *r;
-	struct proc p;
 	double under, all;
 
 	capture_setup("agent");
-	argv[5] = path("hid.lsr");
-	proc_run(&p, argv, 60, NULL);
-	if (p.status)
-		LSC_FAIL("node_native_alloc.js under the agent: status 0x%x: %s", p.status, p.err);
+	r = native_alloc_run(path("hid.lsr"), "class_JSFunction__shared__SharedFunctionInfo");
 	ASSERT_TRUE(file_has(path("hid.lsr"), "no V8 post-mortem metadata"));
-	r = read_rec(path("hid.lsr"));
 	/* (V8's sampling heap profiler still names the JS heap's sites: its own names) */
 	under = samples_under(r, LOOPSCOPE__SAMPLE_KIND__ALLOC_BYTES, "keepBuffers", 1, &all);
 	ASSERT_CMP(all, >, 0);
