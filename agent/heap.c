@@ -727,10 +727,12 @@ void lsc__heap_start(int m, uint64_t every)
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)lsc__heap_start);
 	if (m != LSC_HEAP_OFF) {
 		/* A libunwind built without per-thread caches (Debian's 1.6) makes this its global
-		 * cache, behind one mutex taken with every signal blocked on each unw_step: the
-		 * step rules (heap_stacks.c) keep it off the allocations' path in both modes. */
+		 * cache, behind one mutex taken with every signal blocked on each unw_step: full
+		 * mode's step rules (heap_stacks.c) keep it off the allocations' path. */
 		unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
-		lsc__heap_stacks_init(); /* without them, every stack is unwound */
+		if (m == LSC_HEAP_FULL) {
+			lsc__heap_stacks_init(); /* without them, every stack is unwound */
+		}
 		if (lsc_heap_sites_init(&sites, 1u << 18, 1u << 23) ||
 		    (m == LSC_HEAP_SAMPLED && lsc_heap_samples_init(&samples, 1u << 18, 1u << 16)))
 			m = LSC_HEAP_OFF;

@@ -14,6 +14,30 @@
 
 uintptr_t lsc__self_lo, lsc__self_hi;
 
+/* A sampled allocation's stack; in Node.js with its JS frames' functions (node_frames.c: two
+ * words a frame after the frames), so that the writer names them as it names a CPU sample's. */
+uint32_t lsc__heap_site_here(struct lsc_heap_sites *sites)
+{
+	void *buf[LSC_AGENT_MAX_FRAMES + 8];
+	uint64_t f[3 * LSC_AGENT_MAX_FRAMES];
+	int n, i = 0, k = 0, aux;
+	uint32_t s;
+
+	T.in_agent = 1;
+	n = unw_backtrace(buf, LSC_AGENT_MAX_FRAMES + 8);
+	while (i < n && (uintptr_t)buf[i] >= lsc__self_lo && (uintptr_t)buf[i] < lsc__self_hi)
+		i++;
+	for (; i + k < n && k < LSC_AGENT_MAX_FRAMES; k++)
+		f[k] = (uint64_t)(uintptr_t)buf[i + k];
+	lsc__node_frames_thread(); /* its frames read without a system call each */
+	aux = lsc__node_frames(NULL, (uint64_t)(uintptr_t)__builtin_frame_address(0), buf + i, k,
+			       f + k);
+	s = aux ? lsc_heap_site_aux(sites, f, (uint32_t)(3 * k), 1)
+		: lsc_heap_site(sites, f, (uint32_t)k);
+	T.in_agent = 0;
+	return s;
+}
+
 /*
  * --heap full takes a stack for every allocation; unwinding is most of its cost. A program
  * allocates from the same few places over and over, with the same stack below them, so each
@@ -206,18 +230,9 @@ static void rule_learn(uintptr_t ip, uint64_t seen)
 
 /*
  * Unwinds from k with the rules alone, noting the frames in f and the slots their result
- * depends on in ck (NULL: not noted) exactly as unwind_learn notes them; 0 when some frame on
+ * depends on in ck exactly as lsc__heap_site_learn's unwinding notes them; 0 when some frame on
  * the way has no rule that settles it (libunwind then does it all again).
  */
-#define NOTE(a, v)                                                                                 \
-	do {                                                                                       \
-		if (ck) {                                                                          \
-			ck[checks].addr = (a);                                                     \
-			ck[checks].value = (v);                                                    \
-		}                                                                                  \
-		checks++;                                                                          \
-	} while (0)
-
 static int rules_unwind(const struct caller *k, uintptr_t hi, uint64_t *f, uint32_t *nf,
 			struct uc_check *ck, uint32_t *nck, int *need_bp)
 {
@@ -248,12 +263,15 @@ static int rules_unwind(const struct caller *k, uintptr_t hi, uint64_t *f, uint3
 			if (cfa == bp + 16) {
 				if (!bp_from)
 					*need_bp = 1;
-				else
-					NOTE(bp_from, bp);
+				else {
+					ck[checks].addr = bp_from;
+					ck[checks++].value = bp;
+				}
 			}
 			at = bp + 8;
 			ip = *(const uintptr_t *)at;
-			NOTE(at, ip);
+			ck[checks].addr = at;
+			ck[checks++].value = ip;
 			bp_from = bp;
 			bp = *(const uintptr_t *)bp_from;
 			sp = cfa;
@@ -269,12 +287,15 @@ static int rules_unwind(const struct caller *k, uintptr_t hi, uint64_t *f, uint3
 		if (cfa == bp + 16) {
 			if (!bp_from)
 				*need_bp = 1;
-			else
-				NOTE(bp_from, bp);
+			else {
+				ck[checks].addr = bp_from;
+				ck[checks++].value = bp;
+			}
 		}
 		at = cfa - 8;
 		ip = *(const uintptr_t *)at;
-		NOTE(at, ip);
+		ck[checks].addr = at;
+		ck[checks++].value = ip;
 		if (r & R_BP_SAVED) {
 			at = cfa + RULE_BPAT(r);
 			if (at < k->sp || at + 8 > hi)
@@ -290,7 +311,6 @@ static int rules_unwind(const struct caller *k, uintptr_t hi, uint64_t *f, uint3
 	*nck = checks;
 	return 1;
 }
-#undef NOTE
 
 /* What a step of libunwind from a frame (ip0, sp0, bp0) to cur showed: the rule it followed, or
  * R_SET (no rule fits). */
@@ -325,38 +345,52 @@ static uint64_t rule_seen(unw_cursor_t *cur, uintptr_t ip0, uintptr_t sp0, uintp
 	return r | (cfa == bp0 + 16 ? R_EITHER : R_SP);
 }
 
-/*
- * Unwinds with libunwind from the caller's frame k (in the thread's stack below c_hi), learning
- * the step rules on the way: the frames into f (*nf of them) and, while ok (the stack can be
- * cached), the slots the result depends on into ck (*nck). Returns ok, 0 when the stack cannot be
- * cached after all, -1 when libunwind could not start.
- */
-static __attribute__((noinline)) int unwind_learn(const struct caller *k, uintptr_t c_hi, int ok,
-						  uint64_t *f, uint32_t *nf, struct uc_check *ck,
-						  uint32_t *nck, int *need_bp)
+/* Unwinds from the caller's frame with the rules, or else with a cursor, noting what was read,
+ * and caches the stack. */
+__attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *sites,
+							const struct caller *k, struct ucache *c,
+							struct uc_entry *set)
 {
+	uintptr_t c_lo = c ? c->lo : 0, c_hi = c ? c->hi : 0;
+	struct uc_check *ck = NULL;
+	struct uc_entry *e = NULL;
+	uint64_t at = 0;
+	uint64_t f[LSC_AGENT_MAX_FRAMES];
 	unw_context_t uc;
 	unw_cursor_t cur;
 	unw_word_t ip, sp, bp, cfa;
 	unw_save_loc_t loc;
 	uintptr_t bp_from = 0; /* the slot this frame's rbp was read from; 0: the key's rbp */
-	uint32_t n = 0, checks = 0;
-	int sig = 0, step;
+	uint32_t n = 0, checks = 0, s;
+	int ok = set != NULL, need_bp = 0, w, sig = 0, step;
 
-	*nf = *nck = 0;
-	*need_bp = 0;
+	if (ok && (k->sp < c_lo || k->sp >= c_hi))
+		ok = 0; /* not on the thread's own stack (a coroutine's, a signal stack) */
+	if (ok) {
+		/* The checks go to the ring from its head, in one stretch: no entry that stands
+		 * (UC_LIVE) has a slot among the UC_MAX_CHECKS written from there. */
+		at = c->head;
+		if (at % UC_CHECKS + UC_MAX_CHECKS > UC_CHECKS)
+			at += UC_CHECKS - at % UC_CHECKS;
+		c->head = at;
+		ck = &c->check[at % UC_CHECKS];
+		if (rules && rules_unwind(k, c_hi, f, &n, ck, &checks, &need_bp))
+			goto found;
+	}
 	if (unw_getcontext(&uc) || unw_init_local(&cur, &uc))
-		return -1;
+		return 1;
 	/* past the agent's frames, to the caller's */
 	do {
 		if (unw_get_reg(&cur, UNW_REG_IP, &ip) < 0)
-			return -1;
+			return 1;
 		if (!lsc__own_frame((uintptr_t)ip))
 			break;
 	} while (unw_step(&cur) > 0);
 	unw_get_reg(&cur, UNW_REG_SP, &sp);
 	if (ip != k->ip || sp != k->sp)
 		ok = 0; /* not the frame the key describes: do not cache */
+	n = checks = 0;
+	need_bp = 0;
 	for (;;) {
 		f[n++] = (uint64_t)ip;
 		if (unw_get_reg(&cur, UNW_X86_64_RBP, &bp) < 0)
@@ -387,7 +421,7 @@ static __attribute__((noinline)) int unwind_learn(const struct caller *k, uintpt
 		 * the stack pointer, and rbp's value did not matter here. */
 		if (cfa == bp + 16) {
 			if (!bp_from)
-				*need_bp = 1;
+				need_bp = 1;
 			else if (ok && checks < UC_MAX_CHECKS) {
 				ck[checks].addr = bp_from;
 				ck[checks++].value = bp;
@@ -415,41 +449,6 @@ static __attribute__((noinline)) int unwind_learn(const struct caller *k, uintpt
 			ok = 0;
 		/* else: in the agent's frames below the key, so unchanged since the caller */
 	}
-	*nf = n;
-	*nck = checks;
-	return ok;
-}
-
-/* Unwinds from the caller's frame with the rules, or else with a cursor, noting what was read,
- * and caches the stack. */
-__attribute__((noinline)) uint32_t lsc__heap_site_learn(struct lsc_heap_sites *sites,
-							const struct caller *k, struct ucache *c,
-							struct uc_entry *set)
-{
-	uintptr_t c_lo = c ? c->lo : 0, c_hi = c ? c->hi : 0;
-	struct uc_check *ck = NULL;
-	struct uc_entry *e = NULL;
-	uint64_t at = 0;
-	uint64_t f[LSC_AGENT_MAX_FRAMES];
-	uint32_t n = 0, checks = 0, s;
-	int ok = set != NULL, need_bp = 0, w;
-
-	if (ok && (k->sp < c_lo || k->sp >= c_hi))
-		ok = 0; /* not on the thread's own stack (a coroutine's, a signal stack) */
-	if (ok) {
-		/* The checks go to the ring from its head, in one stretch: no entry that stands
-		 * (UC_LIVE) has a slot among the UC_MAX_CHECKS written from there. */
-		at = c->head;
-		if (at % UC_CHECKS + UC_MAX_CHECKS > UC_CHECKS)
-			at += UC_CHECKS - at % UC_CHECKS;
-		c->head = at;
-		ck = &c->check[at % UC_CHECKS];
-		if (rules && rules_unwind(k, c_hi, f, &n, ck, &checks, &need_bp))
-			goto found;
-	}
-	ok = unwind_learn(k, c_hi, ok, f, &n, ck, &checks, &need_bp);
-	if (ok < 0)
-		return 1;
 found:
 	s = lsc_heap_site(sites, f, n);
 	if (ok) {
@@ -481,54 +480,9 @@ found:
 	return s;
 }
 
-/*
- * A sampled allocation's stack: from the caller of the agent's outermost frame (found by the
- * agent's own frame pointers), by the step rules when they settle every frame, else by
- * libunwind, which teaches them (the rules are what made --heap full affordable; a sampled
- * allocation unwound by libunwind cost 10 to 20 µs, and a Node.js start makes thousands). In
- * Node.js with its JS frames' functions (node_frames.c: two words a frame after the frames), so
- * that the writer names them as it names a CPU sample's.
- */
-uint32_t lsc__heap_site_here(struct lsc_heap_sites *sites)
-{
-	uintptr_t *fp = __builtin_frame_address(0);
-	struct caller k = {0, 0, 0};
-	uint64_t f[3 * LSC_AGENT_MAX_FRAMES];
-	void *buf[LSC_AGENT_MAX_FRAMES];
-	uint32_t n = 0, checks, i;
-	int aux = 0, need_bp, depth;
-	uint32_t s;
-
-	T.in_agent = 1;
-	lsc__node_frames_thread(); /* the stack's bounds; its frames read without a system call */
-	/* the agent's frames keep frame pointers: the first return address out of it is the
-	 * caller's, its frame above the slot that held it */
-	for (depth = 0; depth < 16 && fp; depth++) {
-		if (!lsc__own_frame(fp[1])) {
-			k.ip = fp[1];
-			k.sp = (uintptr_t)(fp + 2);
-			k.bp = fp[0];
-			break;
-		}
-		fp = (uintptr_t *)fp[0];
-	}
-	if (!(k.ip && rules && T.stk_hi > 1 && k.sp >= T.stk_lo && k.sp < T.stk_hi &&
-	      rules_unwind(&k, T.stk_hi, f, &n, NULL, &checks, &need_bp)) &&
-	    unwind_learn(&k, T.stk_hi > 1 ? T.stk_hi : 0, 0, f, &n, NULL, &checks, &need_bp) < 0)
-		n = 0;
-	for (i = 0; i < n; i++)
-		buf[i] = (void *)(uintptr_t)f[i];
-	if (n)
-		aux = lsc__node_frames(NULL, (uint64_t)(uintptr_t)__builtin_frame_address(0), buf,
-				       (int)n, f + n);
-	s = aux ? lsc_heap_site_aux(sites, f, 3 * n, 1) : lsc_heap_site(sites, f, n);
-	T.in_agent = 0;
-	return s;
-}
-
 int lsc__heap_stacks_init(void)
 {
-	rules = lsc_map_table(RULES * sizeof(*rules)); /* filled at random places */
+	rules = lsc_map_zeroed(RULES * sizeof(*rules));
 	uc_key_ok = pthread_key_create(&uc_key, uc_release) == 0;
 	return uc_key_ok ? 0 : -1;
 }
