@@ -325,33 +325,54 @@ static int resolve(struct lsc_v8 *v, uint64_t sfi, uint64_t print, struct lsc_v8
 	return 0;
 }
 
+/* The function cache's two tables (v8_internal.h says why two). */
+static int fns_alloc(struct lsc_v8 *v)
+{
+	if (v->fns)
+		return 0;
+	v->fns = malloc(V8_FN_SLOTS * sizeof(*v->fns));
+	v->fn_store = malloc(V8_FN_SLOTS * 3 / 4 * sizeof(*v->fn_store));
+	if (!v->fns || !v->fn_store) {
+		free(v->fns);
+		free(v->fn_store);
+		v->fns = NULL;
+		v->fn_store = NULL;
+		return -1;
+	}
+	memset(v->fns, 0, V8_FN_SLOTS * sizeof(*v->fns)); /* written: no zero page behind it */
+	return 0;
+}
+
 int lsc_v8_resolve(struct lsc_v8 *v, uint64_t sfi, uint64_t print, const struct lsc_v8_fn **out)
 {
+	struct lsc_v8_fn *fn;
 	uint32_t i;
 	int r;
 
 	if (!is_object(v, sfi))
 		return -1;
-	if (!v->fns && !(v->fns = calloc(V8_FN_SLOTS, sizeof(*v->fns))))
+	if (fns_alloc(v))
 		return -1;
 	for (i = (uint32_t)((sfi >> 3) ^ print) & (V8_FN_SLOTS - 1); v->fns[i].sfi;
 	     i = (i + 1) & (V8_FN_SLOTS - 1))
 		if (v->fns[i].sfi == sfi && v->fns[i].print == print) {
-			*out = &v->fns[i].fn;
+			*out = &v->fn_store[v->fns[i].at];
 			return v->fns[i].ok ? 0 : -1;
 		}
-	if (v->nfns * 4 >= V8_FN_SLOTS * 3) { /* full: start again */
+	if (v->nfns >= V8_FN_SLOTS * 3 / 4) { /* full: start again */
 		lsc_v8_forget(v);
 		i = (uint32_t)((sfi >> 3) ^ print) & (V8_FN_SLOTS - 1);
 	}
-	r = resolve(v, sfi, print, &v->fns[i].fn);
+	fn = &v->fn_store[v->nfns];
+	r = resolve(v, sfi, print, fn);
 	if (r == -2) /* moved: not cached, the next sample may find it where it is now */
 		return -2;
 	v->fns[i].sfi = sfi;
 	v->fns[i].print = print;
+	v->fns[i].at = v->nfns;
 	v->fns[i].ok = r == 0;
 	v->nfns++;
-	*out = &v->fns[i].fn;
+	*out = fn;
 	return r;
 }
 
@@ -374,7 +395,9 @@ void lsc__v8_names_free(struct lsc_v8 *v)
 {
 	lsc_v8_forget(v);
 	free(v->fns);
+	free(v->fn_store);
 	free(v->scripts);
 	v->fns = NULL;
+	v->fn_store = NULL;
 	v->scripts = NULL;
 }
