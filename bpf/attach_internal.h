@@ -77,6 +77,10 @@ struct lsc_attach {
 	size_t nblk, blk_cap, ncpu, cpu_cap;
 	/* the current window's GC and longest blocking call, for the status */
 	uint64_t win_gc, win_gc_ns, win_top_ns;
+	struct lsc_attach_buckets win_gc_kind[LSC_ATTACH_GC_KINDS];
+	unsigned win_nblk;
+	struct lsc_attach_blocking win_blk[LSC_ATTACH_BLOCKING];
+	uint64_t win_blk_other, win_blk_other_ns;
 	char win_top[128];
 	uint64_t events, write_err;
 	int gone;

@@ -126,6 +126,8 @@ void lsc__at_pool_window(struct lsc_attach *a, Loopscope__Window *pw, Loopscope_
 		st->pool_waits = w.total;
 		st->pool_wait_p99_ns = lsc_hist_quantile(&w, 0.99);
 		st->pool_wait_max_ns = w.total ? w.max : 0;
+		memset(&st->pool_wait, 0, sizeof(st->pool_wait));
+		lsc_attach_buckets_add(&st->pool_wait, &w);
 	}
 	if (!w.total)
 		return;

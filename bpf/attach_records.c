@@ -159,6 +159,65 @@ void lsc__at_put_mappings(struct lsc_attach *a)
 		fclose(f);
 }
 
+const uint64_t lsc_attach_bounds_ns[LSC_ATTACH_BOUNDS] = {
+	1000000ULL,    2000000ULL,    5000000ULL,     10000000ULL,    20000000ULL,
+	50000000ULL,   100000000ULL,  200000000ULL,   500000000ULL,   1000000000ULL,
+	2000000000ULL, 5000000000ULL, 10000000000ULL, 30000000000ULL,
+};
+
+void lsc_attach_buckets_add(struct lsc_attach_buckets *b, const struct lsc_hist *h)
+{
+	unsigned k, i;
+
+	if (!h->total)
+		return;
+	b->count += h->total;
+	b->sum_ns += h->sum;
+	for (k = 0; k < LSC_HIST_BUCKETS; k++) {
+		uint64_t v;
+
+		if (!h->counts[k])
+			continue;
+		/* the bucket's values are within 0.8 % of its low end: counted by it */
+		v = lsc_hist_bucket_low(k);
+		for (i = 0; i < LSC_ATTACH_BOUNDS; i++)
+			if (v <= lsc_attach_bounds_ns[i])
+				b->le[i] += h->counts[k];
+	}
+}
+
+void lsc_attach_buckets_add_one(struct lsc_attach_buckets *b, uint64_t ns)
+{
+	unsigned i;
+
+	b->count++;
+	b->sum_ns += ns;
+	for (i = 0; i < LSC_ATTACH_BOUNDS; i++)
+		if (ns <= lsc_attach_bounds_ns[i])
+			b->le[i]++;
+}
+
+/* A blocking call in the window's table, by thread and syscall. */
+static void window_blocking(struct lsc_attach *a, uint32_t tid, uint32_t nr, uint64_t ns)
+{
+	unsigned i;
+
+	for (i = 0; i < a->win_nblk; i++)
+		if (a->win_blk[i].tid == tid && a->win_blk[i].nr == nr)
+			break;
+	if (i == a->win_nblk) {
+		if (i == LSC_ATTACH_BLOCKING) {
+			a->win_blk_other++;
+			a->win_blk_other_ns += ns;
+			return;
+		}
+		a->win_nblk++;
+		a->win_blk[i] = (struct lsc_attach_blocking){tid, nr, 0, 0};
+	}
+	a->win_blk[i].count++;
+	a->win_blk[i].ns += ns;
+}
+
 /* ------------------------------------------------------------------ events */
 
 int lsc__at_on_event(void *ctx, void *data, size_t len)
@@ -210,6 +269,7 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 			a->win_top_ns = e->dur_ns;
 			snprintf(a->win_top, sizeof(a->win_top), "%s", call);
 		}
+		window_blocking(a, e->tid, e->nr, e->dur_ns);
 	} else if (e->type == LSCB_EV_CPU) {
 		lsc__at_dwarf_sample(a, e);
 		return 0;
@@ -229,6 +289,8 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 		ev.gc = &g;
 		a->win_gc++;
 		a->win_gc_ns += e->dur_ns;
+		if (e->nr < LSC_ATTACH_GC_KINDS)
+			lsc_attach_buckets_add_one(&a->win_gc_kind[e->nr], e->dur_ns);
 	} else {
 		return 0;
 	}
@@ -401,6 +463,11 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 			ls->frozen_s = frozen ? (double)(now - L.last_ns) / 1e9 : 0;
 			ls->lag_p99_ns = lsc_hist_quantile(&hl, 0.99);
 			ls->busy_p99_ns = lsc_hist_quantile(&hb, 0.99);
+			ls->window_ns = len;
+			ls->idle_ns = idle < len ? idle : len;
+			ls->iterations = pw.iterations;
+			memset(&ls->lag, 0, sizeof(ls->lag));
+			lsc_attach_buckets_add(&ls->lag, &hl);
 		}
 		if (L.tid == (uint32_t)a->o.pid && st) {
 			st->have_window = 1;
@@ -430,7 +497,15 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 		st->gc_pause_ns = a->win_gc_ns;
 		snprintf(st->top_blocking, sizeof(st->top_blocking), "%s", a->win_top);
 		st->top_blocking_ns = a->win_top_ns;
+		memcpy(st->gc_kind, a->win_gc_kind, sizeof(st->gc_kind));
+		st->nblocking = a->win_nblk;
+		memcpy(st->blocking, a->win_blk, sizeof(st->blocking));
+		st->blocking_other_count = a->win_blk_other;
+		st->blocking_other_ns = a->win_blk_other_ns;
 	}
+	memset(a->win_gc_kind, 0, sizeof(a->win_gc_kind));
+	a->win_nblk = 0;
+	a->win_blk_other = a->win_blk_other_ns = 0;
 	a->win_gc = a->win_gc_ns = a->win_top_ns = 0;
 	a->win_top[0] = 0;
 	a->window_start = now;

@@ -26,6 +26,21 @@ struct lsc_attach_opts {
 
 #define LSC_ATTACH_HANDLE_TYPES 20
 
+/* A window's durations counted at fixed bounds, for a consumer that keeps cumulative histograms
+ * of its own (the exporter's Prometheus histograms): le[i] holds how many were at most
+ * lsc_attach_bounds_ns[i]. */
+#define LSC_ATTACH_BOUNDS 14
+extern const uint64_t lsc_attach_bounds_ns[LSC_ATTACH_BOUNDS];
+struct lsc_attach_buckets {
+	uint64_t count, sum_ns, le[LSC_ATTACH_BOUNDS];
+};
+/* Adds h's values (nanoseconds) to b; one value. */
+void lsc_attach_buckets_add(struct lsc_attach_buckets *b, const struct lsc_hist *h);
+void lsc_attach_buckets_add_one(struct lsc_attach_buckets *b, uint64_t ns);
+
+#define LSC_ATTACH_GC_KINDS 6  /* the recording's GcEvent.Kind, UNKNOWN to FULL */
+#define LSC_ATTACH_BLOCKING 32 /* distinct (thread, syscall) pairs kept a window */
+
 /* What the last window said, for a status line or a live view. */
 struct lsc_attach_status {
 	double elapsed_s;
@@ -42,8 +57,18 @@ struct lsc_attach_status {
 	int handles_known;
 	uint32_t open_fds;
 	uint64_t rss_bytes;
-	uint64_t gc_count, gc_pause_ns; /* in the last window */
-	char top_blocking[128];		/* the last window's longest blocking call, or "" */
+	uint64_t gc_count, gc_pause_ns;				/* in the last window */
+	struct lsc_attach_buckets gc_kind[LSC_ATTACH_GC_KINDS]; /* pauses by GcEvent.Kind */
+	struct lsc_attach_buckets pool_wait; /* the jobs taken in the last window */
+	/* the last window's blocking calls by loop thread and syscall (the rest, past the table's
+	 * size, in blocking_other_*) */
+	unsigned nblocking;
+	struct lsc_attach_blocking {
+		uint32_t tid, nr;
+		uint64_t count, ns;
+	} blocking[LSC_ATTACH_BLOCKING];
+	uint64_t blocking_other_count, blocking_other_ns;
+	char top_blocking[128]; /* the last window's longest blocking call, or "" */
 	uint64_t top_blocking_ns;
 	uint64_t events, dropped; /* since attach */
 	int target_gone;	  /* the process has exited */
@@ -54,6 +79,8 @@ struct lsc_attach_status {
 		int main;
 		double elu, frozen_s;
 		uint64_t lag_p99_ns, busy_p99_ns;
+		uint64_t window_ns, idle_ns, iterations; /* the window's length, its idle part */
+		struct lsc_attach_buckets lag;
 	} loops[8];
 };
 

@@ -320,7 +320,7 @@ uint64_t lsc__load_bias(int pid, const char *exe, int is_dyn, uint64_t base_vadd
 }
 
 /* Whether PID maps a shared libuv (libuv.so.1): a libuv program linked dynamically. */
-static int maps_libuv(int pid)
+int lsc__maps_libuv(int pid)
 {
 	char path[64], line[4608];
 	int found = 0;
@@ -349,16 +349,22 @@ static void comm_of(int pid, char *buf, size_t cap)
 		buf[n - 1] = 0;
 }
 
-/* Whether PID's executable has libuv's uv_run, or it maps a shared libuv. */
-static int runs_libuv(int pid)
+int lsc__exe_has_libuv(const char *path)
 {
 	struct want w = {"uv_run", 0, 0, 0, NULL};
-	char path[64];
 	uint64_t base;
 	int dyn;
 
+	return lsc__elf_find(path, &w, 1, &dyn, &base, NULL) == 0 && w.found;
+}
+
+/* Whether PID's executable has libuv's uv_run, or it maps a shared libuv. */
+static int runs_libuv(int pid)
+{
+	char path[64];
+
 	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
-	return lsc__elf_find(path, &w, 1, &dyn, &base, NULL) == 0 && w.found ? 1 : maps_libuv(pid);
+	return lsc__exe_has_libuv(path) || lsc__maps_libuv(pid);
 }
 
 /* Up to 4 children of PID that run libuv, as " 4242 (node), 4243 (node)" into buf; how many
@@ -397,7 +403,7 @@ int lsc__target_no_loop(int pid, int uv_symbols, char *err, size_t errlen)
 	char comm[64], kids[256];
 	int n;
 
-	if (uv_symbols || maps_libuv(pid))
+	if (uv_symbols || lsc__maps_libuv(pid))
 		return 0;
 	comm_of(pid, comm, sizeof(comm));
 	n = children_of(pid, kids, sizeof(kids));

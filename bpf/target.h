@@ -37,6 +37,10 @@ size_t lsc__build_id(const char *path, uint8_t *out, size_t cap);
 /* The executable's load address minus its ELF addresses (PIE), from /proc/PID/maps. */
 uint64_t lsc__load_bias(int pid, const char *exe, int is_dyn, uint64_t base_vaddr);
 
+/* Whether the ELF file at path has libuv's uv_run (statically linked: Node, refloop). */
+int lsc__exe_has_libuv(const char *path);
+/* Whether PID maps a shared libuv. */
+int lsc__maps_libuv(int pid);
 /* 0 when PID runs libuv (its symbols in the executable, uv_symbols, or a libuv.so mapped);
  * otherwise LSC_ENOLOOP with one line in err naming the process, its children and --anyway. */
 int lsc__target_no_loop(int pid, int uv_symbols, char *err, size_t errlen);

@@ -77,6 +77,7 @@ int cmd_symbolize(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_exporter(int argc, char **argv);
 int cmd_heap(int argc, char **argv);
 int cmd_leaks(int argc, char **argv);
 int cmd_gate(int argc, char **argv);

@@ -83,6 +83,30 @@ static const struct lsc_cmd commands[] = {
 	 "error unless --anyway.\n"
 	 "Nothing is recorded: use attach for a recording.\n",
 	 cmd_top},
+	{"exporter",
+	 "watch every event-loop process on this host and serve Prometheus metrics (root)",
+	 "usage: loopscope exporter [--listen HOST:PORT] [-p PID...] [--match REGEX]\n"
+	 "                          [--block-threshold MS]\n"
+	 "\n"
+	 "Watches the host for processes running a libuv event loop (Node.js, refloop, any\n"
+	 "program with libuv in its executable or libraries), attaches to each within two\n"
+	 "seconds of its start with the eBPF programs attach uses (no recording, no CPU\n"
+	 "samples), detaches when it exits, and serves their figures at /metrics: loop busy and\n"
+	 "idle seconds (rate() of them gives ELU), lag, blocking calls by syscall, the thread\n"
+	 "pool's queue, GC pauses by kind, handles, RSS; labelled service, pid and loop. The\n"
+	 "service is OTEL_SERVICE_NAME or LOOPSCOPE_SERVICE from the process's environment, else\n"
+	 "the script Node runs, else the executable. Runs until SIGINT or SIGTERM.\n"
+	 "docs/exporter.md.\n"
+	 "\n"
+	 "  --listen HOST:PORT      where to serve (default 127.0.0.1:9464; :9464 for every\n"
+	 "                          address)\n"
+	 "  -p, --pid PID           only these processes (repeatable)\n"
+	 "  --match REGEX           only processes whose command line matches (extended regex)\n"
+	 "  --block-threshold MS    count loop-thread syscalls this long or longer as blocking\n"
+	 "                          (default 1)\n"
+	 "\n"
+	 "Needs CAP_BPF and CAP_PERFMON (root).\n",
+	 cmd_exporter},
 	{"heap", "memory growth: a timeline, a verdict per heap, who grows",
 	 "usage: loopscope heap REC [-o FILE.html|FILE.svg|FILE] [--json] [--pid PID] [--loop SEL]\n"
 	 "\n"

@@ -17,6 +17,8 @@ pkgs=(
 	linux-libc-dev                                     # syscall names for attach
 	python3                                            # the agent's exec-in-place test
 	libclang-rt-14-dev                                 # libFuzzer's runtime (tests/fuzz)
+	libmicrohttpd-dev                                  # the exporter's /metrics
+	prometheus                                         # the exporter's tests: a real scrape, promtool
 )
 
 # dpkg-query exits non-zero when a package is unknown to it; that is what we are looking for.

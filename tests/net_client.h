@@ -11,7 +11,7 @@
 #include <pthread.h>
 #include <sys/socket.h>
 
-static int client_connect(int port, int rcvbuf)
+static __attribute__((unused)) int client_connect(int port, int rcvbuf)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -28,7 +28,7 @@ static int client_connect(int port, int rcvbuf)
 	return fd;
 }
 
-static int client_send(int fd, const char *s)
+static __attribute__((unused)) int client_send(int fd, const char *s)
 {
 	size_t n = strlen(s), done = 0;
 
@@ -44,7 +44,8 @@ static int client_send(int fd, const char *s)
 
 /* Reads one response: its head into head (NUL-terminated), its body to body (up to cap bytes
  * kept; the rest read and dropped). Returns the body length, or -1 on EOF/garbage. */
-static long client_read_response(int fd, char *head, size_t head_cap, char *body, size_t cap)
+static __attribute__((unused)) long client_read_response(int fd, char *head, size_t head_cap,
+							 char *body, size_t cap)
 {
 	size_t len = 0;
 	char *end, *cl;

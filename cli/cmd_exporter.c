@@ -1,0 +1,428 @@
+/*
+ * cmd_exporter.c — `loopscope exporter`: watches the host for processes running a libuv event
+ * loop (Node.js, refloop, anything with libuv in its executable or libraries), attaches to each
+ * within a second or two of its start with the same eBPF programs as attach (no recording, no
+ * CPU samples), detaches when it exits, and serves their figures to Prometheus
+ * (exporter_http.c, exporter_metrics.c). docs/exporter.md.
+ */
+#include "cli.h"
+#include "exporter.h"
+#include "target.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PIDS   64
+#define SCAN_NS	   1000000000ULL /* how often /proc is looked at for new processes */
+#define TICK_NS	   100000000ULL	 /* how often the sessions read the kernel's totals */
+#define SKIP_SLOTS 4096		 /* processes judged not to be watched, remembered */
+#define EXE_SLOTS  256		 /* executables judged, by device and inode */
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	stop_requested = sig;
+}
+
+struct opts {
+	const char *listen;
+	int pids[MAX_PIDS], npids;
+	regex_t match;
+	int have_match;
+	uint64_t block_ns, window_ns;
+};
+
+/* Processes looked at and not watched (no libuv, not matched, attach failed), by PID and start:
+ * not looked at again until the PID is another process. */
+static struct {
+	int pid;
+	unsigned long long start;
+	ino_t exe; /* a process that execs is judged again */
+} skip[SKIP_SLOTS];
+
+static struct {
+	dev_t dev;
+	ino_t ino;
+	int libuv; /* 1 has uv_run, 0 not */
+} exes[EXE_SLOTS];
+static unsigned nexes;
+
+static uint64_t now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
+
+static unsigned long long start_of(int pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long v = 0;
+	int i;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (lsc__read_small(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return 0;
+	/* after "comm)": state is field 3; starttime is field 22 */
+	for (i = 3; i <= 22 && p; i++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		v = strtoull(p + 1, NULL, 10);
+	return v;
+}
+
+static ino_t exe_ino(int pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+static int skipped(int pid, unsigned long long start, ino_t exe)
+{
+	unsigned h = (unsigned)pid % SKIP_SLOTS;
+
+	return skip[h].pid == pid && skip[h].start == start && skip[h].exe == exe;
+}
+
+static void skip_add(int pid, unsigned long long start, ino_t exe)
+{
+	unsigned h = (unsigned)pid % SKIP_SLOTS;
+
+	skip[h].pid = pid;
+	skip[h].start = start;
+	skip[h].exe = exe;
+}
+
+/* Whether PID runs libuv: its executable (judged once per file) or a shared libuv it maps. */
+static int runs_libuv(int pid)
+{
+	char path[64];
+	struct stat st;
+	unsigned i;
+	int yes;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	if (stat(path, &st))
+		return 0; /* a kernel thread, or gone */
+	for (i = 0; i < nexes; i++)
+		if (exes[i].dev == st.st_dev && exes[i].ino == st.st_ino)
+			return exes[i].libuv || lsc__maps_libuv(pid);
+	yes = lsc__exe_has_libuv(path);
+	if (nexes < EXE_SLOTS) {
+		exes[nexes].dev = st.st_dev;
+		exes[nexes].ino = st.st_ino;
+		exes[nexes++].libuv = yes;
+	}
+	return yes || lsc__maps_libuv(pid);
+}
+
+/* The command line, arguments joined by spaces. */
+static int cmdline_of(int pid, char *buf, size_t cap)
+{
+	char path[64];
+	int n, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	n = lsc__read_small(path, buf, cap);
+	if (n <= 0)
+		return -1;
+	for (i = 0; i < n - 1; i++)
+		if (!buf[i])
+			buf[i] = ' ';
+	return 0;
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+/* src into out, cut to fit. */
+static void copy_cut(char *out, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, src, n);
+	out[n] = 0;
+}
+
+/* The service: OTEL_SERVICE_NAME or LOOPSCOPE_SERVICE in the process's environment, else the
+ * script Node runs (app.js: "app"), else the executable's name. */
+static void service_of(int pid, const char *exe, char *out, size_t cap)
+{
+	static char env[65536];
+	char path[64], *v = NULL, *argv1 = NULL;
+	int n, i;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
+	n = lsc__read_small(path, env, sizeof(env));
+	for (i = 0; n > 0 && i < n; i += (int)strlen(env + i) + 1) {
+		if (!strncmp(env + i, "OTEL_SERVICE_NAME=", 18) && env[i + 18])
+			v = env + i + 18;
+		else if (!strncmp(env + i, "LOOPSCOPE_SERVICE=", 18) && env[i + 18] && !v)
+			v = env + i + 18;
+	}
+	if (v) {
+		copy_cut(out, cap, v);
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	n = lsc__read_small(path, env, sizeof(env));
+	if (n > 0 && !strncmp(base_name(exe), "node", 4)) {
+		/* the first argument that is not an option */
+		for (i = (int)strlen(env) + 1; i < n; i += (int)strlen(env + i) + 1)
+			if (env[i] && env[i] != '-') {
+				argv1 = env + i;
+				break;
+			}
+	}
+	copy_cut(out, cap, argv1 ? base_name(argv1) : base_name(exe));
+	if (argv1 && (v = strrchr(out, '.')) && v != out &&
+	    (!strcmp(v, ".js") || !strcmp(v, ".mjs") || !strcmp(v, ".cjs")))
+		*v = 0;
+}
+
+static int wanted(const struct opts *o, int pid)
+{
+	char cmd[4096];
+	int i;
+
+	if (o->npids) {
+		for (i = 0; i < o->npids; i++)
+			if (o->pids[i] == pid)
+				break;
+		if (i == o->npids)
+			return 0;
+	}
+	if (o->have_match &&
+	    (cmdline_of(pid, cmd, sizeof(cmd)) || regexec(&o->match, cmd, 0, NULL, 0) != 0))
+		return 0;
+	return runs_libuv(pid);
+}
+
+static struct ex_proc *watch(const struct opts *o, int pid, unsigned long long start,
+			     struct ex_self *self)
+{
+	struct lsc_attach_opts ao = {
+		.pid = pid, .block_threshold_ns = o->block_ns, .window_ns = o->window_ns};
+	struct ex_proc *p = calloc(1, sizeof(*p));
+	char path[64], err[512];
+	ssize_t n;
+	int e;
+
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	p->start_ticks = start;
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, p->exe, sizeof(p->exe) - 1);
+	p->exe[n > 0 ? n : 0] = 0;
+	service_of(pid, p->exe, p->service, sizeof(p->service));
+	e = lsc_attach_start(&ao, &p->a, err, sizeof(err));
+	if (e) {
+		if (lsc__target_alive(pid)) {
+			lsc_warn("not watching PID %d (%s): %s", pid, p->service, err);
+			self->attach_errors++;
+		}
+		free(p);
+		return NULL;
+	}
+	fprintf(stderr, "loopscope exporter: watching PID %d (%s, %s)\n", pid, p->service,
+		base_name(p->exe));
+	self->attached++;
+	return p;
+}
+
+/* Looks at every process not yet judged; attaches to the ones to watch. */
+static void scan(const struct opts *o, struct ex_proc **procs, struct ex_self *self)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int me = getpid();
+
+	while (d && (e = readdir(d))) {
+		struct ex_proc *p;
+		unsigned long long start;
+		int pid = atoi(e->d_name);
+		ino_t exe;
+
+		if (pid <= 0 || pid == me)
+			continue;
+		for (p = *procs; p && p->pid != pid; p = p->next)
+			;
+		start = start_of(pid);
+		if ((p && p->start_ticks == start) || !start)
+			continue;
+		exe = exe_ino(pid);
+		if (!exe || skipped(pid, start, exe))
+			continue; /* a kernel thread, gone, or judged */
+		if (!wanted(o, pid) || !(p = watch(o, pid, start, self))) {
+			skip_add(pid, start, exe);
+			continue;
+		}
+		p->next = *procs;
+		*procs = p;
+		self->targets++;
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Ticks every session; folds the windows that closed; ends the ones whose process exited.
+ * Whether anything changed. */
+static int tick(struct ex_proc **procs, struct ex_self *self)
+{
+	static struct lsc_attach_status st;
+	struct ex_proc **pp = procs, *p;
+	int changed = 0, r;
+
+	while ((p = *pp)) {
+		memset(&st, 0, sizeof(st));
+		r = lsc_attach_tick(p->a, &st);
+		if (r > 0) {
+			ex_fold(p, &st);
+			changed = 1;
+		}
+		if (r < 0 || st.target_gone || !lsc__target_alive(p->pid)) {
+			fprintf(stderr, "loopscope exporter: PID %d (%s) exited\n", p->pid,
+				p->service);
+			lsc_attach_stop(p->a);
+			*pp = p->next;
+			free(p);
+			self->targets--;
+			self->exited++;
+			changed = 1;
+			continue;
+		}
+		pp = &p->next;
+	}
+	return changed;
+}
+
+static void publish(const struct ex_proc *procs, const struct ex_self *self)
+{
+	size_t tl = 0, ol = 0;
+	char *t = ex_render(procs, self, 0, &tl), *om = ex_render(procs, self, 1, &ol);
+
+	if (t && om)
+		ex_http_publish(t, tl, om, ol);
+	else {
+		free(t);
+		free(om);
+	}
+}
+
+int cmd_exporter(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"pid", required_argument, NULL, 'p'},
+		{"match", required_argument, NULL, 'm'},
+		{"block-threshold", required_argument, NULL, 'b'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct opts o = {
+		.listen = "127.0.0.1:9464", .block_ns = 1000000ULL, .window_ns = 1000000000ULL};
+	struct ex_proc *procs = NULL, *p;
+	struct ex_self self = {0};
+	struct sigaction sa;
+	uint64_t next_scan = 0, v;
+	char err[512];
+	int c, e;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			o.listen = optarg;
+			break;
+		case 'p':
+			if (o.npids == MAX_PIDS)
+				return lsc_usage_error("exporter", "at most %d -p", MAX_PIDS);
+			if (lsc_cli_parse_pid("exporter", optarg, &o.pids[o.npids]))
+				return LSC_EXIT_USAGE;
+			o.npids++;
+			break;
+		case 'm':
+			if (o.have_match)
+				regfree(&o.match);
+			e = regcomp(&o.match, optarg, REG_EXTENDED | REG_NOSUB);
+			if (e) {
+				regerror(e, NULL, err, sizeof(err));
+				return lsc_usage_error("exporter", "--match '%s': %s", optarg, err);
+			}
+			o.have_match = 1;
+			break;
+		case 'b':
+			if (lsc_cli_parse_num("exporter", "--block-threshold", optarg, 0, 60000,
+					      "ms", &v))
+				return LSC_EXIT_USAGE;
+			o.block_ns = v * 1000000ULL;
+			break;
+		case 'h':
+			return lsc_help("exporter");
+		default:
+			return lsc_usage_error("exporter", "unknown or incomplete option '%s'",
+					       argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return lsc_usage_error("exporter", "unexpected argument '%s'", argv[optind]);
+	if (lsc__no_privileges(err, sizeof(err)))
+		return lsc_fail("%s", err);
+	if (ex_http_start(o.listen, err, sizeof(err)))
+		return lsc_fail("%s", err);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	fprintf(stderr, "loopscope exporter: serving http://%s/metrics\n", o.listen);
+	publish(procs, &self);
+	while (!stop_requested) {
+		struct timespec step = {0, (long)TICK_NS};
+		uint64_t now = now_ns();
+		int changed;
+
+		if (now >= next_scan) {
+			unsigned before = self.targets;
+
+			scan(&o, &procs, &self);
+			next_scan = now + SCAN_NS;
+			if (self.targets != before)
+				publish(procs, &self);
+		}
+		changed = tick(&procs, &self);
+		if (changed)
+			publish(procs, &self);
+		nanosleep(&step, NULL);
+	}
+	ex_http_stop();
+	while ((p = procs)) {
+		procs = p->next;
+		lsc_attach_stop(p->a);
+		free(p);
+	}
+	if (o.have_match)
+		regfree(&o.match);
+	return LSC_EXIT_OK;
+}

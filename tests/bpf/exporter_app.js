@@ -1,0 +1,31 @@
+'use strict';
+// exporter_app.js — a Node.js app watched by `loopscope exporter` (tests/bpf/test_exporter.c).
+//   node exporter_app.js spin FRACTION TAG   busy FRACTION of every 100 ms
+//   node exporter_app.js pool JOBS TAG       keeps JOBS pbkdf2 jobs in libuv's pool at all times,
+//                                            and is busy 20 % of every 100 ms
+// TAG only marks the command line (the exporter's --match). Prints "ready"; on SIGUSR2 measures
+// its own event-loop utilization (perf_hooks) over the next 10 s and prints "elu U".
+const crypto = require('crypto');
+const { performance } = require('perf_hooks');
+
+const [mode, arg] = process.argv.slice(2);
+const busy = mode === 'spin' ? +arg : 0.2;
+
+setInterval(() => {
+  const t = performance.now();
+  while (performance.now() - t < 100 * busy);
+}, 100);
+
+if (mode === 'pool') {
+  const one = () => crypto.pbkdf2('secret', 'salt', 200000, 64, 'sha512', one);
+  for (let i = 0; i < +arg; i++) one();
+}
+
+process.on('SIGUSR2', () => {
+  const e0 = performance.eventLoopUtilization();
+  setTimeout(() => {
+    console.log('elu', performance.eventLoopUtilization(e0).utilization.toFixed(4));
+  }, 10000);
+});
+process.on('SIGTERM', () => process.exit(0));
+console.log('ready');

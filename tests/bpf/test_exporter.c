@@ -1,0 +1,315 @@
+/*
+ * test_exporter.c — `loopscope exporter` scraped by a real Prometheus (Debian's), as root (as CI
+ * runs): two Node.js apps (tests/bpf/exporter_app.js: one busy 60 % of its time, one keeping
+ * libuv's pool saturated) and a refloop scenario, all started after the exporter, are up in
+ * Prometheus within 10 s; the ELU Prometheus computes from the busy and idle counters over 10 s
+ * is within 0.03 of each app's own performance.eventLoopUtilization() over the same 10 s; the
+ * saturated pool's queue depth is there; promtool accepts a scrape; a process that exits leaves
+ * the exposition and Prometheus.
+ */
+#include "task.h"
+#include "proc.h"
+#include "capture.h"
+#include "capture_json.h"
+#include "attach_run.h"
+#include "net_client.h"
+
+#include <math.h>
+#include <time.h>
+
+#define APP LSC_SOURCE_DIR "/tests/bpf/exporter_app.js"
+
+/* A TCP port free on 127.0.0.1 a moment ago. */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &len))
+		LSC_FAIL("no free port: %s", strerror(errno));
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+/* GET path from 127.0.0.1:port (Accept: accept, unless NULL); the body into buf; the status (0:
+ * no answer). */
+static int http_get(int port, const char *path_q, const char *accept, char *buf, size_t cap)
+{
+	static char all[1 << 20];
+	char req[4096];
+	size_t n = 0;
+	ssize_t r;
+	int fd = client_connect(port, 0), status = 0;
+	char *body;
+
+	buf[0] = 0;
+	if (fd < 0)
+		return 0;
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s%s%sConnection: close\r\n\r\n", path_q,
+		 accept ? "Accept: " : "", accept ? accept : "", accept ? "\r\n" : "");
+	if (client_send(fd, req)) {
+		close(fd);
+		return 0;
+	}
+	while (n < sizeof(all) - 1 && (r = read(fd, all + n, sizeof(all) - 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	all[n] = 0;
+	if (sscanf(all, "HTTP/1.%*d %d", &status) != 1)
+		return 0;
+	body = strstr(all, "\r\n\r\n");
+	snprintf(buf, cap, "%s", body ? body + 4 : "");
+	return status;
+}
+
+/* A query's URL-encoded form. */
+static void url_encode(const char *s, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 < cap; s++) {
+		if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_' || *s == '.' || *s == '-')
+			out[o++] = *s;
+		else
+			o += (size_t)snprintf(out + o, cap - o, "%%%02X", (unsigned char)*s);
+	}
+	out[o] = 0;
+}
+
+/* Prometheus's answer to an instant query at time t (0: now): its result array (owned by *doc). */
+static json_object *prom_query(int port, const char *q, double t, json_object **doc)
+{
+	static char body[1 << 20];
+	char enc[2048], url[2400];
+
+	url_encode(q, enc, sizeof(enc));
+	if (t > 0)
+		snprintf(url, sizeof(url), "/api/v1/query?query=%s&time=%.3f", enc, t);
+	else
+		snprintf(url, sizeof(url), "/api/v1/query?query=%s", enc);
+	if (http_get(port, url, NULL, body, sizeof(body)) != 200)
+		LSC_FAIL("Prometheus query %s: %s", q, body);
+	*doc = json_tokener_parse(body);
+	if (!*doc)
+		LSC_FAIL("Prometheus query %s: not JSON: %s", q, body);
+	return json_get(json_get(*doc, "data"), "result");
+}
+
+/* The one value of a query's result (NAN when it has none). */
+static double prom_value(int port, const char *q, double t)
+{
+	json_object *doc, *res = prom_query(port, q, t, &doc);
+	double v = NAN;
+
+	if (json_object_array_length(res) >= 1)
+		v = atof(json_object_get_string(json_object_array_get_idx(
+			json_get(json_object_array_get_idx(res, 0), "value"), 1)));
+	json_object_put(doc);
+	return v;
+}
+
+static size_t prom_count(int port, const char *q)
+{
+	json_object *doc, *res = prom_query(port, q, 0, &doc);
+	size_t n = json_object_array_length(res);
+
+	json_object_put(doc);
+	return n;
+}
+
+static double wall_now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The app's "elu U" line, once it printed it. */
+static double app_elu(const char *out)
+{
+	char buf[4096];
+	const char *at;
+
+	wait_text(out, "elu ", 20);
+	at = strstr(slurp(out, buf, sizeof(buf)), "elu ");
+	return atof(at + 4);
+}
+
+TEST(prometheus_scrapes_node_and_refloop_elu_pool_and_exits)
+{
+	const char *tag;
+	char listen[64], web[64], tsdb[600], cfg[600], stats[600], portarg[16];
+	char q[512], scrape[1 << 16];
+	int ex_port = free_port(), prom_port = free_port();
+	pid_t ex, prom, spin, pool, ref;
+	double t_start, t0, v;
+	FILE *f;
+	struct proc p;
+
+	capture_setup("exporter");
+	/* the case's directory's name ("exporter-PID"): in every command line the case starts */
+	tag = strrchr(capture_dir, '/') + 1;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", ex_port);
+	{
+		/* only the processes whose command line holds this case's directory */
+		const char *argv[] = {built("loopscope"), "exporter", "--listen", listen,
+				      "--match",	  tag,	      NULL};
+
+		ex = proc_spawn(argv, path("exporter.out"), path("exporter.err"), NULL);
+	}
+	wait_text(path("exporter.err"), "serving", 20);
+
+	snprintf(cfg, sizeof(cfg), "%s", path("prometheus.yml"));
+	f = fopen(cfg, "w");
+	ASSERT_TRUE(f != NULL);
+	fprintf(f,
+		"global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+		"scrape_configs:\n  - job_name: loopscope\n    static_configs:\n"
+		"      - targets: ['%s']\n",
+		listen);
+	fclose(f);
+	snprintf(web, sizeof(web), "--web.listen-address=127.0.0.1:%d", prom_port);
+	snprintf(tsdb, sizeof(tsdb), "--storage.tsdb.path=%s", path("tsdb"));
+	{
+		char config[700];
+		const char *argv[] = {"/usr/bin/prometheus", config, web, tsdb,
+				      "--log.level=warn",    NULL};
+
+		snprintf(config, sizeof(config), "--config.file=%s", cfg);
+		prom = proc_spawn(argv, path("prometheus.out"), path("prometheus.err"), NULL);
+	}
+	{
+		double deadline = proc_now() + 30;
+
+		while (http_get(prom_port, "/-/ready", NULL, scrape, sizeof(scrape)) != 200) {
+			if (proc_now() > deadline)
+				LSC_FAIL("Prometheus never became ready: %s",
+					 slurp(path("prometheus.err"), scrape, sizeof(scrape)));
+			usleep(100000);
+		}
+	}
+
+	/* the apps, after the exporter and Prometheus */
+	t_start = proc_now();
+	{
+		const char *a1[] = {"/usr/bin/node", APP, "spin", "0.6", tag, NULL};
+		const char *a2[] = {"/usr/bin/node", APP, "pool", "8", tag, NULL};
+		char exe[512];
+		const char *a3[] = {exe,  "--stats",	 stats, "--duration",
+				    "60", "--self-load", "2",	NULL};
+
+		spin = proc_spawn(a1, path("spin.out"), path("spin.err"), NULL);
+		pool = proc_spawn(a2, path("pool.out"), path("pool.err"), "UV_THREADPOOL_SIZE=2");
+		snprintf(exe, sizeof(exe), "%s/examples/healthy", LSC_BUILD_DIR);
+		snprintf(stats, sizeof(stats), "%s", path("healthy.json"));
+		ref = proc_spawn(a3, path("healthy.out"), path("healthy.err"), NULL);
+	}
+	wait_text(path("spin.out"), "ready", 20);
+	wait_text(path("pool.out"), "ready", 20);
+	/* all three up, each with a loop that has turned */
+	while (prom_count(prom_port, "loopscope_event_loop_iterations_total{loop=\"main\"} > 0") <
+	       3) {
+		if (proc_now() - t_start > 10)
+			LSC_FAIL("after 10 s, not all three in Prometheus: %s",
+				 slurp(path("exporter.err"), scrape, sizeof(scrape)));
+		usleep(200000);
+	}
+	printf("# all three up in Prometheus %.1f s after they started\n", proc_now() - t_start);
+
+	/* ELU over the same 10 s: the apps' own, and Prometheus's from the counters */
+	t0 = wall_now();
+	kill(spin, SIGUSR2);
+	kill(pool, SIGUSR2);
+	{
+		double own_spin = app_elu(path("spin.out")), own_pool = app_elu(path("pool.out"));
+		pid_t pids[2] = {spin, pool};
+		double own[2] = {own_spin, own_pool};
+		int i;
+
+		while (wall_now() < t0 + 12) /* the scrape after the span is in */
+			usleep(100000);
+		for (i = 0; i < 2; i++) {
+			snprintf(
+				q, sizeof(q),
+				"rate(loopscope_event_loop_busy_seconds_total{pid=\"%d\",loop=\"main\"}"
+				"[10s]) / (rate(loopscope_event_loop_busy_seconds_total{pid=\"%d\","
+				"loop=\"main\"}[10s]) + rate(loopscope_event_loop_idle_seconds_total{"
+				"pid=\"%d\",loop=\"main\"}[10s]))",
+				(int)pids[i], (int)pids[i], (int)pids[i]);
+			v = prom_value(prom_port, q, t0 + 10);
+			printf("# %s: ELU through Prometheus %.3f, its own %.3f\n",
+			       i ? "pool" : "spin", v, own[i]);
+			ASSERT_CMP(fabs(v - own[i]), <=, 0.03);
+		}
+	}
+
+	/* the saturated pool: 8 jobs on 2 threads */
+	snprintf(q, sizeof(q), "max_over_time(loopscope_threadpool_queue_depth{pid=\"%d\"}[10s])",
+		 (int)pool);
+	v = prom_value(prom_port, q, 0);
+	printf("# pool: queue depth up to %.0f\n", v);
+	ASSERT_CMP(v, >=, 3);
+
+	/* promtool on a scrape, in Prometheus's text format */
+	ASSERT_EQ(http_get(ex_port, "/metrics", NULL, scrape, sizeof(scrape)), 200);
+	f = fopen(path("scrape.txt"), "w");
+	ASSERT_TRUE(f != NULL);
+	fputs(scrape, f);
+	fclose(f);
+	{
+		char sh[700];
+		const char *argv[] = {"/bin/sh", "-c", sh, NULL};
+
+		snprintf(sh, sizeof(sh), "promtool check metrics < '%s'", path("scrape.txt"));
+		proc_run(&p, argv, 30, NULL);
+		if (p.status)
+			LSC_FAIL("promtool check metrics: %s", p.err);
+	}
+	/* and OpenMetrics when asked for it */
+	ASSERT_EQ(http_get(ex_port, "/metrics", "application/openmetrics-text; version=1.0.0",
+			   scrape, sizeof(scrape)),
+		  200);
+	ASSERT_TRUE(strstr(scrape, "# EOF\n") != NULL);
+	ASSERT_TRUE(strstr(scrape, "# UNIT loopscope_event_loop_busy_seconds seconds") != NULL);
+	/* Prometheus itself read every scrape (it asks for OpenMetrics first) */
+	snprintf(q, sizeof(q), "up{instance=\"%s\"}", listen);
+	ASSERT_CMP(prom_value(prom_port, q, 0), ==, 1);
+
+	/* a process that exits leaves the exposition, then Prometheus */
+	kill(spin, SIGTERM);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(spin, 20)), 0);
+	snprintf(portarg, sizeof(portarg), "pid=\"%d\"", (int)spin);
+	{
+		double deadline = proc_now() + 5;
+
+		for (;;) {
+			ASSERT_EQ(http_get(ex_port, "/metrics", NULL, scrape, sizeof(scrape)), 200);
+			snprintf(q, sizeof(q), "loopscope_target_info{pid=\"%d\"}", (int)spin);
+			if (!strstr(scrape, portarg) && !prom_count(prom_port, q))
+				break;
+			if (proc_now() > deadline)
+				LSC_FAIL("PID %d still there 5 s after it exited", (int)spin);
+			usleep(200000);
+		}
+	}
+	snprintf(q, sizeof(q), "loopscope_target_info{pid=\"%d\"}", (int)pool);
+	ASSERT_EQ(prom_count(prom_port, q), 1); /* the others stay */
+
+	kill(pool, SIGTERM);
+	kill(ref, SIGTERM);
+	proc_wait(pool, 20);
+	proc_wait(ref, 20);
+	kill(ex, SIGTERM);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(ex, 30)), 0);
+	kill(prom, SIGTERM);
+	proc_wait(prom, 30);
+}
+
+TEST_MAIN(TEST_ENTRY(prometheus_scrapes_node_and_refloop_elu_pool_and_exits))
