@@ -351,6 +351,7 @@ int cmd_exporter(int argc, char **argv)
 	int c, e;
 
 	optind = 1;
+	opterr = 0; /* one line of ours, not getopt's too */
 	while ((c = getopt_long(argc, argv, "p:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -388,6 +389,8 @@ int cmd_exporter(int argc, char **argv)
 	}
 	if (optind < argc)
 		return lsc_usage_error("exporter", "unexpected argument '%s'", argv[optind]);
+	if (ex_http_check(o.listen, err, sizeof(err)))
+		return lsc_usage_error("exporter", "%s", err);
 	if (lsc__no_privileges(err, sizeof(err)))
 		return lsc_fail("%s", err);
 	if (ex_http_start(o.listen, err, sizeof(err)))

@@ -61,7 +61,9 @@ void ex_fold(struct ex_proc *p, const struct lsc_attach_status *st);
 char *ex_render(const struct ex_proc *procs, const struct ex_self *self, int openmetrics,
 		size_t *len);
 
-/* exporter_http.c: serves GET /metrics on addr ("HOST:PORT"; HOST may be empty: all). 0, or
+/* exporter_http.c: whether addr is one --listen takes (0, or -1 with one line in err). */
+int ex_http_check(const char *addr, char *err, size_t errlen);
+/* Serves GET /metrics on addr ("HOST:PORT"; HOST may be empty: all). 0, or
  * -1 with one line in err. */
 int ex_http_start(const char *addr, char *err, size_t errlen);
 /* The expositions the next scrapes get (taken over: freed by the server). */

@@ -83,11 +83,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return ok;
 }
 
-int ex_http_start(const char *addr, char *err, size_t errlen)
+/* addr ("HOST:PORT", "[::1]:PORT", ":PORT") resolved, numeric only; 0, or -1 with one line. */
+static int resolve(const char *addr, struct addrinfo **res, char *err, size_t errlen)
 {
 	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
-				 .ai_socktype = SOCK_STREAM},
-			*res = NULL;
+				 .ai_socktype = SOCK_STREAM};
 	char host[256];
 	const char *colon = strrchr(addr, ':');
 	int e;
@@ -103,13 +103,33 @@ int ex_http_start(const char *addr, char *err, size_t errlen)
 		memmove(host, host + 1, strlen(host));
 		host[strlen(host) - 1] = 0;
 	}
-	e = getaddrinfo(*host ? host : NULL, colon + 1, &hints, &res);
-	if (e || !res) {
+	e = getaddrinfo(*host ? host : NULL, colon + 1, &hints, res);
+	if (e || !*res) {
 		snprintf(err, errlen, "--listen '%s': %s (give HOST:PORT, numeric)", addr,
 			 gai_strerror(e));
 		return -1;
 	}
-	daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+	return 0;
+}
+
+int ex_http_check(const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo *res = NULL;
+
+	if (resolve(addr, &res, err, errlen))
+		return -1;
+	freeaddrinfo(res);
+	return 0;
+}
+
+int ex_http_start(const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo *res = NULL;
+
+	if (resolve(addr, &res, err, errlen))
+		return -1;
+	/* no MHD_USE_ERROR_LOG: a failure is the one line below, not libmicrohttpd's too */
+	daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 					   (res->ai_family == AF_INET6 ? MHD_USE_IPv6 : 0),
 				   0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR,
 				   res->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
