@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #define MAX_PIDS   64
+#define MAX_DIRS   16
 #define SCAN_NS	   1000000000ULL /* how often /proc is looked at for new processes */
 #define TICK_NS	   100000000ULL	 /* how often the sessions read the kernel's totals */
 #define SKIP_SLOTS 4096		 /* processes judged not to be watched, remembered */
@@ -37,6 +38,9 @@ static void on_stop(int sig)
 
 struct opts {
 	const char *listen;
+	const char *dirs[MAX_DIRS]; /* --recordings */
+	size_t ndirs;
+	int attach; /* eBPF: root */
 	int pids[MAX_PIDS], npids;
 	regex_t match;
 	int have_match;
@@ -154,51 +158,22 @@ static const char *base_name(const char *p)
 	return s ? s + 1 : p;
 }
 
-/* src into out, cut to fit. */
-static void copy_cut(char *out, size_t cap, const char *src)
-{
-	size_t n = strlen(src);
-
-	if (n >= cap)
-		n = cap - 1;
-	memcpy(out, src, n);
-	out[n] = 0;
-}
-
-/* The service: OTEL_SERVICE_NAME or LOOPSCOPE_SERVICE in the process's environment, else the
- * script Node runs (app.js: "app"), else the executable's name. */
+/* The service of PID (ex_service), from its environment and command line. */
 static void service_of(int pid, const char *exe, char *out, size_t cap)
 {
-	static char env[65536];
-	char path[64], *v = NULL, *argv1 = NULL;
-	int n, i;
+	static char env[65536], cmd[65536];
+	const char *argv[256];
+	char path[64];
+	int n, m, i;
+	size_t argc = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/environ", pid);
 	n = lsc__read_small(path, env, sizeof(env));
-	for (i = 0; n > 0 && i < n; i += (int)strlen(env + i) + 1) {
-		if (!strncmp(env + i, "OTEL_SERVICE_NAME=", 18) && env[i + 18])
-			v = env + i + 18;
-		else if (!strncmp(env + i, "LOOPSCOPE_SERVICE=", 18) && env[i + 18] && !v)
-			v = env + i + 18;
-	}
-	if (v) {
-		copy_cut(out, cap, v);
-		return;
-	}
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	n = lsc__read_small(path, env, sizeof(env));
-	if (n > 0 && !strncmp(base_name(exe), "node", 4)) {
-		/* the first argument that is not an option */
-		for (i = (int)strlen(env) + 1; i < n; i += (int)strlen(env + i) + 1)
-			if (env[i] && env[i] != '-') {
-				argv1 = env + i;
-				break;
-			}
-	}
-	copy_cut(out, cap, argv1 ? base_name(argv1) : base_name(exe));
-	if (argv1 && (v = strrchr(out, '.')) && v != out &&
-	    (!strcmp(v, ".js") || !strcmp(v, ".mjs") || !strcmp(v, ".cjs")))
-		*v = 0;
+	m = lsc__read_small(path, cmd, sizeof(cmd));
+	for (i = 0; m > 0 && i < m && argc < 256; i += (int)strlen(cmd + i) + 1)
+		argv[argc++] = cmd + i;
+	ex_service(n > 0 ? env : NULL, n > 0 ? (size_t)n : 0, argv, argc, exe, out, cap);
 }
 
 static int wanted(const struct opts *o, int pid)
@@ -269,6 +244,8 @@ static void scan(const struct opts *o, struct ex_proc **procs, struct ex_self *s
 			continue;
 		for (p = *procs; p && p->pid != pid; p = p->next)
 			;
+		if (p && p->follow)
+			continue; /* its recording serves it */
 		start = start_of(pid);
 		if ((p && p->start_ticks == start) || !start)
 			continue;
@@ -296,6 +273,10 @@ static int tick(struct ex_proc **procs, struct ex_self *self)
 	int changed = 0, r;
 
 	while ((p = *pp)) {
+		if (!p->a) { /* followed: exporter_follow.c */
+			pp = &p->next;
+			continue;
+		}
 		memset(&st, 0, sizeof(st));
 		r = lsc_attach_tick(p->a, &st);
 		if (r > 0) {
@@ -303,13 +284,7 @@ static int tick(struct ex_proc **procs, struct ex_self *self)
 			changed = 1;
 		}
 		if (r < 0 || st.target_gone || !lsc__target_alive(p->pid)) {
-			fprintf(stderr, "loopscope exporter: PID %d (%s) exited\n", p->pid,
-				p->service);
-			lsc_attach_stop(p->a);
-			*pp = p->next;
-			free(p);
-			self->targets--;
-			self->exited++;
+			ex_drop(pp, self);
 			changed = 1;
 			continue;
 		}
@@ -331,6 +306,15 @@ static void publish(const struct ex_proc *procs, const struct ex_self *self)
 	}
 }
 
+static int opendir_ok(const char *dir)
+{
+	DIR *d = opendir(dir);
+
+	if (d)
+		closedir(d);
+	return d != NULL;
+}
+
 int cmd_exporter(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -338,6 +322,7 @@ int cmd_exporter(int argc, char **argv)
 		{"pid", required_argument, NULL, 'p'},
 		{"match", required_argument, NULL, 'm'},
 		{"block-threshold", required_argument, NULL, 'b'},
+		{"recordings", required_argument, NULL, 'r'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -380,6 +365,17 @@ int cmd_exporter(int argc, char **argv)
 				return LSC_EXIT_USAGE;
 			o.block_ns = v * 1000000ULL;
 			break;
+		case 'r':
+			if (o.ndirs == MAX_DIRS)
+				return lsc_usage_error("exporter", "at most %d --recordings",
+						       MAX_DIRS);
+			if (!opendir_ok(optarg))
+				return lsc_usage_error("exporter",
+						       "--recordings '%s': not a directory this "
+						       "user can read",
+						       optarg);
+			o.dirs[o.ndirs++] = optarg;
+			break;
 		case 'h':
 			return lsc_help("exporter");
 		default:
@@ -391,8 +387,14 @@ int cmd_exporter(int argc, char **argv)
 		return lsc_usage_error("exporter", "unexpected argument '%s'", argv[optind]);
 	if (ex_http_check(o.listen, err, sizeof(err)))
 		return lsc_usage_error("exporter", "%s", err);
-	if (lsc__no_privileges(err, sizeof(err)))
-		return lsc_fail("%s", err);
+	/* eBPF needs root; the recordings of processes under the agent do not */
+	o.attach = !lsc__no_privileges(err, sizeof(err));
+	if (!o.attach && !o.ndirs)
+		return lsc_fail("%s; or serve the processes that run under the agent with "
+				"--recordings DIR, which needs no privilege",
+				err);
+	if (!o.attach)
+		lsc_warn("no eBPF here (%s): serving the recordings in --recordings only", err);
 	if (ex_http_start(o.listen, err, sizeof(err)))
 		return lsc_fail("%s", err);
 	memset(&sa, 0, sizeof(sa));
@@ -409,12 +411,16 @@ int cmd_exporter(int argc, char **argv)
 		if (now >= next_scan) {
 			unsigned before = self.targets;
 
-			scan(&o, &procs, &self);
+			/* recordings first: a process they serve is not attached to */
+			ex_follow_tick(o.dirs, o.ndirs, &procs, &self, 1);
+			if (o.attach)
+				scan(&o, &procs, &self);
 			next_scan = now + SCAN_NS;
 			if (self.targets != before)
 				publish(procs, &self);
 		}
 		changed = tick(&procs, &self);
+		changed |= ex_follow_tick(o.dirs, o.ndirs, &procs, &self, 0);
 		if (changed)
 			publish(procs, &self);
 		nanosleep(&step, NULL);
@@ -422,7 +428,9 @@ int cmd_exporter(int argc, char **argv)
 	ex_http_stop();
 	while ((p = procs)) {
 		procs = p->next;
-		lsc_attach_stop(p->a);
+		if (p->a)
+			lsc_attach_stop(p->a);
+		ex_follow_free(p);
 		free(p);
 	}
 	if (o.have_match)

@@ -8,6 +8,7 @@
 #define LSC_EXPORTER_H
 
 #include "lsc_attach.h"
+#include "lsc_recording.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,7 +25,8 @@ struct ex_loop {
 };
 
 struct ex_blocking {
-	uint32_t tid, nr; /* nr UINT32_MAX: the calls past the table */
+	uint32_t tid;
+	char call[32]; /* "other": the calls past the table */
 	uint64_t count, ns;
 };
 
@@ -33,7 +35,8 @@ struct ex_proc {
 	int pid;
 	unsigned long long start_ticks; /* /proc/PID/stat's starttime: a reused PID is another */
 	char service[128], exe[256];
-	struct lsc_attach *a;
+	struct lsc_attach *a;	  /* attached; or NULL: */
+	struct ex_follow *follow; /* its recording followed as it grows (exporter_follow.c) */
 	int have_window;
 	struct ex_loop loops[EX_LOOPS];
 	unsigned nloops;
@@ -54,8 +57,27 @@ struct ex_self {
 	uint64_t attach_errors, attached, exited;
 };
 
-/* exporter_metrics.c: a closed window of p's session into its figures. */
+/* exporter_metrics.c: a closed window of p's session into its figures; a recording's window or
+ * event (the agent's, followed). */
 void ex_fold(struct ex_proc *p, const struct lsc_attach_status *st);
+void ex_fold_window(struct ex_proc *p, const Loopscope__Window *w);
+void ex_fold_event(struct ex_proc *p, const Loopscope__Event *e);
+/* The service of a process: OTEL_SERVICE_NAME or LOOPSCOPE_SERVICE in environ (NUL-separated,
+ * n bytes; NULL: unknown), else the script Node runs (argv), else the executable's name. */
+void ex_service(const char *environ, size_t n, const char *const *argv, size_t argc,
+		const char *exe, char *out, size_t cap);
+
+/* exporter_follow.c: recordings in dirs that processes under the agent are writing, followed as
+ * they grow: each live one a process in *procs (no privilege needed). Looks for new files; reads
+ * what was appended; ends the processes that exited. Whether anything changed. */
+struct ex_follow;
+int ex_follow_tick(const char *const *dirs, size_t ndirs, struct ex_proc **procs,
+		   struct ex_self *self, int scan);
+/* Whether PID is followed through its recording (attach leaves it alone). */
+int ex_followed(const struct ex_proc *procs, int pid);
+void ex_follow_free(struct ex_proc *p);
+/* Ends *pp's watch (its session, or its recording's following), unlinks and frees it. */
+void ex_drop(struct ex_proc **pp, struct ex_self *self);
 /* The exposition of every process (openmetrics: OpenMetrics 1.0, else Prometheus text 0.0.4),
  * malloc'ed, NUL-terminated; NULL when out of memory. */
 char *ex_render(const struct ex_proc *procs, const struct ex_self *self, int openmetrics,

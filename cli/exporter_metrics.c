@@ -48,20 +48,24 @@ static void buckets_merge(struct lsc_attach_buckets *d, const struct lsc_attach_
 		d->le[i] += s->le[i];
 }
 
-static void blocking_add(struct ex_proc *p, uint32_t tid, uint32_t nr, uint64_t count, uint64_t ns)
+static void blocking_add(struct ex_proc *p, uint32_t tid, const char *call, uint64_t count,
+			 uint64_t ns)
 {
 	unsigned i;
 
 	for (i = 0; i < p->nblocking; i++)
-		if (p->blocking[i].tid == tid && p->blocking[i].nr == nr)
+		if (p->blocking[i].tid == tid && !strcmp(p->blocking[i].call, call))
 			break;
 	if (i == p->nblocking) {
 		if (i == EX_BLOCKING) { /* the last entry gathers the rest */
 			i = EX_BLOCKING - 1;
 			p->blocking[i].tid = (uint32_t)p->pid;
-			p->blocking[i].nr = UINT32_MAX;
+			snprintf(p->blocking[i].call, sizeof(p->blocking[i].call), "other");
 		} else {
-			p->blocking[p->nblocking++] = (struct ex_blocking){tid, nr, 0, 0};
+			p->blocking[i].tid = tid;
+			snprintf(p->blocking[i].call, sizeof(p->blocking[i].call), "%s", call);
+			p->blocking[i].count = p->blocking[i].ns = 0;
+			p->nblocking++;
 		}
 	}
 	p->blocking[i].count += count;
@@ -86,11 +90,19 @@ void ex_fold(struct ex_proc *p, const struct lsc_attach_status *st)
 	}
 	for (i = 0; i < LSC_ATTACH_GC_KINDS; i++)
 		buckets_merge(&p->gc[i], &st->gc_kind[i]);
-	for (i = 0; i < st->nblocking; i++)
-		blocking_add(p, st->blocking[i].tid, st->blocking[i].nr, st->blocking[i].count,
+	for (i = 0; i < st->nblocking; i++) {
+		const char *call = lsc_syscall_name(st->blocking[i].nr);
+		char nr[16];
+
+		if (!call) {
+			snprintf(nr, sizeof(nr), "%u", st->blocking[i].nr);
+			call = nr;
+		}
+		blocking_add(p, st->blocking[i].tid, call, st->blocking[i].count,
 			     st->blocking[i].ns);
+	}
 	if (st->blocking_other_count)
-		blocking_add(p, (uint32_t)p->pid, UINT32_MAX, st->blocking_other_count,
+		blocking_add(p, (uint32_t)p->pid, "other", st->blocking_other_count,
 			     st->blocking_other_ns);
 	if (st->have_window) {
 		p->have_window = 1;
@@ -110,6 +122,122 @@ void ex_fold(struct ex_proc *p, const struct lsc_attach_status *st)
 	}
 	p->rss_bytes = st->rss_bytes;
 	p->open_fds = st->open_fds;
+}
+
+/* A recording's window (the agent's): the same figures from its fields. */
+void ex_fold_window(struct ex_proc *p, const Loopscope__Window *w)
+{
+	int main = w->loop_tid == (uint32_t)p->pid;
+	struct ex_loop *l = loop_of(p, w->loop_tid, main);
+	struct lsc_hist *h = malloc(sizeof(*h));
+	size_t k;
+
+	if (!l || !h) {
+		free(h);
+		return;
+	}
+	l->busy_s += w->elu * (double)w->length_ns / 1e9;
+	l->idle_s += (1 - w->elu) * (double)w->length_ns / 1e9;
+	l->elu = w->elu;
+	l->iterations += w->iterations;
+	if (w->lag && lsc_hist_from_proto(h, w->lag) == 0)
+		lsc_attach_buckets_add(&l->lag, h);
+	if (main) {
+		p->have_window = 1;
+		if (w->has_pool_threads) {
+			p->pool_known = 1;
+			p->pool_threads = w->pool_threads;
+			p->pool_busy_max = w->pool_busy_max;
+			/* the window's mean depth: the agent keeps no count at the window's end */
+			p->pool_depth = w->has_pool_depth_mean
+						? (uint32_t)(w->pool_depth_mean + 0.5)
+						: w->pool_depth_max;
+			if (w->pool_wait && lsc_hist_from_proto(h, w->pool_wait) == 0)
+				lsc_attach_buckets_add(&p->pool_wait, h);
+		}
+		if (w->has_active_handles) {
+			p->handles_known = 1;
+			p->active_handles = w->active_handles;
+			p->active_reqs = w->active_reqs;
+			memset(p->handles, 0, sizeof(p->handles));
+			for (k = 0; k < w->n_handles; k++) {
+				unsigned t;
+
+				for (t = 1; t < LSC_ATTACH_HANDLE_TYPES; t++)
+					if (lsc_handle_type_name(t) && w->handles[k]->type &&
+					    !strcmp(lsc_handle_type_name(t), w->handles[k]->type))
+						p->handles[t] = w->handles[k]->count;
+			}
+		}
+		if (w->has_rss_bytes)
+			p->rss_bytes = w->rss_bytes;
+		if (w->has_open_fds)
+			p->open_fds = w->open_fds;
+	}
+	free(h);
+}
+
+void ex_fold_event(struct ex_proc *p, const Loopscope__Event *e)
+{
+	if (e->body_case == LOOPSCOPE__EVENT__BODY_GC) {
+		unsigned kind = (unsigned)e->gc->kind;
+
+		if (kind < LSC_ATTACH_GC_KINDS)
+			lsc_attach_buckets_add_one(&p->gc[kind], e->gc->pause_ns);
+	} else if (e->body_case == LOOPSCOPE__EVENT__BODY_BLOCKING && e->blocking->call &&
+		   !strchr(e->blocking->call, '(')) {
+		/* a system call; not a busy stretch ("(busy loop)", "pbkdf2 (busy segment)") */
+		const Loopscope__BlockingEvent *b = e->blocking;
+
+		blocking_add(p, b->has_tid ? b->tid : (uint32_t)p->pid, b->call,
+			     b->has_calls ? b->calls : 1, b->duration_ns);
+	}
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+
+	return s ? s + 1 : p;
+}
+
+/* src into out, cut to fit. */
+static void copy_cut(char *out, size_t cap, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(out, src, n);
+	out[n] = 0;
+}
+
+void ex_service(const char *env, size_t n, const char *const *argv, size_t argc, const char *exe,
+		char *out, size_t cap)
+{
+	const char *v = NULL, *script = NULL, *prog = exe && *exe ? exe : argc ? argv[0] : "?";
+	char *dot;
+	size_t i;
+
+	for (i = 0; env && i < n; i += strlen(env + i) + 1) {
+		if (!strncmp(env + i, "OTEL_SERVICE_NAME=", 18) && env[i + 18])
+			v = env + i + 18;
+		else if (!strncmp(env + i, "LOOPSCOPE_SERVICE=", 18) && env[i + 18] && !v)
+			v = env + i + 18;
+	}
+	if (v) {
+		copy_cut(out, cap, v);
+		return;
+	}
+	/* node's script: the first argument that is not an option */
+	if (!strncmp(base_name(prog), "node", 4))
+		for (i = 1; i < argc && !script; i++)
+			if (argv[i][0] && argv[i][0] != '-')
+				script = argv[i];
+	copy_cut(out, cap, script ? base_name(script) : base_name(prog));
+	if (script && (dot = strrchr(out, '.')) && dot != out &&
+	    (!strcmp(dot, ".js") || !strcmp(dot, ".mjs") || !strcmp(dot, ".cjs")))
+		*dot = 0;
 }
 
 /* ------------------------------------------------------------------ rendering */
@@ -290,7 +418,7 @@ static void render_loops(struct out *o, const struct ex_proc *procs)
 static void render_blocking(struct out *o, const struct ex_proc *procs)
 {
 	const struct ex_proc *p;
-	char ln[32], nr[16];
+	char ln[32];
 	unsigned i, pass;
 
 	for (pass = 0; pass < 2; pass++) {
@@ -303,14 +431,8 @@ static void render_blocking(struct out *o, const struct ex_proc *procs)
 		for (p = procs; p; p = p->next)
 			for (i = 0; i < p->nblocking; i++) {
 				const struct ex_blocking *b = &p->blocking[i];
-				const char *call =
-					b->nr == UINT32_MAX ? "other" : lsc_syscall_name(b->nr);
 				unsigned k;
 
-				if (!call) {
-					snprintf(nr, sizeof(nr), "%u", b->nr);
-					call = nr;
-				}
 				snprintf(ln, sizeof(ln), "thread-%u", b->tid);
 				for (k = 0; k < p->nloops; k++)
 					if (p->loops[k].tid == b->tid)
@@ -318,7 +440,7 @@ static void render_blocking(struct out *o, const struct ex_proc *procs)
 				fputs(pass ? "loopscope_blocking_seconds_total"
 					   : "loopscope_blocking_calls_total",
 				      o->f);
-				labels(o->f, p, "loop", ln, "syscall", call, (const char *)NULL);
+				labels(o->f, p, "loop", ln, "syscall", b->call, (const char *)NULL);
 				value(o->f, pass ? (double)b->ns / 1e9 : (double)b->count);
 			}
 	}

@@ -86,7 +86,7 @@ static const struct lsc_cmd commands[] = {
 	{"exporter",
 	 "watch every event-loop process on this host and serve Prometheus metrics (root)",
 	 "usage: loopscope exporter [--listen HOST:PORT] [-p PID...] [--match REGEX]\n"
-	 "                          [--block-threshold MS]\n"
+	 "                          [--recordings DIR...] [--block-threshold MS]\n"
 	 "\n"
 	 "Watches the host for processes running a libuv event loop (Node.js, refloop, any\n"
 	 "program with libuv in its executable or libraries), attaches to each within two\n"
@@ -104,8 +104,12 @@ static const struct lsc_cmd commands[] = {
 	 "  --match REGEX           only processes whose command line matches (extended regex)\n"
 	 "  --block-threshold MS    count loop-thread syscalls this long or longer as blocking\n"
 	 "                          (default 1)\n"
+	 "  --recordings DIR        serve too the processes that run under the agent and record\n"
+	 "                          into DIR (loopscope run -o DIR/app.lsr, or LOOPSCOPE_OUTPUT),\n"
+	 "                          following their recordings as they grow (repeatable)\n"
 	 "\n"
-	 "Needs CAP_BPF and CAP_PERFMON (root).\n",
+	 "Attaching needs CAP_BPF and CAP_PERFMON (root); without them, only --recordings is\n"
+	 "served, which needs no privilege.\n",
 	 cmd_exporter},
 	{"heap", "memory growth: a timeline, a verdict per heap, who grows",
 	 "usage: loopscope heap REC [-o FILE.html|FILE.svg|FILE] [--json] [--pid PID] [--loop SEL]\n"

@@ -4,7 +4,8 @@
 //   node exporter_app.js pool JOBS TAG       keeps JOBS pbkdf2 jobs in libuv's pool at all times,
 //                                            and is busy 20 % of every 10 ms
 // TAG only marks the command line (the exporter's --match). Prints "ready"; on SIGUSR2 measures
-// its own event-loop utilization (perf_hooks) over the next 10 s and prints "elu U".
+// its own event-loop utilization (perf_hooks) over the next ELU_SPAN_MS (10000) and prints
+// "elu U".
 const crypto = require('crypto');
 const { performance } = require('perf_hooks');
 
@@ -26,7 +27,7 @@ process.on('SIGUSR2', () => {
   const e0 = performance.eventLoopUtilization();
   setTimeout(() => {
     console.log('elu', performance.eventLoopUtilization(e0).utilization.toFixed(4));
-  }, 10000);
+  }, +(process.env.ELU_SPAN_MS || 10000));
 });
 process.on('SIGTERM', () => process.exit(0));
 console.log('ready');
