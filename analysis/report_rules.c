@@ -106,7 +106,8 @@ void lsc__report_diagnose(struct lsc_report *rep)
 	const struct lsc_report_frame *owner = top_owner(rep, &share);
 	struct lsc_finding *f;
 	char where[800];
-	uint64_t waited, preempted;
+	uint64_t waited, preempted, block_max = 0;
+	size_t bi;
 	const struct lsc_report_frame *cause;
 
 	if (rep->crashed) {
@@ -204,8 +205,15 @@ void lsc__report_diagnose(struct lsc_report *rep)
 			f->impact = run_s > 0 ? cpu_ms / 1e3 / run_s : 0;
 		}
 	}
+	/* ... and, as for the stretches, that hold the loop: 2 % of the run, or one call of 100
+	 * ms (an idle loop's two 3 ms writes are a quarter of its busy time, and nothing to fix) */
+	for (bi = 0; bi < rep->nblocking; bi++)
+		if (rep->blocking[bi].max > block_max)
+			block_max = rep->blocking[bi].max;
 	if (rep->blocking_total_ns &&
-	    (busy_s <= 0 || (double)rep->blocking_total_ns / 1e9 >= 0.1 * busy_s)) {
+	    (busy_s <= 0 || (double)rep->blocking_total_ns / 1e9 >= 0.1 * busy_s) &&
+	    (run_s <= 0 || (double)rep->blocking_total_ns / 1e9 >= 0.02 * run_s ||
+	     block_max >= 100000000ULL)) {
 		double of_busy = busy_s > 0 ? (double)rep->blocking_total_ns / 1e9 / busy_s : 0;
 
 		f = finding(rep, "blocking-calls",

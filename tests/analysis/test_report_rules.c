@@ -176,6 +176,55 @@ TEST(a_finding_with_no_app_frame_says_where_it_is)
 	lsc_recording_free(r);
 }
 
+/* An almost idle loop (ELU 0.01 over 3 s) whose two 3 ms socket writes are a fifth of its busy
+ * time: nothing to fix, no finding (seen as a flake of agent.test_workers on a busy machine).
+ * The same loop with one 120 ms read: a finding, though it is 4 % of the run. */
+static int blocking_found(uint64_t each, int n)
+{
+	static const uint64_t stack[] = {PROG_LO + 0x10, PROG_LO + 0x20};
+	struct lsc_report rep;
+	struct lsc_recording *r;
+	struct rb b;
+	uint32_t id;
+	size_t i;
+	int found = 0, k;
+
+	snprintf(file, sizeof(file), "/tmp/lsc-idleblock-%d.lsr", (int)getpid());
+	rb_open(&b, file);
+	rb_header(&b, 1, "/src/app/build/examples/sync-read", "agent");
+	owner_symbols(&b);
+	id = rb_stack(&b, stack, 2, 0);
+	for (i = 0; i < 3; i++) {
+		struct rb_window w = {0};
+
+		w.start_ns = i * 1000000000ULL;
+		w.length_ns = 1000000000ULL;
+		w.elu = 0.01;
+		w.iterations = 10;
+		w.busy_ns = 10000000;
+		w.busy_n = 10;
+		rb_window(&b, &w);
+	}
+	for (k = 0; k < n; k++)
+		rb_blocking(&b, 1000000000ULL + (uint64_t)k * 1000, "writev", each, id, 1);
+	rb_close(&b);
+	ASSERT_OK(lsc_recording_read(file, &r, NULL));
+	unlink(file);
+	ASSERT_OK(lsc_report_build(r, NULL, &rep));
+	for (i = 0; i < rep.nfindings; i++) {
+		printf("# %s: %s\n", rep.findings[i].id, rep.findings[i].evidence);
+		found |= !strcmp(rep.findings[i].id, "blocking-calls");
+	}
+	lsc_recording_free(r);
+	return found;
+}
+
+TEST(an_idle_loops_few_short_calls_are_no_finding)
+{
+	ASSERT_TRUE(!blocking_found(3000000, 2));
+	ASSERT_TRUE(blocking_found(120000000, 1));
+}
+
 /* Five idle windows, then two of a busy drain after a SIGTERM the program handles: the loop's
  * ELU and lag are the idle ones', the drain is counted apart, and no saturation is found. */
 TEST(the_drain_after_a_stop_request_is_apart)
@@ -506,6 +555,7 @@ TEST(what_ran_in_the_drain_is_apart_and_rss_max_is_the_peak)
 
 TEST_MAIN(TEST_ENTRY(the_owner_is_the_apps_first_frame_else_what_it_is),
 	  TEST_ENTRY(a_finding_with_no_app_frame_says_where_it_is),
+	  TEST_ENTRY(an_idle_loops_few_short_calls_are_no_finding),
 	  TEST_ENTRY(the_drain_after_a_stop_request_is_apart),
 	  TEST_ENTRY(a_frozen_loop_and_no_loop_are_said),
 	  TEST_ENTRY(blocked_preempted_kernel_and_lock_waits_are_told_apart),
