@@ -8,6 +8,8 @@
 # TARGET=healthy (default): refloop's `healthy` scenario, GET /users; SCENARIO_ARGS adds flags to
 # it, e.g. "--db-us 0" for a loop-bound variant. TARGET=node: bench/attach_http.js, a plain
 # node:http server (GET /, a small JSON body), loop-bound. ATTACH_ARGS adds flags to attach.
+# EXPORTER=1: `loopscope exporter -p PID` watches the server instead of attach (no recording,
+# no CPU samples: docs/exporter.md).
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,7 +33,15 @@ one() { # $1: with|without; prints requests per second
 		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
 		sleep 0.05
 	done
-	if [ "$1" = with ]; then
+	if [ "$1" = with ] && [ -n "${EXPORTER:-}" ]; then
+		"$build/loopscope" exporter -p "$pid" --listen "127.0.0.1:$((port + 1))" \
+			2>"$tmp/attach.log" &
+		apid=$!
+		for _ in $(seq 200); do
+			grep -q "watching PID" "$tmp/attach.log" 2>/dev/null && break
+			sleep 0.05
+		done
+	elif [ "$1" = with ]; then
 		"$build/loopscope" attach -p "$pid" -o "$tmp/rec.lsr" ${ATTACH_ARGS:-} 2>"$tmp/attach.log" &
 		apid=$!
 		for _ in $(seq 200); do
