@@ -24,7 +24,8 @@ struct v8_fn_slot {
 	uint64_t sfi; /* tagged; 0: free */
 	uint64_t print;
 	uint32_t at; /* the function's place in the store */
-	int ok;
+	uint8_t ok;
+	uint8_t retry; /* its line unknown for now: its script's lines were not read yet */
 };
 
 struct v8_script; /* v8_names.c: line ends per Script address */

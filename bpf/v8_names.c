@@ -33,7 +33,12 @@ struct v8_script {
 	uint32_t *ends; /* positions of '\n', ascending */
 	uint32_t n;
 	uint32_t source_len; /* 0: unknown */
+	uint32_t tries;	     /* its lines looked for, while none were found */
 };
+
+/* A script whose lines could not be read (its source changing under the read, or not yet
+ * there) is tried this often before its functions go without lines for good. */
+#define SCRIPT_TRIES 3
 
 static uint64_t untag(uint64_t p)
 {
@@ -211,12 +216,20 @@ static struct v8_script *script_lines(struct lsc_v8 *v, uint64_t script)
 	for (i = (uint32_t)(script >> 3) & (SCRIPT_SLOTS - 1); v->scripts[i].addr;
 	     i = (i + 1) & (SCRIPT_SLOTS - 1))
 		if (v->scripts[i].addr == script)
-			return &v->scripts[i];
-	if (v->nscripts * 4 >= SCRIPT_SLOTS * 3)
-		return NULL; /* full until the next lsc_v8_forget() */
-	v->nscripts++;
+			break;
 	s = &v->scripts[i];
-	s->addr = script;
+	if (s->addr == script && (s->n || s->tries >= SCRIPT_TRIES))
+		return s;
+	if (s->addr != script) {
+		if (v->nscripts * 4 >= SCRIPT_SLOTS * 3)
+			return NULL; /* full until the next lsc_v8_forget() */
+		v->nscripts++;
+		s->addr = script;
+	}
+	s->tries++;
+	free(s->ends);
+	s->ends = NULL;
+	s->n = s->source_len = 0;
 	if (!read_word(v, untag(script) + v->L.script_line_ends, &le) &&
 	    type_of(v, le) == (int)v->L.t_fixed_array) {
 		uint64_t lenw, *w;
@@ -289,7 +302,9 @@ static void scope_info(struct lsc_v8 *v, uint64_t si, char *name, size_t cap, in
 	}
 }
 
-static int resolve(struct lsc_v8 *v, uint64_t sfi, uint64_t print, struct lsc_v8_fn *fn)
+/* The function at sfi into fn; *retry set when its line is unknown only because its script's
+ * lines could not be read yet (worth another try later). */
+static int resolve(struct lsc_v8 *v, uint64_t sfi, uint64_t print, struct lsc_v8_fn *fn, int *retry)
 {
 	uint64_t nos, sod, sname;
 	int64_t start = -1, end = -1;
@@ -321,6 +336,7 @@ static int resolve(struct lsc_v8 *v, uint64_t sfi, uint64_t print, struct lsc_v8
 
 		if (s && s->n && (!s->source_len || end <= s->source_len))
 			fn->line = lsc_v8_line_of(s->ends, s->n, (uint32_t)start);
+		*retry = s && !s->n && s->tries < SCRIPT_TRIES;
 	}
 	return 0;
 }
@@ -347,7 +363,7 @@ int lsc_v8_resolve(struct lsc_v8 *v, uint64_t sfi, uint64_t print, const struct 
 {
 	struct lsc_v8_fn *fn;
 	uint32_t i;
-	int r;
+	int r, retry = 0;
 
 	if (!is_object(v, sfi))
 		return -1;
@@ -356,21 +372,31 @@ int lsc_v8_resolve(struct lsc_v8 *v, uint64_t sfi, uint64_t print, const struct 
 	for (i = (uint32_t)((sfi >> 3) ^ print) & (V8_FN_SLOTS - 1); v->fns[i].sfi;
 	     i = (i + 1) & (V8_FN_SLOTS - 1))
 		if (v->fns[i].sfi == sfi && v->fns[i].print == print) {
-			*out = &v->fn_store[v->fns[i].at];
-			return v->fns[i].ok ? 0 : -1;
+			if (!v->fns[i].retry) {
+				*out = &v->fn_store[v->fns[i].at];
+				return v->fns[i].ok ? 0 : -1;
+			}
+			/* its line once more, in the same place */
+			fn = &v->fn_store[v->fns[i].at];
+			r = resolve(v, sfi, print, fn, &retry);
+			v->fns[i].ok = r == 0;
+			v->fns[i].retry = (uint8_t)(r == 0 && retry);
+			*out = fn;
+			return r == -2 ? -1 : r;
 		}
 	if (v->nfns >= V8_FN_SLOTS * 3 / 4) { /* full: start again */
 		lsc_v8_forget(v);
 		i = (uint32_t)((sfi >> 3) ^ print) & (V8_FN_SLOTS - 1);
 	}
 	fn = &v->fn_store[v->nfns];
-	r = resolve(v, sfi, print, fn);
+	r = resolve(v, sfi, print, fn, &retry);
 	if (r == -2) /* moved: not cached, the next sample may find it where it is now */
 		return -2;
 	v->fns[i].sfi = sfi;
 	v->fns[i].print = print;
 	v->fns[i].at = v->nfns;
 	v->fns[i].ok = r == 0;
+	v->fns[i].retry = (uint8_t)(r == 0 && retry);
 	v->nfns++;
 	*out = fn;
 	return r;
