@@ -44,7 +44,7 @@ void lsc__at_pool_open(struct lsc_attach *a, Elf *elf, uint64_t bias, const stru
 	if (!a->pool)
 		return;
 	/* LOOPSCOPE_TEST_NO_POOL_PROBES: as when another tracer holds them (tests, cost) */
-	if (elf && !getenv("LOOPSCOPE_TEST_NO_POOL_PROBES")) {
+	if (elf && !a->o.no_pool_probes && !getenv("LOOPSCOPE_TEST_NO_POOL_PROBES")) {
 		l1 = probe(a, a->skel->progs.on_pool_work_submit, elf, bias, submit);
 		l2 = probe(a, a->skel->progs.on_pool_queue_work, elf, bias, queue);
 	} else {
@@ -57,6 +57,8 @@ void lsc__at_pool_open(struct lsc_attach *a, Elf *elf, uint64_t bias, const stru
 		a->skel->bss->pool_probed = 1;
 		return;
 	}
+	if (a->o.no_pool_probes)
+		return; /* asked for: the caller says so */
 	lsc__at_note(a,
 		     "%s: libuv's uv__work_submit and uv_queue_work could not be probed (%s): "
 		     "thread-pool waits are estimated from the queue alone and submitters are not "

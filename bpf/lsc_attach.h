@@ -22,6 +22,9 @@ struct lsc_attach_opts {
 	uint64_t window_ns;
 	int any_target;	    /* a target without libuv: record CPU and syscalls anyway (--anyway) */
 	const char *set_id; /* the recordings of several processes' one set (--children) */
+	/* no uprobes on the pool's job submission (about 6 µs a job): queue waits estimated
+	 * from the queue's walks alone, no submitting stacks (the exporter's default) */
+	int no_pool_probes;
 };
 
 #define LSC_ATTACH_HANDLE_TYPES 20

@@ -45,6 +45,7 @@ struct opts {
 	regex_t match;
 	int have_match;
 	uint64_t block_ns, window_ns;
+	int pool_wait; /* --pool-wait: the submission probes */
 };
 
 /* Processes looked at and not watched (no libuv, not matched, attach failed), by PID and start:
@@ -323,6 +324,7 @@ int cmd_exporter(int argc, char **argv)
 		{"match", required_argument, NULL, 'm'},
 		{"block-threshold", required_argument, NULL, 'b'},
 		{"recordings", required_argument, NULL, 'r'},
+		{"pool-wait", no_argument, NULL, 'w'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -375,6 +377,9 @@ int cmd_exporter(int argc, char **argv)
 						       "user can read",
 						       optarg);
 			o.dirs[o.ndirs++] = optarg;
+			break;
+		case 'w':
+			o.pool_wait = 1;
 			break;
 		case 'h':
 			return lsc_help("exporter");

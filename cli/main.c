@@ -86,7 +86,7 @@ static const struct lsc_cmd commands[] = {
 	{"exporter",
 	 "watch every event-loop process on this host and serve Prometheus metrics (root)",
 	 "usage: loopscope exporter [--listen HOST:PORT] [-p PID...] [--match REGEX]\n"
-	 "                          [--recordings DIR...] [--block-threshold MS]\n"
+	 "                          [--recordings DIR...] [--block-threshold MS] [--pool-wait]\n"
 	 "\n"
 	 "Watches the host for processes running a libuv event loop (Node.js, refloop, any\n"
 	 "program with libuv in its executable or libraries), attaches to each within two\n"
@@ -107,6 +107,9 @@ static const struct lsc_cmd commands[] = {
 	 "  --recordings DIR        serve too the processes that run under the agent and record\n"
 	 "                          into DIR (loopscope run -o DIR/app.lsr, or LOOPSCOPE_OUTPUT),\n"
 	 "                          following their recordings as they grow (repeatable)\n"
+	 "  --pool-wait             measure each thread-pool job's queue wait exactly (uprobes on\n"
+	 "                          job submission, about 6 us a job); without it the waits are\n"
+	 "                          estimated from the queue's walks\n"
 	 "\n"
 	 "Attaching needs CAP_BPF and CAP_PERFMON (root); without them, only --recordings is\n"
 	 "served, which needs no privilege.\n",
