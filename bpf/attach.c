@@ -208,6 +208,12 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	/* Programs that will not be attached are not loaded either. */
 	if (!o->cpu_hz)
 		bpf_program__set_autoload(a->skel->progs.on_cpu_sample, false);
+	if (o->switch_loop) {
+		bpf_program__set_autoload(a->skel->progs.on_sys_enter, false);
+		bpf_program__set_autoload(a->skel->progs.on_sys_exit, false);
+	} else {
+		bpf_program__set_autoload(a->skel->progs.on_switch_loop, false);
+	}
 	if (!o->offcpu) { /* nor their maps' room (16 MiB of off-CPU stacks, preallocated) */
 		bpf_program__set_autoload(a->skel->progs.on_switch, false);
 		bpf_map__set_max_entries(a->skel->maps.offcpu, 1);
@@ -233,8 +239,17 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	 * in progress, are counted from here. */
 	a->t0 = a->window_start = a->last_tick = lsc__at_mono_ns();
 	a->skel->bss->attach_ns = a->t0;
-	a->skel->links.on_sys_enter = bpf_program__attach(a->skel->progs.on_sys_enter);
-	a->skel->links.on_sys_exit = bpf_program__attach(a->skel->progs.on_sys_exit);
+	if (o->switch_loop) {
+		a->skel->links.on_switch_loop = bpf_program__attach(a->skel->progs.on_switch_loop);
+		if (!a->skel->links.on_switch_loop) {
+			snprintf(err, errlen, "cannot attach to the sched_switch tracepoint: %s",
+				 strerror(errno));
+			goto fail;
+		}
+	} else {
+		a->skel->links.on_sys_enter = bpf_program__attach(a->skel->progs.on_sys_enter);
+		a->skel->links.on_sys_exit = bpf_program__attach(a->skel->progs.on_sys_exit);
+	}
 	a->skel->links.on_signal = bpf_program__attach(a->skel->progs.on_signal);
 	if (!a->skel->links.on_signal)
 		lsc__at_note(
@@ -242,7 +257,7 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 			strerror(errno));
 	if (o->offcpu)
 		a->skel->links.on_switch = bpf_program__attach(a->skel->progs.on_switch);
-	if (!a->skel->links.on_sys_enter || !a->skel->links.on_sys_exit ||
+	if ((!o->switch_loop && (!a->skel->links.on_sys_enter || !a->skel->links.on_sys_exit)) ||
 	    (o->offcpu && !a->skel->links.on_switch)) {
 		snprintf(err, errlen, "cannot attach to the syscall tracepoints: %s",
 			 strerror(errno));

@@ -780,3 +780,4 @@ int BPF_KPROBE(on_v8_pause_stop)
 }
 
 #include "pool.bpf.h"
+#include "switch.bpf.h"

@@ -25,6 +25,10 @@ struct lsc_attach_opts {
 	/* no uprobes on the pool's job submission (about 6 µs a job): queue waits estimated
 	 * from the queue's walks alone, no submitting stacks (the exporter's default) */
 	int no_pool_probes;
+	/* the loop from the scheduler's switches alone, no program on any syscall (the exporter's
+	 * default; bpf/switch.bpf.h): blocking calls are the sleeps in other calls, without
+	 * stacks; a turn is a sleep in the loop's wait */
+	int switch_loop;
 };
 
 #define LSC_ATTACH_HANDLE_TYPES 20

@@ -45,7 +45,8 @@ struct opts {
 	regex_t match;
 	int have_match;
 	uint64_t block_ns, window_ns;
-	int pool_wait; /* --pool-wait: the submission probes */
+	int pool_wait;	    /* --pool-wait: the submission probes */
+	int syscall_probes; /* --syscall-probes: attach's loop programs, on every syscall */
 };
 
 /* Processes looked at and not watched (no libuv, not matched, attach failed), by PID and start:
@@ -325,6 +326,7 @@ int cmd_exporter(int argc, char **argv)
 		{"block-threshold", required_argument, NULL, 'b'},
 		{"recordings", required_argument, NULL, 'r'},
 		{"pool-wait", no_argument, NULL, 'w'},
+		{"syscall-probes", no_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -380,6 +382,9 @@ int cmd_exporter(int argc, char **argv)
 			break;
 		case 'w':
 			o.pool_wait = 1;
+			break;
+		case 's':
+			o.syscall_probes = 1;
 			break;
 		case 'h':
 			return lsc_help("exporter");

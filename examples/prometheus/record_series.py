@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """record_series.py — the input of the alert rules' unit tests (alerts_test.yml), recorded from
 real runs: starts `loopscope exporter` (root) and four Node.js apps on this machine (a saturated
-loop, a healthy one, a saturated thread pool, a loop that blocks on readFileSync), scrapes the
+loop, a healthy one, a saturated thread pool, a loop that blocks in Atomics.wait), scrapes the
 exporter every 5 s for 150 s, and writes the series promtool's tests read, with each app's PID
 replaced by a fixed one so that the tests' expectations do not change from one recording to the
 next. Not part of `make test` (it takes three minutes); run it again when the metrics change:
@@ -26,12 +26,10 @@ SCRAPES = 31      # 150 s
 HERE = os.path.dirname(os.path.abspath(__file__))
 APP = os.path.join(HERE, '..', '..', 'tests', 'bpf', 'exporter_app.js')
 BLOCKER = """
-const fs = require('fs'), os = require('os'), path = require('path');
-const f = path.join(os.tmpdir(), 'lsc-blocker-' + process.pid);
-fs.writeFileSync(f, Buffer.alloc(16 << 20, 1));
-process.on('exit', () => fs.rmSync(f, { force: true }));
+// a synchronous wait on the loop thread, 20 ms of every 50 (Atomics.wait: a futex sleep)
+const ia = new Int32Array(new SharedArrayBuffer(4));
 process.on('SIGTERM', () => process.exit(0));
-setInterval(() => fs.readFileSync(f), 50);
+setInterval(() => Atomics.wait(ia, 0, 0, 20), 50);
 """
 # service, fixed pid, command
 # (the tag in each command line: an argument the app ignores)

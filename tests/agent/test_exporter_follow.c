@@ -130,7 +130,7 @@ TEST(agent_recordings_are_served_without_privilege)
 	b0 = counter(scrape, "loopscope_event_loop_busy_seconds_total", "recorded");
 	i0 = counter(scrape, "loopscope_event_loop_idle_seconds_total", "recorded");
 	kill(pid, SIGUSR2);
-	wait_for(path("app.out"), "elu ", 20);
+	wait_for(path("app.out"), "waited ", 20);
 	own = atof(strstr(slurp(path("app.out"), buf, sizeof(buf)), "elu ") + 4);
 	usleep(1200000); /* the window that ends the span, written */
 	ASSERT_EQ(http_get(port, "/metrics", NULL, scrape, sizeof(scrape)), 200);

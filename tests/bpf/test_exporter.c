@@ -1,11 +1,12 @@
 /*
  * test_exporter.c — `loopscope exporter` scraped by a real Prometheus (Debian's), as root (as CI
- * runs): two Node.js apps (tests/bpf/exporter_app.js: one busy 60 % of its time, one keeping
- * libuv's pool saturated) and a refloop scenario, all started after the exporter, are up in
- * Prometheus within 10 s; the ELU Prometheus computes from the busy and idle counters over 10 s
- * is within 0.03 of each app's own performance.eventLoopUtilization() over the same 10 s; the
- * saturated pool's queue depth is there; promtool accepts a scrape; a process that exits leaves
- * the exposition and Prometheus.
+ * runs): three Node.js apps (tests/bpf/exporter_app.js: one busy 60 % of its time, one keeping
+ * libuv's pool saturated, one waiting in Atomics.wait on its loop) and a refloop scenario, all
+ * started after the exporter, are up in Prometheus within 10 s; the ELU Prometheus computes from
+ * the busy and idle counters over 10 s is within 0.03 of each app's own
+ * performance.eventLoopUtilization() over the same 10 s; the waits are blocking calls (futex),
+ * their seconds within 20 % of what the app timed; the saturated pool's queue depth is there;
+ * promtool accepts a scrape; a process that exits leaves the exposition and Prometheus.
  */
 #include "task.h"
 #include "proc.h"
@@ -83,15 +84,15 @@ static double wall_now(void)
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
-/* The app's "elu U" line, once it printed it. */
-static double app_elu(const char *out)
+/* A figure of the app's "elu U waited S" line ("elu ", "waited "), once it printed it. */
+static double app_figure(const char *out, const char *what)
 {
 	char buf[4096];
 	const char *at;
 
-	wait_text(out, "elu ", 20);
-	at = strstr(slurp(out, buf, sizeof(buf)), "elu ");
-	return atof(at + 4);
+	wait_text(out, "waited ", 20);
+	at = strstr(slurp(out, buf, sizeof(buf)), what);
+	return at ? atof(at + strlen(what)) : NAN;
 }
 
 TEST(prometheus_scrapes_node_and_refloop_elu_pool_and_exits)
@@ -100,7 +101,7 @@ TEST(prometheus_scrapes_node_and_refloop_elu_pool_and_exits)
 	char listen[64], web[64], tsdb[600], cfg[600], stats[600], portarg[16];
 	char q[512], scrape[1 << 16];
 	int ex_port = free_port(), prom_port = free_port();
-	pid_t ex, prom, spin, pool, ref;
+	pid_t ex, prom, spin, pool, waiter, ref;
 	double t_start, t0, v;
 	FILE *f;
 	struct proc p;
@@ -153,41 +154,59 @@ TEST(prometheus_scrapes_node_and_refloop_elu_pool_and_exits)
 	{
 		const char *a1[] = {"/usr/bin/node", APP, "spin", "0.6", tag, NULL};
 		const char *a2[] = {"/usr/bin/node", APP, "pool", "8", tag, NULL};
+		const char *a4[] = {"/usr/bin/node", APP, "wait", "20", tag, NULL};
 		char exe[512];
 		const char *a3[] = {exe,  "--stats",	 stats, "--duration",
 				    "60", "--self-load", "2",	NULL};
 
 		spin = proc_spawn(a1, path("spin.out"), path("spin.err"), NULL);
 		pool = proc_spawn(a2, path("pool.out"), path("pool.err"), "UV_THREADPOOL_SIZE=2");
+		waiter = proc_spawn(a4, path("wait.out"), path("wait.err"), NULL);
 		snprintf(exe, sizeof(exe), "%s/examples/healthy", LSC_BUILD_DIR);
 		snprintf(stats, sizeof(stats), "%s", path("healthy.json"));
 		ref = proc_spawn(a3, path("healthy.out"), path("healthy.err"), NULL);
 	}
 	wait_text(path("spin.out"), "ready", 20);
 	wait_text(path("pool.out"), "ready", 20);
-	/* all three up, each with a loop that has turned */
+	wait_text(path("wait.out"), "ready", 20);
+	/* all four up, each with a loop that has turned */
 	while (prom_count(prom_port, "loopscope_event_loop_iterations_total{loop=\"main\"} > 0") <
-	       3) {
+	       4) {
 		if (proc_now() - t_start > 10)
-			LSC_FAIL("after 10 s, not all three in Prometheus: %s",
+			LSC_FAIL("after 10 s, not all four in Prometheus: %s",
 				 slurp(path("exporter.err"), scrape, sizeof(scrape)));
 		usleep(200000);
 	}
-	printf("# all three up in Prometheus %.1f s after they started\n", proc_now() - t_start);
+	printf("# all four up in Prometheus %.1f s after they started\n", proc_now() - t_start);
 
 	/* ELU over the same 10 s: the apps' own, and Prometheus's from the counters */
 	t0 = wall_now();
 	kill(spin, SIGUSR2);
 	kill(pool, SIGUSR2);
+	kill(waiter, SIGUSR2);
 	{
-		double own_spin = app_elu(path("spin.out")), own_pool = app_elu(path("pool.out"));
-		pid_t pids[2] = {spin, pool};
-		double own[2] = {own_spin, own_pool};
+		double own_spin = app_figure(path("spin.out"), "elu "),
+		       own_pool = app_figure(path("pool.out"), "elu "),
+		       own_wait = app_figure(path("wait.out"), "elu "),
+		       waited = app_figure(path("wait.out"), "waited ");
+		pid_t pids[3] = {spin, pool, waiter};
+		double own[3] = {own_spin, own_pool, own_wait};
+		const char *names[3] = {"spin", "pool", "wait"};
 		int i;
 
 		while (wall_now() < t0 + 12) /* the scrape after the span is in */
 			usleep(100000);
-		for (i = 0; i < 2; i++) {
+		/* the waits: blocking calls in futex, as long as the app timed them */
+		snprintf(q, sizeof(q),
+			 "increase(loopscope_blocking_seconds_total{pid=\"%d\",syscall=\"futex\"}"
+			 "[10s])",
+			 (int)waiter);
+		v = prom_value(prom_port, q, t0 + 10);
+		printf("# wait: %.2f s blocked in futex through Prometheus, %.2f s timed by it\n",
+		       v, waited);
+		ASSERT_CMP(waited, >, 1);
+		ASSERT_CMP(fabs(v - waited), <=, 0.2 * waited);
+		for (i = 0; i < 3; i++) {
 			snprintf(
 				q, sizeof(q),
 				"rate(loopscope_event_loop_busy_seconds_total{pid=\"%d\",loop=\"main\"}"
@@ -196,8 +215,8 @@ TEST(prometheus_scrapes_node_and_refloop_elu_pool_and_exits)
 				"pid=\"%d\",loop=\"main\"}[10s]))",
 				(int)pids[i], (int)pids[i], (int)pids[i]);
 			v = prom_value(prom_port, q, t0 + 10);
-			printf("# %s: ELU through Prometheus %.3f, its own %.3f\n",
-			       i ? "pool" : "spin", v, own[i]);
+			printf("# %s: ELU through Prometheus %.3f, its own %.3f\n", names[i], v,
+			       own[i]);
 			ASSERT_CMP(fabs(v - own[i]), <=, 0.03);
 		}
 	}
@@ -255,8 +274,10 @@ TEST(prometheus_scrapes_node_and_refloop_elu_pool_and_exits)
 	ASSERT_EQ(prom_count(prom_port, q), 1); /* the others stay */
 
 	kill(pool, SIGTERM);
+	kill(waiter, SIGTERM);
 	kill(ref, SIGTERM);
 	proc_wait(pool, 20);
+	proc_wait(waiter, 20);
 	proc_wait(ref, 20);
 	kill(ex, SIGTERM);
 	ASSERT_EQ(WEXITSTATUS(proc_wait(ex, 30)), 0);
