@@ -34,7 +34,7 @@ one() { # $1: with|without; prints requests per second
 		sleep 0.05
 	done
 	if [ "$1" = with ] && [ -n "${EXPORTER:-}" ]; then
-		"$build/loopscope" exporter -p "$pid" --listen "127.0.0.1:$((port + 1))" \
+		"$build/loopscope" exporter -p "$pid" --listen "127.0.0.1:$((port + 1))" ${EXPORTER_ARGS:-} \
 			2>"$tmp/attach.log" &
 		apid=$!
 		for _ in $(seq 200); do

@@ -199,8 +199,11 @@ static int wanted(const struct opts *o, int pid)
 static struct ex_proc *watch(const struct opts *o, int pid, unsigned long long start,
 			     struct ex_self *self)
 {
-	struct lsc_attach_opts ao = {
-		.pid = pid, .block_threshold_ns = o->block_ns, .window_ns = o->window_ns};
+	struct lsc_attach_opts ao = {.pid = pid,
+				     .block_threshold_ns = o->block_ns,
+				     .window_ns = o->window_ns,
+				     .no_pool_probes = !o->pool_wait,
+				     .switch_loop = !o->syscall_probes};
 	struct ex_proc *p = calloc(1, sizeof(*p));
 	char path[64], err[512];
 	ssize_t n;
@@ -223,8 +226,8 @@ static struct ex_proc *watch(const struct opts *o, int pid, unsigned long long s
 		free(p);
 		return NULL;
 	}
-	fprintf(stderr, "loopscope exporter: watching PID %d (%s, %s)\n", pid, p->service,
-		base_name(p->exe));
+	fprintf(stderr, "loopscope exporter: watching PID %d (%s, %s; %s)\n", pid, p->service,
+		base_name(p->exe), o->syscall_probes ? "its syscalls" : "the scheduler's switches");
 	self->attached++;
 	return p;
 }

@@ -178,6 +178,9 @@ TEST(prometheus_scrapes_node_and_refloop_elu_pool_and_exits)
 		usleep(200000);
 	}
 	printf("# all four up in Prometheus %.1f s after they started\n", proc_now() - t_start);
+	/* with the default probes: no program on any syscall */
+	ASSERT_TRUE(file_has(path("exporter.err"), "the scheduler's switches"));
+	ASSERT_TRUE(!file_has(path("exporter.err"), "its syscalls"));
 
 	/* ELU over the same 10 s: the apps' own, and Prometheus's from the counters */
 	t0 = wall_now();
