@@ -49,6 +49,7 @@ static double counter(const char *scrape, const char *name, const char *svc)
 TEST(agent_recordings_are_served_without_privilege)
 {
 	char listen[64], dir[512], rec[600], scrape[1 << 16], buf[1 << 16], want[64];
+	char stage[128], loopscope[256], app_js[256];
 	const char *drop[] = {"/usr/bin/setpriv", "--reuid=nobody", "--regid=nogroup",
 			      "--clear-groups"};
 	int port = free_port(), root = geteuid() == 0, n, pid = 0;
@@ -58,9 +59,25 @@ TEST(agent_recordings_are_served_without_privilege)
 	struct proc p;
 
 	capture_setup("exporter-rec");
-	snprintf(dir, sizeof(dir), "%s", path("rec"));
-	mkdir(dir, 0777);
-	chmod(dir, 0777); /* nobody writes its recording there */
+	/* what nobody runs and reads, where nobody can reach it whatever the build tree's
+	 * permissions: loopscope and its agent, the app, and the directory of recordings */
+	snprintf(stage, sizeof(stage), "/tmp/lsc-exporter-rec-%d", (int)getpid());
+	{
+		char sh[2048];
+		const char *argv[] = {"/bin/sh", "-c", sh, NULL};
+
+		snprintf(sh, sizeof(sh),
+			 "rm -rf '%s' && mkdir -p '%s/rec' && cp '%s' '%s' '%s' '%s/' && "
+			 "chmod 755 '%s' '%s'/* && chmod 777 '%s/rec'",
+			 stage, stage, built("loopscope"), built("libloopscope_agent.so"), APP,
+			 stage, stage, stage, stage);
+		proc_run(&p, argv, 30, NULL);
+		if (p.status)
+			LSC_FAIL("staging: %s", p.err);
+	}
+	snprintf(loopscope, sizeof(loopscope), "%s/loopscope", stage);
+	snprintf(app_js, sizeof(app_js), "%s/exporter_app.js", stage);
+	snprintf(dir, sizeof(dir), "%s/rec", stage);
 	snprintf(rec, sizeof(rec), "%s/app.lsr", dir);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
 	{
@@ -70,7 +87,7 @@ TEST(agent_recordings_are_served_without_privilege)
 		if (root)
 			for (; n < 4; n++)
 				argv[n] = drop[n];
-		argv[n++] = built("loopscope");
+		argv[n++] = loopscope;
 		argv[n++] = "exporter";
 		argv[n++] = "--listen";
 		argv[n++] = listen;
@@ -92,13 +109,13 @@ TEST(agent_recordings_are_served_without_privilege)
 		argv[n++] = "/usr/bin/env";
 		argv[n++] = "LOOPSCOPE_SERVICE=recorded";
 		argv[n++] = "ELU_SPAN_MS=4000";
-		argv[n++] = built("loopscope");
+		argv[n++] = loopscope;
 		argv[n++] = "run";
 		argv[n++] = "-o";
 		argv[n++] = rec;
 		argv[n++] = "--";
 		argv[n++] = "/usr/bin/node";
-		argv[n++] = APP;
+		argv[n++] = app_js;
 		argv[n++] = "spin";
 		argv[n++] = "0.4";
 		argv[n++] = "x";
@@ -174,6 +191,13 @@ TEST(agent_recordings_are_served_without_privilege)
 	}
 	kill(ex, SIGTERM);
 	ASSERT_EQ(WEXITSTATUS(proc_wait(ex, 30)), 0);
+	{
+		char sh[256];
+		const char *argv[] = {"/bin/sh", "-c", sh, NULL};
+
+		snprintf(sh, sizeof(sh), "rm -rf '%s'", stage);
+		proc_run(&p, argv, 30, NULL);
+	}
 }
 
 TEST_MAIN(TEST_ENTRY(agent_recordings_are_served_without_privilege))
