@@ -21,9 +21,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define JUDGED	  1024		/* files looked at and not followed (or ended), remembered */
-#define READ_MAX  (4u << 20)	/* bytes read a tick from one recording */
-#define START_TOL 5000000000ULL /* a header's start and its process's, at most this apart */
+#define JUDGED	   (1u << 16)	 /* files looked at and not followed (or ended), remembered */
+#define FIRST_READ 65536	 /* bytes read from a file not yet known to be a recording */
+#define READ_MAX   (4u << 20)	 /* bytes read a tick from one recording */
+#define START_TOL  5000000000ULL /* a header's start and its process's, at most this apart */
 
 struct ex_follow {
 	int fd;
@@ -36,27 +37,46 @@ struct ex_follow {
 	int ended;
 };
 
+/* A set by device and inode, open addressing with a short probe; when the probe is full its
+ * home slot is overwritten (a file forgotten is looked at again: bounded memory, 1 MiB). */
 static struct {
 	dev_t dev;
 	ino_t ino;
-} judged[JUDGED];
-static unsigned njudged;
+} * judged;
+
+static unsigned judged_home(dev_t dev, ino_t ino)
+{
+	return (unsigned)((((uint64_t)ino ^ ((uint64_t)dev << 40)) * 0x9e3779b97f4a7c15ULL) >> 48);
+}
 
 static int was_judged(dev_t dev, ino_t ino)
 {
-	unsigned i, n = njudged < JUDGED ? njudged : JUDGED;
+	unsigned h = judged_home(dev, ino), i;
 
-	for (i = 0; i < n; i++)
-		if (judged[i].dev == dev && judged[i].ino == ino)
+	for (i = 0; judged && i < 8; i++) {
+		unsigned k = (h + i) & (JUDGED - 1);
+
+		if (judged[k].ino == ino && judged[k].dev == dev)
 			return 1;
+		if (!judged[k].ino)
+			return 0;
+	}
 	return 0;
 }
 
 static void judge(dev_t dev, ino_t ino)
 {
-	judged[njudged % JUDGED].dev = dev;
-	judged[njudged % JUDGED].ino = ino;
-	njudged++;
+	unsigned h = judged_home(dev, ino), i, k = h & (JUDGED - 1);
+
+	if (!judged && !(judged = calloc(JUDGED, sizeof(*judged))))
+		return;
+	for (i = 0; i < 8; i++)
+		if (!judged[(h + i) & (JUDGED - 1)].ino) {
+			k = (h + i) & (JUDGED - 1);
+			break;
+		}
+	judged[k].dev = dev;
+	judged[k].ino = ino;
 }
 
 int ex_followed(const struct ex_proc *procs, int pid)
@@ -158,7 +178,10 @@ static int drain(struct ex_proc *p)
 		f->buf = b;
 		f->cap = cap;
 	}
-	n = pread(f->fd, f->buf + f->len, f->cap - f->len, (off_t)(f->off + f->len));
+	/* a file not yet known to be a recording: its beginning only */
+	n = pread(f->fd, f->buf + f->len,
+		  f->header || f->cap - f->len < FIRST_READ ? f->cap - f->len : FIRST_READ,
+		  (off_t)(f->off + f->len));
 	if (n < 0)
 		return -1;
 	f->len += (size_t)n;
