@@ -219,6 +219,21 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		bpf_map__set_max_entries(a->skel->maps.offcpu, 1);
 	}
 	lsc__at_cfi_open(a); /* stacks through code without frame pointers (attach_stacks.c) */
+	/* Without a recording (top, the exporter) no stack is kept, and the exporter's probe set
+	 * sends few events: the maps for them are not reserved either (34 MiB of kernel memory a
+	 * session otherwise, per watched process). */
+	if (!o->output) {
+		if (!a->cfi.n) {
+			bpf_map__set_max_entries(a->skel->maps.uw_rows, 1);
+			bpf_map__set_max_entries(a->skel->maps.uw_pages, 1);
+		}
+		if (!o->cpu_hz && !o->offcpu && o->switch_loop) {
+			bpf_map__set_max_entries(a->skel->maps.stacks, 1);
+			bpf_map__set_max_entries(a->skel->maps.events, 1 << 18);
+		}
+		if (o->no_pool_probes)
+			bpf_map__set_max_entries(a->skel->maps.pool_stamps, 1);
+	}
 	e = loop_bpf__load(a->skel);
 	if (e) {
 		snprintf(err, errlen, "cannot load the eBPF programs: %s%s", strerror(-e),
@@ -229,7 +244,7 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		goto fail;
 	}
 	lsc__at_cfi_load(a);
-	if (lsc_unwinder_new(o->pid, &a->unw))
+	if (o->output && lsc_unwinder_new(o->pid, &a->unw))
 		lsc__at_note(
 			a,
 			"elfutils cannot read the modules of PID %d: blocking-call stacks come from "

@@ -229,11 +229,36 @@ void ex_service(const char *env, size_t n, const char *const *argv, size_t argc,
 		copy_cut(out, cap, v);
 		return;
 	}
-	/* node's script: the first argument that is not an option */
+	/* node's script: the first argument that is not an option nor an option's value; none
+	 * after -e or -p (the code is on the command line) */
 	if (!strncmp(base_name(prog), "node", 4))
-		for (i = 1; i < argc && !script; i++)
+		for (i = 1; i < argc && !script; i++) {
+			static const char *const valued[] = {"-r",
+							     "--require",
+							     "--import",
+							     "--loader",
+							     "--experimental-loader",
+							     "-C",
+							     "--conditions",
+							     "--title",
+							     "--env-file",
+							     "--input-type",
+							     "--stack-size",
+							     NULL};
+			const char *const *o;
+
+			if (!strcmp(argv[i], "-e") || !strcmp(argv[i], "--eval") ||
+			    !strcmp(argv[i], "-p") || !strcmp(argv[i], "--print"))
+				break;
+			for (o = valued; *o && strcmp(argv[i], *o); o++)
+				;
+			if (*o) {
+				i++; /* its value */
+				continue;
+			}
 			if (argv[i][0] && argv[i][0] != '-')
 				script = argv[i];
+		}
 	copy_cut(out, cap, script ? base_name(script) : base_name(prog));
 	if (script && (dot = strrchr(out, '.')) && dot != out &&
 	    (!strcmp(dot, ".js") || !strcmp(dot, ".mjs") || !strcmp(dot, ".cjs")))
