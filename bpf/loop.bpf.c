@@ -294,9 +294,12 @@ static __always_inline void handles_sample(struct lscb_loop *L, __u64 now)
 
 /* ------------------------------------------------------------------ the loop */
 
-static __always_inline struct thread_state *loop_thread(__u32 tid, __u64 now)
+/* A target task's loop state, making it a loop when it is not yet one: a slot of its own, the
+ * busy segment and the 1 ms timer started at now. NULL when no slot is left. */
+static __always_inline struct thread_state *loop_task(struct task_struct *task, __u32 tid,
+						      __u64 now)
 {
-	struct thread_state *t = thread_get(0);
+	struct thread_state *t = bpf_task_storage_get(&threads, task, 0, 0);
 	__u32 slot;
 
 	/* slot: a loop's index; LSCB_MAX_LOOPS, a thread seen for GC only so far; one more, a
@@ -305,7 +308,7 @@ static __always_inline struct thread_state *loop_thread(__u32 tid, __u64 now)
 		return t;
 	if (t && t->slot == LSCB_MAX_LOOPS + 1)
 		return NULL;
-	t = thread_get(1);
+	t = bpf_task_storage_get(&threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!t)
 		return NULL;
 	slot = __sync_fetch_and_add(&nloops, 1);
@@ -321,6 +324,11 @@ static __always_inline struct thread_state *loop_thread(__u32 tid, __u64 now)
 	t->last_fire_ns = now;
 	t->sys_nr = -1;
 	return t;
+}
+
+static __always_inline struct thread_state *loop_thread(__u32 tid, __u64 now)
+{
+	return loop_task(bpf_get_current_task_btf(), tid, now);
 }
 
 static __always_inline void fire(struct thread_state *t, __u64 now)

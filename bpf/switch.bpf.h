@@ -21,35 +21,6 @@ static __always_inline int is_epoll(long nr)
 	return nr == NR_EPOLL_WAIT || nr == NR_EPOLL_PWAIT || nr == NR_EPOLL_PWAIT2;
 }
 
-/* A target task's loop state, making it a loop when it is not yet one (loop_thread's rule). */
-static __always_inline struct thread_state *loop_task(struct task_struct *task, __u32 tid,
-						      __u64 now)
-{
-	struct thread_state *t = bpf_task_storage_get(&threads, task, 0, 0);
-	__u32 slot;
-
-	if (t && t->slot < LSCB_MAX_LOOPS)
-		return t;
-	if (t && t->slot == LSCB_MAX_LOOPS + 1)
-		return NULL;
-	t = bpf_task_storage_get(&threads, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!t)
-		return NULL;
-	slot = __sync_fetch_and_add(&nloops, 1);
-	if (slot >= LSCB_MAX_LOOPS) {
-		t->slot = LSCB_MAX_LOOPS + 1;
-		return NULL;
-	}
-	loops[slot].first_ns = now;
-	loops[slot].tid = tid;
-	t->slot = slot;
-	t->busy_start_ns = now;
-	t->next_due_ns = now + LSCB_LAG_PERIOD_NS;
-	t->last_fire_ns = now;
-	t->sys_nr = -1;
-	return t;
-}
-
 /* The loop thread (current) goes to sleep in its epoll wait: a turn ends. */
 static __always_inline void switch_sleep(__u32 tid, struct thread_state *t, __u64 now)
 {
