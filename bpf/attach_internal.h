@@ -78,6 +78,7 @@ struct lsc_attach {
 	/* the current window's GC and longest blocking call, for the status */
 	uint64_t win_gc, win_gc_ns, win_top_ns;
 	struct lsc_attach_buckets win_gc_kind[LSC_ATTACH_GC_KINDS];
+	uint64_t win_gc_heap_after;
 	unsigned win_nblk;
 	struct lsc_attach_blocking win_blk[LSC_ATTACH_BLOCKING];
 	uint64_t win_blk_other, win_blk_other_ns;

@@ -284,6 +284,7 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 			g.has_heap_before = g.has_heap_after = 1;
 			g.heap_before = e->heap_before;
 			g.heap_after = e->heap_after;
+			a->win_gc_heap_after = e->heap_after;
 		}
 		ev.body_case = LOOPSCOPE__EVENT__BODY_GC;
 		ev.gc = &g;
@@ -498,12 +499,14 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 		snprintf(st->top_blocking, sizeof(st->top_blocking), "%s", a->win_top);
 		st->top_blocking_ns = a->win_top_ns;
 		memcpy(st->gc_kind, a->win_gc_kind, sizeof(st->gc_kind));
+		st->gc_heap_after = a->win_gc_heap_after;
 		st->nblocking = a->win_nblk;
 		memcpy(st->blocking, a->win_blk, sizeof(st->blocking));
 		st->blocking_other_count = a->win_blk_other;
 		st->blocking_other_ns = a->win_blk_other_ns;
 	}
 	memset(a->win_gc_kind, 0, sizeof(a->win_gc_kind));
+	a->win_gc_heap_after = 0;
 	a->win_nblk = 0;
 	a->win_blk_other = a->win_blk_other_ns = 0;
 	a->win_gc = a->win_gc_ns = a->win_top_ns = 0;

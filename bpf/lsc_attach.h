@@ -66,6 +66,8 @@ struct lsc_attach_status {
 	uint64_t rss_bytes;
 	uint64_t gc_count, gc_pause_ns;				/* in the last window */
 	struct lsc_attach_buckets gc_kind[LSC_ATTACH_GC_KINDS]; /* pauses by GcEvent.Kind */
+	uint64_t gc_heap_after; /* the runtime's heap after the window's last collection that
+				 * says (refloop's probes do; V8's uprobes do not): 0 unknown */
 	struct lsc_attach_buckets pool_wait; /* the jobs taken in the last window */
 	/* the last window's blocking calls by loop thread and syscall (the rest, past the table's
 	 * size, in blocking_other_*) */

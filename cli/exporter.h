@@ -47,6 +47,7 @@ struct ex_proc {
 	uint32_t pool_depth, pool_threads, pool_busy_max;
 	uint32_t active_handles, active_reqs, handles[LSC_ATTACH_HANDLE_TYPES];
 	uint64_t rss_bytes;
+	uint64_t gc_heap_bytes; /* after the last collection that said (0: unknown) */
 	uint32_t open_fds;
 	struct ex_proc *next;
 };

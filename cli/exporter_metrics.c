@@ -122,6 +122,8 @@ void ex_fold(struct ex_proc *p, const struct lsc_attach_status *st)
 	}
 	p->rss_bytes = st->rss_bytes;
 	p->open_fds = st->open_fds;
+	if (st->gc_heap_after)
+		p->gc_heap_bytes = st->gc_heap_after;
 }
 
 /* A recording's window (the agent's): the same figures from its fields. */
@@ -184,6 +186,8 @@ void ex_fold_event(struct ex_proc *p, const Loopscope__Event *e)
 
 		if (kind < LSC_ATTACH_GC_KINDS)
 			lsc_attach_buckets_add_one(&p->gc[kind], e->gc->pause_ns);
+		if (e->gc->has_heap_after && e->gc->heap_after)
+			p->gc_heap_bytes = e->gc->heap_after;
 	} else if (e->body_case == LOOPSCOPE__EVENT__BODY_BLOCKING && e->blocking->call &&
 		   !strchr(e->blocking->call, '(')) {
 		/* a system call; not a busy stretch ("(busy loop)", "pbkdf2 (busy segment)") */
@@ -496,6 +500,11 @@ static double p_rss(const struct ex_proc *p)
 	return p->rss_bytes ? (double)p->rss_bytes : NAN;
 }
 
+static double p_heap(const struct ex_proc *p)
+{
+	return p->gc_heap_bytes ? (double)p->gc_heap_bytes : NAN;
+}
+
 static double p_fds(const struct ex_proc *p)
 {
 	return p->open_fds ? p->open_fds : NAN;
@@ -556,6 +565,10 @@ static void render_process(struct out *o, const struct ex_proc *procs)
 		   "Active libuv requests of the main loop at the last window's end.", p_reqs);
 	proc_gauge(o, procs, "loopscope_process_resident_memory_bytes", "bytes",
 		   "The process's resident set size at the last window's end.", p_rss);
+	proc_gauge(o, procs, "loopscope_gc_heap_bytes", "bytes",
+		   "The runtime's managed heap after its last garbage collection (Node under the "
+		   "agent: V8's live bytes; refloop: its heap; Node under eBPF: not known).",
+		   p_heap);
 	proc_gauge(o, procs, "loopscope_process_open_fds", "",
 		   "The process's open file descriptors at the last window's end.", p_fds);
 }

@@ -46,6 +46,17 @@ static double counter(const char *scrape, const char *name, const char *svc)
 	return NAN;
 }
 
+/* A series' value for the process with service svc, whatever its other labels. */
+static double counter_any(const char *scrape, const char *name, const char *svc)
+{
+	char want[256];
+	const char *at;
+
+	snprintf(want, sizeof(want), "%s{service=\"%s\",", name, svc);
+	at = strstr(scrape, want);
+	return at && strchr(at, '}') ? atof(strchr(at, '}') + 1) : NAN;
+}
+
 TEST(agent_recordings_are_served_without_privilege)
 {
 	char listen[64], dir[512], rec[600], scrape[1 << 16], buf[1 << 16], want[64];
@@ -157,6 +168,9 @@ TEST(agent_recordings_are_served_without_privilege)
 	printf("# from the recording: ELU %.3f over %.1f s; its own %.3f\n", elu,
 	       (b1 - b0) + (i1 - i0), own);
 	ASSERT_CMP(fabs(elu - own), <=, 0.05);
+
+	/* V8's heap after its collections, from the agent's GC events */
+	ASSERT_CMP(counter_any(scrape, "loopscope_gc_heap_bytes", "recorded"), >, 1 << 20);
 
 	/* promtool on that scrape */
 	{

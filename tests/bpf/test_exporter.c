@@ -231,6 +231,12 @@ TEST(prometheus_scrapes_node_and_refloop_elu_pool_and_exits)
 	printf("# pool: queue depth up to %.0f\n", v);
 	ASSERT_CMP(v, >=, 3);
 
+	/* refloop's heap after its collections (its GC probes say; V8's do not) */
+	snprintf(q, sizeof(q), "loopscope_gc_heap_bytes{pid=\"%d\"}", (int)ref);
+	v = prom_value(prom_port, q, 0);
+	printf("# refloop: GC heap %.0f bytes\n", v);
+	ASSERT_CMP(v, >, 0);
+
 	/* promtool on a scrape, in Prometheus's text format */
 	ASSERT_EQ(http_get(ex_port, "/metrics", NULL, scrape, sizeof(scrape)), 200);
 	f = fopen(path("scrape.txt"), "w");
