@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_SOURCE	 (16u << 20) /* bytes of a script read to count its lines */
 #define MAX_LINES	 (1u << 21)
@@ -34,11 +35,22 @@ struct v8_script {
 	uint32_t n;
 	uint32_t source_len; /* 0: unknown */
 	uint32_t tries;	     /* its lines looked for, while none were found */
+	uint64_t tried_ns;   /* when last */
 };
 
-/* A script whose lines could not be read (its source changing under the read, or not yet
- * there) is tried this often before its functions go without lines for good. */
-#define SCRIPT_TRIES 3
+/* A script whose lines could not be read (its source or line ends moving under the read in a
+ * collection, or not yet there) is tried again, at most this often and this long apart, before
+ * its functions go without lines for good: tries in quick succession all met the same state. */
+#define SCRIPT_TRIES	10
+#define SCRIPT_RETRY_NS 50000000ULL
+
+static uint64_t mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
+}
 
 static uint64_t untag(uint64_t p)
 {
@@ -218,7 +230,8 @@ static struct v8_script *script_lines(struct lsc_v8 *v, uint64_t script)
 		if (v->scripts[i].addr == script)
 			break;
 	s = &v->scripts[i];
-	if (s->addr == script && (s->n || s->tries >= SCRIPT_TRIES))
+	if (s->addr == script &&
+	    (s->n || s->tries >= SCRIPT_TRIES || mono_ns() - s->tried_ns < SCRIPT_RETRY_NS))
 		return s;
 	if (s->addr != script) {
 		if (v->nscripts * 4 >= SCRIPT_SLOTS * 3)
@@ -227,6 +240,7 @@ static struct v8_script *script_lines(struct lsc_v8 *v, uint64_t script)
 		s->addr = script;
 	}
 	s->tries++;
+	s->tried_ns = mono_ns();
 	free(s->ends);
 	s->ends = NULL;
 	s->n = s->source_len = 0;
