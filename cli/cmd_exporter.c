@@ -400,6 +400,11 @@ int cmd_exporter(int argc, char **argv)
 		return lsc_usage_error("exporter", "unexpected argument '%s'", argv[optind]);
 	if (ex_http_check(o.listen, err, sizeof(err)))
 		return lsc_usage_error("exporter", "%s", err);
+	for (c = 0; c < o.npids; c++) /* -p names processes that run now */
+		if (!lsc__target_alive(o.pids[c]))
+			return lsc_fail("no process %d (-p takes running processes; --match waits "
+					"for ones to come)",
+					o.pids[c]);
 	/* eBPF needs root; the recordings of processes under the agent do not */
 	o.attach = !lsc__no_privileges(err, sizeof(err));
 	if (!o.attach && !o.ndirs)

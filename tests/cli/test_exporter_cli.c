@@ -3,8 +3,8 @@
  * one clear line: the alert rules pass `promtool check rules` and their unit tests on series
  * recorded from real runs (examples/prometheus/alerts_test.yml), the scrape configuration passes
  * `promtool check config`, the systemd unit passes `systemd-analyze verify` (where systemd is
- * installed), and a bad --listen, a bad --match or a port in use is one line and exit status 2
- * or 1.
+ * installed), and a bad --listen, a bad --match, a -p of no process or a port in use is one
+ * line and exit status 2 or 1.
  */
 #include "task.h"
 #include "proc.h"
@@ -75,6 +75,7 @@ TEST(bad_listen_match_and_a_port_in_use_are_one_line)
 	const char *bad_listen[] = {built("loopscope"), "exporter", "--listen", "nowhere", NULL};
 	const char *bad_match[] = {built("loopscope"), "exporter", "--match", "(", NULL};
 	const char *bad_option[] = {built("loopscope"), "exporter", "--bogus", NULL};
+	const char *no_pid[] = {built("loopscope"), "exporter", "-p", "4194303", NULL};
 	char busy[32];
 	const char *in_use[] = {built("loopscope"), "exporter", "--listen", busy, NULL};
 	struct sockaddr_in a = {.sin_family = AF_INET};
@@ -84,6 +85,7 @@ TEST(bad_listen_match_and_a_port_in_use_are_one_line)
 	one_line(bad_listen, 2, "HOST:PORT");
 	one_line(bad_match, 2, "--match");
 	one_line(bad_option, 2, "--bogus");
+	one_line(no_pid, 1, "no process 4194303");
 	/* a port this test holds */
 	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
 	ASSERT_EQ(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
