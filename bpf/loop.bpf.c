@@ -378,7 +378,10 @@ static __always_inline void poll_enter(__u32 tid, struct thread_state *t, __u64 
 	}
 }
 
-static __always_inline void poll_exit(struct thread_state *t, __u64 now, long ret)
+/* The wait ended for task (current at a syscall's exit; the task switched in, under the
+ * switch probes). */
+static __always_inline void poll_exit(struct thread_state *t, __u64 now, long ret,
+				      struct task_struct *task)
 {
 	__u32 slot = t->slot;
 	struct lscb_loop *L;
@@ -390,7 +393,7 @@ static __always_inline void poll_exit(struct thread_state *t, __u64 now, long re
 	L->last_ns = now;
 	t->in_poll = 0;
 	t->busy_start_ns = now;
-	t->seg_runq0 = bpf_get_current_task_btf()->sched_info.run_delay;
+	t->seg_runq0 = task->sched_info.run_delay;
 	if (!t->timeout_nz) {
 		t->after_empty_check = ret == 0;
 		return;
@@ -509,7 +512,7 @@ int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 	}
 	now = bpf_ktime_get_ns();
 	if (t->in_poll) {
-		poll_exit(t, now, ret);
+		poll_exit(t, now, ret, bpf_get_current_task_btf());
 		return 0;
 	}
 	if (t->sys_nr < 0 || !t->sys_enter_ns)

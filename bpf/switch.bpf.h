@@ -7,8 +7,9 @@
  * Node's own accounting of ELU (idle from before the provider's wait to after it returns), but
  * for the microseconds of a wait that found events at once and never slept, which count as busy
  * here. A turn is a sleep: a loop that never sleeps makes no turn, and is busy all along (a
- * whole window: frozen, as attach says of a loop that made no turn). The 1 ms timer's lag is
- * kept as poll_enter/poll_exit keep it, at these sleeps and wake-ups. The pool's queue and the
+ * whole window: frozen, as attach says of a loop that made no turn). A sleep and its wake-up
+ * are poll_enter and poll_exit (a wait with no timeout known), as the syscall probes' are: the
+ * turns, the 1 ms timer's lag and the run-queue figures the same. The pool's queue and the
  * handles are walked when the main loop goes to sleep (it is the current task there). A loop
  * thread that sleeps in another system call for the threshold or longer is a blocking call of
  * that call, without its stack (the thread is not current when it comes back). A switch costs
@@ -19,57 +20,6 @@
 static __always_inline int is_epoll(long nr)
 {
 	return nr == NR_EPOLL_WAIT || nr == NR_EPOLL_PWAIT || nr == NR_EPOLL_PWAIT2;
-}
-
-/* The loop thread (current) goes to sleep in its epoll wait: a turn ends. */
-static __always_inline void switch_sleep(__u32 tid, struct thread_state *t, __u64 now)
-{
-	__u64 busy = now > t->busy_start_ns ? now - t->busy_start_ns : 0;
-	__u32 slot = t->slot;
-	struct lscb_loop *L;
-
-	if (slot >= LSCB_MAX_LOOPS)
-		return;
-	L = &loops[slot];
-	L->last_ns = now;
-	L->iterations++;
-	hist_add(slot, LSCB_HIST_BUSY, busy, 1);
-	if (t->next_due_ns <= now)
-		fire(t, now);
-	t->enter_ns = now;
-	t->in_poll = 1;
-	t->timeout_ms = 0;
-	L->wait_enter_ns = now;
-	L->in_wait = 1;
-	if (tid == target_tgid) {
-		pool_sample(L, t, now);
-		handles_sample(L, now);
-	}
-}
-
-/* It is switched back in: its wait is over (the time it then waited for a CPU with it). */
-static __always_inline void switch_wake(struct thread_state *t, __u64 now)
-{
-	__u32 slot = t->slot;
-	struct lscb_loop *L;
-	__u64 n;
-
-	if (slot >= LSCB_MAX_LOOPS)
-		return;
-	L = &loops[slot];
-	L->last_ns = now;
-	L->in_wait = 0;
-	t->in_poll = 0;
-	if (now > t->enter_ns)
-		L->idle_ns += now - t->enter_ns;
-	t->busy_start_ns = now;
-	/* asleep, the 1 ms timer would have woken it on time, once a period */
-	if (t->next_due_ns <= now) {
-		n = (now - t->next_due_ns) / LSCB_LAG_PERIOD_NS + 1;
-		hist_add(slot, LSCB_HIST_LAG, LSCB_LAG_PERIOD_NS, n);
-		t->last_fire_ns = t->next_due_ns + (n - 1) * LSCB_LAG_PERIOD_NS;
-		t->next_due_ns = t->last_fire_ns + LSCB_LAG_PERIOD_NS;
-	}
 }
 
 /* A loop thread slept in another system call for the threshold or longer. */
@@ -113,9 +63,11 @@ int BPF_PROG(on_switch_loop, bool preempt, struct task_struct *prev, struct task
 
 		now = bpf_ktime_get_ns();
 		if (is_epoll(nr)) {
+			/* a wait with no timeout known: the turn ends (poll_enter), the
+			 * pool and handles walked (prev is current here) */
 			t = loop_task(prev, (__u32)prev->pid, now);
 			if (t)
-				switch_sleep((__u32)prev->pid, t, now);
+				poll_enter((__u32)prev->pid, t, now, -1);
 		} else if (nr >= 0 && (t = bpf_task_storage_get(&threads, prev, 0, 0)) &&
 			   t->slot < LSCB_MAX_LOOPS) {
 			t->sys_enter_ns = now;
@@ -136,10 +88,12 @@ int BPF_PROG(on_switch_loop, bool preempt, struct task_struct *prev, struct task
 		if (!is_epoll(nr) || !(t = loop_task(next, (__u32)next->pid, attach_ns)))
 			return 0;
 		t->in_poll = 1;
+		t->timeout_nz = 1;
+		t->timeout_ms = 0;
 		t->enter_ns = attach_ns;
 	}
 	if (t->in_poll) {
-		switch_wake(t, now);
+		poll_exit(t, now, 1, next); /* the wait is over, its run-queue delay with it */
 	} else if (t->sys_enter_ns) {
 		switch_blocking((__u32)next->pid, t, now);
 		t->sys_enter_ns = 0;
