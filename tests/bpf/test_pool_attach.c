@@ -84,7 +84,11 @@ static json_object *pool_finding(json_object *rep)
 	return NULL;
 }
 
-/* The saturated app, attached with env: the wait p99 within 20 % of the app's own. */
+/* The saturated app, attached with env: the wait p99 within 20 % of the app's own. With the
+ * probes every job is measured (one that no walk saw is counted as no wait); without them a job
+ * submitted and taken between two walks of the queue is not seen at all. That happens only while
+ * the pool is not yet saturated: at the load's start, the jobs the two workers take during the
+ * loop's first busy segments (a CI run missed three of 800), so 1 % of the jobs may go unseen. */
 static void saturated(const char *env, const char *rec, struct lsc_hist *h, json_object **app)
 {
 	struct lsc_recording *r;
@@ -105,8 +109,10 @@ static void saturated(const char *env, const char *rec, struct lsc_hist *h, json
 	/* saturated indeed: jobs waited a good many run times */
 	ASSERT_CMP(theirs, >, 20 * json_at(*app, "run_ms", NULL));
 	ASSERT_CMP(fabs(p99 - theirs), <=, 0.2 * theirs);
-	/* every job of the load measured, none twice */
-	ASSERT_CMP((double)h->total, >=, json_at(*app, "jobs", NULL) - 2);
+	/* every job of the load measured (without the probes, all but the start's few), none
+	 * twice */
+	ASSERT_CMP((double)h->total, >=,
+		   env ? 0.99 * json_at(*app, "jobs", NULL) : json_at(*app, "jobs", NULL) - 2);
 	ASSERT_CMP((double)h->total, <=, json_at(*app, "jobs", NULL));
 	lsc_recording_free(r);
 }
