@@ -118,7 +118,7 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 		{"uv_queue_work", 0, 0, 0, NULL},
 	};
 	struct lsc_attach *a;
-	char path[64], runtime[160];
+	char path[64];
 	uint64_t base_vaddr = 0, bias, off;
 	int is_dyn = 0, e, no_loop;
 	Elf *elf = NULL;
@@ -327,15 +327,20 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	if (o->cpu_hz && open_perf(a, err, errlen))
 		goto fail;
 	if (o->output) {
-		e = lsc_writer_open(o->output, &a->w);
+		e = o->segmented ? lsc_writer_create(o->output, &a->w)
+				 : lsc_writer_open(o->output, &a->w);
+		if (!e && o->tee)
+			e = lsc_writer_open(o->tee, &a->tee);
 		if (e) {
-			snprintf(err, errlen, "cannot create the recording '%s': %s", o->output,
-				 lsc_strerror(e));
+			snprintf(err, errlen, "cannot create the recording '%s': %s",
+				 a->w ? o->tee : o->output, lsc_strerror(e));
 			goto fail;
 		}
 	}
-	snprintf(runtime, sizeof(runtime), "%s", runtime_of(w));
-	lsc__at_put_header(a, runtime);
+	a->segment = 1;
+	a->segment_start = a->t0;
+	snprintf(a->runtime, sizeof(a->runtime), "%s", runtime_of(w));
+	lsc__at_put_header(a);
 	lsc__at_put_mappings(a);
 	if (elf)
 		elf_end(elf);
@@ -378,6 +383,44 @@ int lsc_attach_tick(struct lsc_attach *a, struct lsc_attach_status *st)
 	}
 	a->last_tick = now;
 	return closed;
+}
+
+int lsc_attach_rotate(struct lsc_attach *a, const char *path)
+{
+	struct lsc_writer *w;
+	uint32_t i;
+	int e;
+
+	if (!a->w || !a->o.segmented)
+		return -EINVAL;
+	/* what the old segment counted goes in it: events, blocking time and CPU samples of the
+	 * window just closed (already written), the pool's submitting stacks so far */
+	ring_buffer__consume(a->rb);
+	lsc__at_put_samples(a, LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, a->blk, a->nblk, 0);
+	a->nblk = 0;
+	if (a->o.cpu_hz) {
+		lsc__at_put_samples(a, LOOPSCOPE__SAMPLE_KIND__CPU, a->cpu, a->ncpu,
+				    1000000000ULL / a->o.cpu_hz);
+		a->ncpu = 0;
+	}
+	lsc__at_pool_stop(a);
+	e = lsc_writer_create(path, &w);
+	if (e)
+		return e;
+	e = lsc_writer_close(a->w);
+	if (e && !a->write_err)
+		a->write_err = (uint64_t)-e;
+	a->w = w;
+	a->segment++;
+	a->segment_start = a->window_start;
+	/* the new file readable alone: what its records refer to is written again */
+	lsc__at_forget_stacks(a); /* (JS names: fn_id writes each again at its first use) */
+	for (i = 0; i < LSCB_MAX_LOOPS; i++)
+		a->prev[i].written_thread = 0;
+	lsc__at_put_header(a);
+	if (!a->gone)
+		lsc__at_put_mappings(a);
+	return 0;
 }
 
 int lsc_attach_stop(struct lsc_attach *a)
@@ -437,6 +480,11 @@ int lsc_attach_stop(struct lsc_attach *a)
 	lsc__at_pool_close(a);
 	if (a->w)
 		err = lsc_writer_close(a->w);
+	if (a->tee) {
+		int e = lsc_writer_close(a->tee);
+
+		err = err ? err : e;
+	}
 	if (!err && a->write_err)
 		err = -(int)a->write_err;
 	for (j = 0; j < a->stack_cap; j++)

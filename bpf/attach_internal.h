@@ -71,7 +71,12 @@ struct lsc_attach {
 	/* stacks interned into the recording */
 	struct stack_entry *stacks;
 	size_t stack_cap;
-	uint32_t nstacks;
+	uint32_t nstacks;     /* the last id given (ids go on across segments) */
+	uint32_t stacks_held; /* stacks in the table (emptied at each segment) */
+	struct lsc_writer *tee;
+	uint32_t segment; /* the current segment (segmented), from 1 */
+	uint64_t segment_start, t0_unix;
+	char runtime[128];
 	/* blocking time per (stack, thread), written each window; CPU samples unwound here */
 	struct acc *blk, *cpu;
 	size_t nblk, blk_cap, ncpu, cpu_cap;
@@ -98,7 +103,7 @@ uint64_t lsc__at_mono_ns(void);
 void lsc__at_note(struct lsc_attach *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void lsc__at_put(struct lsc_attach *a, const Loopscope__Record *r);
 void lsc__at_put_thread(struct lsc_attach *a, uint32_t tid, int loop);
-void lsc__at_put_header(struct lsc_attach *a, const char *runtime);
+void lsc__at_put_header(struct lsc_attach *a);
 void lsc__at_put_mappings(struct lsc_attach *a);
 int lsc__at_on_event(void *ctx, void *data, size_t len);
 void lsc__at_put_shutdown(struct lsc_attach *a, uint64_t at, uint32_t sig);
@@ -108,6 +113,7 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 void lsc__at_cfi_open(struct lsc_attach *a);
 void lsc__at_cfi_load(struct lsc_attach *a);
 uint32_t lsc__at_intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uint32_t nkernel);
+void lsc__at_forget_stacks(struct lsc_attach *a);
 void lsc__at_accumulate(struct acc **v, size_t *n, size_t *cap, uint32_t stack, uint32_t tid,
 			uint64_t value);
 void lsc__at_put_samples(struct lsc_attach *a, int kind, struct acc *v, size_t n, uint64_t period);

@@ -23,6 +23,7 @@ struct js_fn {
 	uint64_t hash;
 	char *key; /* name \0 script \0 line */
 	uint32_t fid;
+	uint32_t segment; /* its Symbol is in this segment's file */
 };
 
 struct lsc_at_js {
@@ -117,13 +118,19 @@ static uint32_t fn_id(struct lsc_attach *a, const struct lsc_v8_fn *fn)
 	uint32_t i;
 
 	for (i = (uint32_t)h & (FN_SLOTS - 1); js->fns[i].hash; i = (i + 1) & (FN_SLOTS - 1))
-		if (js->fns[i].hash == h && !memcmp(js->fns[i].key, key, (size_t)n + 1))
+		if (js->fns[i].hash == h && !memcmp(js->fns[i].key, key, (size_t)n + 1)) {
+			if (js->fns[i].segment != a->segment) { /* a new segment's first use */
+				js->fns[i].segment = a->segment;
+				put_symbol(a, fn, js->fns[i].fid);
+			}
 			return js->fns[i].fid;
+		}
 	if (js->nfns * 4 >= FN_SLOTS * 3 || !(js->fns[i].key = malloc((size_t)n + 1)))
 		return 0;
 	memcpy(js->fns[i].key, key, (size_t)n + 1);
 	js->fns[i].hash = h;
 	js->fns[i].fid = ++js->nfns;
+	js->fns[i].segment = a->segment;
 	put_symbol(a, fn, js->fns[i].fid);
 	return js->fns[i].fid;
 }

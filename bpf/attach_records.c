@@ -47,6 +47,8 @@ void lsc__at_put(struct lsc_attach *a, const Loopscope__Record *r)
 	if (!a->w)
 		return;
 	err = lsc_writer_append(a->w, r);
+	if (a->tee && !err)
+		err = lsc_writer_append(a->tee, r);
 	if (err && !a->write_err)
 		a->write_err = (uint64_t)-err;
 }
@@ -71,7 +73,7 @@ void lsc__at_put_thread(struct lsc_attach *a, uint32_t tid, int loop)
 	lsc__at_put(a, &r);
 }
 
-void lsc__at_put_header(struct lsc_attach *a, const char *runtime)
+void lsc__at_put_header(struct lsc_attach *a)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Header h = LOOPSCOPE__HEADER__INIT;
@@ -86,23 +88,33 @@ void lsc__at_put_header(struct lsc_attach *a, const char *runtime)
 		off += (int)strlen(cmdline + off) + 1;
 	}
 	gethostname(host, sizeof(host) - 1);
-	clock_gettime(CLOCK_REALTIME, &wall);
+	if (!a->t0_unix) { /* the wall clock at t0, the same in every segment's header */
+		clock_gettime(CLOCK_REALTIME, &wall);
+		a->t0_unix = (uint64_t)wall.tv_sec * 1000000000ULL + (uint64_t)wall.tv_nsec -
+			     (lsc__at_mono_ns() - a->t0);
+	}
 	h.has_pid = h.has_start_unix_ns = h.has_start_mono_ns = 1;
 	h.pid = (uint32_t)a->o.pid;
 	h.executable = a->exe;
 	h.argv = argv;
 	h.n_argv = (size_t)argc;
-	h.start_unix_ns = (uint64_t)wall.tv_sec * 1000000000ULL + (uint64_t)wall.tv_nsec;
+	h.start_unix_ns = a->t0_unix;
 	h.start_mono_ns = a->t0;
 	h.clock = "monotonic";
 	h.source = "bpf";
 	h.loopscope_version = LSC_VERSION;
 	h.hostname = host;
-	h.runtime = (char *)runtime;
+	h.runtime = a->runtime;
 	h.notes = a->notes;
 	h.n_notes = (size_t)a->nnotes;
 	h.heap_mode = "off";
 	h.set_id = (char *)a->o.set_id;
+	h.service = (char *)a->o.service;
+	if (a->o.segmented) { /* the session's start above, this segment's here */
+		h.has_segment = h.has_segment_start_ns = 1;
+		h.segment = a->segment;
+		h.segment_start_ns = a->segment_start - a->t0;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/stat", a->o.pid);
 	n = lsc__read_small(path, stat, sizeof(stat));
 	if (n > 0 && strrchr(stat, ')')) { /* its parent, the field after the state */
@@ -491,6 +503,11 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 	}
 	lsc__at_put_samples(a, LOOPSCOPE__SAMPLE_KIND__BLOCKING_NS, a->blk, a->nblk, 0);
 	a->nblk = 0;
+	if (a->o.segmented && a->o.cpu_hz) { /* a span cut from segments has its own */
+		lsc__at_put_samples(a, LOOPSCOPE__SAMPLE_KIND__CPU, a->cpu, a->ncpu,
+				    1000000000ULL / a->o.cpu_hz);
+		a->ncpu = 0;
+	}
 	if (st) {
 		st->open_fds = fds;
 		st->rss_bytes = rss;

@@ -27,7 +27,7 @@ uint32_t lsc__at_intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uin
 	uint64_t h = lsc_hash_frames(f, n) ^ nkernel;
 	size_t j, cap;
 
-	if ((size_t)a->nstacks * 2 >= a->stack_cap) {
+	if ((size_t)a->stacks_held * 2 >= a->stack_cap) {
 		struct stack_entry *old = a->stacks;
 		size_t oldcap = a->stack_cap;
 
@@ -60,6 +60,7 @@ uint32_t lsc__at_intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uin
 	a->stacks[j].hash = h;
 	a->stacks[j].n = n;
 	a->stacks[j].id = ++a->nstacks;
+	a->stacks_held++;
 	s.has_id = 1;
 	s.id = a->stacks[j].id;
 	s.frames = (uint64_t *)f;
@@ -72,6 +73,19 @@ uint32_t lsc__at_intern(struct lsc_attach *a, const uint64_t *f, uint32_t n, uin
 	r.stack = &s;
 	lsc__at_put(a, &r);
 	return s.id;
+}
+
+/* A new segment: its stacks are written again as they are used, with new ids (the table
+ * holds one segment's stacks, not the session's). */
+void lsc__at_forget_stacks(struct lsc_attach *a)
+{
+	size_t j;
+
+	for (j = 0; j < a->stack_cap; j++)
+		free(a->stacks[j].frames);
+	if (a->stack_cap)
+		memset(a->stacks, 0, a->stack_cap * sizeof(*a->stacks));
+	a->stacks_held = 0;
 }
 
 /* Appends to a growing array of (stack, thread, value); 0, or -1 when memory ran out. */
@@ -124,8 +138,9 @@ void lsc__at_put_samples(struct lsc_attach *a, int kind, struct acc *v, size_t n
 			tids[i] = v[i].tid;
 			values[i] = v[i].value;
 		}
-		s.has_kind = 1;
+		s.has_kind = s.has_t_ns = 1;
 		s.kind = kind;
+		s.t_ns = lsc__at_mono_ns() - a->t0; /* what they count ends now */
 		s.stack_id = stacks;
 		s.n_stack_id = n;
 		s.value = values;

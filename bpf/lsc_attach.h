@@ -29,6 +29,12 @@ struct lsc_attach_opts {
 	 * default; bpf/switch.bpf.h): blocking calls are the sleeps in other calls, without
 	 * stacks; a turn is a sleep in the loop's wait */
 	int switch_loop;
+	/* one of consecutive segments (the exporter's --record-dir): the header names the
+	 * service and the segment; CPU samples are written at every window's end, so that a span
+	 * cut from the segments has its own (lsc_attach_rotate goes on in the next file) */
+	int segmented;
+	const char *service;
+	const char *tee; /* tests: every record written to this file too (one continuous copy) */
 };
 
 #define LSC_ATTACH_HANDLE_TYPES 20
@@ -104,6 +110,11 @@ const char *const *lsc_attach_notes(const struct lsc_attach *a);
 /* Reads the kernel's totals; when a window is due, closes it (and writes it). Never blocks for
  * long: call it every 100 ms or so. Returns 1 when a window closed, 0 otherwise, <0 on error. */
 int lsc_attach_tick(struct lsc_attach *a, struct lsc_attach_status *st);
+/* Segments: ends the current recording file at the window just closed (its samples so far
+ * written, no footer: the session goes on) and goes on in path, a new segment readable alone
+ * (the header again, mappings, threads; stacks and JS names written again as they are used).
+ * On failure (path cannot be created) the current file goes on. */
+int lsc_attach_rotate(struct lsc_attach *a, const char *path);
 /* Detaches, closes the last window, writes CPU samples, mappings and the footer. Returns 0 or
  * the first write error. Frees a. */
 int lsc_attach_stop(struct lsc_attach *a);

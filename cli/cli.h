@@ -139,6 +139,34 @@ void lsc_cli_set_free(struct lsc_cli_set *s);
 /* The member whose pid is pid, or -1 (said, with the set's pids). */
 int lsc_cli_set_member(const struct lsc_cli_set *s, const char *path, int pid);
 
+/* span.c: the time a reading command works on, and the exporter's rotating recordings. The
+ * commands that read recordings take --since, --until and --service (LSC_CLI_SPAN_OPTIONS in
+ * their getopt table, lsc_cli_span_option for the values) and set .pid from their --pid;
+ * lsc_cli_read_set then reads a directory of rotating recordings as the chosen session's one
+ * recording, and cuts every recording it reads to the span. */
+struct lsc_cli_span {
+	uint64_t since_ns, until_ns; /* wall clock; 0: the recording's start, its end */
+	const char *service;
+	int pid;
+};
+extern struct lsc_cli_span lsc_cli_span;
+enum { LSC_OPT_SINCE = 0x5100, LSC_OPT_UNTIL, LSC_OPT_SERVICE };
+#define LSC_CLI_SPAN_OPTIONS                                                                       	{"since", required_argument, NULL, LSC_OPT_SINCE},                                         		{"until", required_argument, NULL, LSC_OPT_UNTIL},                                 		{"service", required_argument, NULL, LSC_OPT_SERVICE}
+/* 0, or a usage error said (non-zero). */
+int lsc_cli_span_option(const char *cmd, int opt, const char *v);
+/* 10, 10s, 500ms, 2m, 1.5h, 1d (from 1 ms to max_s); 0 or -1. */
+int lsc_cli_parse_duration(const char *v, double max_s, double *secs);
+/* "2026-12-01T05:00:00Z" */
+void lsc_cli_format_time(uint64_t unix_ns, char *buf, size_t cap);
+/* A service name as a file name: characters other than letters, digits, '-', '_' and '.' (not
+ * first) become '_'. */
+void lsc_cli_service_file_name(const char *service, char *out, size_t cap);
+/* Cuts r (read from path) to the span, if one was given; 0 or -1 (said). */
+int lsc_cli_apply_span(const char *path, struct lsc_recording *r);
+/* The session of DIR the options choose (pid: --pid, 0: any), its segments that cover the
+ * span read as one recording (not yet cut); 0 or -1 (said). */
+int lsc_cli_read_dir(const char *dir, int pid, struct lsc_recording **out);
+
 /* pick.c: the one recording a command reads: REC, or another process of its set (pid), or
  * the view of one loop of it (loop: a selector of one loop). rec is what to read; whole, the
  * recording it is of (for its header and symbols). 0, or -1 (said). */

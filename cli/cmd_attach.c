@@ -41,29 +41,6 @@ int lsc_cli_parse_pid(const char *cmd, const char *v, int *pid)
 
 #define MAX_DURATION_S (7 * 24 * 3600.0)
 
-/* 10, 10s, 500ms, 2m, 1.5s: from 1 ms to a week. No "inf", "nan" or exponents. */
-static int parse_duration(const char *v, double *secs)
-{
-	char *end;
-	double d;
-
-	if (*v < '0' || *v > '9' || strpbrk(v, "eExXpP"))
-		return -1;
-	d = strtod(v, &end);
-	if (end == v)
-		return -1;
-	if (!strcmp(end, "ms"))
-		d /= 1000;
-	else if (!strcmp(end, "m"))
-		d *= 60;
-	else if (*end && strcmp(end, "s"))
-		return -1;
-	if (!(d >= 0.001 && d <= MAX_DURATION_S))
-		return -1;
-	*secs = d;
-	return 0;
-}
-
 /* When the process started, wall clock ns: its perf map cannot be older (an older one is a
  * stale map of a reused PID). 0 when unknown. */
 static uint64_t process_start_ns(int pid)
@@ -312,7 +289,7 @@ int cmd_attach(int argc, char **argv)
 			children = 1;
 			break;
 		case 'd':
-			if (parse_duration(optarg, &secs))
+			if (lsc_cli_parse_duration(optarg, MAX_DURATION_S, &secs))
 				return lsc_usage_error("attach",
 						       "'%s' is not a duration for --duration (10, "
 						       "10s, 500ms, 2m; 1ms to 7 days)",

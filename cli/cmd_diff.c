@@ -74,6 +74,8 @@ int cmd_diff(int argc, char **argv)
 		{"output", required_argument, NULL, 'o'},
 		{"absolute", no_argument, NULL, 'a'},
 		{"loop", required_argument, NULL, 'L'},
+		LSC_CLI_SPAN_OPTIONS,
+		{"pid", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -126,6 +128,16 @@ int cmd_diff(int argc, char **argv)
 			break;
 		case 'L':
 			loop = optarg;
+			break;
+		case 'P':
+			if (lsc_cli_parse_pid("diff", optarg, &lsc_cli_span.pid))
+				return LSC_EXIT_USAGE;
+			break;
+		case LSC_OPT_SINCE:
+		case LSC_OPT_UNTIL:
+		case LSC_OPT_SERVICE:
+			if (lsc_cli_span_option("diff", ch, optarg))
+				return LSC_EXIT_USAGE;
 			break;
 		case 'h':
 			return lsc_help("diff");

@@ -47,6 +47,7 @@ struct opts {
 	uint64_t block_ns, window_ns;
 	int pool_wait;	    /* --pool-wait: the submission probes */
 	int syscall_probes; /* --syscall-probes: attach's loop programs, on every syscall */
+	struct ex_rec_opts rec; /* --record-dir */
 };
 
 /* Processes looked at and not watched (no libuv, not matched, attach failed), by PID and start:
@@ -196,7 +197,7 @@ static int wanted(const struct opts *o, int pid)
 	return runs_libuv(pid);
 }
 
-static struct ex_proc *watch(const struct opts *o, int pid, unsigned long long start,
+static struct ex_proc *watch(struct opts *o, int pid, unsigned long long start,
 			     struct ex_self *self)
 {
 	struct lsc_attach_opts ao = {.pid = pid,
@@ -217,23 +218,27 @@ static struct ex_proc *watch(const struct opts *o, int pid, unsigned long long s
 	n = readlink(path, p->exe, sizeof(p->exe) - 1);
 	p->exe[n > 0 ? n : 0] = 0;
 	service_of(pid, p->exe, p->service, sizeof(p->service));
+	if (o->rec.dir && !ex_rec_begin(&o->rec, p, &ao))
+		o->rec.tee = NULL; /* (the tests' copy: the first session's) */
 	e = lsc_attach_start(&ao, &p->a, err, sizeof(err));
 	if (e) {
 		if (lsc__target_alive(pid)) {
 			lsc_warn("not watching PID %d (%s): %s", pid, p->service, err);
 			self->attach_errors++;
 		}
+		ex_rec_abandon(p);
 		free(p);
 		return NULL;
 	}
-	fprintf(stderr, "loopscope exporter: watching PID %d (%s, %s; %s)\n", pid, p->service,
-		base_name(p->exe), o->syscall_probes ? "its syscalls" : "the scheduler's switches");
+	fprintf(stderr, "loopscope exporter: watching PID %d (%s, %s; %s%s%s)\n", pid, p->service,
+		base_name(p->exe), o->syscall_probes ? "its syscalls" : "the scheduler's switches",
+		p->rec ? "; recording in " : "", p->rec ? ao.output : "");
 	self->attached++;
 	return p;
 }
 
 /* Looks at every process not yet judged; attaches to the ones to watch. */
-static void scan(const struct opts *o, struct ex_proc **procs, struct ex_self *self)
+static void scan(struct opts *o, struct ex_proc **procs, struct ex_self *self)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *e;
@@ -271,7 +276,7 @@ static void scan(const struct opts *o, struct ex_proc **procs, struct ex_self *s
 
 /* Ticks every session; folds the windows that closed; ends the ones whose process exited.
  * Whether anything changed. */
-static int tick(struct ex_proc **procs, struct ex_self *self)
+static int tick(const struct opts *o, struct ex_proc **procs, struct ex_self *self)
 {
 	static struct lsc_attach_status st;
 	struct ex_proc **pp = procs, *p;
@@ -286,6 +291,7 @@ static int tick(struct ex_proc **procs, struct ex_self *self)
 		r = lsc_attach_tick(p->a, &st);
 		if (r > 0) {
 			ex_fold(p, &st);
+			ex_rec_window(&o->rec, p);
 			changed = 1;
 		}
 		if (r < 0 || st.target_gone || !lsc__target_alive(p->pid)) {
@@ -311,6 +317,32 @@ static void publish(const struct ex_proc *procs, const struct ex_self *self)
 	}
 }
 
+/* 500M, 20G, 1T, or bytes; at least 1 MiB. */
+static int parse_size(const char *v, uint64_t *out)
+{
+	unsigned long long n;
+	char *end;
+	int shift = 0;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (*end == 'K')
+		shift = 10;
+	else if (*end == 'M')
+		shift = 20;
+	else if (*end == 'G')
+		shift = 30;
+	else if (*end == 'T')
+		shift = 40;
+	if (errno || (*end && (!shift || end[1])) || n > (~0ULL >> shift) ||
+	    (n << shift) < (1ULL << 20))
+		return -1;
+	*out = (uint64_t)n << shift;
+	return 0;
+}
+
 static int opendir_ok(const char *dir)
 {
 	DIR *d = opendir(dir);
@@ -330,11 +362,22 @@ int cmd_exporter(int argc, char **argv)
 		{"recordings", required_argument, NULL, 'r'},
 		{"pool-wait", no_argument, NULL, 'w'},
 		{"syscall-probes", no_argument, NULL, 's'},
+		{"record-dir", required_argument, NULL, 'R'},
+		{"segment", required_argument, NULL, 'S'},
+		{"retain-size", required_argument, NULL, 'Z'},
+		{"retain-age", required_argument, NULL, 'A'},
+		{"cpu-hz", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct opts o = {
-		.listen = "127.0.0.1:9464", .block_ns = 1000000ULL, .window_ns = 1000000000ULL};
+	struct opts o = {.listen = "127.0.0.1:9464",
+			 .block_ns = 1000000ULL,
+			 .window_ns = 1000000000ULL,
+			 .rec = {.segment_ns = 60000000000ULL,
+				 .max_bytes = 1ULL << 30,
+				 .max_age_ns = 86400000000000ULL,
+				 .cpu_hz = 49}};
+	double secs;
 	struct ex_proc *procs = NULL, *p;
 	struct ex_self self = {0};
 	struct sigaction sa;
@@ -389,6 +432,34 @@ int cmd_exporter(int argc, char **argv)
 		case 's':
 			o.syscall_probes = 1;
 			break;
+		case 'R':
+			o.rec.dir = optarg;
+			break;
+		case 'S':
+		case 'A':
+			if (lsc_cli_parse_duration(optarg, 366 * 86400.0, &secs) ||
+			    (c == 'S' && secs < 5))
+				return lsc_usage_error("exporter",
+						       "%s '%s': not a duration (%s to 366d: 30s, 10m, "
+						       "24h)",
+						       c == 'S' ? "--segment" : "--retain-age", optarg,
+						       c == 'S' ? "5s" : "1ms");
+			*(c == 'S' ? &o.rec.segment_ns : &o.rec.max_age_ns) =
+				(uint64_t)(secs * 1e9);
+			break;
+		case 'Z':
+			if (parse_size(optarg, &o.rec.max_bytes))
+				return lsc_usage_error("exporter",
+						       "--retain-size '%s': not a size (500M, 20G, or "
+						       "bytes; at least 1M)",
+						       optarg);
+			break;
+		case 'c':
+			if (lsc_cli_parse_num("exporter", "--cpu-hz", optarg, 0, 1000,
+					      "samples a second", &v))
+				return LSC_EXIT_USAGE;
+			o.rec.cpu_hz = (unsigned)v;
+			break;
 		case 'h':
 			return lsc_help("exporter");
 		default:
@@ -400,6 +471,11 @@ int cmd_exporter(int argc, char **argv)
 		return lsc_usage_error("exporter", "unexpected argument '%s'", argv[optind]);
 	if (ex_http_check(o.listen, err, sizeof(err)))
 		return lsc_usage_error("exporter", "%s", err);
+	if (!o.rec.dir && (o.rec.segment_ns != 60000000000ULL || o.rec.max_bytes != 1ULL << 30 ||
+			   o.rec.max_age_ns != 86400000000000ULL || o.rec.cpu_hz != 49))
+		return lsc_usage_error("exporter", "--segment, --retain-size, --retain-age and "
+						   "--cpu-hz are for --record-dir");
+	o.rec.tee = getenv("LOOPSCOPE_TEST_RECORD_TEE");
 	for (c = 0; c < o.npids; c++) /* -p names processes that run now */
 		if (!lsc__target_alive(o.pids[c]))
 			return lsc_fail("no process %d (-p takes running processes; --match waits "
@@ -412,7 +488,10 @@ int cmd_exporter(int argc, char **argv)
 				"--recordings DIR, which needs no privilege",
 				err);
 	if (!o.attach)
-		lsc_warn("no eBPF here (%s): serving the recordings in --recordings only", err);
+		lsc_warn("no eBPF here (%s): serving the recordings in --recordings only%s", err,
+			 o.rec.dir ? " (--record-dir records the processes it attaches to)" : "");
+	if (o.rec.dir && ex_rec_dir_check(o.rec.dir, err, sizeof(err)))
+		return lsc_fail("%s", err);
 	if (ex_http_start(o.listen, err, sizeof(err)))
 		return lsc_fail("%s", err);
 	memset(&sa, 0, sizeof(sa));
@@ -434,10 +513,11 @@ int cmd_exporter(int argc, char **argv)
 			if (o.attach)
 				scan(&o, &procs, &self);
 			next_scan = now + SCAN_NS;
+			ex_rec_retain(&o.rec, procs, 0);
 			if (self.targets != before)
 				publish(procs, &self);
 		}
-		changed = tick(&procs, &self);
+		changed = tick(&o, &procs, &self);
 		changed |= ex_follow_tick(o.dirs, o.ndirs, &procs, &self, 0);
 		if (changed)
 			publish(procs, &self);
@@ -449,6 +529,7 @@ int cmd_exporter(int argc, char **argv)
 		if (p->a)
 			lsc_attach_stop(p->a);
 		ex_follow_free(p);
+		ex_rec_end(p);
 		free(p);
 	}
 	if (o.have_match)

@@ -142,6 +142,7 @@ int cmd_flame(int argc, char **argv)
 		{"tid", required_argument, NULL, 'T'},
 		{"loop", required_argument, NULL, 'L'},
 		{"pid", required_argument, NULL, 'P'},
+		LSC_CLI_SPAN_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -223,11 +224,18 @@ int cmd_flame(int argc, char **argv)
 		case 'P':
 			if (lsc_cli_parse_pid("flame", optarg, &pid))
 				return LSC_EXIT_USAGE;
+			lsc_cli_span.pid = pid; /* a directory's session too */
 			break;
 		case 'T':
 			if (lsc_cli_parse_num("flame", "--tid", optarg, 1, 1 << 22, "", &n))
 				return LSC_EXIT_USAGE;
 			tid = (unsigned long)n;
+			break;
+		case LSC_OPT_SINCE:
+		case LSC_OPT_UNTIL:
+		case LSC_OPT_SERVICE:
+			if (lsc_cli_span_option("flame", c, optarg))
+				return LSC_EXIT_USAGE;
 			break;
 		case 'h':
 			return lsc_help("flame");

@@ -129,6 +129,8 @@ int cmd_gate(int argc, char **argv)
 		{"baseline", required_argument, NULL, 'B'},
 		{"junit", required_argument, NULL, 'J'},
 		{"json", no_argument, NULL, 'j'},
+		LSC_CLI_SPAN_OPTIONS,
+		{"pid", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -156,6 +158,16 @@ int cmd_gate(int argc, char **argv)
 			break;
 		case 'j':
 			json = 1;
+			break;
+		case 'P':
+			if (lsc_cli_parse_pid("gate", optarg, &lsc_cli_span.pid))
+				return LSC_EXIT_USAGE;
+			break;
+		case LSC_OPT_SINCE:
+		case LSC_OPT_UNTIL:
+		case LSC_OPT_SERVICE:
+			if (lsc_cli_span_option("gate", c, optarg))
+				return LSC_EXIT_USAGE;
 			break;
 		case 'h':
 			free(g);

@@ -68,6 +68,7 @@ static int run(int argc, char **argv, int leaks)
 		{"min-bytes", required_argument, NULL, 'm'},
 		{"pid", required_argument, NULL, 'P'},
 		{"loop", required_argument, NULL, 'L'},
+		LSC_CLI_SPAN_OPTIONS,
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -101,9 +102,16 @@ static int run(int argc, char **argv, int leaks)
 		case 'P':
 			if (lsc_cli_parse_pid(cmd, optarg, &pid))
 				return LSC_EXIT_USAGE;
+			lsc_cli_span.pid = pid; /* a directory's session too */
 			break;
 		case 'L':
 			loop = optarg;
+			break;
+		case LSC_OPT_SINCE:
+		case LSC_OPT_UNTIL:
+		case LSC_OPT_SERVICE:
+			if (lsc_cli_span_option(cmd, c, optarg))
+				return LSC_EXIT_USAGE;
 			break;
 		case 'h':
 			return lsc_help(cmd);

@@ -23,6 +23,7 @@ int cmd_report(int argc, char **argv)
 	static const struct option opts[] = {
 		{"json", no_argument, NULL, 'j'},	{"output", required_argument, NULL, 'o'},
 		{"loop", required_argument, NULL, 'l'}, {"pid", required_argument, NULL, 'p'},
+		LSC_CLI_SPAN_OPTIONS,
 		{"help", no_argument, NULL, 'h'},	{0},
 	};
 	static struct lsc_cli_set set;
@@ -45,6 +46,13 @@ int cmd_report(int argc, char **argv)
 			break;
 		case 'p':
 			if (lsc_cli_parse_pid("report", optarg, &pid))
+				return LSC_EXIT_USAGE;
+			lsc_cli_span.pid = pid; /* a directory's session too */
+			break;
+		case LSC_OPT_SINCE:
+		case LSC_OPT_UNTIL:
+		case LSC_OPT_SERVICE:
+			if (lsc_cli_span_option("report", c, optarg))
 				return LSC_EXIT_USAGE;
 			break;
 		case 'h':

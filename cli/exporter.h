@@ -49,6 +49,7 @@ struct ex_proc {
 	uint64_t rss_bytes;
 	uint64_t gc_heap_bytes; /* after the last collection that said (0: unknown) */
 	uint32_t open_fds;
+	struct ex_rec *rec; /* its rotating recordings (exporter_record.c), or NULL */
 	struct ex_proc *next;
 };
 
@@ -83,6 +84,26 @@ void ex_drop(struct ex_proc **pp, struct ex_self *self);
  * malloc'ed, NUL-terminated; NULL when out of memory. */
 char *ex_render(const struct ex_proc *procs, const struct ex_self *self, int openmetrics,
 		size_t *len);
+
+/* exporter_record.c: rotating recordings (--record-dir). */
+struct ex_rec_opts {
+	const char *dir; /* NULL: none */
+	uint64_t segment_ns, max_bytes, max_age_ns;
+	unsigned cpu_hz;
+	const char *tee; /* tests: the first session's records also in one continuous file */
+};
+/* DIR made if missing; a directory this user can write: 0, or -1 with one line in err. */
+int ex_rec_dir_check(const char *dir, char *err, size_t cap);
+/* Before p's session starts: its directory made and ao set to write its first segment; 0, or
+ * -1 (said: watched without a recording). */
+int ex_rec_begin(const struct ex_rec_opts *o, struct ex_proc *p, struct lsc_attach_opts *ao);
+/* After one of p's windows closed: the next segment when this one is --segment long. */
+void ex_rec_window(const struct ex_rec_opts *o, struct ex_proc *p);
+void ex_rec_end(struct ex_proc *p);
+/* The session did not start: what ex_rec_begin made is removed. */
+void ex_rec_abandon(struct ex_proc *p);
+/* Deletes the oldest segments past the bounds (every 10 s at most, unless now). */
+void ex_rec_retain(const struct ex_rec_opts *o, const struct ex_proc *procs, int now);
 
 /* exporter_http.c: whether addr is one --listen takes (0, or -1 with one line in err). */
 int ex_http_check(const char *addr, char *err, size_t errlen);

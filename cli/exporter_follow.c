@@ -105,6 +105,7 @@ void ex_drop(struct ex_proc **pp, struct ex_self *self)
 	if (p->a)
 		lsc_attach_stop(p->a);
 	ex_follow_free(p);
+	ex_rec_end(p);
 	*pp = p->next;
 	free(p);
 	self->targets--;

@@ -21,6 +21,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* The span options every command that reads recordings takes (span.c). */
+#define SPAN_HELP                                                                                  \
+	"\n"                                                                                       \
+	"  --since T, --until T   only that span of the recording: 15m, 2h, 1d (that long ago),\n" \
+	"                         @UNIX-SECONDS, 2026-12-01T05:00:00Z (UTC)\n"                     \
+	"REC may also be the --record-dir of `loopscope exporter`: --pid PID or --service NAME\n"   \
+	"chooses the process, and the segments that cover the span are read as one recording.\n"
+
 static const struct lsc_cmd commands[] = {
 	{"run", "run a command with the agent preloaded and record it (no root)",
 	 "usage: loopscope run [options] -- CMD [ARGS...]\n"
@@ -88,6 +96,8 @@ static const struct lsc_cmd commands[] = {
 	 "usage: loopscope exporter [--listen HOST:PORT] [-p PID...] [--match REGEX]\n"
 	 "                          [--recordings DIR...] [--block-threshold MS]\n"
 	 "                          [--syscall-probes] [--pool-wait]\n"
+	 "                          [--record-dir DIR [--segment D] [--retain-size S]\n"
+	 "                          [--retain-age D] [--cpu-hz N]]\n"
 	 "\n"
 	 "Watches the host for processes running a libuv event loop (Node.js, refloop, any\n"
 	 "program with libuv in its executable or libraries), attaches to each within two\n"
@@ -116,6 +126,14 @@ static const struct lsc_cmd commands[] = {
 	 "  --pool-wait             measure each thread-pool job's queue wait exactly (uprobes on\n"
 	 "                          job submission, about 6 us a job); without it the waits are\n"
 	 "                          estimated from the queue's walks\n"
+	 "  --record-dir DIR        record each watched process too, in consecutive segments:\n"
+	 "                          DIR/SERVICE.PID.START/SEGSTART.lsr (made if missing); read\n"
+	 "                          any span back with report DIR --pid PID --since 15m\n"
+	 "  --segment D             a segment's length (default 1m; 5s to 366d)\n"
+	 "  --retain-size S         the oldest segments deleted past this total (default 1G;\n"
+	 "                          500M, 20G, ...)\n"
+	 "  --retain-age D          and segments that ended longer ago than D (default 24h)\n"
+	 "  --cpu-hz N              CPU samples a second in the recordings (default 49; 0: none)\n"
 	 "\n"
 	 "Attaching needs CAP_BPF and CAP_PERFMON (root); without them, only --recordings is\n"
 	 "served, which needs no privilege.\n",
@@ -132,7 +150,8 @@ static const struct lsc_cmd commands[] = {
 	 "              otherwise text. Written whole or not at all; '-' or none: stdout\n"
 	 "  --json      the same as JSON\n"
 	 "  --pid PID   a process of the set REC heads\n"
-	 "  --loop SEL  one loop: its isolate's GC heap (worker:2; docs/report.md)\n",
+	 "  --loop SEL  one loop: its isolate's GC heap (worker:2; docs/report.md)\n"
+	 SPAN_HELP,
 	 cmd_heap},
 	{"leaks", "what was still allocated at the end (or at a crash or kill), by stack",
 	 "usage: loopscope leaks REC [--min-bytes N] [--json] [-o FILE]\n"
@@ -160,7 +179,8 @@ static const struct lsc_cmd commands[] = {
 	 "  --budget FILE       the checks\n"
 	 "  --baseline BASE.lsr what 'baseline' means in the checks\n"
 	 "  --junit FILE        a JUnit XML report too (a testcase per check)\n"
-	 "  --json              the checks as JSON on stdout instead of lines\n",
+	 "  --json              the checks as JSON on stdout instead of lines\n"
+	 SPAN_HELP,
 	 cmd_gate},
 	{"diff", "what changed between two recordings: metrics and a differential flame graph",
 	 "usage: loopscope diff BASE.lsr NEW.lsr [--kind cpu|alloc|live|blocking] [-o diff.svg]\n"
@@ -170,7 +190,8 @@ static const struct lsc_cmd commands[] = {
 	 "differential flame graph: the new profile's shape, red where a frame grew, blue where\n"
 	 "it shrank, normalised by total samples (--absolute: raw counts); tooltips give both\n"
 	 "values and the delta. --format folded: two-column folded stacks (stack base new).\n"
-	 "--loop SEL compares one loop of each (worker:1; docs/report.md).\n",
+	 "--loop SEL compares one loop of each (worker:1; docs/report.md).\n"
+	 SPAN_HELP,
 	 cmd_diff},
 	{"report", "what a person reads first: the numbers and a diagnosis",
 	 "usage: loopscope report REC [--loop SEL] [--pid PID] [--json] [-o FILE]\n"
@@ -185,7 +206,8 @@ static const struct lsc_cmd commands[] = {
 	 "              worker:SCRIPT, platform, loop:TID, all (docs/report.md)\n"
 	 "  --pid PID   one process of the set REC heads (REC and REC.PID beside it)\n"
 	 "  --json      the same report as JSON (docs/report.md)\n"
-	 "  -o FILE     write to FILE (written whole or not at all); '-' or none: stdout\n",
+	 "  -o FILE     write to FILE (written whole or not at all); '-' or none: stdout\n"
+	 SPAN_HELP,
 	 cmd_report},
 	{"flame", "flame graphs: SVG, folded, pprof, speedscope",
 	 "usage: loopscope flame REC [--kind KIND] [--format FMT] [-o FILE] [options]\n"
@@ -206,7 +228,8 @@ static const struct lsc_cmd commands[] = {
 	 "  --width PX       the SVG's width (default 1200)\n"
 	 "  --minwidth PX    leave out frames narrower than this (default 0.1)\n"
 	 "  --reverse        an icicle graph: the root on top\n"
-	 "  --countname TXT  what the counts are (default by kind: samples, ns, bytes)\n",
+	 "  --countname TXT  what the counts are (default by kind: samples, ns, bytes)\n"
+	 SPAN_HELP,
 	 cmd_flame},
 	{"symbolize", "make a recording self-contained: add the symbols its stacks need",
 	 "usage: loopscope symbolize REC [--perf-map FILE] [--kallsyms FILE]\n"

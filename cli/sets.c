@@ -11,6 +11,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int by_pid(const void *a, const void *b)
 {
@@ -21,6 +22,19 @@ static int by_pid(const void *a, const void *b)
 	return px < py ? -1 : px > py;
 }
 
+/* Every member cut to the span (--since, --until), if one was given. */
+static int cut_all(const char *path, struct lsc_cli_set *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (lsc_cli_apply_span(path, s->r[i])) {
+			lsc_cli_set_free(s);
+			return -1;
+		}
+	return 0;
+}
+
 int lsc_cli_read_set(const char *path, struct lsc_cli_set *s)
 {
 	char tmp[PATH_MAX], dir[PATH_MAX], base[PATH_MAX], member[PATH_MAX];
@@ -28,14 +42,25 @@ int lsc_cli_read_set(const char *path, struct lsc_cli_set *s)
 	struct dirent *e;
 	size_t blen;
 	DIR *d;
+	struct stat st;
 
 	memset(s, 0, sizeof(*s));
+	if (!stat(path, &st) && S_ISDIR(st.st_mode)) { /* rotating recordings: one session */
+		if (lsc_cli_read_dir(path, lsc_cli_span.pid, &s->r[0]))
+			return -1;
+		s->n = 1;
+		if (lsc_cli_apply_span(path, s->r[0])) {
+			lsc_cli_set_free(s);
+			return -1;
+		}
+		return 0;
+	}
 	if (lsc_cli_read_recording(path, &s->r[0]))
 		return -1;
 	s->n = 1;
 	id = s->r[0]->header ? s->r[0]->header->set_id : NULL;
 	if (!id || !*id)
-		return 0;
+		return cut_all(path, s);
 	snprintf(tmp, sizeof(tmp), "%s", path);
 	snprintf(dir, sizeof(dir), "%s", dirname(tmp));
 	snprintf(tmp, sizeof(tmp), "%s", path);
@@ -65,7 +90,7 @@ int lsc_cli_read_set(const char *path, struct lsc_cli_set *s)
 	if (d)
 		closedir(d);
 	qsort(s->r + 1, s->n - 1, sizeof(s->r[0]), by_pid);
-	return 0;
+	return cut_all(path, s);
 }
 
 void lsc_cli_set_free(struct lsc_cli_set *s)

@@ -83,13 +83,13 @@ static int writer_new(int fd, struct lsc_writer **out)
 	return 0;
 }
 
-int lsc_writer_open(const char *path, struct lsc_writer **out)
+static int writer_open(const char *path, int flags, struct lsc_writer **out)
 {
 	uint8_t hdr[LSC_FILE_HEADER_SIZE];
 	struct iovec iov;
 	int fd, err;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644);
 	if (fd < 0)
 		return -errno;
 	lsc_file_header(hdr);
@@ -100,6 +100,16 @@ int lsc_writer_open(const char *path, struct lsc_writer **out)
 		return err;
 	}
 	return writer_new(fd, out);
+}
+
+int lsc_writer_open(const char *path, struct lsc_writer **out)
+{
+	return writer_open(path, O_TRUNC, out);
+}
+
+int lsc_writer_create(const char *path, struct lsc_writer **out)
+{
+	return writer_open(path, O_EXCL | O_NOFOLLOW, out);
 }
 
 int lsc_writer_append_to(const char *path, struct lsc_writer **out)
@@ -320,6 +330,35 @@ static int by_symbol_addr(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+static int same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* 0 when two symbols are one repeated (a segment's copy): only exact repeats go, since a
+ * writer may name one address twice on purpose. */
+static int same_symbol(const void *a, const void *b)
+{
+	const Loopscope__Symbol *x = *(const Loopscope__Symbol *const *)a;
+	const Loopscope__Symbol *y = *(const Loopscope__Symbol *const *)b;
+
+	return !(x->addr == y->addr && x->line == y->line && x->jit == y->jit &&
+		 x->kernel == y->kernel && x->mapping_id == y->mapping_id &&
+		 same_str(x->function, y->function) && same_str(x->file, y->file));
+}
+
+/* Drops the entries of a sorted array equal to the one before them; the new count. qsort is
+ * not stable, so "the first" is any one of equals: they are repeats of one record. */
+static size_t unique(const void **v, size_t n, int (*cmp)(const void *, const void *))
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < n; i++)
+		if (!k || cmp(&v[k - 1], &v[i]))
+			v[k++] = v[i];
+	return k;
+}
+
 int lsc_recording_parse(const uint8_t *buf, size_t len, struct lsc_recording **out,
 			struct lsc_read_info *info)
 {
@@ -388,6 +427,9 @@ int lsc_recording_parse(const uint8_t *buf, size_t len, struct lsc_recording **o
 		qsort(r->stacks, r->nstacks, sizeof(*r->stacks), by_stack_id);
 	if (r->nsymbols)
 		qsort(r->symbols, r->nsymbols, sizeof(*r->symbols), by_symbol_addr);
+	/* segments read as one repeat what each needs alone: kept once (the first) */
+	r->nstacks = unique((const void **)r->stacks, r->nstacks, by_stack_id);
+	r->nsymbols = unique((const void **)r->symbols, r->nsymbols, same_symbol);
 	r->info = st;
 	*out = r;
 	r = NULL;

@@ -31,6 +31,9 @@
 struct lsc_writer;
 /* Creates (or truncates) path and writes the file header. */
 int lsc_writer_open(const char *path, struct lsc_writer **out);
+/* Creates path, which must not exist (-EEXIST: not even as a link): a file that is surely
+ * the writer's own, for a privileged writer in a directory others may write (segments). */
+int lsc_writer_create(const char *path, struct lsc_writer **out);
 /* Opens an existing recording to append records (finalize, symbolize). */
 int lsc_writer_append_to(const char *path, struct lsc_writer **out);
 int lsc_writer_append(struct lsc_writer *w, const Loopscope__Record *r);
@@ -79,6 +82,7 @@ struct lsc_recording {
 	size_t nsymbols;
 	const Loopscope__Process **processes; /* descendants `run` saw (finalize) */
 	size_t nprocesses;
+	int cut; /* cut to a span of its time (lsc_recording_cut): it does not end the run */
 	struct lsc_read_info info;
 	Loopscope__Record **records_; /* owned */
 	size_t nrecords_;
@@ -88,6 +92,16 @@ int lsc_recording_read(const char *path, struct lsc_recording **out, struct lsc_
 int lsc_recording_parse(const uint8_t *buf, size_t len, struct lsc_recording **out,
 			struct lsc_read_info *info);
 void lsc_recording_free(struct lsc_recording *r);
+
+/* One session's segment files (the exporter's --record-dir), in order, read as one recording
+ * (lsc_segments.c). On an error naming one file, *bad is its index (n: the set as a whole). */
+int lsc_recording_read_segments(const char *const *paths, size_t n, struct lsc_recording **out,
+				struct lsc_read_info *info, size_t *bad);
+/* Cuts r to the span [since, until) (ns from its start; until UINT64_MAX: to its end): the
+ * windows that begin in it, the events and sample batches up to the end of the last of them,
+ * every time made relative to since (the header's start moved there). The footer stays only
+ * when the span reaches it. LSC_ENODATA: nothing of the recording is in the span. */
+int lsc_recording_cut(struct lsc_recording *r, uint64_t since, uint64_t until);
 
 const Loopscope__Stack *lsc_recording_stack(const struct lsc_recording *r, uint32_t id);
 /* Where stack id sits in r->stacks (sorted by id), or r->nstacks when the recording has none:

@@ -78,6 +78,8 @@ static json_object *report_obj(const struct lsc_report *r)
 	put(o, "executable", json_object_new_string(r->executable));
 	put(o, "source", json_object_new_string(r->source));
 	put(o, "duration_ns", u64(r->duration_ns));
+	put(o, "start_unix_ns", u64(r->start_unix_ns));
+	put(o, "span", json_object_new_boolean(r->cut));
 	put(o, "complete", json_object_new_boolean(r->complete));
 	put(o, "truncated", json_object_new_boolean(r->truncated));
 	put(o, "windows", u64(r->windows));

@@ -5,7 +5,9 @@
 #include "lsc_render.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char *sev_name[] = {"info", "warning", "critical"};
 
@@ -97,13 +99,29 @@ static void stack_roots(FILE *o, const struct lsc_report *r)
 		fputc('\n', o);
 }
 
+/* ", from 2026-12-01 05:00:00 UTC (a span of a longer recording)" */
+static const char *span_of(const struct lsc_report *r, char *buf, size_t cap)
+{
+	time_t t = (time_t)(r->start_unix_ns / 1000000000ULL);
+	struct tm tm;
+	char at[32] = "?";
+
+	if (r->start_unix_ns && gmtime_r(&t, &tm))
+		strftime(at, sizeof(at), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	snprintf(buf, cap, ", from %s (a span of a longer recording)", at);
+	return buf;
+}
+
 static void title(FILE *o, const struct lsc_report *r)
 {
+	char when[96];
+
 	fprintf(o, "loopscope report: %s (pid %u, %s capture), %.1f s%s\n",
 		r->executable[0] ? r->executable : "?", r->pid, r->source[0] ? r->source : "?",
 		r->duration_ns / 1e9,
 		r->truncated  ? ", truncated (the process died; the last window may be missing)"
 		: r->complete ? ""
+		: r->cut      ? span_of(r, when, sizeof(when))
 			      : ", incomplete (no footer: the process died)");
 	node_readings(o, r);
 	stack_roots(o, r);
