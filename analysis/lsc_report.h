@@ -82,7 +82,7 @@ struct lsc_report {
 	char source[32];
 	char runtime[64]; /* the header's: "node", "libuv program", "unknown" */
 	uint64_t duration_ns;
-	int complete; /* a footer was written (the process did not die) */
+	int complete;		/* a footer was written (the process did not die) */
 	uint64_t start_unix_ns; /* when what is reported begins (a span's start, when cut) */
 	int cut;		/* a span of a longer recording (--since, --until, a segment) */
 	/* the capture's own counters (the footer's): what it dropped, merged, and its time on the

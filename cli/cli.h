@@ -151,7 +151,12 @@ struct lsc_cli_span {
 };
 extern struct lsc_cli_span lsc_cli_span;
 enum { LSC_OPT_SINCE = 0x5100, LSC_OPT_UNTIL, LSC_OPT_SERVICE };
-#define LSC_CLI_SPAN_OPTIONS                                                                       	{"since", required_argument, NULL, LSC_OPT_SINCE},                                         		{"until", required_argument, NULL, LSC_OPT_UNTIL},                                 		{"service", required_argument, NULL, LSC_OPT_SERVICE}
+#define LSC_CLI_SPAN_OPTIONS                                                                       \
+	{"since", required_argument, NULL, LSC_OPT_SINCE},                                         \
+		{"until", required_argument, NULL, LSC_OPT_UNTIL},                                 \
+	{                                                                                          \
+		"service", required_argument, NULL, LSC_OPT_SERVICE                                \
+	}
 /* 0, or a usage error said (non-zero). */
 int lsc_cli_span_option(const char *cmd, int opt, const char *v);
 /* 10, 10s, 500ms, 2m, 1.5h, 1d (from 1 ms to max_s); 0 or -1. */

@@ -45,8 +45,8 @@ struct opts {
 	regex_t match;
 	int have_match;
 	uint64_t block_ns, window_ns;
-	int pool_wait;	    /* --pool-wait: the submission probes */
-	int syscall_probes; /* --syscall-probes: attach's loop programs, on every syscall */
+	int pool_wait;		/* --pool-wait: the submission probes */
+	int syscall_probes;	/* --syscall-probes: attach's loop programs, on every syscall */
 	struct ex_rec_opts rec; /* --record-dir */
 };
 
@@ -439,20 +439,22 @@ int cmd_exporter(int argc, char **argv)
 		case 'A':
 			if (lsc_cli_parse_duration(optarg, 366 * 86400.0, &secs) ||
 			    (c == 'S' && secs < 5))
-				return lsc_usage_error("exporter",
-						       "%s '%s': not a duration (%s to 366d: 30s, 10m, "
-						       "24h)",
-						       c == 'S' ? "--segment" : "--retain-age", optarg,
-						       c == 'S' ? "5s" : "1ms");
+				return lsc_usage_error(
+					"exporter",
+					"%s '%s': not a duration (%s to 366d: 30s, 10m, "
+					"24h)",
+					c == 'S' ? "--segment" : "--retain-age", optarg,
+					c == 'S' ? "5s" : "1ms");
 			*(c == 'S' ? &o.rec.segment_ns : &o.rec.max_age_ns) =
 				(uint64_t)(secs * 1e9);
 			break;
 		case 'Z':
 			if (parse_size(optarg, &o.rec.max_bytes))
-				return lsc_usage_error("exporter",
-						       "--retain-size '%s': not a size (500M, 20G, or "
-						       "bytes; at least 1M)",
-						       optarg);
+				return lsc_usage_error(
+					"exporter",
+					"--retain-size '%s': not a size (500M, 20G, or "
+					"bytes; at least 1M)",
+					optarg);
 			break;
 		case 'c':
 			if (lsc_cli_parse_num("exporter", "--cpu-hz", optarg, 0, 1000,

@@ -21,10 +21,13 @@ static int render_text(FILE *f, const void *set)
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'},	{"output", required_argument, NULL, 'o'},
-		{"loop", required_argument, NULL, 'l'}, {"pid", required_argument, NULL, 'p'},
+		{"json", no_argument, NULL, 'j'},
+		{"output", required_argument, NULL, 'o'},
+		{"loop", required_argument, NULL, 'l'},
+		{"pid", required_argument, NULL, 'p'},
 		LSC_CLI_SPAN_OPTIONS,
-		{"help", no_argument, NULL, 'h'},	{0},
+		{"help", no_argument, NULL, 'h'},
+		{0},
 	};
 	static struct lsc_cli_set set;
 	struct lsc_report_set *rep = NULL;

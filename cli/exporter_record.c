@@ -24,13 +24,13 @@
 #include <unistd.h>
 
 #define RETAIN_EVERY_NS 10000000000ULL /* how often the bounds are checked, at most */
-#define MAX_FILES	(1u << 20)	/* segments looked at by one check */
+#define MAX_FILES	(1u << 20)     /* segments looked at by one check */
 
 struct ex_rec {
 	char dir[PATH_MAX - 64]; /* the session's (room for a segment's name after it) */
-	char cur[PATH_MAX]; /* the segment being written */
-	uint64_t seg_mono;  /* when it began (CLOCK_MONOTONIC ns) */
-	int said;	    /* a rotation failed, said once */
+	char cur[PATH_MAX];	 /* the segment being written */
+	uint64_t seg_mono;	 /* when it began (CLOCK_MONOTONIC ns) */
+	int said;		 /* a rotation failed, said once */
 };
 
 static uint64_t mono_ns(void)
@@ -283,7 +283,8 @@ void ex_rec_retain(const struct ex_rec_opts *o, const struct ex_proc *procs, int
 		slash = strrchr(sdir, '/');
 		if (slash) {
 			*slash = 0;
-			rmdir(sdir); /* the session's last segment gone: its directory too (if empty) */
+			rmdir(sdir); /* the session's last segment gone: its directory too (if
+					empty) */
 		}
 	}
 	free(v);

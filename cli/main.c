@@ -26,7 +26,7 @@
 	"\n"                                                                                       \
 	"  --since T, --until T   only that span of the recording: 15m, 2h, 1d (that long ago),\n" \
 	"                         @UNIX-SECONDS, 2026-12-01T05:00:00Z (UTC)\n"                     \
-	"REC may also be the --record-dir of `loopscope exporter`: --pid PID or --service NAME\n"   \
+	"REC may also be the --record-dir of `loopscope exporter`: --pid PID or --service NAME\n"  \
 	"chooses the process, and the segments that cover the span are read as one recording.\n"
 
 static const struct lsc_cmd commands[] = {
@@ -150,8 +150,7 @@ static const struct lsc_cmd commands[] = {
 	 "              otherwise text. Written whole or not at all; '-' or none: stdout\n"
 	 "  --json      the same as JSON\n"
 	 "  --pid PID   a process of the set REC heads\n"
-	 "  --loop SEL  one loop: its isolate's GC heap (worker:2; docs/report.md)\n"
-	 SPAN_HELP,
+	 "  --loop SEL  one loop: its isolate's GC heap (worker:2; docs/report.md)\n" SPAN_HELP,
 	 cmd_heap},
 	{"leaks", "what was still allocated at the end (or at a crash or kill), by stack",
 	 "usage: loopscope leaks REC [--min-bytes N] [--json] [-o FILE]\n"
@@ -179,8 +178,7 @@ static const struct lsc_cmd commands[] = {
 	 "  --budget FILE       the checks\n"
 	 "  --baseline BASE.lsr what 'baseline' means in the checks\n"
 	 "  --junit FILE        a JUnit XML report too (a testcase per check)\n"
-	 "  --json              the checks as JSON on stdout instead of lines\n"
-	 SPAN_HELP,
+	 "  --json              the checks as JSON on stdout instead of lines\n" SPAN_HELP,
 	 cmd_gate},
 	{"diff", "what changed between two recordings: metrics and a differential flame graph",
 	 "usage: loopscope diff BASE.lsr NEW.lsr [--kind cpu|alloc|live|blocking] [-o diff.svg]\n"
@@ -190,8 +188,7 @@ static const struct lsc_cmd commands[] = {
 	 "differential flame graph: the new profile's shape, red where a frame grew, blue where\n"
 	 "it shrank, normalised by total samples (--absolute: raw counts); tooltips give both\n"
 	 "values and the delta. --format folded: two-column folded stacks (stack base new).\n"
-	 "--loop SEL compares one loop of each (worker:1; docs/report.md).\n"
-	 SPAN_HELP,
+	 "--loop SEL compares one loop of each (worker:1; docs/report.md).\n" SPAN_HELP,
 	 cmd_diff},
 	{"report", "what a person reads first: the numbers and a diagnosis",
 	 "usage: loopscope report REC [--loop SEL] [--pid PID] [--json] [-o FILE]\n"
@@ -206,8 +203,7 @@ static const struct lsc_cmd commands[] = {
 	 "              worker:SCRIPT, platform, loop:TID, all (docs/report.md)\n"
 	 "  --pid PID   one process of the set REC heads (REC and REC.PID beside it)\n"
 	 "  --json      the same report as JSON (docs/report.md)\n"
-	 "  -o FILE     write to FILE (written whole or not at all); '-' or none: stdout\n"
-	 SPAN_HELP,
+	 "  -o FILE     write to FILE (written whole or not at all); '-' or none: stdout\n" SPAN_HELP,
 	 cmd_report},
 	{"flame", "flame graphs: SVG, folded, pprof, speedscope",
 	 "usage: loopscope flame REC [--kind KIND] [--format FMT] [-o FILE] [options]\n"
@@ -228,8 +224,7 @@ static const struct lsc_cmd commands[] = {
 	 "  --width PX       the SVG's width (default 1200)\n"
 	 "  --minwidth PX    leave out frames narrower than this (default 0.1)\n"
 	 "  --reverse        an icicle graph: the root on top\n"
-	 "  --countname TXT  what the counts are (default by kind: samples, ns, bytes)\n"
-	 SPAN_HELP,
+	 "  --countname TXT  what the counts are (default by kind: samples, ns, bytes)\n" SPAN_HELP,
 	 cmd_flame},
 	{"symbolize", "make a recording self-contained: add the symbols its stacks need",
 	 "usage: loopscope symbolize REC [--perf-map FILE] [--kallsyms FILE]\n"

@@ -64,11 +64,18 @@ static uint64_t parse_moment(const char *v)
 	char *end;
 	double secs;
 
-	if (v[0] == '@') {
-		if (v[1] < '0' || v[1] > '9' || strpbrk(v, "eExXpP"))
+	if (v[0] == '@') { /* to the nanosecond: a span another report printed, exactly */
+		uint64_t s = 0, ns = 0, scale = 100000000ULL;
+		const char *c = v + 1;
+
+		if (*c < '0' || *c > '9')
 			return 0;
-		secs = strtod(v + 1, &end);
-		return *end || secs <= 0 ? 0 : (uint64_t)(secs * 1e9);
+		for (; *c >= '0' && *c <= '9' && s < 100000000000ULL; c++)
+			s = s * 10 + (uint64_t)(*c - '0');
+		if (*c == '.')
+			for (c++; *c >= '0' && *c <= '9' && scale; c++, scale /= 10)
+				ns += (uint64_t)(*c - '0') * scale;
+		return *c || !s ? 0 : s * 1000000000ULL + ns;
 	}
 	memset(&tm, 0, sizeof(tm));
 	end = strptime(v, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -130,13 +137,17 @@ int lsc_cli_apply_span(const char *path, struct lsc_recording *r)
 
 	if (!s->since_ns && !s->until_ns) {
 		/* a segment (or segments) read without a span: from where it begins */
-		if (!r->header || !r->header->has_segment || !r->header->segment_start_ns)
+		if (!r->header || !r->header->has_segment)
 			return 0;
-		err = lsc_recording_cut(r, r->header->segment_start_ns, UINT64_MAX);
-		r->cut |= !r->footer;
-		return err == LSC_ENODATA ? lsc_fail("'%s' has no window yet", path)
-		       : err		  ? lsc_fail("cannot read '%s': %s", path, lsc_strerror(err))
-					  : 0;
+		err = r->header->segment_start_ns
+			      ? lsc_recording_cut(r, r->header->segment_start_ns, UINT64_MAX)
+			      : 0;
+		r->cut |= !r->footer; /* the session went on after it */
+		if (err == LSC_ENODATA)
+			return lsc_fail("'%s' has no window yet", path);
+		if (err)
+			return lsc_fail("cannot read '%s': %s", path, lsc_strerror(err));
+		return 0;
 	}
 	if (!start)
 		return lsc_fail("'%s' does not say when it began (no header): --since and --until "
@@ -160,18 +171,18 @@ int lsc_cli_apply_span(const char *path, struct lsc_recording *r)
 
 /* ------------------------------------------------------------------ rotating recordings */
 
+static int file_char(char c, int first)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '-' || c == '_' || (c == '.' && !first);
+}
+
 void lsc_cli_service_file_name(const char *service, char *out, size_t cap)
 {
 	size_t i;
 
-	for (i = 0; service[i] && i + 1 < cap; i++) {
-		char c = service[i];
-
-		out[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-					 c == '-' || c == '_' || (c == '.' && i)
-				 ? c
-				 : '_';
-	}
+	for (i = 0; service[i] && i + 1 < cap; i++)
+		out[i] = file_char(service[i], i == 0) ? service[i] : '_';
 	out[i] = 0;
 	if (!i && cap > 1)
 		snprintf(out, cap, "_");
@@ -275,8 +286,8 @@ static int choose(const char *dir, struct session *ss, size_t n, int pid)
 		lsc_cli_service_file_name(s->service, svc, sizeof(svc));
 
 	for (i = 0; i < n; i++) {
-		int mine = (!pid || ss[i].pid == pid) &&
-			   (!s->service || !strcmp(ss[i].service, svc));
+		int mine =
+			(!pid || ss[i].pid == pid) && (!s->service || !strcmp(ss[i].service, svc));
 
 		if (!mine)
 			continue;
@@ -290,7 +301,8 @@ static int choose(const char *dir, struct session *ss, size_t n, int pid)
 		return hit;
 	for (i = 0; i < n && strlen(list) < sizeof(list) - 100; i++) {
 		/* the chosen process's recordings; when it has none, all of them */
-		if (all && ((pid && ss[i].pid != pid) || (s->service && strcmp(ss[i].service, svc))))
+		if (all &&
+		    ((pid && ss[i].pid != pid) || (s->service && strcmp(ss[i].service, svc))))
 			continue;
 		lsc_cli_format_time(ss[i].start_s * 1000000000ULL, a, sizeof(a));
 		lsc_cli_format_time(ss[i].end_ns, b, sizeof(b));

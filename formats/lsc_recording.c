@@ -440,17 +440,14 @@ out:
 	return err;
 }
 
-int lsc_recording_read(const char *path, struct lsc_recording **out, struct lsc_read_info *info)
+int lsc_read_file(const char *path, uint8_t **buf, size_t *len)
 {
 	struct stat sb;
-	uint8_t *buf = NULL;
 	size_t got = 0;
-	int fd, err = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
 
-	*out = NULL;
-	if (info)
-		memset(info, 0, sizeof(*info));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	*buf = NULL;
+	*len = 0;
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &sb)) {
@@ -461,14 +458,14 @@ int lsc_recording_read(const char *path, struct lsc_recording **out, struct lsc_
 		err = -EISDIR;
 		goto out;
 	}
-	buf = malloc(sb.st_size ? sb.st_size : 1);
-	if (!buf) {
+	*buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
+	if (!*buf) {
 		err = -ENOMEM;
 		goto out;
 	}
-	/* A file still being appended to is read as far as it was when we looked. */
+	/* a file still being appended to is read as far as it was when we looked */
 	while (got < (size_t)sb.st_size) {
-		ssize_t n = read(fd, buf + got, sb.st_size - got);
+		ssize_t n = read(fd, *buf + got, (size_t)sb.st_size - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -478,12 +475,31 @@ int lsc_recording_read(const char *path, struct lsc_recording **out, struct lsc_
 		}
 		if (n == 0)
 			break;
-		got += n;
+		got += (size_t)n;
 	}
-	err = lsc_recording_parse(buf, got, out, info);
+	*len = got;
 out:
-	free(buf);
+	if (err) {
+		free(*buf);
+		*buf = NULL;
+	}
 	close(fd);
+	return err;
+}
+
+int lsc_recording_read(const char *path, struct lsc_recording **out, struct lsc_read_info *info)
+{
+	uint8_t *buf;
+	size_t len;
+	int err;
+
+	*out = NULL;
+	if (info)
+		memset(info, 0, sizeof(*info));
+	err = lsc_read_file(path, &buf, &len);
+	if (!err)
+		err = lsc_recording_parse(buf, len, out, info);
+	free(buf);
 	return err;
 }
 

@@ -82,13 +82,15 @@ struct lsc_recording {
 	size_t nsymbols;
 	const Loopscope__Process **processes; /* descendants `run` saw (finalize) */
 	size_t nprocesses;
-	int cut; /* cut to a span of its time (lsc_recording_cut): it does not end the run */
+	int cut; /* cut to a span of its time that is not all of it (lsc_recording_cut) */
 	struct lsc_read_info info;
 	Loopscope__Record **records_; /* owned */
 	size_t nrecords_;
 };
 
 int lsc_recording_read(const char *path, struct lsc_recording **out, struct lsc_read_info *info);
+/* The whole of a file, malloc'ed (*buf NULL on error): 0 or a negative errno (-EISDIR). */
+int lsc_read_file(const char *path, uint8_t **buf, size_t *len);
 int lsc_recording_parse(const uint8_t *buf, size_t len, struct lsc_recording **out,
 			struct lsc_read_info *info);
 void lsc_recording_free(struct lsc_recording *r);

@@ -14,55 +14,8 @@
 #include "lsc_recording.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-/* The whole file, or a negative errno. */
-static int slurp(const char *path, uint8_t **buf, size_t *len)
-{
-	struct stat sb;
-	size_t got = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
-
-	*buf = NULL;
-	*len = 0;
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &sb) || S_ISDIR(sb.st_mode)) {
-		err = S_ISDIR(sb.st_mode) ? -EISDIR : -errno;
-		goto out;
-	}
-	*buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
-	if (!*buf) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* a segment still being written is read as far as it was when we looked */
-	while (got < (size_t)sb.st_size) {
-		ssize_t n = read(fd, *buf + got, (size_t)sb.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	*len = got;
-out:
-	if (err) {
-		free(*buf);
-		*buf = NULL;
-	}
-	close(fd);
-	return err;
-}
 
 /* The length of buf's complete records (after the file header): a segment cut short, its
  * writer killed, ends at its last whole record. -1 when a length is not a varint. */
@@ -107,7 +60,7 @@ int lsc_recording_read_segments(const char *const *paths, size_t n, struct lsc_r
 		ssize_t part;
 		void *m;
 
-		err = slurp(paths[i], &buf, &len);
+		err = lsc_read_file(paths[i], &buf, &len);
 		if (!err && (len < LSC_FILE_HEADER_SIZE || memcmp(buf, LSC_FORMAT_MAGIC, 4)))
 			err = LSC_ENOTREC;
 		if (!err && (buf[4] | buf[5] << 8) > LSC_FORMAT_MAJOR)
@@ -218,10 +171,9 @@ int lsc_recording_cut(struct lsc_recording *r, uint64_t since, uint64_t until)
 	KEEP(r->samples, r->nsamples, keep_batch);
 	if (!r->nwindows && !r->nevents)
 		return LSC_ENODATA;
-	if (end != UINT64_MAX) {
+	if (end != UINT64_MAX)
 		r->footer = NULL;
-		r->cut = 1;
-	}
+	r->cut = since || !r->footer;
 	if (!since)
 		return 0;
 	for (i = 0; i < r->nwindows; i++)

@@ -96,6 +96,53 @@ TEST(bad_listen_match_and_a_port_in_use_are_one_line)
 	close(fd);
 }
 
+/* Rotating recordings' options, and reading a directory that holds none or the wrong ones. */
+TEST(bad_record_options_and_spans_are_one_line)
+{
+	char dir[256], sub[300], f[400];
+	const char *seg_short[] = {
+		built("loopscope"), "exporter", "--record-dir", "/tmp", "--segment", "1s", NULL};
+	const char *size_small[] = {built("loopscope"),
+				    "exporter",
+				    "--record-dir",
+				    "/tmp",
+				    "--retain-size",
+				    "10K",
+				    NULL};
+	const char *no_dir[] = {built("loopscope"), "exporter", "--retain-age", "1h", NULL};
+	const char *dev_dir[] = {
+		built("loopscope"), "exporter", "--record-dir", "/dev/null", "--listen",
+		"127.0.0.1:0",	    NULL};
+	const char *bad_since[] = {built("loopscope"), "report", "/dev/null",
+				   "--since",	       "soon",	 NULL};
+	const char *backwards[] = {built("loopscope"), "report", "/dev/null", "--since", "1m",
+				   "--until",	       "2m",	 NULL};
+	const char *empty[] = {built("loopscope"), "report", dir, NULL};
+	const char *no_pid[] = {built("loopscope"), "report", dir, "--pid", "7", NULL};
+	const char *not_rec[] = {built("loopscope"), "flame", dir, "--since", "1d", NULL};
+
+	one_line(seg_short, 2, "--segment '1s'");
+	one_line(size_small, 2, "--retain-size '10K'");
+	one_line(no_dir, 2, "are for --record-dir");
+	one_line(dev_dir, 1, "--record-dir '/dev/null'");
+	one_line(bad_since, 2, "--since 'soon': not a time");
+	one_line(backwards, 2, "--since must come before --until");
+	snprintf(dir, sizeof(dir), "/tmp/lsc-record-dir-%d", (int)getpid());
+	ASSERT_OK(mkdir(dir, 0755));
+	one_line(empty, 1, "holds no rotating recordings");
+	/* a session with a segment that is not a recording */
+	snprintf(sub, sizeof(sub), "%s/api.1234.1764000000", dir);
+	ASSERT_OK(mkdir(sub, 0755));
+	snprintf(f, sizeof(f), "%s/1764000000.lsr", sub);
+	ASSERT_OK(close(open(f, O_WRONLY | O_CREAT, 0644)));
+	one_line(no_pid, 1, "has no recording of pid 7: it has api pid 1234");
+	one_line(not_rec, 1, "cannot read the segment");
+	ASSERT_OK(unlink(f));
+	ASSERT_OK(rmdir(sub));
+	ASSERT_OK(rmdir(dir));
+}
+
 TEST_MAIN(TEST_ENTRY(alert_rules_and_their_tests_pass_promtool),
 	  TEST_ENTRY(the_systemd_unit_verifies),
-	  TEST_ENTRY(bad_listen_match_and_a_port_in_use_are_one_line))
+	  TEST_ENTRY(bad_listen_match_and_a_port_in_use_are_one_line),
+	  TEST_ENTRY(bad_record_options_and_spans_are_one_line))
