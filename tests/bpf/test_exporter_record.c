@@ -247,7 +247,8 @@ TEST(rotating_recordings_read_as_the_continuous_recording)
 		ASSERT_CMP(json_object_get_int(json_get(json_get(rep, "cpu"), "samples")), >, 100);
 		ASSERT_CMP(json_object_get_int(json_get(json_get(rep, "gc"), "count")), >, 10);
 		/* the app's Atomics.wait calls, 120 a minute: futex sleeps, which without stacks
-		 * (the exporter's switch probes) the report counts as waits on the runtime's locks */
+		 * (the exporter's switch probes) the report counts as waits on the runtime's locks
+		 */
 		ASSERT_CMP(json_at(rep, "blocking", "count") +
 				   json_at(json_get(rep, "blocking"), "lock_runtime", "count"),
 			   >=, 100);
