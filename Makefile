@@ -1,11 +1,14 @@
 # Thin wrapper over CMake (as Neovim's): every rule here is one a new user types.
 #   make demo   build everything, run the sync-read scenario, show what it measured
 #   make test   build, then run the whole suite (format check, sanitizer unit tests, all ctest tests)
+#   make install [PREFIX=/usr/local] [DESTDIR=...]   the command, agent, man pages, completion
+#   make package   a Debian package (build/loopscope_VERSION_amd64.deb)
 # Both first install missing Debian packages (scripts/deps.sh). CI=true turns warnings into errors.
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
+PREFIX     ?= /usr/local
 ifeq ($(CI),true)
 WERROR ?= ON
 else
@@ -14,7 +17,7 @@ endif
 MAKEFLAGS += --no-print-directory
 CMAKE_ARGS = -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSC_WERROR=$(WERROR)
 
-.PHONY: all deps build asan test demo format format-check clean
+.PHONY: all deps build asan test demo install package format format-check clean
 
 all: build
 
@@ -36,6 +39,12 @@ test: format-check build asan
 
 demo: build
 	@scripts/demo.sh $(BUILD)
+
+install: build
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD) --prefix $(PREFIX)
+
+package: build
+	@cd $(BUILD) && cpack -G DEB >/dev/null && ls "$$PWD"/loopscope_*.deb
 
 format:
 	@scripts/format.sh fix

@@ -31,6 +31,13 @@ int lsc_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format
 void lsc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints a command's help to stdout; returns 0. */
 int lsc_help(const char *cmd);
+/* The command table (main.c), and what loopscope is, in a sentence. */
+extern const struct lsc_cmd lsc_commands[];
+extern const size_t lsc_ncommands;
+extern const char lsc_about[];
+/* manpage.c: the scdoc source of loopscope(1) (cmd NULL) or loopscope-CMD(1), from the
+ * command table: one source for --help and the man pages. 0, or a usage error. */
+int lsc_cli_scdoc(const char *cmd, FILE *f);
 
 /*
  * An output. "-" is stdout. A new path or a regular file is written to "PATH.tmp.PID" (created

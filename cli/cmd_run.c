@@ -50,7 +50,7 @@ static int find_agent(char *out, size_t cap)
 	const char *env = getenv("LOOPSCOPE_AGENT");
 	static const char *rel[] = {"libloopscope_agent.so",
 				    "../lib/loopscope/libloopscope_agent.so"};
-	char self[PATH_MAX];
+	char self[PATH_MAX], *dir;
 	ssize_t n;
 	size_t i;
 
@@ -62,11 +62,11 @@ static int find_agent(char *out, size_t cap)
 	if (n <= 0)
 		return -ENOENT;
 	self[n] = 0;
+	dir = dirname(self); /* (once: it writes into self) */
 	for (i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
-		snprintf(out, cap, "%s/%s", dirname(self), rel[i]);
+		snprintf(out, cap, "%s/%s", dir, rel[i]);
 		if (access(out, R_OK) == 0)
 			return 0;
-		self[n] = 0; /* dirname() wrote into it */
 	}
 	return -ENOENT;
 }

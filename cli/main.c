@@ -29,7 +29,7 @@
 	"REC may also be the --record-dir of `loopscope exporter`: --pid PID or --service NAME\n"  \
 	"chooses the process, and the segments that cover the span are read as one recording.\n"
 
-static const struct lsc_cmd commands[] = {
+const struct lsc_cmd lsc_commands[] = {
 	{"run", "run a command with the agent preloaded and record it (no root)",
 	 "usage: loopscope run [options] -- CMD [ARGS...]\n"
 	 "\n"
@@ -236,7 +236,9 @@ static const struct lsc_cmd commands[] = {
 	 cmd_symbolize},
 };
 
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+const size_t lsc_ncommands = sizeof(lsc_commands) / sizeof(lsc_commands[0]);
+#define NCOMMANDS lsc_ncommands
+#define commands  lsc_commands
 
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
@@ -276,14 +278,14 @@ int lsc_usage_error(const char *cmd, const char *fmt, ...)
 	return LSC_EXIT_USAGE;
 }
 
+const char lsc_about[] = "Diagnostics for event-loop programs (Node.js, libuv): recordings in, "
+			 "reports and\nflame graphs out.";
+
 static void overview(FILE *f)
 {
 	size_t i;
 
-	fputs("usage: loopscope COMMAND [ARGS]\n\n"
-	      "Diagnostics for event-loop programs (Node.js, libuv): recordings in, reports and\n"
-	      "flame graphs out.\n\ncommands:\n",
-	      f);
+	fprintf(f, "usage: loopscope COMMAND [ARGS]\n\n%s\n\ncommands:\n", lsc_about);
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n'loopscope help COMMAND' or 'loopscope COMMAND --help' for one command;\n"
@@ -589,6 +591,9 @@ int main(int argc, char **argv)
 		return LSC_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "help")) {
+		if (argc >= 3 &&
+		    !strcmp(argv[2], "--scdoc")) /* the man pages' source (manpage.c) */
+			return lsc_cli_scdoc(argc > 3 ? argv[3] : NULL, stdout);
 		if (argc < 3) {
 			overview(stdout);
 			return LSC_EXIT_OK;

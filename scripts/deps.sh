@@ -19,6 +19,9 @@ pkgs=(
 	libclang-rt-14-dev                                 # libFuzzer's runtime (tests/fuzz)
 	libmicrohttpd-dev                                  # the exporter's /metrics
 	prometheus                                         # the exporter's tests: a real scrape, promtool
+	scdoc                                              # the man pages, from the command table
+	mandoc man-db                                      # their checks (mandoc -T lint, man -l)
+	dpkg-dev                                           # make package: CPack's dependencies (dpkg-shlibdeps)
 )
 
 # dpkg-query exits non-zero when a package is unknown to it; that is what we are looking for.
