@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int render_json(FILE *f, const void *set)
 {
@@ -16,6 +17,27 @@ static int render_json(FILE *f, const void *set)
 static int render_text(FILE *f, const void *set)
 {
 	return lsc_render_report_set_text(f, set);
+}
+
+/* Where to look next, for a person reading the report on a terminal (stderr: a report piped
+ * or saved is the report alone). The same options read the same span of the same recording. */
+static void next_steps(const char *rec)
+{
+	char span[160] = "";
+	size_t n = 0;
+
+	if (lsc_cli_span.pid)
+		n += (size_t)snprintf(span + n, sizeof(span) - n, " --pid %d", lsc_cli_span.pid);
+	if (lsc_cli_span.service && n < sizeof(span))
+		n += (size_t)snprintf(span + n, sizeof(span) - n, " --service %s",
+				      lsc_cli_span.service);
+	if ((lsc_cli_span.since_ns || lsc_cli_span.until_ns) && n < sizeof(span))
+		snprintf(span + n, sizeof(span) - n, " --since ... --until ... (the same span)");
+	fprintf(stderr,
+		"\nNext\n"
+		"  where the time goes:  loopscope flame %s%s -o cpu.svg   (--kind blocking, offcpu)\n"
+		"  memory, who grows:    loopscope heap %s%s -o heap.html\n",
+		rec, span, rec, span);
 }
 
 int cmd_report(int argc, char **argv)
@@ -101,6 +123,9 @@ int cmd_report(int argc, char **argv)
 		goto out;
 	}
 	ret = lsc_cli_emit(output, json ? render_json : render_text, rep);
+	if (ret == LSC_EXIT_OK && !json && (!output || !strcmp(output, "-")) && isatty(1) &&
+	    isatty(2))
+		next_steps(argv[optind]);
 	lsc_report_set_free(rep);
 out:
 	free(rep);

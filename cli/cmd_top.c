@@ -222,5 +222,10 @@ int cmd_top(int argc, char **argv)
 	lsc_attach_stop(a);
 	if (st.target_gone)
 		fprintf(stderr, "loopscope: PID %d exited\n", o.pid);
+	else /* where to look next: a recording, its report and flame graphs */
+		fprintf(stderr,
+			"loopscope: to see why, record it: loopscope attach -p %d -d 30, then "
+			"loopscope report and loopscope flame on the recording\n",
+			o.pid);
 	return LSC_EXIT_OK;
 }

@@ -310,9 +310,11 @@ static int choose(const char *dir, struct session *ss, size_t n, int pid)
 			 list[0] ? "; " : "", ss[i].service, ss[i].pid, a, b);
 	}
 	if (!n) {
-		lsc_fail("'%s' holds no rotating recordings (SERVICE.PID.START directories of "
-			 "`loopscope exporter --record-dir`)",
-			 dir);
+		lsc_fail(
+			"'%s' is a directory without rotating recordings (SERVICE.PID.START "
+			"directories, as `loopscope exporter --record-dir` makes); give a recording "
+			"file, or such a directory",
+			dir);
 		return -1;
 	}
 	if (!all) {

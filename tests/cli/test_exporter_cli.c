@@ -129,7 +129,7 @@ TEST(bad_record_options_and_spans_are_one_line)
 	one_line(backwards, 2, "--since must come before --until");
 	snprintf(dir, sizeof(dir), "/tmp/lsc-record-dir-%d", (int)getpid());
 	ASSERT_OK(mkdir(dir, 0755));
-	one_line(empty, 1, "holds no rotating recordings");
+	one_line(empty, 1, "is a directory without rotating recordings");
 	/* a session with a segment that is not a recording */
 	snprintf(sub, sizeof(sub), "%s/api.1234.1764000000", dir);
 	ASSERT_OK(mkdir(sub, 0755));
