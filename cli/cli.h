@@ -179,6 +179,10 @@ int lsc_cli_apply_span(const char *path, struct lsc_recording *r);
  * span read as one recording (not yet cut); 0 or -1 (said). */
 int lsc_cli_read_dir(const char *dir, int pid, struct lsc_recording **out);
 
+/* report_page.c: `report -o FILE.html`: the page of the set's first process (set->r[0], its
+ * symbolizer set), written whole or not at all; the exit code. */
+int lsc_cli_report_page(const char *output, const char *src, struct lsc_cli_set *set);
+
 /* pick.c: the one recording a command reads: REC, or another process of its set (pid), or
  * the view of one loop of it (loop: a selector of one loop). rec is what to read; whole, the
  * recording it is of (for its header and symbols). 0, or -1 (said). */

@@ -54,8 +54,8 @@ int cmd_report(int argc, char **argv)
 	static struct lsc_cli_set set;
 	struct lsc_report_set *rep = NULL;
 	const char *output = NULL, *loop = NULL;
-	int c, json = 0, err, ret = LSC_EXIT_FAIL, pid = 0, k;
-	size_t i;
+	int c, json = 0, err, ret = LSC_EXIT_FAIL, pid = 0, k, html;
+	size_t i, n;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
@@ -90,6 +90,14 @@ int cmd_report(int argc, char **argv)
 	if (optind != argc - 1)
 		return lsc_usage_error("report", optind == argc ? "no recording given"
 								: "more than one recording given");
+	n = output ? strlen(output) : 0;
+	html = n > 5 && !strcmp(output + n - 5, ".html");
+	if (html && (json || loop))
+		return lsc_usage_error("report",
+				       "-o %s writes the HTML page of the main loop; "
+				       "--json and --loop are for the text and JSON "
+				       "reports",
+				       output);
 	if (lsc_cli_read_set(argv[optind], &set))
 		return LSC_EXIT_FAIL;
 	rep = calloc(1, sizeof(*rep));
@@ -106,6 +114,10 @@ int cmd_report(int argc, char **argv)
 		set.r[k] = t;
 	}
 	lsc_cli_set_symbolizers(&set);
+	if (html) { /* one page of one process (render/report_html.c) */
+		ret = lsc_cli_report_page(output, argv[optind], &set);
+		goto out;
+	}
 	err = lsc_report_build_set((const struct lsc_recording *const *)set.r, pid ? 1 : set.n,
 				   set.sym, loop, rep);
 	for (i = 0; !err && loop && i < rep->n && !rep->p[i].loops; i++)

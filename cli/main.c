@@ -203,7 +203,9 @@ const struct lsc_cmd lsc_commands[] = {
 	 "              worker:SCRIPT, platform, loop:TID, all (docs/report.md)\n"
 	 "  --pid PID   one process of the set REC heads (REC and REC.PID beside it)\n"
 	 "  --json      the same report as JSON (docs/report.md)\n"
-	 "  -o FILE     write to FILE (written whole or not at all); '-' or none: stdout\n" SPAN_HELP,
+	 "  -o FILE     write to FILE (written whole or not at all); '-' or none: stdout;\n"
+	 "              FILE.html: one self-contained page (diagnosis, timelines, flame\n"
+	 "              graphs, memory) to open in a browser or attach to a ticket\n" SPAN_HELP,
 	 cmd_report},
 	{"flame", "flame graphs: SVG, folded, pprof, speedscope",
 	 "usage: loopscope flame REC [--kind KIND] [--format FMT] [-o FILE] [options]\n"

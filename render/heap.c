@@ -378,7 +378,7 @@ static void html_text(FILE *out, const char *s)
 	lsc__xml_escape(out, s, 100000);
 }
 
-int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char *title)
+int lsc_render_heap_section(FILE *out, const struct lsc_heap_report *h, int level)
 {
 	const struct {
 		const char *what;
@@ -389,16 +389,8 @@ int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char 
 		      &h->managed_trend}};
 	size_t i, k;
 
-	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", out);
-	html_text(out, title);
-	fputs("</title><style>body{font-family:sans-serif;margin:24px;color:#222}"
-	      "table{border-collapse:collapse;margin:8px 0 24px}td,th{border:1px solid #ccc;"
-	      "padding:4px 8px;text-align:left;font-size:13px}th{background:#f3f3f3}"
-	      ".leak{color:#b00;font-weight:bold}.num{text-align:right}</style></head><body>\n<h1>",
-	      out);
-	html_text(out, title);
-	fprintf(out, "</h1>\n<p>%.1f s; native heap %s; %u snapshots.</p>\n<h2>Growth</h2>\n",
-		h->duration_s, mode_note(h), h->snapshots);
+	fprintf(out, "<p>%.1f s; native heap %s; %u snapshots.</p>\n<h%d>Growth</h%d>\n",
+		h->duration_s, mode_note(h), h->snapshots, level, level);
 	for (i = 0; i < 2; i++) {
 		if (!heaps[i].s->n)
 			continue;
@@ -412,9 +404,11 @@ int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char 
 		fputs("</p>\n", out);
 	}
 	timeline_svg(out, h, 0);
-	fputs("<h2>Who grows</h2>\n<table id=\"growth\"><tr><th>growth</th><th>share</th><th>live "
-	      "at the end</th><th>allocations live</th><th>where</th><th>stack</th></tr>\n",
-	      out);
+	fprintf(out,
+		"<h%d>Who grows</h%d>\n<div class=\"scroll\"><table id=\"growth\"><tr><th>growth"
+		"</th><th>share</th><th>live at the end</th><th>allocations live</th><th>where</th>"
+		"<th>stack</th></tr>\n",
+		level, level);
 	for (i = 0; i < h->nsites && i < LSC_HEAP_TOP && h->sites[i].growth > 0; i++) {
 		const struct lsc_heap_site *s = &h->sites[i];
 		char w[800];
@@ -436,13 +430,15 @@ int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char 
 		}
 		fputs("</td></tr>\n", out);
 	}
-	fputs("</table>\n<p>The same as a flame graph: <code>loopscope flame REC --kind live -o "
-	      "live.svg</code> (or <code>--kind alloc</code>).</p>\n",
+	fputs("</table></div>\n<p>The same as a flame graph: <code>loopscope flame REC --kind live "
+	      "-o live.svg</code> (or <code>--kind alloc</code>).</p>\n",
 	      out);
 	if (h->ntypes) {
-		fputs("<h2>Managed types</h2>\n<table id=\"types\"><tr><th>type</th><th>growth</th>"
-		      "<th>after the first GC</th><th>after the last GC</th></tr>\n",
-		      out);
+		fprintf(out,
+			"<h%d>Managed types</h%d>\n<div class=\"scroll\"><table id=\"types\"><tr>"
+			"<th>type</th><th>growth</th><th>after the first GC</th><th>after the last "
+			"GC</th></tr>\n",
+			level, level);
 		for (i = 0; i < h->ntypes; i++) {
 			fputs("<tr><td>", out);
 			html_text(out, h->types[i].name);
@@ -452,11 +448,12 @@ int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char 
 				(double)h->types[i].growth / 1024, (double)h->types[i].first / 1024,
 				(double)h->types[i].last / 1024);
 		}
-		fputs("</table>\n", out);
+		fputs("</table></div>\n", out);
 	}
-	fputs("<h2>Temporary allocations</h2>\n<table id=\"temporary\"><tr><th>temporary</th><th>"
-	      "allocations</th><th>where</th></tr>\n",
-	      out);
+	fprintf(out,
+		"<h%d>Temporary allocations</h%d>\n<div class=\"scroll\"><table id=\"temporary\">"
+		"<tr><th>temporary</th><th>allocations</th><th>where</th></tr>\n",
+		level, level);
 	for (i = 0; i < h->ntemp; i++) {
 		char w[800];
 
@@ -467,7 +464,27 @@ int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char 
 		html_text(out, w);
 		fputs("</td></tr>\n", out);
 	}
-	fputs("</table>\n</body></html>\n", out);
+	fputs("</table></div>\n", out);
+	return ferror(out) ? -EIO : 0;
+}
+
+/* The tables' and the page's look, shared with the report's page. */
+const char lsc__html_css[] =
+	"body{font-family:sans-serif;margin:24px;color:#222;max-width:1400px}"
+	"table{border-collapse:collapse;margin:8px 0 24px}td,th{border:1px solid #ccc;"
+	"padding:4px 8px;text-align:left;font-size:13px;vertical-align:top}th{background:#f3f3f3}"
+	".leak{color:#b00;font-weight:bold}.num{text-align:right}.scroll{overflow-x:auto}"
+	"svg{max-width:100%;height:auto}";
+
+int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char *title)
+{
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>", out);
+	html_text(out, title);
+	fprintf(out, "</title><style>%s</style></head><body>\n<h1>", lsc__html_css);
+	html_text(out, title);
+	fputs("</h1>\n", out);
+	lsc_render_heap_section(out, h, 2);
+	fputs("</body></html>\n", out);
 	return ferror(out) ? -EIO : 0;
 }
 

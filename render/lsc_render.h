@@ -70,6 +70,19 @@ int lsc_render_heap_text(FILE *out, const struct lsc_heap_report *h);
 int lsc_render_heap_json(FILE *out, const struct lsc_heap_report *h);
 int lsc_render_heap_svg(FILE *out, const struct lsc_heap_report *h);
 int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char *title);
+
+/* `report -o report.html` (render/report_html.c): one self-contained page. */
+struct lsc_recording;
+struct lsc_report_html_in {
+	const char *title;
+	const char *note;	      /* a line under the title (other processes, loops), or NULL */
+	const struct lsc_report *rep; /* the process's report (its main loop's) */
+	const struct lsc_recording *rec; /* its recording: the windows and events drawn */
+	/* the flame graphs as SVG documents (lsc_render_svg's), or NULL when there is none */
+	const char *flame_cpu, *flame_blocking, *flame_offcpu;
+	const struct lsc_heap_report *heap; /* or NULL */
+};
+int lsc_render_report_html(FILE *out, const struct lsc_report_html_in *in);
 int lsc_render_leaks_text(FILE *out, const struct lsc_heap_report *h, uint64_t min_bytes,
 			  const char *when);
 int lsc_render_leaks_json(FILE *out, const struct lsc_heap_report *h, uint64_t min_bytes,

@@ -23,6 +23,10 @@ struct lsc_report_loops;
 struct json_object *lsc__report_loops_json(const struct lsc_report_loops *l);
 /* Prints root (pretty), frees it; -EIO when the write failed. */
 int lsc__emit_json(FILE *out, struct json_object *root);
+/* The heap report's body (heap.c), headings at <hLEVEL>; the pages' shared style. */
+struct lsc_heap_report;
+int lsc_render_heap_section(FILE *out, const struct lsc_heap_report *h, int level);
+extern const char lsc__html_css[];
 /* {"function", "file", "line"} */
 struct json_object *lsc__frame_json(const struct lsc_report_frame *f);
 

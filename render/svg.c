@@ -186,7 +186,7 @@ static const char script[] =
 	"function label(f, w) { var n = Math.floor((w - 6) / FONTW); var s = f.name; if (n < 3) return ''; return s.length > n ? s.substring(0, n - 2) + '..' : s; }\n"
 	"function place(f, x, w) { f.rect.setAttribute('x', x.toFixed(1)); f.rect.setAttribute('width', w.toFixed(1)); f.text.setAttribute('x', (x + 3).toFixed(1)); f.text.textContent = label(f, w); }\n"
 	"function init() {\n"
-	"  var root = document.documentElement; W = +attr(root, 'width'); MINW = +attr(root, 'data-minwidth'); TOTAL = +attr(root, 'data-total');\n"
+	"  var root = document.querySelector('svg'); W = +attr(root, 'width'); MINW = +attr(root, 'data-minwidth'); TOTAL = +attr(root, 'data-total');\n"
 	"  details = document.getElementById('details'); matched = document.getElementById('matched');\n"
 	"  var gs = document.querySelectorAll('g.f');\n"
 	"  for (var i = 0; i < gs.length; i++) { var g = gs[i]; var f = { g: g, o: +attr(g, 'data-o'), v: +attr(g, 'data-v'), d: +attr(g, 'data-d'), rect: g.querySelector('rect'), text: g.querySelector('text') };\n"
