@@ -5,9 +5,9 @@
  * timelines on one time axis, a window a point (the loops' utilization, lag, blocking time, GC
  * pauses, memory, the thread pool, handles), the windows a finding is about shaded; the CPU,
  * blocking and off-CPU flame graphs, interactive (each in an iframe of its own: the SVG's script
- * and ids stay its own; opened with the root in view); and the heap section `heap -o` makes.
- * Charts are drawn here, as SVG, by hand: a few polylines on shared axes do not need a charting
- * library, and the page must not fetch one.
+ * and ids stay its own; it opens scrolled to its root itself); and the heap section `heap -o`
+ * makes. Charts are drawn here, as SVG, by hand: a few polylines on shared axes do not need a
+ * charting library, and the page must not fetch one.
  */
 #include "lsc_render.h"
 #include "render_internal.h"
@@ -445,14 +445,6 @@ static const char page_css[] =
 	"nav a{margin-right:12px}section{margin-top:18px}"
 	"@media print{iframe{height:900px}.chart{break-inside:avoid}nav{display:none}}";
 
-/* Each flame graph opens with its root in view: bottom-rooted graphs scrolled to the bottom. */
-static const char page_js[] =
-	"<script>\n'use strict';\n"
-	"document.querySelectorAll('iframe').forEach(function (f) {\n"
-	"  f.addEventListener('load', function () { var w = f.contentWindow; if (w) "
-	"w.scrollTo(0, w.document.documentElement.scrollHeight); });\n"
-	"});\n</script>\n";
-
 int lsc_render_report_html(FILE *out, const struct lsc_report_html_in *in)
 {
 	const struct lsc_report *rep = in->rep;
@@ -513,7 +505,6 @@ int lsc_render_report_html(FILE *out, const struct lsc_report_html_in *in)
 		      "native heap sampled by default, and Node's JS heap).</p>\n",
 		      out);
 	fputs("</section>\n", out);
-	fputs(page_js, out);
 	fputs("</body></html>\n", out);
 	timeline_free(&tl);
 	if (!err && ferror(out))

@@ -197,6 +197,7 @@ static const char script[] =
 	"  document.getElementById('unzoom').addEventListener('click', unzoom);\n"
 	"  document.getElementById('search').addEventListener('click', function () { re ? clearSearch() : askSearch(); });\n"
 	"  window.addEventListener('keydown', function (e) { if ((e.ctrlKey || e.metaKey) && e.key === 'f') { e.preventDefault(); askSearch(); } });\n"
+	"  if (attr(root, 'data-root') === 'bottom') window.scrollTo(0, +attr(root, 'height'));\n"
 	"}\n"
 	"function zoom(z) {\n"
 	"  var scale = (W - 2 * PAD) / z.v; zoomed = z; document.getElementById('unzoom').style.opacity = 1;\n"
@@ -247,14 +248,15 @@ int lsc_render_svg(FILE *out, const struct lsc_flame *f, const struct lsc_svg_op
 	fprintf(out,
 		"<?xml version=\"1.0\" standalone=\"no\"?>\n"
 		"<svg version=\"1.1\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
-		"xmlns=\"http://www.w3.org/2000/svg\" data-total=\"%llu\" data-minwidth=\"%g\">\n"
+		"xmlns=\"http://www.w3.org/2000/svg\" data-total=\"%llu\" data-minwidth=\"%g\" "
+		"data-root=\"%s\">\n"
 		"<style>text { font-family: Verdana, sans-serif; font-size: %dpx; fill: rgb(0,0,0); } "
 		"g.f:hover rect { stroke: black; stroke-width: 0.5; cursor: pointer; } "
 		"#title { font-size: %dpx; } .button { cursor: pointer; }</style>\n"
 		"<rect x=\"0\" y=\"0\" width=\"100%%\" height=\"100%%\" fill=\"rgb(248,248,248)\"/>\n"
 		"<text id=\"title\" x=\"%d\" y=\"%d\" text-anchor=\"middle\">",
-		o.width, c.height, o.width, c.height, (unsigned long long)c.total, o.minwidth, FONT,
-		FONT + 5, o.width / 2, FONT * 2);
+		o.width, c.height, o.width, c.height, (unsigned long long)c.total, o.minwidth,
+		o.reverse ? "top" : "bottom", FONT, FONT + 5, o.width / 2, FONT * 2);
 	lsc__xml_escape(out, o.title, 1024);
 	fputs("</text>\n", out);
 	if (o.subtitle) {

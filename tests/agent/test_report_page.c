@@ -244,4 +244,76 @@ TEST(the_pages_of_sync_read_cache_leak_and_node_in_chromium)
 	page("node.html", rec, "roundTrip");
 }
 
-TEST_MAIN(TEST_ENTRY(the_pages_of_sync_read_cache_leak_and_node_in_chromium))
+/* A flame graph deeper than the window (140 frames: about 2,300 px) opens, alone in a window
+ * 900 px high (an iframe of a page of the test's own), scrolled so that its root is in view;
+ * an icicle graph (--reverse, the root on top) stays at its top. */
+TEST(a_flame_graph_opens_with_its_root_in_view)
+{
+	static char dom[1 << 16];
+	char folded[600], url[800], js[2048];
+	const char *kinds[] = {"flame", "icicle"};
+	int k;
+	FILE *f;
+
+	capture_setup("report-page");
+	need_chromium();
+	snprintf(folded, sizeof(folded), "%s", path("deep.folded"));
+	f = fopen(folded, "w");
+	ASSERT_TRUE(f != NULL);
+	for (k = 0; k < 140; k++)
+		fprintf(f, "%sf%d", k ? ";" : "", k);
+	fputs(" 10\nmain;short 5\n", f);
+	fclose(f);
+	for (k = 0; k < 2; k++) {
+		char svg[600], wrapper[600], name[32];
+		const char *argv[] = {
+			built("loopscope"),	"flame", "--folded", folded, "-o", svg,
+			k ? "--reverse" : NULL, NULL};
+		const char *extra[] = {"--dump-dom", "--allow-file-access-from-files",
+				       "--virtual-time-budget=3000", NULL};
+		struct proc p;
+		const char *at;
+		int top = -1, bottom = -1, scrolled = -1;
+
+		snprintf(name, sizeof(name), "%s.svg", kinds[k]);
+		snprintf(svg, sizeof(svg), "%s", path(name));
+		proc_run(&p, argv, 30, NULL);
+		ASSERT_EQ(WEXITSTATUS(p.status), 0);
+		snprintf(
+			js, sizeof(js),
+			"<!DOCTYPE html><html><body style=\"margin:0\"><iframe id=\"s\" src=\"%s\" "
+			"width=\"1200\" height=\"900\" style=\"border:0\"></iframe><script>\n"
+			"document.getElementById('s').addEventListener('load', function () {\n"
+			"  var w = this.contentWindow; setTimeout(function () {\n"
+			"    var root = w.document.querySelector('g.f[data-d=\"0\"]'), "
+			"r = root.getBoundingClientRect();\n"
+			"    document.body.setAttribute('data-root', Math.round(r.top) + ' ' + "
+			"Math.round(r.bottom) + ' ' + Math.round(w.scrollY));\n"
+			"  }, 100); });\n</script></body></html>\n",
+			svg);
+		snprintf(wrapper, sizeof(wrapper), "%s", path("open.html"));
+		f = fopen(wrapper, "w");
+		ASSERT_TRUE(f != NULL);
+		fputs(js, f);
+		fclose(f);
+		snprintf(url, sizeof(url), "file://%s", wrapper);
+		browse(url, extra, path("open.dom"), &p);
+		slurp(path("open.dom"), dom, sizeof(dom));
+		at = strstr(dom, "data-root=\"");
+		if (!at)
+			LSC_FAIL("%s: not measured: %.300s", kinds[k], dom);
+		ASSERT_EQ(sscanf(at + 11, "%d %d %d", &top, &bottom, &scrolled), 3);
+		printf("# the %s graph: its root at %d to %d px of a 900 px window (scrolled %d px)\n",
+		       kinds[k], top, bottom, scrolled);
+		ASSERT_CMP(top, >=, 0);
+		ASSERT_CMP(bottom, <=, 900);
+		if (!k)
+			ASSERT_CMP(scrolled, >,
+				   1000); /* deeper than the window: it had to scroll */
+		else
+			ASSERT_EQ(scrolled, 0);
+	}
+}
+
+TEST_MAIN(TEST_ENTRY(the_pages_of_sync_read_cache_leak_and_node_in_chromium),
+	  TEST_ENTRY(a_flame_graph_opens_with_its_root_in_view))
