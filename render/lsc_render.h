@@ -81,6 +81,19 @@ struct lsc_report_html_in {
 	/* the flame graphs as SVG documents (lsc_render_svg's), or NULL when there is none */
 	const char *flame_cpu, *flame_blocking, *flame_offcpu;
 	const struct lsc_heap_report *heap; /* or NULL */
+	/* the process's other loops' reports (Workers), their findings listed after the main
+	 * loop's; none: 0 */
+	size_t nloops;
+	const struct lsc_report *const *loops;
+	/* a set's processes (this one first), each in a row: NULL when alone */
+	size_t nprocs;
+	const struct lsc_report_html_proc {
+		uint32_t pid;
+		const char *executable;
+		double elu;
+		uint64_t lag_p99_ns;
+		const char *finding; /* its first finding's title, or NULL */
+	} * procs;
 };
 int lsc_render_report_html(FILE *out, const struct lsc_report_html_in *in);
 int lsc_render_leaks_text(FILE *out, const struct lsc_heap_report *h, uint64_t min_bytes,

@@ -9,6 +9,7 @@
  * makes. Charts are drawn here, as SVG, by hand: a few polylines on shared axes do not need a
  * charting library, and the page must not fetch one.
  */
+#include "lsc_loops.h"
 #include "lsc_render.h"
 #include "render_internal.h"
 
@@ -49,7 +50,8 @@ static int is_main(const Loopscope__Window *w, uint32_t main_tid)
 	return !w->has_loop_tid || !w->loop_tid || w->loop_tid == main_tid;
 }
 
-static int timeline_of(const struct lsc_recording *r, const struct lsc_report *rep,
+/* The windows of one loop (tid 0: the main loop's). */
+static int timeline_of(const struct lsc_recording *r, const struct lsc_report *rep, uint32_t tid,
 		       struct timeline *tl)
 {
 	uint32_t main_tid = lsc_recording_main_loop(r);
@@ -64,7 +66,7 @@ static int timeline_of(const struct lsc_recording *r, const struct lsc_report *r
 	for (i = 0; i < r->nwindows; i++) {
 		const Loopscope__Window *w = r->windows[i];
 
-		if (!is_main(w, main_tid))
+		if (tid ? !w->has_loop_tid || w->loop_tid != tid : !is_main(w, main_tid))
 			continue;
 		tl->w[tl->n] = w;
 		tl->t0[tl->n] = (double)w->start_ns / 1e9;
@@ -246,21 +248,43 @@ static const char *anchor_of(const char *id)
 	return "diagnosis";
 }
 
-static void diagnosis(FILE *out, const struct lsc_report *rep)
+static void processes(FILE *out, const struct lsc_report_html_in *in)
+{
+	size_t i;
+
+	if (in->nprocs < 2)
+		return;
+	fputs("<div class=\"scroll\"><table id=\"processes\"><tr><th>pid</th><th>program</th>"
+	      "<th>ELU</th><th>lag p99</th><th>finding</th></tr>\n",
+	      out);
+	for (i = 0; i < in->nprocs; i++) {
+		const struct lsc_report_html_proc *p = &in->procs[i];
+
+		fprintf(out, "<tr><td class=\"num\">%u%s</td><td>", p->pid,
+			i ? "" : " (this page)");
+		text(out, p->executable ? p->executable : "?");
+		fprintf(out, "</td><td class=\"num\">%.2f</td><td class=\"num\">%.1f ms</td><td>",
+			p->elu, (double)p->lag_p99_ns / 1e6);
+		text(out, p->finding ? p->finding : "none");
+		fputs("</td></tr>\n", out);
+	}
+	fputs("</table></div><p class=\"note\">Another process's page: report REC --pid PID -o "
+	      "page.html.</p>\n",
+	      out);
+}
+
+/* (a Worker's report names its loop in its findings' titles) */
+static void findings(FILE *out, const struct lsc_report *rep)
 {
 	static const char *sev[] = {"info", "warning", "critical"};
 	size_t i;
 
-	fputs("<section id=\"diagnosis\"><h2>Diagnosis</h2>\n", out);
-	if (!rep->nfindings)
-		fputs("<p class=\"ok\">No problem found by the default rules.</p>\n", out);
 	for (i = 0; i < rep->nfindings; i++) {
 		const struct lsc_finding *f = &rep->findings[i];
 		int s = f->severity >= 0 && f->severity <= 2 ? f->severity : 0;
 
-		fprintf(out,
-			"<div class=\"finding %s\" id=\"finding-%zu\"><span class=\"sev\">%s</span> ",
-			sev[s], i + 1, sev[s]);
+		fprintf(out, "<div class=\"finding %s\"><span class=\"sev\">%s</span> ", sev[s],
+			sev[s]);
 		fprintf(out, "<a href=\"#%s\"><b>", anchor_of(f->id));
 		text(out, f->title);
 		fputs("</b></a><div class=\"ev\">", out);
@@ -276,7 +300,69 @@ static void diagnosis(FILE *out, const struct lsc_report *rep)
 		}
 		fputs("</div>\n", out);
 	}
+}
+
+static void diagnosis(FILE *out, const struct lsc_report_html_in *in)
+{
+	size_t i, any = in->rep->nfindings;
+
+	fputs("<section id=\"diagnosis\"><h2>Diagnosis</h2>\n", out);
+	findings(out, in->rep);
+	for (i = 0; i < in->nloops; i++) {
+		findings(out, in->loops[i]);
+		any += in->loops[i]->nfindings;
+	}
+	if (!any)
+		fputs("<p class=\"ok\">No problem found by the default rules.</p>\n", out);
 	fputs("</section>\n", out);
+}
+
+/* The process's other loops (Workers; Node's platform loop stays hidden, as in the report):
+ * each one's utilization on the same time axis. */
+static int other_loops(FILE *out, const struct lsc_recording *r, const struct lsc_report *rep,
+		       double tmax)
+{
+	struct lsc_loop_id *loops = calloc(LSC_MAX_LOOPS, sizeof(*loops));
+	size_t n, i, k;
+	int err = 0;
+
+	if (!loops)
+		return -ENOMEM;
+	n = lsc_loops_list(r, loops, LSC_MAX_LOOPS);
+	for (i = 0; i < n && !err; i++) {
+		struct timeline tl;
+		double *elu;
+		unsigned char *shade;
+		char id[64], title[200];
+
+		if (loops[i].is_main || loops[i].hidden)
+			continue;
+		err = timeline_of(r, rep, loops[i].tid, &tl);
+		tl.tmax = tl.tmax > tmax ? tl.tmax : tmax;
+		elu = err ? NULL : column(&tl);
+		shade = err ? NULL : calloc(tl.n + 1, 1);
+		if (!err && (!elu || !shade))
+			err = -ENOMEM;
+		for (k = 0; !err && k < tl.n; k++) {
+			elu[k] = tl.w[k]->elu;
+			shade[k] = elu[k] >= 0.9;
+		}
+		if (!err && tl.n) {
+			struct series s[] = {{"ELU", "#d2691e", elu}};
+
+			snprintf(id, sizeof(id), "t-loop-%s", loops[i].key);
+			for (k = 0; id[k]; k++)
+				if (id[k] == ':')
+					id[k] = '-';
+			snprintf(title, sizeof(title), "Event-loop utilization: %s", loops[i].name);
+			chart(out, id, title, "", &tl, s, 1, shade, 1);
+		}
+		free(elu);
+		free(shade);
+		timeline_free(&tl);
+	}
+	free(loops);
+	return err;
 }
 
 static int timelines(FILE *out, const struct lsc_recording *r, const struct lsc_report *rep,
@@ -392,6 +478,8 @@ static int timelines(FILE *out, const struct lsc_recording *r, const struct lsc_
 
 		chart(out, "t-handles", "Handles and file descriptors", "", tl, s, 2, NULL, 0);
 	}
+	if (!err)
+		err = other_loops(out, r, rep, tl->tmax);
 	fputs("</section>\n", out);
 out : {
 	double *all[] = {elu, p50, p99, blk, gc, rss, native, managed, depth, dmean, handles, fds};
@@ -454,7 +542,7 @@ int lsc_render_report_html(FILE *out, const struct lsc_report_html_in *in)
 	struct tm tm;
 	int err;
 
-	err = timeline_of(in->rec, rep, &tl);
+	err = timeline_of(in->rec, rep, 0, &tl);
 	if (err) {
 		timeline_free(&tl);
 		return err;
@@ -484,11 +572,12 @@ int lsc_render_report_html(FILE *out, const struct lsc_report_html_in *in)
 		text(out, in->note);
 		fputs("</p>", out);
 	}
+	processes(out, in);
 	fputs("<nav><a href=\"#diagnosis\">Diagnosis</a><a href=\"#timeline\">Over time</a>"
 	      "<a href=\"#flame-cpu\">CPU</a><a href=\"#flame-blocking\">Blocking calls</a>"
 	      "<a href=\"#flame-offcpu\">Off-CPU</a><a href=\"#heap\">Memory</a></nav></header>\n",
 	      out);
-	diagnosis(out, rep);
+	diagnosis(out, in);
 	err = timelines(out, in->rec, rep, &tl);
 	flame(out, "flame-cpu", "CPU: where the time goes", in->flame_cpu,
 	      "No CPU samples in this recording (record with --cpu-hz above 0).");
