@@ -378,6 +378,52 @@ static void html_text(FILE *out, const char *s)
 	lsc__xml_escape(out, s, 100000);
 }
 
+/* What was still live at the end (the leaks command's list, its first ten of each heap). */
+static int live_table(FILE *out, const struct lsc_heap_report *h, int level)
+{
+	const struct {
+		const char *what, *unit;
+		const struct lsc_heap_site *sites;
+		size_t n;
+	} heaps[] = {{"JS heap (V8's samples: estimates)", "objects", h->js.sites,
+		      h->js.snapshots ? h->js.nsites : 0},
+		     {"native heap", "allocations", h->sites, h->snapshots ? h->nsites : 0}};
+	size_t k, i;
+
+	fprintf(out, "<h%d>Live at the end</h%d>\n", level, level);
+	for (k = 0; k < 2; k++) {
+		size_t *order;
+
+		if (!heaps[k].n)
+			continue;
+		order = by_live_order(heaps[k].sites, heaps[k].n);
+		if (!order)
+			return -ENOMEM;
+		fprintf(out,
+			"<p>%s:</p><div class=\"scroll\"><table class=\"live\"><tr><th>live</th>"
+			"<th>%s</th><th>where</th></tr>\n",
+			heaps[k].what, heaps[k].unit);
+		for (i = 0; i < heaps[k].n && i < 10; i++) {
+			const struct lsc_heap_site *s = &heaps[k].sites[order[i]];
+			char w[800];
+
+			if (!s->stack.total)
+				break;
+			where(s, w, sizeof(w));
+			fprintf(out,
+				"<tr><td class=\"num\">%.1f KiB</td><td class=\"num\">%llu</td>"
+				"<td%s>",
+				(double)s->stack.total / 1024, (unsigned long long)s->live_count,
+				s->likely_leak ? " class=\"leak\"" : "");
+			html_text(out, w);
+			fputs(s->likely_leak ? " (likely leak)</td></tr>\n" : "</td></tr>\n", out);
+		}
+		fputs("</table></div>\n", out);
+		free(order);
+	}
+	return 0;
+}
+
 int lsc_render_heap_section(FILE *out, const struct lsc_heap_report *h, int level)
 {
 	const struct {
@@ -450,6 +496,8 @@ int lsc_render_heap_section(FILE *out, const struct lsc_heap_report *h, int leve
 		}
 		fputs("</table></div>\n", out);
 	}
+	if (live_table(out, h, level))
+		return -ENOMEM;
 	fprintf(out,
 		"<h%d>Temporary allocations</h%d>\n<div class=\"scroll\"><table id=\"temporary\">"
 		"<tr><th>temporary</th><th>allocations</th><th>where</th></tr>\n",
