@@ -315,5 +315,27 @@ TEST(a_flame_graph_opens_with_its_root_in_view)
 	}
 }
 
+/* make demo's script ends by writing the page and printing where it is. */
+TEST(the_demo_ends_with_the_page)
+{
+	const char *argv[] = {"/bin/bash", LSC_SOURCE_DIR "/scripts/demo.sh", LSC_BUILD_DIR, NULL};
+	static char out[1 << 16], page[1 << 20];
+	char html[600];
+	const char *at;
+	struct proc p;
+
+	capture_setup("report-page");
+	proc_run(&p, argv, 120, path("demo.out"));
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	slurp(path("demo.out"), out, sizeof(out));
+	at = strstr(out, "The whole story on one page");
+	ASSERT_TRUE(at != NULL);
+	snprintf(html, sizeof(html), "%s/demo/report.html", LSC_BUILD_DIR);
+	ASSERT_TRUE(strstr(at, html) != NULL);
+	slurp(html, page, sizeof(page));
+	ASSERT_TRUE(strstr(page, "id=\"diagnosis\"") && strstr(page, "handle_video"));
+}
+
 TEST_MAIN(TEST_ENTRY(the_pages_of_sync_read_cache_leak_and_node_in_chromium),
-	  TEST_ENTRY(a_flame_graph_opens_with_its_root_in_view))
+	  TEST_ENTRY(a_flame_graph_opens_with_its_root_in_view),
+	  TEST_ENTRY(the_demo_ends_with_the_page))
