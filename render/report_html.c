@@ -317,6 +317,54 @@ static void diagnosis(FILE *out, const struct lsc_report_html_in *in)
 	fputs("</section>\n", out);
 }
 
+/* Handles (Node: its resources) by type, the first six types seen, a line each. */
+static int by_type(FILE *out, const struct timeline *tl, int node)
+{
+	static const char *colors[] = {"#4b0082", "#2a6fdb", "#2a9d4b", "#b00", "#e69500", "#555"};
+	const char *names[6] = {0};
+	struct series s[6];
+	size_t k, i, j, n = 0;
+	int err = 0;
+
+	for (k = 0; k < tl->n; k++) {
+		const Loopscope__Window *w = tl->w[k];
+		Loopscope__HandleCount **hc = node && w->n_resources ? w->resources : w->handles;
+		size_t nh = node && w->n_resources ? w->n_resources : w->n_handles;
+
+		for (i = 0; i < nh; i++) {
+			for (j = 0; j < n && strcmp(names[j], hc[i]->type ? hc[i]->type : ""); j++)
+				;
+			if (j == n && n < 6 && hc[i]->type)
+				names[n++] = hc[i]->type;
+		}
+	}
+	if (n < 2)
+		return 0; /* one type: the chart above says it */
+	for (j = 0; j < n; j++) {
+		s[j] = (struct series){names[j], colors[j], column(tl)};
+		if (!s[j].y)
+			err = -ENOMEM;
+	}
+	for (k = 0; !err && k < tl->n; k++) {
+		const Loopscope__Window *w = tl->w[k];
+		Loopscope__HandleCount **hc = node && w->n_resources ? w->resources : w->handles;
+		size_t nh = node && w->n_resources ? w->n_resources : w->n_handles;
+
+		for (j = 0; j < n; j++)
+			s[j].y[k] = 0;
+		for (i = 0; i < nh; i++)
+			for (j = 0; j < n; j++)
+				if (hc[i]->type && !strcmp(names[j], hc[i]->type))
+					s[j].y[k] = hc[i]->count;
+	}
+	if (!err)
+		chart(out, "t-types", node ? "Node's resources by type" : "Handles by type", "", tl,
+		      s, n, NULL, 0);
+	for (j = 0; j < n; j++)
+		free(s[j].y);
+	return err;
+}
+
 /* The process's other loops (Workers; Node's platform loop stays hidden, as in the report):
  * each one's utilization on the same time axis. */
 static int other_loops(FILE *out, const struct lsc_recording *r, const struct lsc_report *rep,
@@ -368,15 +416,16 @@ static int other_loops(FILE *out, const struct lsc_recording *r, const struct ls
 static int timelines(FILE *out, const struct lsc_recording *r, const struct lsc_report *rep,
 		     const struct timeline *tl)
 {
-	double *elu = column(tl), *p50 = column(tl), *p99 = column(tl), *blk = column(tl),
-	       *gc = column(tl), *rss = column(tl), *native = column(tl), *managed = column(tl),
-	       *depth = column(tl), *dmean = column(tl), *handles = column(tl), *fds = column(tl);
+	double *elu = column(tl), *p50 = column(tl), *p99 = column(tl), *lmax = column(tl),
+	       *wait = column(tl), *blk = column(tl), *gc = column(tl), *rss = column(tl),
+	       *native = column(tl), *managed = column(tl), *depth = column(tl),
+	       *dmean = column(tl), *handles = column(tl), *fds = column(tl);
 	unsigned char *shade = calloc(tl->n + 1, 1);
 	int err = 0, any_pool = 0, any_mem[3] = {0, 0, 0}, any_handles = 0;
 	size_t k;
 
-	if (!elu || !p50 || !p99 || !blk || !gc || !rss || !native || !managed || !depth ||
-	    !dmean || !handles || !fds || !shade) {
+	if (!elu || !p50 || !p99 || !lmax || !wait || !blk || !gc || !rss || !native || !managed ||
+	    !depth || !dmean || !handles || !fds || !shade) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -390,7 +439,10 @@ static int timelines(FILE *out, const struct lsc_recording *r, const struct lsc_
 		if (!lsc_hist_from_proto(&h, w->lag) && h.total) {
 			p50[k] = (double)lsc_hist_quantile(&h, 0.5) / 1e6;
 			p99[k] = (double)lsc_hist_quantile(&h, 0.99) / 1e6;
+			lmax[k] = (double)h.max / 1e6;
 		}
+		if (!lsc_hist_from_proto(&h, w->pool_wait) && h.total)
+			wait[k] = (double)lsc_hist_quantile(&h, 0.99) / 1e6;
 		if (w->has_rss_bytes) {
 			rss[k] = (double)w->rss_bytes / 1048576;
 			any_mem[0] = 1;
@@ -428,9 +480,11 @@ static int timelines(FILE *out, const struct lsc_recording *r, const struct lsc_
 	for (k = 0; k < tl->n; k++)
 		shade[k] = !isnan(p99[k]) && p99[k] >= 10;
 	{
-		struct series s[] = {{"lag p50", "#2a6fdb", p50}, {"lag p99", "#b00", p99}};
+		struct series s[] = {{"lag p50", "#2a6fdb", p50},
+				     {"lag p99", "#b00", p99},
+				     {"max", "#e69500", lmax}};
 
-		chart(out, "t-lag", "Event-loop lag (a 1 ms timer's delay)", "ms", tl, s, 2, shade,
+		chart(out, "t-lag", "Event-loop lag (a 1 ms timer's delay)", "ms", tl, s, 3, shade,
 		      0);
 	}
 	for (k = 0; k < tl->n; k++)
@@ -470,6 +524,14 @@ static int timelines(FILE *out, const struct lsc_recording *r, const struct lsc_
 				   tl->w[k]->pool_depth_max >= tl->w[k]->pool_threads;
 		chart(out, "t-pool", "Thread pool: jobs waiting in the queue", "jobs", tl, s, 2,
 		      shade, 0);
+		for (k = 0; k < tl->n; k++)
+			shade[k] = !isnan(wait[k]) && wait[k] >= 10;
+		{
+			struct series sw[] = {{"queue wait p99", "#b8860b", wait}};
+
+			chart(out, "t-pool-wait", "Thread pool: a job's wait in the queue", "ms",
+			      tl, sw, 1, shade, 0);
+		}
 	}
 	if (any_handles) {
 		struct series s[] = {{rep->handles_node ? "Node's resources" : "active handles",
@@ -477,12 +539,15 @@ static int timelines(FILE *out, const struct lsc_recording *r, const struct lsc_
 				     {"open fds", "#999", fds}};
 
 		chart(out, "t-handles", "Handles and file descriptors", "", tl, s, 2, NULL, 0);
+		if (!err)
+			err = by_type(out, tl, rep->handles_node);
 	}
 	if (!err)
 		err = other_loops(out, r, rep, tl->tmax);
 	fputs("</section>\n", out);
 out : {
-	double *all[] = {elu, p50, p99, blk, gc, rss, native, managed, depth, dmean, handles, fds};
+	double *all[] = {elu, p50,    p99,     lmax,  wait,  blk,     gc,
+			 rss, native, managed, depth, dmean, handles, fds};
 
 	for (k = 0; k < sizeof(all) / sizeof(all[0]); k++)
 		free(all[k]);

@@ -63,6 +63,16 @@ static void record(const char *rec, const char *const *prog)
 		LSC_FAIL("run %s: %s", prog[0], p.err);
 }
 
+/* A refloop scenario, 3 s under its own loopback load, recorded into rec. */
+static void scenario(const char *name, const char *rec)
+{
+	char exe[600];
+	const char *prog[] = {exe, "--duration", "3", "--self-load", "2", "--quiet", "1", NULL};
+
+	snprintf(exe, sizeof(exe), "%s/examples/%s", LSC_BUILD_DIR, name);
+	record(rec, prog);
+}
+
 /* The page of rec, checked in Chromium; fn: a frame of the CPU flame graph to search and zoom
  * on (NULL: none). */
 static void page(const char *name, const char *rec, const char *fn)
@@ -201,32 +211,16 @@ static void page(const char *name, const char *rec, const char *fn)
 TEST(the_pages_of_sync_read_cache_leak_and_node_in_chromium)
 {
 	char rec[600], script[600];
-	const char *sync_read[] = {built("examples/sync-read"),
-				   "--duration",
-				   "3",
-				   "--self-load",
-				   "2",
-				   "--quiet",
-				   "1",
-				   NULL};
-	const char *cache_leak[] = {built("examples/cache-leak"),
-				    "--duration",
-				    "3",
-				    "--self-load",
-				    "2",
-				    "--quiet",
-				    "1",
-				    NULL};
 	const char *node[] = {"/usr/bin/node", script, NULL};
 	FILE *f;
 
 	capture_setup("report-page");
 	need_chromium();
 	snprintf(rec, sizeof(rec), "%s", path("sync-read.lsr"));
-	record(rec, sync_read);
+	scenario("sync-read", rec);
 	page("sync-read.html", rec, "handle_video");
 	snprintf(rec, sizeof(rec), "%s", path("cache-leak.lsr"));
-	record(rec, cache_leak);
+	scenario("cache-leak", rec);
 	page("cache-leak.html", rec, NULL);
 	/* Node: JSON work on a timer, and a cache that grows */
 	snprintf(script, sizeof(script), "%s", path("app.js"));
