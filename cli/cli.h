@@ -183,6 +183,9 @@ int lsc_cli_read_dir(const char *dir, int pid, struct lsc_recording **out);
  * symbolizer set), written whole or not at all; the exit code. */
 int lsc_cli_report_page(const char *output, const char *src, struct lsc_cli_set *set);
 
+/* heap_snapshot.c: `heap FILE.heapsnapshot` (V8's); the exit code. */
+int lsc_cli_heap_snapshot(const char *path, const char *out, int json);
+
 /* pick.c: the one recording a command reads: REC, or another process of its set (pid), or
  * the view of one loop of it (loop: a selector of one loop). rec is what to read; whole, the
  * recording it is of (for its header and symbols). 0, or -1 (said). */

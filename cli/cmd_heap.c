@@ -122,6 +122,8 @@ static int run(int argc, char **argv, int leaks)
 	}
 	if (optind != argc - 1)
 		return lsc_usage_error(cmd, "one recording, please (loopscope %s REC)", cmd);
+	if (!leaks && ends_with(argv[optind], ".heapsnapshot")) /* V8's: heap_snapshot.c */
+		return lsc_cli_heap_snapshot(argv[optind], out, json);
 	ctx.format = json ? F_JSON : F_TEXT;
 	if (!leaks && out && !json && ends_with(out, ".html"))
 		ctx.format = F_HTML;

@@ -71,6 +71,19 @@ int lsc_render_heap_json(FILE *out, const struct lsc_heap_report *h);
 int lsc_render_heap_svg(FILE *out, const struct lsc_heap_report *h);
 int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char *title);
 
+/* `heap FILE.heapsnapshot` (render/heapsnap.c): a V8 heap snapshot, analysed. */
+#include "lsc_heapsnap.h"
+struct lsc_snap_view {
+	const char *source;
+	const struct lsc_snap *snap;
+	const uint32_t *top; /* lsc_snap_top_retainers' */
+	size_t ntop;
+	const struct lsc_snap_class *classes;
+	size_t nclasses;
+};
+int lsc_render_snap_text(FILE *out, const struct lsc_snap_view *v);
+int lsc_render_snap_json(FILE *out, const struct lsc_snap_view *v);
+
 /* `report -o report.html` (render/report_html.c): one self-contained page. */
 struct lsc_recording;
 struct lsc_report_html_in {

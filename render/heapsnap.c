@@ -1,0 +1,98 @@
+/*
+ * heapsnap.c — `loopscope heap FILE.heapsnapshot` as text and JSON: the snapshot's size, the
+ * largest retainers with their paths from a GC root, and the classes by retained size
+ * (analysis/heapsnap*.c computes them).
+ */
+#include "lsc_render.h"
+#include "render_internal.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdlib.h>
+
+#define MIB (1024.0 * 1024.0)
+
+static void size_text(char *buf, size_t cap, uint64_t b)
+{
+	if (b >= 1048576)
+		snprintf(buf, cap, "%.1f MiB", (double)b / MIB);
+	else
+		snprintf(buf, cap, "%.1f KiB", (double)b / 1024);
+}
+
+int lsc_render_snap_text(FILE *out, const struct lsc_snap_view *v)
+{
+	const struct lsc_snap *s = v->snap;
+	char a[32], b[32], name[160], path[2048];
+	size_t i;
+
+	size_text(a, sizeof(a), s->total_self);
+	fprintf(out, "loopscope heap: %s: %u objects, %u references, %s in all\n", v->source,
+		s->nnodes, s->nedges, a);
+	fputs("\nLargest retainers (what each keeps alive, and the shortest path to it from a GC "
+	      "root)\n",
+	      out);
+	for (i = 0; i < v->ntop && i < 10; i++) {
+		uint32_t n = v->top[i];
+
+		size_text(a, sizeof(a), s->retained[n]);
+		lsc_snap_node_name(s, n, name, sizeof(name));
+		lsc_snap_path(s, n, path, sizeof(path));
+		fprintf(out, "  %10s  %5.1f %%  %s @%u\n              %s\n", a,
+			s->total_self ? 100.0 * (double)s->retained[n] / (double)s->total_self : 0,
+			name, s->id[n], path);
+	}
+	fprintf(out,
+		"\nBy class (retained: each object once, not under another of its class)\n"
+		"  %10s %10s %10s  class\n",
+		"retained", "self", "count");
+	for (i = 0; i < v->nclasses && i < 20; i++) {
+		size_text(a, sizeof(a), v->classes[i].retained);
+		size_text(b, sizeof(b), v->classes[i].self);
+		fprintf(out, "  %10s %10s %10llu  %s\n", a, b,
+			(unsigned long long)v->classes[i].count, v->classes[i].name);
+	}
+	return ferror(out) ? -EIO : 0;
+}
+
+int lsc_render_snap_json(FILE *out, const struct lsc_snap_view *v)
+{
+	const struct lsc_snap *s = v->snap;
+	json_object *root = json_object_new_object(), *top = json_object_new_array(),
+		    *cls = json_object_new_array();
+	char name[160], path[2048];
+	size_t i;
+
+	json_object_object_add(root, "source", json_object_new_string(v->source));
+	json_object_object_add(root, "objects", json_object_new_uint64(s->nnodes));
+	json_object_object_add(root, "references", json_object_new_uint64(s->nedges));
+	json_object_object_add(root, "self_bytes", json_object_new_uint64(s->total_self));
+	for (i = 0; i < v->ntop; i++) {
+		json_object *o = json_object_new_object();
+		uint32_t n = v->top[i];
+
+		lsc_snap_node_name(s, n, name, sizeof(name));
+		lsc_snap_path(s, n, path, sizeof(path));
+		json_object_object_add(o, "name", json_object_new_string(name));
+		lsc_snap_class(s, n, name, sizeof(name));
+		json_object_object_add(o, "class", json_object_new_string(name));
+		json_object_object_add(o, "id", json_object_new_uint64(s->id[n]));
+		json_object_object_add(o, "self", json_object_new_uint64(s->self[n]));
+		json_object_object_add(o, "retained", json_object_new_uint64(s->retained[n]));
+		json_object_object_add(o, "path", json_object_new_string(path));
+		json_object_array_add(top, o);
+	}
+	json_object_object_add(root, "retainers", top);
+	for (i = 0; i < v->nclasses; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "name", json_object_new_string(v->classes[i].name));
+		json_object_object_add(o, "count", json_object_new_uint64(v->classes[i].count));
+		json_object_object_add(o, "self", json_object_new_uint64(v->classes[i].self));
+		json_object_object_add(o, "retained",
+				       json_object_new_uint64(v->classes[i].retained));
+		json_object_array_add(cls, o);
+	}
+	json_object_object_add(root, "classes", cls);
+	return lsc__emit_json(out, root);
+}

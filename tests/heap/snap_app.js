@@ -1,0 +1,43 @@
+'use strict';
+// snap_app.js — a Node.js program that leaks in one known way, then writes a V8 heap snapshot
+// (tests/heap/test_heapsnap.c):  node snap_app.js MODE FILE
+//   map       an unbounded Map in a closure (`cache`, behind the module's `handler`)
+//   array     a global array of class instances (`globalThis.sessions`, Session objects)
+//   listener  a listener added per request and never removed (`bus`'s 'tick' listeners)
+//   timer     objects held by a timer's callback (`setInterval` keeping `retired` alive)
+//   flat      nothing retained: the control
+const v8 = require('v8');
+const { EventEmitter } = require('events');
+
+const [mode, file] = process.argv.slice(2);
+
+class Session {
+  constructor(i) { this.id = i; this.user = 'user' + i; this.data = new Array(40).fill(i); }
+}
+
+if (mode === 'map') {
+  const handler = (() => {
+    const cache = new Map();
+    return (k) => cache.set('key' + k, { k, payload: new Array(20).fill(k) });
+  })();
+  for (let i = 0; i < 20000; i++) handler(i);
+  setTimeout(() => handler(-1), 1e6).unref();
+} else if (mode === 'array') {
+  globalThis.sessions = [];
+  for (let i = 0; i < 10000; i++) globalThis.sessions.push(new Session(i));
+} else if (mode === 'listener') {
+  const bus = new EventEmitter();
+  bus.setMaxListeners(0);
+  for (let i = 0; i < 5000; i++) {
+    const request = { i, body: new Array(60).fill(i) };
+    bus.on('tick', () => request.i);
+  }
+  globalThis.bus = bus;
+} else if (mode === 'timer') {
+  const retired = [];
+  for (let i = 0; i < 10000; i++) retired.push({ i, rows: new Array(30).fill(i) });
+  setInterval(() => retired.length, 1e6).unref();
+} else if (mode !== 'flat') {
+  throw new Error('mode: map, array, listener, timer or flat');
+}
+v8.writeHeapSnapshot(file);

@@ -1,0 +1,170 @@
+/*
+ * test_heapsnap.c — `loopscope heap FILE.heapsnapshot` on snapshots Node.js writes here
+ * (tests/heap/snap_app.js), each program leaking one known way: the culprit is the first
+ * retainer named, with the path a person would follow to it (an unbounded Map in a closure,
+ * a global array of class instances, listeners never removed, objects a timer holds); the
+ * control has nothing of that size. Retained sizes agree exactly with DevTools' own engine
+ * (npm heap-snapshot-toolkit) on the top retainers. A damaged snapshot is one line naming the
+ * byte.
+ */
+#define LSC_TEST_TIMEOUT 180
+#include "task.h"
+#include "proc.h"
+#include "capture.h"
+#include "capture_json.h"
+
+#define APP LSC_SOURCE_DIR "/tests/heap/snap_app.js"
+
+/* node snap_app.js MODE, then `loopscope heap` on its snapshot: the JSON. */
+static json_object *snapshot(const char *mode, char *file, size_t cap)
+{
+	const char *node[] = {"/usr/bin/node", APP, mode, file, NULL};
+	const char *heap[] = {built("loopscope"), "heap", file, "--json", "-o", NULL, NULL};
+	char name[64], json[64];
+	struct proc p;
+
+	snprintf(name, sizeof(name), "%s.heapsnapshot", mode);
+	snprintf(file, cap, "%s", path(name));
+	snprintf(json, sizeof(json), "%s.json", mode);
+	heap[5] = path(json);
+	proc_run(&p, node, 60, NULL);
+	if (WEXITSTATUS(p.status))
+		LSC_FAIL("node snap_app.js %s: %s", mode, p.err);
+	proc_run(&p, heap, 60, NULL);
+	if (WEXITSTATUS(p.status))
+		LSC_FAIL("loopscope heap %s: %s", file, p.err);
+	return json_file(path(json));
+}
+
+static json_object *first(json_object *rep)
+{
+	return json_object_array_get_idx(json_get(rep, "retainers"), 0);
+}
+
+static const char *str(json_object *o, const char *k)
+{
+	return json_object_get_string(json_get(o, k));
+}
+
+TEST(each_culprit_is_named_first_with_its_path)
+{
+	static const struct {
+		const char *mode, *name, *path[2];
+	} want[] = {
+		{"map", "Map", {"cache (closure variable)", "-> Map"}},
+		{"array", "Array", {"global -.sessions-> Array", NULL}},
+		{"listener", "Array", {".bus-> EventEmitter -._events->", ".tick-> Array"}},
+		{"timer", "Array", {"Timeout -._onTimeout->", NULL}},
+	};
+	char file[600];
+	json_object *rep, *top;
+	double flat;
+	size_t i, k;
+
+	capture_setup("heapsnap");
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		rep = snapshot(want[i].mode, file, sizeof(file));
+		top = first(rep);
+		ASSERT_TRUE(top != NULL);
+		printf("# %s: %s, %.1f MiB of %.1f MiB: %s\n", want[i].mode, str(top, "name"),
+		       json_at(top, "retained", NULL) / 1048576,
+		       json_at(rep, "self_bytes", NULL) / 1048576, str(top, "path"));
+		ASSERT_STR_EQ(str(top, "name"), want[i].name);
+		for (k = 0; k < 2 && want[i].path[k]; k++)
+			if (!strstr(str(top, "path"), want[i].path[k]))
+				LSC_FAIL("%s: the path lacks '%s'", want[i].mode, want[i].path[k]);
+		/* it holds most of the heap */
+		ASSERT_CMP(json_at(top, "retained", NULL), >,
+			   0.4 * json_at(rep, "self_bytes", NULL));
+		json_object_put(rep);
+	}
+	/* the control: nothing of a leak's size */
+	rep = snapshot("flat", file, sizeof(file));
+	flat = json_at(first(rep), "retained", NULL);
+	printf("# flat: the largest retainer %s, %.1f KiB (%s)\n", str(first(rep), "name"),
+	       flat / 1024, str(first(rep), "path"));
+	ASSERT_CMP(flat, <, 1048576);
+	ASSERT_CMP(flat, <, 0.2 * json_at(rep, "self_bytes", NULL));
+	json_object_put(rep);
+}
+
+TEST(retained_sizes_agree_with_devtools_engine)
+{
+	const char *modes[] = {"map", "listener", "flat"};
+	char file[600], ids[20][24], dir[600], out[1 << 16];
+	size_t m, i, n;
+
+	capture_setup("heapsnap");
+	node_apps_ready();
+	snprintf(dir, sizeof(dir), "%s/npm/node_modules/heap-snapshot-toolkit", LSC_BUILD_DIR);
+	for (m = 0; m < 3; m++) {
+		json_object *rep = snapshot(modes[m], file, sizeof(file)),
+			    *top = json_get(rep, "retainers"), *theirs;
+		const char *argv[26] = {"/usr/bin/node",
+					LSC_SOURCE_DIR "/tests/js/check_retained.mjs", dir, file};
+		struct proc p;
+
+		n = json_object_array_length(top);
+		ASSERT_CMP(n, >=, 5);
+		for (i = 0; i < n && i < 20; i++) {
+			snprintf(ids[i], sizeof(ids[i]), "%lld",
+				 (long long)json_at(json_object_array_get_idx(top, i), "id", NULL));
+			argv[4 + i] = ids[i];
+		}
+		proc_run(&p, argv, 120, path("devtools.json"));
+		if (WEXITSTATUS(p.status))
+			LSC_FAIL("check_retained.mjs: %s", p.err);
+		slurp(path("devtools.json"), out, sizeof(out));
+		theirs = json_tokener_parse(out);
+		ASSERT_TRUE(theirs != NULL);
+		for (i = 0; i < n && i < 20; i++) {
+			json_object *o = json_object_array_get_idx(top, i);
+			double ours = json_at(o, "retained", NULL),
+			       dt = json_at(theirs, ids[i], NULL);
+
+			if (ours != dt)
+				LSC_FAIL(
+					"%s: %s @%s retains %.0f bytes here, %.0f in DevTools' engine",
+					modes[m], str(o, "name"), ids[i], ours, dt);
+		}
+		printf("# %s: the top %zu retainers' sizes equal DevTools' to the byte\n", modes[m],
+		       n < 20 ? n : 20);
+		json_object_put(theirs);
+		json_object_put(rep);
+	}
+}
+
+TEST(a_damaged_snapshot_is_one_line_naming_the_byte)
+{
+	char file[600], cut[600], cmd[2048];
+	const char *argv[] = {built("loopscope"), "heap", cut, NULL};
+	struct proc p;
+	json_object *rep;
+	FILE *f;
+
+	capture_setup("heapsnap");
+	rep = snapshot("flat", file, sizeof(file));
+	json_object_put(rep);
+	/* cut in the middle of its nodes, and a JSON file that is not a snapshot */
+	snprintf(cut, sizeof(cut), "%s", path("cut.heapsnapshot"));
+	snprintf(cmd, sizeof(cmd), "head -c 100000 %s > %s", file, cut);
+	ASSERT_EQ(system(cmd), 0);
+	proc_run(&p, argv, 30, NULL);
+	printf("# %s", p.err);
+	ASSERT_EQ(WEXITSTATUS(p.status), 1);
+	ASSERT_TRUE(strstr(p.err, "cannot read the heap snapshot") && strstr(p.err, "at byte "));
+	ASSERT_TRUE(strchr(p.err, '\n') == p.err + strlen(p.err) - 1);
+	f = fopen(cut, "w");
+	ASSERT_TRUE(f != NULL);
+	fputs("{\"nodes\": [1, 2, 3]}\n", f);
+	fclose(f);
+	proc_run(&p, argv, 30, NULL);
+	printf("# %s", p.err);
+	ASSERT_EQ(WEXITSTATUS(p.status), 1);
+	ASSERT_TRUE(strstr(p.err, "lacks its \"snapshot\" meta") != NULL);
+	ASSERT_TRUE(strchr(p.err, '\n') == p.err + strlen(p.err) - 1);
+}
+
+TEST_MAIN(TEST_ENTRY(each_culprit_is_named_first_with_its_path),
+	  TEST_ENTRY(retained_sizes_agree_with_devtools_engine),
+	  TEST_ENTRY(a_damaged_snapshot_is_one_line_naming_the_byte))
