@@ -227,12 +227,25 @@ static int put_edge(void *ctx, uint64_t k, uint64_t v)
 	return 0;
 }
 
+/* A JSON value's text ("" for null). */
+static const char *str_of(json_object *o)
+{
+	const char *t = o ? json_object_get_string(o) : NULL;
+
+	return t ? t : "";
+}
+
+static int is_array(json_object *o)
+{
+	return o && json_object_is_type(o, json_type_array);
+}
+
 static int index_of(json_object *arr, const char *name)
 {
 	size_t i, n = json_object_is_type(arr, json_type_array) ? json_object_array_length(arr) : 0;
 
 	for (i = 0; i < n; i++)
-		if (!strcmp(json_object_get_string(json_object_array_get_idx(arr, i)), name))
+		if (!strcmp(str_of(json_object_array_get_idx(arr, i)), name))
 			return (int)i;
 	return -1;
 }
@@ -271,7 +284,8 @@ static int meta(struct scan *sc, struct cols *c)
 	    !json_object_object_get_ex(m, "node_fields", &nf) ||
 	    !json_object_object_get_ex(m, "edge_fields", &ef) ||
 	    !json_object_object_get_ex(m, "node_types", &nt) ||
-	    !json_object_object_get_ex(m, "edge_types", &et)) {
+	    !json_object_object_get_ex(m, "edge_types", &et) || !is_array(nf) || !is_array(ef) ||
+	    !is_array(nt) || !is_array(et)) {
 		sc->i = start;
 		json_object_put(o);
 		return fail(sc,
@@ -298,12 +312,12 @@ static int meta(struct scan *sc, struct cols *c)
 	/* the type names: the first element of the fields' type lists */
 	nt = json_object_array_get_idx(nt, (size_t)c->f_type);
 	et = json_object_array_get_idx(et, (size_t)c->e_type);
-	for (i = 0; nt && i < json_object_array_length(nt) && i < 32; i++)
+	for (i = 0; is_array(nt) && i < json_object_array_length(nt) && i < 32; i++)
 		snprintf(s->type_names[s->ntypes++], 32, "%s",
-			 json_object_get_string(json_object_array_get_idx(nt, i)));
-	for (i = 0; et && i < json_object_array_length(et) && i < 16; i++)
+			 str_of(json_object_array_get_idx(nt, i)));
+	for (i = 0; is_array(et) && i < json_object_array_length(et) && i < 16; i++)
 		snprintf(s->etype_names[s->netypes++], 32, "%s",
-			 json_object_get_string(json_object_array_get_idx(et, i)));
+			 str_of(json_object_array_get_idx(et, i)));
 	if (!json_object_object_get_ex(o, "node_count", &v) ||
 	    (s->nnodes = (uint32_t)json_object_get_int64(v)) == 0 ||
 	    !json_object_object_get_ex(o, "edge_count", &v)) {
@@ -457,6 +471,13 @@ int lsc_snap_parse(const char *buf, size_t len, struct lsc_snap **out, char *err
 			break;
 		if ((e = key(&sc, &k, &kl)))
 			break;
+		if ((is_key(k, kl, "snapshot") && have_meta) ||
+		    (is_key(k, kl, "nodes") && have_nodes) ||
+		    (is_key(k, kl, "edges") && have_edges) ||
+		    (is_key(k, kl, "strings") && have_strings)) {
+			e = fail(&sc, "\"%.*s\" a second time", (int)kl, k);
+			break;
+		}
 		if (is_key(k, kl, "snapshot")) {
 			if (!(e = meta(&sc, &c)))
 				e = alloc_columns(s);

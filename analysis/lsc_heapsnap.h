@@ -83,4 +83,27 @@ int lsc_snap_classes(const struct lsc_snap *s, struct lsc_snap_class **out, size
  * retained size, none under another listed one; at most cap node indices into out. */
 size_t lsc_snap_top_retainers(const struct lsc_snap *s, uint32_t *out, size_t cap);
 
+/* heapsnap_diff.c: several snapshots of one process, in order (each analysed): the largest
+ * retainers of the last whose retained size rose from each snapshot to the next (by half and
+ * 1 MiB at least over the series), and the objects made between the first two that are still
+ * alive in the last, by class, the most bytes first, each class with the object of it that
+ * retains the most. 0, -EINVAL (fewer than 2 or more than LSC_SNAP_MAX), -ENOMEM. */
+#define LSC_SNAP_MAX	 8
+#define LSC_SNAP_GROWING 10
+#define LSC_SNAP_GROUPS	 512
+struct lsc_snap_compared {
+	size_t ngrowing;
+	struct lsc_snap_growth {
+		uint32_t node; /* in the last snapshot */
+		uint64_t retained[LSC_SNAP_MAX];
+	} growing[LSC_SNAP_GROWING];
+	size_t nsurvivors;
+	struct lsc_snap_group {
+		char name[128];
+		uint64_t count, self;
+		uint32_t example; /* in the last snapshot */
+	} survivors[LSC_SNAP_GROUPS];
+};
+int lsc_snap_compare(struct lsc_snap *const *snaps, size_t n, struct lsc_snap_compared *out);
+
 #endif

@@ -185,6 +185,8 @@ int lsc_cli_report_page(const char *output, const char *src, struct lsc_cli_set 
 
 /* heap_snapshot.c: `heap FILE.heapsnapshot` (V8's); the exit code. */
 int lsc_cli_heap_snapshot(const char *path, const char *out, int json);
+/* `heap S1 S2 [S3...]`: several snapshots of one process, in order, compared. */
+int lsc_cli_heap_snapshots(const char *const *paths, size_t n, const char *out, int json);
 
 /* pick.c: the one recording a command reads: REC, or another process of its set (pid), or
  * the view of one loop of it (loop: a selector of one loop). rec is what to read; whole, the

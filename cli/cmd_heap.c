@@ -120,6 +120,9 @@ static int run(int argc, char **argv, int leaks)
 					       argv[optind - 1]);
 		}
 	}
+	if (!leaks && optind < argc - 1 && ends_with(argv[optind], ".heapsnapshot"))
+		return lsc_cli_heap_snapshots((const char *const *)argv + optind,
+					      (size_t)(argc - optind), out, json);
 	if (optind != argc - 1)
 		return lsc_usage_error(cmd, "one recording, please (loopscope %s REC)", cmd);
 	if (!leaks && ends_with(argv[optind], ".heapsnapshot")) /* V8's: heap_snapshot.c */

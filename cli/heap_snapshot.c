@@ -49,3 +49,52 @@ int lsc_cli_heap_snapshot(const char *path, const char *out, int json)
 	lsc_snap_free(s);
 	return ret;
 }
+
+static int render_snaps_text(FILE *f, const void *v)
+{
+	return lsc_render_snaps_text(f, v);
+}
+
+static int render_snaps_json(FILE *f, const void *v)
+{
+	return lsc_render_snaps_json(f, v);
+}
+
+int lsc_cli_heap_snapshots(const char *const *paths, size_t n, const char *out, int json)
+{
+	struct lsc_snap *snaps[LSC_SNAP_MAX] = {0};
+	struct lsc_snap_compared *cmp = calloc(1, sizeof(*cmp));
+	struct lsc_snaps_view v = {.sources = paths, .snaps = snaps, .n = n, .cmp = cmp};
+	char err[300] = "";
+	size_t i;
+	int ret = LSC_EXIT_FAIL, e;
+
+	if (n > LSC_SNAP_MAX) {
+		free(cmp);
+		return lsc_usage_error("heap", "at most %d snapshots at once", LSC_SNAP_MAX);
+	}
+	if (!cmp)
+		return lsc_fail("out of memory");
+	for (i = 0; i < n; i++) {
+		e = lsc_snap_read(paths[i], &snaps[i], err, sizeof(err));
+		if (e) {
+			lsc_fail("cannot read the heap snapshot '%s': %s", paths[i],
+				 err[0] ? err : lsc_strerror(e));
+			goto out;
+		}
+		if (lsc_snap_analyse(snaps[i])) {
+			lsc_fail("out of memory analysing '%s'", paths[i]);
+			goto out;
+		}
+	}
+	if (lsc_snap_compare(snaps, n, cmp)) {
+		lsc_fail("out of memory comparing the snapshots");
+		goto out;
+	}
+	ret = lsc_cli_emit(out, json ? render_snaps_json : render_snaps_text, &v);
+out:
+	for (i = 0; i < n; i++)
+		lsc_snap_free(snaps[i]);
+	free(cmp);
+	return ret;
+}

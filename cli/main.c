@@ -140,14 +140,16 @@ const struct lsc_cmd lsc_commands[] = {
 	 cmd_exporter},
 	{"heap", "memory growth: a timeline, a verdict per heap, who grows",
 	 "usage: loopscope heap REC [-o FILE.html|FILE.svg|FILE] [--json] [--pid PID] [--loop SEL]\n"
-	 "       loopscope heap FILE.heapsnapshot [--json] [-o FILE]\n"
+	 "       loopscope heap FILE.heapsnapshot... [--json] [-o FILE]\n"
 	 "\n"
 	 "Native live bytes (exact with --heap full, estimated with --heap sampled), the managed\n"
 	 "heap after each GC, RSS and GC pauses over time; for each heap a verdict (leak, warm-up\n"
 	 "then flat, sawtooth with a rising floor, flat) with its rate and how it was reached; the\n"
 	 "allocation sites and managed types ranked by growth; temporary allocations.\n"
 	 "A V8 heap snapshot (v8.writeHeapSnapshot(), DevTools): the largest retainers with their\n"
-	 "paths from a GC root, and retained sizes by class (docs/heap.md).\n"
+	 "paths from a GC root, and retained sizes by class; several of one process, in order:\n"
+	 "what keeps growing, and what was made between the first two and is still alive\n"
+	 "(docs/heap.md).\n"
 	 "\n"
 	 "  -o FILE     FILE.html: a page (inline SVG, tables, no script); FILE.svg: the timeline;\n"
 	 "              otherwise text. Written whole or not at all; '-' or none: stdout\n"

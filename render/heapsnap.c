@@ -96,3 +96,103 @@ int lsc_render_snap_json(FILE *out, const struct lsc_snap_view *v)
 	json_object_object_add(root, "classes", cls);
 	return lsc__emit_json(out, root);
 }
+
+/* ------------------------------------------------------------------ several snapshots */
+
+int lsc_render_snaps_text(FILE *out, const struct lsc_snaps_view *v)
+{
+	const struct lsc_snap *last = v->snaps[v->n - 1];
+	const struct lsc_snap_compared *c = v->cmp;
+	char a[32], name[160], path[2048];
+	size_t i, j;
+
+	fprintf(out, "loopscope heap: %zu snapshots of one process, in order\n", v->n);
+	for (i = 0; i < v->n; i++) {
+		size_text(a, sizeof(a), v->snaps[i]->total_self);
+		fprintf(out, "  %zu. %s: %u objects, %s\n", i + 1, v->sources[i],
+			v->snaps[i]->nnodes, a);
+	}
+	if (!c->ngrowing)
+		fputs("\nNothing keeps growing: no large retainer rose from each snapshot to the "
+		      "next (by half and 1 MiB at least).\n",
+		      out);
+	else
+		fputs("\nKeeps growing (retained size in each snapshot): a leak\n", out);
+	for (i = 0; i < c->ngrowing; i++) {
+		const struct lsc_snap_growth *g = &c->growing[i];
+
+		lsc_snap_node_name(last, g->node, name, sizeof(name));
+		lsc_snap_path(last, g->node, path, sizeof(path));
+		fprintf(out, "  %s @%u:", name, last->id[g->node]);
+		for (j = 0; j < v->n; j++) {
+			size_text(a, sizeof(a), g->retained[j]);
+			fprintf(out, "%s %s", j ? " →" : "", a);
+		}
+		fprintf(out, "\n      %s\n", path);
+	}
+	fprintf(out,
+		"\nMade between snapshots 1 and 2 and still alive in %zu (by class, the most "
+		"bytes first)\n",
+		v->n);
+	for (i = 0; i < c->nsurvivors && i < 10; i++) {
+		const struct lsc_snap_group *g = &c->survivors[i];
+
+		size_text(a, sizeof(a), g->self);
+		lsc_snap_path(last, g->example, path, sizeof(path));
+		fprintf(out, "  %10llu %10s  %s\n      the largest: %s\n",
+			(unsigned long long)g->count, a, g->name, path);
+	}
+	if (!c->nsurvivors)
+		fputs("  none\n", out);
+	return ferror(out) ? -EIO : 0;
+}
+
+int lsc_render_snaps_json(FILE *out, const struct lsc_snaps_view *v)
+{
+	const struct lsc_snap *last = v->snaps[v->n - 1];
+	const struct lsc_snap_compared *c = v->cmp;
+	json_object *root = json_object_new_object(), *a = json_object_new_array();
+	char name[160], path[2048];
+	size_t i, j;
+
+	for (i = 0; i < v->n; i++) {
+		json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "source", json_object_new_string(v->sources[i]));
+		json_object_object_add(o, "objects", json_object_new_uint64(v->snaps[i]->nnodes));
+		json_object_object_add(o, "self_bytes",
+				       json_object_new_uint64(v->snaps[i]->total_self));
+		json_object_array_add(a, o);
+	}
+	json_object_object_add(root, "snapshots", a);
+	a = json_object_new_array();
+	for (i = 0; i < c->ngrowing; i++) {
+		const struct lsc_snap_growth *g = &c->growing[i];
+		json_object *o = json_object_new_object(), *r = json_object_new_array();
+
+		lsc_snap_node_name(last, g->node, name, sizeof(name));
+		lsc_snap_path(last, g->node, path, sizeof(path));
+		json_object_object_add(o, "name", json_object_new_string(name));
+		json_object_object_add(o, "id", json_object_new_uint64(last->id[g->node]));
+		for (j = 0; j < v->n; j++)
+			json_object_array_add(r, json_object_new_uint64(g->retained[j]));
+		json_object_object_add(o, "retained", r);
+		json_object_object_add(o, "path", json_object_new_string(path));
+		json_object_array_add(a, o);
+	}
+	json_object_object_add(root, "growing", a);
+	a = json_object_new_array();
+	for (i = 0; i < c->nsurvivors; i++) {
+		const struct lsc_snap_group *g = &c->survivors[i];
+		json_object *o = json_object_new_object();
+
+		lsc_snap_path(last, g->example, path, sizeof(path));
+		json_object_object_add(o, "class", json_object_new_string(g->name));
+		json_object_object_add(o, "count", json_object_new_uint64(g->count));
+		json_object_object_add(o, "self", json_object_new_uint64(g->self));
+		json_object_object_add(o, "largest_path", json_object_new_string(path));
+		json_object_array_add(a, o);
+	}
+	json_object_object_add(root, "survivors", a);
+	return lsc__emit_json(out, root);
+}

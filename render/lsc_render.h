@@ -83,6 +83,15 @@ struct lsc_snap_view {
 };
 int lsc_render_snap_text(FILE *out, const struct lsc_snap_view *v);
 int lsc_render_snap_json(FILE *out, const struct lsc_snap_view *v);
+/* Several snapshots of one process, compared (lsc_snap_compare). */
+struct lsc_snaps_view {
+	const char *const *sources;
+	struct lsc_snap *const *snaps;
+	size_t n;
+	const struct lsc_snap_compared *cmp;
+};
+int lsc_render_snaps_text(FILE *out, const struct lsc_snaps_view *v);
+int lsc_render_snaps_json(FILE *out, const struct lsc_snaps_view *v);
 
 /* `report -o report.html` (render/report_html.c): one self-contained page. */
 struct lsc_recording;

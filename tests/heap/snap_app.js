@@ -6,6 +6,10 @@
 //   listener  a listener added per request and never removed (`bus`'s 'tick' listeners)
 //   timer     objects held by a timer's callback (`setInterval` keeping `retired` alive)
 //   flat      nothing retained: the control
+// Or three snapshots in a row, PREFIX-1.heapsnapshot to PREFIX-3:
+//   node snap_app.js grow PREFIX     a cache Map and a global array of Sessions growing between
+//                                     them (the leak the three-snapshot method finds)
+//   node snap_app.js steady PREFIX   as much allocated, nothing kept: the control
 const v8 = require('v8');
 const { EventEmitter } = require('events');
 
@@ -37,7 +41,24 @@ if (mode === 'map') {
   const retired = [];
   for (let i = 0; i < 10000; i++) retired.push({ i, rows: new Array(30).fill(i) });
   setInterval(() => retired.length, 1e6).unref();
+} else if (mode === 'grow' || mode === 'steady') {
+  const cache = new Map();
+  globalThis.sessions = [];
+  let n = 0;
+  for (let round = 1; round <= 3; round++) {
+    for (let i = 0; i < 8000; i++, n++) {
+      const entry = { n, payload: new Array(30).fill(n) };
+      const session = new Session(n);
+      if (mode === 'grow') {
+        cache.set('key' + n, entry);
+        globalThis.sessions.push(session);
+      }
+    }
+    v8.writeHeapSnapshot(`${file}-${round}.heapsnapshot`);
+  }
+  setTimeout(() => cache.size, 1e6).unref();
+  process.exit(0);
 } else if (mode !== 'flat') {
-  throw new Error('mode: map, array, listener, timer or flat');
+  throw new Error('mode: map, array, listener, timer, flat, grow or steady');
 }
 v8.writeHeapSnapshot(file);

@@ -165,6 +165,74 @@ TEST(a_damaged_snapshot_is_one_line_naming_the_byte)
 	ASSERT_TRUE(strchr(p.err, '\n') == p.err + strlen(p.err) - 1);
 }
 
+/* Three snapshots of a program whose cache Map and global array of Sessions grow between them:
+ * both named as growing, with their sizes in each snapshot and their paths; the Sessions made
+ * between the first two and alive in the last counted exactly. As much allocated and nothing
+ * kept: nothing grows. */
+TEST(several_snapshots_name_what_keeps_growing)
+{
+	const char *modes[] = {"grow", "steady"};
+	char prefix[600], files[3][640], json[64];
+	size_t m, i;
+
+	capture_setup("heapsnap");
+	for (m = 0; m < 2; m++) {
+		const char *node[] = {"/usr/bin/node", APP, modes[m], prefix, NULL};
+		const char *heap[] = {built("loopscope"), "heap", files[0], files[1], files[2],
+				      "--json",		  "-o",	  NULL,	    NULL};
+		json_object *rep, *g, *sv;
+		struct proc p;
+		int map = 0, array = 0, sessions = 0;
+
+		snprintf(prefix, sizeof(prefix), "%s", path(modes[m]));
+		for (i = 0; i < 3; i++)
+			snprintf(files[i], sizeof(files[i]), "%s-%zu.heapsnapshot", prefix, i + 1);
+		snprintf(json, sizeof(json), "%s.json", modes[m]);
+		heap[7] = path(json);
+		proc_run(&p, node, 60, NULL);
+		ASSERT_EQ(WEXITSTATUS(p.status), 0);
+		proc_run(&p, heap, 60, NULL);
+		if (WEXITSTATUS(p.status))
+			LSC_FAIL("loopscope heap: %s", p.err);
+		rep = json_file(path(json));
+		g = json_get(rep, "growing");
+		sv = json_get(rep, "survivors");
+		for (i = 0; i < json_object_array_length(g); i++) {
+			json_object *o = json_object_array_get_idx(g, i),
+				    *r = json_get(o, "retained");
+
+			printf("# %s: growing %s %.1f -> %.1f -> %.1f MiB: %s\n", modes[m],
+			       str(o, "name"),
+			       (double)json_object_get_int64(json_object_array_get_idx(r, 0)) /
+				       1048576,
+			       (double)json_object_get_int64(json_object_array_get_idx(r, 1)) /
+				       1048576,
+			       (double)json_object_get_int64(json_object_array_get_idx(r, 2)) /
+				       1048576,
+			       str(o, "path"));
+			map |= !strcmp(str(o, "name"), "Map");
+			array |= !strcmp(str(o, "name"), "Array") &&
+				 strstr(str(o, "path"), ".sessions");
+		}
+		for (i = 0; i < json_object_array_length(sv); i++) {
+			json_object *o = json_object_array_get_idx(sv, i);
+
+			if (!strcmp(str(o, "class"), "Session"))
+				sessions = json_object_get_int(json_get(o, "count"));
+		}
+		if (m == 0) {
+			ASSERT_TRUE(map && array);
+			ASSERT_EQ(sessions,
+				  8000); /* made in the second round, alive in the third */
+		} else {
+			ASSERT_EQ(json_object_array_length(g), 0);
+			ASSERT_EQ(sessions, 0);
+		}
+		json_object_put(rep);
+	}
+}
+
 TEST_MAIN(TEST_ENTRY(each_culprit_is_named_first_with_its_path),
+	  TEST_ENTRY(several_snapshots_name_what_keeps_growing),
 	  TEST_ENTRY(retained_sizes_agree_with_devtools_engine),
 	  TEST_ENTRY(a_damaged_snapshot_is_one_line_naming_the_byte))
