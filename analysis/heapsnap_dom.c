@@ -11,6 +11,7 @@
  * root. A class's retained size counts an object only when no object of the same class
  * dominates it (a Map inside a Map is not counted twice).
  */
+#include "lsc_flame.h"
 #include "lsc_heapsnap.h"
 
 #include <errno.h>
@@ -545,4 +546,62 @@ size_t lsc_snap_top_retainers(const struct lsc_snap *s, uint32_t *out, size_t ca
 	free(idx);
 	free(picked);
 	return got;
+}
+
+/* ------------------------------------------------------------------ as a flame graph */
+
+#define FLAME_DEPTH 128 /* deeper paths are drawn down to this depth, the rest at its end */
+
+int lsc_snap_flame(const struct lsc_snap *s, struct lsc_flame **out)
+{
+	uint32_t *stack = malloc((size_t)s->nnodes * sizeof(*stack));
+	uint32_t *iter = malloc((size_t)s->nnodes * sizeof(*iter));
+	uint32_t names[FLAME_DEPTH], sp = 0;
+	struct lsc_flame *f = NULL;
+	int err = -ENOMEM;
+
+	*out = NULL;
+	if (!stack || !iter || (err = lsc_flame_new(&f)))
+		goto out;
+	/* each object under the objects that dominate it, named by class: ten thousand
+	 * Sessions in one array are one frame of their summed sizes */
+	stack[sp++] = 0;
+	iter[0] = s->kid_first[0];
+	while (sp) {
+		uint32_t u = stack[sp - 1];
+
+		if (iter[u] < s->kid_first[u + 1]) {
+			uint32_t w = s->kid[iter[u]++];
+			char cls[128];
+			int64_t id;
+
+			lsc_snap_class(s, w, cls, sizeof(cls));
+			id = lsc_flame_intern(f, cls, strlen(cls),
+					      s->page[w] ? LSC_CODE_JIT : LSC_CODE_RUNTIME, NULL,
+					      0);
+			if (id < 0) {
+				err = (int)id;
+				goto out;
+			}
+			if (sp <= FLAME_DEPTH)
+				names[sp - 1] = (uint32_t)id;
+			if (s->self[w] &&
+			    (err = lsc_flame_add(f, names, sp < FLAME_DEPTH ? sp : FLAME_DEPTH,
+						 s->self[w])))
+				goto out;
+			iter[w] = s->kid_first[w];
+			stack[sp++] = w;
+			continue;
+		}
+		sp--;
+	}
+	lsc_flame_finish(f);
+	*out = f;
+	f = NULL;
+	err = 0;
+out:
+	lsc_flame_free(f);
+	free(stack);
+	free(iter);
+	return err;
 }

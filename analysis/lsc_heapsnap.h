@@ -83,6 +83,12 @@ int lsc_snap_classes(const struct lsc_snap *s, struct lsc_snap_class **out, size
  * retained size, none under another listed one; at most cap node indices into out. */
 size_t lsc_snap_top_retainers(const struct lsc_snap *s, uint32_t *out, size_t cap);
 
+/* The dominator tree as a flame graph (`flame --kind retained`): each object's own size at its
+ * path of dominators, frames named by class, so a frame's width is the retained size of what
+ * it names along that path. 0 or a negative errno. */
+struct lsc_flame;
+int lsc_snap_flame(const struct lsc_snap *s, struct lsc_flame **out);
+
 /* heapsnap_diff.c: several snapshots of one process, in order (each analysed): the largest
  * retainers of the last whose retained size rose from each snapshot to the next (by half and
  * 1 MiB at least over the series), and the objects made between the first two that are still

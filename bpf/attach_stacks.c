@@ -296,9 +296,9 @@ void lsc__at_dwarf_sample(struct lsc_attach *a, const struct lscb_event *e)
 	uint32_t nk = kernel_frames(a, (int32_t)e->result, frames);
 	int k = 0;
 
-	if (a->unw && e->stack_len)
-		k = lsc_unwind(a->unw, e->tid, (const uint64_t *)e->regs, e->stack, e->stack_len,
-			       frames + nk, LSCB_MAX_FRAMES);
+	if (a->unw && e->stack_len > e->stack_skip)
+		k = lsc_unwind(a->unw, e->tid, (const uint64_t *)e->regs, e->stack + e->stack_skip,
+			       e->stack_len - e->stack_skip, frames + nk, LSCB_MAX_FRAMES);
 	count_root(a, ROOTS_CPU, frames + nk, (uint32_t)k, 1);
 	lsc__at_accumulate(&a->cpu, &a->ncpu, &a->cpu_cap,
 			   lsc__at_intern(a, frames, nk + (uint32_t)k, nk), e->tid, 1);
@@ -316,9 +316,9 @@ uint32_t lsc__at_blocking_stack(struct lsc_attach *a, const struct lscb_event *e
 	uint32_t n = e->nframes < LSCB_MAX_FRAMES ? e->nframes : LSCB_MAX_FRAMES;
 	int k = 0;
 
-	if (a->unw && e->stack_len && !lsc__cfi_table_rooted(&a->cfi, frames, n))
-		k = lsc_unwind(a->unw, e->tid, (const uint64_t *)e->regs, e->stack, e->stack_len,
-			       unwound, LSCB_MAX_FRAMES);
+	if (a->unw && e->stack_len > e->stack_skip && !lsc__cfi_table_rooted(&a->cfi, frames, n))
+		k = lsc_unwind(a->unw, e->tid, (const uint64_t *)e->regs, e->stack + e->stack_skip,
+			       e->stack_len - e->stack_skip, unwound, LSCB_MAX_FRAMES);
 	if (k > (int)n) {
 		frames = unwound;
 		n = (uint32_t)k;

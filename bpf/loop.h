@@ -71,9 +71,10 @@ struct lscb_event {
 	__u32 switches, sched_known;
 	__u64 frames[LSCB_MAX_FRAMES]; /* user stack, leaf first */
 	/* blocking: the registers an unwinder starts from (DWARF order: rbx, rbp, rsp, r12-r15,
-	 * rip) and the top of the stack, LSCB_STACK_CHUNK bytes at a time while readable */
+	 * rip) and the top of the stack, LSCB_STACK_CHUNK-aligned chunks from the one holding
+	 * rsp: rsp is at stack[stack_skip], the copy ends at stack[stack_len] */
 	__u64 regs[8];
-	__u32 stack_len, pad2;
+	__u32 stack_len, stack_skip;
 	__u64 sfis[LSCB_MAX_FRAMES];   /* Node.js: the SharedFunctionInfo of a JS frame, else 0 */
 	__u64 prints[LSCB_MAX_FRAMES]; /* and its LSCB_SFI_PRINT */
 	__u8 stack[LSCB_STACK_COPY];

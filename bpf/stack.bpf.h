@@ -340,24 +340,27 @@ static __always_inline __u32 uw_stack(struct pt_regs *regs, __u64 *ips, __u64 *s
 /* ------------------------------------------------------------------ the stack's top, copied */
 
 struct copy {
-	__u64 sp;
+	__u64 base; /* the chunk holding rsp, aligned: no chunk straddles a page */
 	__u8 *dst;
-	__u32 len;
+	__u32 len, missing;
 };
 
+/* What stands for a chunk that cannot be read. */
+__u8 copy_zeros[LSCB_STACK_CHUNK];
+
+/* A page of the stack may not be there inside it: a large buffer a frame never wrote (libuv's
+ * uv__io_poll keeps 12 KiB of epoll events on its stack) was never faulted in. Such a chunk is
+ * zeroed and the copy goes on, for the frames above it are there; after three pages of chunks
+ * that cannot be read, the stack has ended. */
 static long copy_step(__u32 i, struct copy *c)
 {
 	__u32 off = (i & (LSCB_STACK_COPY / LSCB_STACK_CHUNK - 1)) * LSCB_STACK_CHUNK;
 
-	if (bpf_probe_read_user(c->dst + off, LSCB_STACK_CHUNK, (void *)(c->sp + off))) {
-		/* past the top of the stack: what is left of it is up to the page boundary, and
-		 * the outermost frames (main's, the runtime's entry) are there */
-		__u64 at = c->sp + off, n = ((at | 4095) + 1 - at) & (LSCB_STACK_CHUNK - 1);
-
-		if (n && !bpf_probe_read_user(c->dst + off, n, (void *)at))
-			c->len = off + (__u32)n;
-		return 1;
+	if (bpf_probe_read_user(c->dst + off, LSCB_STACK_CHUNK, (void *)(c->base + off))) {
+		bpf_probe_read_kernel(c->dst + off, LSCB_STACK_CHUNK, copy_zeros);
+		return ++c->missing >= 3 * 4096 / LSCB_STACK_CHUNK;
 	}
+	c->missing = 0;
 	c->len = off + LSCB_STACK_CHUNK;
 	return 0;
 }
@@ -365,18 +368,20 @@ static long copy_step(__u32 i, struct copy *c)
 /* Registers and the top of the stack, for user space to unwind code without frame pointers. */
 static __always_inline void copy_stack(struct pt_regs *regs, struct lscb_event *e)
 {
-	struct copy c = {.sp = BPF_CORE_READ(regs, sp), .dst = e->stack};
+	__u64 sp = BPF_CORE_READ(regs, sp);
+	struct copy c = {.base = sp & ~(__u64)(LSCB_STACK_CHUNK - 1), .dst = e->stack};
 
 	e->regs[0] = BPF_CORE_READ(regs, bx);
 	e->regs[1] = BPF_CORE_READ(regs, bp);
-	e->regs[2] = c.sp;
+	e->regs[2] = sp;
 	e->regs[3] = BPF_CORE_READ(regs, r12);
 	e->regs[4] = BPF_CORE_READ(regs, r13);
 	e->regs[5] = BPF_CORE_READ(regs, r14);
 	e->regs[6] = BPF_CORE_READ(regs, r15);
 	e->regs[7] = BPF_CORE_READ(regs, ip);
 	bpf_loop(LSCB_STACK_COPY / LSCB_STACK_CHUNK, copy_step, &c, 0);
-	e->stack_len = c.len;
+	e->stack_skip = (__u32)(sp - c.base);
+	e->stack_len = c.len > e->stack_skip ? c.len : 0;
 }
 
 #endif

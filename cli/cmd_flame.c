@@ -28,6 +28,8 @@ static const struct {
 	{"js-live", LOOPSCOPE__SAMPLE_KIND__JS_LIVE_BYTES, "bytes", "js_inuse_space", "bytes"},
 	{"js-live-count", LOOPSCOPE__SAMPLE_KIND__JS_LIVE_COUNT, "objects", "js_inuse_objects",
 	 "count"},
+	/* a V8 heap snapshot's dominator tree (analysis/heapsnap_dom.c) */
+	{"retained", -1, "bytes", "retained_space", "bytes"},
 };
 
 static int js_kind(int kind)
@@ -127,6 +129,29 @@ static int render(FILE *f, const void *ctx)
 	}
 }
 
+/* A V8 heap snapshot's dominator tree as a flame graph (--kind retained); 0 or -1 (said). */
+static int snap_flame(const char *path, struct lsc_flame **out)
+{
+	struct lsc_snap *s = NULL;
+	char err[300] = "";
+	int e = lsc_snap_read(path, &s, err, sizeof(err));
+
+	if (e) {
+		lsc_fail("cannot read the heap snapshot '%s': %s", path,
+			 err[0] ? err : lsc_strerror(e));
+		return -1;
+	}
+	e = lsc_snap_analyse(s);
+	if (!e)
+		e = lsc_snap_flame(s, out);
+	lsc_snap_free(s);
+	if (e) {
+		lsc_fail("cannot build the flame graph of '%s': %s", path, lsc_strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
 int cmd_flame(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -157,7 +182,8 @@ int cmd_flame(int argc, char **argv)
 	static struct lsc_pick pick;
 	int pid = 0;
 	char subtitle[512];
-	int c, k = 0, fmt = FMT_SVG, err, ret = LSC_EXIT_FAIL;
+	int c, k = 0, fmt = FMT_SVG, err, ret = LSC_EXIT_FAIL, snap;
+	size_t len;
 	unsigned long tid = 0;
 	uint64_t n;
 	double num;
@@ -249,7 +275,17 @@ int cmd_flame(int argc, char **argv)
 						: optind == argc ? "no recording given"
 								 : "more than one recording given");
 	src = folded ? folded : argv[optind];
-	if (folded) {
+	len = strlen(src);
+	snap = !folded && len > 13 && !strcmp(src + len - 13, ".heapsnapshot");
+	if (snap ? k && kinds[k].kind >= 0 : kinds[k].kind < 0) /* (k 0: no --kind given) */
+		return lsc_usage_error("flame", snap ? "a heap snapshot's kind is retained"
+						     : "--kind retained is a V8 heap snapshot's "
+						       "(FILE.heapsnapshot)");
+	if (snap) {
+		k = (int)(sizeof(kinds) / sizeof(kinds[0])) - 1; /* retained */
+		if (snap_flame(src, &flame))
+			return LSC_EXIT_FAIL;
+	} else if (folded) {
 		uint64_t bad;
 
 		err = lsc_flame_from_folded(folded, &flame, &bad);
@@ -286,6 +322,10 @@ int cmd_flame(int argc, char **argv)
 	}
 	if (!svg.countname)
 		svg.countname = folded ? "samples" : kinds[k].countname;
+	if (snap) { /* no recording: the folded path's defaults, the kind's names */
+		svg.subtitle = "retained size by the objects that hold it (V8 heap snapshot)";
+		folded = src;
+	}
 	snprintf(subtitle, sizeof(subtitle), "%s%s", folded ? "" : kinds[k].name,
 		 folded ? "" : (rec->header && rec->header->executable ? "" : ""));
 	if (!folded) {
@@ -295,9 +335,11 @@ int cmd_flame(int argc, char **argv)
 				 rec->header->executable, rec->header->pid,
 				 pick.loop_name[0] ? ", " : "", pick.loop_name);
 	}
-	prof.name = folded ? "folded" : kinds[k].name;
-	prof.type = folded ? (svg.countname ? svg.countname : "samples") : kinds[k].type;
-	prof.unit = folded ? "count" : kinds[k].unit;
+	prof.name = snap ? kinds[k].name : folded ? "folded" : kinds[k].name;
+	prof.type = snap     ? kinds[k].type
+		    : folded ? (svg.countname ? svg.countname : "samples")
+			     : kinds[k].type;
+	prof.unit = snap ? kinds[k].unit : folded ? "count" : kinds[k].unit;
 	prof.mapping = rec && rec->header && rec->header->executable ? rec->header->executable
 								     : "loopscope";
 	if (rec && rec->header)

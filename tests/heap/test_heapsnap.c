@@ -232,7 +232,46 @@ TEST(several_snapshots_name_what_keeps_growing)
 	}
 }
 
+/* flame --kind retained: the dominator tree as folded stacks: every byte of the snapshot once
+ * (the root's own aside), and the leaking Map's frames holding its retained size. */
+TEST(the_retained_flame_graph_holds_every_byte_once)
+{
+	char file[600], line[8192];
+	const char *argv[] = {built("loopscope"), "flame", file, "--format",
+			      "folded",		  "-o",	   NULL, NULL};
+	json_object *rep;
+	double total = 0, under_map = 0;
+	struct proc p;
+	FILE *f;
+
+	capture_setup("heapsnap");
+	rep = snapshot("map", file, sizeof(file));
+	argv[6] = path("retained.folded");
+	proc_run(&p, argv, 60, NULL);
+	if (WEXITSTATUS(p.status))
+		LSC_FAIL("flame: %s", p.err);
+	f = fopen(path("retained.folded"), "r");
+	ASSERT_TRUE(f != NULL);
+	while (fgets(line, sizeof(line), f)) {
+		char *sp = strrchr(line, ' ');
+		double v = sp ? atof(sp + 1) : 0;
+
+		total += v;
+		if (strstr(line, ";Map;") || (sp && sp - line >= 4 && !strncmp(sp - 4, ";Map", 4)))
+			under_map += v;
+	}
+	fclose(f);
+	printf("# %.0f bytes in the folded stacks, %.0f in the snapshot; %.1f MiB under a Map, the "
+	       "leaking Map retains %.1f MiB\n",
+	       total, json_at(rep, "self_bytes", NULL), under_map / 1048576,
+	       json_at(first(rep), "retained", NULL) / 1048576);
+	ASSERT_CMP(total, ==, json_at(rep, "self_bytes", NULL));
+	ASSERT_CMP(under_map, >=, json_at(first(rep), "retained", NULL));
+	json_object_put(rep);
+}
+
 TEST_MAIN(TEST_ENTRY(each_culprit_is_named_first_with_its_path),
+	  TEST_ENTRY(the_retained_flame_graph_holds_every_byte_once),
 	  TEST_ENTRY(several_snapshots_name_what_keeps_growing),
 	  TEST_ENTRY(retained_sizes_agree_with_devtools_engine),
 	  TEST_ENTRY(a_damaged_snapshot_is_one_line_naming_the_byte))
