@@ -156,18 +156,21 @@ static void counter(Loopscope__Counter *c, const char *name, uint64_t v)
 }
 
 /* The footer's counters: jobs the probes saw, whose wait was measured, taken before a walk saw
- * them (no wait), queued with no stamp (not measured). */
+ * them (no wait), queued with no stamp (not measured); and the jobs whose wait the capture
+ * could not know at its end: queued at the last walk of the queue, and queued after it. */
 size_t lsc__at_pool_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t cap)
 {
 	const struct loop_bpf__bss *b = a->skel->bss;
 	size_t n = 0;
 
-	if (!a->pool || cap < 5)
+	if (!a->pool || cap < 7)
 		return 0;
 	counter(&c[n++], "pool_jobs_probed", b->pool_submitted);
 	counter(&c[n++], "pool_waits_measured", b->pool_measured);
 	counter(&c[n++], "pool_jobs_unseen", b->pool_unseen);
 	counter(&c[n++], "pool_jobs_unstamped", b->pool_unknown);
 	counter(&c[n++], "pool_stacks_dropped", b->pool_stacks_dropped);
+	counter(&c[n++], "pool_jobs_queued_at_last_walk", b->pq_n);
+	counter(&c[n++], "pool_jobs_after_last_walk", b->pool_after_walk);
 	return n;
 }

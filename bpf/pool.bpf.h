@@ -38,6 +38,7 @@ __u64 pool_wait_ns;	   /* their waits summed: the queue's length integrated over
 __u64 pool_unseen;	   /* jobs taken before a walk saw them: counted as no wait */
 __u64 pool_unknown;	   /* queued with no stamp (before attach; libuv's exit messages) */
 __u64 pool_stacks_dropped; /* submission stacks the ring buffer had no room for */
+__u64 pool_after_walk;	   /* jobs the probes saw queued since the last walk */
 
 struct pool_item {
 	__u64 node, at; /* at: the submission; 0: unknown */
@@ -210,6 +211,7 @@ static __always_inline void pool_track(struct thread_state *t, __u64 now, __u32 
 	pq_walk_ns = now;
 	pq_idle = idle;
 	pq_walked = 1;
+	pool_after_walk = 0;
 }
 
 /* ------------------------------------------------------------------ the submitters */
@@ -239,6 +241,7 @@ static __always_inline int pool_submit(struct pt_regs *ctx, __u64 node, int slow
 	if (!slow) {
 		bpf_map_update_elem(&pool_stamps, &node, &now, BPF_ANY);
 		__sync_fetch_and_add(&pool_submitted, 1);
+		__sync_fetch_and_add(&pool_after_walk, 1);
 	}
 	pt = bpf_task_storage_get(&pool_threads, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
