@@ -91,7 +91,7 @@ struct lsc_report {
 	struct {
 		char name[40];
 		uint64_t value;
-	} counters[16];
+	} counters[32];
 	/* attach: the share of stacks that reach their thread's root (_start, clone, clone3), of
 	 * CPU samples, off-CPU time and blocking calls, from the footer's stacks_* counters; < 0:
 	 * not recorded */

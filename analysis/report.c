@@ -424,7 +424,9 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	rep->truncated = r->info.truncated;
 	rep->cut = r->cut;
 	rep->start_unix_ns = r->header ? r->header->start_unix_ns : 0;
-	for (i = 0; r->footer && i < r->footer->n_counters && rep->ncounters < 16; i++)
+	for (i = 0; r->footer && i < r->footer->n_counters &&
+		    rep->ncounters < sizeof(rep->counters) / sizeof(rep->counters[0]);
+	     i++)
 		if (r->footer->counters[i]->name) {
 			snprintf(rep->counters[rep->ncounters].name, sizeof(rep->counters[0].name),
 				 "%s", r->footer->counters[i]->name);
