@@ -27,7 +27,24 @@ struct scan {
 	char *err;
 	size_t errlen;
 	int failed;
+	int mapped;	/* b maps the file: the pages read can be let go */
+	size_t dropped; /* the bytes before this are let go */
 };
+
+#define RELEASE_STEP (64u << 20)
+
+/* The mapped pages already read are dropped from the process (the page cache keeps them): the
+ * file's size would otherwise add to the peak memory, an 850 MiB snapshot's pages staying
+ * resident next to the columns built from them. */
+static void release(struct scan *sc)
+{
+	size_t upto = sc->i & ~((size_t)RELEASE_STEP - 1);
+
+	if (!sc->mapped || upto <= sc->dropped)
+		return;
+	madvise((char *)(uintptr_t)sc->b + sc->dropped, upto - sc->dropped, MADV_DONTNEED);
+	sc->dropped = upto;
+}
 
 static int fail(struct scan *sc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int fail(struct scan *sc, const char *fmt, ...)
@@ -161,6 +178,8 @@ static int numbers(struct scan *sc, void *ctx, int (*put)(void *ctx, uint64_t k,
 		if (put(ctx, k++, v))
 			return fail(sc, "a number out of place (the meta's layout does not fit)");
 		*count = k;
+		if (!(k & 0xffff))
+			release(sc);
 		ws(sc);
 		if (sc->i < sc->n && sc->b[sc->i] == ',') {
 			sc->i++;
@@ -369,6 +388,8 @@ static int strings(struct scan *sc, struct lsc_snap *s)
 		}
 		if (sc->i >= sc->n || sc->b[sc->i] != '"')
 			return fail(sc, "a string expected");
+		if (!(s->nstrings & 0xfff))
+			release(sc);
 		if (s->nstrings == ocap) {
 			void *m = realloc(s->stroff,
 					  (ocap = ocap ? ocap * 2 : 4096) * sizeof(*s->stroff));
@@ -447,10 +468,11 @@ static int strings(struct scan *sc, struct lsc_snap *s)
 	return 0;
 }
 
-int lsc_snap_parse(const char *buf, size_t len, struct lsc_snap **out, char *err, size_t errlen)
+static int parse(const char *buf, size_t len, int mapped, struct lsc_snap **out, char *err,
+		 size_t errlen)
 {
 	struct lsc_snap *s = calloc(1, sizeof(*s));
-	struct scan sc = {.b = buf, .n = len, .err = err, .errlen = errlen};
+	struct scan sc = {.b = buf, .n = len, .err = err, .errlen = errlen, .mapped = mapped};
 	struct cols c = {.s = s};
 	uint64_t nnum = 0, enum_ = 0;
 	int e = 0, have_meta = 0, have_nodes = 0, have_edges = 0, have_strings = 0;
@@ -558,6 +580,11 @@ int lsc_snap_parse(const char *buf, size_t len, struct lsc_snap **out, char *err
 	return 0;
 }
 
+int lsc_snap_parse(const char *buf, size_t len, struct lsc_snap **out, char *err, size_t errlen)
+{
+	return parse(buf, len, 0, out, err, errlen);
+}
+
 int lsc_snap_read(const char *path, struct lsc_snap **out, char *err, size_t errlen)
 {
 	struct stat st;
@@ -584,7 +611,7 @@ int lsc_snap_read(const char *path, struct lsc_snap **out, char *err, size_t err
 		return -errno;
 	}
 	madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL);
-	e = lsc_snap_parse(m, (size_t)st.st_size, out, err, errlen);
+	e = parse(m, (size_t)st.st_size, 1, out, err, errlen);
 	munmap(m, (size_t)st.st_size);
 	return e;
 }
@@ -608,7 +635,7 @@ void lsc_snap_free(struct lsc_snap *s)
 	free(s->dist);
 	free(s->ret_first);
 	free(s->ret_edge);
-	free(s->edge_from);
+	free(s->ret_from);
 	free(s->kid_first);
 	free(s->kid);
 	free(s->page);

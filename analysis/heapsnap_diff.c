@@ -19,66 +19,100 @@
 
 #define MIN_GROWTH (1u << 20)
 
-struct by_id {
-	uint32_t *node; /* node indices sorted by id */
-	uint32_t n;
-};
-
-static const struct lsc_snap *sort_by;
-
-static int cmp_id(const void *a, const void *b)
+/* The ids sorted by a radix sort (two passes of 16 bits over id << 32 | node): a comparison
+ * sort of 12 M nodes through an indirection takes seconds, this a tenth of one. */
+int lsc_snap_ids(const struct lsc_snap *s, struct lsc_snap_ids *out)
 {
-	uint32_t x = sort_by->id[*(const uint32_t *)a], y = sort_by->id[*(const uint32_t *)b];
+	uint64_t *a = malloc((size_t)s->nnodes * sizeof(*a));
+	uint64_t *b = malloc((size_t)s->nnodes * sizeof(*b));
+	uint32_t *count = calloc(1u << 16, sizeof(*count)), i;
+	int pass;
 
-	return x < y ? -1 : x > y;
-}
-
-static int index_ids(const struct lsc_snap *s, struct by_id *ix)
-{
-	uint32_t i;
-
-	ix->node = malloc(((size_t)s->nnodes + 1) * sizeof(*ix->node));
-	if (!ix->node)
+	memset(out, 0, sizeof(*out));
+	out->id = malloc(((size_t)s->nnodes + 1) * sizeof(*out->id));
+	out->retained = malloc(((size_t)s->nnodes + 1) * sizeof(*out->retained));
+	if (!a || !b || !count || !out->id || !out->retained) {
+		free(a);
+		free(b);
+		free(count);
+		lsc_snap_ids_free(out);
 		return -ENOMEM;
+	}
 	for (i = 0; i < s->nnodes; i++)
-		ix->node[i] = i;
-	ix->n = s->nnodes;
-	sort_by = s;
-	qsort(ix->node, ix->n, sizeof(*ix->node), cmp_id);
+		a[i] = (uint64_t)s->id[i] << 32 | i;
+	for (pass = 0; pass < 2; pass++) {
+		unsigned shift = 32 + 16 * (unsigned)pass;
+		uint32_t sum = 0, d;
+		uint64_t *t;
+
+		memset(count, 0, (1u << 16) * sizeof(*count));
+		for (i = 0; i < s->nnodes; i++)
+			count[(a[i] >> shift) & 0xffff]++;
+		for (d = 0; d < 1u << 16; d++) {
+			uint32_t c = count[d];
+
+			count[d] = sum;
+			sum += c;
+		}
+		for (i = 0; i < s->nnodes; i++)
+			b[count[(a[i] >> shift) & 0xffff]++] = a[i];
+		t = a;
+		a = b;
+		b = t;
+	}
+	for (i = 0; i < s->nnodes; i++) {
+		out->id[i] = (uint32_t)(a[i] >> 32);
+		out->retained[i] = s->retained[(uint32_t)a[i]];
+	}
+	out->n = s->nnodes;
+	out->total_self = s->total_self;
+	free(a);
+	free(b);
+	free(count);
 	return 0;
 }
 
-/* The node with this id, or UINT32_MAX. */
-static uint32_t find(const struct lsc_snap *s, const struct by_id *ix, uint32_t id)
+void lsc_snap_ids_free(struct lsc_snap_ids *d)
 {
-	uint32_t lo = 0, hi = ix->n;
+	free(d->id);
+	free(d->retained);
+	memset(d, 0, sizeof(*d));
+}
+
+/* The place of id in d, or UINT32_MAX. */
+static uint32_t find(const struct lsc_snap_ids *d, uint32_t id)
+{
+	uint32_t lo = 0, hi = d->n;
 
 	while (lo < hi) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (s->id[ix->node[mid]] < id)
+		if (d->id[mid] < id)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo < ix->n && s->id[ix->node[lo]] == id ? ix->node[lo] : UINT32_MAX;
+	return lo < d->n && d->id[lo] == id ? lo : UINT32_MAX;
 }
 
-int lsc_snap_compare(struct lsc_snap *const *snaps, size_t n, struct lsc_snap_compared *out)
+int lsc_snap_compare(const struct lsc_snap_ids *earlier, size_t nearlier,
+		     const struct lsc_snap *last, struct lsc_snap_compared *out)
 {
-	const struct lsc_snap *last = snaps[n - 1];
-	struct by_id ix[LSC_SNAP_MAX] = {{0}};
+	size_t n = nearlier + 1;
 	uint32_t top[64], i;
 	size_t k, ntop, ng = 0, nslots = 1 << 14, ngroups = 0;
 	uint32_t *slot = NULL;
-	int err = -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
 	if (n < 2 || n > LSC_SNAP_MAX)
 		return -EINVAL;
-	for (k = 0; k < n; k++)
-		if (index_ids(snaps[k], &ix[k]))
-			goto out;
+	out->n = n;
+	for (k = 0; k < nearlier; k++) {
+		out->objects[k] = earlier[k].n;
+		out->self[k] = earlier[k].total_self;
+	}
+	out->objects[n - 1] = last->nnodes;
+	out->self[n - 1] = last->total_self;
 	/* growing: the last snapshot's largest retainers, followed back by id */
 	ntop = lsc_snap_top_retainers(last, top, 64);
 	for (k = 0; k < ntop && ng < LSC_SNAP_GROWING; k++) {
@@ -88,9 +122,11 @@ int lsc_snap_compare(struct lsc_snap *const *snaps, size_t n, struct lsc_snap_co
 
 		g->node = top[k];
 		for (j = 0; j < n; j++) {
-			uint32_t v = j + 1 == n ? top[k] : find(snaps[j], &ix[j], last->id[top[k]]);
+			uint32_t v = j + 1 == n ? 0 : find(&earlier[j], last->id[top[k]]);
 
-			g->retained[j] = v == UINT32_MAX ? 0 : snaps[j]->retained[v];
+			g->retained[j] = j + 1 == n	   ? last->retained[top[k]]
+					 : v == UINT32_MAX ? 0
+							   : earlier[j].retained[v];
 			if (j && g->retained[j] <= g->retained[j - 1])
 				rising = 0;
 		}
@@ -102,7 +138,7 @@ int lsc_snap_compare(struct lsc_snap *const *snaps, size_t n, struct lsc_snap_co
 	/* survivors: in the second, not in the first, still in the last; by class */
 	slot = malloc(nslots * sizeof(*slot));
 	if (!slot)
-		goto out;
+		return -ENOMEM;
 	for (k = 0; k < nslots; k++)
 		slot[k] = UINT32_MAX;
 	for (i = 1; i < last->nnodes; i++) {
@@ -112,8 +148,8 @@ int lsc_snap_compare(struct lsc_snap *const *snaps, size_t n, struct lsc_snap_co
 		const char *c;
 		struct lsc_snap_group *gr;
 
-		if (find(snaps[0], &ix[0], id) != UINT32_MAX ||
-		    find(snaps[1], &ix[1], id) == UINT32_MAX)
+		if (find(&earlier[0], id) != UINT32_MAX ||
+		    (n > 2 && find(&earlier[1], id) == UINT32_MAX))
 			continue;
 		lsc_snap_class(last, i, name, sizeof(name));
 		for (c = name; *c; c++)
@@ -138,6 +174,7 @@ int lsc_snap_compare(struct lsc_snap *const *snaps, size_t n, struct lsc_snap_co
 		if (last->retained[i] > last->retained[v])
 			gr->example = i;
 	}
+	free(slot);
 	out->nsurvivors = ngroups;
 	/* the groups with the most bytes first */
 	for (k = 1; k < ngroups; k++)
@@ -148,10 +185,5 @@ int lsc_snap_compare(struct lsc_snap *const *snaps, size_t n, struct lsc_snap_co
 			out->survivors[i] = out->survivors[i - 1];
 			out->survivors[i - 1] = t;
 		}
-	err = 0;
-out:
-	for (k = 0; k < n; k++)
-		free(ix[k].node);
-	free(slot);
-	return err;
+	return 0;
 }

@@ -82,27 +82,33 @@ static int page_objects(struct lsc_snap *s)
 	return 0;
 }
 
-/* The retainers of every node, by their essential edges (CSR), and each edge's source. */
+/* The retainers of every node, by their essential edges (CSR): the edge and its source. Two
+ * passes over the nodes rather than an array of every edge's source (4 bytes an edge). */
 static int retainers(struct lsc_snap *s)
 {
 	uint32_t i, e;
 
-	s->edge_from = malloc(((size_t)s->nedges + 1) * sizeof(*s->edge_from));
 	s->ret_first = calloc((size_t)s->nnodes + 2, sizeof(*s->ret_first));
-	s->ret_edge = malloc(((size_t)s->nedges + 1) * sizeof(*s->ret_edge));
-	if (!s->edge_from || !s->ret_first || !s->ret_edge)
+	if (!s->ret_first)
 		return -ENOMEM;
 	for (i = 0; i < s->nnodes; i++)
-		for (e = s->first_edge[i]; e < s->first_edge[i + 1]; e++) {
-			s->edge_from[e] = i;
+		for (e = s->first_edge[i]; e < s->first_edge[i + 1]; e++)
 			if (essential(s, i, e))
 				s->ret_first[s->eto[e] + 2]++;
-		}
 	for (i = 0; i < s->nnodes; i++)
 		s->ret_first[i + 2] += s->ret_first[i + 1];
-	for (e = 0; e < s->nedges; e++)
-		if (essential(s, s->edge_from[e], e))
-			s->ret_edge[s->ret_first[s->eto[e] + 1]++] = e;
+	s->ret_edge = malloc(((size_t)s->ret_first[s->nnodes + 1] + 1) * sizeof(*s->ret_edge));
+	s->ret_from = malloc(((size_t)s->ret_first[s->nnodes + 1] + 1) * sizeof(*s->ret_from));
+	if (!s->ret_edge || !s->ret_from)
+		return -ENOMEM;
+	for (i = 0; i < s->nnodes; i++)
+		for (e = s->first_edge[i]; e < s->first_edge[i + 1]; e++)
+			if (essential(s, i, e)) {
+				uint32_t k = s->ret_first[s->eto[e] + 1]++;
+
+				s->ret_edge[k] = e;
+				s->ret_from[k] = i;
+			}
 	return 0;
 }
 
@@ -154,19 +160,21 @@ static int post_order(const struct lsc_snap *s, uint32_t *order, uint32_t *post,
 	return 0;
 }
 
+/* The arrays are made and let go in an order that keeps the peak low: the post-order's three
+ * (12 bytes a node) are gone before the dominator tree's children and the distances are made. */
 int lsc_snap_analyse(struct lsc_snap *s)
 {
 	uint32_t *order = malloc((size_t)s->nnodes * sizeof(*order));
 	uint32_t *post = malloc((size_t)s->nnodes * sizeof(*post));
-	uint32_t *dp = malloc((size_t)s->nnodes * sizeof(*dp)); /* dominators, in post indices */
+	uint32_t *dp = NULL; /* dominators, in post indices */
 	uint32_t *queue = NULL, root, reached, i, p, head = 0, tail = 0;
 	int err = -ENOMEM, changed = 1;
 
-	s->dom = malloc((size_t)s->nnodes * sizeof(*s->dom));
-	s->retained = malloc((size_t)s->nnodes * sizeof(*s->retained));
-	s->dist = malloc((size_t)s->nnodes * sizeof(*s->dist));
-	if (!order || !post || !dp || !s->dom || !s->retained || !s->dist || page_objects(s) ||
-	    retainers(s) || post_order(s, order, post, &reached))
+	if (!order || !post || page_objects(s) || retainers(s) ||
+	    post_order(s, order, post, &reached))
+		goto out;
+	dp = malloc((size_t)s->nnodes * sizeof(*dp));
+	if (!dp)
 		goto out;
 	root = s->nnodes - 1; /* the root's post index */
 	for (p = 0; p < s->nnodes; p++)
@@ -177,7 +185,7 @@ int lsc_snap_analyse(struct lsc_snap *s)
 			uint32_t v = order[p], best = UNDEF, k;
 
 			for (k = s->ret_first[v]; k < s->ret_first[v + 1]; k++) {
-				uint32_t u = post[s->edge_from[s->ret_edge[k]]];
+				uint32_t u = post[s->ret_from[k]];
 
 				if (dp[u] == UNDEF)
 					continue;
@@ -201,6 +209,10 @@ int lsc_snap_analyse(struct lsc_snap *s)
 			}
 		}
 	}
+	s->dom = malloc((size_t)s->nnodes * sizeof(*s->dom));
+	s->retained = malloc((size_t)s->nnodes * sizeof(*s->retained));
+	if (!s->dom || !s->retained)
+		goto out;
 	for (p = 0; p < s->nnodes; p++) {
 		s->dom[order[p]] = order[dp[p]];
 		s->retained[order[p]] = s->self[order[p]];
@@ -208,6 +220,10 @@ int lsc_snap_analyse(struct lsc_snap *s)
 	/* a dominator comes after all it dominates in the post-order */
 	for (p = 0; p + 1 < s->nnodes; p++)
 		s->retained[s->dom[order[p]]] += s->retained[order[p]];
+	free(order);
+	free(post);
+	free(dp);
+	order = post = dp = NULL;
 	/* the dominator tree's children (CSR) */
 	s->kid_first = calloc((size_t)s->nnodes + 2, sizeof(*s->kid_first));
 	s->kid = malloc((size_t)s->nnodes * sizeof(*s->kid));
@@ -220,8 +236,9 @@ int lsc_snap_analyse(struct lsc_snap *s)
 	for (i = 1; i < s->nnodes; i++)
 		s->kid[s->kid_first[s->dom[i] + 1]++] = i;
 	/* distances: breadth first over the essential edges */
+	s->dist = malloc((size_t)s->nnodes * sizeof(*s->dist));
 	queue = malloc((size_t)s->nnodes * sizeof(*queue));
-	if (!queue)
+	if (!s->dist || !queue)
 		goto out;
 	for (i = 0; i < s->nnodes; i++)
 		s->dist[i] = UNDEF;
@@ -309,7 +326,7 @@ static void edge_label(const struct lsc_snap *s, uint32_t e, char *buf, size_t c
 
 void lsc_snap_path(const struct lsc_snap *s, uint32_t i, char *buf, size_t cap)
 {
-	uint32_t nodes[64], edges[64], n = 0, v = i, k;
+	uint32_t nodes[64], edges[64], froms[64], n = 0, v = i, k;
 	size_t used = 0;
 
 	/* up from i: each time the retainer nearest the root */
@@ -317,7 +334,7 @@ void lsc_snap_path(const struct lsc_snap *s, uint32_t i, char *buf, size_t cap)
 		uint32_t best = UNDEF, be = 0;
 
 		for (k = s->ret_first[v]; k < s->ret_first[v + 1]; k++) {
-			uint32_t e = s->ret_edge[k], u = s->edge_from[e];
+			uint32_t e = s->ret_edge[k], u = s->ret_from[k];
 
 			if (s->dist[u] < s->dist[v] &&
 			    (best == UNDEF || s->dist[u] < s->dist[best])) {
@@ -328,6 +345,7 @@ void lsc_snap_path(const struct lsc_snap *s, uint32_t i, char *buf, size_t cap)
 		if (best == UNDEF)
 			break;
 		nodes[n] = v;
+		froms[n] = best;
 		edges[n++] = be;
 		v = best;
 	}
@@ -335,7 +353,7 @@ void lsc_snap_path(const struct lsc_snap *s, uint32_t i, char *buf, size_t cap)
 	/* root first (the synthetic root left out): NAME -label-> NAME ... */
 	for (k = n; k-- > 0 && used + 1 < cap;) {
 		char name[160], label[128];
-		uint32_t from = s->edge_from[edges[k]];
+		uint32_t from = froms[k];
 
 		if (n > 12 && k < n - 5 && k > 5) { /* the middle of a long path */
 			if (k == n - 6)

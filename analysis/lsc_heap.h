@@ -71,7 +71,11 @@ struct lsc_heap_type {
 	uint64_t first, last;
 };
 
+struct lsc_snap_summary;
 struct lsc_heap_report {
+	/* the V8 heap snapshots the run had Node write, summed up: set by the caller, NULL: none
+	 * (heap and report show them with the rest) */
+	const struct lsc_snap_summary *v8_snapshots;
 	char heap_mode[16]; /* "full", "sampled", "off", or "" (not recorded) */
 	uint64_t sample_interval;
 	double duration_s;

@@ -45,7 +45,7 @@ struct lsc_snap {
 	uint32_t *dist;	     /* references from the root (UINT32_MAX: not reached) */
 	uint32_t *ret_first; /* the retainers, by node: [ret_first[i], ret_first[i+1]) */
 	uint32_t *ret_edge;  /* edge indices into the arrays above */
-	uint32_t *edge_from; /* each edge's source node */
+	uint32_t *ret_from;  /* and the edge's source node */
 	uint32_t *kid_first; /* the dominator tree's children: [kid_first[i], kid_first[i+1]) */
 	uint32_t *kid;
 	uint8_t *page; /* 1: reachable from a user root (a global object): owned by the program;
@@ -89,15 +89,31 @@ size_t lsc_snap_top_retainers(const struct lsc_snap *s, uint32_t *out, size_t ca
 struct lsc_flame;
 int lsc_snap_flame(const struct lsc_snap *s, struct lsc_flame **out);
 
-/* heapsnap_diff.c: several snapshots of one process, in order (each analysed): the largest
+/* heapsnap_diff.c: several snapshots of one process, in order. An earlier snapshot is kept only
+ * as its ids (sorted) and their retained sizes, 12 bytes an object, so that it can be let go
+ * before the next is read: three snapshots take the memory of the largest, not of all three. */
+struct lsc_snap_ids {
+	uint32_t n;
+	uint32_t *id;
+	uint64_t *retained;
+	uint64_t total_self;
+};
+/* From an analysed snapshot. 0 or -ENOMEM. */
+int lsc_snap_ids(const struct lsc_snap *s, struct lsc_snap_ids *out);
+void lsc_snap_ids_free(struct lsc_snap_ids *d);
+
+/* The comparison of the earlier snapshots (as ids) with the last (analysed): the largest
  * retainers of the last whose retained size rose from each snapshot to the next (by half and
  * 1 MiB at least over the series), and the objects made between the first two that are still
  * alive in the last, by class, the most bytes first, each class with the object of it that
- * retains the most. 0, -EINVAL (fewer than 2 or more than LSC_SNAP_MAX), -ENOMEM. */
+ * retains the most. 0, -EINVAL (fewer than 2 or more than LSC_SNAP_MAX in all), -ENOMEM. */
 #define LSC_SNAP_MAX	 8
 #define LSC_SNAP_GROWING 10
 #define LSC_SNAP_GROUPS	 512
 struct lsc_snap_compared {
+	size_t n;			/* snapshots, the last included */
+	uint32_t objects[LSC_SNAP_MAX]; /* each snapshot's objects and their bytes */
+	uint64_t self[LSC_SNAP_MAX];
 	size_t ngrowing;
 	struct lsc_snap_growth {
 		uint32_t node; /* in the last snapshot */
@@ -110,6 +126,41 @@ struct lsc_snap_compared {
 		uint32_t example; /* in the last snapshot */
 	} survivors[LSC_SNAP_GROUPS];
 };
-int lsc_snap_compare(struct lsc_snap *const *snaps, size_t n, struct lsc_snap_compared *out);
+int lsc_snap_compare(const struct lsc_snap_ids *earlier, size_t nearlier,
+		     const struct lsc_snap *last, struct lsc_snap_compared *out);
+
+/* heapsnap_summary.c: the snapshots a run noted in its recording (HeapSnapshotFile records,
+ * names in dir), for the report: each one's largest retainers, and what grew across a process's
+ * several. A file that cannot be read has its error instead. */
+#define LSC_SNAP_SUMMARY_FILES	 16
+#define LSC_SNAP_SUMMARY_TOP	 3
+#define LSC_SNAP_SUMMARY_GROWING 8
+struct lsc_snap_summary {
+	size_t n;
+	struct lsc_snap_summary_file {
+		char name[256], trigger[32], error[300];
+		uint32_t pid;
+		uint64_t bytes, unix_ns;
+		int read;
+		uint32_t objects;
+		uint64_t self;
+		size_t ntop;
+		struct {
+			char name[160], path[1024];
+			uint64_t retained;
+			uint32_t id;
+		} top[LSC_SNAP_SUMMARY_TOP];
+	} f[LSC_SNAP_SUMMARY_FILES];
+	size_t ngrowing;
+	struct lsc_snap_summary_growth {
+		uint32_t pid;
+		size_t n; /* the snapshots compared */
+		uint64_t retained[LSC_SNAP_MAX];
+		char name[160], path[1024];
+	} growing[LSC_SNAP_SUMMARY_GROWING];
+};
+typedef struct Loopscope__HeapSnapshotFile Loopscope__HeapSnapshotFile;
+int lsc_snap_summarise(const char *dir, const Loopscope__HeapSnapshotFile *const *files, size_t n,
+		       struct lsc_snap_summary *out);
 
 #endif

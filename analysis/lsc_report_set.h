@@ -22,6 +22,7 @@ struct lsc_report_process {
 	struct lsc_report_loops *loops; /* owned */
 };
 
+struct lsc_snap_summary;
 struct lsc_report_set {
 	size_t n, lead;
 	struct lsc_report_process p[LSC_SET_MAX];
@@ -41,6 +42,9 @@ struct lsc_report_set {
 	/* descendants that did not record (the first recording's Process records), Node.js ones
 	 * by name, the others counted */
 	size_t nmissing, missing_other;
+	/* the JS heap snapshots the run had Node write, summed up (set by the caller; NULL: none)
+	 */
+	const struct lsc_snap_summary *snapshots;
 	struct {
 		uint32_t pid;
 		char command[200];

@@ -7,6 +7,7 @@
 #ifndef LSC_CLI_H
 #define LSC_CLI_H
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -132,6 +133,32 @@ void lsc_run_wait_descendants(struct lsc_run_tree *t, double secs);
 size_t lsc_run_finish_set(const char *output, const char *set_id, int follow,
 			  const struct lsc_run_tree *t);
 
+/* heap_snapshot.c: the heap snapshots r notes (run --heap-snapshot-on), read from beside
+ * recpath and summed up; NULL when none (malloc'ed). */
+struct lsc_snap_summary;
+struct lsc_snap_summary *lsc_cli_snap_summary(const char *recpath, const struct lsc_recording *r);
+/* run_snapshots.c: `run --heap-snapshot-on SIGNAL|near-oom|exit` (Node's own flags). */
+struct lsc_run_snap {
+	char signal[32]; /* "SIGUSR2", or empty */
+	int near_oom, exit;
+	char dir[PATH_MAX];    /* beside the recording */
+	char script[PATH_MAX]; /* exit: the --require'd script, in the run directory */
+};
+static inline int lsc_run_snap_wanted(const struct lsc_run_snap *o)
+{
+	return o->signal[0] || o->near_oom || o->exit;
+}
+/* One --heap-snapshot-on (a comma-separated list), into o: 0 or LSC_EXIT_USAGE (said). */
+int lsc_run_snap_option(const char *arg, struct lsc_run_snap *o);
+/* Before the fork: o->dir from output; the exit script written into rundir. 0, or said. */
+int lsc_run_snap_prepare(struct lsc_run_snap *o, const char *output, const char *rundir);
+/* In the child, before exec: NODE_OPTIONS. */
+void lsc_run_snap_env(const struct lsc_run_snap *o);
+/* After the run: the run's snapshots noted in output; how many (said on stderr). */
+struct timespec;
+size_t lsc_run_snap_finish(const struct lsc_run_snap *o, const char *output, const char *rundir,
+			   const struct timespec *start);
+
 /* sets.c: a recording and the others of its set beside it (REC.PID, the same set id). */
 #define LSC_CLI_MAX_SET 64
 struct lsc_cli_set {
@@ -181,7 +208,9 @@ int lsc_cli_read_dir(const char *dir, int pid, struct lsc_recording **out);
 
 /* report_page.c: `report -o FILE.html`: the page of the set's first process (set->r[0], its
  * symbolizer set), written whole or not at all; the exit code. */
-int lsc_cli_report_page(const char *output, const char *src, struct lsc_cli_set *set);
+struct lsc_snap_summary;
+int lsc_cli_report_page(const char *output, const char *src, struct lsc_cli_set *set,
+			const struct lsc_snap_summary *snapshots);
 
 /* heap_snapshot.c: `heap FILE.heapsnapshot` (V8's); the exit code. */
 int lsc_cli_heap_snapshot(const char *path, const char *out, int json);

@@ -75,6 +75,7 @@ static int run(int argc, char **argv, int leaks)
 	const char *cmd = leaks ? "leaks" : "heap", *out = NULL, *loop = NULL;
 	static struct lsc_pick pick;
 	struct heap_ctx ctx = {0};
+	struct lsc_snap_summary *snaps = NULL;
 	struct lsc_heap_report h;
 	const struct lsc_recording *rec;
 	struct lsc_symbolizer *sym;
@@ -154,10 +155,14 @@ static int run(int argc, char **argv, int leaks)
 	snprintf(title, sizeof(title), "loopscope heap: %s (pid %u%s%s)",
 		 rec->header && rec->header->executable ? rec->header->executable : argv[optind],
 		 rec->header ? rec->header->pid : 0, pick.loop_name[0] ? ", " : "", pick.loop_name);
+	/* the V8 snapshots the run had Node write: the named recording notes them */
+	if (!leaks && !pid && pick.set.n)
+		h.v8_snapshots = snaps = lsc_cli_snap_summary(argv[optind], pick.set.r[0]);
 	ctx.h = &h;
 	ctx.title = title;
 	ctx.when = when_of(rec);
 	code = lsc_cli_emit(out, leaks ? render_leaks : render_heap, &ctx);
+	free(snaps);
 	lsc_heap_free(&h);
 	lsc_cli_pick_free(&pick);
 	return code;

@@ -53,6 +53,7 @@ int cmd_report(int argc, char **argv)
 	};
 	static struct lsc_cli_set set;
 	struct lsc_report_set *rep = NULL;
+	struct lsc_snap_summary *snaps = NULL;
 	const char *output = NULL, *loop = NULL;
 	int c, json = 0, err, ret = LSC_EXIT_FAIL, pid = 0, k, html;
 	size_t i, n;
@@ -105,6 +106,7 @@ int cmd_report(int argc, char **argv)
 		lsc_fail("out of memory");
 		goto out;
 	}
+	snaps = lsc_cli_snap_summary(argv[optind], set.r[0]);
 	if (pid) { /* one process of the set: first, alone */
 		if ((k = lsc_cli_set_member(&set, argv[optind], pid)) < 0)
 			goto out;
@@ -115,7 +117,7 @@ int cmd_report(int argc, char **argv)
 	}
 	lsc_cli_set_symbolizers(&set);
 	if (html) { /* one page of one process (render/report_html.c) */
-		ret = lsc_cli_report_page(output, argv[optind], &set);
+		ret = lsc_cli_report_page(output, argv[optind], &set, snaps);
 		goto out;
 	}
 	err = lsc_report_build_set((const struct lsc_recording *const *)set.r, pid ? 1 : set.n,
@@ -134,6 +136,7 @@ int cmd_report(int argc, char **argv)
 		lsc_fail("cannot analyse recording '%s': %s", argv[optind], lsc_strerror(err));
 		goto out;
 	}
+	rep->snapshots = snaps;
 	ret = lsc_cli_emit(output, json ? render_json : render_text, rep);
 	if (ret == LSC_EXIT_OK && !json && (!output || !strcmp(output, "-")) && isatty(1) &&
 	    isatty(2))
@@ -141,6 +144,7 @@ int cmd_report(int argc, char **argv)
 	lsc_report_set_free(rep);
 out:
 	free(rep);
+	free(snaps);
 	lsc_cli_set_free(&set);
 	return ret;
 }

@@ -189,6 +189,7 @@ int cmd_run(int argc, char **argv)
 		{"window", required_argument, NULL, 'w'},
 		{"follow-children", optional_argument, NULL, 'f'},
 		{"no-follow-children", no_argument, NULL, 'F'},
+		{"heap-snapshot-on", required_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -196,6 +197,7 @@ int cmd_run(int argc, char **argv)
 	char rundir[64] = "";
 	const char *out_arg = NULL, *heap = NULL, *numval[NNUMERIC] = {0}, *why = NULL, *cmd;
 	static struct lsc_run_tree tree;
+	static struct lsc_run_snap snap;
 	char set_id[40] = "";
 	int c, follow = -1, wall = 0, errpipe[2] = {-1, -1}, status = 0, exec_err = 0, fd,
 	       created = 0, code;
@@ -245,6 +247,10 @@ int cmd_run(int argc, char **argv)
 		case 'F':
 			follow = 0;
 			break;
+		case 'N':
+			if (lsc_run_snap_option(v, &snap))
+				return LSC_EXIT_USAGE;
+			break;
 		case 'h':
 			return lsc_help("run");
 		default:
@@ -281,6 +287,11 @@ int cmd_run(int argc, char **argv)
 	}
 	if (!command_exists(cmd))
 		return lsc_fail("cannot run '%s': command not found", cmd), 127;
+	if (lsc_run_snap_wanted(&snap) && !is_node(cmd))
+		return lsc_usage_error("run",
+				       "--heap-snapshot-on is for Node.js programs (V8 writes the "
+				       "snapshots), and '%s' is not node",
+				       cmd);
 	/*
 	 * The recording. A new path is created here with O_EXCL | O_NOFOLLOW: it is then this run's
 	 * own, the only kind of path run removes on failure (and in a sticky /tmp no other user can
@@ -337,6 +348,17 @@ int cmd_run(int argc, char **argv)
 		return lsc_fail("cannot create the run directory in '/tmp': %s", strerror(e));
 	}
 	start = st.st_mtim;
+	if (kind == LSC_OUT_INPLACE && lsc_run_snap_wanted(&snap)) {
+		code = lsc_usage_error("run",
+				       "--heap-snapshot-on writes beside the recording: it needs a "
+				       "file for -o, not '%s'",
+				       output);
+		goto fail;
+	}
+	if (lsc_run_snap_prepare(&snap, output, rundir)) {
+		code = LSC_EXIT_FAIL;
+		goto fail;
+	}
 	if (pipe2(errpipe, O_CLOEXEC)) {
 		code = lsc_fail("cannot start '%s': %s", cmd, strerror(errno));
 		goto fail;
@@ -384,6 +406,7 @@ int cmd_run(int argc, char **argv)
 			setenv("LOOPSCOPE_SET_ID", set_id, 1);
 		if (wall)
 			setenv("LOOPSCOPE_WALL", "1", 1);
+		lsc_run_snap_env(&snap);
 		execvp(cmd, argv + optind);
 		exec_err = errno;
 		if (write(errpipe[1], &exec_err, sizeof(exec_err)) < 0) {
@@ -455,6 +478,7 @@ int cmd_run(int argc, char **argv)
 				"'loopscope report %s' reads them together)\n",
 				n, n == 1 ? "" : "es", output, output);
 	}
+	lsc_run_snap_finish(&snap, output, rundir, &start);
 	sweep_run_dir(rundir);
 
 	lsc_cli_summary(output, cmd, "ran",

@@ -6,6 +6,8 @@
 #include "cli.h"
 #include "lsc_render.h"
 
+#include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,11 +62,14 @@ static int render_snaps_json(FILE *f, const void *v)
 	return lsc_render_snaps_json(f, v);
 }
 
+/* Each snapshot read and analysed in turn, the earlier ones kept only as their ids: the memory
+ * of the largest, not of all of them. */
 int lsc_cli_heap_snapshots(const char *const *paths, size_t n, const char *out, int json)
 {
-	struct lsc_snap *snaps[LSC_SNAP_MAX] = {0};
+	struct lsc_snap_ids ids[LSC_SNAP_MAX] = {{0}};
+	struct lsc_snap *s = NULL;
 	struct lsc_snap_compared *cmp = calloc(1, sizeof(*cmp));
-	struct lsc_snaps_view v = {.sources = paths, .snaps = snaps, .n = n, .cmp = cmp};
+	struct lsc_snaps_view v = {.sources = paths, .cmp = cmp};
 	char err[300] = "";
 	size_t i;
 	int ret = LSC_EXIT_FAIL, e;
@@ -76,25 +81,48 @@ int lsc_cli_heap_snapshots(const char *const *paths, size_t n, const char *out, 
 	if (!cmp)
 		return lsc_fail("out of memory");
 	for (i = 0; i < n; i++) {
-		e = lsc_snap_read(paths[i], &snaps[i], err, sizeof(err));
+		e = lsc_snap_read(paths[i], &s, err, sizeof(err));
 		if (e) {
 			lsc_fail("cannot read the heap snapshot '%s': %s", paths[i],
 				 err[0] ? err : lsc_strerror(e));
 			goto out;
 		}
-		if (lsc_snap_analyse(snaps[i])) {
+		if (lsc_snap_analyse(s) || (i + 1 < n && lsc_snap_ids(s, &ids[i]))) {
 			lsc_fail("out of memory analysing '%s'", paths[i]);
 			goto out;
 		}
+		if (i + 1 < n) {
+			lsc_snap_free(s);
+			s = NULL;
+		}
 	}
-	if (lsc_snap_compare(snaps, n, cmp)) {
+	if (lsc_snap_compare(ids, n - 1, s, cmp)) {
 		lsc_fail("out of memory comparing the snapshots");
 		goto out;
 	}
+	v.last = s;
 	ret = lsc_cli_emit(out, json ? render_snaps_json : render_snaps_text, &v);
 out:
 	for (i = 0; i < n; i++)
-		lsc_snap_free(snaps[i]);
+		lsc_snap_ids_free(&ids[i]);
+	lsc_snap_free(s);
 	free(cmp);
 	return ret;
+}
+
+struct lsc_snap_summary *lsc_cli_snap_summary(const char *recpath, const struct lsc_recording *r)
+{
+	struct lsc_snap_summary *m;
+	char tmp[PATH_MAX];
+
+	if (!r->nheap_snapshots)
+		return NULL;
+	m = malloc(sizeof(*m));
+	snprintf(tmp, sizeof(tmp), "%s", recpath);
+	if (!m || lsc_snap_summarise(dirname(tmp), r->heap_snapshots, r->nheap_snapshots, m)) {
+		free(m);
+		lsc_warn("out of memory reading the heap snapshots of '%s'", recpath);
+		return NULL;
+	}
+	return m;
 }

@@ -50,6 +50,10 @@ const struct lsc_cmd lsc_commands[] = {
 	 "                         one set that report and gate read together (all: every\n"
 	 "                         one; node: Node.js ones, the default when CMD is node)\n"
 	 "  --no-follow-children   CMD's own process only\n"
+	 "  --heap-snapshot-on SIGNAL|near-oom|exit  Node.js: V8 heap snapshots beside REC, on\n"
+	 "                         SIGNAL (SIGUSR2), near the heap limit, at exit (a comma list;\n"
+	 "                         Node's own flags, added to NODE_OPTIONS); report and heap\n"
+	 "                         read them with REC\n"
 	 "\n"
 	 "The agent also works preloaded by hand: agent/README.md lists its LOOPSCOPE_* settings.\n",
 	 cmd_run},

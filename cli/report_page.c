@@ -78,7 +78,8 @@ static void free_loops(struct lsc_report_loops *l)
 	free(l);
 }
 
-int lsc_cli_report_page(const char *output, const char *src, struct lsc_cli_set *set)
+int lsc_cli_report_page(const char *output, const char *src, struct lsc_cli_set *set,
+			const struct lsc_snap_summary *snapshots)
 {
 	struct lsc_report_loops *l = by_loop(src, set->r[0], set->sym[0]);
 	const struct lsc_report *others[LSC_MAX_LOOPS], *rep;
@@ -139,6 +140,7 @@ int lsc_cli_report_page(const char *output, const char *src, struct lsc_cli_set 
 	p.in.flame_offcpu =
 		flame_svg(set->r[0], set->sym[0], LOOPSCOPE__SAMPLE_KIND__OFFCPU, "Off-CPU", "ns");
 	p.in.heap = have_heap ? &heap : NULL;
+	p.in.snapshots = snapshots;
 	p.in.procs = procs;
 	p.in.nprocs = procs ? set->n : 0;
 	ret = lsc_cli_emit(output, render, &p);

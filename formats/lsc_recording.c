@@ -308,6 +308,9 @@ static int add_record(struct lsc_recording *r, Loopscope__Record *rec)
 	case LOOPSCOPE__RECORD__BODY_PROCESS:
 		PUSH(r->processes, r->nprocesses, rec->process);
 		break;
+	case LOOPSCOPE__RECORD__BODY_HEAP_SNAPSHOT:
+		PUSH(r->heap_snapshots, r->nheap_snapshots, rec->heap_snapshot);
+		break;
 	default:
 		break; /* a record kind from a newer minor version: skipped */
 	}
@@ -520,6 +523,7 @@ void lsc_recording_free(struct lsc_recording *r)
 	free(r->samples);
 	free(r->symbols);
 	free(r->processes);
+	free(r->heap_snapshots);
 	free(r);
 }
 

@@ -82,6 +82,8 @@ struct lsc_recording {
 	size_t nsymbols;
 	const Loopscope__Process **processes; /* descendants `run` saw (finalize) */
 	size_t nprocesses;
+	const Loopscope__HeapSnapshotFile **heap_snapshots; /* `run --heap-snapshot-on` */
+	size_t nheap_snapshots;
 	int cut; /* cut to a span of its time that is not all of it (lsc_recording_cut) */
 	struct lsc_read_info info;
 	Loopscope__Record **records_; /* owned */

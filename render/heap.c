@@ -154,6 +154,8 @@ int lsc_render_heap_text(FILE *out, const struct lsc_heap_report *h)
 	}
 	if (!h->ntemp)
 		fprintf(out, "  none recorded\n");
+	if (h->v8_snapshots)
+		lsc_render_snap_summary_text(out, h->v8_snapshots);
 	return ferror(out) ? -EIO : 0;
 }
 
@@ -279,6 +281,9 @@ int lsc_render_heap_json(FILE *out, const struct lsc_heap_report *h)
 	for (i = 0; i < h->ntemp; i++)
 		json_object_array_add(a, site_json(&h->temp[i]));
 	json_object_object_add(root, "temporary", a);
+	if (h->v8_snapshots && h->v8_snapshots->n)
+		json_object_object_add(root, "heap_snapshots",
+				       lsc__snap_summary_json(h->v8_snapshots));
 	return emit(out, root);
 }
 
@@ -532,6 +537,7 @@ int lsc_render_heap_html(FILE *out, const struct lsc_heap_report *h, const char 
 	html_text(out, title);
 	fputs("</h1>\n", out);
 	lsc_render_heap_section(out, h, 2);
+	lsc__snap_summary_html(out, h->v8_snapshots, 2);
 	fputs("</body></html>\n", out);
 	return ferror(out) ? -EIO : 0;
 }

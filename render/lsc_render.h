@@ -85,13 +85,14 @@ int lsc_render_snap_text(FILE *out, const struct lsc_snap_view *v);
 int lsc_render_snap_json(FILE *out, const struct lsc_snap_view *v);
 /* Several snapshots of one process, compared (lsc_snap_compare). */
 struct lsc_snaps_view {
-	const char *const *sources;
-	struct lsc_snap *const *snaps;
-	size_t n;
+	const char *const *sources; /* cmp->n of them */
+	const struct lsc_snap *last;
 	const struct lsc_snap_compared *cmp;
 };
 int lsc_render_snaps_text(FILE *out, const struct lsc_snaps_view *v);
 int lsc_render_snaps_json(FILE *out, const struct lsc_snaps_view *v);
+/* The run's heap snapshots in the report (lsc_snap_summarise): a section; nothing when none. */
+int lsc_render_snap_summary_text(FILE *out, const struct lsc_snap_summary *m);
 
 /* `report -o report.html` (render/report_html.c): one self-contained page. */
 struct lsc_recording;
@@ -102,7 +103,8 @@ struct lsc_report_html_in {
 	const struct lsc_recording *rec; /* its recording: the windows and events drawn */
 	/* the flame graphs as SVG documents (lsc_render_svg's), or NULL when there is none */
 	const char *flame_cpu, *flame_blocking, *flame_offcpu;
-	const struct lsc_heap_report *heap; /* or NULL */
+	const struct lsc_heap_report *heap;	  /* or NULL */
+	const struct lsc_snap_summary *snapshots; /* the run's heap snapshots, or NULL */
 	/* the process's other loops' reports (Workers), their findings listed after the main
 	 * loop's; none: 0 */
 	size_t nloops;

@@ -29,5 +29,9 @@ int lsc_render_heap_section(FILE *out, const struct lsc_heap_report *h, int leve
 extern const char lsc__html_css[];
 /* {"function", "file", "line"} */
 struct json_object *lsc__frame_json(const struct lsc_report_frame *f);
+/* heapsnap.c: the run's heap snapshots, summed up (the report's "heap_snapshots") */
+struct lsc_snap_summary;
+struct json_object *lsc__snap_summary_json(const struct lsc_snap_summary *m);
+int lsc__snap_summary_html(FILE *out, const struct lsc_snap_summary *m, int level);
 
 #endif

@@ -658,6 +658,8 @@ int lsc_render_report_html(FILE *out, const struct lsc_report_html_in *in)
 		fputs("<p class=\"note\">No heap data in this recording (loopscope run records the "
 		      "native heap sampled by default, and Node's JS heap).</p>\n",
 		      out);
+	if (!err)
+		err = lsc__snap_summary_html(out, in->snapshots, 3);
 	fputs("</section>\n", out);
 	fputs("</body></html>\n", out);
 	timeline_free(&tl);

@@ -29,7 +29,7 @@ static void who(const struct lsc_report_set *s, const struct lsc_set_finding *f,
 			 p->parent_pid, p->command);
 }
 
-int lsc_render_report_set_text(FILE *o, const struct lsc_report_set *s)
+static int set_text(FILE *o, const struct lsc_report_set *s)
 {
 	const struct lsc_report_loops *lead = s->p[s->lead].loops;
 	size_t i;
@@ -84,6 +84,15 @@ int lsc_render_report_set_text(FILE *o, const struct lsc_report_set *s)
 	return ferror(o) ? -EIO : 0;
 }
 
+int lsc_render_report_set_text(FILE *o, const struct lsc_report_set *s)
+{
+	int e = set_text(o, s);
+
+	if (!e && s->snapshots)
+		e = lsc_render_snap_summary_text(o, s->snapshots);
+	return e;
+}
+
 static json_object *u64(uint64_t v)
 {
 	return json_object_new_uint64(v);
@@ -97,6 +106,9 @@ int lsc_render_report_set_json(FILE *out, const struct lsc_report_set *s)
 	size_t i;
 
 	root = lead ? lsc__report_loops_json(lead) : json_object_new_object();
+	if (s->snapshots && s->snapshots->n)
+		json_object_object_add(root, "heap_snapshots",
+				       lsc__snap_summary_json(s->snapshots));
 	if (s->n == 1 && !s->nmissing)
 		return lsc__emit_json(out, root);
 	a = json_object_new_array();

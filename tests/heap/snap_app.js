@@ -10,6 +10,9 @@
 //   node snap_app.js grow PREFIX     a cache Map and a global array of Sessions growing between
 //                                     them (the leak the three-snapshot method finds)
 //   node snap_app.js steady PREFIX   as much allocated, nothing kept: the control
+// Or under `loopscope run --heap-snapshot-on SIGUSR2,exit` (the snapshots Node writes itself):
+//   node snap_app.js signal DIR      a cache Map growing in three rounds, a SIGUSR2 to itself
+//                                     after each, the next round once Node's snapshot is in DIR
 const v8 = require('v8');
 const { EventEmitter } = require('events');
 
@@ -58,7 +61,30 @@ if (mode === 'map') {
   }
   setTimeout(() => cache.size, 1e6).unref();
   process.exit(0);
+} else if (mode === 'signal') {
+  signalRounds(file);
+  return;
 } else if (mode !== 'flat') {
   throw new Error('mode: map, array, listener, timer, flat, grow or steady');
 }
 v8.writeHeapSnapshot(file);
+
+// Three rounds of a growing cache; after each a SIGUSR2, the next once its snapshot is in dir.
+function signalRounds(dir) {
+  const fs = require('fs');
+  const cache = new Map();
+  const written = () => fs.readdirSync(dir).filter((f) => /^Heap\..*\.\d+\.heapsnapshot$/.test(f)).length;
+  let round = 0;
+  const next = () => {
+    for (let i = 0; i < 20000; i++) cache.set(`key${round}.${i}`, { round, payload: new Array(30).fill(i) });
+    round++;
+    process.kill(process.pid, 'SIGUSR2');
+    const wait = setInterval(() => {
+      if (written() < round) return;
+      clearInterval(wait);
+      if (round < 3) next();
+      else console.log(`title=${process.title} cache=${cache.size}`);
+    }, 10);
+  };
+  next();
+}

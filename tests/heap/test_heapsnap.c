@@ -5,7 +5,8 @@
  * a global array of class instances, listeners never removed, objects a timer holds); the
  * control has nothing of that size. Retained sizes agree exactly with DevTools' own engine
  * (npm heap-snapshot-toolkit) on the top retainers. A damaged snapshot is one line naming the
- * byte.
+ * byte. Under `run --heap-snapshot-on`, Node writes them itself and report reads them with the
+ * recording.
  */
 #define LSC_TEST_TIMEOUT 180
 #include "task.h"
@@ -270,7 +271,130 @@ TEST(the_retained_flame_graph_holds_every_byte_once)
 	json_object_put(rep);
 }
 
+/* run --heap-snapshot-on SIGUSR2,exit: Node writes a snapshot at each SIGUSR2 the program sends
+ * itself and one at exit, beside the recording, which notes them; report reads them with it:
+ * each one's largest retainer (the cache Map) and, across the three of one process, the Map
+ * that keeps growing, in the text, the JSON and the page. The user's NODE_OPTIONS is kept;
+ * what run cannot do is refused before it starts anything. */
+TEST(run_writes_heap_snapshots_that_report_reads)
+{
+	char dir[600], rec[700], page[700], text[700], line[4096];
+	const char *run[] = {built("loopscope"),
+			     "run",
+			     "-o",
+			     rec,
+			     "--heap-snapshot-on",
+			     "SIGUSR2,exit",
+			     "--",
+			     "/usr/bin/node",
+			     APP,
+			     "signal",
+			     dir,
+			     NULL};
+	const char *report[] = {built("loopscope"), "report", rec, "--json", "-o", NULL, NULL};
+	const char *html[] = {built("loopscope"), "report", rec, "-o", page, NULL};
+	const char *plain[] = {built("loopscope"), "report", rec, NULL};
+	const char *heap[] = {built("loopscope"), "heap", rec, "--json", "-o", NULL, NULL};
+	const char *bad[][9] = {
+		{built("loopscope"), "run", "--heap-snapshot-on", "SIGTERM", "--", "/usr/bin/node",
+		 "-e", "0", NULL},
+		{built("loopscope"), "run", "--heap-snapshot-on", "exit", "--", "/bin/true", NULL},
+		{built("loopscope"), "run", "--heap-snapshot-on", "", "--", "/usr/bin/node", "-e",
+		 "0", NULL},
+	};
+	json_object *rep, *hs, *files, *grow;
+	size_t i, usr2 = 0, exits = 0, map_first = 0, found = 0;
+	struct proc p;
+	FILE *f;
+
+	capture_setup("heapsnap");
+	snprintf(dir, sizeof(dir), "%s", path("signal"));
+	ASSERT_OK(mkdir(dir, 0700));
+	snprintf(rec, sizeof(rec), "%s/app.lsr", dir);
+	snprintf(page, sizeof(page), "%s/page.html", dir);
+	snprintf(text, sizeof(text), "%s/app.out", dir);
+	setenv("NODE_OPTIONS", "--title=lsc-snap-test", 1);
+	proc_run(&p, run, 120, text);
+	unsetenv("NODE_OPTIONS");
+	if (WEXITSTATUS(p.status))
+		LSC_FAIL("loopscope run: %s", p.err);
+	ASSERT_TRUE(strstr(p.err, "4 heap snapshots written beside the recording") != NULL);
+	f = fopen(text, "r");
+	ASSERT_TRUE(f && fgets(line, sizeof(line), f));
+	fclose(f);
+	ASSERT_TRUE(strstr(line, "title=lsc-snap-test cache=60000") != NULL);
+
+	report[5] = path("signal.json");
+	proc_run(&p, report, 60, NULL);
+	if (WEXITSTATUS(p.status))
+		LSC_FAIL("loopscope report --json: %s", p.err);
+	rep = json_file(path("signal.json"));
+	hs = json_get(rep, "heap_snapshots");
+	files = json_get(hs, "files");
+	grow = json_get(hs, "growing");
+	ASSERT_EQ(json_object_array_length(files), 4);
+	for (i = 0; i < 4; i++) {
+		json_object *o = json_object_array_get_idx(files, i);
+		json_object *top = json_object_array_get_idx(json_get(o, "retainers"), 0);
+		const char *trig = str(o, "trigger");
+
+		printf("# %s (%s): %s %lld bytes: %s\n", str(o, "file"), trig, str(top, "name"),
+		       (long long)json_object_get_int64(json_get(top, "retained")),
+		       str(top, "path"));
+		usr2 += !strcmp(trig, "SIGUSR2");
+		exits += !strcmp(trig, "exit");
+		map_first += !strcmp(str(top, "name"), "Map") &&
+			     strstr(str(top, "path"), "cache (closure variable)") &&
+			     json_object_get_int64(json_get(top, "retained")) > 2 << 20;
+	}
+	ASSERT_EQ(usr2, 3);
+	ASSERT_EQ(exits, 1);
+	ASSERT_TRUE(map_first >= 3);
+	for (i = 0; i < json_object_array_length(grow); i++) {
+		json_object *o = json_object_array_get_idx(grow, i);
+
+		found |= !strcmp(str(o, "name"), "Map") && strstr(str(o, "path"), "cache");
+	}
+	ASSERT_TRUE(found);
+	json_object_put(rep);
+	/* heap REC shows them with the recording's own heap report */
+	heap[5] = path("signal-heap.json");
+	proc_run(&p, heap, 60, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	rep = json_file(path("signal-heap.json"));
+	ASSERT_EQ(json_object_array_length(json_get(json_get(rep, "heap_snapshots"), "files")), 4);
+	json_object_put(rep);
+
+	proc_run(&p, plain, 60, text);
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	found = 0;
+	f = fopen(text, "r");
+	while (f && fgets(line, sizeof(line), f))
+		found |= strstr(line, "Map keeps growing across its 3 snapshots") != NULL;
+	if (f)
+		fclose(f);
+	ASSERT_TRUE(found);
+	proc_run(&p, html, 60, NULL);
+	ASSERT_EQ(WEXITSTATUS(p.status), 0);
+	found = 0;
+	f = fopen(page, "r");
+	while (f && fgets(line, sizeof(line), f))
+		found |= strstr(line, "id=\"heap-snapshots\"") != NULL;
+	if (f)
+		fclose(f);
+	ASSERT_TRUE(found);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		proc_run(&p, bad[i], 30, NULL);
+		printf("# %s", p.err);
+		ASSERT_EQ(WEXITSTATUS(p.status), 2);
+		ASSERT_TRUE(strstr(p.err, "--heap-snapshot-on") != NULL);
+		ASSERT_TRUE(strchr(p.err, '\n') == p.err + strlen(p.err) - 1);
+	}
+}
+
 TEST_MAIN(TEST_ENTRY(each_culprit_is_named_first_with_its_path),
+	  TEST_ENTRY(run_writes_heap_snapshots_that_report_reads),
 	  TEST_ENTRY(the_retained_flame_graph_holds_every_byte_once),
 	  TEST_ENTRY(several_snapshots_name_what_keeps_growing),
 	  TEST_ENTRY(retained_sizes_agree_with_devtools_engine),
