@@ -7,8 +7,10 @@
  * Growing: the largest retainers of the last snapshot (lsc_snap_top_retainers), each looked up
  * in the earlier snapshots; one whose retained size rose from each snapshot to the next, by half
  * of itself and a megabyte at least over the series, is a growing collection. Survivors: the
- * last snapshot's objects whose ids the second snapshot has and the first has not, by class,
- * with the one of each class that retains the most (its path names where they hang).
+ * last snapshot's objects whose ids the second snapshot has and the first has not, grouped by
+ * class and by holder: the nearest object above them in the dominator tree that a person can
+ * name and that was already there in the first snapshot (the cache Map the new entries went
+ * into, the array the new Sessions were pushed on), the "retainer path" they share.
  */
 #include "lsc_heapsnap.h"
 
@@ -95,13 +97,46 @@ static uint32_t find(const struct lsc_snap_ids *d, uint32_t id)
 	return lo < d->n && d->id[lo] == id ? lo : UINT32_MAX;
 }
 
+/* Each node's holder (lsc_snap_group): up the dominator tree to the first named object that
+ * was in the first snapshot. Resolved once per node: a walk up to the first node known, then
+ * its answer written along the way. */
+static void holders(const struct lsc_snap *s, const uint8_t *old, uint32_t *holder)
+{
+	uint32_t i, v, h;
+
+	for (i = 0; i < s->nnodes; i++)
+		holder[i] = UINT32_MAX;
+	holder[0] = 0;
+	for (i = 1; i < s->nnodes; i++) {
+		/* the answer: up from i's dominator */
+		for (v = s->dom[i];; v = s->dom[v]) {
+			if (v && old[v] == 1 && lsc_snap_named(s, v)) {
+				h = v;
+				break;
+			}
+			if (holder[v] != UINT32_MAX && v != i) {
+				h = holder[v];
+				break;
+			}
+		}
+		/* written for i and the dominators passed on the way (theirs is the same) */
+		for (v = i; holder[v] == UINT32_MAX;) {
+			holder[v] = h;
+			v = s->dom[v];
+			if (v && old[v] == 1 && lsc_snap_named(s, v))
+				break;
+		}
+	}
+}
+
 int lsc_snap_compare(const struct lsc_snap_ids *earlier, size_t nearlier,
 		     const struct lsc_snap *last, struct lsc_snap_compared *out)
 {
 	size_t n = nearlier + 1;
 	uint32_t top[64], i;
 	size_t k, ntop, ng = 0, nslots = 1 << 14, ngroups = 0;
-	uint32_t *slot = NULL;
+	uint32_t *slot = NULL, *holder;
+	uint8_t *old; /* 1: in the first snapshot; 2: made after the second; 0: in between */
 
 	memset(out, 0, sizeof(*out));
 	if (n < 2 || n > LSC_SNAP_MAX)
@@ -135,10 +170,24 @@ int lsc_snap_compare(const struct lsc_snap_ids *earlier, size_t nearlier,
 			ng++;
 	}
 	out->ngrowing = ng;
-	/* survivors: in the second, not in the first, still in the last; by class */
+	/* survivors: in the second, not in the first, still in the last; by class and holder */
 	slot = malloc(nslots * sizeof(*slot));
-	if (!slot)
+	old = calloc(last->nnodes, 1);
+	holder = malloc((size_t)last->nnodes * sizeof(*holder));
+	if (!slot || !old || !holder) {
+		free(slot);
+		free(old);
+		free(holder);
 		return -ENOMEM;
+	}
+	for (i = 0; i < last->nnodes; i++) {
+		uint32_t id = last->id[i];
+
+		old[i] = find(&earlier[0], id) != UINT32_MAX
+				 ? 1
+				 : (n > 2 && find(&earlier[1], id) == UINT32_MAX ? 2 : 0);
+	}
+	holders(last, old, holder);
 	for (k = 0; k < nslots; k++)
 		slot[k] = UINT32_MAX;
 	for (i = 1; i < last->nnodes; i++) {
@@ -148,14 +197,16 @@ int lsc_snap_compare(const struct lsc_snap_ids *earlier, size_t nearlier,
 		const char *c;
 		struct lsc_snap_group *gr;
 
-		if (find(&earlier[0], id) != UINT32_MAX ||
-		    (n > 2 && find(&earlier[1], id) == UINT32_MAX))
+		(void)id;
+		if (old[i])
 			continue;
 		lsc_snap_class(last, i, name, sizeof(name));
 		for (c = name; *c; c++)
 			h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+		h = (h ^ holder[i]) * 1099511628211ULL;
 		for (k = h & (nslots - 1); slot[k] != UINT32_MAX; k = (k + 1) & (nslots - 1))
-			if (!strcmp(out->survivors[slot[k]].name, name))
+			if (out->survivors[slot[k]].holder == holder[i] &&
+			    !strcmp(out->survivors[slot[k]].name, name))
 				break;
 		if (slot[k] == UINT32_MAX) {
 			if (ngroups == LSC_SNAP_GROUPS)
@@ -165,6 +216,7 @@ int lsc_snap_compare(const struct lsc_snap_ids *earlier, size_t nearlier,
 			snprintf(out->survivors[ngroups].name, sizeof(out->survivors[0].name), "%s",
 				 name);
 			out->survivors[ngroups].example = i;
+			out->survivors[ngroups].holder = holder[i];
 			ngroups++;
 		}
 		gr = &out->survivors[slot[k]];
@@ -175,6 +227,8 @@ int lsc_snap_compare(const struct lsc_snap_ids *earlier, size_t nearlier,
 			gr->example = i;
 	}
 	free(slot);
+	free(old);
+	free(holder);
 	out->nsurvivors = ngroups;
 	/* the groups with the most bytes first */
 	for (k = 1; k < ngroups; k++)

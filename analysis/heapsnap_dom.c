@@ -512,6 +512,11 @@ static int candidate(const struct lsc_snap *s, uint32_t i)
 	       n[0] != '(';
 }
 
+int lsc_snap_named(const struct lsc_snap *s, uint32_t i)
+{
+	return candidate(s, i);
+}
+
 /* What of v's retained size one object below it holds nearly all of (a closure's Map, a global's
  * array): that object, the collection a person would name, followed down as far as it goes. */
 static uint32_t essence(const struct lsc_snap *s, uint32_t v)

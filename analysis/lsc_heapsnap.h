@@ -72,6 +72,10 @@ void lsc_snap_class(const struct lsc_snap *s, uint32_t i, char *buf, size_t cap)
  * nodes and the references between them, most of a long path elided in the middle. */
 void lsc_snap_path(const struct lsc_snap *s, uint32_t i, char *buf, size_t cap);
 
+/* Whether node i is an object a person made or can name (a Map, a Session, a closure): not the
+ * engine's internals, a string or a number, not a global object. */
+int lsc_snap_named(const struct lsc_snap *s, uint32_t i);
+
 /* Aggregates by class, retained counted once (not under another object of the same class). */
 struct lsc_snap_class {
 	char name[128];
@@ -105,8 +109,9 @@ void lsc_snap_ids_free(struct lsc_snap_ids *d);
 /* The comparison of the earlier snapshots (as ids) with the last (analysed): the largest
  * retainers of the last whose retained size rose from each snapshot to the next (by half and
  * 1 MiB at least over the series), and the objects made between the first two that are still
- * alive in the last, by class, the most bytes first, each class with the object of it that
- * retains the most. 0, -EINVAL (fewer than 2 or more than LSC_SNAP_MAX in all), -ENOMEM. */
+ * alive in the last, by class and by what holds them, the most bytes first, each group with
+ * the object of it that retains the most. 0, -EINVAL (fewer than 2 or more than LSC_SNAP_MAX in
+ * all), -ENOMEM. */
 #define LSC_SNAP_MAX	 8
 #define LSC_SNAP_GROWING 10
 #define LSC_SNAP_GROUPS	 512
@@ -124,6 +129,9 @@ struct lsc_snap_compared {
 		char name[128];
 		uint64_t count, self;
 		uint32_t example; /* in the last snapshot */
+		/* what holds them: the nearest object above them in the dominator tree that a
+		 * person can name and that was there in the first snapshot (0: the root) */
+		uint32_t holder;
 	} survivors[LSC_SNAP_GROUPS];
 };
 int lsc_snap_compare(const struct lsc_snap_ids *earlier, size_t nearlier,

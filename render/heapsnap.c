@@ -104,7 +104,8 @@ int lsc_render_snaps_text(FILE *out, const struct lsc_snaps_view *v)
 	const struct lsc_snap *last = v->last;
 	const struct lsc_snap_compared *c = v->cmp;
 	char a[32], name[160], path[2048];
-	size_t i, j;
+	size_t i, j, shown;
+	uint64_t all = 0;
 
 	fprintf(out, "loopscope heap: %zu snapshots of one process, in order\n", c->n);
 	for (i = 0; i < c->n; i++) {
@@ -130,16 +131,50 @@ int lsc_render_snaps_text(FILE *out, const struct lsc_snaps_view *v)
 		fprintf(out, "\n      %s\n", path);
 	}
 	fprintf(out,
-		"\nMade between snapshots 1 and 2 and still alive in %zu (by class, the most "
-		"bytes first)\n",
+		"\nMade between snapshots 1 and 2 and still alive in %zu (by class and what "
+		"holds them, the most bytes first)\n",
 		c->n);
-	for (i = 0; i < c->nsurvivors && i < 10; i++) {
+	for (i = 0; i < c->nsurvivors; i++)
+		all += c->survivors[i].self;
+	/* by holder, the holders in the order of their largest group (those with 1 % of the
+	 * bytes at least); each with its classes */
+	for (i = 0, shown = 0; i < c->nsurvivors && shown < 6; i++) {
 		const struct lsc_snap_group *g = &c->survivors[i];
+		uint64_t count = 0, bytes = 0;
+		size_t k, listed = 0;
 
-		size_text(a, sizeof(a), g->self);
-		lsc_snap_path(last, g->example, path, sizeof(path));
-		fprintf(out, "  %10llu %10s  %s\n      the largest: %s\n",
-			(unsigned long long)g->count, a, g->name, path);
+		for (k = 0; k < i && c->survivors[k].holder != g->holder; k++)
+			;
+		if (k < i)
+			continue; /* this holder is listed */
+		shown++;
+		for (k = i; k < c->nsurvivors; k++)
+			if (c->survivors[k].holder == g->holder) {
+				count += c->survivors[k].count;
+				bytes += c->survivors[k].self;
+			}
+		if (shown > 1 && bytes * 100 < all)
+			continue;
+		size_text(a, sizeof(a), bytes);
+		if (g->holder) {
+			lsc_snap_node_name(last, g->holder, name, sizeof(name));
+			lsc_snap_path(last, g->holder, path, sizeof(path));
+			fprintf(out, "  held by %s @%u: %llu objects, %s\n      %s\n", name,
+				last->id[g->holder], (unsigned long long)count, a, path);
+		} else {
+			fprintf(out, "  held by nothing older than them: %llu objects, %s\n",
+				(unsigned long long)count, a);
+		}
+		for (k = i; k < c->nsurvivors && listed < 6; k++) {
+			const struct lsc_snap_group *m = &c->survivors[k];
+
+			if (m->holder != g->holder)
+				continue;
+			listed++;
+			size_text(a, sizeof(a), m->self);
+			fprintf(out, "      %10llu %10s  %s\n", (unsigned long long)m->count, a,
+				m->name);
+		}
 	}
 	if (!c->nsurvivors)
 		fputs("  none\n", out);
@@ -189,6 +224,17 @@ int lsc_render_snaps_json(FILE *out, const struct lsc_snaps_view *v)
 		json_object_object_add(o, "count", json_object_new_uint64(g->count));
 		json_object_object_add(o, "self", json_object_new_uint64(g->self));
 		json_object_object_add(o, "largest_path", json_object_new_string(path));
+		if (g->holder) {
+			json_object *h = json_object_new_object();
+
+			lsc_snap_node_name(last, g->holder, name, sizeof(name));
+			lsc_snap_path(last, g->holder, path, sizeof(path));
+			json_object_object_add(h, "name", json_object_new_string(name));
+			json_object_object_add(h, "id",
+					       json_object_new_uint64(last->id[g->holder]));
+			json_object_object_add(h, "path", json_object_new_string(path));
+			json_object_object_add(o, "held_by", h);
+		}
 		json_object_array_add(a, o);
 	}
 	json_object_object_add(root, "survivors", a);

@@ -183,7 +183,7 @@ TEST(several_snapshots_name_what_keeps_growing)
 				      "--json",		  "-o",	  NULL,	    NULL};
 		json_object *rep, *g, *sv;
 		struct proc p;
-		int map = 0, array = 0, sessions = 0;
+		int map = 0, array = 0, sessions = 0, held = 0;
 
 		snprintf(prefix, sizeof(prefix), "%s", path(modes[m]));
 		for (i = 0; i < 3; i++)
@@ -218,13 +218,20 @@ TEST(several_snapshots_name_what_keeps_growing)
 		for (i = 0; i < json_object_array_length(sv); i++) {
 			json_object *o = json_object_array_get_idx(sv, i);
 
-			if (!strcmp(str(o, "class"), "Session"))
-				sessions = json_object_get_int(json_get(o, "count"));
+			if (!strcmp(str(o, "class"), "Session")) {
+				sessions += json_object_get_int(json_get(o, "count"));
+				/* held by the array they were pushed on */
+				const char *hp = str(json_get(o, "held_by"), "path");
+				const char *hn = str(json_get(o, "held_by"), "name");
+
+				held |= hp && hn && strstr(hp, ".sessions") && !strcmp(hn, "Array");
+			}
 		}
 		if (m == 0) {
 			ASSERT_TRUE(map && array);
 			ASSERT_EQ(sessions,
 				  8000); /* made in the second round, alive in the third */
+			ASSERT_TRUE(held);
 		} else {
 			ASSERT_EQ(json_object_array_length(g), 0);
 			ASSERT_EQ(sessions, 0);
