@@ -186,6 +186,7 @@ struct lsc_window {
 	uint64_t start_ns, end_ns, idle_ns, iterations;
 	uint32_t active_handles, active_reqs, handles_known;
 	uint32_t handles[LSC_AGENT_HANDLE_TYPES];
+	uint64_t write_queued, write_queued_max; /* the streams' write queues, at the end */
 	struct lsc_hist busy, lag;
 };
 

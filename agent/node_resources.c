@@ -14,6 +14,10 @@
  * Nothing runs while V8 is terminating the isolate. The script is named
  * "loopscope:resources" (its sourceURL): its own allocations and samples say whose they are.
  *
+ * With them, its sockets' JS write buffers (process._getActiveHandles(): each one's
+ * writableLength, what write() kept while the socket wanted 'drain'), after a \1: in all, the
+ * most on one, and how many want 'drain' (writableNeedDrain): ignored backpressure.
+ *
  * Cost: one array of one string per resource per window (17,577 Timeouts: ~140 KiB, about a
  * millisecond); measured in bench/js_heap.sh with the heap reading.
  */
@@ -30,7 +34,11 @@ static const char script_src[] =
 	"(function(){var p=globalThis.process;if(!p||typeof p.getActiveResourcesInfo!=='function')"
 	"return '';var a=p.getActiveResourcesInfo(),c={__proto__:null},k=[],s='',i,t;"
 	"for(i=0;i<a.length;i++){t=a[i];if(c[t]===undefined){c[t]=0;k[k.length]=t}c[t]++}"
-	"for(i=0;i<k.length;i++)s+=k[i]+'='+c[k[i]]+';';return s})()\n"
+	"for(i=0;i<k.length;i++)s+=k[i]+'='+c[k[i]]+';';"
+	"var h=typeof p._getActiveHandles==='function'?p._getActiveHandles():[],ws=0,wm=0,wn=0,x,l;"
+	"for(i=0;i<h.length;i++){x=h[i];l=x?x.writableLength:0;if(typeof l==='number'&&l>0){"
+	"ws+=l;if(l>wm)wm=l;if(x.writableNeedDrain)wn++}}"
+	"return s+'\\u0001'+ws+','+wm+','+wn})()\n"
 	"//# sourceURL=loopscope:resources\n";
 
 static void *(*current_context)(void *isolate);

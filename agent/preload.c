@@ -328,6 +328,7 @@ static void snapshot_handles(struct lsc_loop *L, struct lsc_window *w)
 	uv_loop_t *uv = L->uv_loop;
 	void **q, **head;
 	unsigned n = 0;
+	uint64_t queued = 0, queued_max = 0;
 
 	/* A loop that was closed (uv_loop_close scribbles over it) is not walked, ever again. */
 	if (!uv || uv->backend_fd != L->epfd) {
@@ -343,7 +344,17 @@ static void snapshot_handles(struct lsc_loop *L, struct lsc_window *w)
 
 		if ((unsigned)h->type < LSC_AGENT_HANDLE_TYPES)
 			w->handles[h->type]++;
+		/* bytes libuv holds for writing on a stream (a slow reader): backpressure */
+		if (h->type == UV_TCP || h->type == UV_NAMED_PIPE || h->type == UV_TTY) {
+			size_t qs = ((uv_stream_t *)h)->write_queue_size;
+
+			queued += qs;
+			if (qs > queued_max)
+				queued_max = qs;
+		}
 	}
+	w->write_queued = queued;
+	w->write_queued_max = queued_max;
 	w->handles_known = 1;
 }
 

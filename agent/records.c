@@ -99,8 +99,26 @@ void lsc__w_put_thread(struct ring_state *rs, const struct lsc_ev_thread *role, 
 static void resources(uint64_t t, const char *text, size_t len)
 {
 	struct lsc_res_reading *rd = &W.res[W.nres % 4];
+	const char *tail = memchr(text, 1, len); /* "\1SUM,MAX,NEED": the sockets' writes */
 	size_t i = 0, k, n = 0;
 
+	rd->has_writable = 0;
+	if (tail) {
+		uint64_t v[3] = {0, 0, 0};
+		size_t f = 0, j;
+
+		for (j = (size_t)(tail - text) + 1; j < len && f < 3; j++) {
+			if (text[j] == ',')
+				f++;
+			else if (text[j] >= '0' && text[j] <= '9')
+				v[f] = v[f] * 10 + (uint64_t)(text[j] - '0');
+		}
+		rd->has_writable = 1;
+		rd->writable = v[0];
+		rd->writable_max = v[1];
+		rd->need_drain = (uint32_t)v[2];
+		len = (size_t)(tail - text);
+	}
 	while (i < len && n < 32) {
 		size_t eq = i, end;
 		uint32_t v = 0;
@@ -434,6 +452,9 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 		}
 		pw.handles = hcp;
 		pw.n_handles = n;
+		pw.has_write_queued_bytes = pw.has_write_queued_max = 1;
+		pw.write_queued_bytes = w->write_queued;
+		pw.write_queued_max = w->write_queued_max;
 	}
 	/* Node's own count (its reading by the window's end), with the main thread's loop */
 	if (L->tid == (uint32_t)A.pid && (rd = reading_at(w->end_ns)) != NULL) {
@@ -447,6 +468,13 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 		}
 		pw.resources = rcp;
 		pw.n_resources = rd->n;
+		if (rd->has_writable) {
+			pw.has_js_write_buffered_bytes = pw.has_js_write_buffered_max = 1;
+			pw.has_js_write_need_drain = 1;
+			pw.js_write_buffered_bytes = rd->writable;
+			pw.js_write_buffered_max = rd->writable_max;
+			pw.js_write_need_drain = rd->need_drain;
+		}
 	}
 	/* The pool serves the whole process: its figures go with the main thread's loop. */
 	if (L->tid == (uint32_t)A.pid && (W.pool.seen || lsc__pool_threads())) {

@@ -89,6 +89,10 @@ struct lsc_writer {
 		size_t n;
 		char type[32][48];
 		uint32_t count[32];
+		/* its sockets' JS write buffers: in all, the most on one, how many want 'drain' */
+		int has_writable;
+		uint64_t writable, writable_max;
+		uint32_t need_drain;
 	} res[4];
 	unsigned nres;	      /* readings so far: res[nres % 4] is the next one's */
 	uint64_t res_read_ns; /* the main thread's time on them */

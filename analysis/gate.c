@@ -43,6 +43,8 @@ static const struct metric metrics[] = {
 	{"handles.growth", U_COUNT, 1,
 	 "handle counts (loopscope run or attach on a libuv program)"},
 	{"cpu.share", U_SHARE, 2, "CPU samples (--cpu-hz above 0)"},
+	{"starvation.max", U_TIME, 0, "loop windows and CPU samples (loopscope run or attach)"},
+	{"starvation.total", U_TIME, 0, "loop windows and CPU samples (loopscope run or attach)"},
 };
 
 /* The metrics of one loop (each loop has its own): the rest serve the whole process. */
@@ -50,7 +52,8 @@ int lsc__gate_loop_metric(const struct metric *m)
 {
 	return !strncmp(m->name, "elu.", 4) || !strncmp(m->name, "lag.", 4) ||
 	       !strncmp(m->name, "busy.", 5) || !strncmp(m->name, "blocking.", 9) ||
-	       !strncmp(m->name, "gc.", 3) || !strcmp(m->name, "cpu.share");
+	       !strncmp(m->name, "gc.", 3) || !strcmp(m->name, "cpu.share") ||
+	       !strncmp(m->name, "starvation.", 11);
 }
 
 /* Rates and the growth of the handle count can go below zero; nothing else a budget checks can. */

@@ -117,6 +117,10 @@ static double loop_value(const struct lsc_recording *r, struct lsc_symbolizer *s
 		return (double)p->blocking_total_ns;
 	if (!strcmp(n, "cpu.share"))
 		return under(r, sym, n, c->function, have);
+	if (!strcmp(n, "starvation.max")) /* the longest tick or microtask chain */
+		return (double)p->starve_max_ns;
+	if (!strcmp(n, "starvation.total"))
+		return (double)p->starve_ns;
 	*have = p->gc_count > 0;
 	if (!strcmp(n, "gc.pause_total"))
 		return (double)p->gc_pause_total;

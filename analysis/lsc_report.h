@@ -177,6 +177,23 @@ struct lsc_report {
 				     * objects grew most alongside (V8 inlined the constructor) */
 	uint32_t fds_max, fd_limit;
 	uint64_t requests;
+	/* writes queued behind readers slower than the writer (report_pitfalls.c), at the
+	 * windows' ends: libuv's write queues (all streams; the most on one), Node's sockets' JS
+	 * write buffers (run on Node), the peak of their sum and when; a few points over time; the
+	 * function that wrote, the owner of the CPU samples in the write path */
+	int has_write_queue, has_js_write;
+	uint64_t write_peak, write_peak_at_ns, write_peak_uv, write_peak_js, write_peak_one;
+	uint32_t write_need_drain_max;
+	size_t nwrite_points;
+	struct {
+		uint64_t t_ns, bytes;
+	} write_points[8];
+	int has_writer;
+	int writer_from_heap; /* too few CPU samples in the write path: the owner of the native
+			       * bytes live at the peak (writer_samples: their bytes) */
+	struct lsc_report_frame writer;
+	double writer_share;
+	uint64_t writer_samples;
 	/* calls and stacks: the long calls in which the loop thread slept (blocking.c) */
 	uint64_t blocking_count, blocking_total_ns;
 	size_t nblocking;
@@ -214,6 +231,16 @@ struct lsc_report {
 	 * stretch events (attach), the stretches are these (busy_from_hist) */
 	uint64_t busy_hist_long_count, busy_hist_long_ns, busy_hist_long_runq_ns;
 	int busy_from_hist;
+	/* of them, the tick or microtask chains (report_chains.c): stretches that ran inside the
+	 * queue's runner with one function of the program re-queued, kept apart from the others
+	 * (not in the figures above); attach, which has no stretch events: the loop's long
+	 * segments, when most of its CPU samples are a chain's (starve_from_samples) */
+	uint64_t starve_count, starve_ns, starve_max_ns, starve_samples;
+	int starve_from_samples;
+	int has_starve_fn; /* the function re-queued, most of the chains' samples */
+	struct lsc_report_frame starve_fn;
+	double starve_fn_share;
+	int starve_kind; /* enum lsc_chain_kind */
 	/* the owner frame that holds the most of their time, over every stack, and its share */
 	int has_busy_owner;
 	struct lsc_report_frame busy_owner;
@@ -233,6 +260,33 @@ struct lsc_report {
 /* heap_js.c: the JS heap's site that grew most, for the report (0, LSC_ENODATA, -ENOMEM). */
 int lsc__report_js_top(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		       struct lsc_report *rep);
+
+/* report_chains.c: tick and microtask chains told from CPU samples (a stretch's, or the loop's) */
+enum lsc_chain_kind { LSC_CHAIN_TICK = 0, LSC_CHAIN_MICROTASK = 1, LSC_CHAIN_EITHER = 2 };
+struct lsc_chains;
+struct lsc_chain_verdict {
+	int chain; /* most samples under a runner, most of those under one function */
+	int kind;  /* enum lsc_chain_kind */
+	int fn;	   /* the function's index in the chains' table */
+	uint64_t samples, under_runner, fn_samples;
+};
+int lsc__chains_new(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		    struct lsc_chains **out);
+void lsc__chains_free(struct lsc_chains *c);
+/* Samples (stack ids and their counts) judged: 0 or -ENOMEM. */
+int lsc__chains_judge(struct lsc_chains *c, const uint32_t *ids, const uint32_t *counts, size_t n,
+		      struct lsc_chain_verdict *v);
+/* A chain counted toward the report's function; then the function with the most, into rep. */
+void lsc__chains_add(struct lsc_chains *c, const struct lsc_chain_verdict *v);
+void lsc__chains_finish(const struct lsc_chains *c, struct lsc_report *rep);
+
+/* report_pitfalls.c: the classic pitfalls' findings (report_rules.c calls it); a new finding
+ * (report_rules.c), or NULL when the report holds as many as it can. */
+void lsc__report_pitfalls(struct lsc_report *rep);
+/* report_pitfalls.c: the writes queued behind slow readers, and who wrote (0 or -ENOMEM). */
+int lsc__report_writes(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		       struct lsc_report *rep);
+struct lsc_finding *lsc__report_finding(struct lsc_report *rep, const char *id, int sev);
 
 /* report_rules.c: the findings from the numbers, in their order (report.c calls it). */
 void lsc__report_diagnose(struct lsc_report *rep);

@@ -322,15 +322,53 @@ static int busy_from_samples(const Loopscope__BlockingEvent *b, struct agg **bus
 	return 0;
 }
 
+/* attach: no stretch events; when most of the loop thread's CPU samples are one chain's, that
+ * share of its long segments is the chains' (the rest stays the stretches'). */
+static int chains_from_samples(struct lsc_chains *c, const struct agg *cpu, size_t ncpu,
+			       struct lsc_report *rep)
+{
+	uint32_t *ids = malloc((ncpu + 1) * sizeof(*ids)),
+		 *counts = malloc((ncpu + 1) * sizeof(*counts));
+	struct lsc_chain_verdict v;
+	size_t i;
+	int err = -ENOMEM;
+
+	if (!ids || !counts)
+		goto out;
+	for (i = 0; i < ncpu; i++) {
+		ids[i] = cpu[i].stack_id;
+		counts[i] = cpu[i].total > UINT32_MAX ? UINT32_MAX : (uint32_t)cpu[i].total;
+	}
+	err = lsc__chains_judge(c, ids, counts, ncpu, &v);
+	if (err || !v.chain)
+		goto out;
+	lsc__chains_add(c, &v);
+	rep->starve_from_samples = 1;
+	rep->starve_samples = v.samples;
+	rep->starve_count = rep->busy_long_count;
+	rep->starve_ns = (uint64_t)((double)rep->busy_long_total_ns * (double)v.fn_samples /
+				    (double)v.samples);
+	rep->starve_max_ns = rep->busy_max;
+	rep->busy_long_total_ns -= rep->starve_ns;
+out:
+	free(ids);
+	free(counts);
+	return err;
+}
+
 int lsc__report_calls(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		      struct lsc_report *rep)
 {
 	struct agg *blk = NULL, *cpu = NULL, *busy = NULL;
+	struct lsc_chains *chains = NULL;
 	size_t nblk = 0, ncpu = 0, nbusy = 0, i, k;
 	uint64_t n;
 	int err = 0, is_busy, kind;
 	uint64_t drain_longest = 0;
 
+	err = lsc__chains_new(r, sym, &chains);
+	if (err)
+		return err;
 	for (i = 0; i < r->nevents && !rep->has_shutdown_at; i++)
 		if (r->events[i]->body_case == LOOPSCOPE__EVENT__BODY_SHUTDOWN) {
 			rep->has_shutdown_at = 1;
@@ -365,6 +403,24 @@ int lsc__report_calls(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 			continue;
 		}
 		if (is_busy && b->n_cpu_stack_ids) {
+			struct lsc_chain_verdict v;
+
+			err = lsc__chains_judge(chains, b->cpu_stack_ids, b->cpu_counts,
+						b->n_cpu_stack_ids < b->n_cpu_counts
+							? b->n_cpu_stack_ids
+							: b->n_cpu_counts,
+						&v);
+			if (err)
+				goto out;
+			if (v.chain) { /* a tick or microtask chain: apart */
+				lsc__chains_add(chains, &v);
+				rep->starve_count++;
+				rep->starve_ns += b->duration_ns;
+				rep->starve_samples += v.samples;
+				if (b->duration_ns > rep->starve_max_ns)
+					rep->starve_max_ns = b->duration_ns;
+				continue;
+			}
 			err = busy_from_samples(b, &busy, &nbusy, rep);
 			if (err)
 				goto out;
@@ -460,11 +516,14 @@ int lsc__report_calls(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	}
 	/* No stretch events (attach): the windows' busy histograms say how long the long
 	 * segments were, the CPU samples where the time went. */
-	if (!rep->busy_long_count && rep->busy_hist_long_count) {
+	if (!rep->busy_long_count && !rep->starve_count && rep->busy_hist_long_count) {
 		rep->busy_long_count = rep->busy_hist_long_count;
 		rep->busy_long_total_ns = rep->busy_hist_long_ns;
 		rep->busy_from_hist = 1;
 		rep->busy_runq_ns = rep->busy_hist_long_runq_ns;
+		err = chains_from_samples(chains, cpu, ncpu, rep);
+		if (err)
+			goto out;
 		if (rep->has_cpu_owner) {
 			rep->has_busy_owner = 1;
 			rep->busy_owner = rep->cpu_owner;
@@ -498,6 +557,9 @@ int lsc__report_calls(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		lsc_report_fill_stack(r, sym, cpu[i].stack_id, s);
 	}
 out:
+	if (!err)
+		lsc__chains_finish(chains, rep);
+	lsc__chains_free(chains);
 	free(blk);
 	free(cpu);
 	free(busy);

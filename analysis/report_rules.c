@@ -14,7 +14,7 @@
 
 #define MS 1000000ULL
 
-static struct lsc_finding *finding(struct lsc_report *rep, const char *id, int sev)
+struct lsc_finding *lsc__report_finding(struct lsc_report *rep, const char *id, int sev)
 {
 	struct lsc_finding *f;
 
@@ -27,6 +27,8 @@ static struct lsc_finding *finding(struct lsc_report *rep, const char *id, int s
 	f->severity = sev;
 	return f;
 }
+
+#define finding lsc__report_finding
 
 /* The owner frame that holds most of the time of stacks st[0..n), summed over the stacks shown
  * (by owner: one function reached from two places is one). */
@@ -67,6 +69,8 @@ static const struct lsc_report_frame *cause_of_delay(const struct lsc_report *re
 
 	if (blocking && (double)rep->blocking_total_ns >= 0.1 * busy_ns)
 		return blocking;
+	if (rep->has_starve_fn && rep->starve_ns >= rep->busy_long_total_ns)
+		return &rep->starve_fn;
 	if (rep->has_busy_owner)
 		return &rep->busy_owner;
 	if (rep->has_cpu_owner)
@@ -468,14 +472,15 @@ void lsc__report_diagnose(struct lsc_report *rep)
 				 rep->native_first / 1048576.0, rep->native_last / 1048576.0);
 		}
 	}
+	lsc__report_pitfalls(rep);
 	/* Severity follows impact: a saturated or late loop is a symptom; the cause that holds
 	 * the most of the run's time (blocked, CPU-bound, collecting, preempted, locked) is as
 	 * severe as the symptom it explains, and so comes before it (its impact is above the
 	 * symptom's 0). */
 	{
-		static const char *const causes[] = {"blocking-calls", "cpu-bound-callbacks",
-						     "gc-pressure", "cpu-contention",
-						     "lock-contention"};
+		static const char *const causes[] = {"blocking-calls",	"cpu-bound-callbacks",
+						     "gc-pressure",	"cpu-contention",
+						     "lock-contention", "tick-starvation"};
 		struct lsc_finding *top = NULL;
 		int symptom = -1;
 		size_t i, k;

@@ -447,6 +447,9 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 			}
 			pw.handles = hcp;
 			pw.n_handles = nh;
+			pw.has_write_queued_bytes = pw.has_write_queued_max = 1;
+			pw.write_queued_bytes = L.write_queued;
+			pw.write_queued_max = L.write_queued_max;
 		}
 		/* (a process that has exited has neither any more) */
 		pw.has_rss_bytes = rss > 0;

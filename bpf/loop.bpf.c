@@ -250,6 +250,7 @@ static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state
 
 struct hwalk {
 	__u64 node, head;
+	__u64 queued, queued_max;
 	__u32 counts[LSCB_HANDLE_TYPES];
 };
 
@@ -263,6 +264,16 @@ static long handle_step(__u32 i, struct hwalk *w)
 	bpf_probe_read_user(&type, sizeof(type), (void *)(w->node - 32 + 16));
 	if (type >= 0 && type < LSCB_HANDLE_TYPES)
 		w->counts[type]++;
+	/* a stream (UV_NAMED_PIPE 7, UV_TCP 12, UV_TTY 14): its write_queue_size, the first
+	 * field after uv_handle_t's 96 bytes: what libuv holds for a slow reader */
+	if (type == 7 || type == 12 || type == 14) {
+		__u64 q = 0;
+
+		bpf_probe_read_user(&q, sizeof(q), (void *)(w->node - 32 + 96));
+		w->queued += q;
+		if (q > w->queued_max)
+			w->queued_max = q;
+	}
 	if (bpf_probe_read_user(&w->node, sizeof(w->node), (void *)w->node))
 		return 1;
 	return 0;
@@ -287,6 +298,8 @@ static __always_inline void handles_sample(struct lscb_loop *L, __u64 now)
 	L->active_reqs = v[1];
 	for (i = 0; i < LSCB_HANDLE_TYPES; i++)
 		L->handles[i] = w.counts[i];
+	L->write_queued = w.queued;
+	L->write_queued_max = w.queued_max;
 	L->handles_known = 1;
 }
 

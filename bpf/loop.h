@@ -42,6 +42,8 @@ struct lscb_loop {
 	__u32 handles_known, pad;
 	/* busy segments of 10 ms or more: the time in them runnable, not running (preempted) */
 	__u64 long_busy_runq_ns;
+	/* the streams' write queues (TCP, pipes, TTYs) at the last handle walk: in all, on one */
+	__u64 write_queued, write_queued_max;
 };
 
 /* The ring buffer's records; woken never (BPF_RB_NO_WAKEUP): user space drains it every 100 ms. */

@@ -235,6 +235,19 @@ static json_object *report_obj(const struct lsc_report *r)
 		put(o, "top", stacks_json(r->busy, r->nbusy));
 		put(root, "busy_long", o);
 	}
+	if (r->starve_count) { /* tick or microtask chains (report_chains.c) */
+		static const char *const kind[] = {"nextTick", "microtask", "tick or microtask"};
+
+		o = json_object_new_object();
+		put(o, "queue", json_object_new_string(kind[r->starve_kind]));
+		put(o, "count", u64(r->starve_count));
+		put(o, "total_ns", u64(r->starve_ns));
+		put(o, "max_ns", u64(r->starve_max_ns));
+		put(o, "samples", u64(r->starve_samples));
+		put(o, "from_samples", json_object_new_boolean(r->starve_from_samples));
+		put(o, "function", r->has_starve_fn ? lsc__frame_json(&r->starve_fn) : NULL);
+		put(root, "starvation", o);
+	}
 	if (r->crashed) {
 		o = json_object_new_object();
 		put(o, "signal", u64((uint64_t)r->crash_signal));

@@ -1,0 +1,379 @@
+/*
+ * report_pitfalls.c — the classic pitfalls by name (docs/report.md "Diagnosis rules"), beside
+ * the general rules of report_rules.c, which calls this before ordering the findings:
+ *   tick-starvation       a process.nextTick or microtask chain holds timers and I/O back
+ *                         (report_chains.c tells its stretches apart);
+ *   backpressure-ignored  writes queue up behind a reader slower than the writer: libuv's
+ *                         write queues and Node's sockets' JS buffers at the windows' ends,
+ *                         the writer the owner of the CPU samples in the write path;
+ * Each names the owner by the shared rule (owner.c) and states the numbers gate judges.
+ */
+#include "lsc_error.h"
+#include "lsc_report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MS		 1000000ULL
+#define BACKPRESSURE_MIN (8ULL << 20) /* queued at a window's end: the finding */
+
+static const char *const chain_queue[] = {"process.nextTick", "microtask (promise)",
+					  "tick or microtask"};
+
+static void starvation(struct lsc_report *rep, double run_s)
+{
+	struct lsc_finding *f;
+	char where[800], how[200] = "";
+
+	/* chains that hold the loop: 2 % of the run, or one of 100 ms (a 10 ms chain now and
+	 * then delays a timer by as much, and is nothing to fix) */
+	if (!rep->starve_count || (run_s > 0 && (double)rep->starve_ns / 1e9 < 0.02 * run_s &&
+				   rep->starve_max_ns < 100 * MS))
+		return;
+	f = lsc__report_finding(rep, "tick-starvation",
+				rep->starve_max_ns >= 100 * MS ? LSC_SEV_CRITICAL
+							       : LSC_SEV_WARNING);
+	if (!f)
+		return;
+	snprintf(f->title, sizeof(f->title), "a %s chain starves the event loop",
+		 chain_queue[rep->starve_kind]);
+	if (rep->has_starve_fn)
+		lsc_report_owner_where(&rep->starve_fn, "re-queuing", where, sizeof(where));
+	else
+		snprintf(where, sizeof(where), "(no function of the program in its samples)");
+	if (rep->starve_from_samples)
+		snprintf(how, sizeof(how),
+			 " (attach: %.0f %% of the loop's CPU samples ran in the chain, that share "
+			 "of its long segments)",
+			 rep->starve_samples ? 100.0 * rep->starve_fn_share : 0);
+	snprintf(f->evidence, sizeof(f->evidence),
+		 "%llu busy stretches ran inside the %s queue, %s; timers and I/O waited up to "
+		 "%.1f ms (%.1f ms in all, %.0f %% of the run; lag max %.1f ms)%s",
+		 (unsigned long long)rep->starve_count, chain_queue[rep->starve_kind], where,
+		 rep->starve_max_ns / 1e6, rep->starve_ns / 1e6,
+		 run_s > 0 ? 100 * (double)rep->starve_ns / 1e9 / run_s : 0, rep->lag_max / 1e6,
+		 how);
+	f->has_frame = rep->has_starve_fn;
+	if (rep->has_starve_fn)
+		f->frame = rep->starve_fn;
+	f->impact = run_s > 0 ? (double)rep->starve_ns / 1e9 / run_s : 0;
+}
+
+/* ------------------------------------------------------------------ ignored backpressure */
+
+/* A frame of the write path: Node's streams and sockets (JS and native), refloop's response
+ * writes. The program's frame below it (rootward) wrote. */
+static int write_path(const struct lsc_named_frame *nf)
+{
+	static const char *const js_files[] = {"node:internal/streams/writable", "node:net",
+					       "node:internal/stream_base_commons",
+					       "node:_http_outgoing"};
+	size_t i;
+
+	if (!strcmp(nf->name, "rl_http_write") ||
+	    (!strcmp(nf->name, "queue_write") && nf->file && strstr(nf->file, "runtime/http.c")) ||
+	    !strncmp(nf->name, "node::StreamBase::Write", 23) ||
+	    !strncmp(nf->name, "node::LibuvStreamWrap::DoTryWrite", 33) ||
+	    !strncmp(nf->name, "node::LibuvStreamWrap::DoWrite", 30))
+		return 1;
+	if (!nf->file)
+		return 0;
+	for (i = 0; i < sizeof(js_files) / sizeof(js_files[0]); i++)
+		if (!strcmp(nf->file, js_files[i]) &&
+		    (strstr(nf->name, "write") || strstr(nf->name, "Write")))
+			return 1;
+	return 0;
+}
+
+struct writer {
+	struct lsc_report_frame frame;
+	uint64_t samples;
+};
+
+/* The owners of the CPU samples whose stacks pass through the write path. */
+static int writers(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		   struct lsc_report *rep)
+{
+	uint8_t *memo = calloc(r->nstacks + 1, 1); /* 0 unknown, 1 not the write path, 2 it is */
+	struct writer *w = calloc(32, sizeof(*w));
+	struct lsc_report_stack *st = malloc(sizeof(*st));
+	uint64_t all = 0;
+	size_t i, k, nw = 0, best = 0;
+
+	if (!memo || !w || !st) {
+		free(memo);
+		free(w);
+		free(st);
+		return -ENOMEM;
+	}
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (s->kind != LOOPSCOPE__SAMPLE_KIND__CPU)
+			continue;
+		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
+			size_t ix = lsc_recording_stack_index(r, s->stack_id[k]), j, d;
+			const Loopscope__Stack *stk;
+
+			if (ix >= r->nstacks)
+				continue;
+			stk = r->stacks[ix];
+			if (!memo[ix]) {
+				memo[ix] = 1;
+				for (d = 0; d < stk->n_frames && memo[ix] == 1; d++) {
+					struct lsc_named_frame nf;
+
+					lsc_frame_name(r, sym, stk->frames[d], d > 0,
+						       d < stk->kernel_frames, &nf);
+					if (write_path(&nf))
+						memo[ix] = 2;
+				}
+			}
+			if (memo[ix] != 2)
+				continue;
+			lsc_report_fill_stack(r, sym, s->stack_id[k], st);
+			for (j = 0; j < nw; j++)
+				if (!strcmp(w[j].frame.name, st->owner.name) &&
+				    !strcmp(w[j].frame.file, st->owner.file))
+					break;
+			if (j == nw && nw < 32)
+				w[nw++].frame = st->owner;
+			if (j < nw)
+				w[j].samples += s->value[k];
+			all += s->value[k];
+		}
+	}
+	for (i = 0; i < nw; i++)
+		if (w[i].samples > w[best].samples)
+			best = i;
+	if (nw) {
+		rep->has_writer = 1;
+		rep->writer = w[best].frame;
+		rep->writer_samples = all;
+		rep->writer_share = (double)w[best].samples / (double)all;
+	}
+	free(memo);
+	free(w);
+	free(st);
+	return 0;
+}
+
+/* What grew most between the first snapshot of a heap (kind: the native heap's or the JS
+ * heap's live bytes) and the last one at or before t, by owner: the buffers a producer queued
+ * are its allocations. Into rep as the writer. */
+static int through_write(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint32_t id)
+{
+	const Loopscope__Stack *st = lsc_recording_stack(r, id);
+	size_t d;
+
+	for (d = 0; st && d < st->n_frames; d++) {
+		struct lsc_named_frame nf;
+
+		lsc_frame_name(r, sym, st->frames[d], d > 0, d < st->kernel_frames, &nf);
+		if (write_path(&nf))
+			return 1;
+	}
+	return 0;
+}
+
+/* write_only: the bytes live at that snapshot whose stacks pass through the write path (the
+ * runtime copies what it queues: refloop), not the growth. */
+static int growth_owner(const struct lsc_recording *r, struct lsc_symbolizer *sym, int kind,
+			uint64_t t, int write_only, struct lsc_report *rep)
+{
+	struct lsc_heap_values first = {0}, at = {0};
+	struct writer *w = calloc(32, sizeof(*w));
+	struct lsc_report_stack *st = malloc(sizeof(*st));
+	uint32_t upto = 0, low = 0;
+	uint64_t all = 0;
+	size_t i, j, nw = 0, best = 0;
+	int e = -ENOMEM;
+
+	if (!w || !st)
+		goto out;
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		/* (the batch that ends a snapshot may be of another kind: the reader knows) */
+		if ((int)s->kind != kind || !s->snapshot)
+			continue;
+		/* (a snapshot taken just after the window that peaked: its writer's heap) */
+		if (s->t_ns <= t + 100 * MS && s->snapshot > upto)
+			upto = s->snapshot;
+		if (!low || s->snapshot < low)
+			low = s->snapshot;
+	}
+	e = 0;
+	if (!upto || (!write_only && upto == low) ||
+	    (!write_only && lsc_recording_heap_snapshot(r, kind, low, &first)) ||
+	    lsc_recording_heap_snapshot(r, kind, upto, &at))
+		goto out;
+	for (i = 0; i < at.n; i++) {
+		uint64_t before = 0;
+
+		for (j = 0; j < first.n; j++)
+			if (first.stack_id[j] == at.stack_id[i])
+				before = first.value[j];
+		if (at.value[i] <= before || (write_only && !through_write(r, sym, at.stack_id[i])))
+			continue;
+		lsc_report_fill_stack(r, sym, at.stack_id[i], st);
+		for (j = 0; j < nw; j++)
+			if (!strcmp(w[j].frame.name, st->owner.name) &&
+			    !strcmp(w[j].frame.file, st->owner.file))
+				break;
+		if (j == nw && nw < 32)
+			w[nw++].frame = st->owner;
+		if (j < nw)
+			w[j].samples += at.value[i] - before;
+		all += at.value[i] - before;
+	}
+	for (i = 0; i < nw; i++)
+		if (w[i].samples > w[best].samples)
+			best = i;
+	if (nw && all) {
+		rep->has_writer = 1;
+		rep->writer_from_heap = 1;
+		rep->writer = w[best].frame;
+		rep->writer_samples = all; /* bytes */
+		rep->writer_share = (double)w[best].samples / (double)all;
+	}
+out:
+	lsc_heap_values_free(&first);
+	lsc_heap_values_free(&at);
+	free(w);
+	free(st);
+	return e;
+}
+
+int lsc__report_writes(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		       struct lsc_report *rep)
+{
+	int e;
+
+	size_t i, n = 0, k;
+
+	for (i = 0; i < r->nwindows; i++) {
+		const Loopscope__Window *w = r->windows[i];
+		uint64_t uv = w->has_write_queued_bytes ? w->write_queued_bytes : 0;
+		uint64_t js = w->has_js_write_buffered_bytes ? w->js_write_buffered_bytes : 0;
+
+		if (!w->has_write_queued_bytes && !w->has_js_write_buffered_bytes)
+			continue;
+		rep->has_write_queue |= w->has_write_queued_bytes;
+		rep->has_js_write |= w->has_js_write_buffered_bytes;
+		n++;
+		if (uv + js > rep->write_peak) {
+			rep->write_peak = uv + js;
+			rep->write_peak_at_ns = w->start_ns + w->length_ns;
+			rep->write_peak_uv = uv;
+			rep->write_peak_js = js;
+		}
+		if (w->write_queued_max > rep->write_peak_one)
+			rep->write_peak_one = w->write_queued_max;
+		if (w->js_write_buffered_max > rep->write_peak_one)
+			rep->write_peak_one = w->js_write_buffered_max;
+		if (w->js_write_need_drain > rep->write_need_drain_max)
+			rep->write_need_drain_max = w->js_write_need_drain;
+	}
+	/* a few points over time: windows spread evenly over the run */
+	for (i = 0, k = 0; i < r->nwindows && n; i++) {
+		const Loopscope__Window *w = r->windows[i];
+		size_t want = rep->nwrite_points;
+
+		if (!w->has_write_queued_bytes && !w->has_js_write_buffered_bytes)
+			continue;
+		if (want < 8 && k * 8 >= want * n) {
+			rep->write_points[want].t_ns = w->start_ns + w->length_ns;
+			rep->write_points[want].bytes =
+				w->write_queued_bytes + w->js_write_buffered_bytes;
+			rep->nwrite_points++;
+		}
+		k++;
+	}
+	if (!n || rep->write_peak < BACKPRESSURE_MIN)
+		return 0;
+	/* the CPU samples in the write path name the writer; too few of them (writes that only
+	 * append to a queue cost little), the allocations live at the peak (the buffers queued) */
+	e = writers(r, sym, rep);
+	if (!e && rep->writer_samples < 5) {
+		struct lsc_report cpu_only = *rep;
+
+		static const int kinds[] = {LOOPSCOPE__SAMPLE_KIND__LIVE_BYTES,
+					    LOOPSCOPE__SAMPLE_KIND__JS_LIVE_BYTES};
+		int kk, write_only;
+
+		rep->has_writer = 0;
+		/* the bytes live at the peak that were allocated in the write path (copies the
+		 * runtime queued), else what grew until then (the buffers a producer made) */
+		for (write_only = 1; write_only >= 0; write_only--)
+			for (kk = 0; kk < 2 && !e && !rep->has_writer; kk++)
+				e = growth_owner(r, sym, kinds[kk], rep->write_peak_at_ns,
+						 write_only, rep);
+		if (!e && !rep->has_writer) { /* the few CPU samples, said as few */
+			rep->has_writer = cpu_only.has_writer;
+			rep->writer = cpu_only.writer;
+			rep->writer_share = cpu_only.writer_share;
+			rep->writer_samples = cpu_only.writer_samples;
+		}
+	}
+	return e;
+}
+
+static void backpressure(struct lsc_report *rep)
+{
+	struct lsc_finding *f;
+	char where[800], parts[300] = "", series[300] = "", why[200] = "";
+	size_t i, n = 0;
+
+	if (rep->write_peak < BACKPRESSURE_MIN)
+		return;
+	f = lsc__report_finding(rep, "backpressure-ignored",
+				rep->write_peak >= 8 * BACKPRESSURE_MIN ? LSC_SEV_CRITICAL
+									: LSC_SEV_WARNING);
+	if (!f)
+		return;
+	snprintf(f->title, sizeof(f->title),
+		 "ignored backpressure: writes queue up behind a slow reader");
+	if (rep->has_writer)
+		lsc_report_owner_where(&rep->writer, "from", where, sizeof(where));
+	else
+		snprintf(where, sizeof(where), "(no CPU sample in the write path says from where)");
+	if (rep->has_js_write)
+		n += (size_t)snprintf(
+			parts, sizeof(parts),
+			"Node's socket buffers %.1f MiB, libuv's write queues %.1f MiB; "
+			"%u socket%s wanted 'drain'; ",
+			rep->write_peak_js / 1048576.0, rep->write_peak_uv / 1048576.0,
+			rep->write_need_drain_max, rep->write_need_drain_max == 1 ? "" : "s");
+	snprintf(parts + n, sizeof(parts) - n, "%.1f MiB on one %s",
+		 rep->write_peak_one / 1048576.0, rep->has_js_write ? "socket" : "stream");
+	for (i = 0, n = 0; i < rep->nwrite_points && n < sizeof(series); i++)
+		n += (size_t)snprintf(series + n, sizeof(series) - n, "%s%.1f", i ? " -> " : "",
+				      rep->write_points[i].bytes / 1048576.0);
+	if (rep->has_writer && rep->writer_from_heap)
+		snprintf(why, sizeof(why),
+			 " (the CPU samples in the write path too few to say; %.0f %% of the "
+			 "%.1f MiB of the heap that came with the queue was allocated there)",
+			 100 * rep->writer_share, rep->writer_samples / 1048576.0);
+	else if (rep->has_writer)
+		snprintf(why, sizeof(why), " (%.0f %% of %llu CPU samples in the write path)",
+			 100 * rep->writer_share, (unsigned long long)rep->writer_samples);
+	snprintf(f->evidence, sizeof(f->evidence),
+		 "%.1f MiB queued for writing at %.1f s (%s), written %s%s without waiting for "
+		 "'drain'; queued at the windows' ends: %s MiB",
+		 rep->write_peak / 1048576.0, rep->write_peak_at_ns / 1e9, parts, where, why,
+		 series);
+	f->has_frame = rep->has_writer;
+	if (rep->has_writer)
+		f->frame = rep->writer;
+}
+
+void lsc__report_pitfalls(struct lsc_report *rep)
+{
+	double run_s = (double)rep->duration_ns / 1e9;
+
+	starvation(rep, run_s);
+	backpressure(rep);
+}
