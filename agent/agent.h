@@ -187,6 +187,7 @@ struct lsc_window {
 	uint32_t active_handles, active_reqs, handles_known;
 	uint32_t handles[LSC_AGENT_HANDLE_TYPES];
 	uint64_t write_queued, write_queued_max; /* the streams' write queues, at the end */
+	uint32_t alive[LSC_AGENT_HANDLE_TYPES];	 /* active and referenced: they keep it alive */
 	struct lsc_hist busy, lag;
 };
 

@@ -338,12 +338,17 @@ static void snapshot_handles(struct lsc_loop *L, struct lsc_window *w)
 	w->active_handles = uv->active_handles;
 	w->active_reqs = uv->active_reqs.count;
 	memset(w->handles, 0, sizeof(w->handles));
+	memset(w->alive, 0, sizeof(w->alive));
 	head = (void **)&uv->handle_queue;
 	for (q = head[0]; q != head && n < 1000000; q = q[0], n++) {
 		uv_handle_t *h = (uv_handle_t *)((char *)q - offsetof(uv_handle_t, handle_queue));
 
-		if ((unsigned)h->type < LSC_AGENT_HANDLE_TYPES)
+		if ((unsigned)h->type < LSC_AGENT_HANDLE_TYPES) {
 			w->handles[h->type]++;
+			/* libuv 1.x's UV_HANDLE_ACTIVE (4) and UV_HANDLE_REF (8), uv-common.h */
+			if ((h->flags & 0xc) == 0xc)
+				w->alive[h->type]++;
+		}
 		/* bytes libuv holds for writing on a stream (a slow reader): backpressure */
 		if (h->type == UV_TCP || h->type == UV_NAMED_PIPE || h->type == UV_TTY) {
 			size_t qs = ((uv_stream_t *)h)->write_queue_size;

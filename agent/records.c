@@ -412,12 +412,33 @@ static uint32_t open_fds(void)
 	return n ? n - 1 : 0; /* not the directory's own fd */
 }
 
+/* counts by libuv type (index) as HandleCount records, the nonzero ones */
+void lsc__w_handle_counts(const uint32_t *counts, Loopscope__HandleCount *hc,
+			  Loopscope__HandleCount **hcp, size_t *n)
+{
+	unsigned i;
+
+	*n = 0;
+	for (i = 1; i < LSC_AGENT_HANDLE_TYPES; i++) {
+		if (!counts[i])
+			continue;
+		loopscope__handle_count__init(&hc[*n]);
+		hc[*n].type =
+			(char *)(lsc_handle_type_name(i) ? lsc_handle_type_name(i) : "unknown");
+		hc[*n].has_count = 1;
+		hc[*n].count = counts[i];
+		hcp[*n] = &hc[*n];
+		(*n)++;
+	}
+}
+
 void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
 	Loopscope__Window pw = LOOPSCOPE__WINDOW__INIT;
 	Loopscope__Histogram busy, lag, wait;
 	Loopscope__HandleCount hc[LSC_AGENT_HANDLE_TYPES], *hcp[LSC_AGENT_HANDLE_TYPES];
+	Loopscope__HandleCount ac[LSC_AGENT_HANDLE_TYPES], *acp[LSC_AGENT_HANDLE_TYPES];
 	Loopscope__HandleCount rc[32], *rcp[32];
 	const struct lsc_res_reading *rd;
 	struct rlimit rl;
@@ -455,6 +476,8 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 		pw.has_write_queued_bytes = pw.has_write_queued_max = 1;
 		pw.write_queued_bytes = w->write_queued;
 		pw.write_queued_max = w->write_queued_max;
+		lsc__w_handle_counts(w->alive, ac, acp, &pw.n_alive_handles);
+		pw.alive_handles = acp;
 	}
 	/* Node's own count (its reading by the window's end), with the main thread's loop */
 	if (L->tid == (uint32_t)A.pid && (rd = reading_at(w->end_ns)) != NULL) {

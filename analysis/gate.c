@@ -45,6 +45,9 @@ static const struct metric metrics[] = {
 	{"cpu.share", U_SHARE, 2, "CPU samples (--cpu-hz above 0)"},
 	{"starvation.max", U_TIME, 0, "loop windows and CPU samples (loopscope run or attach)"},
 	{"starvation.total", U_TIME, 0, "loop windows and CPU samples (loopscope run or attach)"},
+	{"backpressure.queued_max", U_BYTES, 0,
+	 "write queues (loopscope run or attach; Node's socket buffers: run)"},
+	{"shutdown.hang", U_TIME, 0, "a stop request in the recording (loopscope run or attach)"},
 };
 
 /* The metrics of one loop (each loop has its own): the rest serve the whole process. */

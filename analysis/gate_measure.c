@@ -199,6 +199,16 @@ double lsc__gate_value(const struct lsc_recording *r, struct lsc_symbolizer *sym
 		*have = p->has_pool && p->pool_wait_p99 > 0;
 		return (double)p->pool_wait_p99;
 	}
+	if (!strcmp(n, "backpressure.queued_max")) { /* the most queued at a window's end */
+		*have = p->has_write_queue || p->has_js_write;
+		return (double)p->write_peak;
+	}
+	if (!strcmp(n, "shutdown.hang")) { /* from the stop request to the end; 0: none */
+		*have = p->has_loop;
+		return p->has_shutdown_at && p->duration_ns > p->shutdown_at_ns
+			       ? (double)(p->duration_ns - p->shutdown_at_ns)
+			       : 0;
+	}
 	*have = m->heap_ok;
 	if (!strcmp(n, "heap.native_rate")) {
 		*have = m->heap_ok && m->heap.native.n >= 2;

@@ -188,6 +188,15 @@ struct lsc_report {
 	struct {
 		uint64_t t_ns, bytes;
 	} write_points[8];
+	/* what kept the process alive after it was asked to stop (report_pitfalls.c): the last
+	 * window's handles by libuv type and, Node.js, its resources by type */
+	int has_alive;
+	uint32_t alive_handles, alive_reqs;
+	size_t nalive, nalive_res;
+	struct {
+		char type[48];
+		uint32_t count;
+	} alive[16], alive_res[16];
 	int has_writer;
 	int writer_from_heap; /* too few CPU samples in the write path: the owner of the native
 			       * bytes live at the peak (writer_samples: their bytes) */
@@ -283,6 +292,8 @@ void lsc__chains_finish(const struct lsc_chains *c, struct lsc_report *rep);
 /* report_pitfalls.c: the classic pitfalls' findings (report_rules.c calls it); a new finding
  * (report_rules.c), or NULL when the report holds as many as it can. */
 void lsc__report_pitfalls(struct lsc_report *rep);
+/* report_pitfalls.c: what kept the process alive after it was asked to stop. */
+void lsc__report_alive(const struct lsc_recording *r, struct lsc_report *rep);
 /* report_pitfalls.c: the writes queued behind slow readers, and who wrote (0 or -ENOMEM). */
 int lsc__report_writes(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		       struct lsc_report *rep);

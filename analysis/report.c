@@ -455,6 +455,8 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		err = lsc__report_calls(r, sym, rep);
 	if (!err)
 		err = lsc__report_writes(r, sym, rep);
+	if (!err)
+		lsc__report_alive(r, rep);
 	if (err)
 		return err;
 	/* The drain runs from the shutdown event to the end, windows or not (a program that

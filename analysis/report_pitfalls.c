@@ -6,6 +6,11 @@
  *   backpressure-ignored  writes queue up behind a reader slower than the writer: libuv's
  *                         write queues and Node's sockets' JS buffers at the windows' ends,
  *                         the writer the owner of the CPU samples in the write path;
+ *   shutdown-hang         asked to stop (a signal it handles, its last listener closed), it
+ *                         ran on for SHUTDOWN_GRACE or more, or ended without finishing its
+ *                         recording (killed): what kept it alive, the last window's handles
+ *                         and Node's resources by type, and where the JS heap says they were
+ *                         made.
  * Each names the owner by the shared rule (owner.c) and states the numbers gate judges.
  */
 #include "lsc_error.h"
@@ -18,6 +23,7 @@
 
 #define MS		 1000000ULL
 #define BACKPRESSURE_MIN (8ULL << 20) /* queued at a window's end: the finding */
+#define SHUTDOWN_GRACE	 (5000 * MS)  /* a stop that takes longer is a hang */
 
 static const char *const chain_queue[] = {"process.nextTick", "microtask (promise)",
 					  "tick or microtask"};
@@ -370,10 +376,126 @@ static void backpressure(struct lsc_report *rep)
 		f->frame = rep->writer;
 }
 
+/* ------------------------------------------------------------------ shutdown */
+
+void lsc__report_alive(const struct lsc_recording *r, struct lsc_report *rep)
+{
+	const Loopscope__Window *w = NULL;
+	uint64_t at, after;
+	size_t i, nh;
+	Loopscope__HandleCount **hc;
+
+	if (!rep->has_shutdown_at)
+		return;
+	/* the state once the stop has taken the grace (or at the end, if it ended sooner): the
+	 * last window that counted handles and ended by then */
+	after = rep->duration_ns > rep->shutdown_at_ns ? rep->duration_ns - rep->shutdown_at_ns : 0;
+	at = rep->shutdown_at_ns + (after < SHUTDOWN_GRACE ? after : SHUTDOWN_GRACE);
+	for (i = 0; i < r->nwindows; i++) {
+		const Loopscope__Window *x = r->windows[i];
+
+		if ((x->has_active_handles || x->resources_counted) &&
+		    x->start_ns + x->length_ns <= at + 100 * MS &&
+		    (!w || x->start_ns > w->start_ns))
+			w = x;
+	}
+	if (!w)
+		return;
+	rep->has_alive = 1;
+	rep->alive_handles = w->active_handles;
+	rep->alive_reqs = w->active_reqs;
+	/* what keeps it alive: the active, referenced handles (older recordings: all of them) */
+	hc = w->n_alive_handles ? w->alive_handles : w->handles;
+	nh = w->n_alive_handles ? w->n_alive_handles : w->n_handles;
+	for (i = 0; i < nh && rep->nalive < 16; i++)
+		if (hc[i]->type && hc[i]->count) {
+			snprintf(rep->alive[rep->nalive].type, sizeof(rep->alive[0].type), "%s",
+				 hc[i]->type);
+			rep->alive[rep->nalive++].count = hc[i]->count;
+		}
+	for (i = 0; i < w->n_resources && rep->nalive_res < 16; i++)
+		if (w->resources[i]->type && w->resources[i]->count) {
+			snprintf(rep->alive_res[rep->nalive_res].type,
+				 sizeof(rep->alive_res[0].type), "%s", w->resources[i]->type);
+			rep->alive_res[rep->nalive_res++].count = w->resources[i]->count;
+		}
+}
+
+/* What a libuv handle type is, for a person: "tcp" -> "TCP sockets or servers". */
+static const char *handle_words(const char *type, uint32_t n)
+{
+	static const char *const words[][3] = {
+		{"tcp", "TCP socket or server", "TCP sockets or servers"},
+		{"timer", "timer", "timers"},
+		{"named_pipe", "pipe", "pipes"},
+		{"process", "child process", "child processes"},
+		{"signal", "signal handler", "signal handlers"},
+		{"udp", "UDP socket", "UDP sockets"},
+		{"fs_event", "file watcher", "file watchers"},
+		{"poll", "fd poller", "fd pollers"},
+		{"tty", "terminal", "terminals"},
+		{"async", "cross-thread wakeup (uv_async)", "cross-thread wakeups (uv_async)"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcmp(type, words[i][0]))
+			return words[i][n == 1 ? 1 : 2];
+	return type;
+}
+
+static void shutdown_hang(struct lsc_report *rep)
+{
+	struct lsc_finding *f;
+	uint64_t after;
+	int forced;
+	char kept[600] = "", res[600] = "", made[900] = "";
+	size_t i, n = 0;
+
+	if (!rep->has_shutdown_at || rep->crashed || rep->duration_ns < rep->shutdown_at_ns)
+		return;
+	after = rep->duration_ns - rep->shutdown_at_ns;
+	/* the process ended without its recording's end: killed (run's agent writes the end at
+	 * any exit it sees; a cut span or a segment has none of its own) */
+	forced = !rep->complete && !rep->cut && !strcmp(rep->source, "agent");
+	if (after < SHUTDOWN_GRACE && !forced)
+		return;
+	f = lsc__report_finding(rep, "shutdown-hang", forced ? LSC_SEV_CRITICAL : LSC_SEV_WARNING);
+	if (!f)
+		return;
+	snprintf(f->title, sizeof(f->title), "the process does not finish shutting down");
+	for (i = 0; i < rep->nalive && n < sizeof(kept); i++)
+		n += (size_t)snprintf(kept + n, sizeof(kept) - n, "%s%u %s", i ? ", " : "",
+				      rep->alive[i].count,
+				      handle_words(rep->alive[i].type, rep->alive[i].count));
+	if (rep->alive_reqs && n < sizeof(kept))
+		snprintf(kept + n, sizeof(kept) - n, "%s%u requests in flight", n ? ", " : "",
+			 rep->alive_reqs);
+	for (i = 0, n = 0; i < rep->nalive_res && n < sizeof(res); i++)
+		n += (size_t)snprintf(res + n, sizeof(res) - n, "%s%u %s", i ? ", " : "",
+				      rep->alive_res[i].count, rep->alive_res[i].type);
+	if (rep->has_res_creator) { /* the JS heap's sites: where the resources were made */
+		char where[800];
+
+		lsc_report_owner_where(&rep->res_creator, "at", where, sizeof(where));
+		snprintf(made, sizeof(made), "; %s made %s", rep->res_types[0].type, where);
+	}
+	snprintf(f->evidence, sizeof(f->evidence),
+		 "asked to stop (%s) at %.1f s, %s %.1f s later%s; what kept it alive: %s%s%s%s",
+		 rep->shutdown_reason[0] ? rep->shutdown_reason : "stop", rep->shutdown_at_ns / 1e9,
+		 "still running", after / 1e9,
+		 forced ? ", then killed (it ended without finishing its recording)"
+			: " (threshold 5 s)",
+		 rep->has_alive && kept[0] ? kept : "(no handle count)",
+		 res[0] ? "; Node's resources: " : "", res, made);
+	f->impact = 0;
+}
+
 void lsc__report_pitfalls(struct lsc_report *rep)
 {
 	double run_s = (double)rep->duration_ns / 1e9;
 
 	starvation(rep, run_s);
 	backpressure(rep);
+	shutdown_hang(rep);
 }

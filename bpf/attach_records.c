@@ -358,11 +358,12 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 		Loopscope__Window pw = LOOPSCOPE__WINDOW__INIT;
 		Loopscope__Histogram busy, lag, pool_wait;
 		Loopscope__HandleCount hc[LSCB_HANDLE_TYPES], *hcp[LSCB_HANDLE_TYPES];
+		Loopscope__HandleCount ac[LSCB_HANDLE_TYPES], *acp[LSCB_HANDLE_TYPES];
 		static uint32_t hidx[2][LSC_HIST_BUCKETS];
 		static uint64_t hcnt[2][LSC_HIST_BUCKETS];
 		struct lsc_hist hb, hl;
 		uint64_t credit, idle;
-		size_t nh = 0;
+		size_t nh = 0, na = 0;
 		int kind, frozen;
 
 		if (!L.tid)
@@ -450,6 +451,18 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 			pw.has_write_queued_bytes = pw.has_write_queued_max = 1;
 			pw.write_queued_bytes = L.write_queued;
 			pw.write_queued_max = L.write_queued_max;
+			for (k = 1; k < LSCB_HANDLE_TYPES; k++) {
+				if (!L.alive[k] || !lsc_handle_type_name(k))
+					continue;
+				loopscope__handle_count__init(&ac[na]);
+				ac[na].type = (char *)lsc_handle_type_name(k);
+				ac[na].has_count = 1;
+				ac[na].count = L.alive[k];
+				acp[na] = &ac[na];
+				na++;
+			}
+			pw.alive_handles = acp;
+			pw.n_alive_handles = na;
 		}
 		/* (a process that has exited has neither any more) */
 		pw.has_rss_bytes = rss > 0;

@@ -252,18 +252,26 @@ struct hwalk {
 	__u64 node, head;
 	__u64 queued, queued_max;
 	__u32 counts[LSCB_HANDLE_TYPES];
+	__u32 alive[LSCB_HANDLE_TYPES];
 };
 
 static long handle_step(__u32 i, struct hwalk *w)
 {
 	__s32 type = 0;
+	__u32 flags = 0;
 
 	if (w->node == w->head || !w->node)
 		return 1;
 	/* uv_handle_t: type at +16, handle_queue at +32 (uv.h 1.44 and node's 1.46 agree) */
 	bpf_probe_read_user(&type, sizeof(type), (void *)(w->node - 32 + 16));
-	if (type >= 0 && type < LSCB_HANDLE_TYPES)
+	/* flags at +88: libuv 1.x's UV_HANDLE_ACTIVE (4) and UV_HANDLE_REF (8); read before the
+	 * index is checked, so that the check holds where it is used */
+	bpf_probe_read_user(&flags, sizeof(flags), (void *)(w->node - 32 + 88));
+	if (type >= 0 && type < LSCB_HANDLE_TYPES) {
 		w->counts[type]++;
+		if ((flags & 0xc) == 0xc)
+			w->alive[type]++;
+	}
 	/* a stream (UV_NAMED_PIPE 7, UV_TCP 12, UV_TTY 14): its write_queue_size, the first
 	 * field after uv_handle_t's 96 bytes: what libuv holds for a slow reader */
 	if (type == 7 || type == 12 || type == 14) {
@@ -296,8 +304,10 @@ static __always_inline void handles_sample(struct lscb_loop *L, __u64 now)
 	bpf_loop(65536, handle_step, &w, 0);
 	L->active_handles = v[0];
 	L->active_reqs = v[1];
-	for (i = 0; i < LSCB_HANDLE_TYPES; i++)
+	for (i = 0; i < LSCB_HANDLE_TYPES; i++) {
 		L->handles[i] = w.counts[i];
+		L->alive[i] = w.alive[i];
+	}
 	L->write_queued = w.queued;
 	L->write_queued_max = w.queued_max;
 	L->handles_known = 1;

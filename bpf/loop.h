@@ -44,6 +44,8 @@ struct lscb_loop {
 	__u64 long_busy_runq_ns;
 	/* the streams' write queues (TCP, pipes, TTYs) at the last handle walk: in all, on one */
 	__u64 write_queued, write_queued_max;
+	/* of the handles, those active and referenced (what keeps the loop alive), by type */
+	__u32 alive[LSCB_HANDLE_TYPES];
 };
 
 /* The ring buffer's records; woken never (BPF_RB_NO_WAKEUP): user space drains it every 100 ms. */

@@ -235,6 +235,45 @@ static json_object *report_obj(const struct lsc_report *r)
 		put(o, "top", stacks_json(r->busy, r->nbusy));
 		put(root, "busy_long", o);
 	}
+	if (r->has_write_queue || r->has_js_write) { /* writes queued behind slow readers */
+		o = json_object_new_object();
+		put(o, "queued_max", u64(r->write_peak));
+		put(o, "at_ns", u64(r->write_peak_at_ns));
+		put(o, "libuv", u64(r->write_peak_uv));
+		put(o, "node_sockets", u64(r->write_peak_js));
+		put(o, "one_stream_max", u64(r->write_peak_one));
+		put(o, "need_drain_max", u64(r->write_need_drain_max));
+		put(o, "writer", r->has_writer ? lsc__frame_json(&r->writer) : NULL);
+		put(o, "writer_from_heap", json_object_new_boolean(r->writer_from_heap));
+		put(root, "backpressure", o);
+	}
+	if (r->has_shutdown_at) { /* asked to stop: when, how long after, what kept it alive */
+		json_object *ha = json_object_new_array(), *hr = json_object_new_array(), *x;
+		size_t k;
+
+		o = json_object_new_object();
+		put(o, "reason", json_object_new_string(r->shutdown_reason));
+		put(o, "at_ns", u64(r->shutdown_at_ns));
+		put(o, "after_ns",
+		    u64(r->duration_ns > r->shutdown_at_ns ? r->duration_ns - r->shutdown_at_ns
+							   : 0));
+		put(o, "complete", json_object_new_boolean(r->complete));
+		for (k = 0; k < r->nalive; k++) {
+			x = json_object_new_object();
+			put(x, "type", json_object_new_string(r->alive[k].type));
+			put(x, "count", u64(r->alive[k].count));
+			json_object_array_add(ha, x);
+		}
+		for (k = 0; k < r->nalive_res; k++) {
+			x = json_object_new_object();
+			put(x, "type", json_object_new_string(r->alive_res[k].type));
+			put(x, "count", u64(r->alive_res[k].count));
+			json_object_array_add(hr, x);
+		}
+		put(o, "alive_handles", ha);
+		put(o, "alive_resources", hr);
+		put(root, "shutdown", o);
+	}
 	if (r->starve_count) { /* tick or microtask chains (report_chains.c) */
 		static const char *const kind[] = {"nextTick", "microtask", "tick or microtask"};
 

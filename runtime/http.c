@@ -31,6 +31,7 @@ struct rl_http_server {
 	rl_http_handler handler;
 	void *arg;
 	int closing;
+	int listener_closing; /* its listening socket is closing or closed */
 	int listener_closed;
 	size_t nconns;
 	struct conn *conns;
@@ -781,7 +782,21 @@ void rl_http_server_close(struct rl_http_server *s)
 	s->closing = 1;
 	for (c = s->conns; c; c = c->next)
 		conn_close(c);
-	uv_close((uv_handle_t *)&s->tcp, listener_closed);
+	if (!s->listener_closing) {
+		s->listener_closing = 1;
+		uv_close((uv_handle_t *)&s->tcp, listener_closed);
+	}
+}
+
+void rl_http_stop_listening(void)
+{
+	struct rl_http_server *s;
+
+	for (s = servers; s; s = s->next)
+		if (!s->listener_closing) {
+			s->listener_closing = 1;
+			uv_close((uv_handle_t *)&s->tcp, listener_closed);
+		}
 }
 
 void rl__http_close_all(void)

@@ -311,9 +311,21 @@ static void stats_signal_task(void *arg)
 	rl_stats_write();
 }
 
+static rl_task_fn on_stop_fn;
+static void *on_stop_arg;
+
+void rl_on_stop_signal(rl_task_fn fn, void *arg)
+{
+	on_stop_fn = fn;
+	on_stop_arg = arg;
+}
+
 static void stop_signal_task(void *arg)
 {
-	rl_stop();
+	if (on_stop_fn)
+		on_stop_fn(on_stop_arg);
+	else
+		rl_stop();
 }
 
 static void signal_cb(uv_signal_t *h, int signum)

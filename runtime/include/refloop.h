@@ -49,6 +49,10 @@ uint64_t rl_now_ns(void);
 
 typedef void (*rl_task_fn)(void *arg);
 
+/* The program's own answer to SIGTERM and SIGINT (Node's process.on('SIGTERM')): fn runs
+ * instead of rl_stop(), and stops what it chooses. NULL: rl_stop() again. */
+void rl_on_stop_signal(rl_task_fn fn, void *arg);
+
 /* Runs fn before any other callback, before microtasks (process.nextTick). */
 int rl_next_tick(rl_task_fn fn, void *arg);
 /* Runs fn after the nextTick queue is empty (queueMicrotask / promise jobs). */
@@ -186,6 +190,9 @@ int rl_http_listen(const char *host, int port, rl_http_handler handler, void *ar
 		   struct rl_http_server **out);
 int rl_http_server_port(const struct rl_http_server *s);
 void rl_http_server_close(struct rl_http_server *s);
+/* Stops accepting, as Node's server.close() does: every server's listening socket closes; its
+ * connections stay until they end (a keep-alive client's when the client leaves). */
+void rl_http_stop_listening(void);
 
 /*
  * A request is valid from the handler's call until its response is ended (rl_http_respond(),
