@@ -412,26 +412,6 @@ static uint32_t open_fds(void)
 	return n ? n - 1 : 0; /* not the directory's own fd */
 }
 
-/* counts by libuv type (index) as HandleCount records, the nonzero ones */
-void lsc__w_handle_counts(const uint32_t *counts, Loopscope__HandleCount *hc,
-			  Loopscope__HandleCount **hcp, size_t *n)
-{
-	unsigned i;
-
-	*n = 0;
-	for (i = 1; i < LSC_AGENT_HANDLE_TYPES; i++) {
-		if (!counts[i])
-			continue;
-		loopscope__handle_count__init(&hc[*n]);
-		hc[*n].type =
-			(char *)(lsc_handle_type_name(i) ? lsc_handle_type_name(i) : "unknown");
-		hc[*n].has_count = 1;
-		hc[*n].count = counts[i];
-		hcp[*n] = &hc[*n];
-		(*n)++;
-	}
-}
-
 void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 {
 	Loopscope__Record r = LOOPSCOPE__RECORD__INIT;
@@ -443,7 +423,7 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 	const struct lsc_res_reading *rd;
 	struct rlimit rl;
 	uint64_t len = w->end_ns > w->start_ns ? w->end_ns - w->start_ns : 1;
-	size_t i, n = 0;
+	size_t i;
 
 	pw.has_start_ns = pw.has_length_ns = pw.has_loop_tid = pw.has_elu = pw.has_iterations = 1;
 	pw.start_ns = w->start_ns;
@@ -459,24 +439,12 @@ void lsc__w_put_window(struct lsc_loop *L, int slot, const struct lsc_window *w)
 		pw.has_active_handles = pw.has_active_reqs = 1;
 		pw.active_handles = w->active_handles;
 		pw.active_reqs = w->active_reqs;
-		for (i = 1; i < LSC_AGENT_HANDLE_TYPES; i++) {
-			if (!w->handles[i])
-				continue;
-			loopscope__handle_count__init(&hc[n]);
-			hc[n].type = (char *)(lsc_handle_type_name((unsigned)i)
-						      ? lsc_handle_type_name((unsigned)i)
-						      : "unknown");
-			hc[n].has_count = 1;
-			hc[n].count = w->handles[i];
-			hcp[n] = &hc[n];
-			n++;
-		}
+		pw.n_handles = lsc_handle_counts(w->handles, LSC_AGENT_HANDLE_TYPES, hc, hcp);
 		pw.handles = hcp;
-		pw.n_handles = n;
 		pw.has_write_queued_bytes = pw.has_write_queued_max = 1;
 		pw.write_queued_bytes = w->write_queued;
 		pw.write_queued_max = w->write_queued_max;
-		lsc__w_handle_counts(w->alive, ac, acp, &pw.n_alive_handles);
+		pw.n_alive_handles = lsc_handle_counts(w->alive, LSC_AGENT_HANDLE_TYPES, ac, acp);
 		pw.alive_handles = acp;
 	}
 	/* Node's own count (its reading by the window's end), with the main thread's loop */

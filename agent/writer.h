@@ -98,9 +98,6 @@ struct lsc_writer {
 	uint64_t res_read_ns; /* the main thread's time on them */
 };
 extern struct lsc_writer lsc__W;
-/* records.c: counts by libuv handle type as HandleCount records (the nonzero ones) */
-void lsc__w_handle_counts(const uint32_t *counts, Loopscope__HandleCount *hc,
-			  Loopscope__HandleCount **hcp, size_t *n);
 
 /* writer.c: the output buffer, the stack table, the per-cycle totals */
 void lsc__w_put(const Loopscope__Record *r);

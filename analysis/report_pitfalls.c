@@ -98,77 +98,38 @@ struct writer {
 	uint64_t samples;
 };
 
-/* The owners of the CPU samples whose stacks pass through the write path. */
-static int writers(const struct lsc_recording *r, struct lsc_symbolizer *sym,
-		   struct lsc_report *rep)
+enum { MAX_WRITERS = 32 };
+
+/* Counts amount for owner f among w's nw owners (the first MAX_WRITERS owners seen). */
+static void add_owner(struct writer *w, size_t *nw, const struct lsc_report_frame *f,
+		      uint64_t amount)
 {
-	uint8_t *memo = calloc(r->nstacks + 1, 1); /* 0 unknown, 1 not the write path, 2 it is */
-	struct writer *w = calloc(32, sizeof(*w));
-	struct lsc_report_stack *st = malloc(sizeof(*st));
-	uint64_t all = 0;
-	size_t i, k, nw = 0, best = 0;
+	size_t j;
 
-	if (!memo || !w || !st) {
-		free(memo);
-		free(w);
-		free(st);
-		return -ENOMEM;
-	}
-	for (i = 0; i < r->nsamples; i++) {
-		const Loopscope__Samples *s = r->samples[i];
-
-		if (s->kind != LOOPSCOPE__SAMPLE_KIND__CPU)
-			continue;
-		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
-			size_t ix = lsc_recording_stack_index(r, s->stack_id[k]), j, d;
-			const Loopscope__Stack *stk;
-
-			if (ix >= r->nstacks)
-				continue;
-			stk = r->stacks[ix];
-			if (!memo[ix]) {
-				memo[ix] = 1;
-				for (d = 0; d < stk->n_frames && memo[ix] == 1; d++) {
-					struct lsc_named_frame nf;
-
-					lsc_frame_name(r, sym, stk->frames[d], d > 0,
-						       d < stk->kernel_frames, &nf);
-					if (write_path(&nf))
-						memo[ix] = 2;
-				}
-			}
-			if (memo[ix] != 2)
-				continue;
-			lsc_report_fill_stack(r, sym, s->stack_id[k], st);
-			for (j = 0; j < nw; j++)
-				if (!strcmp(w[j].frame.name, st->owner.name) &&
-				    !strcmp(w[j].frame.file, st->owner.file))
-					break;
-			if (j == nw && nw < 32)
-				w[nw++].frame = st->owner;
-			if (j < nw)
-				w[j].samples += s->value[k];
-			all += s->value[k];
-		}
-	}
-	for (i = 0; i < nw; i++)
-		if (w[i].samples > w[best].samples)
-			best = i;
-	if (nw) {
-		rep->has_writer = 1;
-		rep->writer = w[best].frame;
-		rep->writer_samples = all;
-		rep->writer_share = (double)w[best].samples / (double)all;
-	}
-	free(memo);
-	free(w);
-	free(st);
-	return 0;
+	for (j = 0; j < *nw; j++)
+		if (!strcmp(w[j].frame.name, f->name) && !strcmp(w[j].frame.file, f->file))
+			break;
+	if (j == *nw && *nw < MAX_WRITERS)
+		w[(*nw)++].frame = *f;
+	if (j < *nw)
+		w[j].samples += amount;
 }
 
-/* What grew most between the first snapshot of a heap (kind: the native heap's or the JS
- * heap's live bytes) and the last one at or before t, by owner: the buffers a producer queued
- * are its allocations. Into rep as the writer. */
+/* The owner nearest the program (owner.c's tiers), then with the most; 0 when there is none.
+ * The tier comes first: as a socket is torn down, Node errors out each write still queued
+ * (afterWrite, errorBuffer, NodeError), CPU in the write path that no program code wrote. */
+static size_t top_owner(const struct writer *w, size_t nw)
+{
+	size_t i, best = 0;
+
+	for (i = 1; i < nw; i++)
+		if (w[i].frame.tier < w[best].frame.tier ||
+		    (w[i].frame.tier == w[best].frame.tier && w[i].samples > w[best].samples))
+			best = i;
+	return best;
+}
+
+/* Whether the stack passes through the write path. */
 static int through_write(const struct lsc_recording *r, struct lsc_symbolizer *sym, uint32_t id)
 {
 	const Loopscope__Stack *st = lsc_recording_stack(r, id);
@@ -184,17 +145,69 @@ static int through_write(const struct lsc_recording *r, struct lsc_symbolizer *s
 	return 0;
 }
 
-/* write_only: the bytes live at that snapshot whose stacks pass through the write path (the
+/* The owners of the CPU samples whose stacks pass through the write path. */
+static int writers(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		   struct lsc_report *rep)
+{
+	uint8_t *memo = calloc(r->nstacks + 1, 1); /* 0 unknown, 1 not the write path, 2 it is */
+	struct writer *w = calloc(MAX_WRITERS, sizeof(*w));
+	struct lsc_report_stack *st = malloc(sizeof(*st));
+	uint64_t all = 0;
+	size_t i, k, nw = 0, best;
+
+	if (!memo || !w || !st) {
+		free(memo);
+		free(w);
+		free(st);
+		return -ENOMEM;
+	}
+	for (i = 0; i < r->nsamples; i++) {
+		const Loopscope__Samples *s = r->samples[i];
+
+		if (s->kind != LOOPSCOPE__SAMPLE_KIND__CPU)
+			continue;
+		for (k = 0; k < s->n_stack_id && k < s->n_value; k++) {
+			size_t ix = lsc_recording_stack_index(r, s->stack_id[k]);
+
+			if (ix >= r->nstacks)
+				continue;
+			if (!memo[ix])
+				memo[ix] = through_write(r, sym, s->stack_id[k]) ? 2 : 1;
+			if (memo[ix] != 2)
+				continue;
+			lsc_report_fill_stack(r, sym, s->stack_id[k], st);
+			add_owner(w, &nw, &st->owner, s->value[k]);
+			all += s->value[k];
+		}
+	}
+	best = top_owner(w, nw);
+	if (nw) {
+		rep->has_writer = 1;
+		rep->writer = w[best].frame;
+		rep->writer_samples = all;
+		rep->writer_share = (double)w[best].samples / (double)all;
+	}
+	free(memo);
+	free(w);
+	free(st);
+	return 0;
+}
+
+/* What grew most between the first snapshot of a heap (kind: the native heap's or the JS
+ * heap's live bytes) and the last one at or before t, by owner: the buffers a producer queued
+ * are its allocations. Into rep as the writer.
+ *
+ * write_only: the bytes live at that snapshot whose stacks pass through the write path (the
  * runtime copies what it queues: refloop), not the growth. */
 static int growth_owner(const struct lsc_recording *r, struct lsc_symbolizer *sym, int kind,
 			uint64_t t, int write_only, struct lsc_report *rep)
 {
 	struct lsc_heap_values first = {0}, at = {0};
-	struct writer *w = calloc(32, sizeof(*w));
+	struct writer *w = calloc(MAX_WRITERS, sizeof(*w));
 	struct lsc_report_stack *st = malloc(sizeof(*st));
 	uint32_t upto = 0, low = 0;
 	uint64_t all = 0;
-	size_t i, j, nw = 0, best = 0;
+	size_t i, j, nw = 0, best;
 	int e = -ENOMEM;
 
 	if (!w || !st)
@@ -225,19 +238,10 @@ static int growth_owner(const struct lsc_recording *r, struct lsc_symbolizer *sy
 		if (at.value[i] <= before || (write_only && !through_write(r, sym, at.stack_id[i])))
 			continue;
 		lsc_report_fill_stack(r, sym, at.stack_id[i], st);
-		for (j = 0; j < nw; j++)
-			if (!strcmp(w[j].frame.name, st->owner.name) &&
-			    !strcmp(w[j].frame.file, st->owner.file))
-				break;
-		if (j == nw && nw < 32)
-			w[nw++].frame = st->owner;
-		if (j < nw)
-			w[j].samples += at.value[i] - before;
+		add_owner(w, &nw, &st->owner, at.value[i] - before);
 		all += at.value[i] - before;
 	}
-	for (i = 0; i < nw; i++)
-		if (w[i].samples > w[best].samples)
-			best = i;
+	best = top_owner(w, nw);
 	if (nw && all) {
 		rep->has_writer = 1;
 		rep->writer_from_heap = 1;

@@ -363,7 +363,6 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 		static uint64_t hcnt[2][LSC_HIST_BUCKETS];
 		struct lsc_hist hb, hl;
 		uint64_t credit, idle;
-		size_t nh = 0, na = 0;
 		int kind, frozen;
 
 		if (!L.tid)
@@ -436,33 +435,13 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 			pw.has_active_handles = pw.has_active_reqs = 1;
 			pw.active_handles = L.active_handles;
 			pw.active_reqs = L.active_reqs;
-			for (k = 1; k < LSCB_HANDLE_TYPES; k++) {
-				if (!L.handles[k] || !lsc_handle_type_name(k))
-					continue;
-				loopscope__handle_count__init(&hc[nh]);
-				hc[nh].type = (char *)lsc_handle_type_name(k);
-				hc[nh].has_count = 1;
-				hc[nh].count = L.handles[k];
-				hcp[nh] = &hc[nh];
-				nh++;
-			}
+			pw.n_handles = lsc_handle_counts(L.handles, LSCB_HANDLE_TYPES, hc, hcp);
 			pw.handles = hcp;
-			pw.n_handles = nh;
 			pw.has_write_queued_bytes = pw.has_write_queued_max = 1;
 			pw.write_queued_bytes = L.write_queued;
 			pw.write_queued_max = L.write_queued_max;
-			for (k = 1; k < LSCB_HANDLE_TYPES; k++) {
-				if (!L.alive[k] || !lsc_handle_type_name(k))
-					continue;
-				loopscope__handle_count__init(&ac[na]);
-				ac[na].type = (char *)lsc_handle_type_name(k);
-				ac[na].has_count = 1;
-				ac[na].count = L.alive[k];
-				acp[na] = &ac[na];
-				na++;
-			}
+			pw.n_alive_handles = lsc_handle_counts(L.alive, LSCB_HANDLE_TYPES, ac, acp);
 			pw.alive_handles = acp;
-			pw.n_alive_handles = na;
 		}
 		/* (a process that has exited has neither any more) */
 		pw.has_rss_bytes = rss > 0;

@@ -714,3 +714,23 @@ const char *lsc_handle_type_name(unsigned type)
 	}
 	return NULL;
 }
+
+size_t lsc_handle_counts(const uint32_t *counts, unsigned ntypes, Loopscope__HandleCount *hc,
+			 Loopscope__HandleCount **hcp)
+{
+	size_t n = 0;
+	unsigned i;
+
+	for (i = 1; i < ntypes; i++) {
+		if (!counts[i])
+			continue;
+		loopscope__handle_count__init(&hc[n]);
+		hc[n].type =
+			(char *)(lsc_handle_type_name(i) ? lsc_handle_type_name(i) : "unknown");
+		hc[n].has_count = 1;
+		hc[n].count = counts[i];
+		hcp[n] = &hc[n];
+		n++;
+	}
+	return n;
+}

@@ -48,6 +48,12 @@ ssize_t lsc_record_encode(const Loopscope__Record *r, uint8_t *buf, size_t cap);
  * numbers are the same in Debian's libuv 1.44 and Node's 1.46), or NULL when it has none. */
 const char *lsc_handle_type_name(unsigned type);
 
+/* counts[1..ntypes-1] (by libuv handle type) as HandleCount records in hc, the nonzero ones,
+ * pointed at by hcp (both ntypes long at least); returns how many. A type without a name is
+ * "unknown". No allocation: the agent's writer thread calls it. */
+size_t lsc_handle_counts(const uint32_t *counts, unsigned ntypes, Loopscope__HandleCount *hc,
+			 Loopscope__HandleCount **hcp);
+
 /* The hash of a stack's frames (leaf first), never 0: for writers that intern stacks (the agent,
  * attach). One multiply a frame: the agent runs it on every allocation in --heap full. */
 uint64_t lsc_hash_frames(const uint64_t *f, uint32_t n);

@@ -16,61 +16,10 @@
 #include "proc.h"
 #include "capture.h"
 #include "capture_json.h"
+#include "findings.h"
 
 #include <math.h>
 #include <signal.h>
-
-static const char *const pitfalls[] = {"tick-starvation", "backpressure-ignored", "shutdown-hang"};
-
-/* report --json of rec, parsed */
-static json_object *report(const char *rec, const char *name)
-{
-	char out[600];
-	const char *argv[] = {built("loopscope"), "report", rec, "--json", "-o", out, NULL};
-	struct proc p;
-
-	snprintf(out, sizeof(out), "%s", path(name));
-	proc_run(&p, argv, 60, NULL);
-	if (p.status)
-		LSC_FAIL("loopscope report %s: %s", rec, p.err);
-	return json_file(out);
-}
-
-/* The finding id in the report, or NULL; printed. */
-static json_object *finding(json_object *rep, const char *id)
-{
-	json_object *d = json_get(rep, "diagnosis");
-	size_t i;
-
-	for (i = 0; d && i < json_object_array_length(d); i++) {
-		json_object *f = json_object_array_get_idx(d, i);
-
-		if (!strcmp(json_object_get_string(json_get(f, "id")), id)) {
-			printf("# %s: %s: %s\n", id, json_object_get_string(json_get(f, "title")),
-			       json_object_get_string(json_get(f, "evidence")));
-			return f;
-		}
-	}
-	return NULL;
-}
-
-/* Exactly the one pitfall finding expected (NULL: none of them). */
-static void only(json_object *rep, const char *want)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(pitfalls) / sizeof(pitfalls[0]); i++) {
-		int has = finding(rep, pitfalls[i]) != NULL;
-
-		if (has != (want && !strcmp(want, pitfalls[i])))
-			LSC_FAIL("%s: %s", pitfalls[i], has ? "found, not expected" : "missing");
-	}
-}
-
-static const char *frame_fn(json_object *f)
-{
-	return json_object_get_string(json_get(json_get(f, "frame"), "function"));
-}
 
 /* loopscope run -o REC -- examples/SCENARIO --stats STATS --quiet 1 ARGS... */
 static void run_refloop(const char *name, const char *const *args, json_object **stats,
@@ -94,7 +43,7 @@ static void run_refloop(const char *name, const char *const *args, json_object *
 		LSC_FAIL("loopscope run %s: status 0x%x: %s", name, p.status, p.err);
 	*stats = json_file(st);
 	snprintf(js, sizeof(js), "%s.report.json", name);
-	*rep = report(rec, js);
+	*rep = report_of(rec, js);
 }
 
 TEST(refloop_starvation_is_named_with_its_chains)
@@ -122,6 +71,9 @@ TEST(refloop_starvation_is_named_with_its_chains)
 	ASSERT_CMP(count, >=, episodes - 1); /* (a chain with too few samples to tell) */
 	ASSERT_CMP(total, >=, 0.75 * starved);
 	ASSERT_CMP(total, <=, 1.1 * starved);
+	gate_catches(path("nexttick-starvation.lsr"), "starvation.max", json_at(sv, "max_ns", NULL),
+		     "ms");
+	gate_catches(path("nexttick-starvation.lsr"), "starvation.total", total, "ms");
 	/* kept apart from the CPU-bound callbacks */
 	ASSERT_TRUE(finding(rep, "cpu-bound-callbacks") == NULL);
 	json_object_put(st);
@@ -147,6 +99,8 @@ TEST(refloop_backpressure_is_named_and_its_fix_is_not)
 	       ours / 1048576, peak / 1048576);
 	ASSERT_CMP(ours, >=, 0.7 * peak);
 	ASSERT_CMP(ours, <=, 1.01 * peak);
+	gate_catches(path("backpressure-ignored.lsr"), "backpressure.queued_max",
+		     json_at(bp, "queued_max", NULL), "KiB");
 	json_object_put(st);
 	json_object_put(rep);
 
@@ -177,6 +131,7 @@ TEST(refloop_shutdown_hang_names_what_keeps_it_alive)
 	printf("# stopped %.2f s after the SIGTERM; the scenario's hang %.2f s\n", after / 1e9,
 	       json_at(st, "scenario", "hang_ns") / 1e9);
 	ASSERT_CMP(after, >=, json_at(st, "scenario", "hang_ns"));
+	gate_catches(path("shutdown-hang.lsr"), "shutdown.hang", after, "ms");
 	alive = json_get(sd, "alive_handles");
 	for (i = 0; i < json_object_array_length(alive); i++) {
 		json_object *a = json_object_array_get_idx(alive, i);
@@ -221,7 +176,7 @@ static void run_node(const char *mode, json_object **own, json_object **rep)
 	if (!*own)
 		LSC_FAIL("node_pitfalls.js %s printed no JSON: %s", mode, line);
 	snprintf(js, sizeof(js), "%s.report.json", mode);
-	*rep = report(rec, js);
+	*rep = report_of(rec, js);
 }
 
 TEST(node_tick_and_promise_chains_are_starvation)
@@ -329,7 +284,7 @@ TEST(node_server_that_does_not_exit_after_sigterm)
 	ASSERT_OK(kill(node, SIGKILL));
 	status = proc_wait(run, 60);
 	ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL);
-	rep = report(rec, "hang.report.json");
+	rep = report_of(rec, "hang.report.json");
 	only(rep, "shutdown-hang");
 	sd = json_get(rep, "shutdown");
 	ASSERT_TRUE(!strcmp(json_object_get_string(json_get(sd, "reason")), "SIGTERM"));

@@ -1,0 +1,158 @@
+/*
+ * test_pitfalls_attach.c — the classic pitfalls named under `loopscope attach` (root, as CI
+ * runs): refloop's scenarios, attached before they begin, against their --stats ground truth,
+ * as tests/agent/test_pitfalls.c does under run. attach sees the loop's stretches and CPU
+ * samples (starvation), libuv's stream write queues (backpressure) and the stop signal and
+ * alive handles (shutdown) from the kernel; each pitfall gives its finding and gate fails on its
+ * metric; the fixed twin and the healthy scenario give none of them.
+ */
+#define LSC_TEST_TIMEOUT 300
+#include "task.h"
+#include "proc.h"
+#include "capture.h"
+#include "capture_json.h"
+#include "attach_run.h"
+#include "findings.h"
+
+#include <signal.h>
+
+/* examples/NAME --stats --wait-signal 1 ARGS, attached to before it starts; its stats and the
+ * report of the recording REC (path("NAME.lsr")). */
+static void attach_scenario(const char *name, const char *const *args, json_object **stats,
+			    json_object **rep)
+{
+	const char *argv[24] = {NULL};
+	char exe[512], st[600], rec[600], out[64], err[64], alog[64], js[64];
+	pid_t t, a;
+	int n = 0;
+
+	snprintf(exe, sizeof(exe), "%s/examples/%s", LSC_BUILD_DIR, name);
+	snprintf(st, sizeof(st), "%s.json", path(name));
+	snprintf(rec, sizeof(rec), "%s.lsr", path(name));
+	argv[n++] = exe;
+	argv[n++] = "--stats";
+	argv[n++] = st;
+	argv[n++] = "--wait-signal";
+	argv[n++] = "1";
+	argv[n++] = "--quiet";
+	argv[n++] = "1";
+	while (*args && n < 22)
+		argv[n++] = *args++;
+	/* files of their own: a stale one would say "ready" too early */
+	snprintf(out, sizeof(out), "%s.out", name);
+	snprintf(err, sizeof(err), "%s.err", name);
+	snprintf(alog, sizeof(alog), "%s.attach", name);
+	t = proc_spawn(argv, path(out), path(err), NULL);
+	wait_text(path(err), "waiting for SIGUSR2", 10);
+	a = attach(t, rec, path(alog), NULL);
+	kill(t, SIGUSR2);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 30)), 0);
+	*stats = json_file(st);
+	snprintf(js, sizeof(js), "%s.report.json", name);
+	*rep = report_of(rec, js);
+}
+
+TEST(starvation_under_attach)
+{
+	static const char *const args[] = {"--duration",  "3",		 "--every",
+					   "500",	  "--starve-ms", "200",
+					   "--self-load", "1",		 NULL};
+	json_object *st, *rep, *f, *sv;
+	double episodes, starved, count, total;
+
+	capture_setup("pitfalls-attach");
+	attach_scenario("nexttick-starvation", args, &st, &rep);
+	only(rep, "tick-starvation");
+	f = finding(rep, "tick-starvation");
+	ASSERT_TRUE(!strcmp(frame_fn(f), "spin_tick"));
+	episodes = json_at(st, "scenario", "episodes");
+	starved = json_at(st, "scenario", "starved_ns");
+	sv = json_get(rep, "starvation");
+	count = json_at(sv, "count", NULL);
+	total = json_at(sv, "total_ns", NULL);
+	printf("# %0.f chains, %.1f ms; the scenario's %0.f episodes, %.1f ms\n", count,
+	       total / 1e6, episodes, starved / 1e6);
+	/* attach has the loop's long segments and its CPU samples, not each callback's
+	 * stretch: the chains are the long segments, their time the samples' share of them */
+	ASSERT_CMP(count, <=, episodes + 1);
+	ASSERT_CMP(count, >=, episodes - 1);
+	ASSERT_CMP(total, >=, 0.6 * starved);
+	ASSERT_CMP(total, <=, 1.25 * starved);
+	gate_catches(path("nexttick-starvation.lsr"), "starvation.total", total, "ms");
+	ASSERT_TRUE(finding(rep, "cpu-bound-callbacks") == NULL);
+	json_object_put(st);
+	json_object_put(rep);
+}
+
+TEST(backpressure_under_attach_and_its_fix)
+{
+	static const char *const args[] = {"--duration", "3", "--self-load", "2", NULL};
+	json_object *st, *rep, *bp;
+	double peak, ours;
+
+	capture_setup("pitfalls-attach");
+	attach_scenario("backpressure-ignored", args, &st, &rep);
+	only(rep, "backpressure-ignored");
+	peak = json_at(st, "http", "peak_write_queue");
+	bp = json_get(rep, "backpressure");
+	ours = json_at(bp, "one_stream_max", NULL);
+	printf("# one stream's queue: %.1f MiB at a window's end; refloop's peak %.1f MiB\n",
+	       ours / 1048576, peak / 1048576);
+	ASSERT_CMP(ours, >=, 0.7 * peak);
+	ASSERT_CMP(ours, <=, 1.01 * peak);
+	gate_catches(path("backpressure-ignored.lsr"), "backpressure.queued_max",
+		     json_at(bp, "queued_max", NULL), "KiB");
+	json_object_put(st);
+	json_object_put(rep);
+
+	attach_scenario("stream-file", args, &st, &rep);
+	ASSERT_CMP(json_at(st, "http", "responses"), >=, 1);
+	only(rep, NULL);
+	json_object_put(st);
+	json_object_put(rep);
+	attach_scenario("healthy", args, &st, &rep);
+	only(rep, NULL);
+	json_object_put(st);
+	json_object_put(rep);
+}
+
+TEST(shutdown_hang_under_attach)
+{
+	static const char *const args[] = {"--self-load", "2", "--term-after", "1", "--hang-s",
+					   "6",		  NULL};
+	json_object *st, *rep, *sd, *alive;
+	double tcp = 0, timers = 0, after;
+	size_t i;
+
+	capture_setup("pitfalls-attach");
+	attach_scenario("shutdown-hang", args, &st, &rep);
+	only(rep, "shutdown-hang");
+	sd = json_get(rep, "shutdown");
+	ASSERT_TRUE(!strcmp(json_object_get_string(json_get(sd, "reason")), "SIGTERM"));
+	after = json_at(sd, "after_ns", NULL);
+	printf("# stopped %.2f s after the SIGTERM; the scenario's hang %.2f s\n", after / 1e9,
+	       json_at(st, "scenario", "hang_ns") / 1e9);
+	ASSERT_CMP(after, >=, 0.95 * json_at(st, "scenario", "hang_ns"));
+	gate_catches(path("shutdown-hang.lsr"), "shutdown.hang", after, "ms");
+	alive = json_get(sd, "alive_handles");
+	for (i = 0; alive && i < json_object_array_length(alive); i++) {
+		json_object *a = json_object_array_get_idx(alive, i);
+		const char *t = json_object_get_string(json_get(a, "type"));
+
+		if (!strcmp(t, "tcp"))
+			tcp = json_at(a, "count", NULL);
+		if (!strcmp(t, "timer"))
+			timers = json_at(a, "count", NULL);
+	}
+	printf("# alive: %.0f tcp, %.0f timers; the scenario's %.0f and %.0f\n", tcp, timers,
+	       json_at(st, "scenario", "open_tcp_at_stop"),
+	       json_at(st, "scenario", "open_timers_at_stop"));
+	ASSERT_EQ(tcp, json_at(st, "scenario", "open_tcp_at_stop"));
+	ASSERT_EQ(timers, json_at(st, "scenario", "open_timers_at_stop"));
+	json_object_put(st);
+	json_object_put(rep);
+}
+
+TEST_MAIN(TEST_ENTRY(starvation_under_attach), TEST_ENTRY(backpressure_under_attach_and_its_fix),
+	  TEST_ENTRY(shutdown_hang_under_attach))
