@@ -10,6 +10,7 @@
 #include "lsc_attach.h"
 #include "lsc_error.h"
 #include "lsc_recording.h"
+#include "lsc_stretch.h"
 #include "lsc_unwind.h"
 #include "target.h"
 
@@ -96,6 +97,8 @@ struct lsc_attach {
 	uint64_t roots[3][2];	  /* stacks per kind (CPU, off-CPU ns, blocking): all, rooted */
 	struct lsc_at_js *js;	  /* Node.js: JS frames named from V8's objects (attach_js.c) */
 	struct lsc_at_pool *pool; /* the pool's waits and submitters (attach_pool.c) */
+	/* each loop's latest CPU samples, by its slot (attach_stretch.c) */
+	struct lsc_stretch_ring stretch[LSCB_MAX_LOOPS];
 };
 
 /* attach_records.c */
@@ -122,6 +125,11 @@ void lsc__at_dwarf_sample(struct lsc_attach *a, const struct lscb_event *e);
 uint32_t lsc__at_blocking_stack(struct lsc_attach *a, const struct lscb_event *e);
 void lsc__at_put_offcpu_samples(struct lsc_attach *a);
 size_t lsc__at_stack_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t cap);
+
+/* attach_stretch.c */
+void lsc__at_stretch_sample(struct lsc_attach *a, uint32_t tid, uint64_t t, uint32_t stack);
+void lsc__at_stretch(struct lsc_attach *a, const struct lscb_stretch *s);
+void lsc__at_stretch_forget(struct lsc_attach *a);
 
 /* attach_js.c */
 void lsc__at_js_open(struct lsc_attach *a, Elf *elf, uint64_t bias);

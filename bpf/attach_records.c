@@ -251,6 +251,10 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 		lsc__at_sample(a, data);
 		return 0;
 	}
+	if (len >= sizeof(struct lscb_stretch) && e->type == LSCB_EV_STRETCH) {
+		lsc__at_stretch(a, data);
+		return 0;
+	}
 	if (len < sizeof(*e) - sizeof(e->frames))
 		return 0;
 	a->events++;

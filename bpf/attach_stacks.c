@@ -86,6 +86,7 @@ void lsc__at_forget_stacks(struct lsc_attach *a)
 	if (a->stack_cap)
 		memset(a->stacks, 0, a->stack_cap * sizeof(*a->stacks));
 	a->stacks_held = 0;
+	lsc__at_stretch_forget(a); /* their samples' stack ids were the old segment's */
 }
 
 /* Appends to a growing array of (stack, thread, value); 0, or -1 when memory ran out. */
@@ -280,28 +281,30 @@ void lsc__at_sample(struct lsc_attach *a, const struct lscb_jsample *j)
 {
 	uint64_t frames[127 + LSCB_MAX_FRAMES + 1];
 	uint32_t nk = kernel_frames(a, j->kstack, frames),
-		 n = j->n < LSCB_MAX_FRAMES ? j->n : LSCB_MAX_FRAMES;
+		 n = j->n < LSCB_MAX_FRAMES ? j->n : LSCB_MAX_FRAMES, id;
 
 	count_root(a, ROOTS_CPU, (const uint64_t *)j->ips, n, 1);
 	n = lsc__at_js_name(a, (const uint64_t *)j->ips, (const uint64_t *)j->sfis,
 			    (const uint64_t *)j->prints, n, frames + nk);
-	lsc__at_accumulate(&a->cpu, &a->ncpu, &a->cpu_cap, lsc__at_intern(a, frames, nk + n, nk),
-			   j->tid, 1);
+	id = lsc__at_intern(a, frames, nk + n, nk);
+	lsc__at_accumulate(&a->cpu, &a->ncpu, &a->cpu_cap, id, j->tid, 1);
+	lsc__at_stretch_sample(a, j->tid, j->t_ns, id);
 }
 
 /* --stacks dwarf: the kernel frames, then the user stack unwound here from its copy. */
 void lsc__at_dwarf_sample(struct lsc_attach *a, const struct lscb_event *e)
 {
 	uint64_t frames[127 + LSCB_MAX_FRAMES];
-	uint32_t nk = kernel_frames(a, (int32_t)e->result, frames);
+	uint32_t nk = kernel_frames(a, (int32_t)e->result, frames), id;
 	int k = 0;
 
 	if (a->unw && e->stack_len > e->stack_skip)
 		k = lsc_unwind(a->unw, e->tid, (const uint64_t *)e->regs, e->stack + e->stack_skip,
 			       e->stack_len - e->stack_skip, frames + nk, LSCB_MAX_FRAMES);
 	count_root(a, ROOTS_CPU, frames + nk, (uint32_t)k, 1);
-	lsc__at_accumulate(&a->cpu, &a->ncpu, &a->cpu_cap,
-			   lsc__at_intern(a, frames, nk + (uint32_t)k, nk), e->tid, 1);
+	id = lsc__at_intern(a, frames, nk + (uint32_t)k, nk);
+	lsc__at_accumulate(&a->cpu, &a->ncpu, &a->cpu_cap, id, e->tid, 1);
+	lsc__at_stretch_sample(a, e->tid, e->t_ns, id);
 }
 
 /*

@@ -67,7 +67,7 @@ struct thread_state {
 	__u64 sys_enter_ns, pool_at_ns, pool_head[2];
 	__u64 sys_runq0, sys_cpu0; /* at the syscall's entry: sched_info.run_delay, sum_exec */
 	__u64 sys_pcount0;
-	__u64 seg_runq0; /* sched_info.run_delay when the busy segment began */
+	__u64 seg_runq0, seg_cpu0; /* sched_info.run_delay, sum_exec when the busy segment began */
 	__s64 sys_nr;
 	__u64 gc_start_ns;
 	__u32 gc_kind, timeout_ms; /* the epoll wait's timeout; 0: none known (or infinite) */
@@ -361,6 +361,33 @@ static __always_inline void fire(struct thread_state *t, __u64 now)
 	t->next_due_ns = now + LSCB_LAG_PERIOD_NS;
 }
 
+/* A long busy segment ended: its run-queue delay into the loop's sum, and the segment to user
+ * space (struct lscb_stretch). */
+static __always_inline void long_segment(struct lscb_loop *L, struct thread_state *t, __u32 tid,
+					 __u64 busy)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 rd = task->sched_info.run_delay, cpu = task->se.sum_exec_runtime;
+	struct lscb_stretch *s;
+
+	if (rd >= t->seg_runq0)
+		L->long_busy_runq_ns += rd - t->seg_runq0 < busy ? rd - t->seg_runq0 : busy;
+	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	if (!s) {
+		__sync_fetch_and_add(&dropped_events, 1);
+		return;
+	}
+	s->type = LSCB_EV_STRETCH;
+	s->tid = tid;
+	s->t_ns = t->busy_start_ns;
+	s->dur_ns = busy;
+	s->sched_known = rd >= t->seg_runq0 && cpu >= t->seg_cpu0 && t->seg_cpu0;
+	s->runq_ns = rd >= t->seg_runq0 ? rd - t->seg_runq0 : 0;
+	s->cpu_ns = cpu >= t->seg_cpu0 ? cpu - t->seg_cpu0 : 0;
+	s->pad = 0;
+	bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
+}
+
 static __always_inline void poll_enter(__u32 tid, struct thread_state *t, __u64 now, int timeout)
 {
 	__u64 busy = now > t->busy_start_ns ? now - t->busy_start_ns : 0;
@@ -380,14 +407,8 @@ static __always_inline void poll_enter(__u32 tid, struct thread_state *t, __u64 
 	if (!pair) {
 		L->iterations++;
 		hist_add(slot, LSCB_HIST_BUSY, busy, 1);
-		if (busy >= LSCB_LONG_BUSY_NS) { /* how much of a long one it waited for a CPU */
-			struct task_struct *task = bpf_get_current_task_btf();
-			__u64 rd = task->sched_info.run_delay;
-
-			if (rd >= t->seg_runq0)
-				L->long_busy_runq_ns +=
-					rd - t->seg_runq0 < busy ? rd - t->seg_runq0 : busy;
-		}
+		if (busy >= LSCB_LONG_BUSY_NS) /* how much of a long one it waited for a CPU */
+			long_segment(L, t, tid, busy);
 		if (t->next_due_ns <= now)
 			fire(t, now);
 	}
@@ -417,6 +438,7 @@ static __always_inline void poll_exit(struct thread_state *t, __u64 now, long re
 	t->in_poll = 0;
 	t->busy_start_ns = now;
 	t->seg_runq0 = task->sched_info.run_delay;
+	t->seg_cpu0 = task->se.sum_exec_runtime;
 	if (!t->timeout_nz) {
 		t->after_empty_check = ret == 0;
 		return;

@@ -52,8 +52,20 @@ struct lscb_loop {
 enum {
 	LSCB_EV_BLOCKING = 1,
 	LSCB_EV_GC = 2,
-	LSCB_EV_CPU = 3,  /* --stacks dwarf: result = kstack id */
-	LSCB_EV_JSCPU = 4 /* Node.js: a CPU sample with its JS frames' SharedFunctionInfos */
+	LSCB_EV_CPU = 3,    /* --stacks dwarf: result = kstack id */
+	LSCB_EV_JSCPU = 4,  /* Node.js: a CPU sample with its JS frames' SharedFunctionInfos */
+	LSCB_EV_STRETCH = 5 /* a long busy segment of a loop (struct lscb_stretch) */
+};
+
+/* A busy segment of LSCB_LONG_BUSY_NS or more, sent as the loop polls again (after the CPU
+ * samples taken in it): user space counts those by stack, as the agent's "(busy loop)" events.
+ * The scheduler's figures over it: run-queue delay (exact), time on CPU (sum_exec_runtime). */
+struct lscb_stretch {
+	__u32 type, tid;
+	__u64 t_ns; /* its start, CLOCK_MONOTONIC */
+	__u64 dur_ns;
+	__u64 runq_ns, cpu_ns;
+	__u32 sched_known, pad;
 };
 
 /* What a SharedFunctionInfo held when a stack was sampled, to know it later: its
