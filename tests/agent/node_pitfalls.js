@@ -4,6 +4,7 @@
 //   tick      a process.nextTick chain re-queuing itself (spin) for 150 ms every 500 ms, 3 s
 //   await     the same as a promise loop: while (...) { work(); await null } (awaitLoop)
 //   many      the control: 200 short nextTicks every 500 ms (no chain holds the loop)
+//             (these three: a second argument --wait-signal waits for SIGUSR2 to begin)
 //   ignore    a producer writes 64 KiB buffers to a socket whose reader never reads, without
 //             looking at write()'s answer (produce), 3 s
 //   drain     the same producer waiting for 'drain' whenever write() says false: the control
@@ -19,7 +20,7 @@ function spin(until) { work(); if (performance.now() < until) process.nextTick(s
 async function awaitLoop(until) { while (performance.now() < until) { work(); await null; } }
 function burst() { for (let i = 0; i < 200; i++) process.nextTick(work); }
 
-if (mode === 'tick' || mode === 'await' || mode === 'many') {
+function chainsMode() {
   let late = 0, last = performance.now(), chains = 0;
   const beat = setInterval(() => { const n = performance.now(); late = Math.max(late, n - last - 1); last = n; }, 1);
   const every = setInterval(() => {
@@ -34,6 +35,16 @@ if (mode === 'tick' || mode === 'await' || mode === 'many') {
     clearInterval(beat);
     console.log(JSON.stringify({ chains, heartbeat_max_late_ms: late }));
   }, 3000);
+}
+
+if (mode === 'tick' || mode === 'await' || mode === 'many') {
+  if (process.argv[3] === '--wait-signal') { // attach first (tests/bpf): start on SIGUSR2
+    const idle = setInterval(() => {}, 1 << 30); // signal handles do not keep Node alive
+    process.once('SIGUSR2', () => { clearInterval(idle); chainsMode(); });
+    console.error('waiting for SIGUSR2');
+  } else {
+    chainsMode();
+  }
 } else if (mode === 'ignore' || mode === 'drain') {
   const server = net.createServer((sock) => sock.pause());
   server.listen(0, '127.0.0.1', () => {

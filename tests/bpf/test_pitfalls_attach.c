@@ -4,7 +4,8 @@
  * as tests/agent/test_pitfalls.c does under run. attach sees the loop's stretches and CPU
  * samples (starvation), libuv's stream write queues (backpressure) and the stop signal and
  * alive handles (shutdown) from the kernel; each pitfall gives its finding and gate fails on its
- * metric; the fixed twin and the healthy scenario give none of them.
+ * metric; the fixed twin and the healthy scenario give none of them. Node's nextTick and promise
+ * chains (tests/agent/node_pitfalls.js) against the app's own count and heartbeat.
  */
 #define LSC_TEST_TIMEOUT 300
 #include "task.h"
@@ -86,6 +87,71 @@ TEST(starvation_under_attach)
 	json_object_put(rep);
 }
 
+/* Node: tests/agent/node_pitfalls.js MODE, attached to before its chains begin; its JSON line
+ * (the app's own count and heartbeat) and the report. */
+static void attach_node_chains(const char *mode, json_object **own, json_object **rep)
+{
+	const char *argv[] = {"/usr/bin/node", LSC_SOURCE_DIR "/tests/agent/node_pitfalls.js", mode,
+			      "--wait-signal", NULL};
+	char out[64], err[64], alog[64], rec[600], js[64], line[4096];
+	pid_t t, a;
+
+	snprintf(out, sizeof(out), "node-%s.out", mode);
+	snprintf(err, sizeof(err), "node-%s.err", mode);
+	snprintf(alog, sizeof(alog), "node-%s.attach", mode);
+	snprintf(rec, sizeof(rec), "%s", path("node.lsr"));
+	t = proc_spawn(argv, path(out), path(err), NULL);
+	wait_text(path(err), "waiting for SIGUSR2", 20);
+	a = attach(t, rec, path(alog), NULL);
+	kill(t, SIGUSR2);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(t, 60)), 0);
+	ASSERT_EQ(WEXITSTATUS(proc_wait(a, 30)), 0);
+	slurp(path(out), line, sizeof(line));
+	*own = json_tokener_parse(line);
+	if (!*own)
+		LSC_FAIL("node_pitfalls.js %s printed no JSON: %s", mode, line);
+	snprintf(js, sizeof(js), "node-%s.report.json", mode);
+	*rep = report_of(rec, js);
+}
+
+TEST(node_chains_under_attach)
+{
+	static const struct {
+		const char *mode, *fn;
+	} cases[] = {{"tick", "spin"}, {"await", "awaitLoop"}, {"many", NULL}};
+	size_t i;
+
+	capture_setup("pitfalls-attach");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_object *own, *rep, *f, *sv;
+		double late;
+
+		attach_node_chains(cases[i].mode, &own, &rep);
+		late = json_at(own, "heartbeat_max_late_ms", NULL);
+		sv = json_get(rep, "starvation");
+		printf("# %s: %.0f chains by the app, the heartbeat late by %.1f ms at most; "
+		       "loopscope: %.0f chains, %.1f ms at most\n",
+		       cases[i].mode, json_at(own, "chains", NULL), late,
+		       sv ? json_at(sv, "count", NULL) : 0,
+		       sv ? json_at(sv, "max_ns", NULL) / 1e6 : 0);
+		/* GC may run in a chain that allocates: only the chains' finding is asked for */
+		f = finding(rep, "tick-starvation");
+		ASSERT_TRUE(finding(rep, "cpu-bound-callbacks") == NULL);
+		if (!cases[i].fn) {
+			ASSERT_TRUE(f == NULL);
+		} else {
+			ASSERT_TRUE(f != NULL);
+			ASSERT_TRUE(!strcmp(frame_fn(f), cases[i].fn));
+			ASSERT_TRUE(strstr(json_object_get_string(json_get(f, "title")),
+					   i == 0 ? "nextTick" : "microtask") != NULL);
+			ASSERT_EQ(json_at(sv, "count", NULL), json_at(own, "chains", NULL));
+			ASSERT_CMP(json_at(sv, "max_ns", NULL) / 1e6, >=, 0.8 * late);
+		}
+		json_object_put(own);
+		json_object_put(rep);
+	}
+}
+
 TEST(backpressure_under_attach_and_its_fix)
 {
 	static const char *const args[] = {"--duration", "3", "--self-load", "2", NULL};
@@ -155,5 +221,5 @@ TEST(shutdown_hang_under_attach)
 	json_object_put(rep);
 }
 
-TEST_MAIN(TEST_ENTRY(starvation_under_attach), TEST_ENTRY(backpressure_under_attach_and_its_fix),
-	  TEST_ENTRY(shutdown_hang_under_attach))
+TEST_MAIN(TEST_ENTRY(starvation_under_attach), TEST_ENTRY(node_chains_under_attach),
+	  TEST_ENTRY(backpressure_under_attach_and_its_fix), TEST_ENTRY(shutdown_hang_under_attach))
