@@ -5,7 +5,9 @@
  * it runs that case alone (this is how ctest runs each case as its own test); run with no
  * arguments, it runs every case, each in a forked child, and ends with "N passed, N failed".
  * A failed check prints the expression and both operands, then ends the case with exit(1).
- * Every case runs under a watchdog (alarm), so a hung loop fails instead of stalling the suite.
+ * Every case runs under a watchdog (alarm), so a hung loop fails instead of stalling the suite,
+ * in a process group of its own, killed when the case ends: what it left running (a case that
+ * failed before it could stop its programs) does not load the machine for the cases after it.
  */
 #ifndef LSC_TASK_H
 #define LSC_TASK_H
@@ -79,13 +81,20 @@ static int lsc_run_one(const struct lsc_test *t)
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
+		setpgid(0, 0);
 		alarm(LSC_TEST_TIMEOUT);
 		t->fn();
 		fflush(NULL);
 		_exit(0);
 	}
-	if (pid < 0 || waitpid(pid, &status, 0) < 0)
+	if (pid < 0)
 		return 0;
+	setpgid(pid, pid); /* whichever runs first */
+	if (waitpid(pid, &status, 0) < 0)
+		return 0;
+	/* what the case started and left behind (it failed, or its watchdog fired, before it
+	 * could stop them): a spinning app would slow every case after it */
+	kill(-pid, SIGKILL);
 	if (WIFSIGNALED(status))
 		fprintf(stderr, "%s: killed by signal %d%s\n", t->name, WTERMSIG(status),
 			WTERMSIG(status) == SIGALRM ? " (watchdog: the case hung)" : "");
