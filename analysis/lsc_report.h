@@ -197,6 +197,15 @@ struct lsc_report {
 		char type[48];
 		uint32_t count;
 	} alive[16], alive_res[16];
+	/* attach: where the alive handles were made (Window.alive_sites), by type and site, the
+	 * most first; has_frame 0: made before the capture began (or its stack unknown) */
+	size_t nalive_sites;
+	struct {
+		char type[48];
+		uint32_t count;
+		int has_frame;
+		struct lsc_report_frame frame;
+	} alive_site[8];
 	int has_writer;
 	int writer_from_heap; /* too few CPU samples in the write path: the owner of the native
 			       * bytes live at the peak (writer_samples: their bytes) */
@@ -293,7 +302,8 @@ void lsc__chains_finish(const struct lsc_chains *c, struct lsc_report *rep);
  * (report_rules.c), or NULL when the report holds as many as it can. */
 void lsc__report_pitfalls(struct lsc_report *rep);
 /* report_pitfalls.c: what kept the process alive after it was asked to stop. */
-void lsc__report_alive(const struct lsc_recording *r, struct lsc_report *rep);
+void lsc__report_alive(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		       struct lsc_report *rep);
 /* report_pitfalls.c: the writes queued behind slow readers, and who wrote (0 or -ENOMEM). */
 int lsc__report_writes(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 		       struct lsc_report *rep);

@@ -456,7 +456,7 @@ int lsc_report_build(const struct lsc_recording *r, struct lsc_symbolizer *sym,
 	if (!err)
 		err = lsc__report_writes(r, sym, rep);
 	if (!err)
-		lsc__report_alive(r, rep);
+		lsc__report_alive(r, sym, rep);
 	if (err)
 		return err;
 	/* The drain runs from the shutdown event to the end, windows or not (a program that

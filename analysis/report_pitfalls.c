@@ -382,7 +382,48 @@ static void backpressure(struct lsc_report *rep)
 
 /* ------------------------------------------------------------------ shutdown */
 
-void lsc__report_alive(const struct lsc_recording *r, struct lsc_report *rep)
+/* Where the alive handles of window w were made (attach), the most first. */
+static void alive_sites(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+			const Loopscope__Window *w, struct lsc_report *rep)
+{
+	struct lsc_report_stack *st = malloc(sizeof(*st));
+	size_t i, j, n = 0;
+
+	if (!st)
+		return;
+	for (i = 0; i < w->n_alive_sites && n < 8; i++) {
+		const Loopscope__HandleSite *h = w->alive_sites[i];
+
+		if (!h->type || !h->count)
+			continue;
+		snprintf(rep->alive_site[n].type, sizeof(rep->alive_site[0].type), "%s", h->type);
+		rep->alive_site[n].count = h->count;
+		rep->alive_site[n].has_frame = h->has_stack_id && h->stack_id;
+		if (rep->alive_site[n].has_frame) {
+			size_t k, best = 0;
+
+			/* the owner rule over the callers: the leaf is libuv's uv_*_init itself */
+			lsc_report_fill_stack(r, sym, h->stack_id, st);
+			for (k = 1; k < st->nframes; k++)
+				if (!best || st->frames[k].tier < st->frames[best].tier)
+					best = k;
+			rep->alive_site[n].frame = best ? st->frames[best] : st->owner;
+		}
+		n++;
+	}
+	free(st);
+	for (i = 1; i < n; i++) /* the most first (insertion: eight at most) */
+		for (j = i; j > 0 && rep->alive_site[j].count > rep->alive_site[j - 1].count; j--) {
+			__typeof__(rep->alive_site[0]) t = rep->alive_site[j];
+
+			rep->alive_site[j] = rep->alive_site[j - 1];
+			rep->alive_site[j - 1] = t;
+		}
+	rep->nalive_sites = n;
+}
+
+void lsc__report_alive(const struct lsc_recording *r, struct lsc_symbolizer *sym,
+		       struct lsc_report *rep)
 {
 	const Loopscope__Window *w = NULL;
 	uint64_t at, after;
@@ -417,6 +458,7 @@ void lsc__report_alive(const struct lsc_recording *r, struct lsc_report *rep)
 				 hc[i]->type);
 			rep->alive[rep->nalive++].count = hc[i]->count;
 		}
+	alive_sites(r, sym, w, rep);
 	for (i = 0; i < w->n_resources && rep->nalive_res < 16; i++)
 		if (w->resources[i]->type && w->resources[i]->count) {
 			snprintf(rep->alive_res[rep->nalive_res].type,
@@ -448,12 +490,33 @@ static const char *handle_words(const char *type, uint32_t n)
 	return type;
 }
 
+/* attach: where the alive handles were made, "; made: 1 timer at start (server.c:89), ...". */
+static void made_at(const struct lsc_report *rep, char *buf, size_t cap)
+{
+	size_t i, n = 0;
+
+	buf[0] = 0;
+	for (i = 0; i < rep->nalive_sites && i < 4 && n < cap; i++) {
+		char where[800];
+
+		if (rep->alive_site[i].has_frame)
+			lsc_report_owner_where(&rep->alive_site[i].frame, "at", where,
+					       sizeof(where));
+		else
+			snprintf(where, sizeof(where), "before the capture began");
+		n += (size_t)snprintf(
+			buf + n, cap - n, "%s%u %s made %s", i ? ", " : "; ",
+			rep->alive_site[i].count,
+			handle_words(rep->alive_site[i].type, rep->alive_site[i].count), where);
+	}
+}
+
 static void shutdown_hang(struct lsc_report *rep)
 {
 	struct lsc_finding *f;
 	uint64_t after;
 	int forced;
-	char kept[600] = "", res[600] = "", made[900] = "";
+	char kept[600] = "", res[600] = "", made[1200] = "";
 	size_t i, n = 0;
 
 	if (!rep->has_shutdown_at || rep->crashed || rep->duration_ns < rep->shutdown_at_ns)
@@ -478,11 +541,13 @@ static void shutdown_hang(struct lsc_report *rep)
 	for (i = 0, n = 0; i < rep->nalive_res && n < sizeof(res); i++)
 		n += (size_t)snprintf(res + n, sizeof(res) - n, "%s%u %s", i ? ", " : "",
 				      rep->alive_res[i].count, rep->alive_res[i].type);
+	made_at(rep, made, sizeof(made));
 	if (rep->has_res_creator) { /* the JS heap's sites: where the resources were made */
 		char where[800];
 
 		lsc_report_owner_where(&rep->res_creator, "at", where, sizeof(where));
-		snprintf(made, sizeof(made), "; %s made %s", rep->res_types[0].type, where);
+		n = strlen(made);
+		snprintf(made + n, sizeof(made) - n, "; %s made %s", rep->res_types[0].type, where);
 	}
 	snprintf(f->evidence, sizeof(f->evidence),
 		 "asked to stop (%s) at %.1f s, %s %.1f s later%s; what kept it alive: %s%s%s%s",

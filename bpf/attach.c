@@ -319,6 +319,8 @@ int lsc_attach_start(const struct lsc_attach_opts *o, struct lsc_attach **out, c
 	}
 	/* The pool's submissions: each job's stamp and its submitter (attach_pool.c). */
 	lsc__at_pool_open(a, elf, bias, &w[11], &w[12]);
+	/* Where handles are made (attach_sites.c): what keeps the process alive, by its maker. */
+	lsc__at_sites_open(a);
 	a->rb = ring_buffer__new(bpf_map__fd(a->skel->maps.events), lsc__at_on_event, a, NULL);
 	if (!a->rb) {
 		snprintf(err, errlen, "cannot open the event ring buffer: %s", strerror(errno));
@@ -473,6 +475,7 @@ int lsc_attach_stop(struct lsc_attach *a)
 	free(a->perf_links);
 	free(a->perf_fds);
 	ring_buffer__free(a->rb);
+	lsc__at_sites_close(a);
 	loop_bpf__destroy(a->skel);
 	lsc_unwinder_free(a->unw);
 	lsc__cfi_table_release(&a->cfi);

@@ -99,6 +99,7 @@ struct lsc_attach {
 	struct lsc_at_pool *pool; /* the pool's waits and submitters (attach_pool.c) */
 	/* each loop's latest CPU samples, by its slot (attach_stretch.c) */
 	struct lsc_stretch_ring stretch[LSCB_MAX_LOOPS];
+	struct lsc_at_sites *sites; /* where handles are made (attach_sites.c); NULL: not probed */
 };
 
 /* attach_records.c */
@@ -130,6 +131,13 @@ size_t lsc__at_stack_counters(struct lsc_attach *a, Loopscope__Counter *c, size_
 void lsc__at_stretch_sample(struct lsc_attach *a, uint32_t tid, uint64_t t, uint32_t stack);
 void lsc__at_stretch(struct lsc_attach *a, const struct lscb_stretch *s);
 void lsc__at_stretch_forget(struct lsc_attach *a);
+
+/* attach_sites.c */
+void lsc__at_sites_open(struct lsc_attach *a);
+void lsc__at_sites_close(struct lsc_attach *a);
+void lsc__at_site_event(struct lsc_attach *a, const struct lscb_submit *s);
+size_t lsc__at_sites_window(struct lsc_attach *a, const struct lscb_loop *L,
+			    Loopscope__HandleSite *hs, Loopscope__HandleSite **hsp, size_t cap);
 
 /* attach_js.c */
 void lsc__at_js_open(struct lsc_attach *a, Elf *elf, uint64_t bias);

@@ -247,6 +247,10 @@ int lsc__at_on_event(void *ctx, void *data, size_t len)
 		lsc__at_pool_sample(a, data);
 		return 0;
 	}
+	if (len >= sizeof(struct lscb_submit) && e->type == LSCB_EV_HANDLE_SITE) {
+		lsc__at_site_event(a, data);
+		return 0;
+	}
 	if (len >= sizeof(struct lscb_jsample) && e->type == LSCB_EV_JSCPU) {
 		lsc__at_sample(a, data);
 		return 0;
@@ -363,6 +367,7 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 		Loopscope__Histogram busy, lag, pool_wait;
 		Loopscope__HandleCount hc[LSCB_HANDLE_TYPES], *hcp[LSCB_HANDLE_TYPES];
 		Loopscope__HandleCount ac[LSCB_HANDLE_TYPES], *acp[LSCB_HANDLE_TYPES];
+		Loopscope__HandleSite hs[LSCB_SITES], *hsp[LSCB_SITES];
 		static uint32_t hidx[2][LSC_HIST_BUCKETS];
 		static uint64_t hcnt[2][LSC_HIST_BUCKETS];
 		struct lsc_hist hb, hl;
@@ -446,6 +451,8 @@ void lsc__at_close_window(struct lsc_attach *a, uint64_t now, struct lsc_attach_
 			pw.write_queued_max = L.write_queued_max;
 			pw.n_alive_handles = lsc_handle_counts(L.alive, LSCB_HANDLE_TYPES, ac, acp);
 			pw.alive_handles = acp;
+			pw.n_alive_sites = lsc__at_sites_window(a, &L, hs, hsp, LSCB_SITES);
+			pw.alive_sites = hsp;
 		}
 		/* (a process that has exited has neither any more) */
 		pw.has_rss_bytes = rss > 0;

@@ -55,6 +55,8 @@ struct lscb_loop loops[LSCB_MAX_LOOPS];
 __u64 hist[LSCB_MAX_LOOPS][2][LSCB_HIST_BUCKETS];
 __u32 nloops;
 __u64 dropped_events;
+/* the handles' makers are probed (sites.bpf.h; set by user space once they are attached) */
+__u32 sites_on;
 /* The first SIGTERM, SIGINT or SIGHUP delivered to a handler of the target's own: it begins to
  * stop (its drain). 0: not yet. */
 __u64 shutdown_ns;
@@ -248,12 +250,45 @@ static __always_inline void pool_sample(struct lscb_loop *L, struct thread_state
 	L->pool_samples++;
 }
 
+/* Where each handle was made: its address -> the site id (sites.bpf.h fills it at the handle's
+ * uv_*_init call; the walk below reads it for the alive handles). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __s32);
+} handle_sites SEC(".maps");
+
 struct hwalk {
 	__u64 node, head;
 	__u64 queued, queued_max;
 	__u32 counts[LSCB_HANDLE_TYPES];
 	__u32 alive[LSCB_HANDLE_TYPES];
+	struct lscb_site sites[LSCB_SITES];
+	__u32 nsites, sites_other;
 };
+
+/* An alive handle of type at h, counted with the others made where it was. */
+static __always_inline void site_count(struct hwalk *w, __u64 h, __u32 type)
+{
+	__s32 *s = bpf_map_lookup_elem(&handle_sites, &h), site = s ? *s : -1;
+	__u32 j;
+
+	for (j = 0; j < LSCB_SITES; j++) {
+		if (j == w->nsites) {
+			w->sites[j].site = site;
+			w->sites[j].type = type;
+			w->sites[j].count = 1;
+			w->nsites++;
+			return;
+		}
+		if (w->sites[j].site == site && w->sites[j].type == type) {
+			w->sites[j].count++;
+			return;
+		}
+	}
+	w->sites_other++;
+}
 
 static long handle_step(__u32 i, struct hwalk *w)
 {
@@ -269,8 +304,11 @@ static long handle_step(__u32 i, struct hwalk *w)
 	bpf_probe_read_user(&flags, sizeof(flags), (void *)(w->node - 32 + 88));
 	if (type >= 0 && type < LSCB_HANDLE_TYPES) {
 		w->counts[type]++;
-		if ((flags & 0xc) == 0xc)
+		if ((flags & 0xc) == 0xc) {
 			w->alive[type]++;
+			if (sites_on)
+				site_count(w, w->node - 32, (__u32)type);
+		}
 	}
 	/* a stream (UV_NAMED_PIPE 7, UV_TCP 12, UV_TTY 14): its write_queue_size, the first
 	 * field after uv_handle_t's 96 bytes: what libuv holds for a slow reader */
@@ -310,6 +348,10 @@ static __always_inline void handles_sample(struct lscb_loop *L, __u64 now)
 	}
 	L->write_queued = w.queued;
 	L->write_queued_max = w.queued_max;
+	for (i = 0; i < LSCB_SITES; i++)
+		L->sites[i] = w.sites[i];
+	L->nsites = w.nsites;
+	L->sites_other = w.sites_other;
 	L->handles_known = 1;
 }
 
@@ -836,4 +878,5 @@ int BPF_KPROBE(on_v8_pause_stop)
 }
 
 #include "pool.bpf.h"
+#include "sites.bpf.h"
 #include "switch.bpf.h"

@@ -20,6 +20,14 @@
 enum { LSCB_HIST_BUSY = 0, LSCB_HIST_LAG = 1 };
 #define LSCB_LONG_BUSY_NS 10000000ULL /* a long busy segment (the agent's stretch) */
 
+/* Alive handles of one type made at one site: site is the user stack's id in the stacks map at
+ * the handle's uv_*_init call (sites.bpf.h), -1 when it was made before the probes were. */
+#define LSCB_SITES 8
+struct lscb_site {
+	__s32 site;
+	__u32 type, count, pad;
+};
+
 /* One loop (a thread polling epoll), cumulative since attach; written by its thread only. */
 struct lscb_loop {
 	__u32 tid;
@@ -46,6 +54,10 @@ struct lscb_loop {
 	__u64 write_queued, write_queued_max;
 	/* of the handles, those active and referenced (what keeps the loop alive), by type */
 	__u32 alive[LSCB_HANDLE_TYPES];
+	/* and where those were made (sites.bpf.h), by type and site: the first LSCB_SITES pairs
+	 * the walk met; the alive handles beyond them counted in sites_other */
+	struct lscb_site sites[LSCB_SITES];
+	__u32 nsites, sites_other;
 };
 
 /* The ring buffer's records; woken never (BPF_RB_NO_WAKEUP): user space drains it every 100 ms. */
@@ -167,6 +179,11 @@ struct lscb_off_value {
 /* A job submitted to libuv's thread pool (pool.bpf.h), with the submitting thread's stack walked
  * as js_stack walks it (sfis 0 but for a Node.js JS frame); it stands for weight jobs. */
 enum { LSCB_EV_POOL_SUBMIT = 16 };
+
+/* A new site that makes libuv handles (sites.bpf.h): a struct lscb_submit whose weight is the
+ * site's id (the stacks map's id of the stack at the uv_*_init call, as handle_sites holds it),
+ * with the stack walked as a submission's, JS frames and all. Sent once per site. */
+enum { LSCB_EV_HANDLE_SITE = 17 };
 
 struct lscb_submit {
 	__u32 type, tid;

@@ -272,6 +272,17 @@ static json_object *report_obj(const struct lsc_report *r)
 		}
 		put(o, "alive_handles", ha);
 		put(o, "alive_resources", hr);
+		ha = json_object_new_array();
+		for (k = 0; k < r->nalive_sites; k++) { /* attach: where they were made */
+			x = json_object_new_object();
+			put(x, "type", json_object_new_string(r->alive_site[k].type));
+			put(x, "count", u64(r->alive_site[k].count));
+			put(x, "made_at",
+			    r->alive_site[k].has_frame ? lsc__frame_json(&r->alive_site[k].frame)
+						       : NULL);
+			json_object_array_add(ha, x);
+		}
+		put(o, "alive_sites", ha);
 		put(root, "shutdown", o);
 	}
 	if (r->starve_count) { /* tick or microtask chains (report_chains.c) */

@@ -17,6 +17,9 @@
 
 #include <signal.h>
 
+/* examples/shutdown_hang.c: the line of start()'s rl_set_interval (the forgotten interval) */
+#define INTERVAL_LINE 89
+
 /* examples/NAME --stats --wait-signal 1 ARGS, attached to before it starts; its stats and the
  * report of the recording REC (path("NAME.lsr")). */
 static void attach_scenario(const char *name, const char *const *args, json_object **stats,
@@ -217,6 +220,40 @@ TEST(shutdown_hang_under_attach)
 	       json_at(st, "scenario", "open_timers_at_stop"));
 	ASSERT_EQ(tcp, json_at(st, "scenario", "open_tcp_at_stop"));
 	ASSERT_EQ(timers, json_at(st, "scenario", "open_timers_at_stop"));
+	/* where they were made: the forgotten interval at the scenario's start() (its line, the
+	 * rl_set_interval call), every alive handle at a site seen made (attached first) */
+	{
+		json_object *sites = json_get(sd, "alive_sites");
+		double made = 0;
+		int interval = 0;
+
+		ASSERT_TRUE(sites != NULL);
+		for (i = 0; i < json_object_array_length(sites); i++) {
+			json_object *s = json_object_array_get_idx(sites, i),
+				    *at = json_get(s, "made_at");
+			const char *fn = at ? json_object_get_string(json_get(at, "function")) : "";
+
+			printf("# %.0f %s made at %s (%s:%.0f)\n", json_at(s, "count", NULL),
+			       json_object_get_string(json_get(s, "type")), fn,
+			       at ? json_object_get_string(json_get(at, "file")) : "-",
+			       at ? json_at(at, "line", NULL) : 0);
+			ASSERT_TRUE(at != NULL);
+			if (!strcmp(json_object_get_string(json_get(s, "type")), "timer") ||
+			    !strcmp(json_object_get_string(json_get(s, "type")), "tcp"))
+				made += json_at(s, "count", NULL);
+			if (!strcmp(json_object_get_string(json_get(s, "type")), "timer") &&
+			    !strcmp(fn, "start") &&
+			    strstr(json_object_get_string(json_get(at, "file")),
+				   "shutdown_hang.c") &&
+			    json_at(at, "line", NULL) == INTERVAL_LINE)
+				interval = 1;
+		}
+		ASSERT_EQ(made, tcp + timers);
+		ASSERT_TRUE(interval);
+		ASSERT_TRUE(strstr(json_object_get_string(
+					   json_get(finding(rep, "shutdown-hang"), "evidence")),
+				   "made at start (") != NULL);
+	}
 	json_object_put(st);
 	json_object_put(rep);
 }

@@ -1,0 +1,146 @@
+/*
+ * attach_sites.c — where the handles that keep a process alive were made (sites.bpf.h is the
+ * kernel side): the uprobes at libuv's handle initialisers, each new site's stack (JS frames
+ * named, as a pool submission's) kept by its id, and at each window the alive handles by type
+ * and site written as Window.alive_sites. The report's shutdown-hang finding names them ("2
+ * timers made at start (server.c:89)"). Probed only when recording, not for `top` or the
+ * exporter's switch-only loop; a symbol the executable lacks is skipped, and when none could be
+ * probed a note says so and the sites are not written.
+ */
+#include "attach_internal.h"
+
+/* libuv's handle initialisers, the handle their second argument (uv.h 1.44 to 1.46). */
+static const char *const inits[] = {
+	"uv_timer_init",       "uv_tcp_init",	  "uv_tcp_init_ex", "uv_pipe_init",
+	"uv_tty_init",	       "uv_udp_init",	  "uv_udp_init_ex", "uv_poll_init",
+	"uv_poll_init_socket", "uv_signal_init",  "uv_spawn",	    "uv_fs_event_init",
+	"uv_fs_poll_init",     "uv_prepare_init", "uv_check_init",  "uv_idle_init",
+	"uv_async_init",
+};
+#define NINITS	  (sizeof(inits) / sizeof(inits[0]))
+#define MAX_SITES 1024 /* sites kept; beyond them a site's handles go without a stack */
+
+struct site {
+	int32_t id; /* the stacks map's */
+	uint32_t n;
+	uint64_t *frames; /* named (JS frames as attach_js.c names them) */
+};
+
+struct lsc_at_sites {
+	struct site v[MAX_SITES];
+	size_t n;
+	struct bpf_link *links[NINITS];
+};
+
+void lsc__at_sites_open(struct lsc_attach *a)
+{
+	struct want w[NINITS];
+	int is_dyn = 0, probed = 0;
+	uint64_t base = 0, off;
+	Elf *elf = NULL;
+	size_t i;
+
+	if (!a->o.output || a->o.switch_loop || !a->skel->rodata->addr_default_loop)
+		return;
+	a->sites = calloc(1, sizeof(*a->sites));
+	if (!a->sites)
+		return;
+	for (i = 0; i < NINITS; i++)
+		w[i] = (struct want){inits[i], 0, 0, 0, NULL};
+	if (lsc__elf_find(a->exe, w, NINITS, &is_dyn, &base, &elf) == 0) {
+		for (i = 0; i < NINITS; i++) {
+			LIBBPF_OPTS(bpf_uprobe_opts, uo);
+
+			if (!w[i].found || lsc__vaddr_to_offset(elf, w[i].vaddr, &off))
+				continue;
+			a->sites->links[i] = bpf_program__attach_uprobe_opts(
+				a->skel->progs.on_handle_init, a->o.pid, a->exe, off, &uo);
+			probed += a->sites->links[i] != NULL;
+		}
+		elf_end(elf);
+	}
+	if (probed) {
+		a->skel->bss->sites_on = 1;
+		return;
+	}
+	lsc__at_note(a,
+		     "%s: libuv's handle initialisers could not be probed: what keeps the process "
+		     "alive is counted by type, not by where it was made",
+		     a->exe);
+	free(a->sites);
+	a->sites = NULL;
+}
+
+void lsc__at_sites_close(struct lsc_attach *a)
+{
+	size_t i;
+
+	if (!a->sites)
+		return;
+	for (i = 0; i < NINITS; i++)
+		bpf_link__destroy(a->sites->links[i]);
+	for (i = 0; i < a->sites->n; i++)
+		free(a->sites->v[i].frames);
+	free(a->sites);
+	a->sites = NULL;
+}
+
+void lsc__at_site_event(struct lsc_attach *a, const struct lscb_submit *s)
+{
+	uint64_t named[LSCB_MAX_FRAMES + 1];
+	const uint64_t *ips = (const uint64_t *)s->ips, *frames = ips;
+	uint32_t n = s->n < LSCB_MAX_FRAMES ? s->n : LSCB_MAX_FRAMES;
+	struct site *st;
+
+	if (!a->sites || !n || a->sites->n == MAX_SITES)
+		return;
+	if (a->js) {
+		n = lsc__at_js_name(a, ips, (const uint64_t *)s->sfis, (const uint64_t *)s->prints,
+				    n, named);
+		frames = named;
+	}
+	st = &a->sites->v[a->sites->n];
+	st->frames = malloc(n * sizeof(*frames));
+	if (!st->frames)
+		return;
+	memcpy(st->frames, frames, n * sizeof(*frames));
+	st->n = n;
+	st->id = (int32_t)s->weight;
+	a->sites->n++;
+}
+
+/* The recording's stack id of a site; 0 when its stack is not known. */
+static uint32_t site_stack(struct lsc_attach *a, int32_t id)
+{
+	size_t i;
+
+	if (id < 0)
+		return 0;
+	for (i = 0; i < a->sites->n; i++)
+		if (a->sites->v[i].id == id)
+			return lsc__at_intern(a, a->sites->v[i].frames, a->sites->v[i].n, 0);
+	return 0;
+}
+
+size_t lsc__at_sites_window(struct lsc_attach *a, const struct lscb_loop *L,
+			    Loopscope__HandleSite *hs, Loopscope__HandleSite **hsp, size_t cap)
+{
+	size_t n = 0;
+	uint32_t i;
+
+	if (!a->sites || !L->handles_known)
+		return 0;
+	for (i = 0; i < L->nsites && i < LSCB_SITES && n < cap; i++) {
+		const char *type = lsc_handle_type_name(L->sites[i].type);
+
+		loopscope__handle_site__init(&hs[n]);
+		hs[n].type = (char *)(type ? type : "unknown");
+		hs[n].has_count = 1;
+		hs[n].count = L->sites[i].count;
+		hs[n].stack_id = site_stack(a, L->sites[i].site);
+		hs[n].has_stack_id = hs[n].stack_id != 0;
+		hsp[n] = &hs[n];
+		n++;
+	}
+	return n;
+}
