@@ -400,11 +400,14 @@ static void alive_sites(const struct lsc_recording *r, struct lsc_symbolizer *sy
 		rep->alive_site[n].count = h->count;
 		rep->alive_site[n].has_frame = h->has_stack_id && h->stack_id;
 		if (rep->alive_site[n].has_frame) {
-			size_t k, best = 0;
+			size_t k = 1, best = 0;
 
-			/* the owner rule over the callers: the leaf is libuv's uv_*_init itself */
+			/* the owner rule over the callers of libuv's initialisers (the leaf, and
+			 * uv_tcp_init above uv__stream_init: libuv's own frames) */
 			lsc_report_fill_stack(r, sym, h->stack_id, st);
-			for (k = 1; k < st->nframes; k++)
+			while (k < st->nframes && !strncmp(st->frames[k].name, "uv_", 3))
+				k++;
+			for (; k < st->nframes; k++)
 				if (!best || st->frames[k].tier < st->frames[best].tier)
 					best = k;
 			rep->alive_site[n].frame = best ? st->frames[best] : st->owner;

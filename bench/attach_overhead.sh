@@ -9,7 +9,10 @@
 # it, e.g. "--db-us 0" for a loop-bound variant. TARGET=node: bench/attach_http.js, a plain
 # node:http server (GET /, a small JSON body), loop-bound. ATTACH_ARGS adds flags to attach.
 # EXPORTER=1: `loopscope exporter -p PID` watches the server instead of attach (no recording,
-# no CPU samples: docs/exporter.md).
+# no CPU samples: docs/exporter.md). BASE=attach: the "without" runs are attached to as well,
+# with LOOPSCOPE_NO_HANDLE_SITES=1 (no uprobes at libuv's uv_*_init): what those probes add.
+# CLOSE=1: every request on a new connection (wrk -H 'Connection: close'), so a uv_tcp_init
+# each.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,15 +44,23 @@ one() { # $1: with|without; prints requests per second
 			grep -q "watching PID" "$tmp/attach.log" 2>/dev/null && break
 			sleep 0.05
 		done
-	elif [ "$1" = with ]; then
-		"$build/loopscope" attach -p "$pid" -o "$tmp/rec.lsr" ${ATTACH_ARGS:-} 2>"$tmp/attach.log" &
+	elif [ "$1" = with ] || [ "${BASE:-}" = attach ]; then
+		if [ "$1" = with ]; then
+			"$build/loopscope" attach -p "$pid" -o "$tmp/rec.lsr" ${ATTACH_ARGS:-} 2>"$tmp/attach.log" &
+		else
+			LOOPSCOPE_NO_HANDLE_SITES=1 "$build/loopscope" attach -p "$pid" -o "$tmp/rec.lsr" \
+				${ATTACH_ARGS:-} 2>"$tmp/attach.log" &
+		fi
 		apid=$!
 		for _ in $(seq 200); do
 			grep -q "attached to PID" "$tmp/attach.log" 2>/dev/null && break
 			sleep 0.05
 		done
 	fi
-	rps=$(wrk -t1 -c8 -d"${secs}s" "http://127.0.0.1:$port$route" | awk '/Requests\/sec/ {print $2}')
+	local close=()
+	[ -n "${CLOSE:-}" ] && close=(-H 'Connection: close')
+	rps=$(wrk -t1 -c8 -d"${secs}s" "${close[@]}" "http://127.0.0.1:$port$route" |
+		awk '/Requests\/sec/ {print $2}')
 	[ -n "$apid" ] && { kill -INT "$apid"; wait "$apid" 2>/dev/null || true; }
 	kill -TERM "$pid"
 	wait "$pid" 2>/dev/null || true

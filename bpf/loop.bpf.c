@@ -325,12 +325,25 @@ static long handle_step(__u32 i, struct hwalk *w)
 	return 0;
 }
 
-static __always_inline void handles_sample(struct lscb_loop *L, __u64 now)
+/*
+ * The main loop's handles, walked every 100 ms at an epoll entry, and at one where the loop is
+ * about to wait (timeout not 0): a loop that goes quiet keeps the state it went quiet with, not
+ * its state up to 100 ms before (ten clients connected, then nothing: eleven TCP handles, not
+ * eight). Never sooner than 20 ms after the last walk, nor than 100 times the last walk's own
+ * time: at most 1 % of the loop thread however many handles it has.
+ */
+#define HANDLES_EVERY_NS 100000000ULL
+#define HANDLES_GAP_NS	 20000000ULL
+
+static __always_inline void handles_sample(struct lscb_loop *L, __u64 now, int will_wait)
 {
 	struct hwalk w = {};
 	__u32 i, v[2] = {};
+	__u64 since = now - L->handles_at_ns, gap = 100 * L->handles_walk_ns;
 
-	if (!addr_default_loop || now - L->handles_at_ns < 100000000) /* every 100 ms */
+	if (gap < HANDLES_GAP_NS)
+		gap = HANDLES_GAP_NS;
+	if (!addr_default_loop || since < gap || (since < HANDLES_EVERY_NS && !will_wait))
 		return;
 	L->handles_at_ns = now;
 	/* uv_loop_t: active_handles +8, handle_queue +16, active_reqs.count +32 */
@@ -340,6 +353,7 @@ static __always_inline void handles_sample(struct lscb_loop *L, __u64 now)
 	if (bpf_probe_read_user(&w.node, sizeof(w.node), (void *)w.head))
 		return;
 	bpf_loop(65536, handle_step, &w, 0);
+	L->handles_walk_ns = bpf_ktime_get_ns() - now;
 	L->active_handles = v[0];
 	L->active_reqs = v[1];
 	for (i = 0; i < LSCB_HANDLE_TYPES; i++) {
@@ -460,7 +474,7 @@ static __always_inline void poll_enter(__u32 tid, struct thread_state *t, __u64 
 	}
 	if (tid == target_tgid) {
 		pool_sample(L, t, now);
-		handles_sample(L, now);
+		handles_sample(L, now, timeout != 0);
 	}
 }
 

@@ -43,8 +43,9 @@ struct lscb_loop {
 	__u32 pool_depth, pool_depth_max; /* max since user space last reset it */
 	__u32 pool_threads, pool_busy_max;
 	__u64 pool_samples;
-	/* handles, read at most every 100 ms (main loop only) */
-	__u64 handles_at_ns;
+	/* handles, read every 100 ms and before the loop waits (main loop only), handles_walk_ns
+	 * the last walk's own time */
+	__u64 handles_at_ns, handles_walk_ns;
 	__u32 active_handles, active_reqs;
 	__u32 handles[LSCB_HANDLE_TYPES];
 	__u32 handles_known, pad;
