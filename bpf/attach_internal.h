@@ -125,6 +125,8 @@ void lsc__at_sample(struct lsc_attach *a, const struct lscb_jsample *j);
 void lsc__at_dwarf_sample(struct lsc_attach *a, const struct lscb_event *e);
 uint32_t lsc__at_blocking_stack(struct lsc_attach *a, const struct lscb_event *e);
 void lsc__at_put_offcpu_samples(struct lsc_attach *a);
+const uint64_t *lsc__at_submit_frames(struct lsc_attach *a, const struct lscb_submit *s,
+				      uint64_t *buf, uint32_t *n);
 size_t lsc__at_stack_counters(struct lsc_attach *a, Loopscope__Counter *c, size_t cap);
 
 /* attach_stretch.c */

@@ -81,16 +81,12 @@ void lsc__at_pool_close(struct lsc_attach *a)
 void lsc__at_pool_sample(struct lsc_attach *a, const struct lscb_submit *s)
 {
 	uint64_t named[LSCB_MAX_FRAMES + 1];
-	const uint64_t *ips = (const uint64_t *)s->ips, *frames = ips;
-	uint32_t n = s->n < LSCB_MAX_FRAMES ? s->n : LSCB_MAX_FRAMES;
+	const uint64_t *frames;
+	uint32_t n;
 
-	if (!a->pool || !n || !s->weight)
+	if (!a->pool || !s->n || !s->weight)
 		return;
-	if (a->js) {
-		n = lsc__at_js_name(a, ips, (const uint64_t *)s->sfis, (const uint64_t *)s->prints,
-				    n, named);
-		frames = named;
-	}
+	frames = lsc__at_submit_frames(a, s, named, &n);
 	lsc__at_accumulate(&a->pool->sub, &a->pool->nsub, &a->pool->sub_cap,
 			   lsc__at_intern(a, frames, n, 0), s->tid, s->weight);
 }

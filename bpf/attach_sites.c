@@ -118,17 +118,13 @@ void lsc__at_sites_close(struct lsc_attach *a)
 void lsc__at_site_event(struct lsc_attach *a, const struct lscb_submit *s)
 {
 	uint64_t named[LSCB_MAX_FRAMES + 1];
-	const uint64_t *ips = (const uint64_t *)s->ips, *frames = ips;
-	uint32_t n = s->n < LSCB_MAX_FRAMES ? s->n : LSCB_MAX_FRAMES;
+	const uint64_t *frames;
 	struct site *st;
+	uint32_t n;
 
-	if (!a->sites || !n || a->sites->n == MAX_SITES)
+	if (!a->sites || !s->n || a->sites->n == MAX_SITES)
 		return;
-	if (a->js) {
-		n = lsc__at_js_name(a, ips, (const uint64_t *)s->sfis, (const uint64_t *)s->prints,
-				    n, named);
-		frames = named;
-	}
+	frames = lsc__at_submit_frames(a, s, named, &n);
 	st = &a->sites->v[a->sites->n];
 	st->frames = malloc(n * sizeof(*frames));
 	if (!st->frames)

@@ -376,3 +376,18 @@ void lsc__at_put_offcpu_samples(struct lsc_attach *a)
 	lsc__at_put_samples(a, LOOPSCOPE__SAMPLE_KIND__OFFCPU, off, n, 0);
 	free(off);
 }
+
+/* A probe's stack as the recording names it (leaf first): its JS frames named (Node.js) into
+ * buf, else its addresses as walked; *n: how many. */
+const uint64_t *lsc__at_submit_frames(struct lsc_attach *a, const struct lscb_submit *s,
+				      uint64_t *buf, uint32_t *n)
+{
+	const uint64_t *ips = (const uint64_t *)s->ips;
+
+	*n = s->n < LSCB_MAX_FRAMES ? s->n : LSCB_MAX_FRAMES;
+	if (!a->js || !*n)
+		return ips;
+	*n = lsc__at_js_name(a, ips, (const uint64_t *)s->sfis, (const uint64_t *)s->prints, *n,
+			     buf);
+	return buf;
+}
